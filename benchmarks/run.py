@@ -1,0 +1,31 @@
+"""Run every benchmark: `.venv/bin/python -m benchmarks.run [name ...]`.
+
+Each `benchmarks/bench_*.py` module has a `main() -> None` that prints its numbers.
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+import time
+from pathlib import Path
+
+
+def main(argv: list[str]) -> int:
+    here = Path(__file__).parent
+    names = sorted(m.name for m in pkgutil.iter_modules([str(here)]) if m.name.startswith("bench_"))
+    wanted = [n if n.startswith("bench_") else f"bench_{n}" for n in argv]
+    unknown = [w for w in wanted if w not in names]
+    if unknown:
+        print(f"unknown benchmark(s): {', '.join(unknown)}; available: {', '.join(names)}", file=sys.stderr)
+        return 2
+    for name in wanted or names:
+        print(f"\n=== {name} ===", flush=True)
+        t0 = time.perf_counter()
+        importlib.import_module(f"benchmarks.{name}").main()
+        print(f"({name} took {time.perf_counter() - t0:.1f}s)", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,24 @@
+"""Starting the real servers of the stack (Prometheus, Alertmanager, PostgreSQL) on loopback.
+
+Used by the native stack runner (`d76 stack up`), the demo, and the integration tests, so the
+tests exercise exactly the start-up code that users run.
+"""
+from local_stack.processes import (
+    ManagedProcess,
+    PostgresCluster,
+    StartupError,
+    free_port,
+    start_alertmanager,
+    start_prometheus,
+    wait_http_ok,
+)
+
+__all__ = [
+    "ManagedProcess",
+    "PostgresCluster",
+    "StartupError",
+    "free_port",
+    "start_alertmanager",
+    "start_prometheus",
+    "wait_http_ok",
+]

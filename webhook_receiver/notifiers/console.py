@@ -1,0 +1,52 @@
+"""Dry-run channel: with no TELEGRAM_BOT_TOKEN the messages are printed, so the demo needs no account."""
+from __future__ import annotations
+
+import html
+import itertools
+import re
+import sys
+import threading
+from typing import TextIO
+
+__all__ = ["ConsoleTelegram"]
+
+_TAGS = re.compile(r"<[^>]+>")
+
+
+class ConsoleTelegram:
+    """Quacks like `TelegramClient` for sending/editing; prints plain text to `stream`."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._stream = stream
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self.sent: list[tuple[int, str]] = []
+
+    def _print(self, prefix: str, text: str) -> None:
+        plain = html.unescape(_TAGS.sub("", text))
+        stream = self._stream or sys.stdout
+        with self._lock:
+            stream.write(f"[telegram dry-run] {prefix}\n{plain}\n---\n")
+            stream.flush()
+
+    def send_message(self, chat_id: str | int, text: str, *, reply_markup: dict | None = None,
+                     reply_to_message_id: int | None = None, disable_preview: bool = True) -> int:
+        mid = next(self._ids)
+        self.sent.append((mid, text))
+        self._print(f"message {mid}", text)
+        return mid
+
+    def edit_message_text(self, chat_id: str | int, message_id: int, text: str, *,
+                          reply_markup: dict | None = None) -> None:
+        self.sent.append((int(message_id), text))
+        self._print(f"edit of message {message_id}", text)
+
+    def answer_callback_query(self, callback_query_id: str, text: str | None = None,
+                              show_alert: bool = False) -> None:
+        return None
+
+    def get_updates(self, offset: int | None, timeout: int = 25) -> list[dict]:
+        return []
+
+    def close(self) -> None:
+        return None

@@ -1,0 +1,136 @@
+"""The daily P3 digest: rendering (plain text + HTML) and sending over SMTP.
+
+Rendering is pure (alerts in, `EmailMessage` out) so it is tested without a server; `SMTPSender`
+uses smtplib with bounded timeouts, optional STARTTLS and login, and classifies failures like the
+other channels (4xx SMTP replies and network errors retry, 5xx replies are permanent).
+"""
+from __future__ import annotations
+
+import html
+import smtplib
+import socket
+import ssl
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from typing import Sequence
+
+from .errors import DeliveryError
+from .model import AlertView, format_duration
+
+__all__ = ["DigestContent", "build_digest", "render_digest_email", "SMTPSender"]
+
+
+@dataclass(frozen=True)
+class DigestContent:
+    since: datetime
+    until: datetime
+    alerts: tuple[AlertView, ...]
+
+    @property
+    def open(self) -> list[AlertView]:
+        return [a for a in self.alerts if a.status != "resolved"]
+
+    @property
+    def resolved(self) -> list[AlertView]:
+        return [a for a in self.alerts if a.status == "resolved"]
+
+    def top_alertnames(self, n: int = 10) -> list[tuple[str, int]]:
+        return Counter(a.alertname for a in self.alerts).most_common(n)
+
+
+def build_digest(alerts: Sequence[AlertView], since: datetime, until: datetime) -> DigestContent:
+    return DigestContent(since=since, until=until, alerts=tuple(alerts))
+
+
+def _fmt(dt: datetime | None) -> str:
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if dt else "-"
+
+
+def _labels(a: AlertView) -> str:
+    return ", ".join(f"{k}={v}" for k, v in a.identifying_labels()) or "-"
+
+
+def render_text(d: DigestContent) -> str:
+    lines = [f"D76 daily P3 digest {_fmt(d.since)} .. {_fmt(d.until)}", "",
+             f"Total: {len(d.alerts)}  open: {len(d.open)}  resolved: {len(d.resolved)}", "",
+             "Top alertnames:"]
+    lines += [f"  {name}: {n}" for name, n in d.top_alertnames()] or ["  (none)"]
+    for title, group in (("Open", d.open), ("Resolved", d.resolved)):
+        lines += ["", f"{title} ({len(group)}):"]
+        for a in group[:200]:
+            dur = a.duration_seconds()
+            extra = f" after {format_duration(dur)}" if dur is not None else ""
+            lines.append(f"  - [{a.severity}] {a.alertname} ({_labels(a)}) since {_fmt(a.starts_at)}{extra}: {a.title}")
+        if len(group) > 200:
+            lines.append(f"  ... and {len(group) - 200} more (see GET /api/alerts)")
+    return "\n".join(lines) + "\n"
+
+
+def render_html(d: DigestContent) -> str:
+    e = html.escape
+    top = "".join(f"<tr><td>{e(n)}</td><td>{c}</td></tr>" for n, c in d.top_alertnames()) or \
+        "<tr><td colspan=2>(none)</td></tr>"
+    sections = []
+    for title, group in (("Open", d.open), ("Resolved", d.resolved)):
+        rows = "".join(
+            f"<tr><td>{e(a.severity)}</td><td>{e(a.alertname)}</td><td>{e(_labels(a))}</td>"
+            f"<td>{e(_fmt(a.starts_at))}</td><td>{e(a.title)}</td></tr>" for a in group[:200])
+        sections.append(f"<h3>{title} ({len(group)})</h3><table border=1 cellpadding=4>"
+                        f"<tr><th>sev</th><th>alert</th><th>labels</th><th>since</th><th>summary</th></tr>{rows}</table>")
+    return (f"<html><body><h2>D76 daily P3 digest</h2><p>{e(_fmt(d.since))} .. {e(_fmt(d.until))}</p>"
+            f"<p><b>Total</b>: {len(d.alerts)} &middot; <b>open</b>: {len(d.open)} &middot; "
+            f"<b>resolved</b>: {len(d.resolved)}</p><h3>Top alertnames</h3><table border=1 cellpadding=4>"
+            f"<tr><th>alertname</th><th>count</th></tr>{top}</table>{''.join(sections)}</body></html>")
+
+
+def render_digest_email(d: DigestContent, *, sender: str, recipients: Sequence[str]) -> EmailMessage:
+    msg = EmailMessage()
+    msg["Subject"] = f"[D76] P3 digest: {len(d.alerts)} alerts ({len(d.open)} open) {d.until:%Y-%m-%d}"
+    msg["From"] = sender
+    msg["To"] = ", ".join(recipients)
+    msg["Date"] = formatdate(localtime=False)
+    msg["Message-ID"] = make_msgid(domain="d76.local")
+    msg.set_content(render_text(d))
+    msg.add_alternative(render_html(d), subtype="html")
+    return msg
+
+
+class SMTPSender:
+    def __init__(self, host: str, port: int = 25, *, user: str | None = None, password: str | None = None,
+                 starttls: bool = False, timeout: float = 15.0) -> None:
+        self.host, self.port, self.user, self._password = host, int(port), user, password
+        self.starttls, self.timeout = starttls, timeout
+
+    def __repr__(self) -> str:
+        return f"SMTPSender(host={self.host!r}, port={self.port}, user={self.user!r}, password=***)"
+
+    def send(self, msg: EmailMessage) -> str:
+        """Send; returns the Message-ID. Raises DeliveryError (no password in any text)."""
+        try:
+            with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
+                smtp.ehlo()
+                if self.starttls:
+                    smtp.starttls(context=ssl.create_default_context())
+                    smtp.ehlo()
+                if self.user:
+                    try:
+                        smtp.login(self.user, self._password or "")
+                    except (smtplib.SMTPAuthenticationError, smtplib.SMTPServerDisconnected):
+                        # aiosmtpd and others hang up after a failed AUTH
+                        raise DeliveryError("smtp: authentication failed", permanent=True) from None
+                smtp.send_message(msg)
+        except smtplib.SMTPAuthenticationError as exc:
+            raise DeliveryError(f"smtp: authentication failed ({exc.smtp_code})", permanent=True,
+                                status=exc.smtp_code) from None
+        except smtplib.SMTPResponseException as exc:
+            code = exc.smtp_code
+            raise DeliveryError(f"smtp: {code} {exc.smtp_error.decode(errors='replace')[:200]}",
+                                permanent=500 <= code < 600, status=code) from None
+        except smtplib.SMTPRecipientsRefused as exc:
+            raise DeliveryError(f"smtp: recipients refused ({len(exc.recipients)})", permanent=True) from None
+        except (smtplib.SMTPException, OSError, socket.timeout) as exc:
+            raise DeliveryError(f"smtp: {type(exc).__name__}") from None
+        return str(msg["Message-ID"])

@@ -1,0 +1,119 @@
+"""What a channel is given to deliver: an alert (as the store returns it) and what happened to it."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+__all__ = ["AlertView", "SEVERITY_ORDER", "severity_rank"]
+
+SEVERITY_ORDER = ("P0", "P1", "P2", "P3")
+IDENTIFYING_LABELS = ("exchange", "route", "symbol", "tier", "scope")
+
+
+def severity_rank(severity: str | None) -> int:
+    """P0 -> 0 ... P3 -> 3; anything else sorts last."""
+    try:
+        return SEVERITY_ORDER.index(severity or "")
+    except ValueError:
+        return len(SEVERITY_ORDER)
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {}
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
+def _as_dt(value: Any) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    try:
+        dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class AlertView:
+    """A read-only view of one stored alert, tolerant of both store rows and API JSON."""
+
+    id: int | None
+    alertname: str
+    status: str
+    severity: str
+    source: str
+    title: str
+    message: str
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    acknowledged_by: str | None = None
+    acknowledged_at: datetime | None = None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> "AlertView":
+        labels = {str(k): str(v) for k, v in _as_dict(row.get("labels")).items()}
+        annotations = {str(k): str(v) for k, v in _as_dict(row.get("annotations")).items()}
+        alertname = str(row.get("alertname") or labels.get("alertname") or "unknown")
+        return cls(
+            id=row.get("id"),
+            alertname=alertname,
+            status=str(row.get("status") or "firing"),
+            severity=str(row.get("severity") or labels.get("severity") or ""),
+            source=str(row.get("source") or labels.get("source") or ""),
+            title=str(row.get("title") or annotations.get("summary") or alertname),
+            message=str(row.get("message") or annotations.get("description") or ""),
+            labels=labels,
+            annotations=annotations,
+            metadata=_as_dict(row.get("metadata")),
+            starts_at=_as_dt(row.get("starts_at")),
+            ends_at=_as_dt(row.get("ends_at")),
+            acknowledged_by=row.get("acknowledged_by"),
+            acknowledged_at=_as_dt(row.get("acknowledged_at")),
+        )
+
+    def identifying_labels(self) -> list[tuple[str, str]]:
+        """Known identifying labels first, then any other label except the bookkeeping ones."""
+        skip = {"alertname", "severity", "source"}
+        first = [(k, self.labels[k]) for k in IDENTIFYING_LABELS if k in self.labels]
+        rest = sorted((k, v) for k, v in self.labels.items() if k not in skip and k not in IDENTIFYING_LABELS)
+        return first + rest
+
+    def silence_matchers(self) -> list[dict[str, Any]]:
+        """Alertmanager v2 matchers: alertname plus the identifying labels present."""
+        names = ["alertname", *[k for k in IDENTIFYING_LABELS if k in self.labels]]
+        values = {**self.labels, "alertname": self.alertname}
+        return [{"name": n, "value": values[n], "isRegex": False, "isEqual": True} for n in names]
+
+    @property
+    def generator_url(self) -> str | None:
+        return self.metadata.get("generatorURL") or self.metadata.get("generator_url")
+
+    @property
+    def runbook_url(self) -> str | None:
+        return self.annotations.get("runbook_url")
+
+    def duration_seconds(self) -> float | None:
+        if self.starts_at and self.ends_at:
+            return max(0.0, (self.ends_at - self.starts_at).total_seconds())
+        return None
+
+
+def format_duration(seconds: float) -> str:
+    """`3725` -> `1h 2m 5s`."""
+    seconds = int(round(seconds))
+    d, rem = divmod(seconds, 86400)
+    h, rem = divmod(rem, 3600)
+    m, s = divmod(rem, 60)
+    parts = [f"{d}d" if d else "", f"{h}h" if h else "", f"{m}m" if m else "", f"{s}s" if s or seconds == 0 else ""]
+    return " ".join(p for p in parts if p)

@@ -1,0 +1,113 @@
+"""Telegram Bot API client: requests with bounded timeouts and errors classified for the dispatcher.
+
+- 429 -> `DeliveryError(retry_after=parameters.retry_after)`
+- 5xx, timeouts, connection errors -> retryable `DeliveryError`
+- 400 (e.g. "can't parse entities", "message is too long") and 403 (bot blocked, kicked) -> permanent
+- editMessageText answering "message is not modified" counts as success.
+The bot token is part of every URL, so error texts are built by hand, never from `str(exception)`.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import requests
+
+from .errors import DeliveryError
+
+__all__ = ["TelegramClient", "DEFAULT_API_URL"]
+
+DEFAULT_API_URL = "https://api.telegram.org"
+log = logging.getLogger(__name__)
+
+
+class TelegramClient:
+    def __init__(self, token: str, api_url: str | None = None, *, connect_timeout: float = 3.05,
+                 read_timeout: float = 10.0, session: requests.Session | None = None) -> None:
+        if not token:
+            raise ValueError("TelegramClient needs a bot token")
+        self._base = f"{(api_url or DEFAULT_API_URL).rstrip('/')}/bot{token}/"
+        self._timeout = (connect_timeout, read_timeout)
+        self._session = session or requests.Session()
+
+    def __repr__(self) -> str:  # never show the token
+        return "TelegramClient(token=***)"
+
+    def call(self, method: str, params: dict[str, Any], *, read_timeout: float | None = None) -> Any:
+        timeout = (self._timeout[0], read_timeout) if read_timeout is not None else self._timeout
+        try:
+            resp = self._session.post(self._base + method, json=params, timeout=timeout)
+        except requests.Timeout:
+            raise DeliveryError(f"telegram {method}: timed out after {timeout[1]:g}s") from None
+        except requests.ConnectionError as exc:
+            raise DeliveryError(f"telegram {method}: connection failed ({type(exc).__name__})") from None
+        except requests.RequestException as exc:
+            raise DeliveryError(f"telegram {method}: request failed ({type(exc).__name__})") from None
+        try:
+            body = resp.json()
+        except ValueError:
+            body = {}
+        if not isinstance(body, dict):
+            body = {}
+        if resp.status_code == 200 and body.get("ok"):
+            return body.get("result")
+        desc = str(body.get("description") or f"HTTP {resp.status_code}")[:300]
+        code = int(body.get("error_code") or resp.status_code)
+        if code == 429:
+            params_ = body.get("parameters") or {}
+            retry_after = params_.get("retry_after")
+            if retry_after is None:
+                retry_after = _header_seconds(resp.headers.get("Retry-After"))
+            raise DeliveryError(f"telegram {method}: 429 {desc}", retry_after=float(retry_after or 1.0),
+                                status=429)
+        if code >= 500 or resp.status_code >= 500:
+            raise DeliveryError(f"telegram {method}: {code} {desc}", status=code)
+        if method == "editMessageText" and "message is not modified" in desc:
+            return None
+        # 400 bad request (can't parse entities, too long, chat not found), 401 bad token,
+        # 403 bot blocked/kicked, 404 unknown method: retrying the same call cannot succeed.
+        raise DeliveryError(f"telegram {method}: {code} {desc}", permanent=True, status=code)
+
+    def send_message(self, chat_id: str | int, text: str, *, reply_markup: dict | None = None,
+                     reply_to_message_id: int | None = None, disable_preview: bool = True) -> int:
+        params: dict[str, Any] = {"chat_id": chat_id, "text": text, "parse_mode": "HTML",
+                                  "link_preview_options": {"is_disabled": disable_preview}}
+        if reply_markup is not None:
+            params["reply_markup"] = reply_markup
+        if reply_to_message_id is not None:
+            params["reply_parameters"] = {"message_id": reply_to_message_id, "allow_sending_without_reply": True}
+        result = self.call("sendMessage", params)
+        return int(result["message_id"])
+
+    def edit_message_text(self, chat_id: str | int, message_id: int, text: str, *,
+                          reply_markup: dict | None = None) -> None:
+        params: dict[str, Any] = {"chat_id": chat_id, "message_id": int(message_id), "text": text,
+                                  "parse_mode": "HTML", "link_preview_options": {"is_disabled": True}}
+        if reply_markup is not None:
+            params["reply_markup"] = reply_markup
+        self.call("editMessageText", params)
+
+    def answer_callback_query(self, callback_query_id: str, text: str | None = None,
+                              show_alert: bool = False) -> None:
+        params: dict[str, Any] = {"callback_query_id": callback_query_id}
+        if text:
+            params["text"] = text[:200]
+            params["show_alert"] = show_alert
+        self.call("answerCallbackQuery", params)
+
+    def get_updates(self, offset: int | None, timeout: int = 25) -> list[dict]:
+        """Long poll; the HTTP read timeout is the poll timeout plus a margin."""
+        params: dict[str, Any] = {"timeout": timeout, "allowed_updates": ["callback_query", "message"]}
+        if offset is not None:
+            params["offset"] = offset
+        return list(self.call("getUpdates", params, read_timeout=timeout + 10.0) or [])
+
+    def close(self) -> None:
+        self._session.close()
+
+
+def _header_seconds(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None

@@ -1,0 +1,162 @@
+"""Versioned schema migrations, one SQL text per backend, recorded in `schema_migrations`.
+
+Kept as Python strings (not package data files) so an installed wheel carries them. Append new
+migrations at the end with the next version number; never edit an applied one.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Migration", "MIGRATIONS", "latest_version"]
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    postgresql: str
+    sqlite: str
+
+
+_PG_0001 = """
+CREATE TABLE alerts (
+    id                BIGSERIAL PRIMARY KEY,
+    fingerprint       TEXT NOT NULL,
+    starts_at         TIMESTAMPTZ NOT NULL,
+    alertname         TEXT NOT NULL,
+    status            TEXT NOT NULL CHECK (status IN ('firing', 'resolved')),
+    severity          TEXT NOT NULL DEFAULT '',
+    source            TEXT NOT NULL DEFAULT '',
+    title             TEXT NOT NULL DEFAULT '',
+    message           TEXT NOT NULL DEFAULT '',
+    labels            JSONB NOT NULL DEFAULT '{}'::jsonb,
+    annotations       JSONB NOT NULL DEFAULT '{}'::jsonb,
+    metadata          JSONB NOT NULL DEFAULT '{}'::jsonb,
+    "timestamp"       TIMESTAMPTZ NOT NULL,
+    last_received_at  TIMESTAMPTZ NOT NULL,
+    ends_at           TIMESTAMPTZ,
+    receive_count     INTEGER NOT NULL DEFAULT 1,
+    acknowledged      BOOLEAN NOT NULL DEFAULT FALSE,
+    acknowledged_at   TIMESTAMPTZ,
+    acknowledged_by   TEXT,
+    ack_comment       TEXT,
+    silenced_until    TIMESTAMPTZ,
+    silence_id        TEXT,
+    CONSTRAINT alerts_fingerprint_starts_at_key UNIQUE (fingerprint, starts_at)
+);
+CREATE INDEX alerts_starts_at_idx ON alerts (starts_at DESC, id DESC);
+CREATE INDEX alerts_severity_starts_at_idx ON alerts (severity, starts_at DESC, id DESC);
+CREATE INDEX alerts_source_starts_at_idx ON alerts (source, starts_at DESC);
+CREATE INDEX alerts_open_idx ON alerts (status, acknowledged) WHERE status = 'firing';
+
+CREATE TABLE webhook_payloads (
+    id           BIGSERIAL PRIMARY KEY,
+    received_at  TIMESTAMPTZ NOT NULL,
+    group_key    TEXT NOT NULL DEFAULT '',
+    receiver     TEXT NOT NULL DEFAULT '',
+    status       TEXT NOT NULL,
+    body         TEXT NOT NULL,
+    alert_count  INTEGER NOT NULL
+);
+CREATE INDEX webhook_payloads_received_at_idx ON webhook_payloads (received_at);
+
+CREATE TABLE notifications (
+    id               BIGSERIAL PRIMARY KEY,
+    alert_id         BIGINT REFERENCES alerts (id) ON DELETE CASCADE,
+    channel          TEXT NOT NULL,
+    kind             TEXT NOT NULL CHECK (kind IN ('firing', 'resolved', 'ack', 'summary', 'digest', 'deadman')),
+    severity         TEXT,
+    status           TEXT NOT NULL DEFAULT 'pending'
+                     CHECK (status IN ('pending', 'sending', 'sent', 'failed', 'folded')),
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at  TIMESTAMPTZ NOT NULL,
+    locked_until     TIMESTAMPTZ,
+    locked_by        TEXT,
+    last_error       TEXT,
+    message_id       TEXT,
+    chat_id          TEXT,
+    payload          JSONB NOT NULL DEFAULT '{}'::jsonb,
+    dedupe_key       TEXT NOT NULL UNIQUE,
+    created_at       TIMESTAMPTZ NOT NULL,
+    updated_at       TIMESTAMPTZ NOT NULL,
+    sent_at          TIMESTAMPTZ
+);
+CREATE INDEX notifications_due_idx ON notifications (status, next_attempt_at);
+CREATE INDEX notifications_alert_idx ON notifications (alert_id);
+"""
+
+# SQLite: times are UTC text in one fixed format (YYYY-MM-DDTHH:MM:SS.ffffffZ) so text order is
+# time order; JSON is text; booleans are 0/1.
+_SQLITE_0001 = """
+CREATE TABLE alerts (
+    id                INTEGER PRIMARY KEY AUTOINCREMENT,
+    fingerprint       TEXT NOT NULL,
+    starts_at         TEXT NOT NULL,
+    alertname         TEXT NOT NULL,
+    status            TEXT NOT NULL CHECK (status IN ('firing', 'resolved')),
+    severity          TEXT NOT NULL DEFAULT '',
+    source            TEXT NOT NULL DEFAULT '',
+    title             TEXT NOT NULL DEFAULT '',
+    message           TEXT NOT NULL DEFAULT '',
+    labels            TEXT NOT NULL DEFAULT '{}',
+    annotations       TEXT NOT NULL DEFAULT '{}',
+    metadata          TEXT NOT NULL DEFAULT '{}',
+    "timestamp"       TEXT NOT NULL,
+    last_received_at  TEXT NOT NULL,
+    ends_at           TEXT,
+    receive_count     INTEGER NOT NULL DEFAULT 1,
+    acknowledged      INTEGER NOT NULL DEFAULT 0,
+    acknowledged_at   TEXT,
+    acknowledged_by   TEXT,
+    ack_comment       TEXT,
+    silenced_until    TEXT,
+    silence_id        TEXT,
+    UNIQUE (fingerprint, starts_at)
+);
+CREATE INDEX alerts_starts_at_idx ON alerts (starts_at DESC, id DESC);
+CREATE INDEX alerts_severity_starts_at_idx ON alerts (severity, starts_at DESC, id DESC);
+CREATE INDEX alerts_source_starts_at_idx ON alerts (source, starts_at DESC);
+
+CREATE TABLE webhook_payloads (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    received_at  TEXT NOT NULL,
+    group_key    TEXT NOT NULL DEFAULT '',
+    receiver     TEXT NOT NULL DEFAULT '',
+    status       TEXT NOT NULL,
+    body         TEXT NOT NULL,
+    alert_count  INTEGER NOT NULL
+);
+CREATE INDEX webhook_payloads_received_at_idx ON webhook_payloads (received_at);
+
+CREATE TABLE notifications (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    alert_id         INTEGER REFERENCES alerts (id) ON DELETE CASCADE,
+    channel          TEXT NOT NULL,
+    kind             TEXT NOT NULL CHECK (kind IN ('firing', 'resolved', 'ack', 'summary', 'digest', 'deadman')),
+    severity         TEXT,
+    status           TEXT NOT NULL DEFAULT 'pending'
+                     CHECK (status IN ('pending', 'sending', 'sent', 'failed', 'folded')),
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at  TEXT NOT NULL,
+    locked_until     TEXT,
+    locked_by        TEXT,
+    last_error       TEXT,
+    message_id       TEXT,
+    chat_id          TEXT,
+    payload          TEXT NOT NULL DEFAULT '{}',
+    dedupe_key       TEXT NOT NULL UNIQUE,
+    created_at       TEXT NOT NULL,
+    updated_at       TEXT NOT NULL,
+    sent_at          TEXT
+);
+CREATE INDEX notifications_due_idx ON notifications (status, next_attempt_at);
+CREATE INDEX notifications_alert_idx ON notifications (alert_id);
+"""
+
+MIGRATIONS: list[Migration] = [
+    Migration(1, "alerts, webhook_payloads, notifications", _PG_0001, _SQLITE_0001),
+]
+
+
+def latest_version() -> int:
+    return MIGRATIONS[-1].version

@@ -1,0 +1,184 @@
+"""Pure parsing of Alertmanager webhook payloads (version 4), separate from HTTP and storage.
+
+Unknown fields are ignored; known fields are type-checked with a JSON schema, and the error names
+the offending field.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import jsonschema
+
+from .errors import PayloadError
+
+__all__ = ["ParsedAlert", "WebhookPayload", "parse_alertmanager_payload", "parse_time", "PAYLOAD_SCHEMA"]
+
+_STR_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
+
+PAYLOAD_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["version", "status", "alerts"],
+    "properties": {
+        "version": {"type": "string"},
+        "status": {"enum": ["firing", "resolved"]},
+        "receiver": {"type": "string"},
+        "groupKey": {"type": "string"},
+        "truncatedAlerts": {"type": "integer", "minimum": 0},
+        "groupLabels": _STR_MAP,
+        "commonLabels": _STR_MAP,
+        "commonAnnotations": _STR_MAP,
+        "externalURL": {"type": "string"},
+        "alerts": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["status", "labels", "startsAt", "fingerprint"],
+                "properties": {
+                    "status": {"enum": ["firing", "resolved"]},
+                    "labels": {**_STR_MAP, "required": ["alertname"]},
+                    "annotations": _STR_MAP,
+                    "startsAt": {"type": "string"},
+                    "endsAt": {"type": "string"},
+                    "generatorURL": {"type": "string"},
+                    "fingerprint": {"type": "string", "minLength": 1, "maxLength": 128},
+                },
+            },
+        },
+    },
+}
+_VALIDATOR = jsonschema.Draft202012Validator(PAYLOAD_SCHEMA)
+
+# Alertmanager sends the Go zero time for "no end".
+_ZERO_YEAR = 1
+
+
+@dataclass(frozen=True)
+class ParsedAlert:
+    fingerprint: str
+    status: str
+    starts_at: datetime
+    ends_at: datetime | None
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    generator_url: str
+
+    @property
+    def alertname(self) -> str:
+        return self.labels.get("alertname", "")
+
+    @property
+    def severity(self) -> str:
+        return self.labels.get("severity", "")
+
+    @property
+    def source(self) -> str:
+        return self.labels.get("source", "")
+
+    @property
+    def title(self) -> str:
+        return self.annotations.get("summary", "") or self.alertname
+
+    @property
+    def message(self) -> str:
+        return self.annotations.get("description", "")
+
+
+@dataclass(frozen=True)
+class WebhookPayload:
+    status: str
+    receiver: str
+    group_key: str
+    external_url: str
+    truncated_alerts: int
+    alerts: list[ParsedAlert]
+    group_labels: dict[str, str] = field(default_factory=dict)
+    common_labels: dict[str, str] = field(default_factory=dict)
+    raw: str = ""  # the body as received (JSON text), kept for audit
+
+
+def parse_time(value: str, where: str) -> datetime:
+    """RFC 3339 (with Go's nanoseconds and `Z`) -> aware UTC datetime; PayloadError otherwise."""
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    # Go may print up to 9 fractional digits; Python takes at most 6.
+    if "." in text:
+        head, _, rest = text.partition(".")
+        digits = ""
+        i = 0
+        while i < len(rest) and rest[i].isdigit():
+            i += 1
+        digits, tail = rest[:i], rest[i:]
+        text = f"{head}.{digits[:6].ljust(6, '0')}{tail}" if digits else head + tail
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        raise PayloadError(f"{where}: not an RFC 3339 time: {value[:40]!r}") from None
+    if dt.tzinfo is None:
+        raise PayloadError(f"{where}: time has no timezone: {value[:40]!r}")
+    return dt.astimezone(timezone.utc)
+
+
+def _path(err: jsonschema.ValidationError) -> str:
+    out = ""
+    for part in err.absolute_path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "payload"
+
+
+def parse_alertmanager_payload(body: bytes | str | dict[str, Any]) -> WebhookPayload:
+    """Validate and normalise one webhook body. Raises `PayloadError` with a precise message."""
+    if isinstance(body, dict):
+        data = body
+        raw = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    else:
+        try:
+            raw = body.decode("utf-8") if isinstance(body, (bytes, bytearray)) else body
+        except UnicodeDecodeError:
+            raise PayloadError("body is not UTF-8") from None
+        try:
+            data = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise PayloadError(f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    if not isinstance(data, dict):
+        raise PayloadError("payload must be a JSON object")
+    if "version" in data and data["version"] != "4":
+        raise PayloadError(f"unsupported payload version {str(data['version'])[:20]!r}; expected \"4\"")
+    err = jsonschema.exceptions.best_match(_VALIDATOR.iter_errors(data))
+    if err is not None:
+        raise PayloadError(f"{_path(err)}: {err.message[:200]}")
+
+    alerts: list[ParsedAlert] = []
+    for i, a in enumerate(data["alerts"]):
+        starts = parse_time(a["startsAt"], f"alerts[{i}].startsAt")
+        ends: datetime | None = None
+        if a.get("endsAt"):
+            e = parse_time(a["endsAt"], f"alerts[{i}].endsAt")
+            ends = None if e.year == _ZERO_YEAR else e
+        if a["status"] == "firing":
+            ends = None  # a firing alert's endsAt is only Alertmanager's resolve timeout guess
+        alerts.append(
+            ParsedAlert(
+                fingerprint=a["fingerprint"],
+                status=a["status"],
+                starts_at=starts,
+                ends_at=ends,
+                labels=dict(a["labels"]),
+                annotations=dict(a.get("annotations") or {}),
+                generator_url=a.get("generatorURL", ""),
+            )
+        )
+    return WebhookPayload(
+        status=data["status"],
+        receiver=data.get("receiver", ""),
+        group_key=data.get("groupKey", ""),
+        external_url=data.get("externalURL", ""),
+        truncated_alerts=int(data.get("truncatedAlerts", 0)),
+        alerts=alerts,
+        group_labels=dict(data.get("groupLabels") or {}),
+        common_labels=dict(data.get("commonLabels") or {}),
+        raw=raw,
+    )

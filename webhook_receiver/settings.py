@@ -1,0 +1,187 @@
+"""Receiver settings: environment plus an optional YAML config file with `${VAR}` substitution.
+
+CONTRACT section 6 names the public variables; the receiver adds a few knobs (`RECEIVER_*`).
+Every raw value (environment and config file) stays reachable in `Settings.raw` so other parts
+(notifications) can read their own variables without touching this module. Secrets never appear in
+`repr(settings)`.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+__all__ = ["Settings", "SettingsError", "load_settings", "DEFAULT_SQLITE_PATH"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SQLITE_PATH = "d76-alerts.sqlite3"
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class SettingsError(ValueError):
+    """Invalid or incomplete configuration; the message names the variable, never its value."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = f"sqlite:///{DEFAULT_SQLITE_PATH}"
+    receiver_token: str | None = field(default=None, repr=False)
+    alertmanager_url: str = "http://127.0.0.1:9093"
+    # receiver knobs
+    listen: str = "127.0.0.1:9099"
+    threads: int = 8
+    max_body_bytes: int = 1024 * 1024
+    api_default_limit: int = 100
+    api_max_limit: int = 1000
+    db_pool_size: int = 10
+    db_pool_timeout: float = 5.0
+    sqlite_busy_timeout_ms: int = 5000
+    apply_migrations: bool = True
+    # everything, as strings (environment and config file); secrets inside, so never printed
+    raw: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    def __repr__(self) -> str:  # also hides credentials embedded in DATABASE_URL
+        return (
+            f"Settings(database_url={redact_url(self.database_url)!r}, "
+            f"receiver_token={'set' if self.receiver_token else 'unset'}, listen={self.listen!r}, "
+            f"threads={self.threads}, max_body_bytes={self.max_body_bytes}, "
+            f"api_max_limit={self.api_max_limit}, db_pool_size={self.db_pool_size})"
+        )
+
+    __str__ = __repr__
+
+    @property
+    def auth_enabled(self) -> bool:
+        return bool(self.receiver_token)
+
+
+def redact_url(url: str) -> str:
+    """`postgresql://user:secret@host/db` -> `postgresql://user:***@host/db`."""
+    return re.sub(r"(//[^:/@]+):[^@/]*@", r"\1:***@", url)
+
+
+def _substitute(value: Any, env: Mapping[str, str], where: str) -> Any:
+    if isinstance(value, str):
+        def repl(m: re.Match[str]) -> str:
+            name = m.group(1)
+            if name not in env:
+                raise SettingsError(f"config file: {where} refers to ${{{name}}} but {name} is not set")
+            return env[name]
+        return _VAR.sub(repl, value)
+    if isinstance(value, dict):
+        return {k: _substitute(v, env, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, env, f"{where}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def _read_config_file(path: str | os.PathLike[str], env: Mapping[str, str]) -> dict[str, str]:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SettingsError(f"config file {p}: cannot read ({exc.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SettingsError(f"config file {p}: not valid YAML ({type(exc).__name__})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise SettingsError(f"config file {p}: expected a mapping of VARIABLE: value")
+    out: dict[str, str] = {}
+    for key, value in data.items():
+        name = str(key).upper()
+        value = _substitute(value, env, name)
+        if isinstance(value, (dict, list)):
+            raise SettingsError(f"config file {p}: {name} must be a scalar")
+        if value is None:
+            continue
+        out[name] = str(value).lower() if isinstance(value, bool) else str(value)
+    return out
+
+
+def _int(raw: Mapping[str, str], key: str, default: int, lo: int, hi: int) -> int:
+    v = raw.get(key)
+    if v is None or v == "":
+        return default
+    try:
+        n = int(v)
+    except ValueError:
+        raise SettingsError(f"{key}: expected an integer") from None
+    if not lo <= n <= hi:
+        raise SettingsError(f"{key}: must be between {lo} and {hi}")
+    return n
+
+
+def _float(raw: Mapping[str, str], key: str, default: float, lo: float, hi: float) -> float:
+    v = raw.get(key)
+    if v is None or v == "":
+        return default
+    try:
+        n = float(v)
+    except ValueError:
+        raise SettingsError(f"{key}: expected a number") from None
+    if not lo <= n <= hi:
+        raise SettingsError(f"{key}: must be between {lo:g} and {hi:g}")
+    return n
+
+
+def _bool(raw: Mapping[str, str], key: str, default: bool) -> bool:
+    v = raw.get(key)
+    if v is None or v == "":
+        return default
+    if v.lower() in ("1", "true", "yes", "on"):
+        return True
+    if v.lower() in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{key}: expected true or false")
+
+
+def _database_url(value: str | None) -> str:
+    if not value:
+        return f"sqlite:///{DEFAULT_SQLITE_PATH}"
+    if value.startswith(("postgresql://", "postgres://", "sqlite:///")):
+        return value
+    raise SettingsError("DATABASE_URL: expected sqlite:///PATH or postgresql://... ")
+
+
+def load_settings(
+    env: Mapping[str, str] | None = None, config_file: str | os.PathLike[str] | None = None
+) -> Settings:
+    """Build `Settings`. The environment wins over the config file for a variable set in both.
+
+    `${VAR}` in the config file is replaced from `env`; a missing VAR is a `SettingsError` naming it.
+    The config file path can also come from `D76_CONFIG`.
+    """
+    env = dict(os.environ if env is None else env)
+    config_file = config_file or env.get("D76_CONFIG") or None
+    raw: dict[str, str] = {}
+    if config_file:
+        raw.update(_read_config_file(config_file, env))
+    raw.update({k: v for k, v in env.items() if isinstance(v, str)})
+
+    listen = raw.get("RECEIVER_LISTEN") or "127.0.0.1:9099"
+    if ":" not in listen:
+        raise SettingsError("RECEIVER_LISTEN: expected HOST:PORT")
+    return Settings(
+        database_url=_database_url(raw.get("DATABASE_URL")),
+        receiver_token=raw.get("RECEIVER_TOKEN") or None,
+        alertmanager_url=(raw.get("ALERTMANAGER_URL") or "http://127.0.0.1:9093").rstrip("/"),
+        listen=listen,
+        threads=_int(raw, "RECEIVER_THREADS", 8, 1, 256),
+        max_body_bytes=_int(raw, "RECEIVER_MAX_BODY_BYTES", 1024 * 1024, 1024, 1024**3),
+        api_default_limit=_int(raw, "RECEIVER_API_DEFAULT_LIMIT", 100, 1, 100_000),
+        api_max_limit=_int(raw, "RECEIVER_API_MAX_LIMIT", 1000, 1, 100_000),
+        db_pool_size=_int(raw, "RECEIVER_DB_POOL_SIZE", 10, 1, 500),
+        db_pool_timeout=_float(raw, "RECEIVER_DB_POOL_TIMEOUT", 5.0, 0.05, 600.0),
+        sqlite_busy_timeout_ms=_int(raw, "RECEIVER_SQLITE_BUSY_TIMEOUT_MS", 5000, 0, 600_000),
+        apply_migrations=_bool(raw, "RECEIVER_APPLY_MIGRATIONS", True),
+        raw=raw,
+    )

@@ -1,0 +1,480 @@
+"""The store interface shared by the SQLite and PostgreSQL backends.
+
+SQL is written once with `%s` placeholders; a small `Dialect` converts placeholders, times, JSON
+and booleans for each backend. Backends implement connection handling, migrations, the batched
+ingest and the notification claim (the parts whose best form differs).
+"""
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterable, Mapping, Sequence
+
+from ..errors import NotFoundError, QueryError
+from ..migrations import MIGRATIONS, latest_version
+from ..outbox import AlertChange, OutboxPlanner, noop_planner
+from ..payload import ParsedAlert, WebhookPayload
+
+__all__ = [
+    "AlertQuery",
+    "AlertStore",
+    "Dialect",
+    "IngestResult",
+    "Transaction",
+    "NOTIFICATION_STATUSES",
+    "NOTIFICATION_KINDS",
+    "utcnow",
+]
+
+NOTIFICATION_STATUSES = ("pending", "sending", "sent", "failed", "folded")
+NOTIFICATION_KINDS = ("firing", "resolved", "ack", "summary", "digest", "deadman")
+
+ALERT_TIME_COLS = ("starts_at", "timestamp", "last_received_at", "ends_at", "acknowledged_at", "silenced_until")
+ALERT_JSON_COLS = ("labels", "annotations", "metadata")
+NOTIF_TIME_COLS = ("next_attempt_at", "locked_until", "created_at", "updated_at", "sent_at")
+PAYLOAD_TIME_COLS = ("received_at",)
+
+ALERT_COLUMNS = (
+    'id, fingerprint, starts_at, alertname, status, severity, source, title, message, labels, '
+    'annotations, metadata, "timestamp", last_received_at, ends_at, receive_count, acknowledged, '
+    'acknowledged_at, acknowledged_by, ack_comment, silenced_until, silence_id'
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Dialect:
+    """Per-backend conversions. The base class is PostgreSQL (psycopg adapts natively)."""
+
+    name = "postgresql"
+
+    def sql(self, text: str) -> str:
+        return text
+
+    def time_in(self, dt: datetime | None) -> Any:
+        return dt
+
+    def time_out(self, v: Any) -> datetime | None:
+        return v
+
+    def json_in(self, obj: Any) -> Any:
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+    def json_out(self, v: Any) -> Any:
+        return json.loads(v) if isinstance(v, str) else v
+
+    def seconds_between(self, later: str, earlier: str) -> str:
+        return f"EXTRACT(EPOCH FROM ({later} - {earlier}))"
+
+
+class Transaction:
+    """One open transaction. Planners use `execute`/`fetchall` with `%s` placeholders."""
+
+    def __init__(self, conn: Any, dialect: Dialect, now: datetime | None = None) -> None:
+        self.conn = conn
+        self.dialect = dialect
+        self.now = now or utcnow()
+
+    @property
+    def backend(self) -> str:
+        return self.dialect.name
+
+    def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> Any:
+        return self.conn.execute(self.dialect.sql(sql), params)
+
+    def fetchall(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[dict[str, Any]]:
+        cur = self.execute(sql, params)
+        return [dict(r) for r in cur.fetchall()]
+
+    def fetchone(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> dict[str, Any] | None:
+        row = self.execute(sql, params).fetchone()
+        return dict(row) if row is not None else None
+
+
+@dataclass(frozen=True)
+class AlertQuery:
+    """Filters for `list_alerts`; `cursor` is (starts_at, id) of the last row of the previous page."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    severities: tuple[str, ...] = ()
+    source: str | None = None
+    status: str | None = None
+    acknowledged: bool | None = None
+    alertname: str | None = None
+    limit: int = 100
+    cursor: tuple[datetime, int] | None = None
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    payload_id: int
+    changes: list[AlertChange] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for c in self.changes:
+            out[c.kind] = out.get(c.kind, 0) + 1
+        return out
+
+
+def dedupe_alerts(alerts: Iterable[ParsedAlert]) -> list[ParsedAlert]:
+    """One entry per (fingerprint, starts_at) in a payload; a resolved copy wins over a firing one."""
+    seen: dict[tuple[str, datetime], ParsedAlert] = {}
+    for a in alerts:
+        key = (a.fingerprint, a.starts_at)
+        prev = seen.get(key)
+        if prev is None or not (prev.status == "resolved" and a.status == "firing"):
+            seen[key] = a
+    return list(seen.values())
+
+
+def alert_metadata(a: ParsedAlert, p: WebhookPayload) -> dict[str, Any]:
+    return {
+        "generatorURL": a.generator_url,
+        "receiver": p.receiver,
+        "groupKey": p.group_key,
+        "externalURL": p.external_url,
+    }
+
+
+def classify(old_status: str | None, old_annotations: Any, a: ParsedAlert) -> str:
+    if old_status is None:
+        return "new"
+    if old_status == "firing" and a.status == "resolved":
+        return "resolved"
+    if old_status == "firing" and old_annotations != a.annotations:
+        return "updated"
+    return "unchanged"
+
+
+class AlertStore(ABC):
+    """Alerts, raw payloads and the notifications outbox on one backend."""
+
+    dialect: Dialect
+
+    # ---- connection handling (backend) ----
+    @abstractmethod
+    def transaction(self, write: bool = True) -> AbstractContextManager[Transaction]:
+        """Open a transaction; commits on success, rolls back on error. Storage failures raise
+        `StorageUnavailable`."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    @abstractmethod
+    def ping(self) -> None:
+        """Raise `StorageUnavailable` unless storage answers a trivial query."""
+
+    @abstractmethod
+    def _ingest_rows(self, tx: Transaction, payload: WebhookPayload, alerts: list[ParsedAlert]) -> tuple[int, list[AlertChange]]:
+        """Insert the raw payload and upsert its alerts; return (payload id, changes)."""
+
+    @abstractmethod
+    def claim_due_notifications(
+        self, channel: str | None, limit: int, worker_id: str, lease_s: float, now: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """Atomically take up to `limit` due rows (pending and due, or `sending` with an expired
+        lease), mark them `sending` leased to `worker_id` for `lease_s` seconds, count the attempt,
+        and return them, P0 first. Each row is given to one worker at a time."""
+
+    # ---- migrations ----
+    @abstractmethod
+    def _applied_versions(self) -> list[int]: ...
+
+    @abstractmethod
+    def _apply(self, version: int, name: str, sql: str) -> None: ...
+
+    def current_version(self) -> int:
+        versions = self._applied_versions()
+        return max(versions) if versions else 0
+
+    def migrate(self) -> list[int]:
+        """Apply every pending migration in order; return the versions applied now."""
+        done = set(self._applied_versions())
+        applied = []
+        for m in MIGRATIONS:
+            if m.version not in done:
+                self._apply(m.version, m.name, getattr(m, self.dialect.name))
+                applied.append(m.version)
+        return applied
+
+    def pending_versions(self) -> list[int]:
+        done = set(self._applied_versions())
+        return [m.version for m in MIGRATIONS if m.version not in done]
+
+    latest_version = staticmethod(latest_version)
+
+    # ---- ingest ----
+    def ingest(
+        self, payload: WebhookPayload, planner: OutboxPlanner | None = None, now: datetime | None = None
+    ) -> IngestResult:
+        """Store one payload in one transaction: raw body, alert upserts, then the outbox planner.
+
+        Nothing is visible (and the caller must not answer 200) unless this returns.
+        """
+        planner = planner or noop_planner
+        alerts = dedupe_alerts(payload.alerts)
+        with self.transaction() as tx:
+            if now is not None:
+                tx.now = now
+            payload_id, changes = self._ingest_rows(tx, payload, alerts)
+            planner(tx, changes, payload)
+        return IngestResult(payload_id, changes)
+
+    # ---- outbox ----
+    def enqueue_notifications(self, tx: Transaction, rows: Iterable[Mapping[str, Any]]) -> int:
+        """Insert notification rows inside `tx`; a row whose `dedupe_key` exists is skipped.
+
+        Row keys: channel, kind, dedupe_key (required); alert_id, severity, payload (dict),
+        status ('pending'), next_attempt_at (now). Returns how many rows were inserted.
+        """
+        d = self.dialect
+        n = 0
+        for r in rows:
+            for k in ("channel", "kind", "dedupe_key"):
+                if not r.get(k):
+                    raise ValueError(f"notification row needs {k!r}")
+            if r["kind"] not in NOTIFICATION_KINDS:
+                raise ValueError(f"notification kind {r['kind']!r} not one of {NOTIFICATION_KINDS}")
+            status = r.get("status", "pending")
+            if status not in NOTIFICATION_STATUSES:
+                raise ValueError(f"notification status {status!r} not one of {NOTIFICATION_STATUSES}")
+            cur = tx.execute(
+                "INSERT INTO notifications (alert_id, channel, kind, severity, status, attempts, "
+                "next_attempt_at, payload, dedupe_key, created_at, updated_at) "
+                "VALUES (%s, %s, %s, %s, %s, 0, %s, %s, %s, %s, %s) ON CONFLICT (dedupe_key) DO NOTHING",
+                (
+                    r.get("alert_id"), r["channel"], r["kind"], r.get("severity"), status,
+                    d.time_in(r.get("next_attempt_at") or tx.now), d.json_in(r.get("payload") or {}),
+                    r["dedupe_key"], d.time_in(tx.now), d.time_in(tx.now),
+                ),
+            )
+            n += max(cur.rowcount, 0)
+        return n
+
+    def mark_notification(
+        self,
+        notification_id: int,
+        status: str,
+        *,
+        error: str | None = None,
+        message_id: str | None = None,
+        chat_id: str | None = None,
+        next_attempt_at: datetime | None = None,
+        payload: Mapping[str, Any] | None = None,
+        now: datetime | None = None,
+    ) -> bool:
+        """Record the outcome of a delivery attempt and release the lease.
+
+        status 'pending' with `next_attempt_at` schedules a retry; 'sent' sets sent_at; 'failed'
+        and 'folded' are final. message_id/chat_id/payload are only overwritten when given.
+        """
+        if status not in NOTIFICATION_STATUSES:
+            raise ValueError(f"notification status {status!r} not one of {NOTIFICATION_STATUSES}")
+        d = self.dialect
+        with self.transaction() as tx:
+            now = now or tx.now
+            sets = ["status = %s", "locked_until = NULL", "locked_by = NULL", "updated_at = %s", "last_error = %s"]
+            params: list[Any] = [status, d.time_in(now), error[:2000] if error else None]
+            if status == "sent":
+                sets.append("sent_at = %s")
+                params.append(d.time_in(now))
+            if next_attempt_at is not None:
+                sets.append("next_attempt_at = %s")
+                params.append(d.time_in(next_attempt_at))
+            if message_id is not None:
+                sets.append("message_id = %s")
+                params.append(str(message_id))
+            if chat_id is not None:
+                sets.append("chat_id = %s")
+                params.append(str(chat_id))
+            if payload is not None:
+                sets.append("payload = %s")
+                params.append(d.json_in(dict(payload)))
+            params.append(notification_id)
+            cur = tx.execute(f"UPDATE notifications SET {', '.join(sets)} WHERE id = %s", params)
+            return cur.rowcount > 0
+
+    def list_notifications(self, alert_id: int | None = None, status: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        where, params = [], []
+        if alert_id is not None:
+            where.append("alert_id = %s")
+            params.append(alert_id)
+        if status is not None:
+            where.append("status = %s")
+            params.append(status)
+        sql = "SELECT * FROM notifications"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id LIMIT %s"
+        params.append(limit)
+        with self.transaction(write=False) as tx:
+            return [self._notification_out(r) for r in tx.fetchall(sql, params)]
+
+    # ---- reads ----
+    def _alert_out(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        d = self.dialect
+        out = dict(row)
+        for c in ALERT_TIME_COLS:
+            if c in out:
+                out[c] = d.time_out(out[c])
+        for c in ALERT_JSON_COLS:
+            if c in out:
+                out[c] = d.json_out(out[c])
+        if "acknowledged" in out:
+            out["acknowledged"] = bool(out["acknowledged"])
+        return out
+
+    def _notification_out(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        d = self.dialect
+        out = dict(row)
+        for c in NOTIF_TIME_COLS:
+            if c in out:
+                out[c] = d.time_out(out[c])
+        if "payload" in out:
+            out["payload"] = d.json_out(out["payload"])
+        return out
+
+    def list_alerts(self, q: AlertQuery) -> list[dict[str, Any]]:
+        """Alerts matching `q`, newest first by (starts_at, id)."""
+        d = self.dialect
+        where: list[str] = []
+        params: list[Any] = []
+        if q.since is not None:
+            where.append("starts_at >= %s")
+            params.append(d.time_in(q.since))
+        if q.until is not None:
+            where.append("starts_at < %s")
+            params.append(d.time_in(q.until))
+        if q.severities:
+            where.append("severity IN (" + ", ".join(["%s"] * len(q.severities)) + ")")
+            params.extend(q.severities)
+        if q.source is not None:
+            where.append("source = %s")
+            params.append(q.source)
+        if q.status is not None:
+            where.append("status = %s")
+            params.append(q.status)
+        if q.alertname is not None:
+            where.append("alertname = %s")
+            params.append(q.alertname)
+        if q.acknowledged is not None:
+            where.append("acknowledged = %s")
+            params.append(q.acknowledged)
+        if q.cursor is not None:
+            where.append("(starts_at, id) < (%s, %s)")
+            params.extend([d.time_in(q.cursor[0]), q.cursor[1]])
+        sql = f"SELECT {ALERT_COLUMNS} FROM alerts"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY starts_at DESC, id DESC LIMIT %s"
+        params.append(q.limit)
+        with self.transaction(write=False) as tx:
+            return [self._alert_out(r) for r in tx.fetchall(sql, params)]
+
+    def get_alert(self, alert_id: int, with_deliveries: bool = True) -> dict[str, Any] | None:
+        """One alert, with its notification rows as `deliveries`; None when absent."""
+        with self.transaction(write=False) as tx:
+            row = tx.fetchone(f"SELECT {ALERT_COLUMNS} FROM alerts WHERE id = %s", (alert_id,))
+            if row is None:
+                return None
+            out = self._alert_out(row)
+            if with_deliveries:
+                rows = tx.fetchall("SELECT * FROM notifications WHERE alert_id = %s ORDER BY id", (alert_id,))
+                out["deliveries"] = [self._notification_out(r) for r in rows]
+            return out
+
+    def find_alert(self, fingerprint: str, starts_at: datetime) -> dict[str, Any] | None:
+        with self.transaction(write=False) as tx:
+            row = tx.fetchone(
+                f"SELECT {ALERT_COLUMNS} FROM alerts WHERE fingerprint = %s AND starts_at = %s",
+                (fingerprint, self.dialect.time_in(starts_at)),
+            )
+            return self._alert_out(row) if row else None
+
+    def count(self, table: str) -> int:
+        if table not in ("alerts", "webhook_payloads", "notifications"):
+            raise ValueError(f"unknown table {table!r}")
+        with self.transaction(write=False) as tx:
+            row = tx.fetchone(f"SELECT count(*) AS n FROM {table}")
+            return int(row["n"]) if row else 0
+
+    def list_payloads(self, limit: int = 100) -> list[dict[str, Any]]:
+        with self.transaction(write=False) as tx:
+            rows = tx.fetchall("SELECT * FROM webhook_payloads ORDER BY id DESC LIMIT %s", (limit,))
+        for r in rows:
+            r["received_at"] = self.dialect.time_out(r["received_at"])
+        return rows
+
+    # ---- acknowledgement and silences ----
+    def ack_alert(self, alert_id: int, by: str, comment: str | None = None, at: datetime | None = None) -> bool:
+        """Acknowledge; the first acknowledgement wins. Returns whether this call changed the alert.
+        Raises NotFoundError for an unknown id."""
+        d = self.dialect
+        with self.transaction() as tx:
+            at = at or tx.now
+            cur = tx.execute(
+                "UPDATE alerts SET acknowledged = %s, acknowledged_at = %s, acknowledged_by = %s, "
+                "ack_comment = %s WHERE id = %s AND acknowledged = %s",
+                (True, d.time_in(at), by, comment, alert_id, False),
+            )
+            if cur.rowcount > 0:
+                return True
+            if tx.fetchone("SELECT id FROM alerts WHERE id = %s", (alert_id,)) is None:
+                raise NotFoundError(f"alert {alert_id} not found")
+            return False
+
+    def set_silence(self, alert_id: int, silence_id: str, until: datetime) -> bool:
+        """Record the Alertmanager silence covering this alert. Returns False for an unknown id."""
+        with self.transaction() as tx:
+            cur = tx.execute(
+                "UPDATE alerts SET silence_id = %s, silenced_until = %s WHERE id = %s",
+                (silence_id, self.dialect.time_in(until), alert_id),
+            )
+            return cur.rowcount > 0
+
+    # ---- statistics ----
+    def stats(self, since: datetime, until: datetime) -> dict[str, Any]:
+        """Counts by severity, source and status of alerts that started in [since, until); mean
+        seconds from start to acknowledgement and from start to resolve."""
+        d = self.dialect
+        rng = (d.time_in(since), d.time_in(until))
+        w = "starts_at >= %s AND starts_at < %s"
+        out: dict[str, Any] = {}
+        with self.transaction(write=False) as tx:
+            for col in ("severity", "source", "status"):
+                rows = tx.fetchall(f"SELECT {col} AS k, count(*) AS n FROM alerts WHERE {w} GROUP BY {col}", rng)
+                out[f"by_{col}"] = {r["k"]: int(r["n"]) for r in rows}
+            ack = d.seconds_between("acknowledged_at", "starts_at")
+            res = d.seconds_between("ends_at", "starts_at")
+            row = tx.fetchone(
+                f"SELECT count(*) AS total, "
+                f"sum(CASE WHEN acknowledged = %s THEN 1 ELSE 0 END) AS acked, "
+                f"avg(CASE WHEN acknowledged_at IS NOT NULL THEN {ack} END) AS mtta, "
+                f"avg(CASE WHEN status = 'resolved' AND ends_at IS NOT NULL THEN {res} END) AS mttr "
+                f"FROM alerts WHERE {w}",
+                (True, *rng),
+            )
+        assert row is not None
+        out["total"] = int(row["total"] or 0)
+        out["acknowledged"] = int(row["acked"] or 0)
+        out["mean_time_to_acknowledge_seconds"] = float(row["mtta"]) if row["mtta"] is not None else None
+        out["mean_time_to_resolve_seconds"] = float(row["mttr"]) if row["mttr"] is not None else None
+        return out
+
+    @staticmethod
+    def validate_limit(limit: int, max_limit: int) -> int:
+        if not 1 <= limit <= max_limit:
+            raise QueryError("limit", f"must be between 1 and {max_limit}")
+        return limit
+
+
+def lease_until(now: datetime, lease_s: float) -> datetime:
+    return now + timedelta(seconds=lease_s)

@@ -1,0 +1,217 @@
+"""PostgreSQL backend: psycopg 3 with a connection pool.
+
+Ingest is one statement per payload (raw payload insert + batched upsert of every alert via
+UNNEST, returning each alert's previous state), then the planner, then one durable commit.
+The notification claim uses FOR UPDATE SKIP LOCKED so several receiver processes can deliver
+from one outbox without taking the same row.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, Iterator
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from ..errors import StorageUnavailable
+from ..outbox import AlertChange
+from ..payload import ParsedAlert, WebhookPayload
+from .base import AlertStore, Dialect, Transaction, alert_metadata, classify, lease_until
+from ..settings import redact_url
+
+__all__ = ["PostgresStore"]
+
+# Only these mean "storage unavailable, retry later"; programming errors stay errors.
+_UNAVAILABLE = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout)
+
+_MIGRATION_LOCK = 7_607_607  # pg_advisory_xact_lock key: one migrator at a time
+
+
+class PostgresDialect(Dialect):
+    name = "postgresql"
+
+    def json_in(self, obj: Any) -> Any:
+        return Jsonb(obj)
+
+
+_INGEST_SQL = """
+WITH p AS (
+    INSERT INTO webhook_payloads (received_at, group_key, receiver, status, body, alert_count)
+    VALUES (%(now)s, %(group_key)s, %(receiver)s, %(pstatus)s, %(body)s, %(count)s)
+    RETURNING id
+), inc AS (
+    SELECT * FROM unnest(
+        %(fp)s::text[], %(sa)s::timestamptz[], %(st)s::text[], %(ea)s::timestamptz[],
+        %(an)s::text[], %(sev)s::text[], %(src)s::text[], %(ti)s::text[], %(msg)s::text[],
+        %(lab)s::jsonb[], %(ann)s::jsonb[], %(meta)s::jsonb[]
+    ) AS t(fingerprint, starts_at, status, ends_at, alertname, severity, source, title, message,
+           labels, annotations, metadata)
+), old AS (
+    SELECT a.id, a.status, a.annotations
+    FROM alerts a JOIN inc ON a.fingerprint = inc.fingerprint AND a.starts_at = inc.starts_at
+), up AS (
+    INSERT INTO alerts AS a (fingerprint, starts_at, alertname, status, severity, source, title, message,
+                             labels, annotations, metadata, "timestamp", last_received_at, ends_at,
+                             receive_count, acknowledged)
+    SELECT fingerprint, starts_at, alertname, status, severity, source, title, message, labels,
+           annotations, metadata, %(now)s, %(now)s,
+           CASE WHEN status = 'resolved' THEN coalesce(ends_at, %(now)s) END, 1, FALSE
+    FROM inc
+    ON CONFLICT (fingerprint, starts_at) DO UPDATE SET
+        receive_count = a.receive_count + 1,
+        last_received_at = EXCLUDED.last_received_at,
+        status = CASE WHEN a.status = 'resolved' THEN 'resolved' ELSE EXCLUDED.status END,
+        ends_at = CASE WHEN a.status = 'resolved' THEN a.ends_at ELSE EXCLUDED.ends_at END,
+        annotations = CASE WHEN a.status = 'resolved' AND EXCLUDED.status = 'firing'
+                           THEN a.annotations ELSE EXCLUDED.annotations END,
+        title = CASE WHEN a.status = 'resolved' AND EXCLUDED.status = 'firing'
+                     THEN a.title ELSE EXCLUDED.title END,
+        message = CASE WHEN a.status = 'resolved' AND EXCLUDED.status = 'firing'
+                       THEN a.message ELSE EXCLUDED.message END,
+        metadata = CASE WHEN a.status = 'resolved' AND EXCLUDED.status = 'firing'
+                        THEN a.metadata ELSE EXCLUDED.metadata END
+    RETURNING a.id, a.fingerprint, a.starts_at, a.status, a.ends_at
+)
+SELECT (SELECT id FROM p) AS payload_id, up.id, up.fingerprint, up.starts_at, up.status, up.ends_at,
+       old.status AS old_status, old.annotations AS old_annotations
+FROM up LEFT JOIN old ON old.id = up.id
+"""
+
+
+_PAYLOAD_ONLY_SQL = """
+INSERT INTO webhook_payloads (received_at, group_key, receiver, status, body, alert_count)
+VALUES (%(now)s, %(group_key)s, %(receiver)s, %(pstatus)s, %(body)s, %(count)s)
+RETURNING id
+"""
+
+
+class PostgresStore(AlertStore):
+    def __init__(self, url: str, pool_size: int = 10, pool_timeout: float = 5.0, connect_timeout: float = 3.0) -> None:
+        self.dialect = PostgresDialect()
+        self.url = url
+        self.pool_timeout = pool_timeout
+        self.pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=max(1, pool_size),
+            timeout=pool_timeout,
+            open=False,
+            kwargs={"row_factory": dict_row, "connect_timeout": max(1, int(connect_timeout))},
+            check=ConnectionPool.check_connection,
+            reconnect_timeout=0,  # keep retrying forever in the background: outages are expected
+            name="d76-receiver",
+        )
+        self.pool.open(wait=False)
+
+    def __repr__(self) -> str:
+        return f"PostgresStore({redact_url(self.url)!r})"
+
+    @contextmanager
+    def transaction(self, write: bool = True) -> Iterator[Transaction]:
+        try:
+            with self.pool.connection() as conn:
+                with conn.transaction():
+                    yield Transaction(conn, self.dialect)
+        except _UNAVAILABLE as exc:
+            raise StorageUnavailable(f"postgresql: {type(exc).__name__}: {_short(exc)}") from exc
+
+    def ping(self, timeout: float | None = None) -> None:
+        try:
+            with self.pool.connection(timeout=timeout or min(self.pool_timeout, 2.0)) as conn:
+                conn.execute("SELECT 1")
+        except _UNAVAILABLE as exc:
+            raise StorageUnavailable(f"postgresql: {type(exc).__name__}: {_short(exc)}") from exc
+
+    def close(self) -> None:
+        self.pool.close()
+
+    # ---- migrations ----
+    def _applied_versions(self) -> list[int]:
+        with self.transaction() as tx:
+            tx.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                "name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+            )
+            return [r["version"] for r in tx.fetchall("SELECT version FROM schema_migrations ORDER BY version")]
+
+    def _apply(self, version: int, name: str, sql: str) -> None:
+        with self.transaction() as tx:
+            tx.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            if tx.fetchone("SELECT 1 AS x FROM schema_migrations WHERE version = %s", (version,)):
+                return  # another process applied it while we waited for the lock
+            tx.conn.execute(sql)
+            tx.execute("INSERT INTO schema_migrations (version, name) VALUES (%s, %s)", (version, name))
+
+    # ---- ingest ----
+    def _ingest_rows(self, tx: Transaction, payload: WebhookPayload, alerts: list[ParsedAlert]) -> tuple[int, list[AlertChange]]:
+        params = {
+            "now": tx.now, "group_key": payload.group_key, "receiver": payload.receiver,
+            "pstatus": payload.status, "body": payload.raw, "count": len(payload.alerts),
+            "fp": [a.fingerprint for a in alerts],
+            "sa": [a.starts_at for a in alerts],
+            "st": [a.status for a in alerts],
+            "ea": [a.ends_at for a in alerts],
+            "an": [a.alertname for a in alerts],
+            "sev": [a.severity for a in alerts],
+            "src": [a.source for a in alerts],
+            "ti": [a.title for a in alerts],
+            "msg": [a.message for a in alerts],
+            "lab": [Jsonb(a.labels) for a in alerts],
+            "ann": [Jsonb(a.annotations) for a in alerts],
+            "meta": [Jsonb(alert_metadata(a, payload)) for a in alerts],
+        }
+        if not alerts:
+            row = tx.fetchone(_PAYLOAD_ONLY_SQL, params)
+            assert row is not None
+            return int(row["id"]), []
+        rows = tx.fetchall(_INGEST_SQL, params)
+        by_key = {(r["fingerprint"], r["starts_at"]): r for r in rows}
+        changes: list[AlertChange] = []
+        payload_id = int(rows[0]["payload_id"])
+        for a in alerts:
+            r = by_key[(a.fingerprint, a.starts_at)]
+            changes.append(
+                AlertChange(
+                    alert_id=int(r["id"]), kind=classify(r["old_status"], r["old_annotations"], a),  # type: ignore[arg-type]
+                    fingerprint=a.fingerprint, starts_at=a.starts_at, status=r["status"],
+                    alertname=a.alertname, severity=a.severity, source=a.source, labels=a.labels,
+                    annotations=a.annotations, ends_at=r["ends_at"], generator_url=a.generator_url,
+                )
+            )
+        return payload_id, changes
+
+    def claim_due_notifications(
+        self, channel: str | None, limit: int, worker_id: str, lease_s: float, now: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        with self.transaction() as tx:
+            now = now or tx.now
+            chan = "AND channel = %(channel)s" if channel is not None else ""
+            rows = tx.fetchall(
+                f"""
+                WITH due AS (
+                    SELECT id FROM notifications
+                    WHERE ((status = 'pending' AND next_attempt_at <= %(now)s)
+                           OR (status = 'sending' AND locked_until < %(now)s)) {chan}
+                    ORDER BY severity NULLS LAST, next_attempt_at, id
+                    LIMIT %(limit)s
+                    FOR UPDATE SKIP LOCKED
+                )
+                UPDATE notifications n SET status = 'sending', locked_by = %(worker)s,
+                    locked_until = %(until)s, attempts = n.attempts + 1, updated_at = %(now)s
+                FROM due WHERE n.id = due.id
+                RETURNING n.*
+                """,
+                {"now": now, "channel": channel, "limit": limit, "worker": worker_id,
+                 "until": lease_until(now, lease_s)},
+            )
+        rows.sort(key=lambda r: (r["severity"] is None, r["severity"] or "", r["next_attempt_at"], r["id"]))
+        return [self._notification_out(r) for r in rows]
+
+
+def _short(exc: BaseException) -> str:
+    """First line of a driver error, which never contains the password (psycopg omits it)."""
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else ""

@@ -1,0 +1,245 @@
+"""SQLite backend: the embedded default. WAL mode, synchronous=FULL (commits survive power loss),
+a busy timeout, one connection per thread, and one writer at a time (BEGIN IMMEDIATE plus an
+in-process lock so threads queue instead of spinning on SQLITE_BUSY)."""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+from ..errors import StorageUnavailable
+from ..outbox import AlertChange
+from ..payload import ParsedAlert, WebhookPayload
+from .base import AlertStore, Dialect, Transaction, alert_metadata, classify, lease_until, utcnow
+
+__all__ = ["SQLiteStore", "SQLiteDialect"]
+
+_TIME_FMT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+class SQLiteDialect(Dialect):
+    name = "sqlite"
+
+    def sql(self, text: str) -> str:
+        return text.replace("%s", "?")
+
+    def time_in(self, dt: datetime | None) -> Any:
+        return None if dt is None else dt.astimezone(timezone.utc).strftime(_TIME_FMT)
+
+    def time_out(self, v: Any) -> datetime | None:
+        if v is None or isinstance(v, datetime):
+            return v
+        return datetime.fromisoformat(v)
+
+    def seconds_between(self, later: str, earlier: str) -> str:
+        return f"((julianday({later}) - julianday({earlier})) * 86400.0)"
+
+
+def path_from_url(url: str) -> Path:
+    if not url.startswith("sqlite:///"):
+        raise ValueError("SQLite URL must look like sqlite:///relative/path or sqlite:////absolute/path")
+    rest = url[len("sqlite:///"):]
+    if not rest or rest == ":memory:":
+        raise ValueError("SQLite URL needs a file path (in-memory databases are per connection)")
+    return Path(rest)
+
+
+class SQLiteStore(AlertStore):
+    def __init__(self, url: str, busy_timeout_ms: int = 5000) -> None:
+        self.dialect = SQLiteDialect()
+        self.path = path_from_url(url)
+        self.busy_timeout_ms = busy_timeout_ms
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({str(self.path)!r})"
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(
+                    str(self.path), timeout=self.busy_timeout_ms / 1000, isolation_level=None,
+                    check_same_thread=False,
+                )
+                conn.row_factory = sqlite3.Row
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=FULL")
+                conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
+                conn.execute("PRAGMA foreign_keys=ON")
+            except (sqlite3.OperationalError, OSError) as exc:
+                raise StorageUnavailable(f"sqlite: cannot open database ({exc})") from exc
+            self._local.conn = conn
+            with self._all_lock:
+                self._all.append(conn)
+        return conn
+
+    @contextmanager
+    def transaction(self, write: bool = True) -> Iterator[Transaction]:
+        conn = self._conn()
+        lock = self._write_lock if write else None
+        if lock:
+            lock.acquire()
+        try:
+            try:
+                conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                tx = Transaction(conn, self.dialect)
+                yield tx
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    try:
+                        conn.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass
+                raise
+        except sqlite3.OperationalError as exc:
+            raise StorageUnavailable(f"sqlite: {exc}") from exc
+        finally:
+            if lock:
+                lock.release()
+
+    def ping(self) -> None:
+        with self.transaction(write=False) as tx:
+            tx.fetchone("SELECT count(*) AS n FROM schema_migrations")
+
+    def close(self) -> None:
+        with self._all_lock:
+            for c in self._all:
+                try:
+                    c.close()
+                except sqlite3.Error:
+                    pass
+            self._all.clear()
+        self._local = threading.local()
+
+    # ---- migrations ----
+    def _applied_versions(self) -> list[int]:
+        with self.transaction() as tx:
+            tx.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                "name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+            )
+            return [r["version"] for r in tx.fetchall("SELECT version FROM schema_migrations ORDER BY version")]
+
+    def _apply(self, version: int, name: str, sql: str) -> None:
+        conn = self._conn()
+        with self._write_lock:
+            try:
+                # executescript commits an open transaction first and takes no parameters: open
+                # the transaction inside the script, then record the version and commit.
+                conn.executescript("BEGIN IMMEDIATE;\n" + sql)
+                conn.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                    (version, name, self.dialect.time_in(utcnow())),
+                )
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise StorageUnavailable(f"sqlite: migration {version} failed: {exc}") from exc
+
+    # ---- ingest: one writer, so read-then-write per alert is race free ----
+    def _ingest_rows(self, tx: Transaction, payload: WebhookPayload, alerts: list[ParsedAlert]) -> tuple[int, list[AlertChange]]:
+        d = self.dialect
+        now = d.time_in(tx.now)
+        cur = tx.execute(
+            "INSERT INTO webhook_payloads (received_at, group_key, receiver, status, body, alert_count) "
+            "VALUES (%s, %s, %s, %s, %s, %s)",
+            (now, payload.group_key, payload.receiver, payload.status, payload.raw, len(payload.alerts)),
+        )
+        payload_id = int(cur.lastrowid)
+        changes: list[AlertChange] = []
+        for a in alerts:
+            starts = d.time_in(a.starts_at)
+            old = tx.fetchone(
+                "SELECT id, status, annotations, ends_at FROM alerts WHERE fingerprint = %s AND starts_at = %s",
+                (a.fingerprint, starts),
+            )
+            meta = d.json_in(alert_metadata(a, payload))
+            if old is None:
+                ends = d.time_in(a.ends_at or tx.now) if a.status == "resolved" else None
+                row = tx.fetchone(
+                    'INSERT INTO alerts (fingerprint, starts_at, alertname, status, severity, source, title, '
+                    'message, labels, annotations, metadata, "timestamp", last_received_at, ends_at, '
+                    "receive_count, acknowledged) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 1, 0) "
+                    "RETURNING id",
+                    (a.fingerprint, starts, a.alertname, a.status, a.severity, a.source, a.title, a.message,
+                     d.json_in(a.labels), d.json_in(a.annotations), meta, now, now, ends),
+                )
+                assert row is not None
+                alert_id, status, ends_dt = int(row["id"]), a.status, (a.ends_at or tx.now) if a.status == "resolved" else None
+                kind = "new"
+            else:
+                alert_id = int(old["id"])
+                old_ann = json.loads(old["annotations"])
+                kind = classify(old["status"], old_ann, a)
+                if old["status"] == "resolved":
+                    # never reopened; a late firing repeat only counts as received
+                    tx.execute(
+                        "UPDATE alerts SET receive_count = receive_count + 1, last_received_at = %s WHERE id = %s",
+                        (now, alert_id),
+                    )
+                    status, ends_dt = "resolved", d.time_out(old["ends_at"])
+                    if a.status == "resolved":
+                        tx.execute(
+                            "UPDATE alerts SET annotations = %s, title = %s, message = %s, metadata = %s WHERE id = %s",
+                            (d.json_in(a.annotations), a.title, a.message, meta, alert_id),
+                        )
+                else:
+                    ends_dt = (a.ends_at or tx.now) if a.status == "resolved" else None
+                    status = a.status
+                    tx.execute(
+                        "UPDATE alerts SET receive_count = receive_count + 1, last_received_at = %s, status = %s, "
+                        "ends_at = %s, annotations = %s, title = %s, message = %s, metadata = %s WHERE id = %s",
+                        (now, status, d.time_in(ends_dt), d.json_in(a.annotations), a.title, a.message, meta, alert_id),
+                    )
+            changes.append(
+                AlertChange(
+                    alert_id=alert_id, kind=kind, fingerprint=a.fingerprint, starts_at=a.starts_at,
+                    status=status, alertname=a.alertname, severity=a.severity, source=a.source,
+                    labels=a.labels, annotations=a.annotations, ends_at=ends_dt, generator_url=a.generator_url,
+                )
+            )
+        return payload_id, changes
+
+    def claim_due_notifications(
+        self, channel: str | None, limit: int, worker_id: str, lease_s: float, now: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        d = self.dialect
+        with self.transaction() as tx:
+            now = now or tx.now
+            n = d.time_in(now)
+            sql = (
+                "SELECT id FROM notifications WHERE ((status = 'pending' AND next_attempt_at <= %s) "
+                "OR (status = 'sending' AND locked_until < %s))"
+            )
+            params: list[Any] = [n, n]
+            if channel is not None:
+                sql += " AND channel = %s"
+                params.append(channel)
+            sql += " ORDER BY severity IS NULL, severity, next_attempt_at, id LIMIT %s"
+            params.append(limit)
+            ids = [r["id"] for r in tx.fetchall(sql, params)]
+            if not ids:
+                return []
+            marks = ", ".join(["%s"] * len(ids))
+            tx.execute(
+                f"UPDATE notifications SET status = 'sending', locked_by = %s, locked_until = %s, "
+                f"attempts = attempts + 1, updated_at = %s WHERE id IN ({marks})",
+                (worker_id, d.time_in(lease_until(now, lease_s)), n, *ids),
+            )
+            rows = tx.fetchall(
+                f"SELECT * FROM notifications WHERE id IN ({marks}) "
+                "ORDER BY severity IS NULL, severity, next_attempt_at, id",
+                ids,
+            )
+        return [self._notification_out(r) for r in rows]

@@ -1,0 +1,88 @@
+"""`d76 history`: recent alerts as a table, read straight from the store named by DATABASE_URL.
+
+It reads the database directly (not the HTTP API) so it works when the receiver is down, which is
+exactly when an operator wants history. Times: RFC 3339 or relative (`30m`, `6h`, `7d` ago).
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+import click
+
+__all__ = ["command", "parse_when"]
+
+_REL = re.compile(r"^(\d+)([smhd])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_when(value: str, now: datetime | None = None) -> datetime:
+    now = now or datetime.now(timezone.utc)
+    m = _REL.match(value.strip())
+    if m:
+        return now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+    from webhook_receiver.errors import PayloadError
+    from webhook_receiver.payload import parse_time
+
+    try:
+        return parse_time(value, "time")
+    except PayloadError:
+        raise ValueError("expected RFC 3339 (2026-11-23T01:00:00Z) or relative (30m, 6h, 7d)") from None
+
+
+class _When(click.ParamType):
+    name = "TIME"
+
+    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+        try:
+            return parse_when(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def _fmt(dt: datetime | None) -> str:
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S") if dt else ""
+
+
+@click.command(name="history")
+@click.option("--since", type=_When(), default=None, help="start time (RFC 3339 or 30m/6h/7d ago)")
+@click.option("--until", type=_When(), default=None)
+@click.option("--severity", multiple=True, type=click.Choice(["P0", "P1", "P2", "P3"]), help="repeatable")
+@click.option("--source", default=None)
+@click.option("--status", type=click.Choice(["firing", "resolved"]), default=None)
+@click.option("--acknowledged", type=click.BOOL, default=None, help="true or false")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+@click.option("--database-url", default=None, help="overrides DATABASE_URL")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None)
+def command(since, until, severity, source, status, acknowledged, limit, database_url, config_file) -> None:  # type: ignore[no-untyped-def]
+    """Print recent alerts, newest first."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from webhook_receiver.errors import StorageUnavailable
+    from webhook_receiver.settings import SettingsError, load_settings
+    from webhook_receiver.store import AlertQuery, open_store
+
+    try:
+        settings = load_settings(config_file=config_file)
+    except SettingsError as exc:
+        raise click.ClickException(f"configuration: {exc}") from None
+    store = open_store(database_url or settings.database_url, settings)
+    try:
+        if store.pending_versions():
+            raise click.ClickException("the database schema is not up to date; run `d76 db upgrade`")
+        rows = store.list_alerts(AlertQuery(since=since, until=until, severities=tuple(severity), source=source,
+                                            status=status, acknowledged=acknowledged, limit=limit))
+    except StorageUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        store.close()
+
+    table = Table(title=f"{len(rows)} alert(s), newest first")
+    for col in ("id", "started (UTC)", "sev", "source", "alertname", "status", "ended (UTC)", "ack", "title"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        ack = f"{r['acknowledged_by']}" if r["acknowledged"] else ""
+        table.add_row(str(r["id"]), _fmt(r["starts_at"]), r["severity"], r["source"], r["alertname"], r["status"],
+                      _fmt(r["ends_at"]), ack, r["title"])
+    Console(width=200).print(table)

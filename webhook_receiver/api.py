@@ -1,0 +1,240 @@
+"""HTTP endpoints (CONTRACT section 5). Parsing and storage live elsewhere; errors are raised as
+domain errors and turned into answers by `app._register_error_handlers`."""
+from __future__ import annotations
+
+import base64
+import hmac
+import logging
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from werkzeug.datastructures import MultiDict
+
+from .app import get_metrics, get_planner, get_settings, get_store
+from .errors import AuthError, NotFoundError, PayloadError, QueryError
+from .payload import parse_alertmanager_payload, parse_time
+from .store import AlertQuery
+
+__all__ = ["bp", "alert_to_json", "encode_cursor", "decode_cursor"]
+
+log = logging.getLogger("webhook_receiver.api")
+bp = Blueprint("receiver", __name__)
+
+SEVERITIES = ("P0", "P1", "P2", "P3")
+_ALERT_PARAMS = {"since", "until", "severity", "source", "status", "acknowledged", "alertname", "limit", "cursor"}
+
+
+def require_auth() -> None:
+    """Bearer token check (constant time) when RECEIVER_TOKEN is set."""
+    token = get_settings().receiver_token
+    if not token:
+        return
+    header = request.headers.get("Authorization", "")
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer" or not given:
+        raise AuthError("missing bearer token")
+    if not hmac.compare_digest(given.strip().encode("utf-8"), token.encode("utf-8")):
+        raise AuthError("invalid bearer token")
+
+
+def _iso(dt: datetime | None) -> str | None:
+    if dt is None:
+        return None
+    return dt.astimezone(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: (_iso(v) if isinstance(v, datetime) else v) for k, v in row.items()}
+
+
+def alert_to_json(alert: dict[str, Any]) -> dict[str, Any]:
+    out = _jsonable({k: v for k, v in alert.items() if k != "deliveries"})
+    if "deliveries" in alert:
+        out["deliveries"] = [_jsonable(d) for d in alert["deliveries"]]
+    return out
+
+
+def encode_cursor(starts_at: datetime, alert_id: int) -> str:
+    return base64.urlsafe_b64encode(f"{_iso(starts_at)}|{alert_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(text: str) -> tuple[datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
+        ts, _, ident = raw.partition("|")
+        return parse_time(ts, "cursor"), int(ident)
+    except (ValueError, PayloadError, UnicodeDecodeError):
+        raise QueryError("cursor", "not a cursor returned by this API") from None
+
+
+def _time_param(args: MultiDict[str, str], name: str) -> datetime | None:
+    v = args.get(name)
+    if v is None or v == "":
+        return None
+    try:
+        return parse_time(v, name)
+    except PayloadError:
+        raise QueryError(name, "expected an RFC 3339 time like 2026-11-23T01:00:00Z") from None
+
+
+def _bool_param(args: MultiDict[str, str], name: str) -> bool | None:
+    v = args.get(name)
+    if v is None or v == "":
+        return None
+    if v.lower() in ("true", "1", "yes"):
+        return True
+    if v.lower() in ("false", "0", "no"):
+        return False
+    raise QueryError(name, "expected true or false")
+
+
+def _text_param(args: MultiDict[str, str], name: str, max_len: int = 200) -> str | None:
+    v = args.get(name)
+    if v is None or v == "":
+        return None
+    if len(v) > max_len:
+        raise QueryError(name, f"longer than {max_len} characters")
+    return v
+
+
+def parse_alert_query(args: MultiDict[str, str]) -> AlertQuery:
+    """Query string -> AlertQuery; every problem is a QueryError naming the parameter."""
+    unknown = sorted(set(args.keys()) - _ALERT_PARAMS)
+    if unknown:
+        raise QueryError(unknown[0], f"unknown parameter; known: {', '.join(sorted(_ALERT_PARAMS))}")
+    settings = get_settings()
+    severities: list[str] = []
+    for v in args.getlist("severity"):
+        for s in v.split(","):
+            s = s.strip().upper()
+            if s not in SEVERITIES:
+                raise QueryError("severity", f"expected one of {', '.join(SEVERITIES)}")
+            if s not in severities:
+                severities.append(s)
+    status = _text_param(args, "status")
+    if status is not None and status not in ("firing", "resolved"):
+        raise QueryError("status", "expected firing or resolved")
+    limit = settings.api_default_limit
+    if args.get("limit"):
+        try:
+            limit = int(args["limit"])
+        except ValueError:
+            raise QueryError("limit", "expected an integer") from None
+        if not 1 <= limit <= settings.api_max_limit:
+            raise QueryError("limit", f"must be between 1 and {settings.api_max_limit}")
+    since, until = _time_param(args, "since"), _time_param(args, "until")
+    if since and until and since >= until:
+        raise QueryError("until", "must be later than since")
+    cursor = decode_cursor(args["cursor"]) if args.get("cursor") else None
+    return AlertQuery(
+        since=since, until=until, severities=tuple(severities), source=_text_param(args, "source"),
+        status=status, acknowledged=_bool_param(args, "acknowledged"),
+        alertname=_text_param(args, "alertname"), limit=min(limit, settings.api_max_limit), cursor=cursor,
+    )
+
+
+def _alert_id(text: str) -> int:
+    if not text.isdigit() or len(text) > 18 or int(text) < 1:
+        raise QueryError("id", "expected a positive integer alert id")
+    return int(text)
+
+
+@bp.post("/webhook/alertmanager")
+def webhook_alertmanager() -> Any:
+    require_auth()
+    t0 = time.perf_counter()
+    body = request.get_data(cache=False)  # raises 413 over MAX_CONTENT_LENGTH
+    payload = parse_alertmanager_payload(body)
+    metrics = get_metrics()
+    result = get_store().ingest(payload, get_planner())
+    # only now, after the commit, may we say 200
+    elapsed = time.perf_counter() - t0
+    metrics.ingest_seconds.observe(elapsed)
+    for a in payload.alerts:
+        metrics.alerts_received.labels(a.status).inc()
+    for c in result.changes:
+        if c.kind == "new":
+            metrics.alerts_stored.labels(c.severity or "none").inc()
+    counts = result.counts
+    log.info(
+        "payload stored",
+        extra={"fields": {"payload_id": result.payload_id, "alerts": len(payload.alerts),
+                          "status": payload.status, "changes": counts, "ms": round(elapsed * 1000, 2)}},
+    )
+    return jsonify({"status": "stored", "payload_id": result.payload_id, "alerts": len(payload.alerts),
+                    "changes": counts})
+
+
+@bp.get("/api/alerts")
+def list_alerts() -> Any:
+    require_auth()
+    q = parse_alert_query(request.args)
+    rows = get_store().list_alerts(q)
+    next_cursor = encode_cursor(rows[-1]["starts_at"], rows[-1]["id"]) if len(rows) == q.limit else None
+    return jsonify({"alerts": [alert_to_json(r) for r in rows], "count": len(rows), "next_cursor": next_cursor})
+
+
+@bp.get("/api/alerts/<alert_id>")
+def get_alert(alert_id: str) -> Any:
+    require_auth()
+    alert = get_store().get_alert(_alert_id(alert_id))
+    if alert is None:
+        raise NotFoundError(f"alert {alert_id} not found")
+    return jsonify({"alert": alert_to_json(alert)})
+
+
+@bp.post("/api/alerts/<alert_id>/ack")
+def ack_alert(alert_id: str) -> Any:
+    require_auth()
+    ident = _alert_id(alert_id)
+    body: Any = {}
+    if request.get_data(cache=True):
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise QueryError("body", "expected a JSON object like {\"by\": \"name\", \"comment\": \"...\"}")
+    by = body.get("by", "api")
+    if not isinstance(by, str) or not by.strip() or len(by) > 200:
+        raise QueryError("by", "expected a non-empty string of at most 200 characters")
+    comment = body.get("comment")
+    if comment is not None and (not isinstance(comment, str) or len(comment) > 2000):
+        raise QueryError("comment", "expected a string of at most 2000 characters")
+    store = get_store()
+    changed = store.ack_alert(ident, by.strip(), comment)
+    alert = store.get_alert(ident)
+    if alert is None:  # deleted in between; cannot happen through this API
+        raise NotFoundError(f"alert {ident} not found")
+    log.info("alert acknowledged", extra={"fields": {"alert_id": ident, "changed": changed}})
+    return jsonify({"changed": changed, "alert": alert_to_json(alert)})
+
+
+@bp.get("/api/stats")
+def stats() -> Any:
+    require_auth()
+    unknown = sorted(set(request.args.keys()) - {"since", "until"})
+    if unknown:
+        raise QueryError(unknown[0], "unknown parameter; known: since, until")
+    until = _time_param(request.args, "until") or datetime.now(timezone.utc)
+    since = _time_param(request.args, "since") or until - timedelta(hours=24)
+    if since >= until:
+        raise QueryError("until", "must be later than since")
+    out = get_store().stats(since, until)
+    return jsonify({"since": _iso(since), "until": _iso(until), **out})
+
+
+@bp.get("/healthz")
+def healthz() -> Any:
+    return jsonify({"status": "ok"})
+
+
+@bp.get("/readyz")
+def readyz() -> Any:
+    get_store().ping()  # StorageUnavailable -> 503
+    return jsonify({"status": "ready", "backend": get_store().dialect.name})
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    return Response(generate_latest(get_metrics().registry), mimetype=CONTENT_TYPE_LATEST)

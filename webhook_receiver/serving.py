@@ -48,6 +48,9 @@ def serve(app: Flask, listen: str, threads: int = 8, max_body_bytes: int | None 
     finally:
         server.close()
         server.task_dispatcher.shutdown(timeout=10)
+        notifications = app.extensions.get("d76_notifications")
+        if notifications is not None:  # background senders first, then the store they use
+            notifications.stop()
         state = app.extensions.get("d76_receiver")
         if state is not None:
             state.store.close()

@@ -14,7 +14,7 @@ from typing import Any, Iterator
 import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
 from ..errors import StorageUnavailable
 from ..outbox import AlertChange
@@ -25,7 +25,7 @@ from ..settings import redact_url
 __all__ = ["PostgresStore"]
 
 # Only these mean "storage unavailable, retry later"; programming errors stay errors.
-_UNAVAILABLE = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout)
+_UNAVAILABLE = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout, PoolClosed)
 
 _MIGRATION_LOCK = 7_607_607  # pg_advisory_xact_lock key: one migrator at a time
 

@@ -55,15 +55,20 @@ class SQLiteStore(AlertStore):
         self.busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
         self._write_lock = threading.Lock()
-        self._all: list[sqlite3.Connection] = []
+        self._all: list[tuple[sqlite3.Connection, threading.Lock]] = []
+        self._closed = False
         self._all_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"SQLiteStore({str(self.path)!r})"
 
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
+    def _conn(self) -> tuple[sqlite3.Connection, threading.Lock]:
+        """This thread's connection and its lock. The lock lets `close()` (called from another
+        thread) wait until the connection is idle: closing a connection mid-statement crashes."""
+        if self._closed:
+            raise StorageUnavailable("sqlite: store is closed")
+        entry = getattr(self._local, "entry", None)
+        if entry is None:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 conn = sqlite3.connect(
@@ -77,18 +82,22 @@ class SQLiteStore(AlertStore):
                 conn.execute("PRAGMA foreign_keys=ON")
             except (sqlite3.OperationalError, OSError) as exc:
                 raise StorageUnavailable(f"sqlite: cannot open database ({exc})") from exc
-            self._local.conn = conn
+            entry = (conn, threading.Lock())
+            self._local.entry = entry
             with self._all_lock:
-                self._all.append(conn)
-        return conn
+                self._all.append(entry)
+        return entry
 
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[Transaction]:
-        conn = self._conn()
+        conn, conn_lock = self._conn()
         lock = self._write_lock if write else None
         if lock:
             lock.acquire()
+        conn_lock.acquire()
         try:
+            if self._closed:
+                raise StorageUnavailable("sqlite: store is closed")
             try:
                 conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
                 tx = Transaction(conn, self.dialect)
@@ -103,7 +112,10 @@ class SQLiteStore(AlertStore):
                 raise
         except sqlite3.OperationalError as exc:
             raise StorageUnavailable(f"sqlite: {exc}") from exc
+        except sqlite3.ProgrammingError as exc:  # used after close
+            raise StorageUnavailable(f"sqlite: {exc}") from exc
         finally:
+            conn_lock.release()
             if lock:
                 lock.release()
 
@@ -112,14 +124,15 @@ class SQLiteStore(AlertStore):
             tx.fetchone("SELECT count(*) AS n FROM schema_migrations")
 
     def close(self) -> None:
+        self._closed = True
         with self._all_lock:
-            for c in self._all:
+            entries, self._all = self._all, []
+        for conn, conn_lock in entries:
+            with conn_lock:
                 try:
-                    c.close()
+                    conn.close()
                 except sqlite3.Error:
                     pass
-            self._all.clear()
-        self._local = threading.local()
 
     # ---- migrations ----
     def _applied_versions(self) -> list[int]:
@@ -131,8 +144,8 @@ class SQLiteStore(AlertStore):
             return [r["version"] for r in tx.fetchall("SELECT version FROM schema_migrations ORDER BY version")]
 
     def _apply(self, version: int, name: str, sql: str) -> None:
-        conn = self._conn()
-        with self._write_lock:
+        conn, conn_lock = self._conn()
+        with self._write_lock, conn_lock:
             try:
                 # executescript commits an open transaction first and takes no parameters: open
                 # the transaction inside the script, then record the version and commit.

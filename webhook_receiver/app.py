@@ -84,6 +84,9 @@ def create_app(
     app.register_blueprint(bp)
     _register_request_metrics(app)
     _register_error_handlers(app)
+    from .notifiers.service import init_notifications  # planner, /telegram/webhook, dispatcher
+
+    init_notifications(app, store, settings.raw)
     return app
 
 

@@ -94,10 +94,15 @@ class Pacer:
         self._chat_last: dict[str, float] = {}
         self._folded: dict[str, list[FoldedItem]] = defaultdict(list)
         self._last_summary: dict[str, float] = {}
+        self._hold: dict[str, float] = {}
+
+    def hold(self, chat: str, until: float) -> None:
+        """Telegram said 429 retry_after: send nothing to this chat before `until`."""
+        self._hold[chat] = max(self._hold.get(chat, 0.0), until)
 
     # hard Telegram limits ------------------------------------------------------------------
     def _hard_wait(self, chat: str, now: float) -> float | None:
-        until = now
+        until = max(now, self._hold.get(chat, now))
         last = self._chat_last.get(chat)
         if last is not None:
             until = max(until, last + self.limits.chat_min_interval)

@@ -11,6 +11,13 @@ from typing import Any, Mapping
 __all__ = ["NotifySettings", "SettingsError", "load_notify_settings"]
 
 
+# With none of these set and NOTIFICATIONS_ENABLED unset, notifications stay off (a bare
+# `create_app` in a test queues nothing); NOTIFICATIONS_ENABLED=true gives the console dry run.
+CHANNEL_KEYS = ("TELEGRAM_BOT_TOKEN", "TELEGRAM_CHAT_ID", "SLACK_WEBHOOK_URL", "SLACK_WEBHOOK_URL_P0",
+                "SLACK_WEBHOOK_URL_P1", "SLACK_WEBHOOK_URL_P2", "SLACK_WEBHOOK_URL_P3", "DISCORD_WEBHOOK_URL",
+                "SMTP_HOST")
+
+
 class SettingsError(ValueError):
     pass
 
@@ -40,6 +47,8 @@ class NotifySettings:
     notifications_enabled: bool = True
     dispatcher_poll_seconds: float = 0.5
     summary_interval_seconds: float = 15.0
+    telegram_poll_timeout: int = 25
+    deadman_enabled: bool = True
 
     @property
     def telegram_dry_run(self) -> bool:
@@ -97,7 +106,7 @@ def load_notify_settings(raw: Mapping[str, Any] | None = None) -> NotifySettings
         telegram_api_url=g("TELEGRAM_API_URL") or "https://api.telegram.org",
         telegram_webhook_secret=g("TELEGRAM_WEBHOOK_SECRET"),
         telegram_allowed_user_ids=frozenset(users),
-        telegram_polling=_bool(r, "TELEGRAM_POLLING", True),
+        telegram_polling=_bool(r, "TELEGRAM_POLLING", g("TELEGRAM_WEBHOOK_SECRET") is None),
         slack_webhook_url=g("SLACK_WEBHOOK_URL"),
         slack_webhook_urls={k: v for k, v in slack_sev.items() if v},
         discord_webhook_url=g("DISCORD_WEBHOOK_URL"),
@@ -112,7 +121,9 @@ def load_notify_settings(raw: Mapping[str, Any] | None = None) -> NotifySettings
         alertmanager_url=(g("ALERTMANAGER_URL") or "http://127.0.0.1:9093").rstrip("/"),
         deadman_timeout_seconds=_num(r, "DEADMAN_TIMEOUT_SECONDS", 300, 1, 86400 * 7),
         channel_map_path=g("CHANNEL_MAP_FILE"),
-        notifications_enabled=_bool(r, "NOTIFICATIONS_ENABLED", True),
+        notifications_enabled=_bool(r, "NOTIFICATIONS_ENABLED", any(g(k) for k in CHANNEL_KEYS)),
         dispatcher_poll_seconds=_num(r, "NOTIFY_POLL_SECONDS", 0.5, 0.01, 60),
         summary_interval_seconds=_num(r, "NOTIFY_SUMMARY_INTERVAL_SECONDS", 15, 0, 3600),
+        telegram_poll_timeout=int(_num(r, "TELEGRAM_POLL_TIMEOUT", 25, 0, 50)),
+        deadman_enabled=_bool(r, "DEADMAN_ENABLED", True),
     )

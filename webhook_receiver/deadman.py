@@ -1,0 +1,97 @@
+"""Dead man's switch: when the Watchdog alert stops arriving, say so.
+
+Watchdog always fires, so Alertmanager re-sends it every repeat_interval (1m) and the store bumps
+its `last_received_at`. `DeadmanSwitch.check()` reads that from the store (so it works across
+restarts and several receiver processes), and when it is older than the timeout queues ONE P0
+"alerting pipeline is down" notification, then a recovery message when Watchdog returns. The
+dedupe key carries the last-seen time, so several processes (or a restart) queue each only once.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+__all__ = ["DeadmanSwitch"]
+
+log = logging.getLogger("d76.notify.deadman")
+
+
+def _aware(v: Any) -> datetime | None:
+    if v is None:
+        return None
+    if isinstance(v, str):
+        v = datetime.fromisoformat(v.replace("Z", "+00:00"))
+    return v if v.tzinfo else v.replace(tzinfo=timezone.utc)
+
+
+class DeadmanSwitch:
+    def __init__(self, store: Any, timeout_seconds: float, *, watchdog: str = "Watchdog",
+                 now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                 on_queued: Callable[[], None] | None = None) -> None:
+        self.store = store
+        self.timeout = timeout_seconds
+        self.watchdog = watchdog
+        self.now = now
+        self.on_queued = on_queued
+        self.started_at = now()
+        self.down = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def last_seen(self) -> datetime | None:
+        with self.store.transaction(write=False) as tx:
+            row = tx.fetchone("SELECT max(last_received_at) AS t FROM alerts WHERE alertname = %s", (self.watchdog,))
+        return _aware(self.store.dialect.time_out(row["t"])) if row and row["t"] is not None else None
+
+    def check(self) -> str | None:
+        """Returns "down"/"recovered" when it queued a message, else None."""
+        now = self.now()
+        seen = self.last_seen()
+        reference = seen or self.started_at  # never seen: count from our own start
+        silent = (now - reference).total_seconds()
+        if not self.down and silent > self.timeout:
+            self._queue(True, silent, reference)
+            self.down = True
+            return "down"
+        if self.down and seen is not None and silent <= self.timeout:
+            self._queue(False, (seen - self._down_since).total_seconds() if self._down_since else 0.0, seen)
+            self.down = False
+            return "recovered"
+        return None
+
+    _down_since: datetime | None = None
+
+    def _queue(self, down: bool, silent_for: float, at: datetime) -> None:
+        if down:
+            self._down_since = at
+        key = f"deadman:{'down' if down else 'up'}:{at.isoformat()}"
+        with self.store.transaction() as tx:
+            n = self.store.enqueue_notifications(tx, [{
+                "channel": "telegram", "kind": "deadman", "severity": "P0", "dedupe_key": key,
+                "payload": {"down": down, "silent_for": silent_for, "at": at.isoformat()}}])
+        log.warning("dead man's switch %s silent_for=%.0fs queued=%s", "DOWN" if down else "recovered",
+                    silent_for, bool(n))
+        if self.on_queued:
+            self.on_queued()
+
+    def start(self, interval: float | None = None) -> "DeadmanSwitch":
+        every = interval or max(1.0, min(30.0, self.timeout / 4))
+
+        def run() -> None:
+            while not self._stop.wait(every):
+                try:
+                    self.check()
+                except Exception:
+                    log.exception("dead man's switch check failed")
+
+        self._thread = threading.Thread(target=run, name="d76-deadman", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)

@@ -1,0 +1,107 @@
+"""The daily P3 email digest: what goes in it, when it is sent, and sending it now.
+
+`collect_digest(store, since, until)` gathers P3 alerts that started in the window plus those still
+open; `send_digest(store, settings, ...)` renders and sends it over SMTP. `DigestScheduler` queues a
+`digest` notification (dedupe key `digest:<date>`) at DIGEST_HOUR_UTC each day; the dispatcher sends
+it, so with several receiver processes the mail goes out once and a failure is retried.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
+
+from .notifiers.email_digest import DigestContent, SMTPSender, build_digest, render_digest_email
+from .notifiers.model import AlertView
+from .notifiers.settings import NotifySettings
+
+__all__ = ["DigestScheduler", "collect_digest", "next_run", "send_digest", "make_digest_sender"]
+
+log = logging.getLogger("d76.notify.digest")
+
+
+def collect_digest(store: Any, since: datetime, until: datetime, severity: str = "P3",
+                   limit: int = 5000) -> DigestContent:
+    from .store.base import AlertQuery
+
+    window = store.list_alerts(AlertQuery(since=since, until=until, severities=(severity,), limit=limit))
+    still_open = store.list_alerts(AlertQuery(until=until, severities=(severity,), status="firing", limit=limit))
+    by_id = {r["id"]: r for r in [*window, *still_open]}
+    alerts = [AlertView.from_row(r) for r in sorted(by_id.values(), key=lambda r: r["id"])]
+    return build_digest(alerts, since, until)
+
+
+def send_digest(store: Any, settings: NotifySettings, *, until: datetime | None = None,
+                hours: float = 24.0) -> tuple[str, DigestContent]:
+    """Render and send the digest for the `hours` before `until`; returns (Message-ID, content)."""
+    if not settings.email_enabled:
+        raise ValueError("email digest is off: set SMTP_HOST, ALERT_EMAIL_FROM and ALERT_EMAIL_TO")
+    until = until or datetime.now(timezone.utc)
+    content = collect_digest(store, until - timedelta(hours=hours), until)
+    msg = render_digest_email(content, sender=settings.alert_email_from or "", recipients=settings.alert_email_to)
+    sender = SMTPSender(settings.smtp_host or "", settings.smtp_port, user=settings.smtp_user,
+                        password=settings.smtp_password, starttls=settings.smtp_starttls)
+    message_id = sender.send(msg)
+    log.info("digest sent alerts=%d open=%d resolved=%d", len(content.alerts), len(content.open), len(content.resolved))
+    return message_id, content
+
+
+def make_digest_sender(store: Any, settings: NotifySettings) -> Callable[[dict], str] | None:
+    """The dispatcher's hook for `email/digest` rows (payload carries the window end)."""
+    if not settings.email_enabled:
+        return None
+
+    def sender(payload: dict) -> str:
+        until = datetime.fromisoformat(payload["until"]) if payload.get("until") else None
+        return send_digest(store, settings, until=until)[0]
+
+    return sender
+
+
+def next_run(now: datetime, hour_utc: int) -> datetime:
+    run = now.astimezone(timezone.utc).replace(hour=hour_utc, minute=0, second=0, microsecond=0)
+    return run if run > now else run + timedelta(days=1)
+
+
+class DigestScheduler:
+    def __init__(self, store: Any, settings: NotifySettings, *,
+                 now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                 on_queued: Callable[[], None] | None = None) -> None:
+        self.store = store
+        self.settings = settings
+        self.now = now
+        self.on_queued = on_queued
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def queue(self, at: datetime) -> bool:
+        """Queue the digest for the day of `at` (once per day across processes)."""
+        with self.store.transaction() as tx:
+            n = self.store.enqueue_notifications(tx, [{
+                "channel": "email", "kind": "digest", "severity": "P3",
+                "dedupe_key": f"digest:{at.astimezone(timezone.utc):%Y-%m-%d}",
+                "payload": {"until": at.isoformat()}}])
+        if n and self.on_queued:
+            self.on_queued()
+        return bool(n)
+
+    def start(self) -> "DigestScheduler":
+        def run() -> None:
+            while True:
+                at = next_run(self.now(), self.settings.digest_hour_utc)
+                if self._stop.wait(max(0.0, (at - self.now()).total_seconds())):
+                    return
+                try:
+                    self.queue(at)
+                except Exception:
+                    log.exception("queuing the daily digest failed")
+
+        self._thread = threading.Thread(target=run, name="d76-digest", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)

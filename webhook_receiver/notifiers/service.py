@@ -1,0 +1,97 @@
+"""Assembles notifications for one receiver app: planner, dispatcher, Telegram updates, dead man's
+switch, digest scheduler. `create_app` calls `init_notifications(app, store, raw_settings)`.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Mapping
+
+from .channel_map import ChannelMap, load_channel_map
+from .settings import NotifySettings, load_notify_settings
+
+__all__ = ["NotificationService", "init_notifications"]
+
+log = logging.getLogger("d76.notify")
+
+
+class NotificationService:
+    def __init__(self, store: Any, settings: NotifySettings, channel_map: ChannelMap | None = None,
+                 **dispatcher_kwargs: Any) -> None:
+        from ..deadman import DeadmanSwitch
+        from ..digest import DigestScheduler, make_digest_sender
+        from ..dispatcher import Dispatcher, make_telegram
+        from ..notify_planner import NotifyPlanner
+        from ..telegram_bot import AlertmanagerSilencer, CallbackHandler, LongPoller
+
+        self.store = store
+        self.settings = settings
+        self.channel_map = channel_map or load_channel_map(settings.channel_map_path)
+        telegram, chat = make_telegram(settings)
+        dispatcher_kwargs.setdefault("telegram", telegram)
+        dispatcher_kwargs.setdefault("chat_id", chat)
+        self.dispatcher = Dispatcher(store, settings, self.channel_map,
+                                     digest_sender=make_digest_sender(store, settings), **dispatcher_kwargs)
+        self.planner = NotifyPlanner(store, self.channel_map, settings)
+        self.callbacks = CallbackHandler(store, dispatcher_kwargs["telegram"], AlertmanagerSilencer(settings.alertmanager_url),
+                                         chat_id=settings.telegram_chat_id,
+                                         allowed_user_ids=settings.telegram_allowed_user_ids)
+        self.poller = LongPoller(dispatcher_kwargs["telegram"], self.callbacks, poll_timeout=settings.telegram_poll_timeout) \
+            if (settings.telegram_polling and not settings.telegram_dry_run) else None
+        self.deadman = DeadmanSwitch(store, settings.deadman_timeout_seconds, on_queued=self.dispatcher.wake)
+        self.digest = DigestScheduler(store, settings, on_queued=self.dispatcher.wake) if settings.email_enabled else None
+
+    def plan(self, tx: Any, changes: list, payload: Any) -> None:
+        """The outbox planner handed to the store; wakes the dispatcher after queuing."""
+        self.planner(tx, changes, payload)
+        self.dispatcher.wake()
+
+    def blueprint(self) -> Any:
+        from ..telegram_bot import telegram_blueprint
+
+        return telegram_blueprint(self.callbacks, self.settings.telegram_webhook_secret)
+
+    def start(self) -> "NotificationService":
+        self.dispatcher.start()
+        if self.poller is not None:
+            self.poller.start()
+        if self.settings.deadman_enabled:
+            self.deadman.start()
+        if self.digest is not None:
+            self.digest.start()
+        log.info("notifications started channel_map=%s telegram=%s polling=%s",
+                 self.channel_map.source, "dry-run" if self.settings.telegram_dry_run else "bot",
+                 self.poller is not None)
+        return self
+
+    def stop(self) -> None:
+        if self.poller is not None:
+            self.poller.stop()
+        self.deadman.stop()
+        if self.digest is not None:
+            self.digest.stop()
+        self.dispatcher.stop()
+
+
+def init_notifications(app: Any, store: Any, raw: Mapping[str, str] | None, *, start: bool = True) -> NotificationService | None:
+    """Wire notifications into a Flask app: planner in `OUTBOX_PLANNER` (unless one was given),
+    the /telegram/webhook blueprint, and the background threads. Returns None when disabled."""
+    settings = load_notify_settings(raw)
+    if not settings.notifications_enabled:
+        log.info("notifications disabled (NOTIFICATIONS_ENABLED=false)")
+        return None
+    service = NotificationService(store, settings)
+    if app.config.get("OUTBOX_PLANNER") is None:
+        app.config["OUTBOX_PLANNER"] = service.plan
+    app.register_blueprint(service.blueprint())
+    app.extensions["d76_notifications"] = service
+    # Whoever closes the store must not leave our threads using it: stop them first.
+    store_close = store.close
+
+    def close_after_notifications() -> None:
+        service.stop()
+        store_close()
+
+    store.close = close_after_notifications
+    if start:
+        service.start()
+    return service

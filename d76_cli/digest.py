@@ -1,0 +1,54 @@
+"""`d76 digest [--send-now] [--hours N] [--config FILE]`: the P3 email digest.
+
+Without `--send-now` it prints the digest (plain text) that would be sent; with it, it sends it by
+SMTP now (SMTP_HOST, SMTP_PORT, SMTP_USER, SMTP_PASSWORD, SMTP_STARTTLS, ALERT_EMAIL_FROM, ALERT_EMAIL_TO)
+reading the history store at DATABASE_URL. The scheduled daily send runs inside the receiver.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import click
+
+__all__ = ["command"]
+
+
+@click.command(name="digest")
+@click.option("--send-now", is_flag=True, help="send the digest by SMTP now instead of printing it")
+@click.option("--hours", type=click.FloatRange(0.1, 24 * 31), default=24.0, show_default=True,
+              help="how far back the digest looks")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
+              help="receiver config file (YAML with ${VAR} substitution; environment wins)")
+def command(send_now: bool, hours: float, config_file: str | None) -> None:
+    """Print or send the daily digest of P3 alerts (counts, top alertnames, open and resolved)."""
+    from webhook_receiver.digest import collect_digest, send_digest
+    from webhook_receiver.errors import StorageUnavailable
+    from webhook_receiver.notifiers.email_digest import render_text
+    from webhook_receiver.notifiers.errors import DeliveryError
+    from webhook_receiver.notifiers.settings import SettingsError as NotifySettingsError
+    from webhook_receiver.notifiers.settings import load_notify_settings
+    from webhook_receiver.settings import SettingsError, load_settings
+    from webhook_receiver.store import open_store
+
+    try:
+        settings = load_settings(config_file=config_file)
+        notify = load_notify_settings(settings.raw)
+    except (SettingsError, NotifySettingsError) as exc:
+        raise click.ClickException(f"configuration: {exc}") from None
+    store = open_store(settings.database_url, settings)
+    try:
+        if not send_now:
+            until = datetime.now(timezone.utc)
+            click.echo(render_text(collect_digest(store, until - timedelta(hours=hours), until)), nl=False)
+            return
+        if not notify.email_enabled:
+            raise click.ClickException("email digest is off: set SMTP_HOST, ALERT_EMAIL_FROM and ALERT_EMAIL_TO")
+        message_id, content = send_digest(store, notify, hours=hours)
+        click.echo(f"digest sent to {', '.join(notify.alert_email_to)}: {len(content.alerts)} P3 alerts "
+                   f"({len(content.open)} open, {len(content.resolved)} resolved), Message-ID {message_id}")
+    except DeliveryError as exc:
+        raise click.ClickException(f"sending failed: {exc}") from None
+    except StorageUnavailable as exc:
+        raise click.ClickException(f"storage not reachable: {exc}") from None
+    finally:
+        store.close()

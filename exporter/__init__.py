@@ -1,0 +1,28 @@
+"""D75 exporter: the contract metrics, one hook class per D75 component, WSGI serving, a simulator.
+
+    from exporter import D75Metrics, RateLimiterHooks, make_metrics_app
+
+    metrics = D75Metrics()                       # its own fresh CollectorRegistry
+    limiter = RateLimiterHooks(metrics)          # RateLimiterHooks(None): every call a no-op
+    limiter.on_consume("binance", "order", remaining=180, capacity=1200)
+
+The simulator (``exporter.simulator``) and the rule catalog (``exporter.catalog``) are not
+imported here, so the bot pays only for what it uses.
+"""
+from __future__ import annotations
+
+from .arb_route import ArbRouteHooks, route_name
+from .arb_universe import ArbUniverseHooks
+from .cross_sync import CrossSyncHooks
+from .exchange_health import ExchangeHealthHooks, HealthStatus
+from .metrics import CONTRACT_METRICS, D75Metrics
+from .rate_limiter import RateLimiterHooks
+from .risk_guard import GuardState, RiskGuardHooks
+from .serve import RunningServer, make_metrics_app, serve_in_thread
+
+__all__ = [
+    "D75Metrics", "CONTRACT_METRICS",
+    "RateLimiterHooks", "ExchangeHealthHooks", "HealthStatus", "ArbRouteHooks", "route_name",
+    "ArbUniverseHooks", "CrossSyncHooks", "RiskGuardHooks", "GuardState",
+    "make_metrics_app", "serve_in_thread", "RunningServer",
+]

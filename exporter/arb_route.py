@@ -1,0 +1,49 @@
+"""Hooks for D75 arb routes (``route`` = ``"{buy_ex}-{sell_ex}-{symbol}"``, e.g. ``upbit-binance-BTC``).
+
+    routes = ArbRouteHooks(metrics)
+    routes.on_score("upbit-binance-BTC", 82.5)     # RouteScore 0..100
+    routes.on_spread("upbit-binance-BTC", 35.0)    # current spread, basis points
+
+A sudden score drop is not a separate metric: the rules compare the score with its own recent
+maximum in PromQL.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ._hooks import Hooks, finite, set_gauge
+from .metrics import D75Metrics
+
+__all__ = ["ArbRouteHooks", "route_name"]
+
+
+def route_name(buy_exchange: str, sell_exchange: str, symbol: str) -> str:
+    """The ``route`` label value used everywhere: ``"{buy}-{sell}-{symbol}"``."""
+    return f"{buy_exchange}-{sell_exchange}-{symbol}"
+
+
+def _score(value: float) -> float:
+    v = finite(value)
+    if not 0.0 <= v <= 100.0:
+        raise ValueError("route score must be within 0..100")
+    return v
+
+
+class ArbRouteHooks(Hooks):
+    """What a route reports: its RouteScore and its current spread."""
+
+    component = "arb_route"
+    hook_methods = ("on_score", "on_spread")
+
+    def __init__(self, metrics: D75Metrics | None) -> None:
+        super().__init__(metrics)
+        self._score: dict[Any, Any] = {}
+        self._spread: dict[Any, Any] = {}
+
+    def on_score(self, route: str, score: float) -> None:
+        set_gauge(self, "on_score", self._score, getattr(self.metrics, "route_score", None),
+                  (route,), score, _score)
+
+    def on_spread(self, route: str, spread_bps: float) -> None:
+        set_gauge(self, "on_spread", self._spread, getattr(self.metrics, "route_spread_bps", None),
+                  (route,), spread_bps, finite)

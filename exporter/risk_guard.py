@@ -1,0 +1,101 @@
+"""Hooks for the D75 four-tier risk guard (tiers ``exchange``, ``route``, ``symbol``, ``global``).
+
+    guard = RiskGuardHooks(metrics)
+    guard.on_decision("exchange", "upbit", "BLOCK")     # or 3, or the bot's enum member
+    guard.on_decision("global", "global", GuardState.ALLOW)
+    guard.on_daily_pnl("upbit", -1_250.0)               # realised since 00:00 UTC; negative = loss
+    guard.on_loss_streak("upbit-binance-BTC", 2)
+    guard.on_drawdown("BTC", 0.03); guard.on_volatility("BTC", 0.02)
+"""
+from __future__ import annotations
+
+from enum import Enum, IntEnum
+from typing import Any
+
+from ._hooks import Hooks, count, finite, label_value, ratio01, set_gauge
+from .metrics import D75Metrics
+
+__all__ = ["RiskGuardHooks", "GuardState", "GUARD_TIERS", "GLOBAL_SCOPE", "guard_state_value"]
+
+GUARD_TIERS = ("exchange", "route", "symbol", "global")
+GLOBAL_SCOPE = "global"   # the scope label of the global tier
+
+
+class GuardState(IntEnum):
+    """``d75_riskguard_state`` values (CONTRACT section 1)."""
+
+    ALLOW = 0
+    DEGRADE = 1
+    COOLDOWN = 2
+    BLOCK = 3
+
+
+_BY_NAME = {s.name: int(s) for s in GuardState}
+
+
+def guard_state_value(state: object) -> int:
+    """0..3 from an int, a name (any case) or an Enum member (matched by name, else value)."""
+    if isinstance(state, Enum):
+        by_name = _BY_NAME.get(state.name.upper())
+        if by_name is not None:
+            return by_name
+        state = state.value
+    if isinstance(state, str):
+        try:
+            return _BY_NAME[state.strip().upper()]
+        except KeyError:
+            raise ValueError(f"unknown guard state {state!r}") from None
+    if isinstance(state, int) and not isinstance(state, bool) and 0 <= state <= 3:
+        return int(state)
+    raise ValueError(f"guard state must be 0..3 or one of {list(_BY_NAME)}")
+
+
+def _tier(tier: object) -> str:
+    t = label_value(tier).lower()
+    if t not in GUARD_TIERS:
+        raise ValueError(f"unknown risk guard tier {t!r}")
+    return t
+
+
+class RiskGuardHooks(Hooks):
+    """What the risk guard reports: its decisions per tier and scope, and the inputs it judges."""
+
+    component = "risk_guard"
+    hook_methods = ("on_decision", "on_daily_pnl", "on_loss_streak", "on_drawdown", "on_volatility")
+
+    def __init__(self, metrics: D75Metrics | None) -> None:
+        super().__init__(metrics)
+        self._state: dict[Any, Any] = {}
+        self._pnl: dict[Any, Any] = {}
+        self._streak: dict[Any, Any] = {}
+        self._drawdown: dict[Any, Any] = {}
+        self._volatility: dict[Any, Any] = {}
+
+    def on_decision(self, tier: str, scope: str, state: object) -> None:
+        """The guard's current decision for one scope of a tier (ALLOW/DEGRADE/COOLDOWN/BLOCK)."""
+        try:
+            value = guard_state_value(state)
+            key = (tier, scope)
+            child = self._state.get(key)
+            if child is None:
+                child = self._child(self._state, self.metrics.riskguard_state,  # type: ignore[union-attr]
+                                    key, (_tier(tier), scope))
+            child.set(value)
+        except Exception as exc:  # noqa: BLE001
+            self._fail("on_decision", exc)
+
+    def on_daily_pnl(self, exchange: str, pnl_usd: float) -> None:
+        set_gauge(self, "on_daily_pnl", self._pnl, getattr(self.metrics, "daily_pnl_usd", None),
+                  (exchange,), pnl_usd, finite)
+
+    def on_loss_streak(self, route: str, losses_in_a_row: int) -> None:
+        set_gauge(self, "on_loss_streak", self._streak, getattr(self.metrics, "route_loss_streak", None),
+                  (route,), losses_in_a_row, count)
+
+    def on_drawdown(self, symbol: str, ratio: float) -> None:
+        set_gauge(self, "on_drawdown", self._drawdown, getattr(self.metrics, "symbol_drawdown_ratio", None),
+                  (symbol,), ratio, ratio01)
+
+    def on_volatility(self, symbol: str, ratio: float) -> None:
+        set_gauge(self, "on_volatility", self._volatility,
+                  getattr(self.metrics, "symbol_volatility_ratio", None), (symbol,), ratio, ratio01)

@@ -100,7 +100,6 @@ class PostgresStore(AlertStore):
             timeout=pool_timeout,
             open=False,
             kwargs={"row_factory": dict_row, "connect_timeout": max(1, int(connect_timeout))},
-            check=ConnectionPool.check_connection,
             reconnect_timeout=0,  # keep retrying forever in the background: outages are expected
             name="d76-receiver",
         )
@@ -111,6 +110,8 @@ class PostgresStore(AlertStore):
 
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[Transaction]:
+        # No per-checkout health check (it costs a round trip per request): a connection broken
+        # by an outage fails its statement (503, Alertmanager retries) and the pool drops it.
         try:
             with self.pool.connection() as conn:
                 with conn.transaction():

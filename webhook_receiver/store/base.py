@@ -249,14 +249,14 @@ class AlertStore(ABC):
             cur = tx.execute(
                 "INSERT INTO notifications (alert_id, channel, kind, severity, status, attempts, "
                 "next_attempt_at, payload, dedupe_key, created_at, updated_at) "
-                "VALUES (%s, %s, %s, %s, %s, 0, %s, %s, %s, %s, %s) ON CONFLICT (dedupe_key) DO NOTHING",
+                "VALUES (%s, %s, %s, %s, %s, 0, %s, %s, %s, %s, %s) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
                 (
                     r.get("alert_id"), r["channel"], r["kind"], r.get("severity"), status,
                     d.time_in(r.get("next_attempt_at") or tx.now), d.json_in(r.get("payload") or {}),
                     r["dedupe_key"], d.time_in(tx.now), d.time_in(tx.now),
                 ),
             )
-            n += max(cur.rowcount, 0)
+            n += len(cur.fetchall())  # not rowcount: unknown until sync in pipeline mode
         return n
 
     def mark_notification(
@@ -299,8 +299,8 @@ class AlertStore(ABC):
                 sets.append("payload = %s")
                 params.append(d.json_in(dict(payload)))
             params.append(notification_id)
-            cur = tx.execute(f"UPDATE notifications SET {', '.join(sets)} WHERE id = %s", params)
-            return cur.rowcount > 0
+            cur = tx.execute(f"UPDATE notifications SET {', '.join(sets)} WHERE id = %s RETURNING id", params)
+            return bool(cur.fetchall())
 
     def list_notifications(self, alert_id: int | None = None, status: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
         where, params = [], []
@@ -422,10 +422,10 @@ class AlertStore(ABC):
             at = at or tx.now
             cur = tx.execute(
                 "UPDATE alerts SET acknowledged = %s, acknowledged_at = %s, acknowledged_by = %s, "
-                "ack_comment = %s WHERE id = %s AND acknowledged = %s",
+                "ack_comment = %s WHERE id = %s AND acknowledged = %s RETURNING id",
                 (True, d.time_in(at), by, comment, alert_id, False),
             )
-            if cur.rowcount > 0:
+            if cur.fetchall():
                 return True
             if tx.fetchone("SELECT id FROM alerts WHERE id = %s", (alert_id,)) is None:
                 raise NotFoundError(f"alert {alert_id} not found")
@@ -435,10 +435,10 @@ class AlertStore(ABC):
         """Record the Alertmanager silence covering this alert. Returns False for an unknown id."""
         with self.transaction() as tx:
             cur = tx.execute(
-                "UPDATE alerts SET silence_id = %s, silenced_until = %s WHERE id = %s",
+                "UPDATE alerts SET silence_id = %s, silenced_until = %s WHERE id = %s RETURNING id",
                 (silence_id, self.dialect.time_in(until), alert_id),
             )
-            return cur.rowcount > 0
+            return bool(cur.fetchall())
 
     # ---- statistics ----
     def stats(self, since: datetime, until: datetime) -> dict[str, Any]:

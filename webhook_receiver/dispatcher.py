@@ -121,6 +121,7 @@ class Dispatcher:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            self._wake.clear()  # before claiming: a wake() during run_once is not lost
             try:
                 handled = self.run_once()
             except Exception:  # storage down, etc.: log, back off, keep going
@@ -128,7 +129,6 @@ class Dispatcher:
                 handled = 0
             if handled == 0:
                 self._wake.wait(self.settings.dispatcher_poll_seconds)
-                self._wake.clear()
 
     # one pass ------------------------------------------------------------------------------
     def run_once(self) -> int:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 from typing import Any, Mapping
 
+from flask import request
+
 from .channel_map import ChannelMap, load_channel_map
 from .settings import NotifySettings, load_notify_settings
 
@@ -83,6 +85,14 @@ def init_notifications(app: Any, store: Any, raw: Mapping[str, str] | None, *, s
     if app.config.get("OUTBOX_PLANNER") is None:
         app.config["OUTBOX_PLANNER"] = service.plan
     app.register_blueprint(service.blueprint())
+
+    @app.after_request
+    def _wake_dispatcher(response: Any) -> Any:
+        # The planner runs inside the ingest transaction; waking again once the response is
+        # built (after the commit) lets the dispatcher see the new rows at once, not at its next poll.
+        if response.status_code == 200 and request.path == "/webhook/alertmanager":
+            service.dispatcher.wake()
+        return response
     app.extensions["d76_notifications"] = service
     # Whoever closes the store must not leave our threads using it: stop them first.
     store_close = store.close

@@ -72,8 +72,8 @@ class DeadmanSwitch:
             n = self.store.enqueue_notifications(tx, [{
                 "channel": "telegram", "kind": "deadman", "severity": "P0", "dedupe_key": key,
                 "payload": {"down": down, "silent_for": silent_for, "at": at.isoformat()}}])
-        log.warning("dead man's switch %s silent_for=%.0fs queued=%s", "DOWN" if down else "recovered",
-                    silent_for, bool(n))
+        log.warning("dead man's switch", extra={"fields": {
+            "state": "down" if down else "recovered", "silent_for_s": round(silent_for), "queued": bool(n)}})
         if self.on_queued:
             self.on_queued()
 

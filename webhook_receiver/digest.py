@@ -43,7 +43,8 @@ def send_digest(store: Any, settings: NotifySettings, *, until: datetime | None 
     sender = SMTPSender(settings.smtp_host or "", settings.smtp_port, user=settings.smtp_user,
                         password=settings.smtp_password, starttls=settings.smtp_starttls)
     message_id = sender.send(msg)
-    log.info("digest sent alerts=%d open=%d resolved=%d", len(content.alerts), len(content.open), len(content.resolved))
+    log.info("digest sent", extra={"fields": {"alerts": len(content.alerts), "open": len(content.open),
+                                              "resolved": len(content.resolved)}})
     return message_id, content
 
 

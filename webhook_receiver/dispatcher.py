@@ -103,9 +103,8 @@ class Dispatcher:
             self._stop.clear()
             self._thread = threading.Thread(target=self._run, name="d76-dispatcher", daemon=True)
             self._thread.start()
-            log.info("dispatcher started worker=%s chat=%s dry_run=%s", self.worker_id,
-                     "console" if isinstance(self.telegram, ConsoleTelegram) else "configured",
-                     isinstance(self.telegram, ConsoleTelegram))
+            log.info("dispatcher started", extra={"fields": {
+                "worker": self.worker_id, "dry_run": isinstance(self.telegram, ConsoleTelegram)}})
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -143,7 +142,7 @@ class Dispatcher:
             except DeliveryError as exc:
                 self._failed(row, exc)
             except Exception as exc:  # a bug or a storage error: record it, retry later
-                log.exception("notification %s: unexpected error", row["id"])
+                log.exception("notification unexpected error", extra={"fields": {"notification_id": row["id"]}})
                 self._failed(row, DeliveryError(f"internal error: {type(exc).__name__}"))
         self._flush_summary()
         return len(rows)
@@ -161,8 +160,8 @@ class Dispatcher:
         if exc.permanent or failures >= self.max_failures:
             why = str(exc) if exc.permanent else f"gave up after {failures} failures: {exc}"
             self.store.mark_notification(row["id"], "failed", error=why, payload=payload)
-            log.warning("notification failed permanently id=%s channel=%s kind=%s error=%s",
-                        row["id"], row["channel"], row["kind"], why)
+            log.warning("notification failed", extra={"fields": {
+                "notification_id": row["id"], "channel": row["channel"], "kind": row["kind"], "error": why}})
             return
         if exc.retry_after is not None:
             delay = float(exc.retry_after)
@@ -172,14 +171,16 @@ class Dispatcher:
             delay = min(self.backoff_cap, self.backoff_base * 2 ** (failures - 1)) * random.uniform(0.5, 1.0)
         self.store.mark_notification(row["id"], "pending", error=str(exc), payload=payload,
                                      next_attempt_at=_utcnow() + timedelta(seconds=delay))
-        log.info("notification retry id=%s channel=%s kind=%s in=%.2fs error=%s",
-                 row["id"], row["channel"], row["kind"], delay, exc)
+        log.info("notification retry", extra={"fields": {
+            "notification_id": row["id"], "channel": row["channel"], "kind": row["kind"],
+            "retry_in_s": round(delay, 3), "failures": failures, "error": str(exc)}})
 
     def _sent(self, row: dict, message_id: Any = None, chat_id: str | None = None) -> None:
         self.store.mark_notification(row["id"], "sent", message_id=None if message_id is None else str(message_id),
                                      chat_id=chat_id)
-        log.info("notification sent id=%s channel=%s kind=%s severity=%s", row["id"], row["channel"],
-                 row["kind"], row.get("severity"))
+        log.info("notification sent", extra={"fields": {
+            "notification_id": row["id"], "channel": row["channel"], "kind": row["kind"],
+            "severity": row.get("severity"), "alert_id": row.get("alert_id")}})
 
     def _defer(self, row: dict, seconds: float, why: str) -> None:
         self.store.mark_notification(row["id"], "pending", error=why,
@@ -203,6 +204,8 @@ class Dispatcher:
                 self._telegram_resolved(row)
             elif kind == "deadman":
                 self._telegram_deadman(row)
+            elif kind == "ack":
+                self._telegram_ack(row)
             else:
                 raise DeliveryError(f"telegram: unsupported kind {kind!r}", permanent=True)
         elif channel in ("slack", "discord"):
@@ -284,12 +287,31 @@ class Dispatcher:
             except DeliveryError as exc:
                 if not exc.permanent:
                     raise
-                log.info("resolve edit refused (%s); sending a new message", exc)
+                log.info("resolve edit refused; sending a new message", extra={"fields": {"error": str(exc)}})
         if not self._pace(row, alert.severity, f"{alert.alertname} (resolved)"):
             return
         mid = self.telegram.send_message(self.chat_id, text)
         self.pacer.record_send(alert.severity, self.chat_id)
         self._sent(row, mid, self.chat_id)
+
+    def _telegram_ack(self, row: dict) -> None:
+        """Acked through the API: edit the firing message to show who and when (no new message)."""
+        got = self._alert(row)
+        assert got is not None
+        alert, raw = got
+        firing = [d for d in raw.get("deliveries", []) if d["channel"] == "telegram" and d["kind"] == "firing"]
+        first = firing[0] if firing else None
+        if first is not None and first["status"] in ("pending", "sending"):
+            self._defer(row, 1.0, "waiting for the firing message to go out first")
+            return
+        if first is None or first["status"] != "sent" or not first.get("message_id"):
+            raise DeliveryError("no Telegram message to edit for this alert", permanent=True)
+        if alert.status == "resolved":
+            raise DeliveryError("alert already resolved; its message shows the resolve", permanent=True)
+        chat = first.get("chat_id") or self.chat_id
+        self.telegram.edit_message_text(chat, int(first["message_id"]), format_alert(alert),
+                                        reply_markup=alert_keyboard(int(row["alert_id"]), acked=True))
+        self._sent(row, first["message_id"], chat)
 
     def _telegram_deadman(self, row: dict) -> None:
         p = row.get("payload") or {}
@@ -321,7 +343,7 @@ class Dispatcher:
             self.pacer.restore_folded(self.chat_id, items)
             if exc.retry_after is not None:
                 self.pacer.hold(self.chat_id, self.clock() + exc.retry_after)
-            log.info("summary retry later: %s", exc)
+            log.info("storm summary retry later", extra={"fields": {"error": str(exc)}})
             return
         self.pacer.summary_sent(self.chat_id)
         counts = {s: len(n) for s, n in by_sev.items()}
@@ -335,4 +357,4 @@ class Dispatcher:
             if row is not None:
                 self.store.mark_notification(row["id"], "folded", message_id=str(mid), chat_id=self.chat_id,
                                              error=None)
-        log.info("storm summary sent folded=%s counts=%s", len(items), counts)
+        log.info("storm summary sent", extra={"fields": {"folded": len(items), "counts": counts}})

@@ -85,7 +85,7 @@ class CallbackHandler:
             try:
                 self.telegram.answer_callback_query(str(cq["id"]), answer)
             except DeliveryError as exc:
-                log.warning("answerCallbackQuery failed: %s", exc)
+                log.warning("answerCallbackQuery failed", extra={"fields": {"error": str(exc)}})
         return answer
 
     def _act(self, cq: dict) -> str:
@@ -93,7 +93,7 @@ class CallbackHandler:
         message = cq.get("message") or {}
         chat_id = (message.get("chat") or {}).get("id")
         if not self.allowed(user.get("id"), chat_id):
-            log.warning("callback refused user_id=%s chat_id=%s", user.get("id"), chat_id)
+            log.warning("callback refused", extra={"fields": {"user_id": user.get("id"), "chat_id": chat_id}})
             return "You are not allowed to act on these alerts"
         parsed = parse_callback_data(str(cq.get("data") or ""))
         if parsed is None:
@@ -108,22 +108,22 @@ class CallbackHandler:
             changed = self.store.ack_alert(alert_id, who, None, now)
             if not changed:
                 return f"Already acknowledged by {raw.get('acknowledged_by')}"
-            log.info("alert acknowledged alert_id=%s by=%s", alert_id, who)
+            log.info("alert acknowledged", extra={"fields": {"alert_id": alert_id, "by": who}})
             if message.get("message_id") is not None and raw.get("status") != "resolved":
                 try:
                     self.telegram.edit_message_text(
                         chat_id, int(message["message_id"]), format_acked(AlertView.from_row(raw), who, now),
                         reply_markup=alert_keyboard(alert_id, acked=True))
                 except DeliveryError as exc:
-                    log.warning("ack edit failed alert_id=%s: %s", alert_id, exc)
+                    log.warning("ack edit failed", extra={"fields": {"alert_id": alert_id, "error": str(exc)}})
             return "Acknowledged"
         alert = AlertView.from_row(raw)
         until = now + SILENCE_DURATIONS[duration or "1h"]
         silence_id = self.silencer.create(alert.silence_matchers(), now, until, who,
                                           f"silenced from Telegram for {duration} (alert {alert_id})")
         self.store.set_silence(alert_id, silence_id, until)
-        log.info("silence created alert_id=%s silence_id=%s until=%s by=%s", alert_id, silence_id,
-                 until.isoformat(), who)
+        log.info("silence created", extra={"fields": {"alert_id": alert_id, "silence_id": silence_id,
+                                                     "until": until.isoformat(), "by": who}})
         return f"Silenced for {duration}"
 
 
@@ -176,7 +176,7 @@ class LongPoller:
             try:
                 self.handler.handle_update(u)
             except Exception:
-                log.exception("update %s failed", u.get("update_id"))
+                log.exception("telegram update failed", extra={"fields": {"update_id": u.get("update_id")}})
         return len(updates)
 
     def _run(self) -> None:
@@ -188,7 +188,7 @@ class LongPoller:
             except DeliveryError as exc:
                 failures += 1
                 wait = exc.retry_after if exc.retry_after is not None else min(30.0, 0.5 * 2 ** failures)
-                log.warning("getUpdates failed (%s); retry in %.1fs", exc, wait)
+                log.warning("getUpdates failed", extra={"fields": {"error": str(exc), "retry_in_s": wait}})
                 self._stop.wait(wait)
             except Exception:
                 log.exception("long polling iteration failed")

@@ -147,6 +147,24 @@ def test_resolve_through_the_app_edits_message(pg_url, tg) -> None:
         app.extensions["d76_receiver"].store.close()
 
 
+def test_ack_through_the_api_edits_the_telegram_message(pg_url, tg) -> None:
+    app = make_app(pg_url, tg)
+    client = app.test_client()
+    try:
+        post_alerts(client, am_alert("SymbolDrawdown", "P1", source="risk_guard", labels={"symbol": "BTC"}))
+        [msg] = tg.wait_messages(1)
+        alert_id = client.get("/api/alerts").json["alerts"][0]["id"]
+        r = client.post(f"/api/alerts/{alert_id}/ack", json={"by": "lee", "comment": "looking"})
+        assert r.status_code == 200 and r.json["changed"] is True
+        [edit] = tg.wait_edits(1)
+        assert "Acked by lee" in tg.find_message(CHAT, msg.message_id).visible_text
+        assert edit["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == f"sil:{alert_id}:1h"
+        wait(lambda: {(d["kind"], d["status"]) for d in client.get(f"/api/alerts/{alert_id}").json["alert"]["deliveries"]}
+             == {("firing", "sent"), ("ack", "sent")})
+    finally:
+        app.extensions["d76_receiver"].store.close()
+
+
 def test_dead_mans_switch_down_then_recovered(pg_url, tg) -> None:
     app = make_app(pg_url, tg, DEADMAN_TIMEOUT_SECONDS="1")
     client = app.test_client()

@@ -47,6 +47,17 @@ class NotificationService:
         self.planner(tx, changes, payload)
         self.dispatcher.wake()
 
+    def queue_ack_edit(self, alert_id: int) -> None:
+        """An ack through the HTTP API: have the dispatcher edit the Telegram message too."""
+        try:
+            with self.store.transaction() as tx:
+                self.store.enqueue_notifications(tx, [{
+                    "alert_id": alert_id, "channel": "telegram", "kind": "ack",
+                    "dedupe_key": f"{alert_id}:telegram:ack"}])
+            self.dispatcher.wake()
+        except Exception:  # the ack itself is stored; the edit is a courtesy
+            log.exception("queuing the ack edit failed", extra={"fields": {"alert_id": alert_id}})
+
     def blueprint(self) -> Any:
         from ..telegram_bot import telegram_blueprint
 
@@ -60,9 +71,9 @@ class NotificationService:
             self.deadman.start()
         if self.digest is not None:
             self.digest.start()
-        log.info("notifications started channel_map=%s telegram=%s polling=%s",
-                 self.channel_map.source, "dry-run" if self.settings.telegram_dry_run else "bot",
-                 self.poller is not None)
+        log.info("notifications started", extra={"fields": {
+            "channel_map": self.channel_map.source, "telegram": "dry-run" if self.settings.telegram_dry_run else "bot",
+            "polling": self.poller is not None, "deadman_timeout_s": self.settings.deadman_timeout_seconds}})
         return self
 
     def stop(self) -> None:
@@ -92,6 +103,11 @@ def init_notifications(app: Any, store: Any, raw: Mapping[str, str] | None, *, s
         # built (after the commit) lets the dispatcher see the new rows at once, not at its next poll.
         if response.status_code == 200 and request.path == "/webhook/alertmanager":
             service.dispatcher.wake()
+        elif response.status_code == 200 and request.endpoint and request.endpoint.endswith("ack_alert"):
+            body = response.get_json(silent=True) or {}
+            alert = body.get("alert") or {}
+            if body.get("changed") and alert.get("id") is not None:
+                service.queue_ack_edit(int(alert["id"]))
         return response
     app.extensions["d76_notifications"] = service
     # Whoever closes the store must not leave our threads using it: stop them first.

@@ -237,6 +237,11 @@ class Simulator:
     def applied_at(self) -> float:
         return self._applied_at
 
+    @property
+    def ticks(self) -> int:
+        """Publications since the current scenario was applied (the apply itself counts)."""
+        return self._ticks
+
     def set_scenario(self, name: str, target: str | None = None) -> float:
         """Switch scenario and publish it at once; returns ``applied_at`` (unix seconds).
 

@@ -1,7 +1,7 @@
 """The simulator's HTTP surface: ``/metrics`` and the ``/scenario`` control endpoint on one port.
 
 * ``GET /metrics``   the registry (gzip when accepted)
-* ``GET /scenario``  ``{"scenario", "target", "applied_at", "available": [{"name", "description",
+* ``GET /scenario``  ``{"scenario", "target", "applied_at", "ticks", "available": [{"name", "description",
   "target_kind"}...]}``
 * ``POST /scenario`` JSON ``{"scenario": NAME, "target": optional}`` -> 200
   ``{"scenario", "target", "applied_at"}``, the new values already published; 400 JSON
@@ -33,6 +33,7 @@ def make_simulator_app(sim: Simulator) -> Callable[[dict[str, Any], Callable[...
     def scenario_get(start_response: Callable[..., Any]) -> list[bytes]:
         return _json(start_response, "200 OK", {
             "scenario": sim.scenario, "target": sim.target, "applied_at": sim.applied_at,
+            "ticks": sim.ticks,
             "available": [{"name": s.name, "description": s.description, "target_kind": s.target_kind}
                           for s in SCENARIOS],
         })

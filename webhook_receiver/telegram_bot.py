@@ -78,6 +78,9 @@ class CallbackHandler:
         answer = "Something went wrong; see the receiver log"
         try:
             answer = self._act(cq)
+        except DeliveryError as exc:  # Alertmanager refused or unreachable: tell the user, do not retry
+            log.warning("callback action failed", extra={"fields": {"error": str(exc)}})
+            answer = f"Could not do that: {exc}"[:200]
         except Exception:
             log.exception("callback query failed")
             raise

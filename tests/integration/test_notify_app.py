@@ -116,6 +116,22 @@ def test_silence_button_creates_alertmanager_silence(pg_url, tg, alertmanager) -
         app.extensions["d76_receiver"].store.close()
 
 
+def test_silence_with_alertmanager_down_is_answered_not_crashed(pg_url, tg) -> None:
+    from local_stack.processes import free_port
+
+    app = make_app(pg_url, tg, TELEGRAM_WEBHOOK_SECRET=SECRET, ALERTMANAGER_URL=f"http://127.0.0.1:{free_port()}")
+    client = app.test_client()
+    try:
+        post_alerts(client, am_alert("ExchangeDegraded", "P2", labels={"exchange": "kraken"}))
+        [msg] = tg.wait_messages(1)
+        alert_id = int(msg.reply_markup["inline_keyboard"][0][0]["callback_data"].split(":")[1])
+        assert press(client, tg, f"sil:{alert_id}:1h", msg.message_id).status_code == 200
+        assert tg.wait_callback_answers(1)[-1]["text"].startswith("Could not do that: alertmanager")
+        assert client.get(f"/api/alerts/{alert_id}").json["alert"]["silence_id"] is None
+    finally:
+        app.extensions["d76_receiver"].store.close()
+
+
 def test_long_polling_ack_without_public_url(pg_url, tg) -> None:
     app = make_app(pg_url, tg)  # no webhook secret: long polling is the default
     client = app.test_client()

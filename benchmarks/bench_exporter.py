@@ -1,0 +1,141 @@
+"""Exporter benchmarks: hook cost on the hot path, and /metrics scrape time and size for a large bot.
+
+Run: `.venv/bin/python -m benchmarks.run exporter`
+
+* hook vs raw prometheus-client ``labels(...).set()`` measured in the same run (goal: ratio <= 1.2);
+* pre-bound children (goal: < 1 microsecond per call);
+* a scrape of 20 exchanges, 500 routes, 100 symbols over real HTTP (goal: < 50 ms), plain and gzip,
+  with and without ``*_created`` series (``d76 simulate`` turns them off).
+"""
+from __future__ import annotations
+
+import gzip
+import statistics
+import tempfile
+import time
+from typing import Callable
+
+import prometheus_client
+import requests
+from prometheus_client import CollectorRegistry, Gauge, generate_latest
+
+from exporter import ArbRouteHooks, D75Metrics, ExchangeHealthHooks, RateLimiterHooks
+from exporter.serve import make_metrics_app, serve_in_thread
+from exporter.simulator import Simulator, SimulatorConfig
+
+N_CALLS = 200_000
+REPEATS = 5
+
+
+def per_call_ns(fn: Callable[[], None], n: int = N_CALLS, repeats: int = REPEATS) -> float:
+    """Best-of-``repeats`` nanoseconds per call of ``fn`` (the loop overhead is subtracted)."""
+
+    def loop(f: Callable[[], None]) -> float:
+        t0 = time.perf_counter_ns()
+        for _ in range(n):
+            f()
+        return (time.perf_counter_ns() - t0) / n
+
+    def empty() -> None:
+        return None
+
+    overhead = min(loop(empty) for _ in range(repeats))
+    return min(loop(fn) for _ in range(repeats)) - overhead
+
+
+def bench_hooks() -> None:
+    data_dir = tempfile.mkdtemp(prefix="bench-exporter-")
+    m = D75Metrics(CollectorRegistry(), data_dir=data_dir, process_collector=False)
+    raw_reg = CollectorRegistry()
+    raw_ratio = Gauge("raw_ratio", "raw", ["exchange", "category"], registry=raw_reg)
+    raw_route = Gauge("raw_route", "raw", ["route"], registry=raw_reg)
+    raw_status = Gauge("raw_status", "raw", ["exchange"], registry=raw_reg)
+    raw_child = raw_ratio.labels("binance", "order")
+
+    limiter = RateLimiterHooks(m)
+    routes = ArbRouteHooks(m)
+    health = ExchangeHealthHooks(m)
+    bucket = limiter.bind("binance", "order")
+    exchange = health.bind("binance")
+
+    rows = [
+        ("rate_limiter.on_consume", lambda: limiter.on_consume("binance", "order", 600, 1200),
+         "raw ratio.labels(ex, cat).set(r)", lambda: raw_ratio.labels("binance", "order").set(0.5)),
+        ("arb_route.on_score", lambda: routes.on_score("upbit-binance-BTC", 80.0),
+         "raw route.labels(route).set(s)", lambda: raw_route.labels("upbit-binance-BTC").set(80.0)),
+        ("exchange_health.on_status", lambda: health.on_status("binance", 1),
+         "raw status.labels(ex).set(1)", lambda: raw_status.labels("binance").set(1)),
+    ]
+    print(f"hook cost, best of {REPEATS} x {N_CALLS:,} calls (ns per call; goal: hook/raw <= 1.2)")
+    for hook_name, hook, raw_name, raw in rows:
+        h, r = per_call_ns(hook), per_call_ns(raw)
+        print(f"  {hook_name:<28} {h:7.0f} ns   {raw_name:<34} {r:7.0f} ns   ratio {h / r:4.2f}")
+    print("pre-bound children (goal: < 1000 ns)")
+    bound_rows = [
+        ("bucket.consume(600, 1200)", lambda: bucket.consume(600, 1200)),
+        ("bucket.reject()", lambda: bucket.reject()),
+        ("exchange.orderbook_update(ts)", lambda: exchange.orderbook_update(1.0)),
+        ("exchange.request(True)", lambda: exchange.request(True)),
+        ("(reference) raw child.set(0.5)", lambda: raw_child.set(0.5)),
+    ]
+    for name, fn in bound_rows:
+        print(f"  {name:<34} {per_call_ns(fn):7.0f} ns")
+    errors = m.registry.get_sample_value("d75_exporter_hook_errors_total")
+    assert errors is None, "a benchmark call failed inside a hook"
+
+
+def bench_scrape() -> None:
+    cfg = SimulatorConfig(exchanges=20, routes=500, symbols=100, seed=1)
+    data_dir = tempfile.mkdtemp(prefix="bench-exporter-")
+    sim = Simulator(D75Metrics(CollectorRegistry(), data_dir=data_dir), cfg)
+    for _ in range(3):
+        sim.tick()
+    t0 = time.perf_counter()
+    for _ in range(20):
+        sim.tick()
+    tick_ms = (time.perf_counter() - t0) / 20 * 1000
+    srv = serve_in_thread(make_metrics_app(sim.metrics.registry))
+    url = f"{srv.url}/metrics"
+    series = sum(1 for line in generate_latest(sim.metrics.registry).decode().splitlines()
+                 if line and not line.startswith("#"))
+    print(f"scrape of {cfg.exchanges} exchanges, {cfg.routes} routes, {cfg.symbols} symbols "
+          f"(simulator tick: {tick_ms:.1f} ms to publish everything); goal: < 50 ms")
+    session = requests.Session()
+    try:
+        for created in (True, False):
+            if created:
+                prometheus_client.enable_created_metrics()
+            else:
+                prometheus_client.disable_created_metrics()
+            for encoding in ("identity", "gzip"):
+                times, size = [], 0
+                for _ in range(30):
+                    t = time.perf_counter()
+                    resp = session.get(url, headers={"Accept-Encoding": encoding}, stream=True)
+                    body = resp.raw.read()
+                    times.append((time.perf_counter() - t) * 1000)
+                    size = len(body)
+                    if encoding == "gzip":
+                        assert resp.headers.get("Content-Encoding") == "gzip"
+                        gzip.decompress(body)
+                times.sort()
+                label = f"{'with' if created else 'without'} _created, {encoding}"
+                print(f"  {label:<30} median {statistics.median(times):6.1f} ms  p90 {times[26]:6.1f} ms  "
+                      f"{size / 1024:8.1f} KiB on the wire")
+            t = time.perf_counter()
+            for _ in range(10):
+                generate_latest(sim.metrics.registry)
+            print(f"    (generate_latest alone: {(time.perf_counter() - t) * 100:.1f} ms)")
+        print(f"  samples in the exposition (without _created): {series:,}")
+    finally:
+        prometheus_client.enable_created_metrics()
+        srv.stop()
+
+
+def main() -> None:
+    bench_hooks()
+    bench_scrape()
+
+
+if __name__ == "__main__":
+    main()

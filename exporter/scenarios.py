@@ -15,6 +15,8 @@ Known overlaps, inherent in the thresholds rather than choices of the simulator:
   capital, so the cross_sync total-exposure rule fires too, and with fewer than 3 symbols one
   symbol is above 50 % of capital.
 * ``inventory-imbalance`` also raises the max imbalance the global tier watches (same series).
+
+"exporter down" is not a scenario: stop the simulator process (``up == 0`` for job d75).
 """
 from __future__ import annotations
 

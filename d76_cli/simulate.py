@@ -46,7 +46,7 @@ def _listen(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str
 @click.option("--target", default=None, help="Exchange, route or symbol the scenario hits (default: the first).")
 @click.option("--listen", default=f"{HOST}:{EXPORTER_PORT}", show_default=True, callback=_listen,
               help="HOST:PORT for /metrics and /scenario (port 0: a free one).")
-@click.option("--exchanges", default=4, show_default=True, type=click.IntRange(2, 200))
+@click.option("--exchanges", default=7, show_default=True, type=click.IntRange(2, 200))
 @click.option("--routes", default=12, show_default=True, type=click.IntRange(1, 100_000))
 @click.option("--symbols", default=4, show_default=True, type=click.IntRange(1, 1000))
 @click.option("--tick", default=0.5, show_default=True, type=click.FloatRange(0.01, 60),

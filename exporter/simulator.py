@@ -45,7 +45,7 @@ class BadTarget(ValueError):
 
 @dataclass(frozen=True)
 class SimulatorConfig:
-    exchanges: int = 4
+    exchanges: int = 7   # the fewest for which global-daily-loss keeps every exchange above -10,000
     routes: int = 12
     symbols: int = 4
     tick: float = 0.5

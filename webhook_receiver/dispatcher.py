@@ -133,6 +133,8 @@ class Dispatcher:
     def run_once(self) -> int:
         rows = self.store.claim_due_notifications(None, self.batch_size, self.worker_id, self.lease_seconds)
         rows.sort(key=lambda r: (severity_rank(r.get("severity")), r["id"]))
+        if any(r["channel"] == "telegram" for r in rows):
+            self._sync_peers()
         for row in rows:
             if self._stop.is_set():
                 break
@@ -146,6 +148,39 @@ class Dispatcher:
                 self._failed(row, DeliveryError(f"internal error: {type(exc).__name__}"))
         self._flush_summary()
         return len(rows)
+
+    PEER_SYNC_EVERY = 0.0  # seconds between peer syncs; each batch with Telegram rows syncs
+    _peer_synced_at = float("-inf")
+
+    def _sync_peers(self) -> None:
+        """Feed Telegram messages other receiver processes sent in the last window into our pacer.
+
+        Two processes deciding in the same instant can still overshoot a budget by one message each;
+        a shared budget without a global lock is approximate by design."""
+        if self.clock() - self._peer_synced_at < self.PEER_SYNC_EVERY:
+            return
+        self._peer_synced_at = self.clock()
+        d = self.store.dialect
+        since = _utcnow() - timedelta(seconds=self.pacer.limits.window)
+        with self.store.transaction(write=False) as tx:
+            rows = tx.fetchall(
+                "SELECT id, severity, kind, sent_at, created_at, payload FROM notifications "
+                "WHERE channel = 'telegram' AND status = 'sent' AND kind IN ('firing', 'deadman', 'summary') "
+                "AND (sent_at >= %s OR (sent_at IS NULL AND created_at >= %s))",
+                (d.time_in(since), d.time_in(since)))
+        now_wall, now_mono = _utcnow(), self.clock()
+        for r in rows:
+            payload = d.json_out(r["payload"]) or {}
+            if payload.get("worker") == self.worker_id:
+                continue
+            at = d.time_out(r["sent_at"]) or d.time_out(r["created_at"])
+            if at is None:
+                continue
+            if at.tzinfo is None:
+                at = at.replace(tzinfo=timezone.utc)
+            severity = None if r["kind"] == "summary" else (r["severity"] or None)
+            self.pacer.record_external(("db", r["id"]), severity, self.chat_id,
+                                       now_mono - (now_wall - at).total_seconds())
 
     def pending_summary(self) -> bool:
         return bool(self._held)
@@ -176,8 +211,9 @@ class Dispatcher:
             "retry_in_s": round(delay, 3), "failures": failures, "error": str(exc)}})
 
     def _sent(self, row: dict, message_id: Any = None, chat_id: str | None = None) -> None:
+        # `worker` lets the other receiver processes count this message against the shared budget
         self.store.mark_notification(row["id"], "sent", message_id=None if message_id is None else str(message_id),
-                                     chat_id=chat_id)
+                                     chat_id=chat_id, payload={**(row.get("payload") or {}), "worker": self.worker_id})
         log.info("notification sent", extra={"fields": {
             "notification_id": row["id"], "channel": row["channel"], "kind": row["kind"],
             "severity": row.get("severity"), "alert_id": row.get("alert_id")}})
@@ -351,7 +387,8 @@ class Dispatcher:
             self.store.enqueue_notifications(tx, [{
                 "channel": "telegram", "kind": "summary", "status": "sent", "severity": min(by_sev, key=severity_rank),
                 "dedupe_key": f"summary:{uuid.uuid4().hex}",
-                "payload": {"message_id": mid, "counts": counts, "notification_ids": [it.key for it in items]}}])
+                "payload": {"message_id": mid, "counts": counts, "notification_ids": [it.key for it in items],
+                            "worker": self.worker_id}}])
         for it in items:
             row = self._held.pop(it.key, None)
             if row is not None:

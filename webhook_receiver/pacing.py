@@ -11,12 +11,14 @@ and 20 a minute per group. Decisions:
   the summary counts them.
 
 P0 is never folded; it can only wait for Telegram's hard limits or its own budget, and callers
-handle P0 first. Summaries are subject to the hard limits only, at most one per `summary_interval`.
+handle P0 first. Several receiver processes share one budget: each dispatcher feeds the others'
+recent sends (read from the notifications table) in through `record_external`. Summaries are subject to the hard limits only, at most one per `summary_interval`.
 """
 from __future__ import annotations
 
+import bisect
 import time
-from collections import defaultdict, deque
+from collections import defaultdict
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Callable, Hashable, Mapping
@@ -62,15 +64,16 @@ class FoldedItem:
 
 
 class _Window:
-    """Timestamps of sends within the last `window` seconds."""
+    """Sorted timestamps of sends within the last `window` seconds."""
 
     def __init__(self, window: float) -> None:
         self.window = window
-        self.times: deque[float] = deque()
+        self.times: list[float] = []
 
     def count(self, now: float) -> int:
-        while self.times and self.times[0] <= now - self.window:
-            self.times.popleft()
+        cut = bisect.bisect_right(self.times, now - self.window)
+        if cut:
+            del self.times[:cut]
         return len(self.times)
 
     def free_at(self, now: float, limit: int) -> float:
@@ -80,8 +83,8 @@ class _Window:
             return now
         return self.times[n - limit] + self.window
 
-    def add(self, now: float) -> None:
-        self.times.append(now)
+    def add(self, at: float) -> None:
+        bisect.insort(self.times, at)
 
 
 class Pacer:
@@ -95,6 +98,7 @@ class Pacer:
         self._folded: dict[str, list[FoldedItem]] = defaultdict(list)
         self._last_summary: dict[str, float] = {}
         self._hold: dict[str, float] = {}
+        self._external: dict[Hashable, float] = {}
 
     def hold(self, chat: str, until: float) -> None:
         """Telegram said 429 retry_after: send nothing to this chat before `until`."""
@@ -134,6 +138,21 @@ class Pacer:
         self._total.add(now)
         self._chat[chat].add(now)
         self._chat_last[chat] = now
+
+    def record_external(self, key: Hashable, severity: str | None, chat: str, at: float) -> None:
+        """Account a message another receiver process sent at clock time `at` (once per `key`),
+        so several processes on one database share one budget."""
+        if key in self._external or at <= self.clock() - self.limits.window:
+            return
+        self._external[key] = at
+        if severity is not None:
+            self._sev[severity].add(at)
+        self._total.add(at)
+        self._chat[chat].add(at)
+        self._chat_last[chat] = max(self._chat_last.get(chat, at), at)
+        if len(self._external) > 10_000:  # forget keys far outside the window
+            horizon = self.clock() - 2 * self.limits.window
+            self._external = {k: t for k, t in self._external.items() if t > horizon}
 
     # folding -------------------------------------------------------------------------------
     def fold(self, chat: str, item: FoldedItem) -> None:

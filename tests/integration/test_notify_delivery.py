@@ -210,3 +210,23 @@ def test_two_dispatchers_on_one_database_deliver_each_once(store, tg) -> None:
     lines = Counter(m.visible_text.splitlines()[2] for m in tg.messages)
     assert len(tg.messages) == 60 and set(lines.values()) == {1}
     assert statuses(store) == Counter({"sent": 60})
+
+
+def test_two_dispatchers_share_one_telegram_budget(store, tg) -> None:
+    s = settings_for(tg)
+    limits = PacingLimits.from_channel_map(DEFAULT_CHANNEL_MAP, chat_min_interval=0.0, summary_interval=0.2)
+    ingest(store, s, *[am_alert("RouteScoreLow", "P2", labels={"route": f"r{i}"}) for i in range(40)])
+    a = make_dispatcher(store, tg, s, limits=limits, worker_id="a", batch_size=2)
+    b = make_dispatcher(store, tg, s, limits=PacingLimits.from_channel_map(
+        DEFAULT_CHANNEL_MAP, chat_min_interval=0.0, summary_interval=0.2), worker_id="b", batch_size=2)
+    done = lambda: statuses(store)["pending"] + statuses(store)["sending"] == 0 and not a.pending_summary() \
+        and not b.pending_summary()  # noqa: E731
+    deadline = time.monotonic() + 30
+    while not done():  # alternate strictly so both processes take part
+        assert time.monotonic() < deadline
+        a.run_once()
+        b.run_once()
+    individual = [m for m in tg.messages if " more " not in m.visible_text.splitlines()[0]]
+    assert len(individual) == 3  # P2 budget 3/min shared by both processes, not 3 each
+    st = statuses(store)
+    assert st["folded"] == 37 and st["sent"] - st_summaries(store) == 3

@@ -148,8 +148,10 @@ def test_long_polling_ack_without_public_url(pg_url, tg) -> None:
         app.extensions["d76_receiver"].store.close()
 
 
-def test_resolve_through_the_app_edits_message(pg_url, tg) -> None:
-    app = make_app(pg_url, tg)
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+def test_resolve_through_the_app_edits_message(backend, request, tmp_path, tg) -> None:
+    url = request.getfixturevalue("pg_url") if backend == "postgresql" else f"sqlite:///{tmp_path / 'alerts.db'}"
+    app = make_app(url, tg)
     client = app.test_client()
     try:
         post_alerts(client, am_alert("ExchangeDown", "P1", labels={"exchange": "okx"}))

@@ -104,3 +104,15 @@ def test_channel_map_parsing(tmp_path) -> None:
     p = tmp_path / "cm.yml"
     p.write_text("severities: {P2: {channels: [slack], telegram_budget_per_minute: 2}}\n")
     assert load_channel_map(p).channels_for("P2") == ("slack",)
+
+
+def test_external_sends_count_once_against_the_shared_budget() -> None:
+    clock = Clock()
+    pacer = _pacer(clock)
+    for key in ("x", "y", "y", "z"):  # "y" seen twice: counted once
+        pacer.record_external(key, "P2", "c", clock.t - 5)
+    pacer.record_external("old", "P2", "c", clock.t - 120)  # outside the window: ignored
+    assert pacer.decide("P2", "c").decision is Decision.FOLD  # 3 of 3 used by the other process
+    assert pacer.decide("P1", "c").decision is Decision.SEND
+    clock.t += 56
+    assert pacer.decide("P2", "c").decision is Decision.SEND

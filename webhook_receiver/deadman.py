@@ -46,8 +46,23 @@ class DeadmanSwitch:
             row = tx.fetchone("SELECT max(last_received_at) AS t FROM alerts WHERE alertname = %s", (self.watchdog,))
         return _aware(self.store.dialect.time_out(row["t"])) if row and row["t"] is not None else None
 
+    _restored = False
+
+    def _restore(self) -> None:
+        """After a restart during an outage, pick the state up from the last deadman row so the
+        recovery message still goes out (and the down message is not repeated)."""
+        self._restored = True
+        with self.store.transaction(write=False) as tx:
+            row = tx.fetchone("SELECT payload FROM notifications WHERE kind = 'deadman' ORDER BY id DESC LIMIT 1")
+        payload = self.store.dialect.json_out(row["payload"]) if row else None
+        if isinstance(payload, dict) and payload.get("down"):
+            self.down = True
+            self._down_since = _aware(payload.get("at"))
+
     def check(self) -> str | None:
         """Returns "down"/"recovered" when it queued a message, else None."""
+        if not self._restored:
+            self._restore()
         now = self.now()
         seen = self.last_seen()
         reference = seen or self.started_at  # never seen: count from our own start

@@ -200,6 +200,24 @@ def test_dead_mans_switch_down_then_recovered(pg_url, tg) -> None:
         app.extensions["d76_receiver"].store.close()
 
 
+def test_dead_mans_switch_recovers_after_a_restart_during_the_outage(pg_url, tg) -> None:
+    app = make_app(pg_url, tg, DEADMAN_TIMEOUT_SECONDS="1")
+    client = app.test_client()
+    post_alerts(client, am_alert("Watchdog", None, source="system"))
+    tg.wait_messages(1, timeout=15)  # "pipeline is down"
+    app.extensions["d76_receiver"].store.close()  # the receiver restarts during the outage
+    app = make_app(pg_url, tg, DEADMAN_TIMEOUT_SECONDS="1")
+    client = app.test_client()
+    try:
+        assert app.extensions["d76_notifications"].deadman.check() is None  # state restored: no second "down"
+        assert app.extensions["d76_notifications"].deadman.down is True
+        post_alerts(client, am_alert("Watchdog", None, source="system"))
+        msgs = tg.wait_messages(2, timeout=15)
+        assert "recovered" in msgs[1].visible_text and len(msgs) == 2
+    finally:
+        app.extensions["d76_receiver"].store.close()
+
+
 def test_console_dry_run_without_token(pg_url, capsys) -> None:
     app = create_app(load_settings({"DATABASE_URL": pg_url, "NOTIFICATIONS_ENABLED": "true",
                                     "NOTIFY_POLL_SECONDS": "0.05"}))

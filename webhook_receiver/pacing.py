@@ -19,7 +19,7 @@ from __future__ import annotations
 import bisect
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from typing import Callable, Hashable, Mapping
 

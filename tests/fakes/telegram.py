@@ -13,7 +13,6 @@ Tests push updates with `press_button(...)` / `push_update(...)` and read `messa
 """
 from __future__ import annotations
 
-import html
 import itertools
 import json
 import time

@@ -6,7 +6,6 @@ database delivering each notification once.
 """
 from __future__ import annotations
 
-import threading
 import time
 from collections import Counter
 from typing import Iterator

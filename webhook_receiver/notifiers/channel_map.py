@@ -7,7 +7,7 @@ Without the file the CONTRACT section 4 defaults apply.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 

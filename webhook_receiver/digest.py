@@ -41,7 +41,8 @@ def send_digest(store: Any, settings: NotifySettings, *, until: datetime | None 
     content = collect_digest(store, until - timedelta(hours=hours), until)
     msg = render_digest_email(content, sender=settings.alert_email_from or "", recipients=settings.alert_email_to)
     sender = SMTPSender(settings.smtp_host or "", settings.smtp_port, user=settings.smtp_user,
-                        password=settings.smtp_password, starttls=settings.smtp_starttls)
+                        password=settings.smtp_password, starttls=settings.smtp_starttls,
+                        ca_file=settings.smtp_ca_file)
     message_id = sender.send(msg)
     log.info("digest sent", extra={"fields": {"alerts": len(content.alerts), "open": len(content.open),
                                               "resolved": len(content.resolved)}})

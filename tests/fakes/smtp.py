@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import email
 import email.policy
-import threading
 import logging
+import ssl
+import subprocess
+import threading
 import time
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -21,7 +24,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from local_stack.processes import free_port
 
-__all__ = ["SMTPServer", "ReceivedMail"]
+__all__ = ["SMTPServer", "ReceivedMail", "make_self_signed_cert"]
 
 
 @dataclass
@@ -58,11 +61,14 @@ class _QuietController(Controller):
 
 
 class SMTPServer:
-    def __init__(self, user: str | None = None, password: str | None = None) -> None:
+    def __init__(self, user: str | None = None, password: str | None = None,
+                 tls_cert: tuple[str, str] | None = None) -> None:
+        """tls_cert=(cert.pem, key.pem) offers STARTTLS and requires it before MAIL."""
         self.messages: list[ReceivedMail] = []
         self._fail: list[str] = []
         self._cond = threading.Condition()
         self.user, self.password = user, password
+        self.tls_cert = tls_cert
         self.host = "127.0.0.1"
         self.port = 0
         self._controller: Controller | None = None
@@ -80,6 +86,10 @@ class SMTPServer:
             # past, which would stall a failed login until the client's timeout.
             kwargs = {"authenticator": self._authenticate, "auth_required": True,
                       "auth_require_tls": False, "auth_exclude_mechanism": ["LOGIN"]}
+        if self.tls_cert is not None:
+            ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            ctx.load_cert_chain(*self.tls_cert)
+            kwargs.update(tls_context=ctx, require_starttls=True)
         self._controller = _QuietController(_Handler(self), hostname=self.host, port=self.port, **kwargs)
         self._controller.start()
         return self
@@ -108,3 +118,13 @@ class SMTPServer:
                     raise TimeoutError(f"SMTPServer: {len(self.messages)} of {n} messages within {timeout}s")
                 self._cond.wait(left)
             return list(self.messages)
+
+
+def make_self_signed_cert(directory: str | Path) -> tuple[str, str]:
+    """A throwaway certificate for 127.0.0.1 (openssl CLI); returns (cert.pem, key.pem)."""
+    d = Path(directory)
+    cert, key = d / "smtp-cert.pem", d / "smtp-key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True, timeout=60)
+    return str(cert), str(key)

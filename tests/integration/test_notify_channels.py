@@ -143,3 +143,23 @@ def test_smtp_digest_has_both_parts_and_auth() -> None:
         with pytest.raises(DeliveryError) as ei:
             SMTPSender(smtp.host, smtp.port, user="d76", password="s3cret").send(msg)
         assert ei.value.kind == "retryable"
+
+
+def test_smtp_starttls_verified_and_required(tmp_path) -> None:
+    from email.message import EmailMessage
+
+    from tests.fakes.smtp import make_self_signed_cert
+
+    cert, key = make_self_signed_cert(tmp_path)
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "d76@example.org", "ops@example.org", "digest"
+    msg.set_content("hello")
+    with SMTPServer(tls_cert=(cert, key)) as smtp:
+        SMTPSender(smtp.host, smtp.port, starttls=True, ca_file=cert).send(msg)
+        assert smtp.wait_messages(1)[0].message["Subject"] == "digest"
+        with pytest.raises(DeliveryError) as ei:  # server requires STARTTLS first
+            SMTPSender(smtp.host, smtp.port).send(msg)
+        assert ei.value.permanent and ei.value.status == 530
+        with pytest.raises(DeliveryError, match="TLS failed") as ei:  # unknown CA: refused
+            SMTPSender(smtp.host, smtp.port, starttls=True).send(msg)
+        assert ei.value.permanent

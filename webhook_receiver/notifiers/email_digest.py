@@ -100,9 +100,9 @@ def render_digest_email(d: DigestContent, *, sender: str, recipients: Sequence[s
 
 class SMTPSender:
     def __init__(self, host: str, port: int = 25, *, user: str | None = None, password: str | None = None,
-                 starttls: bool = False, timeout: float = 15.0) -> None:
+                 starttls: bool = False, timeout: float = 15.0, ca_file: str | None = None) -> None:
         self.host, self.port, self.user, self._password = host, int(port), user, password
-        self.starttls, self.timeout = starttls, timeout
+        self.starttls, self.timeout, self.ca_file = starttls, timeout, ca_file
 
     def __repr__(self) -> str:
         return f"SMTPSender(host={self.host!r}, port={self.port}, user={self.user!r}, password=***)"
@@ -113,7 +113,8 @@ class SMTPSender:
             with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
                 smtp.ehlo()
                 if self.starttls:
-                    smtp.starttls(context=ssl.create_default_context())
+                    # certificate and host name are verified (system CAs, or SMTP_CA_FILE)
+                    smtp.starttls(context=ssl.create_default_context(cafile=self.ca_file))
                     smtp.ehlo()
                 if self.user:
                     try:
@@ -129,6 +130,8 @@ class SMTPSender:
             code = exc.smtp_code
             raise DeliveryError(f"smtp: {code} {exc.smtp_error.decode(errors='replace')[:200]}",
                                 permanent=500 <= code < 600, status=code) from None
+        except ssl.SSLError as exc:
+            raise DeliveryError(f"smtp: TLS failed ({exc.reason or type(exc).__name__})", permanent=True) from None
         except smtplib.SMTPRecipientsRefused as exc:
             raise DeliveryError(f"smtp: recipients refused ({len(exc.recipients)})", permanent=True) from None
         except (smtplib.SMTPException, OSError, socket.timeout) as exc:

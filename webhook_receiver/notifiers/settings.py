@@ -38,6 +38,7 @@ class NotifySettings:
     smtp_user: str | None = None
     smtp_password: str | None = field(default=None, repr=False)
     smtp_starttls: bool = False
+    smtp_ca_file: str | None = None
     alert_email_from: str | None = None
     alert_email_to: tuple[str, ...] = ()
     digest_hour_utc: int = 8
@@ -115,6 +116,7 @@ def load_notify_settings(raw: Mapping[str, Any] | None = None) -> NotifySettings
         smtp_user=g("SMTP_USER"),
         smtp_password=g("SMTP_PASSWORD"),
         smtp_starttls=_bool(r, "SMTP_STARTTLS", False),
+        smtp_ca_file=g("SMTP_CA_FILE"),
         alert_email_from=g("ALERT_EMAIL_FROM"),
         alert_email_to=to,
         digest_hour_utc=int(_num(r, "DIGEST_HOUR_UTC", 8, 0, 23)),

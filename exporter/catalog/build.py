@@ -1,0 +1,157 @@
+"""Build the rendered `Catalog` from the defaults plus an optional override file."""
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from .defaults import DEFAULT_SPECS
+from .model import (SEVERITIES, SOURCES, AlertDef, AlertSpec, Catalog, CatalogError, CatalogSettings,
+                    SeverityPolicy)
+from .overrides import load_overrides, validate_overrides
+
+__all__ = ["load_catalog", "build_catalog", "DEFAULT_SEVERITY_POLICY", "fmt_num", "value_template",
+           "WATCHDOG"]
+
+# CONTRACT section 4. Discord is not listed: when DISCORD_WEBHOOK_URL is set it mirrors Telegram.
+DEFAULT_SEVERITY_POLICY: dict[str, SeverityPolicy] = {
+    "P0": SeverityPolicy(["telegram"], "0s", "10s", "5m", 10),
+    "P1": SeverityPolicy(["telegram", "slack"], "5s", "1m", "30m", 5),
+    "P2": SeverityPolicy(["telegram", "slack"], "30s", "2m", "1h", 3),
+    "P3": SeverityPolicy(["email_digest"], "5m", "30m", "24h", 1),
+}
+DEFAULT_TELEGRAM_BUDGET_TOTAL = 10
+
+WATCHDOG = AlertDef(
+    name="Watchdog", source="system", severity=None, expr="vector(1)", for_="0s", threshold=None,
+    comparison=None, metric="", labels=[],
+    summary="Alerting pipeline heartbeat",
+    description="Always firing. If it stops arriving at the receiver, Prometheus, Alertmanager or the "
+                "link between them is broken; the receiver's dead man's switch then pages (P0).",
+    runbook="watchdog", runbook_url="", unit="",
+    meaning="Not a problem: this alert always fires. Its absence is the problem, detected by the "
+            "receiver's dead man's switch.",
+    checks=("If the receiver reports the pipeline down: is Prometheus up and evaluating rules? "
+            "Is Alertmanager up? Can Alertmanager reach the receiver (token, URL)?",),
+)
+
+_PLACEHOLDER = re.compile(r"\{(threshold|threshold_pct|threshold_usd|threshold_bytes|keep|for|value|"
+                          r"label:[a-z_][a-z0-9_]*)\}")
+
+
+def fmt_num(x: float) -> str:
+    """A number as PromQL and people read it: no exponent for ordinary magnitudes, no trailing zeros."""
+    if float(x).is_integer() and abs(x) < 1e15:
+        return str(int(x))
+    return "%.10g" % x
+
+
+def _fmt_bytes(x: float) -> str:
+    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if abs(x) >= size:
+            return f"{fmt_num(round(x / size, 3))} {unit}"
+    return f"{fmt_num(x)} B"
+
+
+def value_template(unit: str) -> str:
+    """The Go template that prints `$value` for a unit (only functions tests can reproduce exactly)."""
+    return {
+        "ratio": "{{ $value | humanizePercentage }}",
+        "seconds": '{{ $value | printf "%.2f" }}s',
+        "usd": '{{ $value | printf "%.0f" }} USD',
+        "bytes": "{{ $value | humanize }}B",
+    }.get(unit, '{{ $value | printf "%.0f" }}')
+
+
+def _fill(text: str, spec: AlertSpec, threshold: float | None, for_: str) -> str:
+    def sub(m: re.Match) -> str:
+        name = m.group(1)
+        if name.startswith("label:"):
+            return "{{ $labels.%s }}" % name[6:]
+        if name == "value":
+            return value_template(spec.unit)
+        if name == "for":
+            return for_
+        if threshold is None:
+            raise CatalogError(f"alerts.{spec.name}: template uses {{{name}}} but the alert has no threshold")
+        if name == "threshold":
+            return fmt_num(threshold)
+        if name == "threshold_pct":
+            return fmt_num(round(threshold * 100, 6))
+        if name == "threshold_usd":
+            return f"{threshold:,.0f}"
+        if name == "threshold_bytes":
+            return _fmt_bytes(threshold)
+        return fmt_num(round(1 - threshold, 10))  # keep
+    return _PLACEHOLDER.sub(sub, text)
+
+
+def _render(spec: AlertSpec, ov: dict[str, Any], settings: CatalogSettings, source: str) -> AlertDef:
+    key = f"{source}: alerts.{spec.name}"
+    threshold = spec.threshold
+    if "threshold" in ov:
+        if spec.threshold is None:
+            raise CatalogError(f"{key}.threshold: {spec.name} has no adjustable threshold "
+                               "(it matches a fixed status value); change its severity or for instead")
+        threshold = float(ov["threshold"])
+        if spec.unit == "ratio" and not 0 <= threshold <= 1:
+            raise CatalogError(f"{key}.threshold: a ratio between 0 and 1, got {ov['threshold']!r}")
+        if spec.unit in ("usd", "seconds", "count", "bps", "bytes", "score") and threshold < 0:
+            raise CatalogError(f"{key}.threshold: must not be negative, got {ov['threshold']!r}")
+    for_ = ov.get("for", spec.for_)
+    severity = ov.get("severity", spec.severity)
+    slug = re.sub(r"(?<!^)(?=[A-Z])", "-", spec.name).lower()
+    return AlertDef(
+        name=spec.name, source=spec.source, severity=severity,
+        expr=_fill(spec.expr, spec, threshold, for_), for_=for_, threshold=threshold,
+        comparison=spec.comparison, metric=spec.metric, labels=list(spec.labels),
+        summary=_fill(spec.summary, spec, threshold, for_),
+        description=_fill(spec.description, spec, threshold, for_),
+        runbook=slug, runbook_url=settings.runbook_base_url + slug, unit=spec.unit,
+        enabled=ov.get("enabled", True), meaning=spec.meaning, checks=spec.checks, probe=spec.probe,
+    )
+
+
+def _check_specs(specs: tuple[AlertSpec, ...]) -> None:
+    seen: set[str] = set()
+    for s in specs:
+        if s.name in seen:
+            raise CatalogError(f"alerts.{s.name}: defined twice")
+        seen.add(s.name)
+        if s.source not in SOURCES:
+            raise CatalogError(f"alerts.{s.name}.source: unknown source {s.source!r}")
+        if s.severity not in SEVERITIES:
+            raise CatalogError(f"alerts.{s.name}.severity: {s.severity!r} is not one of P0-P3")
+
+
+def build_catalog(overrides: dict[str, Any] | None = None, *, source: str = "overrides") -> Catalog:
+    names = [s.name for s in DEFAULT_SPECS] + [WATCHDOG.name]
+    ov = validate_overrides(overrides, names, source)
+    _check_specs(DEFAULT_SPECS)
+    alert_ov: dict[str, dict[str, Any]] = ov.get("alerts") or {}
+    if alert_ov.get("Watchdog"):
+        raise CatalogError(f"{source}: alerts.Watchdog: the heartbeat cannot be changed "
+                           "(the receiver's dead man's switch depends on it)")
+    policy: dict[str, Any] = ov.get("policy") or {}
+    settings = CatalogSettings(**{k: (tuple(v) if k == "group_by" else v) for k, v in policy.items()
+                                  if k not in ("severities", "telegram_budget_total_per_minute")})
+    if not settings.runbook_base_url.endswith("/"):
+        settings = replace(settings, runbook_base_url=settings.runbook_base_url + "/")
+    sev_policy = {sev: replace(p, **(policy.get("severities") or {}).get(sev, {}))
+                  for sev, p in DEFAULT_SEVERITY_POLICY.items()}
+    alerts = [_render(spec, alert_ov.get(spec.name, {}), settings, source) for spec in DEFAULT_SPECS]
+    alerts.append(replace(WATCHDOG, runbook_url=settings.runbook_base_url + WATCHDOG.runbook))
+    return Catalog(alerts=alerts, severity_policy=sev_policy,
+                   telegram_budget_total_per_minute=policy.get("telegram_budget_total_per_minute",
+                                                               DEFAULT_TELEGRAM_BUDGET_TOTAL),
+                   settings=settings, override_file=None if source == "overrides" else source)
+
+
+def load_catalog(override_file: Path | str | None = None) -> Catalog:
+    """The default catalog, or the defaults with an operator's override file applied."""
+    if override_file is None:
+        return build_catalog(None)
+    names = [s.name for s in DEFAULT_SPECS] + [WATCHDOG.name]
+    data = load_overrides(Path(override_file), names)
+    return build_catalog(data, source=str(override_file))

@@ -1,0 +1,81 @@
+"""The set of generated, committed files: write them, or report which are stale."""
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Callable, Union
+
+from .model import Catalog
+from .render_alertmanager import compose_alertmanager_config, local_alertmanager_config, render_channel_map
+from .render_prometheus import compose_prometheus_config, local_prometheus_config, render_rule_files
+from .render_promtool_tests import render_promtool_tests
+from .render_runbooks import render_runbooks
+
+__all__ = ["EXTRA_GENERATORS", "generated_files", "write_generated", "check_generated", "GENERATED_DIRS"]
+
+Generator = Callable[[Catalog], dict[str, str]]
+# Other generators (Grafana dashboards) register here: a callable, or "module:function" resolved
+# lazily so the catalog never imports its consumers at import time.
+EXTRA_GENERATORS: list[Union[Generator, str]] = []
+
+# folders whose every file is generated: a file there that no generator produces is reported stale
+GENERATED_DIRS = ("prometheus/rules", "prometheus/tests", "docs/runbooks")
+
+
+def _resolve(gen: Union[Generator, str]) -> Generator:
+    if callable(gen):
+        return gen
+    module, _, func = gen.partition(":")
+    return getattr(importlib.import_module(module), func)
+
+
+def generated_files(catalog: Catalog) -> dict[str, str]:
+    """Repo-relative path -> text of every generated file."""
+    rules = render_rule_files(catalog)
+    files: dict[str, str] = {f"prometheus/rules/{n}": t for n, t in rules.items()}
+    files.update({f"prometheus/tests/{n}": t for n, t in render_promtool_tests(catalog, rules).items()})
+    files["prometheus/prometheus.yml"] = local_prometheus_config(catalog)
+    files["prometheus/prometheus.compose.yml"] = compose_prometheus_config(catalog)
+    files["alertmanager/alertmanager.yml"] = local_alertmanager_config(catalog)
+    files["alertmanager/alertmanager.compose.yml"] = compose_alertmanager_config(catalog)
+    files["alertmanager/channel_map.yml"] = render_channel_map(catalog)
+    files.update(render_runbooks(catalog))
+    for gen in EXTRA_GENERATORS:
+        files.update(_resolve(gen)(catalog))
+    return files
+
+
+def _orphans(root: Path, files: dict[str, str]) -> list[str]:
+    out = []
+    for d in GENERATED_DIRS:
+        folder = root / d
+        if folder.is_dir():
+            out += [p.relative_to(root).as_posix() for p in sorted(folder.iterdir())
+                    if p.is_file() and p.relative_to(root).as_posix() not in files]
+    return out
+
+
+def write_generated(catalog: Catalog, root: Path) -> list[Path]:
+    """Write every generated file under `root`; remove files in generated folders nobody produces.
+    Returns the paths whose content changed."""
+    changed: list[Path] = []
+    files = generated_files(catalog)
+    for rel, text in files.items():
+        path = root / rel
+        if path.exists() and path.read_text(encoding="utf-8") == text:
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        changed.append(path)
+    for rel in _orphans(root, files):
+        (root / rel).unlink()
+        changed.append(root / rel)
+    return changed
+
+
+def check_generated(catalog: Catalog, root: Path) -> list[str]:
+    """Repo-relative paths that are missing, different from what the catalog renders, or orphaned."""
+    files = generated_files(catalog)
+    stale = [rel for rel, text in files.items()
+             if not (root / rel).is_file() or (root / rel).read_text(encoding="utf-8") != text]
+    return sorted(stale + _orphans(root, files))

@@ -1,6 +1,7 @@
 """`d76 receiver --listen HOST:PORT [--config FILE] [--threads N]`: the webhook receiver under waitress."""
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -21,8 +22,12 @@ def command(listen: str | None, config_file: str | None, threads: int | None, lo
     from webhook_receiver.settings import SettingsError, load_settings
 
     configure_logging(log_level)
+    # CONTRACT section 6: with no Telegram token, messages are printed (dry run), not dropped. A bare
+    # create_app() (tests, embedding) keeps notifications off unless asked; the CLI turns them on.
     try:
         settings = load_settings(config_file=config_file)
+        if not settings.raw.get("NOTIFICATIONS_ENABLED"):
+            settings = load_settings(env={**os.environ, "NOTIFICATIONS_ENABLED": "true"}, config_file=config_file)
     except SettingsError as exc:
         raise click.ClickException(f"configuration: {exc}") from None
     from webhook_receiver.app import create_app

@@ -82,6 +82,10 @@ def create_app(
     from .api import bp
 
     app.register_blueprint(bp)
+    from .runbooks import bp as runbooks_bp
+
+    app.config["D76_RUNBOOKS_DIR"] = settings.raw.get("RUNBOOKS_DIR")
+    app.register_blueprint(runbooks_bp)
     _register_request_metrics(app)
     _register_error_handlers(app)
     from .notifiers.service import init_notifications  # planner, /telegram/webhook, dispatcher

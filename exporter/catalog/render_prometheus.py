@@ -78,8 +78,7 @@ def render_prometheus_config(catalog: Catalog, *, exporter_target: str, alertman
                            "static_configs": [{"targets": [target]}]})
     doc = {
         "global": {"scrape_interval": s.infra_scrape_interval,
-                   "evaluation_interval": s.evaluation_interval,
-                   "external_labels": {"monitor": "d76"}},
+                   "evaluation_interval": s.evaluation_interval},
         "rule_files": list(rule_files),
         "alerting": {"alertmanagers": [{"static_configs": [{"targets": [alertmanager_target]}]}]},
         "scrape_configs": scrape,

@@ -1,0 +1,25 @@
+"""The README's first command ends in `d76 demo`: it must run the whole pipeline and finish by itself."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_demo_walks_through_incidents_and_stops_the_stack(tmp_path):
+    state = tmp_path / "demo"
+    r = subprocess.run([sys.executable, "-m", "d76_cli.main", "demo", "--state-dir", str(state), "--free-ports",
+                        "--timeout", "120"], capture_output=True, text=True, cwd=REPO, timeout=400,
+                       env={"PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "COLUMNS": "200", "HOME": str(tmp_path)})
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out[-4000:]
+    # each incident reached Telegram (dry run prints it), the ack and the resolves too
+    for text in ("[P1] HTTP 429 from upbit (order)", "[P0] upbit is FROZEN", "[P0] Total daily loss over 50,000 USD"):
+        assert text in out, text
+    assert "demo-operator" in out
+    assert out.count("RESOLVED") >= 3
+    assert "stack stopped" in out
+    # nothing left running: every recorded pid is gone
+    assert not (state / "stack.json").exists()

@@ -1,0 +1,156 @@
+"""End to end: simulator -> real Prometheus -> real Alertmanager -> receiver -> fake Telegram Bot API.
+
+One stack for the module (`d76 stack` runner with free ports). `for` rules are shortened through
+the catalog's override file, not by waiting; Telegram budgets are raised so pacing does not fold the
+test's messages (pacing has its own tests). Scenarios are switched in turn; each test returns to calm.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+import requests
+import yaml
+
+from local_stack.processes import free_port
+from local_stack.runner import Stack, StackConfig
+from tests.fakes import FakeTelegram
+
+CHAT = "-1001234"
+WAIT = 40.0
+OVERRIDES = {
+    "alerts": {"ExchangeDownSustained": {"for": "4s"}, "NoActiveRoutes": {"for": "2s"}},
+    "policy": {
+        "telegram_budget_total_per_minute": 200,
+        "severities": {sev: {"group_wait": "1s", "group_interval": "2s", "telegram_budget_per_minute": 100}
+                       for sev in ("P1", "P2", "P3")},
+    },
+}
+
+
+class E2E:
+    def __init__(self, stack: Stack, tg: FakeTelegram) -> None:
+        self.stack, self.tg = stack, tg
+        self.started = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+
+    def messages_containing(self, text: str, after: int = 0) -> list:
+        return [m for m in self.tg.messages[after:] if text in m.visible_text]
+
+    def wait_message(self, text: str, after: int = 0, timeout: float = WAIT):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            hits = self.messages_containing(text, after)
+            if hits:
+                return hits[0]
+            time.sleep(0.2)
+        seen = [m.visible_text.splitlines()[0] for m in self.tg.messages[after:]]
+        raise AssertionError(f"no Telegram message containing {text!r} within {timeout}s; got {seen}")
+
+    def history(self, **params) -> list[dict]:
+        r = self.stack.api("GET", "/api/alerts", params={"since": self.started, "limit": 500, **params})
+        assert r.status_code == 200, r.text
+        return r.json()["alerts"]
+
+    def wait_calm(self) -> None:
+        self.stack.scenario("calm")
+
+
+@pytest.fixture(scope="module")
+def e2e(tmp_path_factory) -> Iterator[E2E]:
+    tmp = tmp_path_factory.mktemp("e2e")
+    ov = tmp / "overrides.yml"
+    ov.write_text(yaml.safe_dump(OVERRIDES))
+    with FakeTelegram() as tg:
+        cfg = StackConfig(
+            state_dir=tmp / "stack", exporter_port=free_port(), prometheus_port=free_port(),
+            alertmanager_port=free_port(), receiver_port=free_port(), catalog_override=ov,
+            simulator_args=["--tick", "0.1"],
+            receiver_env={"TELEGRAM_API_URL": tg.api_url, "TELEGRAM_BOT_TOKEN": tg.token,
+                          "TELEGRAM_CHAT_ID": CHAT, "TELEGRAM_POLLING": "false",
+                          "NOTIFY_SUMMARY_INTERVAL_SECONDS": "1", "DEADMAN_TIMEOUT_SECONDS": "600"})
+        stack = Stack(cfg).up()
+        try:
+            yield E2E(stack, tg)
+        finally:
+            stack.down()
+
+
+# (source, scenario, text of the Telegram message, severity, identifying label line)
+PER_SOURCE = [
+    ("rate_limiter", "http-429-burst", "[P1] HTTP 429 from upbit", "P1", "exchange: upbit"),
+    ("exchange_health", "exchange-latency", "[P0] upbit REST latency critical", "P0", "exchange: upbit"),
+    ("arb_route", "route-collapse", "[P2] Route upbit-binance-BTC score low", "P2", "route: upbit-binance-BTC"),
+    ("arb_universe", "no-active-routes", "[P1] No active arbitrage routes", "P1", "state: active"),
+    ("cross_sync", "inventory-imbalance", "[P2] BTC inventory imbalanced", "P2", "symbol: BTC"),
+    ("risk_guard", "symbol-drawdown", "[P1] BTC drawdown over 20%", "P1", "symbol: BTC"),
+]
+
+
+@pytest.mark.parametrize("source,scenario,text,severity,label", PER_SOURCE, ids=[p[0] for p in PER_SOURCE])
+def test_each_source_reaches_telegram_and_history(e2e, source, scenario, text, severity, label):
+    before = len(e2e.tg.messages)
+    e2e.stack.scenario(scenario)
+    msg = e2e.wait_message(text, before)
+    body = msg.visible_text
+    assert label in body and f"source: {source}" in body
+    assert msg.chat_id == CHAT and msg.parse_mode == "HTML"
+    assert msg.reply_markup and "inline_keyboard" in msg.reply_markup  # Ack / Silence buttons
+    rows = [a for a in e2e.history(source=source) if a["severity"] == severity]
+    assert rows, f"no {severity} {source} alert in history"
+    e2e.wait_calm()
+
+
+def test_frozen_exchange_pages_once_and_inhibits_its_lower_alerts(e2e):
+    before = len(e2e.tg.messages)
+    e2e.stack.scenario("exchange-frozen")
+    frozen = e2e.wait_message("[P0] upbit is FROZEN", before)
+    # Alertmanager now holds a P1 DOWN for upbit (inhibited) and one for binance (a control)
+    now = datetime.now(timezone.utc)
+    alerts = [{"labels": {"alertname": "ExchangeDown", "severity": "P1", "source": "exchange_health",
+                          "exchange": ex, "job": "d75"},
+               "annotations": {"summary": f"{ex} is DOWN", "description": "injected"},
+               "startsAt": now.isoformat()} for ex in ("upbit", "binance")]
+    r = requests.post(e2e.stack.url("alertmanager") + "/api/v2/alerts", json=alerts, timeout=10)
+    assert r.status_code == 200, r.text
+    e2e.wait_message("[P1] binance is DOWN", before)
+    time.sleep(3)  # P1 group_wait 1s + group_interval 2s: an uninhibited upbit DOWN would be here by now
+    upbit_lower = [m for m in e2e.tg.messages[before:] if "exchange: upbit" in m.visible_text
+                   and not m.visible_text.startswith("🚨 [P0]")]
+    assert upbit_lower == [], [m.visible_text.splitlines()[0] for m in upbit_lower]
+    am = requests.get(e2e.stack.url("alertmanager") + "/api/v2/alerts", timeout=10).json()
+    down = {a["labels"]["exchange"]: a["status"] for a in am if a["labels"]["alertname"] == "ExchangeDown"}
+    assert down["upbit"]["state"] == "suppressed" and down["upbit"]["inhibitedBy"]
+    assert down["binance"]["state"] == "active"
+    # resolve: back to calm edits the original P0 message
+    e2e.wait_calm()
+    e2e.tg.wait_for(lambda: any(e["message_id"] == frozen.message_id and "RESOLVED" in e["text"]
+                                for e in e2e.tg.edits), timeout=WAIT)
+    assert [a for a in e2e.history(source="exchange_health") if a["alertname"] == "ExchangeFrozen"][0]["status"] \
+        == "resolved"
+
+
+def test_for_rule_with_shortened_duration(e2e):
+    """ExchangeDownSustained has `for: 5m` in production; the override makes it 4s."""
+    before = len(e2e.tg.messages)
+    t0 = time.monotonic()
+    e2e.stack.scenario("exchange-down", target="bithumb")
+    e2e.wait_message("[P1] bithumb is DOWN", before)
+    p0 = e2e.wait_message("[P0] bithumb DOWN for 4s: failover required", before)
+    assert p0.at - t0 >= 4.0, "fired before its `for` elapsed"
+    e2e.wait_calm()
+
+
+def test_system_source_exporter_down(e2e):
+    """Last: stopping the exporter (the bot) pages ExporterDown and inhibits nothing else."""
+    before = len(e2e.tg.messages)
+    pid = next(p["pid"] for p in yaml.safe_load((e2e.stack.manifest_path).read_text())["pieces"]
+               if p["name"] == "exporter")
+    os.killpg(pid, signal.SIGTERM)
+    msg = e2e.wait_message("is down", before)
+    assert msg.visible_text.startswith("🚨 [P0] D75 exporter") and "source: system" in msg.visible_text
+    assert any(a["alertname"] == "ExporterDown" for a in e2e.history(source="system"))

@@ -29,6 +29,7 @@ from typing import Any, Callable, Protocol
 
 from .notifiers.channel_map import ChannelMap
 from .notifiers.console import ConsoleTelegram
+from .notify_metrics import NotifyMetrics
 from .notifiers.errors import DeliveryError
 from .notifiers.model import AlertView, severity_rank
 from .notifiers.settings import NotifySettings
@@ -72,8 +73,10 @@ class Dispatcher:
                  batch_size: int = 20, lease_seconds: float = 60.0, max_failures: int = 10,
                  backoff_base: float = 1.0, backoff_cap: float = 300.0,
                  clock: Callable[[], float] = time.monotonic,
-                 digest_sender: Callable[[dict], str] | None = None) -> None:
+                 digest_sender: Callable[[dict], str] | None = None,
+                 metrics: NotifyMetrics | None = None) -> None:
         self.store = store
+        self.metrics = metrics or NotifyMetrics()
         self.settings = settings
         if telegram is None:
             telegram, default_chat = make_telegram(settings)
@@ -195,6 +198,7 @@ class Dispatcher:
         if exc.permanent or failures >= self.max_failures:
             why = str(exc) if exc.permanent else f"gave up after {failures} failures: {exc}"
             self.store.mark_notification(row["id"], "failed", error=why, payload=payload)
+            self.metrics.failed.labels(row["channel"], row["kind"]).inc()
             log.warning("notification failed", extra={"fields": {
                 "notification_id": row["id"], "channel": row["channel"], "kind": row["kind"], "error": why}})
             return
@@ -206,6 +210,7 @@ class Dispatcher:
             delay = min(self.backoff_cap, self.backoff_base * 2 ** (failures - 1)) * random.uniform(0.5, 1.0)
         self.store.mark_notification(row["id"], "pending", error=str(exc), payload=payload,
                                      next_attempt_at=_utcnow() + timedelta(seconds=delay))
+        self.metrics.retries.labels(row["channel"]).inc()
         log.info("notification retry", extra={"fields": {
             "notification_id": row["id"], "channel": row["channel"], "kind": row["kind"],
             "retry_in_s": round(delay, 3), "failures": failures, "error": str(exc)}})
@@ -214,6 +219,7 @@ class Dispatcher:
         # `worker` lets the other receiver processes count this message against the shared budget
         self.store.mark_notification(row["id"], "sent", message_id=None if message_id is None else str(message_id),
                                      chat_id=chat_id, payload={**(row.get("payload") or {}), "worker": self.worker_id})
+        self.metrics.sent.labels(row["channel"], row["kind"]).inc()
         log.info("notification sent", extra={"fields": {
             "notification_id": row["id"], "channel": row["channel"], "kind": row["kind"],
             "severity": row.get("severity"), "alert_id": row.get("alert_id")}})
@@ -394,4 +400,5 @@ class Dispatcher:
             if row is not None:
                 self.store.mark_notification(row["id"], "folded", message_id=str(mid), chat_id=self.chat_id,
                                              error=None)
+                self.metrics.folded.labels(row.get("severity") or "").inc()
         log.info("storm summary sent", extra={"fields": {"folded": len(items), "counts": counts}})

@@ -92,7 +92,14 @@ def init_notifications(app: Any, store: Any, raw: Mapping[str, str] | None, *, s
     if not settings.notifications_enabled:
         log.info("notifications disabled (NOTIFICATIONS_ENABLED=false)")
         return None
-    service = NotificationService(store, settings)
+    from ..notify_metrics import NotifyMetrics, OutboxDepthCollector
+
+    state = app.extensions.get("d76_receiver")
+    registry = state.metrics.registry if state is not None else None
+    metrics = NotifyMetrics(registry)
+    if registry is not None:
+        registry.register(OutboxDepthCollector(store))
+    service = NotificationService(store, settings, metrics=metrics)
     if app.config.get("OUTBOX_PLANNER") is None:
         app.config["OUTBOX_PLANNER"] = service.plan
     app.register_blueprint(service.blueprint())

@@ -38,3 +38,9 @@ class ReceiverMetrics:
             ["endpoint"], buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
             registry=self.registry,
         )
+        # series that exist from the start: dashboards and rate() show 0 instead of nothing
+        self.storage_errors.labels("/webhook/alertmanager")
+        for sev in ("P0", "P1", "P2", "P3"):
+            self.alerts_stored.labels(sev)
+        for status in ("firing", "resolved"):
+            self.alerts_received.labels(status)

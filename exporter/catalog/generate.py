@@ -16,10 +16,10 @@ __all__ = ["EXTRA_GENERATORS", "generated_files", "write_generated", "check_gene
 Generator = Callable[[Catalog], dict[str, str]]
 # Other generators (Grafana dashboards) register here: a callable, or "module:function" resolved
 # lazily so the catalog never imports its consumers at import time.
-EXTRA_GENERATORS: list[Union[Generator, str]] = []
+EXTRA_GENERATORS: list[Union[Generator, str]] = ["exporter.dashboards:render_dashboards"]
 
 # folders whose every file is generated: a file there that no generator produces is reported stale
-GENERATED_DIRS = ("prometheus/rules", "prometheus/tests", "docs/runbooks")
+GENERATED_DIRS = ("prometheus/rules", "prometheus/tests", "docs/runbooks", "grafana/dashboards")
 
 
 def _resolve(gen: Union[Generator, str]) -> Generator:

@@ -55,7 +55,14 @@ def prometheus(tmp_path_factory) -> Iterator[str]:
             time.sleep(1)
         else:
             raise AssertionError("the receiver's notification metrics never reached Prometheus")
-        time.sleep(6)  # one more infra scrape, so rate() windows hold two samples
+        # every job scraped at least three times, so every rate()/increase() window holds two samples
+        while time.monotonic() < deadline:
+            r = requests.get(url + "/api/v1/query", timeout=5, params={"query": "min(count_over_time(up[5m])) >= 3"})
+            if r.ok and r.json()["data"]["result"]:
+                break
+            time.sleep(1)
+        else:
+            raise AssertionError("not every job was scraped three times")
         yield url
 
 

@@ -115,6 +115,19 @@ class Stack:
             catalog, receiver_url=self.url("receiver"), bearer_token_file="receiver_token"))
         (self.state / "channel_map.yml").write_text(render_channel_map(catalog))
 
+    def _check_postgres_reachable(self) -> None:
+        """The server runs as the `postgres` user (initdb refuses root): every folder above its data
+        must be traversable by others, or initdb fails with a bare "Permission denied"."""
+        self.state.chmod(0o755)
+        if os.geteuid() != 0:
+            return
+        for parent in self.state.parents:
+            if not os.stat(parent).st_mode & 0o001:
+                raise StartupError(
+                    f"postgres: the state folder {self.state} is not reachable by the postgres user "
+                    f"({parent} is mode {oct(os.stat(parent).st_mode & 0o777)}); choose a --state-dir "
+                    "under a world-traversable folder, e.g. the repository's .d76/")
+
     def _check_ports(self) -> None:
         c = self.config
         wanted = [("exporter", c.exporter_port), ("receiver", c.receiver_port),
@@ -141,7 +154,7 @@ class Stack:
         try:
             database_url = c.database_url
             if c.postgres:
-                self.state.chmod(0o755)  # the postgres user must reach its folder
+                self._check_postgres_reachable()
                 self._pg = PostgresCluster(self.state / "postgres", port=c.postgres_port).init().start()
                 database_url = self._pg.url
                 pieces.append(_Piece("postgres", self.url("postgres"), "", None, str(self._pg.log_path)))

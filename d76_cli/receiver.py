@@ -42,5 +42,7 @@ def command(listen: str | None, config_file: str | None, threads: int | None, lo
         app = create_app(settings)
     except StorageUnavailable as exc:
         raise click.ClickException(f"storage not reachable at start-up: {exc}") from None
+    except SettingsError as exc:  # notification settings are read when the app is built
+        raise click.ClickException(f"configuration: {exc}") from None
     serve(app, listen, threads or settings.threads, settings.max_body_bytes)
     sys.exit(0)

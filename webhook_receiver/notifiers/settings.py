@@ -8,6 +8,11 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+# one set of parsers and one error type for every receiver setting
+from ..settings import SettingsError
+from ..settings import _bool
+from ..settings import _float as _num
+
 __all__ = ["NotifySettings", "SettingsError", "load_notify_settings"]
 
 
@@ -16,10 +21,6 @@ __all__ = ["NotifySettings", "SettingsError", "load_notify_settings"]
 CHANNEL_KEYS = ("TELEGRAM_BOT_TOKEN", "TELEGRAM_CHAT_ID", "SLACK_WEBHOOK_URL", "SLACK_WEBHOOK_URL_P0",
                 "SLACK_WEBHOOK_URL_P1", "SLACK_WEBHOOK_URL_P2", "SLACK_WEBHOOK_URL_P3", "DISCORD_WEBHOOK_URL",
                 "SMTP_HOST")
-
-
-class SettingsError(ValueError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -61,30 +62,6 @@ class NotifySettings:
 
     def slack_url_for(self, severity: str) -> str | None:
         return self.slack_webhook_urls.get(severity) or self.slack_webhook_url
-
-
-def _bool(raw: Mapping[str, str], key: str, default: bool) -> bool:
-    v = raw.get(key)
-    if v is None or v == "":
-        return default
-    if v.lower() in ("1", "true", "yes", "on"):
-        return True
-    if v.lower() in ("0", "false", "no", "off"):
-        return False
-    raise SettingsError(f"{key}: expected true/false, got {v!r}")
-
-
-def _num(raw: Mapping[str, str], key: str, default: float, lo: float, hi: float) -> float:
-    v = raw.get(key)
-    if v is None or v == "":
-        return default
-    try:
-        n = float(v)
-    except ValueError:
-        raise SettingsError(f"{key}: expected a number, got {v!r}") from None
-    if not lo <= n <= hi:
-        raise SettingsError(f"{key}: must be between {lo:g} and {hi:g}")
-    return n
 
 
 def load_notify_settings(raw: Mapping[str, Any] | None = None) -> NotifySettings:

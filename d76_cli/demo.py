@@ -87,7 +87,8 @@ def _telegram_state(stack: Any, alert_id: int) -> str:
     ds = [d for d in r.json()["alert"].get("deliveries", []) if d["channel"] == "telegram"]
     if not ds:
         return "-"
-    return ", ".join(f"{d['kind']}:{d['status']}" for d in ds)
+    marks = {"sent": "✓", "failed": "✗", "folded": "+summary"}
+    return " ".join(f"{d['kind']}{marks.get(d['status'], '…')}" for d in ds)
 
 
 def _table(stack: Any, rows: list[dict[str, Any]]) -> Any:
@@ -106,6 +107,7 @@ def _table(stack: Any, rows: list[dict[str, Any]]) -> Any:
 
 def run_demo(stack: Any, console: Any, timeout: float) -> list[dict[str, Any]]:
     from rich.live import Live
+    from rich.markup import escape
 
     since = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
     tail = LogTail(stack.logs_of("receiver"))
@@ -119,7 +121,7 @@ def run_demo(stack: Any, console: Any, timeout: float) -> list[dict[str, Any]]:
         while True:
             rows = relevant()
             for msg in tail.new_messages():
-                live.console.print(f"[dim]{msg}[/dim]")
+                live.console.print(escape(msg), style="dim")
             live.update(_table(stack, rows))
             if pred(rows):
                 return rows
@@ -134,7 +136,7 @@ def run_demo(stack: Any, console: Any, timeout: float) -> list[dict[str, Any]]:
 
             def arrived(rows, name=inc.alertname):
                 hits = [a for a in rows if a["alertname"] == name and a["status"] == "firing"]
-                return bool(hits) and all("sent" in _telegram_state(stack, a["id"]) for a in hits[:1])
+                return bool(hits) and all("firing✓" in _telegram_state(stack, a["id"]) for a in hits[:1])
 
             rows = wait(arrived, f"{inc.alertname} notification", live)
             seen[inc.alertname] = next(a for a in rows if a["alertname"] == inc.alertname)

@@ -20,6 +20,8 @@ def test_demo_walks_through_incidents_and_stops_the_stack(tmp_path):
         assert text in out, text
     assert "demo-operator" in out
     assert out.count("RESOLVED") >= 3
+    assert "[telegram dry-run] message 1" in out  # printed as text, not eaten as console markup
+    assert "firing✓" in out and "resolved✓" in out
     assert "stack stopped" in out
     # nothing left running: every recorded pid is gone
     assert not (state / "stack.json").exists()

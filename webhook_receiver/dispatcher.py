@@ -168,9 +168,9 @@ class Dispatcher:
         with self.store.transaction(write=False) as tx:
             rows = tx.fetchall(
                 "SELECT id, severity, kind, sent_at, created_at, payload FROM notifications "
-                "WHERE channel = 'telegram' AND status = 'sent' AND kind IN ('firing', 'deadman', 'summary') "
-                "AND (sent_at >= %s OR (sent_at IS NULL AND created_at >= %s))",
-                (d.time_in(since), d.time_in(since)))
+                "WHERE channel = 'telegram' AND status = 'sent' AND sent_at >= %s "
+                "AND kind IN ('firing', 'deadman', 'summary')",  # notifications_sent_idx
+                (d.time_in(since),))
         now_wall, now_mono = _utcnow(), self.clock()
         for r in rows:
             payload = d.json_out(r["payload"]) or {}

@@ -153,8 +153,17 @@ CREATE INDEX notifications_due_idx ON notifications (status, next_attempt_at);
 CREATE INDEX notifications_alert_idx ON notifications (alert_id);
 """
 
+# The dispatcher reads recent Telegram sends (the budget shared by several receivers) every few
+# seconds: a range scan on sent_at instead of a scan of every notification ever sent. Rows queued
+# as already sent (storm summaries) got no sent_at before this version: backfill it.
+_0002 = """
+UPDATE notifications SET sent_at = created_at WHERE status = 'sent' AND sent_at IS NULL;
+CREATE INDEX notifications_sent_idx ON notifications (channel, status, sent_at);
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "alerts, webhook_payloads, notifications", _PG_0001, _SQLITE_0001),
+    Migration(2, "notifications sent_at index", _0002, _0002),
 ]
 
 

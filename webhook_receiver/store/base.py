@@ -248,12 +248,13 @@ class AlertStore(ABC):
                 raise ValueError(f"notification status {status!r} not one of {NOTIFICATION_STATUSES}")
             cur = tx.execute(
                 "INSERT INTO notifications (alert_id, channel, kind, severity, status, attempts, "
-                "next_attempt_at, payload, dedupe_key, created_at, updated_at) "
-                "VALUES (%s, %s, %s, %s, %s, 0, %s, %s, %s, %s, %s) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+                "next_attempt_at, payload, dedupe_key, created_at, updated_at, sent_at) "
+                "VALUES (%s, %s, %s, %s, %s, 0, %s, %s, %s, %s, %s, %s) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
                 (
                     r.get("alert_id"), r["channel"], r["kind"], r.get("severity"), status,
                     d.time_in(r.get("next_attempt_at") or tx.now), d.json_in(r.get("payload") or {}),
                     r["dedupe_key"], d.time_in(tx.now), d.time_in(tx.now),
+                    d.time_in(tx.now) if status == "sent" else None,  # queued as already sent: a summary
                 ),
             )
             n += len(cur.fetchall())  # not rowcount: unknown until sync in pipeline mode

@@ -87,7 +87,7 @@ def _telegram_state(stack: Any, alert_id: int) -> str:
     ds = [d for d in r.json()["alert"].get("deliveries", []) if d["channel"] == "telegram"]
     if not ds:
         return "-"
-    marks = {"sent": "✓", "failed": "✗", "folded": "+summary"}
+    marks = {"sent": "✓", "failed": "✗", "folded": "+counted"}
     return " ".join(f"{d['kind']}{marks.get(d['status'], '…')}" for d in ds)
 
 

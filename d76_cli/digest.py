@@ -21,19 +21,18 @@ __all__ = ["command"]
               help="receiver config file (YAML with ${VAR} substitution; environment wins)")
 def command(send_now: bool, hours: float, config_file: str | None) -> None:
     """Print or send the daily digest of P3 alerts (counts, top alertnames, open and resolved)."""
-    from webhook_receiver.digest import collect_digest, send_digest
     from webhook_receiver.errors import StorageUnavailable
-    from webhook_receiver.notifiers.email_digest import render_text
-    from webhook_receiver.notifiers.errors import DeliveryError
-    from webhook_receiver.notifiers.settings import SettingsError as NotifySettingsError
-    from webhook_receiver.notifiers.settings import load_notify_settings
+    from webhook_receiver.notify.channels.base import DeliveryError
+    from webhook_receiver.notify.channels.email import render_text
+    from webhook_receiver.notify.digest import collect_digest, send_digest
+    from webhook_receiver.notify.settings import load_notify_settings
     from webhook_receiver.settings import SettingsError, load_settings
     from webhook_receiver.store import open_store
 
     try:
         settings = load_settings(config_file=config_file)
         notify = load_notify_settings(settings.raw)
-    except (SettingsError, NotifySettingsError) as exc:
+    except SettingsError as exc:
         raise click.ClickException(f"configuration: {exc}") from None
     store = open_store(settings.database_url, settings)
     try:

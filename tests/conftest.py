@@ -8,7 +8,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import pytest
 
@@ -19,6 +19,12 @@ from local_stack.processes import (
     start_alertmanager,
     start_prometheus,
 )
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from tests.fakes import FakeTelegram
+    from webhook_receiver.store import AlertStore
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_FIXTURES = REPO_ROOT.parent / "shared" / "fixtures" / "alertmanager-0.25"
@@ -111,3 +117,62 @@ def alertmanager_factory(tmp_path: Path) -> Iterator[Callable[[Path], tuple[Mana
     yield start
     for p in started:
         p.stop()
+
+
+# --- the receiver, on both backends -------------------------------------------------------------
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'history.sqlite3'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same test on the embedded default and on PostgreSQL (a fresh database)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'history.sqlite3'}"
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator["AlertStore"]:
+    """A migrated store on `database_url`."""
+    from webhook_receiver.store import open_store
+
+    s = open_store(database_url)
+    s.migrate()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def tg() -> Iterator["FakeTelegram"]:
+    """The fake Telegram Bot API on loopback."""
+    from tests.fakes import FakeTelegram
+
+    with FakeTelegram() as server:
+        yield server
+
+
+@pytest.fixture
+def make_app() -> Iterator[Callable[..., "Flask"]]:
+    """`make_app(env, **create_app_kwargs)`: a receiver app from settings given as environment
+    variables; every app's store (and its background threads) is closed at the end."""
+    from webhook_receiver.app import create_app
+    from webhook_receiver.settings import load_settings
+
+    apps: list = []
+
+    def make(env: dict[str, str], **kwargs):  # type: ignore[no-untyped-def]
+        app = create_app(load_settings(env=dict(env)), **kwargs)
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.extensions["d76_receiver"].store.close()
+
+
+def telegram_env(tg: "FakeTelegram", chat: str = "-1001", **extra: str) -> dict[str, str]:
+    """Receiver settings that point Telegram at the fake (no long polling unless asked)."""
+    return {"TELEGRAM_BOT_TOKEN": tg.token, "TELEGRAM_CHAT_ID": chat, "TELEGRAM_API_URL": tg.api_url,
+            "TELEGRAM_POLLING": "false", "NOTIFY_POLL_SECONDS": "0.05", **extra}

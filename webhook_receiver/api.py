@@ -13,7 +13,7 @@ from flask import Blueprint, Response, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.datastructures import MultiDict
 
-from .app import get_metrics, get_planner, get_settings, get_store
+from .state import get_actions, get_ingest_hook, get_metrics, get_outbox, get_settings, get_store
 from .errors import AuthError, NotFoundError, PayloadError, QueryError
 from .payload import parse_alertmanager_payload, parse_time
 from .store import AlertQuery
@@ -149,7 +149,7 @@ def webhook_alertmanager() -> Any:
     body = request.get_data(cache=False)  # raises 413 over MAX_CONTENT_LENGTH
     payload = parse_alertmanager_payload(body)
     metrics = get_metrics()
-    result = get_store().ingest(payload, get_planner())
+    result = get_store().ingest(payload, get_ingest_hook())
     # only now, after the commit, may we say 200
     elapsed = time.perf_counter() - t0
     metrics.ingest_seconds.observe(elapsed)
@@ -180,9 +180,11 @@ def list_alerts() -> Any:
 @bp.get("/api/alerts/<alert_id>")
 def get_alert(alert_id: str) -> Any:
     require_auth()
-    alert = get_store().get_alert(_alert_id(alert_id))
+    ident = _alert_id(alert_id)
+    alert = get_store().get_alert(ident)
     if alert is None:
         raise NotFoundError(f"alert {alert_id} not found")
+    alert["deliveries"] = get_outbox().deliveries(ident)
     return jsonify({"alert": alert_to_json(alert)})
 
 
@@ -201,13 +203,10 @@ def ack_alert(alert_id: str) -> Any:
     comment = body.get("comment")
     if comment is not None and (not isinstance(comment, str) or len(comment) > 2000):
         raise QueryError("comment", "expected a string of at most 2000 characters")
-    store = get_store()
-    changed = store.ack_alert(ident, by.strip(), comment)
-    alert = store.get_alert(ident)
-    if alert is None:  # deleted in between; cannot happen through this API
-        raise NotFoundError(f"alert {ident} not found")
-    log.info("alert acknowledged", extra={"fields": {"alert_id": ident, "changed": changed}})
-    return jsonify({"changed": changed, "alert": alert_to_json(alert)})
+    # one path for every acknowledgement: recorded, and the messages that told it edited (queued
+    # in the same transaction)
+    result = get_actions().acknowledge(ident, by.strip(), comment)
+    return jsonify({"changed": result.changed, "alert": alert_to_json(result.alert)})
 
 
 @bp.get("/api/stats")

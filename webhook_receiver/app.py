@@ -1,4 +1,4 @@
-"""Flask app factory (flaskr style): `create_app(settings, planner=None)`.
+"""Flask app factory (flaskr style): `create_app(settings, store=None, hook=None)`.
 
 Domain errors become HTTP answers in ONE place (`_register_error_handlers`): bad input 400,
 auth 401, unknown id 404, too large 413, storage unavailable 503 with Retry-After. Bad input is
@@ -8,64 +8,35 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, current_app, g, jsonify, request
+from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from .errors import PayloadError, ReceiverError, StorageUnavailable
 from .metrics import ReceiverMetrics
-from .outbox import OutboxPlanner, noop_planner
+from .notify.actions import AlertActions
+from .notify.outbox import Outbox
 from .settings import Settings, load_settings
-from .store import AlertStore, open_store
+from .state import EXTENSION, ReceiverState, get_metrics
+from .store import AlertStore, IngestHook, open_store
 
-__all__ = ["create_app", "get_store", "get_settings", "get_metrics", "get_planner", "ReceiverState"]
+__all__ = ["create_app"]
 
 log = logging.getLogger("webhook_receiver")
 
 RETRY_AFTER_SECONDS = 5
 
 
-@dataclass
-class ReceiverState:
-    settings: Settings
-    store: AlertStore
-    metrics: ReceiverMetrics
-
-
-def _state() -> ReceiverState:
-    return current_app.extensions["d76_receiver"]
-
-
-def get_store() -> AlertStore:
-    return _state().store
-
-
-def get_settings() -> Settings:
-    return _state().settings
-
-
-def get_metrics() -> ReceiverMetrics:
-    return _state().metrics
-
-
-def get_planner() -> OutboxPlanner:
-    return current_app.config.get("OUTBOX_PLANNER") or noop_planner
-
-
-def create_app(
-    settings: Settings | None = None,
-    planner: OutboxPlanner | None = None,
-    store: AlertStore | None = None,
-) -> Flask:
+def create_app(settings: Settings | None = None, store: AlertStore | None = None,
+               hook: IngestHook | None = None, **notify_kwargs: Any) -> Flask:
     """Build the receiver. Opens the store and applies pending migrations (unless
-    RECEIVER_APPLY_MIGRATIONS=false). `planner` (or `app.config["OUTBOX_PLANNER"]` set later)
-    queues notifications inside each ingest transaction."""
+    RECEIVER_APPLY_MIGRATIONS=false), then wires notifications (`webhook_receiver.notify`) when they
+    are enabled. `hook` replaces the ingest hook (tests); `notify_kwargs` go to the notification
+    service (e.g. `channels={...}` to replace a channel, `start=False`)."""
     settings = settings or load_settings()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    app.config["OUTBOX_PLANNER"] = planner
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
@@ -74,23 +45,35 @@ def create_app(
         applied = store.migrate()
         if applied:
             log.info("migrations applied", extra={"fields": {"versions": applied, "backend": store.dialect.name}})
-    app.extensions["d76_receiver"] = ReceiverState(settings, store, ReceiverMetrics())
+    outbox = Outbox(store)
+    state = ReceiverState(settings, store, ReceiverMetrics(), outbox, AlertActions(store, outbox))
+    app.extensions[EXTENSION] = state
 
     if not settings.auth_enabled:
         log.warning("RECEIVER_TOKEN is not set: no auth (local demo only)")
 
     from .api import bp
-
-    app.register_blueprint(bp)
     from .runbooks import bp as runbooks_bp
 
+    app.register_blueprint(bp)
     app.config["D76_RUNBOOKS_DIR"] = settings.raw.get("RUNBOOKS_DIR")
     app.register_blueprint(runbooks_bp)
     _register_request_metrics(app)
     _register_error_handlers(app)
-    from .notifiers.service import init_notifications  # planner, /telegram/webhook, dispatcher
 
-    init_notifications(app, store, settings.raw)
+    from .notify import init_app as init_notifications
+
+    service = init_notifications(app, store, settings.raw, **notify_kwargs)
+    if hook is not None:
+        state.ingest_hook = hook
+    store_close = store.close
+
+    def close() -> None:  # whoever closes the store must not leave our threads using it
+        if service is not None:
+            service.stop()
+        store_close()
+
+    store.close = close  # type: ignore[method-assign]
     return app
 
 
@@ -143,7 +126,7 @@ def _register_error_handlers(app: Flask) -> None:
     def _http(exc: HTTPException) -> Any:
         status = exc.code or 500
         if status == 413:
-            msg = f"request body larger than {current_app.config['MAX_CONTENT_LENGTH']} bytes"
+            msg = f"request body larger than {app.config['MAX_CONTENT_LENGTH']} bytes"
         else:
             msg = exc.description or exc.name
         return _error(status, msg)

@@ -33,7 +33,7 @@ class QueryError(ReceiverError):
         self.param = param
 
 
-class NotFoundError(ReceiverError):
+class NotFoundError(ReceiverError, LookupError):
     status = 404
 
 

@@ -161,9 +161,95 @@ UPDATE notifications SET sent_at = created_at WHERE status = 'sent' AND sent_at 
 CREATE INDEX notifications_sent_idx ON notifications (channel, status, sent_at);
 """
 
+# Notifications are delivered lane by lane (one channel destination: a Telegram chat, a Slack
+# webhook), by one receiver process at a time (`notify_lanes` lease), and several alerts can share one
+# message (`messages`, referenced by `notifications.message_ref`). Kinds and statuses are checked in
+# code (`webhook_receiver.notify.outbox`) so new kinds need no table rebuild.
+_PG_0003 = """
+ALTER TABLE notifications DROP CONSTRAINT IF EXISTS notifications_kind_check;
+ALTER TABLE notifications DROP CONSTRAINT IF EXISTS notifications_status_check;
+CREATE TABLE messages (
+    id          BIGSERIAL PRIMARY KEY,
+    channel     TEXT NOT NULL,
+    destination TEXT NOT NULL,
+    shape       TEXT NOT NULL,
+    remote_ids  JSONB NOT NULL DEFAULT '[]'::jsonb,
+    sent_at     TIMESTAMPTZ NOT NULL,
+    updated_at  TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX messages_lane_sent_idx ON messages (channel, destination, sent_at);
+ALTER TABLE notifications ADD COLUMN destination TEXT NOT NULL DEFAULT '';
+ALTER TABLE notifications ADD COLUMN message_ref BIGINT REFERENCES messages (id) ON DELETE SET NULL;
+CREATE INDEX notifications_lane_due_idx ON notifications (channel, destination, status, next_attempt_at);
+CREATE INDEX notifications_message_ref_idx ON notifications (message_ref);
+CREATE TABLE notify_lanes (
+    channel     TEXT NOT NULL,
+    destination TEXT NOT NULL,
+    owner       TEXT,
+    lease_until TIMESTAMPTZ,
+    PRIMARY KEY (channel, destination)
+);
+"""
+
+_SQLITE_0003 = """
+CREATE TABLE messages (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    channel     TEXT NOT NULL,
+    destination TEXT NOT NULL,
+    shape       TEXT NOT NULL,
+    remote_ids  TEXT NOT NULL DEFAULT '[]',
+    sent_at     TEXT NOT NULL,
+    updated_at  TEXT NOT NULL
+);
+CREATE INDEX messages_lane_sent_idx ON messages (channel, destination, sent_at);
+CREATE TABLE notifications_v3 (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    alert_id         INTEGER REFERENCES alerts (id) ON DELETE CASCADE,
+    channel          TEXT NOT NULL,
+    kind             TEXT NOT NULL,
+    severity         TEXT,
+    status           TEXT NOT NULL DEFAULT 'pending',
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at  TEXT NOT NULL,
+    locked_until     TEXT,
+    locked_by        TEXT,
+    last_error       TEXT,
+    message_id       TEXT,
+    chat_id          TEXT,
+    payload          TEXT NOT NULL DEFAULT '{}',
+    dedupe_key       TEXT NOT NULL UNIQUE,
+    created_at       TEXT NOT NULL,
+    updated_at       TEXT NOT NULL,
+    sent_at          TEXT,
+    destination      TEXT NOT NULL DEFAULT '',
+    message_ref      INTEGER REFERENCES messages (id) ON DELETE SET NULL
+);
+INSERT INTO notifications_v3 (id, alert_id, channel, kind, severity, status, attempts, next_attempt_at,
+    locked_until, locked_by, last_error, message_id, chat_id, payload, dedupe_key, created_at,
+    updated_at, sent_at)
+SELECT id, alert_id, channel, kind, severity, status, attempts, next_attempt_at, locked_until,
+    locked_by, last_error, message_id, chat_id, payload, dedupe_key, created_at, updated_at, sent_at
+FROM notifications;
+DROP TABLE notifications;
+ALTER TABLE notifications_v3 RENAME TO notifications;
+CREATE INDEX notifications_due_idx ON notifications (status, next_attempt_at);
+CREATE INDEX notifications_alert_idx ON notifications (alert_id);
+CREATE INDEX notifications_sent_idx ON notifications (channel, status, sent_at);
+CREATE INDEX notifications_lane_due_idx ON notifications (channel, destination, status, next_attempt_at);
+CREATE INDEX notifications_message_ref_idx ON notifications (message_ref);
+CREATE TABLE notify_lanes (
+    channel     TEXT NOT NULL,
+    destination TEXT NOT NULL,
+    owner       TEXT,
+    lease_until TEXT,
+    PRIMARY KEY (channel, destination)
+);
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "alerts, webhook_payloads, notifications", _PG_0001, _SQLITE_0001),
     Migration(2, "notifications sent_at index", _0002, _0002),
+    Migration(3, "delivery lanes, shared messages, open kinds", _PG_0003, _SQLITE_0003),
 ]
 
 

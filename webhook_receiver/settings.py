@@ -16,6 +16,8 @@ from typing import Any, Mapping
 
 import yaml
 
+from .setting_parsers import SettingsError, parse_bool, parse_float, parse_int
+
 __all__ = ["Settings", "SettingsError", "load_settings", "DEFAULT_SQLITE_PATH"]
 
 log = logging.getLogger(__name__)
@@ -24,15 +26,10 @@ DEFAULT_SQLITE_PATH = "d76-alerts.sqlite3"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-class SettingsError(ValueError):
-    """Invalid or incomplete configuration; the message names the variable, never its value."""
-
-
 @dataclass(frozen=True)
 class Settings:
     database_url: str = f"sqlite:///{DEFAULT_SQLITE_PATH}"
     receiver_token: str | None = field(default=None, repr=False)
-    alertmanager_url: str = "http://127.0.0.1:9093"
     # receiver knobs
     listen: str = "127.0.0.1:9099"
     threads: int = 8
@@ -107,41 +104,8 @@ def _read_config_file(path: str | os.PathLike[str], env: Mapping[str, str]) -> d
     return out
 
 
-def _int(raw: Mapping[str, str], key: str, default: int, lo: int, hi: int) -> int:
-    v = raw.get(key)
-    if v is None or v == "":
-        return default
-    try:
-        n = int(v)
-    except ValueError:
-        raise SettingsError(f"{key}: expected an integer") from None
-    if not lo <= n <= hi:
-        raise SettingsError(f"{key}: must be between {lo} and {hi}")
-    return n
-
-
-def _float(raw: Mapping[str, str], key: str, default: float, lo: float, hi: float) -> float:
-    v = raw.get(key)
-    if v is None or v == "":
-        return default
-    try:
-        n = float(v)
-    except ValueError:
-        raise SettingsError(f"{key}: expected a number") from None
-    if not lo <= n <= hi:
-        raise SettingsError(f"{key}: must be between {lo:g} and {hi:g}")
-    return n
-
-
-def _bool(raw: Mapping[str, str], key: str, default: bool) -> bool:
-    v = raw.get(key)
-    if v is None or v == "":
-        return default
-    if v.lower() in ("1", "true", "yes", "on"):
-        return True
-    if v.lower() in ("0", "false", "no", "off"):
-        return False
-    raise SettingsError(f"{key}: expected true or false")
+# the receiver's own knobs use the shared parsers
+_int, _float, _bool = parse_int, parse_float, parse_bool
 
 
 def _database_url(value: str | None) -> str:
@@ -173,7 +137,6 @@ def load_settings(
     return Settings(
         database_url=_database_url(raw.get("DATABASE_URL")),
         receiver_token=raw.get("RECEIVER_TOKEN") or None,
-        alertmanager_url=(raw.get("ALERTMANAGER_URL") or "http://127.0.0.1:9093").rstrip("/"),
         listen=listen,
         threads=_int(raw, "RECEIVER_THREADS", 8, 1, 256),
         max_body_bytes=_int(raw, "RECEIVER_MAX_BODY_BYTES", 1024 * 1024, 1024, 1024**3),

@@ -38,7 +38,7 @@ def generated_files(catalog: Catalog) -> dict[str, str]:
     files["prometheus/prometheus.compose.yml"] = compose_prometheus_config(catalog)
     files["alertmanager/alertmanager.yml"] = local_alertmanager_config(catalog)
     files["alertmanager/alertmanager.compose.yml"] = compose_alertmanager_config(catalog)
-    files["alertmanager/channel_map.yml"] = render_channel_map(catalog)
+    files["webhook_receiver/notify/channel_map.yml"] = render_channel_map(catalog)
     files.update(render_runbooks(catalog))
     for gen in EXTRA_GENERATORS:
         files.update(_resolve(gen)(catalog))

@@ -107,7 +107,7 @@ def compose_alertmanager_config(catalog: Catalog) -> str:
 
 
 def render_channel_map(catalog: Catalog) -> str:
-    """The receiver's severity -> channels map and Telegram budgets (read by webhook_receiver.notifiers)."""
+    """The receiver's severity -> channels map and Telegram budgets (read by webhook_receiver.notify.channel_map)."""
     doc = {
         "severities": {sev: {"channels": list(p.channels),
                              "telegram_budget_per_minute": p.telegram_budget_per_minute}

@@ -91,6 +91,7 @@ class SentMessage:
     reply_markup: dict | None
     at: float
     edits: list[dict] = field(default_factory=list)
+    params: dict = field(default_factory=dict)  # everything else the call carried (thread, reply, quiet)
 
     @property
     def visible_text(self) -> str:
@@ -112,6 +113,42 @@ class FakeTelegram(FakeHTTPServer):
         self._update_ids = itertools.count(1)
         self._message_ids: dict[str, itertools.count] = {}
         self._callback_ids = itertools.count(1000)
+        self.limits: tuple[float, int, float] | None = None
+        self._chat_calls: dict[str, list[float]] = {}
+        self._all_calls: list[float] = []
+        self.rate_limited: list[dict] = []  # every 429 the enforced limits gave: {"chat_id", "method", "at"}
+
+    def enforce_limits(self, min_interval: float = 1.0, per_minute: int = 20, global_per_second: float = 30.0,
+                       tolerance: float = 0.05) -> None:
+        """Answer 429 with `retry_after`, as Telegram does, to calls past its limits: about one message
+        a second per chat (`min_interval`, minus a `tolerance` for network jitter), `per_minute` per
+        (group) chat, `global_per_second` for the bot in all. sendMessage, editMessageText and sendPhoto count."""
+        with self._lock:
+            self.limits = (min_interval - tolerance, per_minute, global_per_second)
+
+    def _limit_check(self, method: str, chat_id: str) -> Response | None:
+        if self.limits is None or method not in ("sendMessage", "editMessageText", "sendPhoto"):
+            return None
+        min_gap, per_minute, per_second = self.limits
+        now = time.monotonic()
+        with self._lock:
+            calls = [t for t in self._chat_calls.get(chat_id, []) if t > now - 60]
+            self._all_calls = [t for t in self._all_calls if t > now - 1]
+            wait = 0.0
+            if calls and now - calls[-1] < min_gap:
+                wait = max(wait, min_gap - (now - calls[-1]))
+            if len(calls) >= per_minute:
+                wait = max(wait, calls[-per_minute] + 60 - now)
+            if per_second and len(self._all_calls) >= per_second:
+                wait = max(wait, self._all_calls[-int(per_second)] + 1 - now)
+            if wait > 0:
+                self.rate_limited.append({"chat_id": chat_id, "method": method, "at": now})
+                retry_after = max(1, int(wait + 0.999))
+                return self._error(429, f"Too Many Requests: retry after {retry_after}", retry_after=retry_after)
+            calls.append(now)
+            self._chat_calls[chat_id] = calls
+            self._all_calls.append(now)
+        return None
 
     @property
     def api_url(self) -> str:
@@ -207,6 +244,9 @@ class FakeTelegram(FakeHTTPServer):
         handler = getattr(self, "_m_" + method, None)
         if handler is None:
             return self._error(404, "Not Found")
+        limited = self._limit_check(method, str(params.get("chat_id", "")))
+        if limited is not None:
+            return limited
         return handler(params)
 
     def _check_text(self, params: dict) -> tuple[str, str | None] | Response:
@@ -261,7 +301,9 @@ class FakeTelegram(FakeHTTPServer):
         with self._lock:
             counter = self._message_ids.setdefault(chat_id, itertools.count(1))
             msg = SentMessage(chat_id=chat_id, message_id=next(counter), text=text, parse_mode=mode,
-                              reply_markup=params.get("reply_markup"), at=time.monotonic())
+                              reply_markup=params.get("reply_markup"), at=time.monotonic(),
+                              params={k: v for k, v in params.items()
+                                      if k not in ("chat_id", "text", "parse_mode", "reply_markup")})
             self.messages.append(msg)
         return self._ok({"message_id": msg.message_id, "date": int(time.time()),
                          "chat": {"id": chat_id, "type": "group"}, "text": msg.visible_text})

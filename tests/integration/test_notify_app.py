@@ -82,6 +82,7 @@ def test_ack_button_through_webhook_records_and_edits(pg_url, tg, alertmanager) 
         assert answers[-1]["text"] == "Acknowledged"
         got = client.get(f"/api/alerts/{alert_id}").json["alert"]
         assert got["acknowledged"] is True and got["acknowledged_by"] == "telegram:kim"
+        tg.wait_edits(1)  # the edit goes through the outbox, paced like every message
         edited = tg.find_message(CHAT, msg.message_id)
         assert "Acked by telegram:kim" in edited.visible_text
         assert [b["callback_data"] for b in edited.reply_markup["inline_keyboard"][0]] == \

@@ -6,10 +6,33 @@ from datetime import datetime, timezone
 import pytest
 
 from tests.fakes import FakeDiscord, FakeSlack, FakeTelegram, Fault, SMTPServer
-from webhook_receiver.notifiers import (
-    AlertView, DeliveryError, DiscordWebhook, SlackWebhook, SMTPSender, TelegramClient, alert_keyboard,
-    build_digest, format_alert, render_digest_email,
-)
+from webhook_receiver.notify.channels.base import ChannelLimits, DeliveryError
+from webhook_receiver.notify.channels.discord import DiscordChannel
+from webhook_receiver.notify.channels.email import SMTPSender, build_digest, render_digest_email
+from webhook_receiver.notify.channels.slack import SlackChannel
+from webhook_receiver.notify.channels.telegram import TelegramClient
+from webhook_receiver.notify.channels.telegram.format import alert_keyboard, render_alert
+from webhook_receiver.notify.model import AlertView, Notice
+
+LIMITS = ChannelLimits()
+
+
+def format_alert(a: AlertView) -> str:
+    return render_alert(a)
+
+
+def slack_channel(url: str) -> SlackChannel:
+    return SlackChannel({"p2": url}, LIMITS)
+
+
+def send_slack(url: str, alert: AlertView = None) -> None:  # type: ignore[assignment]
+    ch = slack_channel(url)
+    ch.send("p2", ch.render_single(Notice("firing", alert or ALERT), "p2")[0])
+
+
+def send_discord(url: str) -> None:
+    ch = DiscordChannel(url, LIMITS)
+    ch.send("default", ch.render_single(Notice("firing", ALERT), "default")[0])
 
 ALERT = AlertView.from_row({
     "id": 5, "alertname": "RouteScoreLow", "severity": "P2", "source": "arb_route", "status": "firing",
@@ -17,12 +40,6 @@ ALERT = AlertView.from_row({
     "annotations": {"summary": "Route score low <b>", "description": "score 41 < 50 @everyone",
                     "runbook_url": "https://example.org/rb.md"},
     "starts_at": "2026-11-23T00:00:00Z"})
-
-
-@pytest.fixture
-def tg():
-    with FakeTelegram() as server:
-        yield server
 
 
 def client(tg: FakeTelegram, **kw) -> TelegramClient:
@@ -90,31 +107,31 @@ def test_long_polling_returns_pressed_buttons(tg: FakeTelegram) -> None:
 
 def test_slack_block_kit_routing_and_errors() -> None:
     with FakeSlack() as slack:
-        SlackWebhook(slack.hook_url("p2")).send(ALERT)
+        send_slack(slack.hook_url("p2"))
         body = slack.posts("p2")[0]
         assert body["blocks"][0]["type"] == "header" and "[P2]" in body["text"]
         assert "&lt;b&gt;" in str(body["blocks"]) or "<b>" in body["blocks"][0]["text"]["text"]
         slack.rate_limit(retry_after=3)
         with pytest.raises(DeliveryError) as ei:
-            SlackWebhook(slack.hook_url("p2")).send(ALERT)
+            send_slack(slack.hook_url("p2"))
         assert ei.value.retry_after == 3.0
         with pytest.raises(DeliveryError) as ei:
-            SlackWebhook(slack.url + "/wrong").post({"text": "x"})
+            send_slack(slack.url + "/wrong")
         assert ei.value.permanent and slack.url not in str(ei.value)
 
 
 def test_discord_embeds_and_429_json_retry_after() -> None:
     with FakeDiscord() as dc:
-        DiscordWebhook(dc.hook_url()).send(ALERT)
+        send_discord(dc.hook_url())
         body = dc.posts()[0]
         assert body["embeds"][0]["title"].startswith("[P2]") and body["allowed_mentions"] == {"parse": []}
         dc.rate_limit(retry_after=0.25)
         with pytest.raises(DeliveryError) as ei:
-            DiscordWebhook(dc.hook_url()).send(ALERT)
+            send_discord(dc.hook_url())
         assert ei.value.retry_after == 0.25
         dc.inject(status=503, body={"message": "upstream"})
         with pytest.raises(DeliveryError) as ei:
-            DiscordWebhook(dc.hook_url()).send(ALERT)
+            send_discord(dc.hook_url())
         assert ei.value.kind == "retryable"
 
 
@@ -163,3 +180,30 @@ def test_smtp_starttls_verified_and_required(tmp_path) -> None:
         with pytest.raises(DeliveryError, match="TLS failed") as ei:  # unknown CA: refused
             SMTPSender(smtp.host, smtp.port, starttls=True).send(msg)
         assert ei.value.permanent
+
+
+def _notices(n: int, sev: str = "P1") -> list[Notice]:
+    return [Notice("firing", AlertView.from_row({
+        "id": 100 + i, "alertname": "ExchangeDown", "severity": sev, "status": "firing",
+        "labels": {"exchange": f"ex{i:03d}"}, "annotations": {"summary": "down", "value": "2"}})) for i in range(n)]
+
+
+def test_slack_packed_message_names_alerts_within_block_kit_limits() -> None:
+    with FakeSlack() as fake:
+        ch = slack_channel(fake.hook_url("p2"))
+        part, n = ch.render_packed(_notices(400), "p2")
+        assert 50 < n < 400 and len(part.extras["payload"]["blocks"]) <= 50
+        assert all(len(b.get("text", {}).get("text", "")) <= 3000 for b in part.extras["payload"]["blocks"])
+        ch.send("p2", part)
+        text = str(fake.posts("p2")[0]["blocks"])
+        assert all(f"ex{i:03d}" in text for i in range(n))
+
+
+def test_discord_packed_message_names_alerts_within_embed_limits() -> None:
+    with FakeDiscord() as fake:
+        ch = DiscordChannel(fake.hook_url(), LIMITS)
+        part, n = ch.render_packed(_notices(400), "default")
+        embed = part.extras["payload"]["embeds"][0]
+        assert 50 < n < 400 and len(embed["description"]) <= 4096
+        ch.send("default", part)
+        assert all(f"ex{i:03d}" in fake.posts()[0]["embeds"][0]["description"] for i in range(n))

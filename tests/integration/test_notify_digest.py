@@ -10,10 +10,13 @@ from datetime import datetime, timezone
 
 from tests.fakes import SMTPServer
 from tests.fakes.payloads import am_alert, am_payload
-from webhook_receiver.digest import DigestScheduler, make_digest_sender, next_run
-from webhook_receiver.dispatcher import Dispatcher
-from webhook_receiver.notifiers import DEFAULT_CHANNEL_MAP, ConsoleTelegram, load_notify_settings
-from webhook_receiver.notify_planner import NotifyPlanner
+from webhook_receiver.notify.channel_map import DEFAULT_CHANNEL_MAP
+from webhook_receiver.notify.digest import DigestScheduler, digest_builder, next_run
+from webhook_receiver.notify.dispatcher import Dispatcher
+from webhook_receiver.notify.outbox import Outbox
+from webhook_receiver.notify.planner import NotifyPlanner
+from webhook_receiver.notify.service import build_channels
+from webhook_receiver.notify.settings import load_notify_settings
 from webhook_receiver.payload import parse_alertmanager_payload
 from webhook_receiver.store import open_store
 
@@ -23,10 +26,11 @@ def seed(store, settings) -> None:
     alerts = [am_alert("DiskFreeLowEarly", "P3", source="system", starts_at=now, labels={"path": "/data"}),
               am_alert("RateLimitEarly", "P3", source="rate_limiter", starts_at=now, labels={"exchange": "upbit"}),
               am_alert("RouteScoreLow", "P2", source="arb_route", starts_at=now)]
-    store.ingest(parse_alertmanager_payload(am_payload(*alerts)), NotifyPlanner(store, DEFAULT_CHANNEL_MAP, settings))
+    planner = NotifyPlanner(Outbox(store), build_channels(settings), DEFAULT_CHANNEL_MAP)
+    store.ingest(parse_alertmanager_payload(am_payload(*alerts)), planner)
     resolved = am_alert("RateLimitEarly", "P3", source="rate_limiter", starts_at=now, labels={"exchange": "upbit"},
                         status="resolved")
-    store.ingest(parse_alertmanager_payload(am_payload(resolved)), NotifyPlanner(store, DEFAULT_CHANNEL_MAP, settings))
+    store.ingest(parse_alertmanager_payload(am_payload(resolved)), planner)
 
 
 def test_scheduled_digest_goes_out_once_through_the_outbox(pg_url) -> None:
@@ -39,13 +43,14 @@ def test_scheduled_digest_goes_out_once_through_the_outbox(pg_url) -> None:
         try:
             seed(store, settings)
             # P3 queues nothing per alert (digest only); the P2 gets its Telegram row
-            assert [(r["severity"], r["channel"]) for r in store.list_notifications()] == [("P2", "telegram")]
-            sched = DigestScheduler(store, settings)
+            outbox = Outbox(store)
+            assert [(r["severity"], r["channel"]) for r in outbox.list()] == [("P2", "telegram")]
+            sched = DigestScheduler(store, outbox, settings)
             at = datetime.now(timezone.utc)
             assert sched.queue(at) is True
             assert sched.queue(at) is False  # once per day, across processes
-            d = Dispatcher(store, settings, DEFAULT_CHANNEL_MAP, telegram=ConsoleTelegram(),
-                           digest_sender=make_digest_sender(store, settings))
+            d = Dispatcher(store, outbox, build_channels(settings), settings, DEFAULT_CHANNEL_MAP,
+                           digest_builder=digest_builder(store))
             deadline = time.monotonic() + 10
             while not smtp.messages and time.monotonic() < deadline:
                 d.run_once()
@@ -57,7 +62,7 @@ def test_scheduled_digest_goes_out_once_through_the_outbox(pg_url) -> None:
             assert "Total: 2  open: 1  resolved: 1" in plain
             assert "DiskFreeLowEarly: 1" in plain and "RouteScoreLow" not in plain  # P3 only
             assert "<h3>Open (1)</h3>" in html and "<h3>Resolved (1)</h3>" in html
-            [row] = [r for r in store.list_notifications() if r["kind"] == "digest"]
+            [row] = [r for r in outbox.list() if r["kind"] == "digest"]
             assert row["status"] == "sent" and row["message_id"].startswith("<")
         finally:
             store.close()

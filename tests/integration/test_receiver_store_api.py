@@ -13,20 +13,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from webhook_receiver.app import create_app
-from webhook_receiver.outbox import AlertChange
+from webhook_receiver.notify.outbox import Outbox
 from webhook_receiver.payload import WebhookPayload
 from webhook_receiver.settings import load_settings
-from webhook_receiver.store import AlertStore, Transaction
+from webhook_receiver.store import AlertChange, AlertStore, Transaction
 
 TOKEN = "s3cret-receiver-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'alerts.sqlite3'}"
-    return request.getfixturevalue("pg_url")
 
 
 @pytest.fixture
@@ -289,7 +282,7 @@ def test_metrics_and_readiness(client: FlaskClient, am_fixtures_dir: Path) -> No
     assert client.get("/readyz").json["status"] == "ready"
 
 
-# ---- outbox seam ----
+# ---- the ingest hook (the notification outbox is written in the same transaction) ----
 
 def test_planner_runs_in_the_ingest_transaction(app: Flask, client: FlaskClient, store: AlertStore, am_fixtures_dir: Path) -> None:
     seen: list[list[AlertChange]] = []
@@ -299,9 +292,10 @@ def test_planner_runs_in_the_ingest_transaction(app: Flask, client: FlaskClient,
         rows = [{"alert_id": c.alert_id, "channel": "telegram", "kind": "firing" if c.status == "firing" else "resolved",
                  "severity": c.severity, "payload": {"n": 1}, "dedupe_key": f"{c.alert_id}:telegram:{c.kind}"}
                 for c in changes if c.kind in ("new", "resolved")]
-        store.enqueue_notifications(tx, rows)
+        Outbox(store).enqueue(tx, rows)
 
-    app.config["OUTBOX_PLANNER"] = planner
+    state = app.extensions["d76_receiver"]
+    state.ingest_hook = planner
     post(client, body(am_fixtures_dir, "firing-p0-single.json"))
     post(client, body(am_fixtures_dir, "firing-p0-single.json"))
     post(client, body(am_fixtures_dir, "resolved-p0.json"))
@@ -312,48 +306,16 @@ def test_planner_runs_in_the_ingest_transaction(app: Flask, client: FlaskClient,
                                                                            ("resolved", "pending", "telegram")]
 
     def failing(tx: Transaction, changes: list[AlertChange], payload: WebhookPayload) -> None:
-        store.enqueue_notifications(tx, [{"alert_id": changes[0].alert_id, "channel": "slack", "kind": "firing",
-                                          "dedupe_key": "x"}])
+        Outbox(store).enqueue(tx, [{"alert_id": changes[0].alert_id, "channel": "slack", "kind": "firing",
+                                    "dedupe_key": "x"}])
         raise RuntimeError("planner bug")
 
-    app.config["OUTBOX_PLANNER"] = failing
+    state.ingest_hook = failing
     before = store.count("webhook_payloads")
     r = post(client, body(am_fixtures_dir, "firing-p2-group-of-two.json"))
     assert r.status_code == 500 and r.json == {"error": "internal error"}
     # rolled back together: no payload, no alert, no notification
     assert store.count("webhook_payloads") == before and store.count("alerts") == 1 and store.count("notifications") == 2
-
-
-def test_claim_and_mark_notifications(store: AlertStore, client: FlaskClient, am_fixtures_dir: Path) -> None:
-    post(client, body(am_fixtures_dir, "firing-p2-group-of-two.json"))
-    post(client, body(am_fixtures_dir, "firing-p0-single.json"))
-    alerts = {a["severity"]: a["id"] for a in client.get("/api/alerts", headers=AUTH).json["alerts"]}
-    with store.transaction() as tx:
-        n = store.enqueue_notifications(tx, [
-            {"alert_id": alerts["P2"], "channel": "telegram", "kind": "firing", "severity": "P2", "dedupe_key": "a"},
-            {"alert_id": alerts["P0"], "channel": "telegram", "kind": "firing", "severity": "P0", "dedupe_key": "b"},
-            {"alert_id": None, "channel": "slack", "kind": "summary", "severity": None, "dedupe_key": "c"},
-            {"alert_id": alerts["P0"], "channel": "telegram", "kind": "firing", "severity": "P0", "dedupe_key": "b"},
-        ])
-    assert n == 3
-    now = datetime.now(timezone.utc) + timedelta(seconds=1)
-    first = store.claim_due_notifications("telegram", 10, "w1", 30, now=now)
-    assert [r["severity"] for r in first] == ["P0", "P2"]  # P0 first
-    assert all(r["status"] == "sending" and r["locked_by"] == "w1" and r["attempts"] == 1 for r in first)
-    assert store.claim_due_notifications("telegram", 10, "w2", 30, now=now) == []  # leased
-    assert store.mark_notification(first[0]["id"], "sent", message_id="42", chat_id="-100", now=now)
-    assert store.mark_notification(first[1]["id"], "pending", error="HTTP 429", next_attempt_at=now + timedelta(seconds=60))
-    # expired lease is claimable again; retry waits for next_attempt_at
-    [summary] = store.claim_due_notifications(None, 10, "w2", 30, now=now + timedelta(seconds=5))
-    assert summary["channel"] == "slack"
-    assert store.mark_notification(summary["id"], "failed", error="HTTP 403 forbidden")
-    later = store.claim_due_notifications(None, 10, "w3", 30, now=now + timedelta(seconds=61))
-    assert [(r["id"], r["attempts"]) for r in later] == [(first[1]["id"], 2)]
-    sent = store.get_alert(alerts["P0"])["deliveries"][0]  # type: ignore[index]
-    assert (sent["status"], sent["message_id"], sent["chat_id"]) == ("sent", "42", "-100")
-    assert sent["sent_at"] is not None and sent["locked_by"] is None
-    with pytest.raises(ValueError):
-        store.mark_notification(1, "exploded")
 
 
 def test_set_silence_and_migrations_idempotent(store: AlertStore, client: FlaskClient, am_fixtures_dir: Path) -> None:

@@ -29,7 +29,7 @@ def test_every_generated_file_says_do_not_edit():
 
 def _copy_tree(tmp_path: Path) -> Path:
     root = tmp_path / "repo"
-    for d in ("prometheus", "alertmanager", "docs/runbooks", "grafana"):
+    for d in ("prometheus", "alertmanager", "docs/runbooks", "grafana", "webhook_receiver/notify"):
         if (REPO / d).exists():
             shutil.copytree(REPO / d, root / d)
     return root

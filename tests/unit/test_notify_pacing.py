@@ -1,8 +1,14 @@
-"""Pacing: per-severity and total budgets, Telegram's chat limits, P0 never folded, summaries."""
+"""Pacing: Telegram's hard limits per lane, the P0 reserve, retry_after holds, the global limit,
+severity shares, and the channel map that carries the shares."""
 from __future__ import annotations
 
-from webhook_receiver.notifiers import DEFAULT_CHANNEL_MAP, load_channel_map, parse_channel_map
-from webhook_receiver.pacing import Decision, FoldedItem, Pacer, PacingLimits
+import pytest
+
+from webhook_receiver.notify.channel_map import load_channel_map, parse_channel_map
+from webhook_receiver.notify.channels.base import ChannelLimits
+from webhook_receiver.notify.pacing import GlobalLimiter, LanePacer, Shares
+
+TELEGRAM = ChannelLimits(min_interval=1.0, per_minute=20, global_per_second=30)
 
 
 class Clock:
@@ -13,106 +19,89 @@ class Clock:
         return self.t
 
 
-def _pacer(clock: Clock, **kw) -> Pacer:
-    return Pacer(PacingLimits.from_channel_map(DEFAULT_CHANNEL_MAP, **kw), clock=clock)
+def send_all(pacer: LanePacer, clock: Clock, n: int, urgent: bool) -> list[float]:
+    times = []
+    for _ in range(n):
+        clock.t = max(clock.t, pacer.next_slot(urgent))
+        pacer.record()
+        times.append(clock.t)
+    return times
 
 
-def drain(pacer: Pacer, clock: Clock, items: list[tuple[str, str]], chat: str = "c") -> tuple[list, list]:
-    """Simulate a dispatcher: P0 first, waits by advancing the clock, returns (sent, folded)."""
-    queue = sorted(items, key=lambda x: x[0])
-    sent: list[tuple[float, str, str]] = []
-    while queue:
-        sev, name = queue[0]
-        d = pacer.decide(sev, chat)
-        if d.decision is Decision.SEND:
-            pacer.record_send(sev, chat)
-            sent.append((clock.t, sev, name))
-            queue.pop(0)
-        elif d.decision is Decision.FOLD:
-            pacer.fold(chat, FoldedItem(len(sent), sev, name))
-            queue.pop(0)
-        else:
-            assert d.until is not None and d.until > clock.t
-            clock.t = d.until
-    return sent, pacer.folded(chat)
-
-
-def test_storm_of_1000_respects_budgets_and_folds_the_rest() -> None:
+def test_one_a_second_and_twenty_a_minute_per_chat() -> None:
     clock = Clock()
-    pacer = _pacer(clock)
-    items = [("P0", "ExchangeFrozen")] * 3 + [("P1", "Http429")] * 97 + [("P2", "RouteScoreLow")] * 600 \
-        + [("P2", "RateLimitLow")] * 300
-    sent, folded = drain(pacer, clock, items)
-    assert len(sent) + len(folded) == 1000  # nothing dropped
-    assert [s[1] for s in sent[:3]] == ["P0"] * 3  # P0 first
-    by_sev = {s: sum(1 for x in sent if x[1] == s) for s in ("P0", "P1", "P2")}
-    assert by_sev == {"P0": 3, "P1": 5, "P2": 2}  # P1 5/min; total 10/min leaves P2 only 2
-    times = [t for t, _, _ in sent]
-    assert all(b - a >= 1.0 for a, b in zip(times, times[1:]))  # about 1 msg/s per chat
-    assert {f.severity for f in folded} == {"P1", "P2"}
+    pacer = LanePacer(TELEGRAM, clock=clock)
+    times = send_all(pacer, clock, 45, urgent=True)
+    assert all(b - a >= 1.0 for a, b in zip(times, times[1:]))
+    for i, t in enumerate(times):  # never more than 20 in any 60 s
+        assert sum(1 for u in times[: i + 1] if u > t - 60) <= 20
+    assert times[19] - times[0] == 19 and times[20] - times[0] == 60
 
 
-def test_p0_is_never_folded_only_delayed() -> None:
+def test_p0_takes_the_next_free_slot_and_the_reserve_is_kept_for_it() -> None:
     clock = Clock()
-    pacer = _pacer(clock)
-    sent, folded = drain(pacer, clock, [("P0", "GlobalLoss")] * 25)
-    assert folded == [] and len(sent) == 25
-    times = [t for t, _, _ in sent]
-    for i in range(len(times)):  # at most 10 P0 in any 60 s window
-        assert sum(1 for t in times if times[i] <= t < times[i] + 60) <= 10
+    pacer = LanePacer(TELEGRAM, p0_reserve=3, clock=clock)
+    send_all(pacer, clock, 17, urgent=False)  # a storm of P1/P2 uses 17 of 20
+    clock.t += 1.0
+    assert pacer.next_slot(urgent=False) > clock.t + 40  # lower severities wait for the window
+    assert pacer.next_slot(urgent=True) == clock.t  # a P0 goes at once
+    send_all(pacer, clock, 3, urgent=True)
+    assert pacer.next_slot(urgent=True) > clock.t + 30  # Telegram's own 20/min is the only P0 limit
 
 
-def test_budget_frees_after_window() -> None:
+def test_retry_after_holds_the_lane() -> None:
     clock = Clock()
-    pacer = _pacer(clock)
-    for _ in range(3):
-        assert pacer.decide("P2", "c").decision is Decision.SEND
-        pacer.record_send("P2", "c")
-        clock.t += 1
-    assert pacer.decide("P2", "c").decision is Decision.FOLD
-    clock.t += 60
-    assert pacer.decide("P2", "c").decision is Decision.SEND
+    pacer = LanePacer(TELEGRAM, clock=clock)
+    pacer.hold(7)
+    assert pacer.next_slot(urgent=True) == clock.t + 7
+    clock.t += 8
+    assert pacer.next_slot(urgent=True) == clock.t
 
 
-def test_summary_interval_and_restore() -> None:
+def test_seeded_sends_of_an_earlier_holder_count() -> None:
     clock = Clock()
-    pacer = _pacer(clock, summary_interval=10)
-    assert not pacer.summary_due("c")
-    pacer.fold("c", FoldedItem(1, "P2", "A"))
-    assert pacer.summary_due("c")
-    items = pacer.take_folded("c")
-    pacer.summary_sent("c")
-    pacer.fold("c", FoldedItem(2, "P2", "B"))
-    assert not pacer.summary_due("c")
-    clock.t += 10
-    assert pacer.summary_due("c")
-    pacer.restore_folded("c", items)
-    assert [i.key for i in pacer.folded("c")] == [1, 2]
+    pacer = LanePacer(TELEGRAM, clock=clock)
+    pacer.seed([clock.t - 30 + i for i in range(20)])
+    assert pacer.next_slot(urgent=True) == clock.t + 30  # the oldest of 20 leaves the window then
+
+
+def test_global_limit_across_lanes() -> None:
+    clock = Clock()
+    g = GlobalLimiter(30, clock=clock)
+    waits = [g.reserve() for _ in range(31)]
+    assert waits[:30] == [0.0] * 30 and waits[30] == pytest.approx(1.0)
+    assert GlobalLimiter(0, clock=clock).reserve() == 0.0
+
+
+def test_shares_split_contended_slots_in_proportion() -> None:
+    clock = Clock()
+    shares = Shares({"P0": 10, "P1": 5, "P2": 3, "P3": 1}, clock=clock)
+    led = []
+    for _ in range(18):
+        s = shares.pick(["P1", "P2", "P3"])
+        shares.record(s)
+        led.append(s)
+    assert led[0] == "P1"
+    assert led.count("P1") == 10 and led.count("P2") == 6 and led.count("P3") == 2  # 5 : 3 : 1
+    assert shares.pick([]) is None
+    clock.t += 61
+    assert shares.pick(["P2", "P3"]) == "P2"  # the window forgot
 
 
 def test_channel_map_parsing(tmp_path) -> None:
-    cmap = parse_channel_map({"severities": {"P0": {"channels": ["telegram"], "telegram_budget_per_minute": 7},
-                                             "P1": {"channels": ["telegram", "slack"]}},
-                              "telegram_budget_total_per_minute": 12})
-    assert cmap.budgets["P0"] == 7 and cmap.total_budget == 12
-    assert cmap.channels_for("P1") == ("telegram", "slack") and cmap.channels_for("P3") == ()
-    import pytest
-    with pytest.raises(ValueError, match="severities.P0.channels"):
-        parse_channel_map({"severities": {"P0": {"channels": ["pager"]}}})
+    cmap = parse_channel_map({"severities": {"P0": {"channels": ["telegram"], "share_per_minute": 7},
+                                             "P1": {"channels": ["telegram", "slack"]},
+                                             "P3": {"channels": ["email_digest"], "telegram_budget_per_minute": 2}}})
+    assert cmap.share("P0") == 7 and cmap.share("P1") == 5 and cmap.share("P3") == 2
+    assert cmap.channels_for("P1") == ("telegram", "slack") and cmap.channels_for("P3") == ("email",)
+    assert cmap.channels_for("P2") == ()
+    with pytest.raises(ValueError, match=r"severities.P0.channels: unknown \['pager'\].*known: discord, email"):
+        parse_channel_map({"severities": {"P0": {"channels": ["pager"]}, "P1": {"share_per_minute": -1}}})
+    with pytest.raises(ValueError, match="P1.share_per_minute"):  # every error reported at once
+        parse_channel_map({"severities": {"P0": {"channels": ["pager"]}, "P1": {"share_per_minute": -1}}})
     with pytest.raises(FileNotFoundError):
         load_channel_map(tmp_path / "missing.yml")
     p = tmp_path / "cm.yml"
-    p.write_text("severities: {P2: {channels: [slack], telegram_budget_per_minute: 2}}\n")
+    p.write_text("severities: {P2: {channels: [slack], share_per_minute: 2}}\n")
     assert load_channel_map(p).channels_for("P2") == ("slack",)
-
-
-def test_external_sends_count_once_against_the_shared_budget() -> None:
-    clock = Clock()
-    pacer = _pacer(clock)
-    for key in ("x", "y", "y", "z"):  # "y" seen twice: counted once
-        pacer.record_external(key, "P2", "c", clock.t - 5)
-    pacer.record_external("old", "P2", "c", clock.t - 120)  # outside the window: ignored
-    assert pacer.decide("P2", "c").decision is Decision.FOLD  # 3 of 3 used by the other process
-    assert pacer.decide("P1", "c").decision is Decision.SEND
-    clock.t += 56
-    assert pacer.decide("P2", "c").decision is Decision.SEND
+    assert load_channel_map().source == "package:channel_map.yml"  # the generated map ships in the package

@@ -12,7 +12,6 @@ def test_defaults_are_sqlite_and_no_auth() -> None:
     s = load_settings({})
     assert s.database_url.startswith("sqlite:///")
     assert s.receiver_token is None and not s.auth_enabled
-    assert s.alertmanager_url == "http://127.0.0.1:9093"
     assert s.max_body_bytes == 1024 * 1024
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .base import AlertQuery, AlertStore, IngestResult, Transaction
+from .changes import AlertChange, IngestHook, no_hook
 
 if TYPE_CHECKING:
     from ..settings import Settings
 
-__all__ = ["AlertQuery", "AlertStore", "IngestResult", "Transaction", "open_store"]
+__all__ = ["AlertChange", "AlertQuery", "AlertStore", "IngestHook", "IngestResult", "Transaction", "no_hook",
+           "open_store"]
 
 
 def open_store(url: str, settings: "Settings | None" = None) -> AlertStore:

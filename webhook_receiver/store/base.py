@@ -1,8 +1,10 @@
-"""The store interface shared by the SQLite and PostgreSQL backends.
+"""The alert history store shared by the SQLite and PostgreSQL backends.
 
 SQL is written once with `%s` placeholders; a small `Dialect` converts placeholders, times, JSON
-and booleans for each backend. Backends implement connection handling, migrations, the batched
-ingest and the notification claim (the parts whose best form differs).
+and booleans for each backend. Backends implement connection handling, migrations and the batched
+ingest (the parts whose best form differs). The store owns alerts, acknowledgements, silences and
+the raw payload audit; the notification outbox (same database, own tables) is
+`webhook_receiver.notify.outbox`, which reaches the database through `transaction()`.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from ..errors import NotFoundError, QueryError
 from ..migrations import MIGRATIONS, latest_version
-from ..outbox import AlertChange, OutboxPlanner, noop_planner
+from .changes import AlertChange, IngestHook, no_hook
 from ..payload import ParsedAlert, WebhookPayload
 
 __all__ = [
@@ -24,17 +26,11 @@ __all__ = [
     "Dialect",
     "IngestResult",
     "Transaction",
-    "NOTIFICATION_STATUSES",
-    "NOTIFICATION_KINDS",
     "utcnow",
 ]
 
-NOTIFICATION_STATUSES = ("pending", "sending", "sent", "failed", "folded")
-NOTIFICATION_KINDS = ("firing", "resolved", "ack", "summary", "digest", "deadman")
-
 ALERT_TIME_COLS = ("starts_at", "timestamp", "last_received_at", "ends_at", "acknowledged_at", "silenced_until")
 ALERT_JSON_COLS = ("labels", "annotations", "metadata")
-NOTIF_TIME_COLS = ("next_attempt_at", "locked_until", "created_at", "updated_at", "sent_at")
 PAYLOAD_TIME_COLS = ("received_at",)
 
 ALERT_COLUMNS = (
@@ -155,7 +151,7 @@ def classify(old_status: str | None, old_annotations: Any, a: ParsedAlert) -> st
 
 
 class AlertStore(ABC):
-    """Alerts, raw payloads and the notifications outbox on one backend."""
+    """Alerts, acknowledgements, silences and raw payloads on one backend."""
 
     dialect: Dialect
 
@@ -175,14 +171,6 @@ class AlertStore(ABC):
     @abstractmethod
     def _ingest_rows(self, tx: Transaction, payload: WebhookPayload, alerts: list[ParsedAlert]) -> tuple[int, list[AlertChange]]:
         """Insert the raw payload and upsert its alerts; return (payload id, changes)."""
-
-    @abstractmethod
-    def claim_due_notifications(
-        self, channel: str | None, limit: int, worker_id: str, lease_s: float, now: datetime | None = None
-    ) -> list[dict[str, Any]]:
-        """Atomically take up to `limit` due rows (pending and due, or `sending` with an expired
-        lease), mark them `sending` leased to `worker_id` for `lease_s` seconds, count the attempt,
-        and return them, P0 first. Each row is given to one worker at a time."""
 
     # ---- migrations ----
     @abstractmethod
@@ -213,111 +201,21 @@ class AlertStore(ABC):
 
     # ---- ingest ----
     def ingest(
-        self, payload: WebhookPayload, planner: OutboxPlanner | None = None, now: datetime | None = None
+        self, payload: WebhookPayload, hook: IngestHook | None = None, now: datetime | None = None
     ) -> IngestResult:
-        """Store one payload in one transaction: raw body, alert upserts, then the outbox planner.
+        """Store one payload in one transaction: raw body, alert upserts, then `hook` (the
+        notification outbox planner) with the changes.
 
         Nothing is visible (and the caller must not answer 200) unless this returns.
         """
-        planner = planner or noop_planner
+        hook = hook or no_hook
         alerts = dedupe_alerts(payload.alerts)
         with self.transaction() as tx:
             if now is not None:
                 tx.now = now
             payload_id, changes = self._ingest_rows(tx, payload, alerts)
-            planner(tx, changes, payload)
+            hook(tx, changes, payload)
         return IngestResult(payload_id, changes)
-
-    # ---- outbox ----
-    def enqueue_notifications(self, tx: Transaction, rows: Iterable[Mapping[str, Any]]) -> int:
-        """Insert notification rows inside `tx`; a row whose `dedupe_key` exists is skipped.
-
-        Row keys: channel, kind, dedupe_key (required); alert_id, severity, payload (dict),
-        status ('pending'), next_attempt_at (now). Returns how many rows were inserted.
-        """
-        d = self.dialect
-        n = 0
-        for r in rows:
-            for k in ("channel", "kind", "dedupe_key"):
-                if not r.get(k):
-                    raise ValueError(f"notification row needs {k!r}")
-            if r["kind"] not in NOTIFICATION_KINDS:
-                raise ValueError(f"notification kind {r['kind']!r} not one of {NOTIFICATION_KINDS}")
-            status = r.get("status", "pending")
-            if status not in NOTIFICATION_STATUSES:
-                raise ValueError(f"notification status {status!r} not one of {NOTIFICATION_STATUSES}")
-            cur = tx.execute(
-                "INSERT INTO notifications (alert_id, channel, kind, severity, status, attempts, "
-                "next_attempt_at, payload, dedupe_key, created_at, updated_at, sent_at) "
-                "VALUES (%s, %s, %s, %s, %s, 0, %s, %s, %s, %s, %s, %s) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
-                (
-                    r.get("alert_id"), r["channel"], r["kind"], r.get("severity"), status,
-                    d.time_in(r.get("next_attempt_at") or tx.now), d.json_in(r.get("payload") or {}),
-                    r["dedupe_key"], d.time_in(tx.now), d.time_in(tx.now),
-                    d.time_in(tx.now) if status == "sent" else None,  # queued as already sent: a summary
-                ),
-            )
-            n += len(cur.fetchall())  # not rowcount: unknown until sync in pipeline mode
-        return n
-
-    def mark_notification(
-        self,
-        notification_id: int,
-        status: str,
-        *,
-        error: str | None = None,
-        message_id: str | None = None,
-        chat_id: str | None = None,
-        next_attempt_at: datetime | None = None,
-        payload: Mapping[str, Any] | None = None,
-        now: datetime | None = None,
-    ) -> bool:
-        """Record the outcome of a delivery attempt and release the lease.
-
-        status 'pending' with `next_attempt_at` schedules a retry; 'sent' sets sent_at; 'failed'
-        and 'folded' are final. message_id/chat_id/payload are only overwritten when given.
-        """
-        if status not in NOTIFICATION_STATUSES:
-            raise ValueError(f"notification status {status!r} not one of {NOTIFICATION_STATUSES}")
-        d = self.dialect
-        with self.transaction() as tx:
-            now = now or tx.now
-            sets = ["status = %s", "locked_until = NULL", "locked_by = NULL", "updated_at = %s", "last_error = %s"]
-            params: list[Any] = [status, d.time_in(now), error[:2000] if error else None]
-            if status == "sent":
-                sets.append("sent_at = %s")
-                params.append(d.time_in(now))
-            if next_attempt_at is not None:
-                sets.append("next_attempt_at = %s")
-                params.append(d.time_in(next_attempt_at))
-            if message_id is not None:
-                sets.append("message_id = %s")
-                params.append(str(message_id))
-            if chat_id is not None:
-                sets.append("chat_id = %s")
-                params.append(str(chat_id))
-            if payload is not None:
-                sets.append("payload = %s")
-                params.append(d.json_in(dict(payload)))
-            params.append(notification_id)
-            cur = tx.execute(f"UPDATE notifications SET {', '.join(sets)} WHERE id = %s RETURNING id", params)
-            return bool(cur.fetchall())
-
-    def list_notifications(self, alert_id: int | None = None, status: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
-        where, params = [], []
-        if alert_id is not None:
-            where.append("alert_id = %s")
-            params.append(alert_id)
-        if status is not None:
-            where.append("status = %s")
-            params.append(status)
-        sql = "SELECT * FROM notifications"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY id LIMIT %s"
-        params.append(limit)
-        with self.transaction(write=False) as tx:
-            return [self._notification_out(r) for r in tx.fetchall(sql, params)]
 
     # ---- reads ----
     def _alert_out(self, row: Mapping[str, Any]) -> dict[str, Any]:
@@ -331,16 +229,6 @@ class AlertStore(ABC):
                 out[c] = d.json_out(out[c])
         if "acknowledged" in out:
             out["acknowledged"] = bool(out["acknowledged"])
-        return out
-
-    def _notification_out(self, row: Mapping[str, Any]) -> dict[str, Any]:
-        d = self.dialect
-        out = dict(row)
-        for c in NOTIF_TIME_COLS:
-            if c in out:
-                out[c] = d.time_out(out[c])
-        if "payload" in out:
-            out["payload"] = d.json_out(out["payload"])
         return out
 
     def list_alerts(self, q: AlertQuery) -> list[dict[str, Any]]:
@@ -380,17 +268,29 @@ class AlertStore(ABC):
         with self.transaction(write=False) as tx:
             return [self._alert_out(r) for r in tx.fetchall(sql, params)]
 
-    def get_alert(self, alert_id: int, with_deliveries: bool = True) -> dict[str, Any] | None:
-        """One alert, with its notification rows as `deliveries`; None when absent."""
-        with self.transaction(write=False) as tx:
+    def get_alert(self, alert_id: int, tx: Transaction | None = None) -> dict[str, Any] | None:
+        """One alert; None when absent."""
+        if tx is not None:
             row = tx.fetchone(f"SELECT {ALERT_COLUMNS} FROM alerts WHERE id = %s", (alert_id,))
-            if row is None:
-                return None
-            out = self._alert_out(row)
-            if with_deliveries:
-                rows = tx.fetchall("SELECT * FROM notifications WHERE alert_id = %s ORDER BY id", (alert_id,))
-                out["deliveries"] = [self._notification_out(r) for r in rows]
-            return out
+            return self._alert_out(row) if row is not None else None
+        with self.transaction(write=False) as own:
+            return self.get_alert(alert_id, own)
+
+    def get_alerts(self, alert_ids: Iterable[int], tx: Transaction | None = None) -> dict[int, dict[str, Any]]:
+        """Several alerts by id (missing ids are absent from the result)."""
+        ids = sorted({int(i) for i in alert_ids})
+        if not ids:
+            return {}
+        if tx is None:
+            with self.transaction(write=False) as own:
+                return self.get_alerts(ids, own)
+        out: dict[int, dict[str, Any]] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            marks = ", ".join(["%s"] * len(chunk))
+            for r in tx.fetchall(f"SELECT {ALERT_COLUMNS} FROM alerts WHERE id IN ({marks})", chunk):
+                out[int(r["id"])] = self._alert_out(r)
+        return out
 
     def find_alert(self, fingerprint: str, starts_at: datetime) -> dict[str, Any] | None:
         with self.transaction(write=False) as tx:
@@ -415,31 +315,37 @@ class AlertStore(ABC):
         return rows
 
     # ---- acknowledgement and silences ----
-    def ack_alert(self, alert_id: int, by: str, comment: str | None = None, at: datetime | None = None) -> bool:
+    def ack_alert(self, alert_id: int, by: str, comment: str | None = None, at: datetime | None = None,
+                  tx: Transaction | None = None) -> bool:
         """Acknowledge; the first acknowledgement wins. Returns whether this call changed the alert.
-        Raises NotFoundError for an unknown id."""
+        Raises NotFoundError for an unknown id. With `tx`, runs inside that transaction (so the
+        caller can queue its notification edits atomically: `webhook_receiver.notify.actions`)."""
+        if tx is None:
+            with self.transaction() as own:
+                return self.ack_alert(alert_id, by, comment, at, own)
         d = self.dialect
-        with self.transaction() as tx:
-            at = at or tx.now
-            cur = tx.execute(
-                "UPDATE alerts SET acknowledged = %s, acknowledged_at = %s, acknowledged_by = %s, "
-                "ack_comment = %s WHERE id = %s AND acknowledged = %s RETURNING id",
-                (True, d.time_in(at), by, comment, alert_id, False),
-            )
-            if cur.fetchall():
-                return True
-            if tx.fetchone("SELECT id FROM alerts WHERE id = %s", (alert_id,)) is None:
-                raise NotFoundError(f"alert {alert_id} not found")
-            return False
+        at = at or tx.now
+        cur = tx.execute(
+            "UPDATE alerts SET acknowledged = %s, acknowledged_at = %s, acknowledged_by = %s, "
+            "ack_comment = %s WHERE id = %s AND acknowledged = %s RETURNING id",
+            (True, d.time_in(at), by, comment, alert_id, False),
+        )
+        if cur.fetchall():
+            return True
+        if tx.fetchone("SELECT id FROM alerts WHERE id = %s", (alert_id,)) is None:
+            raise NotFoundError(f"alert {alert_id} not found")
+        return False
 
-    def set_silence(self, alert_id: int, silence_id: str, until: datetime) -> bool:
+    def set_silence(self, alert_id: int, silence_id: str, until: datetime, tx: Transaction | None = None) -> bool:
         """Record the Alertmanager silence covering this alert. Returns False for an unknown id."""
-        with self.transaction() as tx:
-            cur = tx.execute(
-                "UPDATE alerts SET silence_id = %s, silenced_until = %s WHERE id = %s RETURNING id",
-                (silence_id, self.dialect.time_in(until), alert_id),
-            )
-            return bool(cur.fetchall())
+        if tx is None:
+            with self.transaction() as own:
+                return self.set_silence(alert_id, silence_id, until, own)
+        cur = tx.execute(
+            "UPDATE alerts SET silence_id = %s, silenced_until = %s WHERE id = %s RETURNING id",
+            (silence_id, self.dialect.time_in(until), alert_id),
+        )
+        return bool(cur.fetchall())
 
     # ---- statistics ----
     def stats(self, since: datetime, until: datetime) -> dict[str, Any]:
@@ -476,6 +382,3 @@ class AlertStore(ABC):
             raise QueryError("limit", f"must be between 1 and {max_limit}")
         return limit
 
-
-def lease_until(now: datetime, lease_s: float) -> datetime:
-    return now + timedelta(seconds=lease_s)

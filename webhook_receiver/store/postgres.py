@@ -1,9 +1,7 @@
 """PostgreSQL backend: psycopg 3 with a connection pool.
 
 Ingest is one statement per payload (raw payload insert + batched upsert of every alert via
-UNNEST, returning each alert's previous state), then the planner, then one durable commit.
-The notification claim uses FOR UPDATE SKIP LOCKED so several receiver processes can deliver
-from one outbox without taking the same row.
+UNNEST, returning each alert's previous state), then the ingest hook, then one durable commit.
 """
 from __future__ import annotations
 
@@ -17,9 +15,9 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
 from ..errors import StorageUnavailable
-from ..outbox import AlertChange
 from ..payload import ParsedAlert, WebhookPayload
-from .base import AlertStore, Dialect, Transaction, alert_metadata, classify, lease_until
+from .changes import AlertChange
+from .base import AlertStore, Dialect, Transaction, alert_metadata, classify
 from ..settings import redact_url
 
 __all__ = ["PostgresStore"]
@@ -183,33 +181,6 @@ class PostgresStore(AlertStore):
                 )
             )
         return payload_id, changes
-
-    def claim_due_notifications(
-        self, channel: str | None, limit: int, worker_id: str, lease_s: float, now: datetime | None = None
-    ) -> list[dict[str, Any]]:
-        with self.transaction() as tx:
-            now = now or tx.now
-            chan = "AND channel = %(channel)s" if channel is not None else ""
-            rows = tx.fetchall(
-                f"""
-                WITH due AS (
-                    SELECT id FROM notifications
-                    WHERE ((status = 'pending' AND next_attempt_at <= %(now)s)
-                           OR (status = 'sending' AND locked_until < %(now)s)) {chan}
-                    ORDER BY severity NULLS LAST, next_attempt_at, id
-                    LIMIT %(limit)s
-                    FOR UPDATE SKIP LOCKED
-                )
-                UPDATE notifications n SET status = 'sending', locked_by = %(worker)s,
-                    locked_until = %(until)s, attempts = n.attempts + 1, updated_at = %(now)s
-                FROM due WHERE n.id = due.id
-                RETURNING n.*
-                """,
-                {"now": now, "channel": channel, "limit": limit, "worker": worker_id,
-                 "until": lease_until(now, lease_s)},
-            )
-        rows.sort(key=lambda r: (r["severity"] is None, r["severity"] or "", r["next_attempt_at"], r["id"]))
-        return [self._notification_out(r) for r in rows]
 
 
 def _short(exc: BaseException) -> str:

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..errors import StorageUnavailable
-from ..outbox import AlertChange
 from ..payload import ParsedAlert, WebhookPayload
-from .base import AlertStore, Dialect, Transaction, alert_metadata, classify, lease_until, utcnow
+from .changes import AlertChange
+from .base import AlertStore, Dialect, Transaction, alert_metadata, classify, utcnow
 
 __all__ = ["SQLiteStore", "SQLiteDialect"]
 
@@ -223,36 +223,3 @@ class SQLiteStore(AlertStore):
                 )
             )
         return payload_id, changes
-
-    def claim_due_notifications(
-        self, channel: str | None, limit: int, worker_id: str, lease_s: float, now: datetime | None = None
-    ) -> list[dict[str, Any]]:
-        d = self.dialect
-        with self.transaction() as tx:
-            now = now or tx.now
-            n = d.time_in(now)
-            sql = (
-                "SELECT id FROM notifications WHERE ((status = 'pending' AND next_attempt_at <= %s) "
-                "OR (status = 'sending' AND locked_until < %s))"
-            )
-            params: list[Any] = [n, n]
-            if channel is not None:
-                sql += " AND channel = %s"
-                params.append(channel)
-            sql += " ORDER BY severity IS NULL, severity, next_attempt_at, id LIMIT %s"
-            params.append(limit)
-            ids = [r["id"] for r in tx.fetchall(sql, params)]
-            if not ids:
-                return []
-            marks = ", ".join(["%s"] * len(ids))
-            tx.execute(
-                f"UPDATE notifications SET status = 'sending', locked_by = %s, locked_until = %s, "
-                f"attempts = attempts + 1, updated_at = %s WHERE id IN ({marks})",
-                (worker_id, d.time_in(lease_until(now, lease_s)), n, *ids),
-            )
-            rows = tx.fetchall(
-                f"SELECT * FROM notifications WHERE id IN ({marks}) "
-                "ORDER BY severity IS NULL, severity, next_attempt_at, id",
-                ids,
-            )
-        return [self._notification_out(r) for r in rows]

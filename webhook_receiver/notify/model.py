@@ -1,4 +1,5 @@
-"""What a channel is given to deliver: an alert (as the store returns it) and what happened to it."""
+"""What a channel is given to render: a `Notice` (what happened) about an `AlertView` (the alert as
+the store has it now). Pure data; no I/O."""
 from __future__ import annotations
 
 import json
@@ -6,10 +7,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-__all__ = ["AlertView", "SEVERITY_ORDER", "severity_rank"]
+__all__ = ["AlertView", "Notice", "SEVERITY_ORDER", "IDENTIFYING_LABELS", "severity_rank", "format_duration"]
 
 SEVERITY_ORDER = ("P0", "P1", "P2", "P3")
 IDENTIFYING_LABELS = ("exchange", "route", "symbol", "tier", "scope")
+# labels that say where a series was scraped, not what is on fire
+PLUMBING_LABELS = frozenset({"instance", "job", "replica", "prometheus", "monitor", "endpoint", "namespace", "pod"})
 
 
 def severity_rank(severity: str | None) -> int:
@@ -59,6 +62,7 @@ class AlertView:
     ends_at: datetime | None = None
     acknowledged_by: str | None = None
     acknowledged_at: datetime | None = None
+    silenced_until: datetime | None = None
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> "AlertView":
@@ -80,6 +84,7 @@ class AlertView:
             ends_at=_as_dt(row.get("ends_at")),
             acknowledged_by=row.get("acknowledged_by"),
             acknowledged_at=_as_dt(row.get("acknowledged_at")),
+            silenced_until=_as_dt(row.get("silenced_until")),
         )
 
     def identifying_labels(self) -> list[tuple[str, str]]:
@@ -103,6 +108,25 @@ class AlertView:
     def runbook_url(self) -> str | None:
         return self.annotations.get("runbook_url")
 
+    @property
+    def value(self) -> str | None:
+        """The current value as the rule rendered it (annotation `value`), when there is one."""
+        return self.annotations.get("value") or None
+
+    @property
+    def resolved(self) -> bool:
+        return self.status == "resolved"
+
+    def identity(self, max_len: int = 120) -> str:
+        """A short name for what is on fire: `upbit`, `upbit-binance-BTC`, `tier=global scope=global`.
+
+        Values of exchange/route/symbol speak for themselves; other labels keep their key. An alert
+        with no such label (a global loss limit, the exporter being down) is named by its summary."""
+        labels = [(k, v) for k, v in self.identifying_labels() if k not in PLUMBING_LABELS]
+        parts = [v if k in ("exchange", "route", "symbol") else f"{k}={v}" for k, v in labels]
+        text = " · ".join(parts) or self.title or self.alertname
+        return text if len(text) <= max_len else text[: max_len - 1] + "…"
+
     def duration_seconds(self) -> float | None:
         if self.starts_at and self.ends_at:
             return max(0.0, (self.ends_at - self.starts_at).total_seconds())
@@ -117,3 +141,24 @@ def format_duration(seconds: float) -> str:
     m, s = divmod(rem, 60)
     parts = [f"{d}d" if d else "", f"{h}h" if h else "", f"{m}m" if m else "", f"{s}s" if s or seconds == 0 else ""]
     return " ".join(p for p in parts if p)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One thing to tell.
+
+    kind: `firing` (an alert started), `resolved` (it ended), `ack` (someone acknowledged it),
+    or a system notice without an alert (`deadman`, `digest`). `alert` is the alert's CURRENT state,
+    so a firing notice told late already shows its resolve and acknowledgement.
+    """
+
+    kind: str
+    alert: AlertView | None = None
+    payload: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def severity(self) -> str:
+        if self.alert is not None:
+            return self.alert.severity
+        return str(self.payload.get("severity") or "P0")
+

@@ -1,10 +1,9 @@
-"""The seam between storing alerts and queuing their notifications.
+"""What one stored payload did to the alert history, and the hook that sees it inside the transaction.
 
-`AlertStore.ingest` calls an `OutboxPlanner` inside the SAME transaction that stores a payload, so
-"stored" and "queued for delivery" commit or roll back together. The planner inserts rows with
-`store.enqueue_notifications(tx, rows)`. The receiver's default planner queues nothing; the
-notifications layer supplies the real one (`create_app(settings, planner=...)` or
-`app.config["OUTBOX_PLANNER"]`).
+`AlertStore.ingest(payload, hook)` calls `hook(tx, changes, payload)` in the SAME transaction that
+stores the payload, so whatever the hook writes (the notification outbox) commits or rolls back
+together with the alerts. The store knows nothing about notifications; `webhook_receiver.notify`
+supplies the hook.
 """
 from __future__ import annotations
 
@@ -13,10 +12,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Callable, Literal
 
 if TYPE_CHECKING:
-    from .payload import WebhookPayload
-    from .store.base import Transaction
+    from ..payload import WebhookPayload
+    from .base import Transaction
 
-__all__ = ["AlertChange", "ChangeKind", "OutboxPlanner", "noop_planner"]
+__all__ = ["AlertChange", "ChangeKind", "IngestHook", "no_hook"]
 
 ChangeKind = Literal["new", "updated", "resolved", "unchanged"]
 
@@ -44,9 +43,9 @@ class AlertChange:
     generator_url: str = ""
 
 
-OutboxPlanner = Callable[["Transaction", "list[AlertChange]", "WebhookPayload"], None]
+IngestHook = Callable[["Transaction", "list[AlertChange]", "WebhookPayload"], None]
 
 
-def noop_planner(tx: "Transaction", changes: "list[AlertChange]", payload: "WebhookPayload") -> None:
-    """The receiver's default: store only, queue no notifications."""
+def no_hook(tx: "Transaction", changes: "list[AlertChange]", payload: "WebhookPayload") -> None:
+    """The default: store only."""
     return None

@@ -27,10 +27,13 @@ def _aware(v: Any) -> datetime | None:
 
 
 class DeadmanSwitch:
-    def __init__(self, store: Any, timeout_seconds: float, *, watchdog: str = "Watchdog",
+    def __init__(self, store: Any, outbox: Any, lane: tuple[str, str], timeout_seconds: float, *,
+                 watchdog: str = "Watchdog",
                  now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
                  on_queued: Callable[[], None] | None = None) -> None:
         self.store = store
+        self.outbox = outbox
+        self.lane = lane  # (channel, destination) the page goes to
         self.timeout = timeout_seconds
         self.watchdog = watchdog
         self.now = now
@@ -82,10 +85,9 @@ class DeadmanSwitch:
         if down:
             self._down_since = at
         key = f"deadman:{'down' if down else 'up'}:{at.isoformat()}"
-        with self.store.transaction() as tx:
-            n = self.store.enqueue_notifications(tx, [{
-                "channel": "telegram", "kind": "deadman", "severity": "P0", "dedupe_key": key,
-                "payload": {"down": down, "silent_for": silent_for, "at": at.isoformat()}}])
+        n = self.outbox.enqueue_now([{
+            "channel": self.lane[0], "destination": self.lane[1], "kind": "deadman", "severity": "P0",
+            "dedupe_key": key, "payload": {"down": down, "silent_for": silent_for, "at": at.isoformat()}}])
         log.warning("dead man's switch", extra={"fields": {
             "state": "down" if down else "recovered", "silent_for_s": round(silent_for), "queued": bool(n)}})
         if self.on_queued:

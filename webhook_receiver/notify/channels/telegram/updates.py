@@ -1,10 +1,11 @@
-"""Telegram updates: Ack / Silence button presses, by webhook or by long polling.
+"""Telegram updates: button presses, by webhook or by long polling.
 
 `CallbackHandler.handle_update(update)` is the one place that acts on an update:
 - only the configured chat and (when set) the allowed user ids may act;
-- `ack:<id>` -> `store.ack_alert` (first ack wins) and the message is edited to show who and when;
-- `sil:<id>:1h|24h` -> an Alertmanager API v2 silence with matchers from the alert's identifying
-  labels, recorded with `store.set_silence`;
+- `ack:<id>` / `pa:<message>` (Ack all) -> the actions' acknowledge, which records the ack and queues
+  the message edits through the outbox (paced like every other message);
+- `sil:<id>:1h|24h` / `ps:<message>:1h` -> Alertmanager API v2 silences with matchers from each
+  alert's identifying labels, recorded in the history;
 - every callback query is answered (Telegram shows a spinner until it is), whatever happened.
 
 `telegram_blueprint(handler, secret)` serves `POST /telegram/webhook` (checked against
@@ -16,50 +17,36 @@ from __future__ import annotations
 import hmac
 import logging
 import threading
-from datetime import datetime, timedelta, timezone
-from typing import Any
+from datetime import timedelta
+from typing import Any, Protocol
 
-import requests
 from flask import Blueprint, jsonify, request
 
-from .notifiers.errors import DeliveryError
-from .notifiers.model import AlertView
-from .notifiers.telegram_format import alert_keyboard, format_acked, parse_callback_data
+from ..base import DeliveryError
+from .format import parse_callback_data
 
-__all__ = ["AlertmanagerSilencer", "CallbackHandler", "LongPoller", "telegram_blueprint"]
+__all__ = ["Actions", "CallbackHandler", "LongPoller", "telegram_blueprint"]
 
 log = logging.getLogger("d76.notify.telegram")
 SILENCE_DURATIONS = {"1h": timedelta(hours=1), "24h": timedelta(hours=24)}
 
 
-class AlertmanagerSilencer:
-    """Creates silences through Alertmanager's API v2."""
+class Actions(Protocol):
+    """What a button press may do (`webhook_receiver.notify.actions.AlertActions`)."""
 
-    def __init__(self, base_url: str, timeout: float = 5.0, session: requests.Session | None = None) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
-        self._session = session or requests.Session()
-
-    def create(self, matchers: list[dict], starts_at: datetime, ends_at: datetime, created_by: str,
-               comment: str) -> str:
-        body = {"matchers": matchers, "startsAt": starts_at.isoformat(), "endsAt": ends_at.isoformat(),
-                "createdBy": created_by, "comment": comment}
-        try:
-            resp = self._session.post(f"{self.base_url}/api/v2/silences", json=body, timeout=self.timeout)
-        except requests.RequestException as exc:
-            raise DeliveryError(f"alertmanager: {type(exc).__name__}") from None
-        if resp.status_code != 200:
-            raise DeliveryError(f"alertmanager: {resp.status_code} {resp.text[:200]}",
-                                permanent=400 <= resp.status_code < 500, status=resp.status_code)
-        return str(resp.json()["silenceID"])
+    def acknowledge(self, alert_id: int, by: str, comment: str | None = None) -> Any: ...
+    def acknowledge_message(self, message_ref: int, by: str) -> int: ...
+    def silence(self, alert_id: int, duration: timedelta, by: str, comment: str | None = None) -> str: ...
+    def silence_message(self, message_ref: int, duration: timedelta, by: str) -> int: ...
 
 
 class CallbackHandler:
-    def __init__(self, store: Any, telegram: Any, silencer: AlertmanagerSilencer, *,
-                 chat_id: str | None, allowed_user_ids: frozenset[int] = frozenset()) -> None:
-        self.store = store
+    def __init__(self, actions: Actions, telegram: Any, *,
+                 chat_id: str | None, allowed_user_ids: frozenset[int] = frozenset(),
+                 action_errors: tuple[type[Exception], ...] = ()) -> None:
+        self.actions = actions
         self.telegram = telegram
-        self.silencer = silencer
+        self.action_errors = action_errors
         self.chat_id = str(chat_id) if chat_id else None
         self.allowed_user_ids = allowed_user_ids
 
@@ -78,7 +65,7 @@ class CallbackHandler:
         answer = "Something went wrong; see the receiver log"
         try:
             answer = self._act(cq)
-        except DeliveryError as exc:  # Alertmanager refused or unreachable: tell the user, do not retry
+        except self.action_errors as exc:  # Alertmanager refused or unreachable: tell the user, do not retry
             log.warning("callback action failed", extra={"fields": {"error": str(exc)}})
             answer = f"Could not do that: {exc}"[:200]
         except Exception:
@@ -92,42 +79,51 @@ class CallbackHandler:
         return answer
 
     def _act(self, cq: dict) -> str:
-        user = cq.get("from") or {}
-        message = cq.get("message") or {}
-        chat_id = (message.get("chat") or {}).get("id")
+        user = _obj(cq.get("from"))
+        message = _obj(cq.get("message"))
+        chat_id = _obj(message.get("chat")).get("id")
         if not self.allowed(user.get("id"), chat_id):
             log.warning("callback refused", extra={"fields": {"user_id": user.get("id"), "chat_id": chat_id}})
             return "You are not allowed to act on these alerts"
         parsed = parse_callback_data(str(cq.get("data") or ""))
         if parsed is None:
             return "Unknown button"
-        action, alert_id, duration = parsed
-        raw = self.store.get_alert(alert_id, with_deliveries=False)
-        if raw is None:
-            return f"Alert {alert_id} is not in the history"
-        who = f"telegram:{user.get('username') or user.get('id')}"
-        now = datetime.now(timezone.utc)
-        if action == "ack":
-            changed = self.store.ack_alert(alert_id, who, None, now)
-            if not changed:
-                return f"Already acknowledged by {raw.get('acknowledged_by')}"
-            log.info("alert acknowledged", extra={"fields": {"alert_id": alert_id, "by": who}})
-            if message.get("message_id") is not None and raw.get("status") != "resolved":
-                try:
-                    self.telegram.edit_message_text(
-                        chat_id, int(message["message_id"]), format_acked(AlertView.from_row(raw), who, now),
-                        reply_markup=alert_keyboard(alert_id, acked=True))
-                except DeliveryError as exc:
-                    log.warning("ack edit failed", extra={"fields": {"alert_id": alert_id, "error": str(exc)}})
+        who = _who(user)
+        if parsed.action == "ack":
+            try:
+                result = self.actions.acknowledge(parsed.target, who)
+            except LookupError:
+                return f"Alert {parsed.target} is not in the history"
+            if not result.changed:
+                return f"Already acknowledged by {result.alert.get('acknowledged_by')}"
             return "Acknowledged"
-        alert = AlertView.from_row(raw)
-        until = now + SILENCE_DURATIONS[duration or "1h"]
-        silence_id = self.silencer.create(alert.silence_matchers(), now, until, who,
-                                          f"silenced from Telegram for {duration} (alert {alert_id})")
-        self.store.set_silence(alert_id, silence_id, until)
-        log.info("silence created", extra={"fields": {"alert_id": alert_id, "silence_id": silence_id,
-                                                     "until": until.isoformat(), "by": who}})
-        return f"Silenced for {duration}"
+        if parsed.action == "ack_all":
+            n = self.actions.acknowledge_message(parsed.target, who)
+            return f"Acknowledged {n} alert{'s' if n != 1 else ''}" if n else "Nothing left to acknowledge"
+        duration = SILENCE_DURATIONS[parsed.duration or "1h"]
+        if parsed.action == "sil":
+            try:
+                self.actions.silence(parsed.target, duration, who,
+                                     f"silenced from Telegram for {parsed.duration} (alert {parsed.target})")
+            except LookupError:
+                return f"Alert {parsed.target} is not in the history"
+            return f"Silenced for {parsed.duration}"
+        n = self.actions.silence_message(parsed.target, duration, who)
+        return f"Silenced {n} alert{'s' if n != 1 else ''} for {parsed.duration}"
+
+
+def _obj(v: Any) -> dict:
+    """A JSON object from an update, or {} when the field is missing or of another type (an update is
+    untrusted input: wrong types are ignored, never a 500)."""
+    return v if isinstance(v, dict) else {}
+
+
+def _who(user: dict) -> str:
+    """`telegram:<username or id>`, with characters no store accepts (NUL, lone surrogates) dropped."""
+    name = user.get("username") if isinstance(user.get("username"), str) else None
+    ident = name or str(user.get("id") if isinstance(user.get("id"), (int, str)) else "unknown")
+    clean = "".join(c for c in ident if c != "\x00" and not 0xD800 <= ord(c) <= 0xDFFF)[:64]
+    return f"telegram:{clean or 'unknown'}"
 
 
 def telegram_blueprint(handler: CallbackHandler, secret: str | None) -> Blueprint:

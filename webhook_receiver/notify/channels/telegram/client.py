@@ -13,7 +13,7 @@ from typing import Any
 
 import requests
 
-from .errors import DeliveryError
+from ..base import DeliveryError
 
 __all__ = ["TelegramClient", "DEFAULT_API_URL"]
 
@@ -69,11 +69,16 @@ class TelegramClient:
         raise DeliveryError(f"telegram {method}: {code} {desc}", permanent=True, status=code)
 
     def send_message(self, chat_id: str | int, text: str, *, reply_markup: dict | None = None,
-                     reply_to_message_id: int | None = None, disable_preview: bool = True) -> int:
+                     reply_to_message_id: int | None = None, disable_preview: bool = True,
+                     message_thread_id: int | None = None, disable_notification: bool = False) -> int:
         params: dict[str, Any] = {"chat_id": chat_id, "text": text, "parse_mode": "HTML",
                                   "link_preview_options": {"is_disabled": disable_preview}}
         if reply_markup is not None:
             params["reply_markup"] = reply_markup
+        if message_thread_id is not None:
+            params["message_thread_id"] = int(message_thread_id)
+        if disable_notification:
+            params["disable_notification"] = True
         if reply_to_message_id is not None:
             params["reply_parameters"] = {"message_id": reply_to_message_id, "allow_sending_without_reply": True}
         result = self.call("sendMessage", params)

@@ -1,4 +1,4 @@
-"""The daily P3 digest: rendering (plain text + HTML) and sending over SMTP.
+"""The email channel: the daily digest, rendered (plain text + HTML) and sent over SMTP.
 
 Rendering is pure (alerts in, `EmailMessage` out) so it is tested without a server; `SMTPSender`
 uses smtplib with bounded timeouts, optional STARTTLS and login, and classifies failures like the
@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import Sequence
+from typing import Any, ClassVar, Mapping, Sequence
 
-from .errors import DeliveryError
-from .model import AlertView, format_duration
+from ..model import AlertView, Notice, format_duration
+from ..settings import NotifySettings
+from . import register
+from .base import ChannelLimits, DeliveryError, Part, TailCount
 
-__all__ = ["DigestContent", "build_digest", "render_digest_email", "SMTPSender"]
+__all__ = ["DigestContent", "EmailChannel", "build_digest", "render_digest_email", "SMTPSender"]
 
 
 @dataclass(frozen=True)
@@ -137,3 +139,51 @@ class SMTPSender:
         except (smtplib.SMTPException, OSError, socket.timeout) as exc:
             raise DeliveryError(f"smtp: {type(exc).__name__}") from None
         return str(msg["Message-ID"])
+
+
+@register
+class EmailChannel:
+    """The daily digest by email. Not per alert: the digest scheduler queues one `digest` row a day
+    and `webhook_receiver.notify.digest` builds its content."""
+
+    name: ClassVar[str] = "email"
+    settings_keys: ClassVar[tuple[str, ...]] = ("SMTP_HOST",)
+    per_alert: ClassVar[bool] = False
+    can_edit: ClassVar[bool] = False
+
+    def __init__(self, sender: SMTPSender, mail_from: str, mail_to: Sequence[str]) -> None:
+        self.sender = sender
+        self.mail_from = mail_from
+        self.mail_to = tuple(mail_to)
+        self.limits = ChannelLimits(min_interval=0.0, per_minute=60, max_chars=10_000_000)
+
+    @classmethod
+    def from_settings(cls, settings: NotifySettings) -> "EmailChannel | None":
+        if not settings.email_enabled:
+            return None
+        sender = SMTPSender(settings.smtp_host or "", settings.smtp_port, user=settings.smtp_user,
+                            password=settings.smtp_password, starttls=settings.smtp_starttls,
+                            ca_file=settings.smtp_ca_file)
+        return cls(sender, settings.alert_email_from or "", settings.alert_email_to)
+
+    def destinations(self, severity: str, labels: Mapping[str, str]) -> tuple[str, ...]:
+        return ()  # nothing per alert
+
+    def render_single(self, notice: Notice, destination: str) -> list[Part]:
+        content = notice.payload.get("content")
+        if notice.kind != "digest" or not isinstance(content, DigestContent):
+            raise DeliveryError(f"email: cannot send a {notice.kind!r} notice", permanent=True)
+        msg = render_digest_email(content, sender=self.mail_from, recipients=self.mail_to)
+        return [Part(str(msg["Subject"]), {"email": msg})]
+
+    def render_packed(self, notices: Sequence[Notice], destination: str, *, tail: Sequence[TailCount] = (),
+                      fit: bool = True, message_ref: int | None = None) -> tuple[Part, int]:
+        return self.render_single(notices[0], destination)[0], 1
+
+    def send(self, destination: str, part: Part, *, reply_to: str | None = None) -> str | None:
+        msg: Any = part.extras["email"]
+        return self.sender.send(msg)
+
+    def edit(self, destination: str, remote_id: str, part: Part) -> None:
+        raise NotImplementedError("email cannot be edited")
+

@@ -30,7 +30,8 @@ class ConsoleTelegram:
             stream.flush()
 
     def send_message(self, chat_id: str | int, text: str, *, reply_markup: dict | None = None,
-                     reply_to_message_id: int | None = None, disable_preview: bool = True) -> int:
+                     reply_to_message_id: int | None = None, disable_preview: bool = True,
+                     message_thread_id: int | None = None, disable_notification: bool = False) -> int:
         mid = next(self._ids)
         self.sent.append((mid, text))
         self._print(f"message {mid}", text)

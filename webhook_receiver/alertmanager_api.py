@@ -1,0 +1,67 @@
+"""A small client of Alertmanager's API v2: silences (create, expire, list) and alerts.
+
+Several URLs (an HA cluster) may be given: a call goes to the first that answers; silences gossip
+to the other peers. Errors are `AlertmanagerError`, whose text never includes credentials.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Sequence
+
+import requests
+
+__all__ = ["AlertmanagerClient", "AlertmanagerError"]
+
+
+class AlertmanagerError(Exception):
+    def __init__(self, message: str, *, permanent: bool = False, status: int | None = None) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        self.status = status
+
+
+class AlertmanagerClient:
+    def __init__(self, urls: str | Sequence[str], timeout: float = 5.0, session: requests.Session | None = None) -> None:
+        self.urls = [urls] if isinstance(urls, str) else list(urls)
+        self.urls = [u.rstrip("/") for u in self.urls if u]
+        if not self.urls:
+            raise ValueError("AlertmanagerClient needs at least one URL")
+        self.timeout = timeout
+        self._session = session or requests.Session()
+
+    @property
+    def base_url(self) -> str:
+        return self.urls[0]
+
+    def _call(self, method: str, path: str, **kw: Any) -> Any:
+        last: AlertmanagerError | None = None
+        for base in self.urls:
+            try:
+                resp = self._session.request(method, f"{base}{path}", timeout=self.timeout, **kw)
+            except requests.RequestException as exc:
+                last = AlertmanagerError(f"alertmanager: {type(exc).__name__}")
+                continue
+            if 200 <= resp.status_code < 300:
+                return resp.json() if resp.content else None
+            err = AlertmanagerError(f"alertmanager: {resp.status_code} {resp.text[:200]}",
+                                    permanent=400 <= resp.status_code < 500, status=resp.status_code)
+            if err.permanent:
+                raise err
+            last = err
+        assert last is not None
+        raise last
+
+    def create_silence(self, matchers: list[dict], starts_at: datetime, ends_at: datetime, created_by: str,
+                       comment: str) -> str:
+        body = {"matchers": matchers, "startsAt": starts_at.isoformat(), "endsAt": ends_at.isoformat(),
+                "createdBy": created_by, "comment": comment}
+        return str(self._call("POST", "/api/v2/silences", json=body)["silenceID"])
+
+    def expire_silence(self, silence_id: str) -> None:
+        self._call("DELETE", f"/api/v2/silence/{silence_id}")
+
+    def silences(self) -> list[dict]:
+        return list(self._call("GET", "/api/v2/silences") or [])
+
+    def alerts(self, **filters: Any) -> list[dict]:
+        return list(self._call("GET", "/api/v2/alerts", params=filters) or [])

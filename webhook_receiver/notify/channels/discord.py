@@ -1,0 +1,128 @@
+"""Discord webhooks (embeds). Paced under Discord's webhook limits (a few requests per second, about
+30 a minute per channel); 429 `retry_after` in the JSON body honoured. Mentions are disabled, so a
+label value like "@everyone" never pings anyone."""
+from __future__ import annotations
+
+from typing import Any, ClassVar, Mapping, Sequence
+
+from ..model import AlertView, Notice
+from ..settings import NotifySettings
+from . import register
+from .base import ChannelLimits, Part, TailCount
+from .http_webhook import WebhookPoster
+from .packing import fit_count, group_notices, severity_counts
+
+__all__ = ["DiscordChannel", "discord_payload"]
+
+_SEV_COLOR = {"P0": 0xD32F2F, "P1": 0xF57C00, "P2": 0xFBC02D, "P3": 0x1976D2}
+DESCRIPTION_CHARS = 4096
+EMBED_TOTAL_CHARS = 6000
+_NO_MENTIONS = {"parse": []}
+
+
+def discord_payload(alert: AlertView, kind: str = "firing") -> dict[str, Any]:
+    resolved = kind == "resolved" or alert.resolved
+    if kind == "ack" and alert.acknowledged_by:
+        title = f"👤 {alert.acknowledged_by} acknowledged [{alert.severity}] {alert.title}"
+    else:
+        title = ("✅ RESOLVED " if resolved else "") + f"[{alert.severity}] {alert.title}"
+    extra = sorted((k, v) for k, v in alert.annotations.items()
+                   if k not in ("summary", "description", "runbook_url") and v)
+    fields = [{"name": k[:256], "value": (v or "-")[:1024], "inline": True}
+              for k, v in [("alertname", alert.alertname), *alert.identifying_labels()]]
+    fields += [{"name": k[:256], "value": v[:1024], "inline": False} for k, v in extra]
+    embed: dict[str, Any] = {
+        "title": title[:256],
+        "description": (alert.message or "")[:DESCRIPTION_CHARS],
+        "color": 0x388E3C if resolved else _SEV_COLOR.get(alert.severity, 0x757575),
+        "fields": fields[:25],
+    }
+    if alert.runbook_url and alert.runbook_url.startswith(("http://", "https://")):
+        embed["url"] = alert.runbook_url
+    if alert.starts_at:
+        embed["timestamp"] = alert.starts_at.isoformat()
+    return {"embeds": [embed], "allowed_mentions": _NO_MENTIONS}
+
+
+def _line(n: Notice) -> str:
+    a = n.alert
+    assert a is not None
+    text = f"• {a.identity()}"
+    if a.value:
+        text += f" — {a.value[:60]}"
+    if n.kind == "resolved" or a.resolved:
+        text += " ✅"
+    elif a.acknowledged_by:
+        text += f" 👤 {a.acknowledged_by[:40]}"
+    if a.id is not None:
+        text += f" #{int(a.id)}"
+    return text[:300]
+
+
+def packed_payload(notices: Sequence[Notice], tail: Sequence[TailCount] = ()) -> dict[str, Any]:
+    counts = severity_counts(notices)
+    firing = sum(c for _, c in counts) + sum(t.count for t in tail if t.kind != "resolved")
+    title = (f"{firing} alerts firing (" + " · ".join(f"{s} {c}" for s, c in counts) + ")") if firing else "✅ Resolved"
+    lines: list[str] = []
+    for members in group_notices(notices):
+        first = members[0]
+        name = first.alert.alertname if first.alert else ""
+        lines.append(f"**{'✅ Resolved ' if first.kind == 'resolved' else ''}[{first.severity}] {name}** ×{len(members)}")
+        lines.extend(_line(n) for n in members)
+    for t in tail:
+        lines.append(f"*… +{t.count} {'resolved' if t.kind == 'resolved' else 'more'} {t.alertname} [{t.severity}]: "
+                     f"see /alerts {t.alertname}*")
+    color = _SEV_COLOR.get(counts[0][0], 0x757575) if counts else 0x388E3C
+    return {"embeds": [{"title": title[:256], "description": "\n".join(lines), "color": color}],
+            "allowed_mentions": _NO_MENTIONS}
+
+
+def _fits(payload: dict[str, Any]) -> bool:
+    e = payload["embeds"][0]
+    return len(e["description"]) <= DESCRIPTION_CHARS and len(e["description"]) + len(e["title"]) <= EMBED_TOTAL_CHARS
+
+
+@register
+class DiscordChannel:
+    name: ClassVar[str] = "discord"
+    settings_keys: ClassVar[tuple[str, ...]] = ("DISCORD_WEBHOOK_URL",)
+    per_alert: ClassVar[bool] = True
+    can_edit: ClassVar[bool] = False
+
+    def __init__(self, url: str, limits: ChannelLimits) -> None:
+        self._poster = WebhookPoster("discord", url, ok_statuses=(200, 204))
+        self.limits = limits
+
+    def __repr__(self) -> str:
+        return "DiscordChannel(url=***)"
+
+    @classmethod
+    def from_settings(cls, settings: NotifySettings) -> "DiscordChannel | None":
+        if not settings.discord_webhook_url:
+            return None
+        return cls(settings.discord_webhook_url, ChannelLimits(
+            min_interval=settings.discord_min_interval, per_minute=settings.discord_per_minute,
+            max_chars=DESCRIPTION_CHARS))
+
+    def destinations(self, severity: str, labels: Mapping[str, str]) -> tuple[str, ...]:
+        return ("default",)
+
+    def render_single(self, notice: Notice, destination: str) -> list[Part]:
+        if notice.alert is None:
+            raise ValueError(f"discord: a {notice.kind!r} notice needs an alert")
+        return [Part(notice.alert.title, {"payload": discord_payload(notice.alert, notice.kind)})]
+
+    def render_packed(self, notices: Sequence[Notice], destination: str, *, tail: Sequence[TailCount] = (),
+                      fit: bool = True, message_ref: int | None = None) -> tuple[Part, int]:
+        payload, n = fit_count(len(notices), lambda k: packed_payload(notices[:k], tail), _fits)
+        if not _fits(payload):
+            e = payload["embeds"][0]
+            e["description"] = e["description"][: DESCRIPTION_CHARS - 1] + "…"
+        return Part(payload["embeds"][0]["title"], {"payload": payload}), n
+
+    def send(self, destination: str, part: Part, *, reply_to: str | None = None) -> str | None:
+        self._poster.post(part.extras["payload"])
+        return None
+
+    def edit(self, destination: str, remote_id: str, part: Part) -> None:
+        raise NotImplementedError("Discord webhooks are used without editing")

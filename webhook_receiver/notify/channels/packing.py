@@ -1,0 +1,50 @@
+"""What every channel's packed message shares: the order of its groups, and how many notices fit.
+
+A packed message names several alerts, grouped by (firing before resolved, severity, alertname).
+Each channel renders the groups in its own markup; `fit_count` finds the largest prefix of the
+notices (in the dispatcher's priority order) whose rendering a channel accepts.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Callable, Sequence, TypeVar
+
+from ..model import Notice, severity_rank
+
+__all__ = ["group_notices", "fit_count", "severity_counts"]
+
+T = TypeVar("T")
+
+
+def _key(n: Notice) -> tuple[bool, int, str]:
+    return (n.kind == "resolved", severity_rank(n.severity), n.alert.alertname if n.alert else "")
+
+
+def group_notices(notices: Sequence[Notice]) -> list[list[Notice]]:
+    """Groups in display order; members keep their relative order."""
+    groups: dict[tuple, list[Notice]] = {}
+    for n in sorted(notices, key=_key):
+        groups.setdefault(_key(n), []).append(n)
+    return list(groups.values())
+
+
+def severity_counts(notices: Sequence[Notice]) -> list[tuple[str, int]]:
+    """(severity, count) of the firing notices, most severe first."""
+    c = Counter(n.severity for n in notices if n.kind != "resolved")
+    return sorted(c.items(), key=lambda kv: severity_rank(kv[0]))
+
+
+def fit_count(total: int, build: Callable[[int], T], fits: Callable[[T], bool]) -> tuple[T, int]:
+    """The rendering of the largest prefix (at least 1) that `fits`; (build(1), 1) when none does."""
+    lo, hi = 1, total
+    best = build(1)
+    if not fits(best):
+        return best, 1
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        candidate = build(mid)
+        if fits(candidate):
+            lo, best = mid, candidate
+        else:
+            hi = mid - 1
+    return best, lo

@@ -1,0 +1,161 @@
+"""Slack incoming webhooks (Block Kit). One webhook per severity (`SLACK_WEBHOOK_URL_P1`...) or one for
+all (`SLACK_WEBHOOK_URL`); each webhook is its own destination, paced at about one message a second
+(Slack's limit), 429 `Retry-After` honoured. Incoming webhooks cannot edit, so resolves and
+acknowledgements are new (packable) messages."""
+from __future__ import annotations
+
+from typing import Any, ClassVar, Mapping, Sequence
+
+from ..model import AlertView, Notice, format_duration
+from ..settings import SEVERITIES, NotifySettings
+from . import register
+from .base import ChannelLimits, Part, TailCount
+from .http_webhook import WebhookPoster
+from .packing import fit_count, group_notices, severity_counts
+
+__all__ = ["SlackChannel", "slack_payload", "slack_escape"]
+
+_SEV_EMOJI = {"P0": ":rotating_light:", "P1": ":warning:", "P2": ":zap:", "P3": ":information_source:"}
+SECTION_CHARS = 2900  # Slack: 3000 per section text
+MAX_BLOCKS = 48       # Slack: 50 per message
+MAX_LINES = 100       # beyond this a packed message is a wall on a phone; the rest goes in the next one
+
+
+def slack_escape(s: str, limit: int = 2900) -> str:
+    """Slack mrkdwn needs only &, <, > escaped (https://api.slack.com/reference/surfaces/formatting)."""
+    s = s if len(s) <= limit else s[: limit - 1] + "…"
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _link(url: str | None, label: str) -> str | None:
+    if url and url.startswith(("http://", "https://")) and not any(c in url for c in "|> \n"):
+        return f"<{url}|{slack_escape(label, 150)}>"
+    return None
+
+
+def slack_payload(alert: AlertView, kind: str = "firing") -> dict[str, Any]:
+    resolved = kind == "resolved" or alert.resolved
+    if kind == "ack" and alert.acknowledged_by:
+        head = f"👤 {alert.acknowledged_by} acknowledged [{alert.severity}] {alert.title}"
+    else:
+        head = ("✅ RESOLVED " if resolved else _SEV_EMOJI.get(alert.severity, "") + " ") + \
+            f"[{alert.severity}] {alert.title}"
+    fields = [{"type": "mrkdwn", "text": f"*{slack_escape(k, 50)}*\n`{slack_escape(v, 200)}`"}
+              for k, v in [("alertname", alert.alertname), *alert.identifying_labels()]][:10]
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": head[:150], "emoji": True}},
+        {"type": "section", "fields": fields},
+    ]
+    if alert.value:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*value*: `{slack_escape(alert.value, 200)}`"}})
+    if alert.message:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": slack_escape(alert.message)}})
+    extra = sorted((k, v) for k, v in alert.annotations.items()
+                   if k not in ("summary", "description", "runbook_url", "value") and v)
+    for k, v in extra[:10]:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*{slack_escape(k, 50)}*: {slack_escape(v)}"}})
+    if resolved and alert.duration_seconds() is not None:
+        blocks.append({"type": "context", "elements": [
+            {"type": "mrkdwn", "text": f"resolved after {format_duration(alert.duration_seconds() or 0)}"}]})
+    links = [x for x in (_link(alert.runbook_url, "Runbook"), _link(alert.generator_url, "Graph")) if x]
+    if links:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(links)}]})
+    return {"text": head[:300], "blocks": blocks}
+
+
+def _line(n: Notice) -> str:
+    a = n.alert
+    assert a is not None
+    ident = slack_escape(a.identity(), 160)
+    text = f"• {_link(a.runbook_url, a.identity()) or ident}"
+    if a.value:
+        text += f" — `{slack_escape(a.value, 60)}`"
+    if n.kind == "resolved" or a.resolved:
+        text += " ✅"
+    elif a.acknowledged_by:
+        text += f" 👤 {slack_escape(a.acknowledged_by, 40)}"
+    if a.id is not None:
+        text += f" #{int(a.id)}"
+    return text
+
+
+def packed_payload(notices: Sequence[Notice], tail: Sequence[TailCount] = ()) -> dict[str, Any]:
+    counts = severity_counts(notices)
+    firing = sum(c for _, c in counts) + sum(t.count for t in tail if t.kind != "resolved")
+    resolved = sum(1 for n in notices if n.kind == "resolved") + sum(t.count for t in tail if t.kind == "resolved")
+    head = (f"{_SEV_EMOJI.get(counts[0][0], '') if counts else ''} {firing} alerts firing "
+            + "(" + " · ".join(f"{s} {c}" for s, c in counts) + ")") if firing else "✅ Resolved"
+    if firing and resolved:
+        head += f" · ✅ {resolved} resolved"
+    blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": head[:150], "emoji": True}}]
+    for members in group_notices(notices):
+        first = members[0]
+        name = first.alert.alertname if first.alert else ""
+        title = (f"✅ *Resolved [{first.severity}] {slack_escape(name, 100)}*" if first.kind == "resolved"
+                 else f"{_SEV_EMOJI.get(first.severity, '')} *[{first.severity}] {slack_escape(name, 100)}*")
+        chunk = [f"{title} ×{len(members)}"]
+        for n in members:
+            line = _line(n)
+            if sum(len(x) + 1 for x in chunk) + len(line) > SECTION_CHARS:
+                blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(chunk)}})
+                chunk = []
+            chunk.append(line)
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(chunk)}})
+    for t in tail:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": slack_escape(
+            f"… +{t.count} {'resolved' if t.kind == 'resolved' else 'more'} {t.alertname} [{t.severity}]: "
+            f"see /alerts {t.alertname}", 300)}]})
+    return {"text": head[:300], "blocks": blocks}
+
+
+@register
+class SlackChannel:
+    name: ClassVar[str] = "slack"
+    settings_keys: ClassVar[tuple[str, ...]] = ("SLACK_WEBHOOK_URL", *(f"SLACK_WEBHOOK_URL_{s}" for s in SEVERITIES))
+    per_alert: ClassVar[bool] = True
+    can_edit: ClassVar[bool] = False
+
+    def __init__(self, urls: Mapping[str, str], limits: ChannelLimits) -> None:
+        """`urls`: destination key ("P1", ..., or "default") -> webhook URL."""
+        self._posters = {key: WebhookPoster("slack", url) for key, url in urls.items()}
+        self.limits = limits
+
+    def __repr__(self) -> str:
+        return f"SlackChannel(destinations={sorted(self._posters)})"
+
+    @classmethod
+    def from_settings(cls, settings: NotifySettings) -> "SlackChannel | None":
+        urls = dict(settings.slack_webhook_urls)
+        if settings.slack_webhook_url:
+            urls["default"] = settings.slack_webhook_url
+        if not urls:
+            return None
+        return cls(urls, ChannelLimits(min_interval=settings.slack_min_interval, per_minute=60, max_chars=SECTION_CHARS))
+
+    def destinations(self, severity: str, labels: Mapping[str, str]) -> tuple[str, ...]:
+        if severity in self._posters:
+            return (severity,)
+        return ("default",) if "default" in self._posters else ()
+
+    def render_single(self, notice: Notice, destination: str) -> list[Part]:
+        if notice.alert is None:
+            raise ValueError(f"slack: a {notice.kind!r} notice needs an alert")
+        return [Part(notice.alert.title, {"payload": slack_payload(notice.alert, notice.kind)})]
+
+    def render_packed(self, notices: Sequence[Notice], destination: str, *, tail: Sequence[TailCount] = (),
+                      fit: bool = True, message_ref: int | None = None) -> tuple[Part, int]:
+        payload, n = fit_count(min(len(notices), MAX_LINES), lambda k: packed_payload(notices[:k], tail),
+                               lambda p: len(p["blocks"]) <= MAX_BLOCKS)
+        return Part(payload["text"], {"payload": payload}), n
+
+    def send(self, destination: str, part: Part, *, reply_to: str | None = None) -> str | None:
+        poster = self._posters.get(destination)
+        if poster is None:
+            from .base import DeliveryError
+
+            raise DeliveryError(f"slack: no webhook configured for {destination!r}", permanent=True)
+        poster.post(part.extras["payload"])
+        return None
+
+    def edit(self, destination: str, remote_id: str, part: Part) -> None:
+        raise NotImplementedError("Slack incoming webhooks cannot edit messages")

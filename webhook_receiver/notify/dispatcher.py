@@ -1,0 +1,494 @@
+"""The dispatcher: delivers the outbox, lane by lane, within each service's limits.
+
+One thread per lane this process holds (`notify.lanes`), plus a supervisor that finds lanes with
+work. A lane step: read the lane's due rows, let `scheduling.plan_slot` decide what the next slot
+carries (one alert, a packed message, an edit), wait for the slot (`pacing.LanePacer`; a P0
+arriving meanwhile re-plans at once), render it through the channel, send, record.
+
+- 429 / `retry_after`: the lane holds for that long; the rows wait without counting a failure.
+- 5xx, timeouts, connection errors: the lane backs off (1 s doubling to 30 s by default) and the
+  rows count a failure; after `max_failures` real failures a row is given up (`failed`).
+- Permanent errors (400, 403): a packed message is retried one alert at a time; a single one fails.
+- Restart-safe: everything that matters is in the database (rows, messages, leases).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Mapping
+
+from ..store.base import AlertStore
+from .channel_map import ChannelMap
+from .channels.base import DeliveryError, Part, TailCount
+from .lanes import LaneLeases
+from .metrics import NotifyMetrics
+from .model import AlertView, Notice
+from .outbox import Lane, Outbox
+from .pacing import WINDOW_SECONDS, GlobalLimiter, LanePacer, Shares
+from .scheduling import Item, SlotPlan, plan_slot
+from .settings import NotifySettings
+
+__all__ = ["Dispatcher", "LaneRunner"]
+
+log = logging.getLogger("d76.notify.dispatcher")
+
+IDLE_EXIT_SECONDS = 30.0
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class _Stop(Exception):
+    pass
+
+
+class LaneRunner:
+    """Delivers one lane. `step()` does at most one slot's work and says what to do next."""
+
+    def __init__(self, d: "Dispatcher", lane: Lane, channel: Any) -> None:
+        self.d = d
+        self.lane = lane
+        self.channel = channel
+        s = d.settings
+        reserve = s.telegram_p0_reserve_per_minute if lane.channel == "telegram" else 0
+        self.pacer = LanePacer(channel.limits, p0_reserve=reserve, clock=d.clock)
+        self.shares = Shares(d.channel_map.shares, clock=d.clock)
+        self.failures_in_row = 0
+        self.holding = False
+        self.wake = threading.Event()
+
+    # leases -------------------------------------------------------------------------------------
+    def _lease(self) -> bool:
+        had = self.holding
+        self.holding = self.d.leases.acquire(self.lane)
+        if self.holding and not had:
+            since = _utcnow() - timedelta(seconds=WINDOW_SECONDS)
+            now_wall, now_mono = _utcnow(), self.d.clock()
+            self.pacer.seed(now_mono - (now_wall - t).total_seconds() for t in self.d.outbox.recent_sends(self.lane, since))
+            log.info("lane taken", extra={"fields": {"lane": str(self.lane), "worker": self.d.worker_id}})
+        return self.holding
+
+    def release(self) -> None:
+        if self.holding:
+            self.d.leases.release(self.lane)
+            self.holding = False
+
+    # one step -----------------------------------------------------------------------------------
+    def step(self) -> tuple[str, float]:
+        """("sent", n) after a slot's work; ("wait", clock time) when the next slot is later;
+        ("idle", 0) when nothing is due; ("busy", 0) when another process holds the lane."""
+        if not self._lease():
+            return "busy", 0.0
+        rows = self.d.outbox.due(self.lane)
+        if not rows:
+            return "idle", 0.0
+        items = self._items(rows)
+        plan, settled = plan_slot(items, can_edit=self.channel.can_edit, shares=self.shares,
+                                  name_bound=self.d.settings.name_bound)
+        for s in settled:
+            self.d.outbox.complete([int(r["id"]) for r in s.rows], "folded", note=s.note)
+        if plan is None:
+            return ("sent", float(sum(len(s.rows) for s in settled))) if settled else ("idle", 0.0)
+        at = self.pacer.next_slot(plan.urgent)
+        if at > self.d.clock() + 0.001:
+            return "wait", at
+        wait = self.d.global_limiter(self.lane.channel).reserve()
+        if wait > 0 and self.d.stop_event.wait(wait):
+            return "idle", 0.0
+        return "sent", float(self._execute(plan))
+
+    def _items(self, rows: list[dict[str, Any]]) -> list[Item]:
+        alert_ids = [int(r["alert_id"]) for r in rows if r.get("alert_id") is not None]
+        raw = self.d.store.get_alerts(alert_ids)
+        views = {aid: AlertView.from_row(r) for aid, r in raw.items()}
+        needs_original = [int(r["alert_id"]) for r in rows if r["kind"] in ("resolved", "ack") and r.get("alert_id")]
+        originals = self.d.outbox.originals(self.lane, needs_original) if needs_original else {}
+        items, gone = [], []
+        for r in rows:
+            aid = r.get("alert_id")
+            if aid is not None and int(aid) not in views:
+                gone.append(int(r["id"]))
+                continue
+            items.append(Item(r, views.get(int(aid)) if aid is not None else None,
+                              originals.get(int(aid)) if aid is not None else None))
+        if gone:
+            self.d.outbox.fail(gone, "the alert is no longer in the history")
+        return items
+
+    # executing a plan ---------------------------------------------------------------------------
+    def _notice(self, item: Item) -> Notice:
+        if item.kind == "digest":
+            return Notice("digest", payload={"content": self.d.build_digest(item.row.get("payload") or {})})
+        return Notice(item.kind, item.alert, item.row.get("payload") or {})
+
+    def _execute(self, plan: SlotPlan) -> int:
+        try:
+            if plan.shape == "single":
+                return self._single(plan)
+            if plan.shape == "packed":
+                return self._packed(plan)
+            return self._edit(plan)
+        except _Stop:
+            return 0
+
+    def _all_rows(self, items: list[Item]) -> list[dict[str, Any]]:
+        return [r for i in items for r in (i.row, *i.companions)]
+
+    def _call(self, fn: Callable[[], Any]) -> Any:
+        """One call to the service, accounted in the lane's budget whatever its outcome."""
+        try:
+            return fn()
+        finally:
+            self.pacer.record()
+
+    def _single(self, plan: SlotPlan) -> int:
+        item = plan.items[0]
+        try:
+            notice = self._notice(item)
+            parts = self.channel.render_single(notice, self.lane.destination)
+        except DeliveryError as exc:
+            self.d.outbox.fail([int(r["id"]) for r in self._all_rows([item])], str(exc))
+            self.d.metrics.failed.labels(self.lane.channel, item.kind).inc()
+            return 1
+        rows = self._all_rows([item])
+        ids = [int(r["id"]) for r in rows]
+        shape = item.kind if item.kind in ("deadman", "digest") else "single"
+        ref = self.d.outbox.reserve_message(self.lane, shape)
+        self.d.outbox.take(ids, self.d.worker_id, self.d.settings.lane_lease_seconds)
+        try:
+            first = self._call(lambda: self.channel.send(self.lane.destination, parts[0]))
+        except DeliveryError as exc:
+            self.d.outbox.drop_message(ref)
+            self._failed(plan, rows, exc)
+            return len(rows)
+        remote = [first or ""]
+        for part in parts[1:]:
+            remote.append(self._send_continuation(part, first) or "")
+        self.d.outbox.set_message_remote_ids(ref, remote)
+        self._told(rows, ref, first, "single")
+        if len(parts) > 1:
+            self.d.metrics.messages.labels(self.lane.channel, "part").inc(len(parts) - 1)
+        self.failures_in_row = 0
+        return len(rows)
+
+    def _send_continuation(self, part: Part, first: str | None) -> str | None:
+        """Later parts of a long message, each in its own slot, replying to the first."""
+        for attempt in range(4):
+            self._sleep_until(self.pacer.next_slot(True))
+            try:
+                return self._call(lambda: self.channel.send(self.lane.destination, part, reply_to=first))
+            except DeliveryError as exc:
+                if exc.permanent or attempt == 3:
+                    log.warning("message part not delivered", extra={"fields": {
+                        "lane": str(self.lane), "error": str(exc)}})
+                    return None
+                self.pacer.hold(exc.retry_after if exc.retry_after is not None
+                                else self.d.settings.backoff_base_seconds * 2 ** attempt)
+        return None
+
+    def _packed(self, plan: SlotPlan) -> int:
+        ref = self.d.outbox.reserve_message(self.lane, "packed")
+        notices = [self._notice(i) for i in plan.items]
+        first_names: dict[tuple[str, str], list[str]] = {}
+        for i in plan.items:
+            if i.alert is not None:
+                first_names.setdefault((i.kind if i.kind == "resolved" else "firing", i.alertname), []).append(
+                    i.alert.identity(40))
+        tail: dict[tuple[str, str, str], int] = {}
+        for i in plan.tail:
+            k = ("resolved" if i.kind == "resolved" else "firing", i.alertname, i.severity)
+            tail[k] = tail.get(k, 0) + 1
+        tail_counts = [TailCount(sev, name, kind, n, tuple(first_names.get((kind, name), ())[:5]))
+                       for (kind, name, sev), n in tail.items()]
+        part, n = self.channel.render_packed(notices, self.lane.destination, tail=tail_counts, message_ref=ref)
+        taken = plan.items[:n]
+        rows = self._all_rows(taken)
+        tail_rows = [i.row for i in plan.tail]
+        ids = [int(r["id"]) for r in rows + tail_rows]
+        self.d.outbox.take(ids, self.d.worker_id, self.d.settings.lane_lease_seconds)
+        try:
+            remote = self._call(lambda: self.channel.send(self.lane.destination, part))
+        except DeliveryError as exc:
+            self.d.outbox.drop_message(ref)
+            self._failed(plan, rows + tail_rows, exc)
+            return len(ids)
+        self.d.outbox.set_message_remote_ids(ref, [remote or ""])
+        self._told(rows, ref, remote, "packed")
+        if tail_rows:
+            self.d.outbox.complete([int(r["id"]) for r in tail_rows], "folded", message_ref=ref,
+                                   destination=self.lane.destination, note="counted in a packed message")
+            for r in tail_rows:
+                self.d.metrics.folded.labels(r.get("severity") or "").inc()
+        self.shares.record(plan.lead)
+        refs = sorted({ref_ for i in taken if i.kind == "resolved" for ref_ in [i.original_ref()] if ref_})
+        if refs and self.channel.can_edit:
+            stamp = _utcnow().isoformat()
+            self.d.outbox.enqueue_now([{
+                "channel": self.lane.channel, "destination": self.lane.destination, "kind": "refresh",
+                "message_ref": r, "payload": {"message_ref": r}, "dedupe_key": f"refresh:{r}:{stamp}"} for r in refs])
+        self.d.metrics.packed_alerts.labels(self.lane.channel).inc(len(taken))
+        self.failures_in_row = 0
+        log.info("packed message sent", extra={"fields": {
+            "lane": str(self.lane), "named": len(taken), "counted": len(tail_rows), "waiting": len(plan.items) - n,
+            "lead": plan.lead, "message_ref": ref}})
+        return len(ids)
+
+    def _edit(self, plan: SlotPlan) -> int:
+        rows = [i.row for i in plan.items]
+        ids = [int(r["id"]) for r in rows]
+        msg = self.d.outbox.message(plan.message_ref) if plan.message_ref else None
+        if msg is None or not msg["remote_ids"] or not msg["remote_ids"][0]:
+            self._edit_impossible(plan, "the message to edit is unknown")
+            return len(ids)
+        alert_ids = self.d.outbox.message_alert_ids(int(msg["id"]))
+        alerts = self.d.store.get_alerts(alert_ids)
+        views = [AlertView.from_row(alerts[a]) for a in alert_ids if a in alerts]
+        if not views:
+            self._edit_impossible(plan, "the alerts of that message are gone")
+            return len(ids)
+        if msg["shape"] == "packed":
+            notices = [Notice("resolved" if v.resolved else "firing", v) for v in views]
+            part, _ = self.channel.render_packed(notices, self.lane.destination, fit=False, message_ref=int(msg["id"]))
+        else:
+            part = self.channel.render_single(Notice("firing", views[0]), self.lane.destination)[0]
+        self.d.outbox.take(ids, self.d.worker_id, self.d.settings.lane_lease_seconds)
+        try:
+            self._call(lambda: self.channel.edit(self.lane.destination, msg["remote_ids"][0], part))
+        except DeliveryError as exc:
+            if exc.permanent:
+                self._edit_impossible(plan, str(exc))
+            else:
+                self._failed(plan, rows, exc)
+            return len(ids)
+        self._told(rows, int(msg["id"]), msg["remote_ids"][0], "edit")
+        self.failures_in_row = 0
+        return len(ids)
+
+    def _edit_impossible(self, plan: SlotPlan, why: str) -> None:
+        """A resolve whose message cannot be edited is told as a new message; an acknowledgement
+        or refresh is given up (the alert's state is in the history)."""
+        resolves = [i.row for i in plan.items if i.kind == "resolved"]
+        others = [int(i.row["id"]) for i in plan.items if i.kind != "resolved"]
+        if resolves:
+            self.d.outbox.retry(resolves, why, 0.0, count_failure=False, max_failures=self.d.settings.max_failures,
+                                extra={"no_edit": True})
+        if others:
+            self.d.outbox.complete(others, "folded", note=f"not edited: {why}")
+        log.info("edit not possible", extra={"fields": {"lane": str(self.lane), "why": why}})
+
+    # outcomes -----------------------------------------------------------------------------------
+    def _told(self, rows: list[dict[str, Any]], ref: int, remote: str | None, shape: str) -> None:
+        self.d.outbox.complete([int(r["id"]) for r in rows], "sent", message_ref=ref, remote_id=remote,
+                               destination=self.lane.destination, worker=self.d.worker_id)
+        self.d.metrics.messages.labels(self.lane.channel, shape).inc()
+        now = _utcnow()
+        for r in rows:
+            self.d.metrics.sent.labels(self.lane.channel, r["kind"]).inc()
+            created = r.get("created_at")
+            if isinstance(created, datetime) and r["kind"] == "firing":
+                self.d.metrics.delivery_seconds.labels(self.lane.channel, r.get("severity") or "").observe(
+                    max(0.0, (now - created).total_seconds()))
+        log.info("notification sent", extra={"fields": {
+            "lane": str(self.lane), "shape": shape, "rows": len(rows), "message_ref": ref,
+            "alert_ids": sorted({int(r["alert_id"]) for r in rows if r.get("alert_id") is not None})[:20]}})
+
+    def _failed(self, plan: SlotPlan, rows: list[dict[str, Any]], exc: DeliveryError) -> None:
+        s = self.d.settings
+        ch = self.lane.channel
+        if exc.rate_limited:
+            self.pacer.hold(float(exc.retry_after or 1.0))
+            self.d.outbox.retry(rows, str(exc), float(exc.retry_after or 1.0), count_failure=False,
+                                max_failures=s.max_failures)
+            self.d.metrics.rate_limited.labels(ch).inc()
+            log.warning("rate limited", extra={"fields": {"lane": str(self.lane), "retry_after_s": exc.retry_after}})
+            return
+        if exc.permanent:
+            if plan.shape == "packed" and len(rows) > 1:
+                self.d.outbox.retry(rows, str(exc), 0.0, count_failure=False, max_failures=s.max_failures,
+                                    extra={"no_pack": True})
+                log.warning("packed message refused; retrying one by one", extra={"fields": {
+                    "lane": str(self.lane), "error": str(exc)}})
+                return
+            self.d.outbox.fail([int(r["id"]) for r in rows], str(exc))
+            for r in rows:
+                self.d.metrics.failed.labels(ch, r["kind"]).inc()
+            log.warning("notification failed", extra={"fields": {"lane": str(self.lane), "error": str(exc)}})
+            return
+        self.failures_in_row += 1
+        delay = min(s.backoff_cap_seconds, s.backoff_base_seconds * 2 ** (self.failures_in_row - 1))
+        self.pacer.hold(delay)
+        failed = self.d.outbox.retry(rows, str(exc), delay, count_failure=True, max_failures=s.max_failures)
+        self.d.metrics.retries.labels(ch).inc(len(rows) - len(failed))
+        for r in rows:
+            if int(r["id"]) in failed:
+                self.d.metrics.failed.labels(ch, r["kind"]).inc()
+        log.info("notification retry", extra={"fields": {
+            "lane": str(self.lane), "retry_in_s": delay, "rows": len(rows), "gave_up": len(failed), "error": str(exc)}})
+
+    def _sleep_until(self, at: float) -> None:
+        delay = at - self.d.clock()
+        if delay > 0 and self.d.stop_event.wait(delay):
+            raise _Stop()
+
+    # the thread ---------------------------------------------------------------------------------
+    def run(self) -> None:
+        idle_since: float | None = None
+        while not self.d.stop_event.is_set():
+            self.wake.clear()
+            try:
+                what, value = self.step()
+            except Exception:  # storage down, a bug: log, back off, keep going
+                log.exception("lane step failed", extra={"fields": {"lane": str(self.lane)}})
+                what, value = "error", 0.0
+            now = self.d.clock()
+            if what == "sent":
+                idle_since = None
+                continue
+            if what == "wait":
+                idle_since = None
+                self.wake.wait(min(max(0.0, value - now), self.d.settings.dispatcher_poll_seconds * 8))
+                continue
+            if what == "idle":
+                idle_since = idle_since or now
+                if now - idle_since > IDLE_EXIT_SECONDS:
+                    break
+            self.wake.wait(self.d.settings.dispatcher_poll_seconds if what != "error" else 1.0)
+        self.release()
+
+
+class Dispatcher:
+    """Delivery for one receiver process: a supervisor thread and one `LaneRunner` thread per lane."""
+
+    def __init__(self, store: AlertStore, outbox: Outbox, channels: Mapping[str, Any], settings: NotifySettings,
+                 channel_map: ChannelMap, *, metrics: NotifyMetrics | None = None, worker_id: str | None = None,
+                 clock: Callable[[], float] = time.monotonic,
+                 digest_builder: Callable[[dict], Any] | None = None) -> None:
+        self.store = store
+        self.outbox = outbox
+        self.channels = dict(channels)
+        self.settings = settings
+        self.channel_map = channel_map
+        self.metrics = metrics or NotifyMetrics()
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.clock = clock
+        self._digest_builder = digest_builder
+        self.leases = LaneLeases(store, self.worker_id, settings.lane_lease_seconds)
+        self.stop_event = threading.Event()
+        self._wake = threading.Event()
+        self._runners: dict[Lane, LaneRunner] = {}
+        self._threads: dict[Lane, threading.Thread] = {}
+        self._globals: dict[str, GlobalLimiter] = {}
+        self._lock = threading.Lock()
+        self._supervisor: threading.Thread | None = None
+        self._adopted = False
+
+    def build_digest(self, payload: dict) -> Any:
+        if self._digest_builder is None:
+            raise DeliveryError("email: the digest is not configured (SMTP_HOST, ALERT_EMAIL_FROM/TO)", permanent=True)
+        return self._digest_builder(payload)
+
+    def global_limiter(self, channel: str) -> GlobalLimiter:
+        with self._lock:
+            if channel not in self._globals:
+                ch = self.channels.get(channel)
+                self._globals[channel] = GlobalLimiter(ch.limits.global_per_second if ch else 0.0, self.clock)
+            return self._globals[channel]
+
+    def runner(self, lane: Lane) -> LaneRunner | None:
+        with self._lock:
+            r = self._runners.get(lane)
+            if r is None:
+                channel = self.channels.get(lane.channel)
+                if channel is None:
+                    return None
+                r = self._runners[lane] = LaneRunner(self, lane, channel)
+            return r
+
+    def default_lanes(self) -> list[Lane]:
+        out = []
+        for name, ch in self.channels.items():
+            if name == "telegram":
+                out.append(Lane(name, str(getattr(ch, "chat_id", ""))))
+        return out
+
+    def _adopt(self) -> None:
+        """Rows queued before lanes existed (destination '') go to each channel's default lane."""
+        if self._adopted:
+            return
+        for name, ch in self.channels.items():
+            dests = ch.destinations("P0", {}) if ch.per_alert else ("default",)
+            if dests:
+                self.outbox.adopt(name, dests[0])
+        self._adopted = True
+
+    # synchronous use (tests, tools) ------------------------------------------------------------------
+    def run_once(self) -> int:
+        """One pass over every lane with work, without waiting for a slot: returns rows handled."""
+        self._adopt()
+        handled = 0
+        for lane in self.outbox.lanes_with_work():
+            r = self.runner(lane)
+            if r is None:
+                continue
+            for _ in range(1000):
+                what, value = r.step()
+                if what != "sent":
+                    break
+                handled += int(value)
+        return handled
+
+    # threads ------------------------------------------------------------------------------------
+    def start(self) -> "Dispatcher":
+        if self._supervisor is None or not self._supervisor.is_alive():
+            self.stop_event.clear()
+            self._supervisor = threading.Thread(target=self._supervise, name="d76-dispatcher", daemon=True)
+            self._supervisor.start()
+            log.info("dispatcher started", extra={"fields": {
+                "worker": self.worker_id, "channels": sorted(self.channels)}})
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.stop_event.set()
+        self.wake()
+        threads = [self._supervisor, *self._threads.values()]
+        deadline = time.monotonic() + timeout
+        for t in threads:
+            if t is not None:
+                t.join(max(0.1, deadline - time.monotonic()))
+        self._supervisor = None
+        self._threads.clear()
+
+    def wake(self) -> None:
+        """After an ingest (or an ack) queued rows: look now, not at the next poll."""
+        self._wake.set()
+        with self._lock:
+            for r in self._runners.values():
+                r.wake.set()
+
+    def _supervise(self) -> None:
+        while not self.stop_event.is_set():
+            self._wake.clear()
+            try:
+                self._adopt()
+                for lane in self.outbox.lanes_with_work():
+                    self._ensure_thread(lane)
+            except Exception:
+                log.exception("dispatcher supervisor pass failed")
+            self._wake.wait(self.settings.dispatcher_poll_seconds)
+
+    def _ensure_thread(self, lane: Lane) -> None:
+        t = self._threads.get(lane)
+        if t is not None and t.is_alive():
+            return
+        r = self.runner(lane)
+        if r is None:
+            return
+        t = threading.Thread(target=r.run, name=f"d76-lane-{lane.channel}", daemon=True)
+        self._threads[lane] = t
+        t.start()

@@ -1,0 +1,72 @@
+"""The ingest hook: which notification rows a stored payload queues.
+
+Runs inside the store's ingest transaction (`AlertStore.ingest(payload, hook)`), so an alert is
+never stored without its notifications queued, nor queued without being stored. One row per
+(channel, destination, event) with `dedupe_key = "<alert_id>:<channel>:<destination>:<kind>"`, so HA
+duplicates and Alertmanager's repeats queue nothing twice. Which channels: the channel map for the
+severity, limited to channels that are configured; a configured channel that the map never
+mentions follows Telegram's severities. Watchdog queues nothing: it feeds the dead man's switch.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+from .channel_map import ChannelMap
+from .outbox import Outbox
+
+if TYPE_CHECKING:
+    from ..payload import WebhookPayload
+    from ..store import AlertChange, Transaction
+
+__all__ = ["NotifyPlanner", "HEARTBEAT_ALERTNAMES", "routed_channels"]
+
+HEARTBEAT_ALERTNAMES = frozenset({"Watchdog"})
+
+
+def routed_channels(cmap: ChannelMap, channels: Mapping[str, Any], severity: str) -> list[str]:
+    """Configured per-alert channels that get an alert of this severity."""
+    mentioned = {c for chans in cmap.channels.values() for c in chans}
+    wanted = list(cmap.channels_for(severity))
+    if "telegram" in wanted:
+        wanted += [name for name in sorted(channels) if name not in mentioned and name not in wanted]
+    return [c for c in wanted if c in channels and getattr(channels[c], "per_alert", False)]
+
+
+class NotifyPlanner:
+    """Callable hook: `store.ingest(payload, NotifyPlanner(outbox, channels, channel_map))`."""
+
+    def __init__(self, outbox: Outbox, channels: Mapping[str, Any], channel_map: ChannelMap,
+                 on_heartbeat: Callable[[], None] | None = None) -> None:
+        self.outbox = outbox
+        self.channels = channels
+        self.channel_map = channel_map
+        self.on_heartbeat = on_heartbeat
+
+    def rows_for(self, change: "AlertChange") -> list[dict[str, Any]]:
+        if change.alertname in HEARTBEAT_ALERTNAMES:
+            return []
+        if change.kind == "new":
+            kind = "resolved" if change.status == "resolved" else "firing"
+        elif change.kind == "resolved":
+            kind = "resolved"
+        else:
+            return []  # repeats, duplicates, annotation refreshes: nothing new to tell
+        rows = []
+        for name in routed_channels(self.channel_map, self.channels, change.severity):
+            for dest in self.channels[name].destinations(change.severity, change.labels):
+                rows.append({"alert_id": change.alert_id, "channel": name, "destination": dest, "kind": kind,
+                             "severity": change.severity, "dedupe_key": f"{change.alert_id}:{name}:{dest}:{kind}",
+                             "payload": {"alertname": change.alertname}})
+        return rows
+
+    def __call__(self, tx: "Transaction", changes: "list[AlertChange]", payload: "WebhookPayload") -> None:
+        rows: list[dict[str, Any]] = []
+        heartbeat = False
+        for change in changes:
+            if change.alertname in HEARTBEAT_ALERTNAMES:
+                heartbeat = True
+            rows.extend(self.rows_for(change))
+        if rows:
+            self.outbox.enqueue(tx, rows)
+        if heartbeat and self.on_heartbeat is not None:
+            self.on_heartbeat()

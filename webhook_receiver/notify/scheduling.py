@@ -1,0 +1,220 @@
+"""What goes out in a lane's next slot: one alert in full, many packed into one message, or an edit.
+
+Pure: given the lane's waiting rows (with their alerts and the rows that first told them), decide.
+The rules, in order:
+
+1. A dead man's switch notice goes alone, first.
+2. Firing alerts before anything else, P0 first. One P0 waiting: it goes alone, in full, with its
+   buttons. Several: they are packed into one message (then filled with lower severities, then
+   resolves, while room remains).
+3. Otherwise one firing alert waiting goes alone, in full; several are packed: the severity
+   furthest below its share leads, the others follow most severe first; the channel takes as many as
+   fit, the rest waits for the next slot. Of one alertname at most `name_bound` are named per packed
+   message; the rest are counted in it ("+250 more ...") with a pointer.
+4. Then resolves: a few (`EDIT_AT_MOST`) whose message went out edit that message, one per slot;
+   more than that, or resolves whose alert was only told packed or counted, are packed into one
+   "resolved" message, and the original messages are refreshed later, when the lane is quiet.
+5. Edits (acknowledgements, refreshes) use slots nothing else needs.
+
+Rows that need no slot at all are settled at once: an acknowledgement of an alert whose first
+message has not gone out yet (that message will show the acknowledgement), a resolve whose firing
+row is still waiting (one line tells both).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from .model import AlertView, severity_rank
+from .pacing import Shares
+
+__all__ = ["Item", "SlotPlan", "Settled", "plan_slot"]
+
+EDIT_KINDS = ("ack", "refresh")
+EDIT_AT_MOST = 3  # resolves waiting that are edited one by one; more are packed
+
+
+@dataclass
+class Item:
+    row: dict[str, Any]
+    alert: AlertView | None = None
+    original: dict[str, Any] | None = None  # the lane's firing row of the same alert
+    companions: list[dict[str, Any]] = field(default_factory=list)  # rows told by the same line
+
+    @property
+    def kind(self) -> str:
+        return str(self.row["kind"])
+
+    @property
+    def severity(self) -> str:
+        if self.alert is not None and self.alert.severity:
+            return self.alert.severity
+        return str(self.row.get("severity") or "")
+
+    @property
+    def id(self) -> int:
+        return int(self.row["id"])
+
+    @property
+    def alertname(self) -> str:
+        return self.alert.alertname if self.alert else str((self.row.get("payload") or {}).get("alertname", ""))
+
+    @property
+    def no_pack(self) -> bool:
+        return bool((self.row.get("payload") or {}).get("no_pack"))
+
+    @property
+    def no_edit(self) -> bool:
+        return bool((self.row.get("payload") or {}).get("no_edit"))
+
+    def original_ref(self) -> int | None:
+        o = self.original
+        if o and o.get("status") == "sent" and o.get("message_ref"):
+            return int(o["message_ref"])
+        return None
+
+
+@dataclass
+class SlotPlan:
+    shape: str  # "single" | "packed" | "edit"
+    items: list[Item]
+    urgent: bool = False
+    lead: str | None = None
+    tail: list[Item] = field(default_factory=list)
+    message_ref: int | None = None  # edit: the message to render again
+    refresh_refs: list[int] = field(default_factory=list)  # packed resolves: originals to refresh later
+
+
+@dataclass
+class Settled:
+    """Rows that need no slot: `folded` with a note."""
+
+    rows: list[dict[str, Any]]
+    note: str
+
+
+def _order(items: Sequence[Item], lead: str | None) -> list[Item]:
+    return sorted(items, key=lambda i: (0 if lead and i.severity == lead else 1, severity_rank(i.severity),
+                                         i.kind == "resolved", i.alertname, i.id))
+
+
+def _bound(items: list[Item], name_bound: int) -> tuple[list[Item], list[Item]]:
+    """(named, counted): beyond `name_bound` of one (kind, alertname) only counts are given."""
+    seen: dict[tuple[bool, str], int] = {}
+    named, counted = [], []
+    for i in items:
+        key = (i.kind == "resolved", i.alertname)
+        seen[key] = seen.get(key, 0) + 1
+        (named if seen[key] <= name_bound else counted).append(i)
+    return named, counted
+
+
+def plan_slot(items: Sequence[Item], *, can_edit: bool, shares: Shares, name_bound: int = 50,
+              allow_pack: bool = True) -> tuple[SlotPlan | None, list[Settled]]:
+    settled: list[Settled] = []
+    new: list[Item] = []
+    resolve_edits: list[Item] = []
+    edits: list[Item] = []
+    firing_by_alert = {int(i.row["alert_id"]): i for i in items
+                       if i.kind == "firing" and i.row.get("alert_id") is not None}
+
+    for i in items:
+        k = i.kind
+        aid = i.row.get("alert_id")
+        if k in ("deadman", "digest", "firing"):
+            new.append(i)
+        elif k == "resolved":
+            pending_firing = firing_by_alert.get(int(aid)) if aid is not None else None
+            if pending_firing is not None:
+                pending_firing.companions.append(i.row)  # one line tells the start and the end
+            elif can_edit and i.original_ref() is not None and not i.no_edit:
+                resolve_edits.append(i)
+            else:
+                new.append(i)
+        elif k == "ack":
+            o = i.original
+            if o is not None and o.get("status") in ("pending", "sending"):
+                settled.append(Settled([i.row], "shown in the first message, which had not gone out yet"))
+            elif can_edit:
+                if i.original_ref() is None:
+                    settled.append(Settled([i.row], "no message to edit"))
+                else:
+                    edits.append(i)
+            else:
+                new.append(i)  # a channel that cannot edit tells the acknowledgement as a note
+        elif k == "refresh":
+            if can_edit and (i.row.get("message_ref") or (i.row.get("payload") or {}).get("message_ref")):
+                edits.append(i)
+            else:
+                settled.append(Settled([i.row], "nothing to refresh"))
+        else:
+            new.append(i)
+
+    # 1. the dead man's switch and the digest go alone
+    for i in new:
+        if i.kind in ("deadman", "digest"):
+            return SlotPlan("single", [i], urgent=True), settled
+
+    firing = [i for i in new if i.kind == "firing"]
+    later = [i for i in new if i.kind != "firing"]  # resolves told anew, notes of acknowledgements
+    lone = [i for i in firing if i.no_pack]
+
+    # 2. firing P0 first
+    p0 = [i for i in firing if i.severity == "P0"]
+    if p0:
+        p0_lone = [i for i in p0 if i.no_pack]
+        if len(p0) == 1 or p0_lone or not allow_pack:
+            return SlotPlan("single", [(p0_lone or p0)[0]], urgent=True, lead="P0"), settled
+        rest = [i for i in firing if i.severity != "P0" and not i.no_pack]
+        ordered = _order(p0, "P0") + _order(rest, None) + _order(later + resolve_edits, None)
+        named, counted = _bound(ordered, name_bound)
+        return SlotPlan("packed", named, urgent=True, lead="P0", tail=counted,
+                        refresh_refs=_refs(resolve_edits)), settled
+
+    # 3. other firing alerts
+    if len(firing) == 1 or lone or (firing and not allow_pack):
+        pick = sorted(lone or firing, key=lambda i: (severity_rank(i.severity), i.id))[0]
+        return SlotPlan("single", [pick], lead=pick.severity), settled
+    if firing:
+        lead = shares.pick(i.severity for i in firing)
+        ordered = _order(firing, lead) + _order(later + resolve_edits, None)
+        named, counted = _bound(ordered, name_bound)
+        return SlotPlan("packed", named, lead=lead, tail=counted, refresh_refs=_refs(resolve_edits)), settled
+
+    # 4. resolves (and notes of acknowledgements for channels that cannot edit)
+    if resolve_edits and not later and len(resolve_edits) <= EDIT_AT_MOST:
+        i = min(resolve_edits, key=lambda e: (severity_rank(e.severity), e.id))
+        ref = i.original_ref()
+        same = [e for e in resolve_edits + edits if _edit_ref(e) == ref]
+        return SlotPlan("edit", same, message_ref=ref, urgent=i.severity == "P0"), settled
+    pending = later + resolve_edits
+    if len(pending) == 1:
+        return SlotPlan("single", pending, lead=pending[0].severity), settled
+    if pending:
+        lone_later = [i for i in later if i.no_pack]
+        if lone_later or not allow_pack:
+            pick = sorted(lone_later or later or resolve_edits, key=lambda i: (severity_rank(i.severity), i.id))[0]
+            if pick in resolve_edits:
+                return SlotPlan("edit", [pick], message_ref=pick.original_ref()), settled
+            return SlotPlan("single", [pick], lead=pick.severity), settled
+        named, counted = _bound(_order(pending, None), name_bound)
+        return SlotPlan("packed", named, tail=counted, refresh_refs=_refs(resolve_edits)), settled
+
+    # 5. edits
+    if edits:
+        first = min(edits, key=lambda e: (severity_rank(e.severity), e.id))
+        ref = _edit_ref(first)
+        same = [e for e in edits if _edit_ref(e) == ref]
+        return SlotPlan("edit", same, message_ref=ref), settled
+    return None, settled
+
+
+def _edit_ref(i: Item) -> int | None:
+    if i.kind == "refresh":
+        v = i.row.get("message_ref") or (i.row.get("payload") or {}).get("message_ref")
+        return int(v) if v else None
+    return i.original_ref()
+
+
+def _refs(items: Sequence[Item]) -> list[int]:
+    return sorted({r for r in (i.original_ref() for i in items) if r is not None})

@@ -1,0 +1,141 @@
+"""Wiring: builds the channels from the registry and settings, the outbox, planner, dispatcher,
+actions, Telegram updates, dead man's switch and digest scheduler for one receiver app."""
+from __future__ import annotations
+
+import logging
+from typing import Any, Mapping
+
+from ..alertmanager_api import AlertmanagerClient
+from ..store.base import AlertStore
+from .actions import ActionError, AlertActions
+from .channel_map import ChannelMap, load_channel_map
+from .channels import channel_classes
+from .deadman import DeadmanSwitch
+from .digest import DigestScheduler, digest_builder
+from .dispatcher import Dispatcher
+from .metrics import NotifyMetrics, OutboxDepthCollector
+from .outbox import Outbox
+from .planner import NotifyPlanner
+from .settings import NotifySettings, load_notify_settings
+
+__all__ = ["NotifyService", "init_app", "build_channels"]
+
+log = logging.getLogger("d76.notify")
+
+
+def build_channels(settings: NotifySettings, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Every registered channel that is configured (Telegram always: without a token it is the
+    console dry run). `overrides` replaces channels by name (tests, embedding)."""
+    out: dict[str, Any] = {}
+    for name, cls in channel_classes().items():
+        ch = cls.from_settings(settings)
+        if ch is not None:
+            out[name] = ch
+    out.update(overrides or {})
+    return out
+
+
+class NotifyService:
+    def __init__(self, store: AlertStore, settings: NotifySettings, channel_map: ChannelMap | None = None, *,
+                 channels: Mapping[str, Any] | None = None, registry: Any = None,
+                 worker_id: str | None = None) -> None:
+        self.store = store
+        self.settings = settings
+        self.channel_map = channel_map or load_channel_map(settings.channel_map_path)
+        self.channels = build_channels(settings, channels)
+        self.outbox = Outbox(store)
+        self.metrics = NotifyMetrics(registry, channels=tuple(self.channels))
+        if registry is not None:
+            registry.register(OutboxDepthCollector(self.outbox, tuple(self.channels)))
+        self.dispatcher = Dispatcher(store, self.outbox, self.channels, settings, self.channel_map,
+                                     metrics=self.metrics, worker_id=worker_id,
+                                     digest_builder=digest_builder(store) if "email" in self.channels else None)
+        self.planner = NotifyPlanner(self.outbox, self.channels, self.channel_map)
+        self.alertmanager = AlertmanagerClient(settings.alertmanager_urls)
+        self.actions = AlertActions(store, self.outbox, self.channels, self.alertmanager,
+                                    on_queued=self.dispatcher.wake)
+        telegram = self.channels.get("telegram")
+        self.telegram = telegram
+        self.callbacks = None
+        self.poller = None
+        if telegram is not None:
+            from .channels.telegram.updates import CallbackHandler, LongPoller
+
+            self.callbacks = CallbackHandler(self.actions, telegram.client, chat_id=settings.telegram_chat_id,
+                                             allowed_user_ids=settings.telegram_allowed_user_ids,
+                                             action_errors=(ActionError,))
+            if settings.telegram_polling and not getattr(telegram, "dry_run", False):
+                self.poller = LongPoller(telegram.client, self.callbacks, poll_timeout=settings.telegram_poll_timeout)
+        deadman_lane = ("telegram", telegram.chat_id) if telegram is not None else ("telegram", "console")
+        self.deadman = DeadmanSwitch(store, self.outbox, deadman_lane, settings.deadman_timeout_seconds,
+                                     on_queued=self.dispatcher.wake)
+        self.digest = DigestScheduler(store, self.outbox, settings, on_queued=self.dispatcher.wake) \
+            if "email" in self.channels else None
+
+    def plan(self, tx: Any, changes: list, payload: Any) -> None:
+        """The ingest hook handed to the store."""
+        self.planner(tx, changes, payload)
+
+    def blueprint(self) -> Any:
+        from .channels.telegram.updates import telegram_blueprint
+
+        if self.callbacks is None:
+            return None
+        return telegram_blueprint(self.callbacks, self.settings.telegram_webhook_secret)
+
+    def start(self) -> "NotifyService":
+        self.dispatcher.start()
+        if self.poller is not None:
+            self.poller.start()
+        if self.settings.deadman_enabled:
+            self.deadman.start()
+        if self.digest is not None:
+            self.digest.start()
+        log.info("notifications started", extra={"fields": {
+            "channels": sorted(self.channels), "channel_map": self.channel_map.source,
+            "telegram": "dry-run" if getattr(self.telegram, "dry_run", True) else "bot",
+            "polling": self.poller is not None, "deadman_timeout_s": self.settings.deadman_timeout_seconds,
+            "external_url": self.settings.external_url or "unset (no history links)"}})
+        return self
+
+    def stop(self) -> None:
+        if self.poller is not None:
+            self.poller.stop()
+        self.deadman.stop()
+        if self.digest is not None:
+            self.digest.stop()
+        self.dispatcher.stop()
+
+
+def init_app(app: Any, store: AlertStore, raw: Mapping[str, str] | None, *, start: bool = True,
+             **service_kwargs: Any) -> NotifyService | None:
+    """Wire notifications into a Flask app: the ingest hook, the acknowledge/silence actions, the
+    /telegram/webhook blueprint and the background threads. Returns None when disabled."""
+    from flask import request
+
+    settings = load_notify_settings(raw)
+    if not settings.notifications_enabled:
+        log.info("notifications disabled (NOTIFICATIONS_ENABLED=false)")
+        return None
+    state = app.extensions.get("d76_receiver")
+    registry = state.metrics.registry if state is not None else None
+    service = NotifyService(store, settings, registry=registry, **service_kwargs)
+    if state is not None:
+        state.ingest_hook = service.plan
+        state.actions = service.actions
+    bp = service.blueprint()
+    if bp is not None:
+        app.register_blueprint(bp)
+
+    @app.after_request
+    def _wake_dispatcher(response: Any) -> Any:
+        # the hook ran inside the ingest transaction; once the answer is built (after the commit)
+        # the dispatcher can see the new rows: look now rather than at the next poll
+        if response.status_code == 200 and request.path == "/webhook/alertmanager":
+            service.dispatcher.wake()
+        return response
+
+    app.extensions["d76_notifications"] = service
+    if start:
+        service.start()
+    return service

@@ -1,0 +1,151 @@
+"""Every notification setting, parsed once from the receiver's raw settings (environment and config
+file). Secrets (bot token, webhook URLs, SMTP password) are kept out of `repr`.
+
+Whether notifications are on by default depends on whether any channel is configured: the keys
+come from the channel registry, so a new channel adds its own.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from ..setting_parsers import SettingsError, parse_bool, parse_float, parse_int, parse_list, parse_str
+
+__all__ = ["NotifySettings", "SettingsError", "load_notify_settings"]
+
+SEVERITIES = ("P0", "P1", "P2", "P3")
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    # Telegram
+    telegram_bot_token: str | None = field(default=None, repr=False)
+    telegram_chat_id: str | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+    telegram_webhook_secret: str | None = field(default=None, repr=False)
+    telegram_allowed_user_ids: frozenset[int] = frozenset()
+    telegram_polling: bool = True
+    telegram_poll_timeout: int = 25
+    # Telegram's own limits (the only hard budget): ~1 message a second and 20 a minute per group
+    # chat, ~30 a second per bot; a few of a chat's per-minute slots are kept for P0
+    telegram_chat_min_interval: float = 1.05
+    telegram_chat_per_minute: int = 20
+    telegram_global_per_second: float = 30.0
+    telegram_p0_reserve_per_minute: int = 3
+    # Slack and Discord incoming webhooks
+    slack_webhook_url: str | None = field(default=None, repr=False)
+    slack_webhook_urls: Mapping[str, str] = field(default_factory=dict, repr=False)
+    slack_min_interval: float = 1.05
+    discord_webhook_url: str | None = field(default=None, repr=False)
+    discord_min_interval: float = 0.5
+    discord_per_minute: int = 30
+    # email digest
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    smtp_starttls: bool = False
+    smtp_ca_file: str | None = None
+    alert_email_from: str | None = None
+    alert_email_to: tuple[str, ...] = ()
+    digest_hour_utc: int = 8
+    # the rest of the pipeline
+    alertmanager_urls: tuple[str, ...] = ("http://127.0.0.1:9093",)
+    external_url: str | None = None
+    deadman_timeout_seconds: float = 300.0
+    deadman_enabled: bool = True
+    channel_map_path: str | None = None
+    # the dispatcher
+    notifications_enabled: bool = True
+    dispatcher_poll_seconds: float = 0.25
+    lane_lease_seconds: float = 8.0
+    max_failures: int = 10
+    backoff_base_seconds: float = 1.0
+    backoff_cap_seconds: float = 30.0
+    name_bound: int = 50
+
+    @property
+    def alertmanager_url(self) -> str:
+        return self.alertmanager_urls[0]
+
+    @property
+    def telegram_dry_run(self) -> bool:
+        return not self.telegram_bot_token
+
+    @property
+    def email_enabled(self) -> bool:
+        return bool(self.smtp_host and self.alert_email_from and self.alert_email_to)
+
+    def slack_url_for(self, severity: str) -> str | None:
+        return self.slack_webhook_urls.get(severity) or self.slack_webhook_url
+
+
+def _url(raw: Mapping[str, str], key: str) -> str | None:
+    v = parse_str(raw, key)
+    if v is not None and not v.startswith(("http://", "https://")):
+        raise SettingsError(f"{key}: expected an http(s) URL")
+    return v.rstrip("/") if v else None
+
+
+def _channel_keys() -> tuple[str, ...]:
+    from .channels import channel_classes
+
+    return tuple(k for cls in channel_classes().values() for k in getattr(cls, "settings_keys", ()))
+
+
+def load_notify_settings(raw: Mapping[str, Any] | None = None) -> NotifySettings:
+    """Build from a mapping of raw string values (the receiver's `settings.raw`; default os.environ)."""
+    src: Mapping[str, Any] = os.environ if raw is None else raw
+    r = {k: str(v) for k, v in src.items() if v is not None}
+    users: set[int] = set()
+    for part in parse_list(r, "TELEGRAM_ALLOWED_USER_IDS"):
+        if not part.lstrip("-").isdigit():
+            raise SettingsError(f"TELEGRAM_ALLOWED_USER_IDS: {part!r} is not a numeric user id")
+        users.add(int(part))
+    slack_sev = {sev: _url(r, f"SLACK_WEBHOOK_URL_{sev}") for sev in SEVERITIES}
+    am_urls = parse_list(r, "ALERTMANAGER_URL") or ("http://127.0.0.1:9093",)
+    for u in am_urls:
+        if not u.startswith(("http://", "https://")):
+            raise SettingsError("ALERTMANAGER_URL: expected http(s) URLs, separated by commas")
+    webhook_secret = parse_str(r, "TELEGRAM_WEBHOOK_SECRET")
+    return NotifySettings(
+        telegram_bot_token=parse_str(r, "TELEGRAM_BOT_TOKEN"),
+        telegram_chat_id=parse_str(r, "TELEGRAM_CHAT_ID"),
+        telegram_api_url=_url(r, "TELEGRAM_API_URL") or "https://api.telegram.org",
+        telegram_webhook_secret=webhook_secret,
+        telegram_allowed_user_ids=frozenset(users),
+        telegram_polling=parse_bool(r, "TELEGRAM_POLLING", webhook_secret is None),
+        telegram_poll_timeout=parse_int(r, "TELEGRAM_POLL_TIMEOUT", 25, 0, 50),
+        telegram_chat_min_interval=parse_float(r, "TELEGRAM_CHAT_MIN_INTERVAL_SECONDS", 1.05, 0.0, 60.0),
+        telegram_chat_per_minute=parse_int(r, "TELEGRAM_CHAT_PER_MINUTE", 20, 1, 10_000),
+        telegram_global_per_second=parse_float(r, "TELEGRAM_GLOBAL_PER_SECOND", 30.0, 0.0, 10_000.0),
+        telegram_p0_reserve_per_minute=parse_int(r, "TELEGRAM_P0_RESERVE_PER_MINUTE", 3, 0, 10_000),
+        slack_webhook_url=_url(r, "SLACK_WEBHOOK_URL"),
+        slack_webhook_urls={k: v for k, v in slack_sev.items() if v},
+        slack_min_interval=parse_float(r, "SLACK_MIN_INTERVAL_SECONDS", 1.05, 0.0, 60.0),
+        discord_webhook_url=_url(r, "DISCORD_WEBHOOK_URL"),
+        discord_min_interval=parse_float(r, "DISCORD_MIN_INTERVAL_SECONDS", 0.5, 0.0, 60.0),
+        discord_per_minute=parse_int(r, "DISCORD_PER_MINUTE", 30, 1, 10_000),
+        smtp_host=parse_str(r, "SMTP_HOST"),
+        smtp_port=parse_int(r, "SMTP_PORT", 25, 1, 65535),
+        smtp_user=parse_str(r, "SMTP_USER"),
+        smtp_password=parse_str(r, "SMTP_PASSWORD"),
+        smtp_starttls=parse_bool(r, "SMTP_STARTTLS", False),
+        smtp_ca_file=parse_str(r, "SMTP_CA_FILE"),
+        alert_email_from=parse_str(r, "ALERT_EMAIL_FROM"),
+        alert_email_to=parse_list(r, "ALERT_EMAIL_TO"),
+        digest_hour_utc=parse_int(r, "DIGEST_HOUR_UTC", 8, 0, 23),
+        alertmanager_urls=tuple(u.rstrip("/") for u in am_urls),
+        external_url=_url(r, "RECEIVER_EXTERNAL_URL"),
+        deadman_timeout_seconds=parse_float(r, "DEADMAN_TIMEOUT_SECONDS", 300, 1, 86400 * 7),
+        deadman_enabled=parse_bool(r, "DEADMAN_ENABLED", True),
+        channel_map_path=parse_str(r, "CHANNEL_MAP_FILE"),
+        notifications_enabled=parse_bool(r, "NOTIFICATIONS_ENABLED", any(parse_str(r, k) for k in _channel_keys())),
+        dispatcher_poll_seconds=parse_float(r, "NOTIFY_POLL_SECONDS", 0.25, 0.01, 60),
+        lane_lease_seconds=parse_float(r, "NOTIFY_LANE_LEASE_SECONDS", 8.0, 1.0, 600.0),
+        max_failures=parse_int(r, "NOTIFY_MAX_FAILURES", 10, 1, 1000),
+        backoff_base_seconds=parse_float(r, "NOTIFY_BACKOFF_BASE_SECONDS", 1.0, 0.01, 600.0),
+        backoff_cap_seconds=parse_float(r, "NOTIFY_BACKOFF_CAP_SECONDS", 30.0, 0.01, 3600.0),
+        name_bound=parse_int(r, "NOTIFY_NAME_BOUND", 50, 1, 10_000),
+    )

@@ -132,8 +132,9 @@ def _alert_errors(spec: AlertSpec, ov: dict[str, Any], source: str) -> list[str]
                 if not values:
                     errors.append(f"{key}.by.{label}: give at least one value, e.g. {{upbit: 1.5}}")
                 for value, threshold in values.items():
-                    if not isinstance(value, str) or not value:
-                        errors.append(f"{key}.by.{label}.{value}: a label value must be a non-empty string")
+                    if not isinstance(value, str) or not value or any(c in value for c in '"\\\n'):
+                        errors.append(f"{key}.by.{label}.{value}: a label value must be a non-empty string "
+                                      "without quotes, backslashes or newlines")
                         continue
                     errors += _threshold_errors(spec, threshold, f"{key}.by.{label}.{value}")
     return errors

@@ -148,3 +148,20 @@ def test_metric_name_parser_finds_names():
     assert _metric_names('sum by (job, instance) (rate(d75_x_total{a="b"}[1m])) / on (job) d75_y > 1') \
         == {"d75_x_total", "d75_y"}
     assert _metric_names('label_replace(d75_z{t="e"} == 3, "exchange", "$1", "scope", "(.+)")') == {"d75_z"}
+
+
+def test_every_alert_about_one_exchange_carries_the_exchange_label():
+    """An exchange's P0 inhibits its other alerts by `equal: [exchange]`: every alert that concerns
+    one exchange must carry that label (the exchange-tier guard's scope is copied into it)."""
+    from exporter.catalog.promql import METRIC_LABELS
+
+    about_one = [a for a in CATALOG.alerts
+                 if ("exchange" in METRIC_LABELS.get(a.metric, ()) and a.labels) or 'tier="exchange"' in a.expr]
+    assert {"RateLimitHttp429", "InventorySyncFailing", "ExchangeDailyLoss", "RiskGuardExchangeBlock",
+            "OrderbookStale"} <= {a.name for a in about_one}
+    for a in about_one:
+        assert "exchange" in a.labels, a.name
+        # the promtool tests check that the rule really emits it
+        assert a.probe is not None and a.probe.exp_labels.get("exchange"), a.name
+    guard = ALERTS["RiskGuardExchangeBlock"]
+    assert guard.probe.exp_labels["exchange"] == guard.probe.exp_labels["scope"]

@@ -5,7 +5,6 @@ import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
-
 from urllib.parse import urlsplit
 
 from .defaults import DEFAULT_SPECS

@@ -201,14 +201,9 @@ def _tests_for(a: AlertDef, suffix: str = "") -> list[dict[str, Any]]:
     at, past, calm = p.at(t), p.past(t), p.calm(t)
     onset = _onset(p)
     f = a.for_seconds
-    settle = max(p.settle_seconds, SAMPLE_INTERVAL)
-    fire_at = int(onset + (max(f, p.settle_seconds) + SAMPLE_INTERVAL if f else settle))
+    fire_at = _fire_at(a, p)
     total = fire_at + 60
-    labels = {**p.exp_labels, "severity": a.severity or "none", "source": a.source}
-    annotations = {k: render_go_template(getattr(a, k), p.exp_labels, p.value_for(past))
-                   for k in ("summary", "description")}
-    annotations["runbook_url"] = a.runbook_url
-    firing = [{"exp_labels": labels, "exp_annotations": annotations}]
+    firing = [_firing(a, p, past)]
     tests: list[dict[str, Any]] = []
     what = f"{a.comparison} {fmt_num(t)}" if t is not None else "condition"
     tests.append({

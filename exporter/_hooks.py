@@ -132,6 +132,11 @@ class Hooks:
         if metrics is None:
             for name in self.hook_methods:
                 setattr(self, name, _noop)
+        else:
+            try:
+                metrics._hook_instances.add(self)  # so a retired value is forgotten by every instance
+            except Exception:  # noqa: BLE001 - a stand-in metrics object without the registry
+                pass
 
     def _fail(self, hook: str, exc: BaseException) -> None:
         self._reporter.report(f"{self.component}.{hook}", exc)
@@ -148,21 +153,32 @@ class Hooks:
                 child = cache[key] = metric.labels(*values)
         return child
 
+    def _peers(self) -> list["Hooks"]:
+        """This instance and every other live instance of its class on the same ``D75Metrics``:
+        a value retired through one must be forgotten by all (they cache the same children)."""
+        registry = getattr(self.metrics, "_hook_instances", None)
+        peers = [h for h in list(registry) if type(h) is type(self)] if registry is not None else []
+        return peers if self in peers else [self, *peers]
 
     def _retire(self, hook: str, label: str, value: object, metrics: Iterable[Any],
-                caches: Iterable[tuple[dict[Hashable, Any], Callable[[Hashable, str], bool]]],
-                also: dict[str, str] | None = None) -> str | None:
-        """Drop every child with ``label=value`` (and ``also``) of ``metrics``, and the cache entries
-        ``caches`` selects (each a cache and a predicate on its key and the value). Never raises;
-        returns the label value, or None when the call failed (counted as a hook error)."""
+                caches: Callable[[Any], Iterable[tuple[dict[Hashable, Any], Callable[[Hashable, str], bool]]]],
+                also: dict[str, str] | None = None,
+                after: Callable[[Any, str], None] | None = None) -> str | None:
+        """Drop every child with ``label=value`` (and ``also``) of ``metrics``; then, in this instance
+        and its peers, the cache entries ``caches(instance)`` selects (a cache and a predicate on its
+        key and the value) and whatever ``after(instance, value)`` forgets (bound objects).
+        Never raises; returns the label value, or None when the call failed (a counted hook error)."""
         try:
             v = label_value(value)
-            with self._caches_lock:
-                for metric in metrics:
-                    metric.remove_by_labels({label: v, **(also or {})})
-                for cache, selects in caches:
-                    for key in [k for k in cache if selects(k, v)]:
-                        del cache[key]
+            for metric in metrics:
+                metric.remove_by_labels({label: v, **(also or {})})
+            for peer in self._peers():
+                with peer._caches_lock:
+                    for cache, selects in caches(peer):
+                        for key in [k for k in cache if selects(k, v)]:
+                            del cache[key]
+                if after is not None:
+                    after(peer, v)
             return v
         except Exception as exc:  # noqa: BLE001
             self._fail(hook, exc)

@@ -54,4 +54,4 @@ class ArbRouteHooks(Hooks):
         m = self.metrics
         assert m is not None
         self._retire("remove", "route", route, (m.route_score, m.route_spread_bps),
-                     [(self._score, key_at(0)), (self._spread, key_at(0))])
+                     lambda h: [(h._score, key_at(0)), (h._spread, key_at(0))])

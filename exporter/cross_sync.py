@@ -113,12 +113,12 @@ class CrossSyncHooks(Hooks):
         assert m is not None
         self._retire("remove_symbol", "symbol", symbol,
                      (m.inventory_imbalance_ratio, m.exposure_usd, m.rebalance_consecutive_failures),
-                     [(self._imbalance, key_at(0)), (self._exposure, key_at(0)),
-                      (self._failures_gauge, key_is), (self._consecutive, key_is)])
+                     lambda h: [(h._imbalance, key_at(0)), (h._exposure, key_at(0)),
+                                (h._failures_gauge, key_is), (h._consecutive, key_is)])
 
     def remove_exchange(self, exchange: str) -> None:
         """Retire an exchange: its balance-sync failure counter disappears."""
         m = self.metrics
         assert m is not None
         self._retire("remove_exchange", "exchange", exchange, (m.inventory_sync_failures,),
-                     [(self._sync_failures, key_is)])
+                     lambda h: [(h._sync_failures, key_is)])

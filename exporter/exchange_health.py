@@ -153,14 +153,16 @@ class ExchangeHealthHooks(Hooks):
         Reporting it again later starts fresh series, also through objects from ``bind``."""
         m = self.metrics
         assert m is not None
-        caches = [(c, key_is) for c in (self._status, self._latency, self._orderbook, self._ok, self._error)]
-        value = self._retire("remove", "exchange", exchange,
-                             (m.exchange_health_status, m.exchange_rest_latency,
-                              m.exchange_orderbook_last_update, m.exchange_requests), caches)
-        if value is not None:
-            for bound in list(self._bound):
-                if key_is(bound._exchange, value):
-                    bound._forget()
+        self._retire("remove", "exchange", exchange,
+                     (m.exchange_health_status, m.exchange_rest_latency, m.exchange_orderbook_last_update,
+                      m.exchange_requests),
+                     lambda h: [(c, key_is) for c in (h._status, h._latency, h._orderbook, h._ok, h._error)],
+                     after=ExchangeHealthHooks._forget_bound)
+
+    def _forget_bound(self, exchange: str) -> None:
+        for bound in list(self._bound):
+            if key_is(bound._exchange, exchange):
+                bound._forget()
 
     def _requests(self, exchange: Any) -> tuple[Any, Any]:
         """ok and error counters of an exchange, both created (at 0) on first sight, so the

@@ -118,14 +118,16 @@ class RateLimiterHooks(Hooks):
         def selects(key: Any, value: str) -> bool:
             return _EXCHANGE(key, value) and (cat is None or _CATEGORY(key, cat))
 
-        caches = [(c, selects) for c in (self._ratio, self._rejected, self._http_429)]
-        value = self._retire("remove", "exchange", exchange,
-                             (m.rate_limit_remaining_ratio, m.rate_limit_rejected, m.rate_limit_http_429),
-                             caches, {} if cat is None else {"category": cat})
-        if value is not None:
-            for bound in list(self._bound):
-                if selects(bound._key, value):
-                    bound._forget()
+        self._retire("remove", "exchange", exchange,
+                     (m.rate_limit_remaining_ratio, m.rate_limit_rejected, m.rate_limit_http_429),
+                     lambda h: [(c, selects) for c in (h._ratio, h._rejected, h._http_429)],
+                     {} if cat is None else {"category": cat},
+                     after=lambda hooks, value: hooks._forget_bound(selects, value))
+
+    def _forget_bound(self, selects: Any, value: str) -> None:
+        for bound in list(self._bound):
+            if selects(bound._key, value):
+                bound._forget()
 
     # -- cache miss paths ------------------------------------------------------------------
     def _ratio_child(self, key: tuple[Any, Any]) -> Any:

@@ -106,34 +106,36 @@ class RiskGuardHooks(Hooks):
 
     # -- retiring ----------------------------------------------------------------------------
     def _remove(self, hook: str, tier: str, label: str, value: object, metrics: tuple[Any, ...],
-                caches: list[dict[Any, Any]]) -> None:
-        """Drop ``label=value`` from ``metrics`` and the guard's decision for ``tier``/``value``."""
+                caches: str) -> None:
+        """Drop ``label=value`` from ``metrics`` (cached in the attributes named in ``caches``) and
+        the guard's decision for ``tier``/``value``."""
         m = self.metrics
         assert m is not None
-        v = self._retire(hook, label, value, metrics, [(c, key_at(0)) for c in caches])
+        v = self._retire(hook, label, value, metrics,
+                         lambda h: [(getattr(h, name), key_at(0)) for name in caches.split()])
         if v is not None:
             scope = key_at(1)
             self._retire(hook, "scope", v, (m.riskguard_state,),
-                         [(self._state, lambda k, x: scope(k, x) and _is_tier(k, tier))], {"tier": tier})
+                         lambda h: [(h._state, lambda k, x: scope(k, x) and _is_tier(k, tier))], {"tier": tier})
 
     def remove_exchange(self, exchange: str) -> None:
         """Retire an exchange: its daily PnL and the exchange tier's decision for it disappear."""
         m = self.metrics
         assert m is not None
-        self._remove("remove_exchange", "exchange", "exchange", exchange, (m.daily_pnl_usd,), [self._pnl])
+        self._remove("remove_exchange", "exchange", "exchange", exchange, (m.daily_pnl_usd,), "_pnl")
 
     def remove_route(self, route: str) -> None:
         """Retire a route: its loss streak and the route tier's decision for it disappear."""
         m = self.metrics
         assert m is not None
-        self._remove("remove_route", "route", "route", route, (m.route_loss_streak,), [self._streak])
+        self._remove("remove_route", "route", "route", route, (m.route_loss_streak,), "_streak")
 
     def remove_symbol(self, symbol: str) -> None:
         """Retire a symbol: its drawdown, volatility and the symbol tier's decision for it disappear."""
         m = self.metrics
         assert m is not None
         self._remove("remove_symbol", "symbol", "symbol", symbol,
-                     (m.symbol_drawdown_ratio, m.symbol_volatility_ratio), [self._drawdown, self._volatility])
+                     (m.symbol_drawdown_ratio, m.symbol_volatility_ratio), "_drawdown _volatility")
 
 
 def _is_tier(key: Any, tier: str) -> bool:

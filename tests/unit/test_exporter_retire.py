@@ -121,3 +121,21 @@ def test_removing_an_unknown_value_is_harmless_and_garbage_is_counted(m):
     assert h.remove(None) is None        # type: ignore[arg-type]
     assert errors(m, "exchange_health.remove") == 1
     assert series(m, exchange="binance")
+
+
+def test_a_value_retired_through_another_instance_is_forgotten_by_all(m):
+    """The bot may hold several hook objects (one per module); each caches its children."""
+    a, b = ExchangeHealthHooks(m), ExchangeHealthHooks(m)
+    bound = a.bind("upbit")
+    a.on_status("upbit", 3), a.on_rest_latency("upbit", 0.4), bound.request(True)
+    b.remove("upbit")
+    assert series(m, exchange="upbit") == []
+    a.on_status("upbit", 1), bound.request(False)
+    g = m.registry.get_sample_value
+    assert g("d75_exchange_health_status", {"exchange": "upbit"}) == 1
+    assert g("d75_exchange_requests_total", {"exchange": "upbit", "outcome": "error"}) == 1
+    s1, s2 = CrossSyncHooks(m), CrossSyncHooks(m)
+    s1.on_rebalance("BTC", False), s1.on_rebalance("BTC", False)
+    s2.remove_symbol("BTC")
+    s1.on_rebalance("BTC", False)
+    assert g("d75_rebalance_consecutive_failures", {"symbol": "BTC"}) == 1

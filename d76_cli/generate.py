@@ -1,4 +1,8 @@
-"""`d76 generate`: render rules, prometheus.yml, alertmanager.yml, runbooks ... from the catalog."""
+"""`d76 generate`: render rules, prometheus.yml, alertmanager.yml, runbooks ... from the catalog.
+
+`--for-existing DIR` instead writes what an operator with their own Prometheus and Alertmanager
+needs (rule files, a scrape job, an Alertmanager fragment, optionally merged into their config).
+"""
 from __future__ import annotations
 
 import sys
@@ -7,6 +11,13 @@ from pathlib import Path
 import click
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_RECEIVER_URL = "http://127.0.0.1:9099"
+
+
+def _fail(exc: Exception) -> None:
+    for line in str(exc).splitlines():
+        click.echo(f"error: {line}", err=True)
+    sys.exit(2)
 
 
 @click.command("generate")
@@ -15,15 +26,35 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 listing files that are stale.")
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=REPO_ROOT,
               show_default="the repository", help="Where the generated tree lives.")
-def command(config: Path | None, check: bool, root: Path) -> None:
+@click.option("--for-existing", "for_existing", type=click.Path(file_okay=False, path_type=Path),
+              help="Write rule files, a scrape job and an Alertmanager fragment into this folder, for "
+                   "your own Prometheus and Alertmanager (see README).")
+@click.option("--receiver-url", help="With --for-existing: the receiver's base URL as Alertmanager reaches it "
+                                     f"[default: policy.external_url, else {DEFAULT_RECEIVER_URL}].")
+@click.option("--token-file", help="With --for-existing: the file holding the receiver's bearer token, as "
+                                   "Alertmanager sees it (use an absolute path).")
+@click.option("--bot-target", default="127.0.0.1:9876", show_default=True,
+              help="With --for-existing: host:port of the bot's /metrics for the scrape job.")
+@click.option("--merge-with", "merge_with", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="With --for-existing: also write alertmanager.merged.yml, this alertmanager.yml with "
+                   "the fragment merged in (the file itself is not changed).")
+def command(config: Path | None, check: bool, root: Path, for_existing: Path | None, receiver_url: str | None,
+            token_file: str | None, bot_target: str, merge_with: Path | None) -> None:
     """Generate every file derived from the threshold catalog."""
     from exporter.catalog import CatalogError, check_generated, load_catalog, write_generated
 
+    if for_existing is None and (receiver_url or token_file or merge_with):
+        raise click.UsageError("--receiver-url, --token-file and --merge-with go with --for-existing DIR")
     try:
         catalog = load_catalog(config)
     except CatalogError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        _fail(exc)
+    if for_existing is not None:
+        if check:
+            raise click.UsageError("--check checks the repository's generated files; not with --for-existing")
+        _write_for_existing(catalog, for_existing, receiver_url or catalog.external_url or DEFAULT_RECEIVER_URL,
+                            token_file, bot_target, merge_with)
+        return
     if check:
         stale = check_generated(catalog, root)
         if stale:
@@ -38,3 +69,34 @@ def command(config: Path | None, check: bool, root: Path) -> None:
     for p in changed:
         click.echo(f"wrote {p.relative_to(root) if p.is_relative_to(root) else p}")
     click.echo(f"{len(changed)} file(s) changed; {len(catalog.alerts)} alerts in the catalog")
+
+
+def _write_for_existing(catalog, out: Path, receiver_url: str, token_file: str | None, bot_target: str,
+                        merge_with: Path | None) -> None:
+    from exporter.catalog import CatalogError
+    from exporter.catalog.render_existing import (render_existing_rule_files, render_fragment, render_merged,
+                                                  render_scrape_job)
+
+    files: dict[str, str] = {f"rules/{n}": t for n, t in render_existing_rule_files(catalog).items()}
+    files["prometheus-scrape.yml"] = render_scrape_job(catalog, bot_target)
+    files["alertmanager-fragment.yml"] = render_fragment(catalog, receiver_url=receiver_url,
+                                                         bearer_token_file=token_file)
+    if merge_with is not None:
+        try:
+            files["alertmanager.merged.yml"] = render_merged(
+                catalog, merge_with.read_text(encoding="utf-8"), str(merge_with), receiver_url=receiver_url,
+                bearer_token_file=token_file)
+        except (CatalogError, OSError) as exc:
+            _fail(exc)
+    (out / "rules").mkdir(parents=True, exist_ok=True)
+    for stale in (out / "rules").glob("d75-*.yml"):  # a source whose alerts were all disabled
+        if f"rules/{stale.name}" not in files:
+            stale.unlink()
+    for rel, text in files.items():
+        (out / rel).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {out / rel}")
+    click.echo(f"receiver URL in the fragment: {receiver_url}")
+    if not token_file:
+        click.echo("warning: no --token-file: Alertmanager will call the receiver without a bearer token "
+                   "(the receiver then must run without RECEIVER_TOKEN)", err=True)
+    click.echo("next: see README, 'Using your own Prometheus and Alertmanager'")

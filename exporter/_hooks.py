@@ -7,7 +7,10 @@ The bot calls hooks on its hot path, so the rules are:
   ``d75_exporter_hook_errors_total{hook}`` and logged at most once per ``LOG_INTERVAL_S`` per hook;
 * label children are looked up once (``metric.labels(...)``) and cached in a plain dict keyed by
   the raw arguments, so the steady-state cost is one dict lookup plus the value update;
-* ``metrics=None`` turns every hook into a no-op, for bots that run without the exporter.
+* ``metrics=None`` turns every hook into a no-op, for bots that run without the exporter;
+* ``remove``-style methods retire the series of an exchange, route or symbol the bot stopped
+  trading (``prometheus_client``'s ``remove_by_labels``) and forget the cached children, so a later
+  report of the same value starts a fresh series instead of updating a child nobody exports.
 """
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ import math
 import threading
 import time
 from enum import Enum
-from typing import Any, Callable, Hashable
+from typing import Any, Callable, Hashable, Iterable
 
 from .metrics import D75Metrics
 
@@ -107,6 +110,14 @@ class ErrorReporter:
             pass
 
 
+def _same_value(raw: object, value: str) -> bool:
+    """Whether a raw label argument (as cached) has the label value ``value``."""
+    try:
+        return label_value(raw) == value
+    except Exception:  # noqa: BLE001 - a bad key never had a child
+        return False
+
+
 class Hooks:
     """Base of the per-component hook classes."""
 
@@ -121,6 +132,11 @@ class Hooks:
         if metrics is None:
             for name in self.hook_methods:
                 setattr(self, name, _noop)
+        else:
+            try:
+                metrics._hook_instances.add(self)  # so a retired value is forgotten by every instance
+            except Exception:  # noqa: BLE001 - a stand-in metrics object without the registry
+                pass
 
     def _fail(self, hook: str, exc: BaseException) -> None:
         self._reporter.report(f"{self.component}.{hook}", exc)
@@ -136,6 +152,49 @@ class Hooks:
                     raise ValueError(f"more than {MAX_LABEL_SETS} label sets for {metric._name}")
                 child = cache[key] = metric.labels(*values)
         return child
+
+    def _peers(self) -> list["Hooks"]:
+        """This instance and every other live instance of its class on the same ``D75Metrics``:
+        a value retired through one must be forgotten by all (they cache the same children)."""
+        registry = getattr(self.metrics, "_hook_instances", None)
+        peers = [h for h in list(registry) if type(h) is type(self)] if registry is not None else []
+        return peers if self in peers else [self, *peers]
+
+    def _retire(self, hook: str, label: str, value: object, metrics: Iterable[Any],
+                caches: Callable[[Any], Iterable[tuple[dict[Hashable, Any], Callable[[Hashable, str], bool]]]],
+                also: dict[str, str] | None = None,
+                after: Callable[[Any, str], None] | None = None) -> str | None:
+        """Drop every child with ``label=value`` (and ``also``) of ``metrics``; then, in this instance
+        and its peers, the cache entries ``caches(instance)`` selects (a cache and a predicate on its
+        key and the value) and whatever ``after(instance, value)`` forgets (bound objects).
+        Never raises; returns the label value, or None when the call failed (a counted hook error)."""
+        try:
+            v = label_value(value)
+            for metric in metrics:
+                metric.remove_by_labels({label: v, **(also or {})})
+            for peer in self._peers():
+                with peer._caches_lock:
+                    for cache, selects in caches(peer):
+                        for key in [k for k in cache if selects(k, v)]:
+                            del cache[key]
+                if after is not None:
+                    after(peer, v)
+            return v
+        except Exception as exc:  # noqa: BLE001
+            self._fail(hook, exc)
+            return None
+
+
+def key_is(raw: Hashable, value: str) -> bool:
+    """Cache keyed by the raw label argument itself."""
+    return _same_value(raw, value)
+
+
+def key_at(pos: int) -> Callable[[Hashable, str], bool]:
+    """Cache keyed by a tuple of raw label arguments; select on position ``pos``."""
+    def selects(raw: Hashable, value: str) -> bool:
+        return isinstance(raw, tuple) and len(raw) > pos and _same_value(raw[pos], value)
+    return selects
 
 
 def ratio01(value: float) -> float:

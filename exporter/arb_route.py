@@ -3,6 +3,7 @@
     routes = ArbRouteHooks(metrics)
     routes.on_score("upbit-binance-BTC", 82.5)     # RouteScore 0..100
     routes.on_spread("upbit-binance-BTC", 35.0)    # current spread, basis points
+    routes.remove("upbit-binance-BTC")             # the route left the universe: drop its series
 
 A sudden score drop is not a separate metric: the rules compare the score with its own recent
 maximum in PromQL.
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._hooks import Hooks, finite, set_gauge
+from ._hooks import Hooks, finite, key_at, set_gauge
 from .metrics import D75Metrics
 
 __all__ = ["ArbRouteHooks", "route_name"]
@@ -33,7 +34,7 @@ class ArbRouteHooks(Hooks):
     """What a route reports: its RouteScore and its current spread."""
 
     component = "arb_route"
-    hook_methods = ("on_score", "on_spread")
+    hook_methods = ("on_score", "on_spread", "remove")
 
     def __init__(self, metrics: D75Metrics | None) -> None:
         super().__init__(metrics)
@@ -47,3 +48,10 @@ class ArbRouteHooks(Hooks):
     def on_spread(self, route: str, spread_bps: float) -> None:
         set_gauge(self, "on_spread", self._spread, getattr(self.metrics, "route_spread_bps", None),
                   (route,), spread_bps, finite)
+
+    def remove(self, route: str) -> None:
+        """Retire a route: its score and spread disappear from /metrics (its alerts resolve)."""
+        m = self.metrics
+        assert m is not None
+        self._retire("remove", "route", route, (m.route_score, m.route_spread_bps),
+                     lambda h: [(h._score, key_at(0)), (h._spread, key_at(0))])

@@ -9,13 +9,16 @@
 
 Call ``on_sync_result(exchange, ok=True)`` for successful balance calls too: it creates the
 exchange's failure counter at 0, so the very first failure is seen by ``increase()``.
+
+    sync.remove_symbol("BTC")               # no longer held: imbalance, exposure, rebalance series go
+    sync.remove_exchange("upbit")           # no longer traded: its balance-sync failure counter goes
 """
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from ._hooks import Hooks, count, non_negative, ratio01, set_gauge
+from ._hooks import Hooks, count, key_at, key_is, non_negative, ratio01, set_gauge
 from .metrics import D75Metrics
 
 __all__ = ["CrossSyncHooks"]
@@ -26,7 +29,8 @@ class CrossSyncHooks(Hooks):
 
     component = "cross_sync"
     hook_methods = ("on_inventory", "on_snapshot", "on_capital", "on_rebalance",
-                    "on_rebalance_failures", "on_sync_result", "on_sync_failure")
+                    "on_rebalance_failures", "on_sync_result", "on_sync_failure", "remove_symbol",
+                    "remove_exchange")
 
     def __init__(self, metrics: D75Metrics | None) -> None:
         super().__init__(metrics)
@@ -103,4 +107,18 @@ class CrossSyncHooks(Hooks):
     def on_sync_failure(self, exchange: str) -> None:
         self.on_sync_result(exchange, False)
 
+    def remove_symbol(self, symbol: str) -> None:
+        """Retire a symbol: its imbalance, exposure and rebalance-failure series disappear."""
+        m = self.metrics
+        assert m is not None
+        self._retire("remove_symbol", "symbol", symbol,
+                     (m.inventory_imbalance_ratio, m.exposure_usd, m.rebalance_consecutive_failures),
+                     lambda h: [(h._imbalance, key_at(0)), (h._exposure, key_at(0)),
+                                (h._failures_gauge, key_is), (h._consecutive, key_is)])
 
+    def remove_exchange(self, exchange: str) -> None:
+        """Retire an exchange: its balance-sync failure counter disappears."""
+        m = self.metrics
+        assert m is not None
+        self._retire("remove_exchange", "exchange", exchange, (m.inventory_sync_failures,),
+                     lambda h: [(h._sync_failures, key_is)])

@@ -8,14 +8,17 @@
 
     ex = health.bind("upbit")                     # hottest path
     ex.orderbook_update(); ex.request(True)
+
+    health.remove("upbit")                        # the bot stopped trading there: drop its series
 """
 from __future__ import annotations
 
 import time
+import weakref
 from enum import Enum, IntEnum
 from typing import Any
 
-from ._hooks import Hooks, finite, non_negative
+from ._hooks import Hooks, finite, key_is, non_negative
 from .metrics import D75Metrics
 
 __all__ = ["ExchangeHealthHooks", "BoundExchangeHealth", "HealthStatus", "health_status_value"]
@@ -56,7 +59,7 @@ class BoundExchangeHealth:
     Gauge children are created on first use: a status, latency or orderbook timestamp born at 0
     before the bot reported anything would be a lie (timestamp 0 reads as a 56-year-old book)."""
 
-    __slots__ = ("_hooks", "_exchange", "_status", "_latency", "_orderbook", "_ok", "_error")
+    __slots__ = ("_hooks", "_exchange", "_status", "_latency", "_orderbook", "_ok", "_error", "__weakref__")
 
     def __init__(self, hooks: "ExchangeHealthHooks", exchange: Any, ok: Any, error: Any) -> None:
         self._hooks = hooks
@@ -100,9 +103,17 @@ class BoundExchangeHealth:
 
     def request(self, ok: bool, count: int = 1) -> None:
         try:
-            (self._ok if ok else self._error).inc(count)
+            child = self._ok if ok else self._error
+            if child is None:  # the exchange was retired and is reported again
+                self._ok, self._error = self._hooks._requests(self._exchange)
+                child = self._ok if ok else self._error
+            child.inc(count)
         except Exception as exc:  # noqa: BLE001
             self._hooks._fail("request", exc)
+
+    def _forget(self) -> None:
+        """Called by ``remove``: the children are gone; the next call creates fresh ones."""
+        self._status = self._latency = self._orderbook = self._ok = self._error = None
 
 
 class _NoopExchange:
@@ -125,7 +136,7 @@ class ExchangeHealthHooks(Hooks):
     """What the health monitor reports: status changes, REST latency, orderbook freshness, requests."""
 
     component = "exchange_health"
-    hook_methods = ("on_status", "on_rest_latency", "on_orderbook_update", "on_request")
+    hook_methods = ("on_status", "on_rest_latency", "on_orderbook_update", "on_request", "remove")
 
     def __init__(self, metrics: D75Metrics | None) -> None:
         super().__init__(metrics)
@@ -134,6 +145,24 @@ class ExchangeHealthHooks(Hooks):
         self._orderbook: dict[Any, Any] = {}
         self._ok: dict[Any, Any] = {}
         self._error: dict[Any, Any] = {}
+        self._bound: "weakref.WeakSet[BoundExchangeHealth]" = weakref.WeakSet()
+
+    def remove(self, exchange: str) -> None:
+        """Retire an exchange the bot no longer trades: its status, latency, orderbook timestamp and
+        request counters disappear from /metrics (Prometheus marks them stale, its alerts resolve).
+        Reporting it again later starts fresh series, also through objects from ``bind``."""
+        m = self.metrics
+        assert m is not None
+        self._retire("remove", "exchange", exchange,
+                     (m.exchange_health_status, m.exchange_rest_latency, m.exchange_orderbook_last_update,
+                      m.exchange_requests),
+                     lambda h: [(c, key_is) for c in (h._status, h._latency, h._orderbook, h._ok, h._error)],
+                     after=ExchangeHealthHooks._forget_bound)
+
+    def _forget_bound(self, exchange: str) -> None:
+        for bound in list(self._bound):
+            if key_is(bound._exchange, exchange):
+                bound._forget()
 
     def _requests(self, exchange: Any) -> tuple[Any, Any]:
         """ok and error counters of an exchange, both created (at 0) on first sight, so the
@@ -198,7 +227,9 @@ class ExchangeHealthHooks(Hooks):
             return _NoopExchange()
         try:
             ok, error = self._requests(exchange)
-            return BoundExchangeHealth(self, exchange, ok, error)
+            bound = BoundExchangeHealth(self, exchange, ok, error)
+            self._bound.add(bound)
+            return bound
         except Exception as exc:  # noqa: BLE001
             self._fail("bind", exc)
             return _NoopExchange()

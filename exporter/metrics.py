@@ -12,6 +12,7 @@ instances never collide and a test never sees another test's series.
 from __future__ import annotations
 
 import os
+import weakref
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -103,6 +104,8 @@ class D75Metrics:
     ) -> None:
         self.registry: CollectorRegistry = registry if registry is not None else CollectorRegistry()
         reg = self.registry
+        # the hook objects reporting into these metrics (see Hooks._retire)
+        self._hook_instances: "weakref.WeakSet[object]" = weakref.WeakSet()
         self.data_dir = str(Path(data_dir if data_dir is not None else os.getcwd()).resolve())
 
         # rate limiter

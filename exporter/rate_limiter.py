@@ -8,24 +8,30 @@
     bucket = limiter_hooks.bind("binance", "order")    # hottest path: labels resolved once
     bucket.consume(180, 1200)
 
+    limiter_hooks.remove("binance")                    # retire every bucket of an exchange
+
 Counters of a label set are created at 0 the first time it is seen, so the first rejection or
 429 is visible to ``increase()``; the remaining-ratio gauge only appears at the first consume
 (a gauge born at 0 would look like an empty bucket).
 """
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
-from ._hooks import Hooks, clamp_ratio
+from ._hooks import Hooks, clamp_ratio, key_at, label_value
 from .metrics import D75Metrics
 
 __all__ = ["RateLimiterHooks", "BoundRateLimiter"]
 
 
+_EXCHANGE, _CATEGORY = key_at(0), key_at(1)  # cache keys are (exchange, category)
+
+
 class BoundRateLimiter:
     """One (exchange, category) bucket with its label children resolved; methods never raise."""
 
-    __slots__ = ("_hooks", "_key", "_ratio", "_rejected", "_http_429")
+    __slots__ = ("_hooks", "_key", "_ratio", "_rejected", "_http_429", "__weakref__")
 
     def __init__(self, hooks: "RateLimiterHooks", key: tuple[Any, Any],
                  ratio: Any, rejected: Any, http_429: Any) -> None:
@@ -49,15 +55,27 @@ class BoundRateLimiter:
 
     def reject(self, count: int = 1) -> None:
         try:
-            self._rejected.inc(count)
+            child = self._rejected
+            if child is None:  # retired, and reported again
+                self._rejected, self._http_429 = self._hooks._counters(self._key)
+                child = self._rejected
+            child.inc(count)
         except Exception as exc:  # noqa: BLE001
             self._hooks._fail("reject", exc)
 
     def http_429(self, count: int = 1) -> None:
         try:
-            self._http_429.inc(count)
+            child = self._http_429
+            if child is None:
+                self._rejected, self._http_429 = self._hooks._counters(self._key)
+                child = self._http_429
+            child.inc(count)
         except Exception as exc:  # noqa: BLE001
             self._hooks._fail("http_429", exc)
+
+    def _forget(self) -> None:
+        """Called by ``remove``: the children are gone; the next call creates fresh ones."""
+        self._ratio = self._rejected = self._http_429 = None
 
 
 class _NoopBucket:
@@ -77,13 +95,39 @@ class RateLimiterHooks(Hooks):
     """What the rate limiter reports: consumes, rejections (empty bucket) and HTTP 429s."""
 
     component = "rate_limiter"
-    hook_methods = ("on_consume", "on_reject", "on_http_429")
+    hook_methods = ("on_consume", "on_reject", "on_http_429", "remove")
 
     def __init__(self, metrics: D75Metrics | None) -> None:
         super().__init__(metrics)
         self._ratio: dict[Any, Any] = {}
         self._rejected: dict[Any, Any] = {}
         self._http_429: dict[Any, Any] = {}
+        self._bound: "weakref.WeakSet[BoundRateLimiter]" = weakref.WeakSet()
+
+    def remove(self, exchange: str, category: str | None = None) -> None:
+        """Retire the buckets of an exchange (every category, or only ``category``): their
+        remaining ratio and counters disappear from /metrics; reporting them again starts fresh."""
+        m = self.metrics
+        assert m is not None
+        try:
+            cat = None if category is None else label_value(category)
+        except Exception as exc:  # noqa: BLE001
+            self._fail("remove", exc)
+            return
+
+        def selects(key: Any, value: str) -> bool:
+            return _EXCHANGE(key, value) and (cat is None or _CATEGORY(key, cat))
+
+        self._retire("remove", "exchange", exchange,
+                     (m.rate_limit_remaining_ratio, m.rate_limit_rejected, m.rate_limit_http_429),
+                     lambda h: [(c, selects) for c in (h._ratio, h._rejected, h._http_429)],
+                     {} if cat is None else {"category": cat},
+                     after=lambda hooks, value: hooks._forget_bound(selects, value))
+
+    def _forget_bound(self, selects: Any, value: str) -> None:
+        for bound in list(self._bound):
+            if selects(bound._key, value):
+                bound._forget()
 
     # -- cache miss paths ------------------------------------------------------------------
     def _ratio_child(self, key: tuple[Any, Any]) -> Any:
@@ -143,7 +187,9 @@ class RateLimiterHooks(Hooks):
         try:
             key = (exchange, category)
             rejected, http_429 = self._counters(key)
-            return BoundRateLimiter(self, key, self._ratio.get(key), rejected, http_429)
+            bound = BoundRateLimiter(self, key, self._ratio.get(key), rejected, http_429)
+            self._bound.add(bound)
+            return bound
         except Exception as exc:  # noqa: BLE001
             self._fail("bind", exc)
             return _NoopBucket()

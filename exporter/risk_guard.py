@@ -6,13 +6,16 @@
     guard.on_daily_pnl("upbit", -1_250.0)               # realised since 00:00 UTC; negative = loss
     guard.on_loss_streak("upbit-binance-BTC", 2)
     guard.on_drawdown("BTC", 0.03); guard.on_volatility("BTC", 0.02)
+
+    guard.remove_exchange("upbit")   # daily PnL and the exchange tier's decision for upbit go
+    guard.remove_route("upbit-binance-BTC"); guard.remove_symbol("BTC")
 """
 from __future__ import annotations
 
 from enum import Enum, IntEnum
 from typing import Any
 
-from ._hooks import Hooks, count, finite, label_value, ratio01, set_gauge
+from ._hooks import Hooks, count, finite, key_at, label_value, ratio01, set_gauge
 from .metrics import D75Metrics
 
 __all__ = ["RiskGuardHooks", "GuardState", "GUARD_TIERS", "GLOBAL_SCOPE", "guard_state_value"]
@@ -61,7 +64,8 @@ class RiskGuardHooks(Hooks):
     """What the risk guard reports: its decisions per tier and scope, and the inputs it judges."""
 
     component = "risk_guard"
-    hook_methods = ("on_decision", "on_daily_pnl", "on_loss_streak", "on_drawdown", "on_volatility")
+    hook_methods = ("on_decision", "on_daily_pnl", "on_loss_streak", "on_drawdown", "on_volatility",
+                    "remove_exchange", "remove_route", "remove_symbol")
 
     def __init__(self, metrics: D75Metrics | None) -> None:
         super().__init__(metrics)
@@ -99,3 +103,44 @@ class RiskGuardHooks(Hooks):
     def on_volatility(self, symbol: str, ratio: float) -> None:
         set_gauge(self, "on_volatility", self._volatility,
                   getattr(self.metrics, "symbol_volatility_ratio", None), (symbol,), ratio, ratio01)
+
+    # -- retiring ----------------------------------------------------------------------------
+    def _remove(self, hook: str, tier: str, label: str, value: object, metrics: tuple[Any, ...],
+                caches: str) -> None:
+        """Drop ``label=value`` from ``metrics`` (cached in the attributes named in ``caches``) and
+        the guard's decision for ``tier``/``value``."""
+        m = self.metrics
+        assert m is not None
+        v = self._retire(hook, label, value, metrics,
+                         lambda h: [(getattr(h, name), key_at(0)) for name in caches.split()])
+        if v is not None:
+            scope = key_at(1)
+            self._retire(hook, "scope", v, (m.riskguard_state,),
+                         lambda h: [(h._state, lambda k, x: scope(k, x) and _is_tier(k, tier))], {"tier": tier})
+
+    def remove_exchange(self, exchange: str) -> None:
+        """Retire an exchange: its daily PnL and the exchange tier's decision for it disappear."""
+        m = self.metrics
+        assert m is not None
+        self._remove("remove_exchange", "exchange", "exchange", exchange, (m.daily_pnl_usd,), "_pnl")
+
+    def remove_route(self, route: str) -> None:
+        """Retire a route: its loss streak and the route tier's decision for it disappear."""
+        m = self.metrics
+        assert m is not None
+        self._remove("remove_route", "route", "route", route, (m.route_loss_streak,), "_streak")
+
+    def remove_symbol(self, symbol: str) -> None:
+        """Retire a symbol: its drawdown, volatility and the symbol tier's decision for it disappear."""
+        m = self.metrics
+        assert m is not None
+        self._remove("remove_symbol", "symbol", "symbol", symbol,
+                     (m.symbol_drawdown_ratio, m.symbol_volatility_ratio), "_drawdown _volatility")
+
+
+def _is_tier(key: Any, tier: str) -> bool:
+    """Whether a decision cache key ``(tier, scope)`` is of ``tier`` (raw tiers may be any case/enum)."""
+    try:
+        return isinstance(key, tuple) and _tier(key[0]) == tier
+    except Exception:  # noqa: BLE001
+        return False

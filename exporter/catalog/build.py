@@ -5,11 +5,13 @@ import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from .defaults import DEFAULT_SPECS
 from .model import (SEVERITIES, SOURCES, AlertDef, AlertSpec, Catalog, CatalogError, CatalogSettings,
-                    SeverityPolicy)
-from .overrides import load_overrides, validate_overrides
+                    LabelThreshold, SeverityPolicy)
+from .overrides import load_overrides, override_errors
+from .promql import add_matcher, eq_matcher, not_in_matcher
 
 __all__ = ["load_catalog", "build_catalog", "DEFAULT_SEVERITY_POLICY", "fmt_num", "value_template",
            "WATCHDOG"]
@@ -87,29 +89,101 @@ def _fill(text: str, spec: AlertSpec, threshold: float | None, for_: str) -> str
     return _PLACEHOLDER.sub(sub, text)
 
 
-def _render(spec: AlertSpec, ov: dict[str, Any], settings: CatalogSettings, source: str) -> AlertDef:
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _threshold_errors(spec: AlertSpec, value: Any, key: str) -> list[str]:
+    """Range checks of one threshold value (its type was checked by the schema)."""
+    if not _is_number(value):
+        return []
+    t = float(value)
+    if spec.unit == "ratio" and not 0 <= t <= 1:
+        return [f"{key}: a ratio between 0 and 1, got {value!r}"]
+    if spec.unit in ("usd", "seconds", "count", "bps", "bytes", "score") and t < 0:
+        return [f"{key}: must not be negative, got {value!r}"]
+    return []
+
+
+def _alert_errors(spec: AlertSpec, ov: dict[str, Any], source: str) -> list[str]:
+    """Semantic checks of one alert's override (thresholds, `by` labels); all problems, not the first."""
     key = f"{source}: alerts.{spec.name}"
-    threshold = spec.threshold
+    errors: list[str] = []
     if "threshold" in ov:
         if spec.threshold is None:
-            raise CatalogError(f"{key}.threshold: {spec.name} has no adjustable threshold "
-                               "(it matches a fixed status value); change its severity or for instead")
-        threshold = float(ov["threshold"])
-        if spec.unit == "ratio" and not 0 <= threshold <= 1:
-            raise CatalogError(f"{key}.threshold: a ratio between 0 and 1, got {ov['threshold']!r}")
-        if spec.unit in ("usd", "seconds", "count", "bps", "bytes", "score") and threshold < 0:
-            raise CatalogError(f"{key}.threshold: must not be negative, got {ov['threshold']!r}")
+            errors.append(f"{key}.threshold: {spec.name} has no adjustable threshold "
+                          "(it matches a fixed status value); change its severity or for instead")
+        else:
+            errors += _threshold_errors(spec, ov["threshold"], f"{key}.threshold")
+    by = ov.get("by")
+    if isinstance(by, dict):
+        if spec.threshold is None:
+            errors.append(f"{key}.by: {spec.name} has no adjustable threshold, so no per-label thresholds")
+            return errors
+        if len(by) > 1:
+            errors.append(f"{key}.by: one label per alert, got {', '.join(map(str, by))}")
+        for label, values in by.items():
+            if label not in spec.labels:
+                has = f"its labels: {', '.join(spec.labels)}" if spec.labels else "it has no identifying labels"
+                errors.append(f"{key}.by.{label}: unknown label for {spec.name} ({has})")
+                continue
+            if isinstance(values, dict):
+                if not values:
+                    errors.append(f"{key}.by.{label}: give at least one value, e.g. {{upbit: 1.5}}")
+                for value, threshold in values.items():
+                    if not isinstance(value, str) or not value or any(c in value for c in '"\\\n'):
+                        errors.append(f"{key}.by.{label}.{value}: a label value must be a non-empty string "
+                                      "without quotes, backslashes or newlines")
+                        continue
+                    errors += _threshold_errors(spec, threshold, f"{key}.by.{label}.{value}")
+    return errors
+
+
+def _external_url_errors(policy: dict[str, Any], source: str) -> list[str]:
+    url = policy.get("external_url")
+    if not isinstance(url, str):
+        return []
+    parts = urlsplit(url)
+    if (parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment
+            or any(c.isspace() for c in url)):
+        return [f"{source}: policy.external_url: an http(s) base URL like https://alerts.example.com "
+                f"(no query or fragment), got {url!r}"]
+    return []
+
+
+def _with_matcher(expr: str, label: str, matcher: str, name: str) -> str:
+    out, n = add_matcher(expr, label, matcher)
+    if not n:  # a catalog bug (the label comes from no selector), not an operator mistake
+        raise CatalogError(f"alerts.{name}.by.{label}: no selector in the expression carries {label!r}")
+    return out
+
+
+def _render(spec: AlertSpec, ov: dict[str, Any], settings: CatalogSettings) -> AlertDef:
+    threshold = float(ov["threshold"]) if "threshold" in ov else spec.threshold
     for_ = ov.get("for", spec.for_)
     severity = ov.get("severity", spec.severity)
     slug = re.sub(r"(?<!^)(?=[A-Z])", "-", spec.name).lower()
+    expr = _fill(spec.expr, spec, threshold, for_)
+    by: list[LabelThreshold] = []
+    for label, values in (ov.get("by") or {}).items():
+        for value, t in values.items():
+            by.append(LabelThreshold(
+                label=label, value=value, threshold=float(t),
+                expr=_with_matcher(_fill(spec.expr, spec, float(t), for_), label, eq_matcher(label, value),
+                                   spec.name),
+                summary=_fill(spec.summary, spec, float(t), for_),
+                description=_fill(spec.description, spec, float(t), for_)))
+        if values:  # the default rule: every value without a threshold of its own
+            expr = _with_matcher(expr, label, not_in_matcher(label, list(values)), spec.name)
     return AlertDef(
         name=spec.name, source=spec.source, severity=severity,
-        expr=_fill(spec.expr, spec, threshold, for_), for_=for_, threshold=threshold,
+        expr=expr, for_=for_, threshold=threshold,
         comparison=spec.comparison, metric=spec.metric, labels=list(spec.labels),
         summary=_fill(spec.summary, spec, threshold, for_),
         description=_fill(spec.description, spec, threshold, for_),
         runbook=slug, runbook_url=settings.runbook_base_url + slug, unit=spec.unit,
         enabled=ov.get("enabled", True), meaning=spec.meaning, checks=spec.checks, probe=spec.probe,
+        by=tuple(by),
     )
 
 
@@ -125,22 +199,40 @@ def _check_specs(specs: tuple[AlertSpec, ...]) -> None:
             raise CatalogError(f"alerts.{s.name}.severity: {s.severity!r} is not one of P0-P3")
 
 
-def build_catalog(overrides: dict[str, Any] | None = None, *, source: str = "overrides") -> Catalog:
-    names = [s.name for s in DEFAULT_SPECS] + [WATCHDOG.name]
-    ov = validate_overrides(overrides, names, source)
-    _check_specs(DEFAULT_SPECS)
-    alert_ov: dict[str, dict[str, Any]] = ov.get("alerts") or {}
-    if alert_ov.get("Watchdog"):
-        raise CatalogError(f"{source}: alerts.Watchdog: the heartbeat cannot be changed "
-                           "(the receiver's dead man's switch depends on it)")
-    policy: dict[str, Any] = ov.get("policy") or {}
-    settings = CatalogSettings(**{k: (tuple(v) if k == "group_by" else v) for k, v in policy.items()
-                                  if k not in ("severities", "telegram_budget_total_per_minute")})
+def _settings(policy: dict[str, Any]) -> CatalogSettings:
+    fields = {k: (tuple(v) if k == "group_by" else v) for k, v in policy.items()
+              if k not in ("severities", "telegram_budget_total_per_minute")}
+    if fields.get("external_url"):
+        fields["external_url"] = fields["external_url"].rstrip("/")
+        # links a phone can open: the receiver serves the runbooks under its public URL
+        fields.setdefault("runbook_base_url", fields["external_url"] + "/runbooks/")
+    settings = CatalogSettings(**fields)
     if not settings.runbook_base_url.endswith("/"):
         settings = replace(settings, runbook_base_url=settings.runbook_base_url + "/")
+    return settings
+
+
+def build_catalog(overrides: dict[str, Any] | None = None, *, source: str = "overrides") -> Catalog:
+    """The catalog with `overrides` applied; `CatalogError` listing every problem otherwise."""
+    names = [s.name for s in DEFAULT_SPECS] + [WATCHDOG.name]
+    _check_specs(DEFAULT_SPECS)
+    errors = override_errors(overrides, names, source)
+    ov: dict[str, Any] = overrides if isinstance(overrides, dict) else {}
+    alert_ov: dict[str, Any] = ov.get("alerts") if isinstance(ov.get("alerts"), dict) else {}
+    policy: dict[str, Any] = ov.get("policy") if isinstance(ov.get("policy"), dict) else {}
+    if alert_ov.get("Watchdog"):
+        errors.append(f"{source}: alerts.Watchdog: the heartbeat cannot be changed "
+                      "(the receiver's dead man's switch depends on it)")
+    for spec in DEFAULT_SPECS:
+        if isinstance(alert_ov.get(spec.name), dict):
+            errors += _alert_errors(spec, alert_ov[spec.name], source)
+    errors += _external_url_errors(policy, source)
+    if errors:
+        raise CatalogError(sorted(dict.fromkeys(errors)))
+    settings = _settings(policy)
     sev_policy = {sev: replace(p, **(policy.get("severities") or {}).get(sev, {}))
                   for sev, p in DEFAULT_SEVERITY_POLICY.items()}
-    alerts = [_render(spec, alert_ov.get(spec.name, {}), settings, source) for spec in DEFAULT_SPECS]
+    alerts = [_render(spec, alert_ov.get(spec.name, {}), settings) for spec in DEFAULT_SPECS]
     alerts.append(replace(WATCHDOG, runbook_url=settings.runbook_base_url + WATCHDOG.runbook))
     return Catalog(alerts=alerts, severity_policy=sev_policy,
                    telegram_budget_total_per_minute=policy.get("telegram_budget_total_per_minute",
@@ -152,6 +244,4 @@ def load_catalog(override_file: Path | str | None = None) -> Catalog:
     """The default catalog, or the defaults with an operator's override file applied."""
     if override_file is None:
         return build_catalog(None)
-    names = [s.name for s in DEFAULT_SPECS] + [WATCHDOG.name]
-    data = load_overrides(Path(override_file), names)
-    return build_catalog(data, source=str(override_file))
+    return build_catalog(load_overrides(Path(override_file)), source=str(override_file))

@@ -13,6 +13,8 @@ with long `for`s: they go to the daily digest, so they may overlap a P2 on the s
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .model import AlertSpec, Probe
 
 __all__ = ["DEFAULT_SPECS", "BOT"]
@@ -35,14 +37,22 @@ def _gauge(metric: str, *, at, past, calm, scale: float = 1.0, aggregated: bool 
                  exp_labels=dict(BOT) if aggregated else {**BOT, **labels})
 
 
-def _status(metric: str, *, at: float, past: float, calm: float, **labels: str) -> Probe:
-    return _gauge(metric, at=lambda t: at, past=lambda t: past, calm=lambda t: calm, **labels)
+def _status(metric: str, *, at: float, past: float, calm: float, _exp_extra: dict[str, str] | None = None,
+            **labels: str) -> Probe:
+    """A status gauge; `_exp_extra`: labels the rule adds to the alert (label_replace)."""
+    p = _gauge(metric, at=lambda t: at, past=lambda t: past, calm=lambda t: calm, **labels)
+    return replace(p, exp_labels={**p.exp_labels, **(_exp_extra or {})})
 
 
 def _counter(metric: str, *, window_samples: int, **labels: str) -> Probe:
-    """A counter growing by `level` per 15 s sample; `increase(...[w])` then reads level * samples."""
+    """A counter growing by `level` per 15 s sample; `increase(...[w])` then reads level * samples.
+
+    `at` spreads the threshold over the window (a hair under it: floating point), `past` adds at
+    least one event per sample."""
     s = _sel(metric, **labels)
-    return Probe(series=lambda v: {s: v}, at=lambda t: t, past=lambda t: t + 1, calm=lambda t: 0.0,
+    ws = window_samples
+    return Probe(series=lambda v: {s: v}, at=lambda t: t / ws * (1 - 1e-9),
+                 past=lambda t: max(1.0, (t + 1) / ws), calm=lambda t: 0.0,
                  kind="counter", settle_seconds=window_samples * 15,
                  value=lambda v: v * window_samples, exp_labels={**BOT, **labels})
 
@@ -92,6 +102,15 @@ _EX_CHECKS = (
     "The Overview dashboard: REST latency, error ratio and orderbook age for the exchange.",
     "The bot's logs for that exchange: timeouts, HTTP 5xx, websocket reconnects.",
 )
+def _guard_block_expr(tier: str) -> str:
+    """BLOCK of one guard tier. The exchange tier's scope is an exchange: the alert also carries it
+    as `exchange`, so an exchange's P0 inhibits it like every other alert about that exchange."""
+    expr = f'd75_riskguard_state{{tier="{tier}"}} == 3'
+    if tier == "exchange":
+        return f'label_replace({expr}, "exchange", "$1", "scope", "(.+)")'
+    return expr
+
+
 _RISK_CHECKS = (
     "The risk guard state panel: which tier and scope is limiting trading.",
     "Recent fills and PnL for the scope in the bot's trade log.",
@@ -469,14 +488,16 @@ DEFAULT_SPECS: tuple[AlertSpec, ...] = (
 ) + tuple(
     AlertSpec(
         name=f"RiskGuard{tier.capitalize()}Block", source="risk_guard", severity=sev,
-        expr=f'd75_riskguard_state{{tier="{tier}"}} == 3', comparison="==",
-        metric="d75_riskguard_state", labels=("tier", "scope"), unit="status",
+        expr=_guard_block_expr(tier), comparison="==",
+        metric="d75_riskguard_state", labels=("tier", "scope", "exchange") if tier == "exchange" else ("tier", "scope"),
+        unit="status",
         summary=f"Risk guard BLOCK ({tier} {{label:scope}})",
         description=f"The {tier}-tier risk guard blocks trading for {{label:scope}} (state {{value}}). "
                     + ("Lower tiers' BLOCK alerts are inhibited." if tier == "global" else ""),
         meaning=f"The {tier} tier of the 4-tier risk guard stopped trading for its scope.",
         checks=_RISK_CHECKS,
-        probe=_status("d75_riskguard_state", at=2, past=3, calm=0, tier=tier, scope=scope))
+        probe=_status("d75_riskguard_state", at=2, past=3, calm=0, tier=tier, scope=scope,
+                      _exp_extra={"exchange": scope} if tier == "exchange" else None))
     for tier, sev, scope in (("global", "P0", "all"), ("exchange", "P1", "upbit"),
                              ("route", "P2", "upbit-binance-BTC"), ("symbol", "P2", "BTC"))
 ) + (

@@ -12,7 +12,7 @@ from typing import Callable
 
 __all__ = [
     "SEVERITIES", "SOURCES", "CHANNELS", "CatalogError", "AlertSpec", "AlertDef", "SeverityPolicy",
-    "CatalogSettings", "Catalog", "Probe", "parse_duration", "DURATION_RE",
+    "CatalogSettings", "Catalog", "Probe", "parse_duration", "DURATION_RE", "LabelThreshold",
 ]
 
 SEVERITIES = ("P0", "P1", "P2", "P3")
@@ -26,7 +26,15 @@ _UNIT_SECONDS = (365 * 86400, 7 * 86400, 86400, 3600, 60, 1, 0.001)
 
 
 class CatalogError(ValueError):
-    """An invalid catalog or override; the message names the offending key."""
+    """An invalid catalog or override; each message line names the offending key.
+
+    `errors` holds every problem found (an override file with three mistakes reports all three);
+    `str()` is those lines joined by newlines.
+    """
+
+    def __init__(self, errors: str | list[str]) -> None:
+        self.errors: list[str] = [errors] if isinstance(errors, str) else list(errors)
+        super().__init__("\n".join(self.errors))
 
 
 def parse_duration(value: object, key: str) -> float:
@@ -95,6 +103,21 @@ class AlertSpec:
 
 
 @dataclass(frozen=True)
+class LabelThreshold:
+    """A per-label threshold (`by: {exchange: {upbit: 1.5}}`): its own rule, same alertname.
+
+    `expr`, `summary` and `description` are rendered with this threshold and a matcher
+    `label="value"` on every selector of a metric carrying the label."""
+
+    label: str
+    value: str
+    threshold: float
+    expr: str
+    summary: str
+    description: str
+
+
+@dataclass(frozen=True)
 class AlertDef:
     """A rendered alert: the final PromQL and texts every generator reads."""
 
@@ -116,6 +139,20 @@ class AlertDef:
     meaning: str = ""
     checks: tuple[str, ...] = ()
     probe: Probe | None = field(default=None, repr=False, compare=False)
+    # per-label thresholds; when present, `expr` is the default rule, which excludes their values
+    by: tuple[LabelThreshold, ...] = ()
+
+    @property
+    def by_label(self) -> str | None:
+        """The label of the per-label thresholds (one label per alert), or None."""
+        return self.by[0].label if self.by else None
+
+    def threshold_for(self, label: str, value: str) -> float | None:
+        """The threshold that applies to a series with `label=value`."""
+        for b in self.by:
+            if b.label == label and b.value == value:
+                return b.threshold
+        return self.threshold
 
     @property
     def for_seconds(self) -> float:
@@ -141,6 +178,8 @@ class CatalogSettings:
     evaluation_interval: str = "500ms"
     infra_scrape_interval: str = "5s"      # prometheus, alertmanager, receiver jobs
     runbook_base_url: str = "http://127.0.0.1:9099/runbooks/"
+    # public base URL of the receiver (links a phone can open); None: links stay local
+    external_url: str | None = None
     group_by: tuple[str, ...] = ("alertname", "exchange", "route", "symbol", "tier", "scope")
     watchdog_repeat_interval: str = "1m"
 
@@ -152,6 +191,11 @@ class Catalog:
     telegram_budget_total_per_minute: int
     settings: CatalogSettings
     override_file: str | None = None
+
+    @property
+    def external_url(self) -> str | None:
+        """`policy.external_url` without a trailing slash (the receiver's public base URL), or None."""
+        return self.settings.external_url
 
     def get(self, name: str) -> AlertDef:
         for a in self.alerts:

@@ -3,16 +3,19 @@
 Example (`d76 generate --config overrides.yml`):
 
     alerts:
-      ExchangeLatencyHigh: {threshold: 0.8, for: 2m}
+      ExchangeLatencyHigh: {threshold: 0.8, for: 2m, by: {exchange: {upbit: 1.5, bithumb: 1.0}}}
       RouteScoreLow: {severity: P3}
       DataDiskLow: {enabled: false}
     policy:
+      external_url: https://alerts.example.com
       evaluation_interval: 1s
       severities:
         P2: {group_wait: 10s}
 
 Structure is checked with a JSON schema; names and durations get explicit checks so every error
-names the offending key (`alerts.ExchangeFrozen.severity: ...`).
+names the offending key (`alerts.ExchangeFrozen.severity: ...`). Every problem is reported, not
+only the first: `override_errors` returns them all, one line each (the semantic checks that need
+the catalog, such as thresholds and `by` labels, are in `build.py`).
 """
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ import yaml
 
 from .model import CHANNELS, SEVERITIES, CatalogError, parse_duration
 
-__all__ = ["load_overrides", "validate_overrides", "OVERRIDES_SCHEMA"]
+__all__ = ["load_overrides", "validate_overrides", "override_errors", "OVERRIDES_SCHEMA"]
 
 _DURATION = {"type": "string"}
 _SEVERITY_POLICY = {
@@ -50,6 +53,14 @@ OVERRIDES_SCHEMA: dict[str, Any] = {
                 "additionalProperties": False,
                 "properties": {
                     "threshold": {"type": "number"},
+                    # per-label thresholds: {label: {value: threshold}}; label checked in build.py
+                    "by": {
+                        "type": "object",
+                        "additionalProperties": {
+                            "type": "object",
+                            "additionalProperties": {"type": "number"},
+                        },
+                    },
                     "for": _DURATION,
                     "severity": {"enum": list(SEVERITIES)},
                     "enabled": {"type": "boolean"},
@@ -65,6 +76,7 @@ OVERRIDES_SCHEMA: dict[str, Any] = {
                 "infra_scrape_interval": _DURATION,
                 "watchdog_repeat_interval": _DURATION,
                 "runbook_base_url": {"type": "string", "minLength": 1},
+                "external_url": {"type": "string", "minLength": 1},
                 "group_by": {"type": "array", "items": {"type": "string"}, "minItems": 1},
                 "telegram_budget_total_per_minute": {"type": "integer", "minimum": 1},
                 "severities": {
@@ -85,38 +97,60 @@ def _key(path: Any) -> str:
     return ".".join(str(p) for p in path) or "(top level)"
 
 
-def validate_overrides(data: Any, alert_names: list[str], source: str = "overrides") -> dict[str, Any]:
-    """Return the overrides as a dict, or raise `CatalogError` naming the first bad key."""
+def override_errors(data: Any, alert_names: list[str], source: str = "overrides") -> list[str]:
+    """Every structural problem of an override document, one line each naming its key."""
     if data is None:
-        return {}
+        return []
     if not isinstance(data, dict):
-        raise CatalogError(f"{source}: expected a mapping with 'alerts' and/or 'policy', got {type(data).__name__}")
+        return [f"{source}: expected a mapping with 'alerts' and/or 'policy', got {type(data).__name__}"]
+    errors: list[str] = []
+    unknown: set[str] = set()
     alerts = data.get("alerts")
     if isinstance(alerts, dict):
         for name in alerts:
             if name not in alert_names:
+                unknown.add(str(name))
                 hint = difflib.get_close_matches(str(name), alert_names, n=1)
                 tip = f" (did you mean {hint[0]}?)" if hint else ""
-                raise CatalogError(f"{source}: alerts.{name}: unknown alert{tip}")
+                errors.append(f"{source}: alerts.{name}: unknown alert{tip}")
     # durations first: "-5m" should say "negative", not "does not match a pattern"
     for path, value in _walk(data):
-        if path and path[-1] in _DURATION_KEYS:
-            parse_duration(value, f"{source}: {_key(path)}")
-    errors = sorted(jsonschema.Draft202012Validator(OVERRIDES_SCHEMA).iter_errors(data),
-                    key=lambda e: list(map(str, e.absolute_path)))
-    if errors:
-        e = errors[0]
+        if path and path[-1] in _DURATION_KEYS and not _under_unknown(path, unknown):
+            try:
+                parse_duration(value, f"{source}: {_key(path)}")
+            except CatalogError as exc:
+                errors.extend(exc.errors)
+    for e in sorted(jsonschema.Draft202012Validator(OVERRIDES_SCHEMA).iter_errors(data),
+                    key=lambda e: list(map(str, e.absolute_path))):
         path = list(e.absolute_path)
+        if _under_unknown(path, unknown):
+            continue  # the unknown alert is the error; its contents are not worth a line each
+        if path and path[-1] in _DURATION_KEYS and e.validator == "type":
+            continue  # already reported by parse_duration
         if e.validator == "additionalProperties":
             allowed = sorted(e.schema.get("properties", {}))
             extra = sorted(set(e.instance) - set(allowed)) if isinstance(e.instance, dict) else []
-            key = _key(path + extra[:1])
-            raise CatalogError(f"{source}: {key}: unknown key (allowed here: {', '.join(allowed)})")
-        if e.validator == "enum" and path and path[-1] == "severity":
-            raise CatalogError(f"{source}: {_key(path)}: severity must be one of "
-                               f"{', '.join(SEVERITIES)}, got {e.instance!r}")
-        raise CatalogError(f"{source}: {_key(path)}: {e.message}")
-    return data
+            for key in extra or [None]:
+                errors.append(f"{source}: {_key(path + ([key] if key is not None else []))}: unknown key "
+                              f"(allowed here: {', '.join(allowed)})")
+        elif e.validator == "enum" and path and path[-1] == "severity":
+            errors.append(f"{source}: {_key(path)}: severity must be one of "
+                          f"{', '.join(SEVERITIES)}, got {e.instance!r}")
+        else:
+            errors.append(f"{source}: {_key(path)}: {e.message}")
+    return errors
+
+
+def _under_unknown(path: Any, unknown: set[str]) -> bool:
+    return len(path) >= 2 and path[0] == "alerts" and str(path[1]) in unknown
+
+
+def validate_overrides(data: Any, alert_names: list[str], source: str = "overrides") -> dict[str, Any]:
+    """Return the overrides as a dict, or raise `CatalogError` listing every structural problem."""
+    errors = override_errors(data, alert_names, source)
+    if errors:
+        raise CatalogError(errors)
+    return data or {}
 
 
 def _walk(node: Any, path: tuple = ()):
@@ -126,7 +160,9 @@ def _walk(node: Any, path: tuple = ()):
     yield path, node
 
 
-def load_overrides(path: Path, alert_names: list[str]) -> dict[str, Any]:
+def load_overrides(path: Path, alert_names: list[str] | None = None) -> Any:
+    """The parsed override file. Checked here only when `alert_names` is given; `build_catalog`
+    checks it itself so structural and semantic problems are reported together."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
@@ -135,4 +171,4 @@ def load_overrides(path: Path, alert_names: list[str]) -> dict[str, Any]:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise CatalogError(f"{path}: not valid YAML: {exc}") from None
-    return validate_overrides(data, alert_names, source=str(path))
+    return data if alert_names is None else validate_overrides(data, alert_names, source=str(path))

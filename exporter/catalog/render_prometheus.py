@@ -9,7 +9,7 @@ from local_stack import defaults as ports
 
 from .model import SOURCES, AlertDef, Catalog
 
-__all__ = ["render_rule_files", "render_prometheus_config", "rule_for", "header", "dump_yaml"]
+__all__ = ["render_rule_files", "render_prometheus_config", "rule_for", "rules_for", "header", "dump_yaml"]
 
 
 def header(catalog: Catalog, comment: str = "#") -> str:
@@ -36,24 +36,41 @@ def dump_yaml(data: Any) -> str:
     return yaml.dump(data, Dumper=_Dumper, sort_keys=False, width=10_000, allow_unicode=True)
 
 
-def rule_for(alert: AlertDef) -> dict[str, Any]:
-    rule: dict[str, Any] = {"alert": alert.name, "expr": alert.expr}
+def _rule(alert: AlertDef, expr: str, summary: str, description: str) -> dict[str, Any]:
+    rule: dict[str, Any] = {"alert": alert.name, "expr": expr}
     if alert.for_ not in ("0s", "0"):
         rule["for"] = alert.for_
     rule["labels"] = {"severity": alert.severity or "none", "source": alert.source}
-    rule["annotations"] = {"summary": alert.summary, "description": alert.description,
-                           "runbook_url": alert.runbook_url}
+    rule["annotations"] = {"summary": summary, "description": description, "runbook_url": alert.runbook_url}
     return rule
 
 
-def render_rule_files(catalog: Catalog) -> dict[str, str]:
-    """File name under prometheus/rules/ -> YAML text; one rule group per source."""
+def rule_for(alert: AlertDef) -> dict[str, Any]:
+    """The alert's default rule (which excludes the values of its per-label thresholds, if any)."""
+    return _rule(alert, alert.expr, alert.summary, alert.description)
+
+
+def rules_for(alert: AlertDef) -> list[dict[str, Any]]:
+    """Every rule of an alert: the default one, then one per per-label threshold (same alertname,
+    texts showing the threshold that applied)."""
+    return [rule_for(alert)] + [_rule(alert, b.expr, b.summary, b.description) for b in alert.by]
+
+
+def render_rule_files(catalog: Catalog, *, group_interval: str | None = None) -> dict[str, str]:
+    """File name under prometheus/rules/ -> YAML text; one rule group per source.
+
+    `group_interval` sets each group's own evaluation interval (for a Prometheus whose global one
+    is slower than the catalog's); by default the groups follow the global `evaluation_interval`."""
     out: dict[str, str] = {}
     for source in SOURCES:
         alerts = [a for a in catalog.enabled_alerts if a.source == source]
         if not alerts:
             continue
-        doc = {"groups": [{"name": f"d75.{source}", "rules": [rule_for(a) for a in alerts]}]}
+        group: dict[str, Any] = {"name": f"d75.{source}"}
+        if group_interval:
+            group["interval"] = group_interval
+        group["rules"] = [r for a in alerts for r in rules_for(a)]
+        doc = {"groups": [group]}
         out[f"d75-{source.replace('_', '-')}.yml"] = header(catalog) + dump_yaml(doc)
     return out
 

@@ -8,11 +8,17 @@ For each alert three tests run against the generated rule file:
 The expected annotations are rendered here from the Go templates with `render_go_template`, which
 knows only the few template functions the catalog uses (anything else is an error), so promtool
 checks our texts and values too.
+
+An alert with per-label thresholds (`by: {exchange: {upbit: 1.5}}`) gets the three tests for the
+default rule on a value without a threshold of its own, the same three for each special value at
+its own threshold (its series relabelled), and two tests with both series at once: the special
+value silent at its threshold while the other fires past the default, and the reverse.
 """
 from __future__ import annotations
 
 import math
 import re
+from dataclasses import replace
 from typing import Any
 
 from .build import fmt_num
@@ -124,7 +130,70 @@ def _input(series: dict[str, str]) -> list[dict[str, str]]:
     return [{"series": sel, "values": vals} for sel, vals in series.items()]
 
 
-def _tests_for(a: AlertDef) -> list[dict[str, Any]]:
+def _relabel(probe: Probe, label: str, new: str) -> Probe:
+    """The probe with its series (and expected labels) moved to `label=new`."""
+    old = probe.exp_labels.get(label)
+    if old is None:
+        raise CatalogError(f"probe has no {label!r} label to give a per-label threshold test")
+    if old == new:
+        return probe
+    before, after = f'{label}="{old}"', f'{label}="{new}"'
+    series = probe.series
+    return replace(probe, series=lambda v: {sel.replace(before, after): x for sel, x in series(v).items()},
+                   exp_labels={**probe.exp_labels, label: new})
+
+
+def _firing(a: AlertDef, p: Probe, level: float) -> dict[str, Any]:
+    labels = {**p.exp_labels, "severity": a.severity or "none", "source": a.source}
+    annotations = {k: render_go_template(getattr(a, k), p.exp_labels, p.value_for(level))
+                   for k in ("summary", "description")}
+    annotations["runbook_url"] = a.runbook_url
+    return {"exp_labels": labels, "exp_annotations": annotations}
+
+
+def _fire_at(a: AlertDef, p: Probe) -> int:
+    f = a.for_seconds
+    return int(_onset(p) + (max(f, p.settle_seconds) + SAMPLE_INTERVAL if f
+                            else max(p.settle_seconds, SAMPLE_INTERVAL)))
+
+
+def _by_tests(a: AlertDef) -> list[dict[str, Any]]:
+    """Tests of an alert with per-label thresholds (see the module docstring)."""
+    assert a.probe is not None and a.by_label is not None
+    label = a.by_label
+    special = {b.value for b in a.by}
+    other = a.probe.exp_labels.get(label, "other")
+    n = 1
+    while other in special:
+        other, n = f"other{n if n > 1 else ''}", n + 1
+    default = replace(a, probe=_relabel(a.probe, label, other), by=())
+    tests = _tests_for(default, suffix=f" ({label}={other}, default threshold)")
+    for b in a.by:
+        view = replace(a, threshold=b.threshold, summary=b.summary, description=b.description,
+                       probe=_relabel(a.probe, label, b.value), by=())
+        tests += _tests_for(view, suffix=f" ({label}={b.value}, own threshold)")
+        ps, pd = view.probe, default.probe
+        assert ps is not None and pd is not None
+        total = _fire_at(view, ps) + 60
+        for quiet, loud, quiet_t, loud_t, what in (
+                (ps, pd, b.threshold, a.threshold, f"{b.value} silent at its own threshold, {other} past the default"),
+                (pd, ps, a.threshold, b.threshold, f"{b.value} past its own threshold, {other} silent at the default")):
+            loud_view = view if loud is ps else default
+            series = {**_segments(quiet, [(quiet.at(quiet_t), _samples(total))]),
+                      **_segments(loud, [(loud.past(loud_t), _samples(total))])}
+            tests.append({
+                "name": f"{a.name}: {what}",
+                "interval": _dur(SAMPLE_INTERVAL),
+                "input_series": _input(series),
+                "alert_rule_test": [{"eval_time": _dur(_fire_at(a, ps)), "alertname": a.name,
+                                     "exp_alerts": [_firing(loud_view, loud, loud.past(loud_t))]}],
+            })
+    return tests
+
+
+def _tests_for(a: AlertDef, suffix: str = "") -> list[dict[str, Any]]:
+    if a.by:
+        return _by_tests(a)
     p = a.probe
     if p is None:
         raise CatalogError(f"alerts.{a.name}: no probe, cannot generate its promtool test")
@@ -132,18 +201,13 @@ def _tests_for(a: AlertDef) -> list[dict[str, Any]]:
     at, past, calm = p.at(t), p.past(t), p.calm(t)
     onset = _onset(p)
     f = a.for_seconds
-    settle = max(p.settle_seconds, SAMPLE_INTERVAL)
-    fire_at = int(onset + (max(f, p.settle_seconds) + SAMPLE_INTERVAL if f else settle))
+    fire_at = _fire_at(a, p)
     total = fire_at + 60
-    labels = {**p.exp_labels, "severity": a.severity or "none", "source": a.source}
-    annotations = {k: render_go_template(getattr(a, k), p.exp_labels, p.value_for(past))
-                   for k in ("summary", "description")}
-    annotations["runbook_url"] = a.runbook_url
-    firing = [{"exp_labels": labels, "exp_annotations": annotations}]
+    firing = [_firing(a, p, past)]
     tests: list[dict[str, Any]] = []
     what = f"{a.comparison} {fmt_num(t)}" if t is not None else "condition"
     tests.append({
-        "name": f"{a.name}: silent at {fmt_num(at)} ({what})",
+        "name": f"{a.name}: silent at {fmt_num(at)} ({what}){suffix}",
         "interval": _dur(SAMPLE_INTERVAL),
         "input_series": _input(_segments(p, [(at, _samples(total))])),
         "alert_rule_test": [{"eval_time": _dur(fire_at), "alertname": a.name, "exp_alerts": []}],
@@ -153,7 +217,7 @@ def _tests_for(a: AlertDef) -> list[dict[str, Any]]:
         checks.append({"eval_time": _dur(onset + f - SAMPLE_INTERVAL), "alertname": a.name, "exp_alerts": []})
     checks.append({"eval_time": _dur(fire_at), "alertname": a.name, "exp_alerts": firing})
     tests.append({
-        "name": f"{a.name}: fires at {fmt_num(past)}" + (f" after {a.for_}" if f else ""),
+        "name": f"{a.name}: fires at {fmt_num(past)}" + (f" after {a.for_}" if f else "") + suffix,
         "interval": _dur(SAMPLE_INTERVAL),
         "input_series": _input(_segments(p, [(past, _samples(total))])),
         "alert_rule_test": checks,
@@ -169,7 +233,7 @@ def _tests_for(a: AlertDef) -> list[dict[str, Any]]:
         phases = [(past, hold), (calm, back)]
         end = (pre + hold + back - 1) * SAMPLE_INTERVAL
     tests.append({
-        "name": f"{a.name}: resolves when the value returns to {fmt_num(calm)}",
+        "name": f"{a.name}: resolves when the value returns to {fmt_num(calm)}{suffix}",
         "interval": _dur(SAMPLE_INTERVAL),
         "input_series": _input(_segments(p, phases)),
         "alert_rule_test": [{"eval_time": _dur(fire_at), "alertname": a.name, "exp_alerts": firing},

@@ -17,11 +17,13 @@ def _page(catalog: Catalog, a: AlertDef) -> str:
     facts = [("severity", a.severity or "none (heartbeat)"), ("source", a.source),
              ("fires on", ", ".join(a.labels) or "the bot as a whole")]
     if a.threshold is not None:
-        facts.append(("threshold", f"{a.comparison} {a.threshold:g}"))
+        facts.append(("threshold", f"{a.comparison} {a.threshold:g}" + (" (default)" if a.by else "")))
+    for b in a.by:
+        facts.append((f"threshold for {b.label}={b.value}", f"{a.comparison} {b.threshold:g}"))
     facts.append(("for", a.for_))
     lines += [f"- **{k}**: {v}" for k, v in facts]
-    lines += ["", "```promql", a.expr, "```", "", "## What it means for the bot", "", a.meaning or a.summary, "",
-              "## First checks", ""]
+    lines += ["", "```promql", a.expr, *[b.expr for b in a.by], "```", "", "## What it means for the bot", "",
+              a.meaning or a.summary, "", "## First checks", ""]
     lines += [f"{i}. {c}" for i, c in enumerate(a.checks or ("Look at the Overview dashboard.",), 1)]
     lines += ["", "## How to silence", ""]
     if a.name == "Watchdog":
@@ -41,8 +43,10 @@ def _page(catalog: Catalog, a: AlertDef) -> str:
             "",
             "## Tuning",
             "",
-            f"Change `alerts.{a.name}` (`threshold`, `for`, `severity`, `enabled`) in an override file and "
-            "run `d76 generate --config FILE`; never edit the generated rule files.",
+            f"Change `alerts.{a.name}` (`threshold`, `for`, `severity`, `enabled`"
+            + (f", per-label thresholds `by: {{{a.labels[0]}: {{VALUE: THRESHOLD}}}}`"
+               if a.threshold is not None and a.labels else "")
+            + ") in an override file and run `d76 generate --config FILE`; never edit the generated rule files.",
             "",
         ]
     return "\n".join(lines)

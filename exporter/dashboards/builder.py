@@ -5,13 +5,14 @@ uids provisioned in `grafana/provisioning/datasources/`, never by an instance-lo
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from exporter.catalog import AlertDef, Catalog
 
 __all__ = ["PROM", "PG", "SEVERITY_COLORS", "Panel", "prom", "sql", "dashboard", "thresholds_from",
-           "query_variable", "GENERATED_NOTE"]
+           "Thresholds", "legend_regex", "per_label_overrides", "query_variable", "GENERATED_NOTE"]
 
 PROM = {"type": "prometheus", "uid": "d76-prometheus"}
 PG = {"type": "grafana-postgresql-datasource", "uid": "d76-postgres"}
@@ -30,26 +31,83 @@ def sql(raw: str, ref: str = "A", fmt: str = "table") -> dict[str, Any]:
     return {"refId": ref, "datasource": PG, "rawSql": raw, "format": fmt, "rawQuery": True, "editorMode": "code"}
 
 
-def thresholds_from(catalog: Catalog, *names: str, scale: float = 1.0) -> dict[str, Any]:
-    """Grafana threshold steps from catalog alerts on the panel's quantity (a changed threshold moves
-    the line). Alerts firing above a value colour upwards; "below" alerts colour the low band."""
-    alerts: list[AlertDef] = [catalog.get(n) for n in names]
-    alerts = [a for a in alerts if a.enabled and a.threshold is not None]
+class Thresholds(dict):
+    """Grafana threshold steps (the dict itself) plus the steps for each per-label threshold of the
+    catalog (`by: {exchange: {upbit: 1.5}}`): `per_label[(label, value)]`. A panel turns the latter
+    into field overrides for the series whose legend shows that value, so their lines follow."""
+
+    def __init__(self, steps: dict[str, Any], per_label: dict[tuple[str, str], dict[str, Any]]) -> None:
+        super().__init__(steps)
+        self.per_label = per_label
+
+
+def _steps(alerts: list[tuple[AlertDef, float]], scale: float) -> dict[str, Any]:
+    """Steps from (alert, threshold that applies) pairs. Alerts firing above a value colour upwards;
+    "below" alerts colour the low band."""
     steps: list[dict[str, Any]] = []
-    below = [a for a in alerts if a.comparison in ("<", "<=")]
-    above = [a for a in alerts if a.comparison in (">", ">=")]
-    if below:
-        below.sort(key=lambda a: a.threshold)  # lowest (most severe) first
-        steps.append({"color": SEVERITY_COLORS.get(below[0].severity or "", "red"), "value": None})
-        for nxt in below[1:]:
-            steps.append({"color": SEVERITY_COLORS.get(nxt.severity or "", "red"),
-                          "value": below[below.index(nxt) - 1].threshold * scale})
-        steps.append({"color": "green", "value": below[-1].threshold * scale})
+    below = sorted([x for x in alerts if x[0].comparison in ("<", "<=")], key=lambda x: x[1])
+    above = sorted([x for x in alerts if x[0].comparison in (">", ">=")], key=lambda x: x[1])
+    if below:  # lowest (most severe) first
+        steps.append({"color": SEVERITY_COLORS.get(below[0][0].severity or "", "red"), "value": None})
+        for prev, nxt in zip(below, below[1:]):
+            steps.append({"color": SEVERITY_COLORS.get(nxt[0].severity or "", "red"), "value": prev[1] * scale})
+        steps.append({"color": "green", "value": below[-1][1] * scale})
     else:
         steps.append({"color": "green", "value": None})
-        for a in sorted(above, key=lambda a: a.threshold):
-            steps.append({"color": SEVERITY_COLORS.get(a.severity or "", "red"), "value": a.threshold * scale})
+        for a, t in above:
+            steps.append({"color": SEVERITY_COLORS.get(a.severity or "", "red"), "value": t * scale})
     return {"mode": "absolute", "steps": steps}
+
+
+def thresholds_from(catalog: Catalog, *names: str, scale: float = 1.0) -> Thresholds:
+    """Grafana threshold steps from catalog alerts on the panel's quantity (a changed threshold moves
+    the line), with the per-label thresholds of those alerts alongside."""
+    alerts: list[AlertDef] = [catalog.get(n) for n in names]
+    alerts = [a for a in alerts if a.enabled and a.threshold is not None]
+    special = sorted({(b.label, b.value) for a in alerts for b in a.by})
+    per_label = {(label, value): _steps([(a, a.threshold_for(label, value)) for a in alerts  # type: ignore[misc]
+                                         if a.threshold_for(label, value) is not None], scale)
+                 for label, value in special}
+    return Thresholds(_steps([(a, a.threshold) for a in alerts], scale), per_label)  # type: ignore[misc]
+
+
+_JS_REGEX_SPECIAL = set("\\^$.|?*+()[]{}/")
+
+
+def _js_escape(text: str) -> str:
+    """`text` as a literal in a JavaScript regex (Grafana's byRegexp matcher)."""
+    return "".join("\\" + c if c in _JS_REGEX_SPECIAL else c for c in text)
+
+
+_LEGEND_LABEL = re.compile(r"\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}")
+
+
+def legend_regex(legend: str, label: str, value: str) -> str | None:
+    """A regex matching the display names `legend` gives series with `label=value` (None when the
+    legend does not show the label, e.g. a sum over it)."""
+    if label not in _LEGEND_LABEL.findall(legend):
+        return None
+    out, pos = [], 0
+    for m in _LEGEND_LABEL.finditer(legend):
+        out.append(_js_escape(legend[pos:m.start()]))
+        out.append(_js_escape(value) if m.group(1) == label else ".*")
+        pos = m.end()
+    out.append(_js_escape(legend[pos:]))
+    return "^" + "".join(out) + "$"
+
+
+def per_label_overrides(thresholds: dict[str, Any] | None, targets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Field overrides giving the series of a special label value their own threshold lines."""
+    if not isinstance(thresholds, Thresholds):
+        return []
+    out = []
+    for (label, value), steps in thresholds.per_label.items():
+        for t in targets:
+            rx = legend_regex(t.get("legendFormat", ""), label, value)
+            if rx:
+                out.append({"matcher": {"id": "byRegexp", "options": rx},
+                            "properties": [{"id": "thresholds", "value": steps}]})
+    return out
 
 
 @dataclass
@@ -80,7 +138,9 @@ class Panel:
             defaults["custom"] = {"thresholdsStyle": {"mode": "line+area"}, "fillOpacity": 0}
         return {"id": pid, "type": self.kind, "title": self.title, "description": self.description,
                 "datasource": ds, "gridPos": {"h": self.height, "w": self.width, "x": x, "y": y},
-                "targets": self.targets, "fieldConfig": {"defaults": defaults, "overrides": []},
+                "targets": self.targets,
+                "fieldConfig": {"defaults": defaults,
+                                "overrides": per_label_overrides(self.thresholds, self.targets)},
                 "options": self.options}
 
 

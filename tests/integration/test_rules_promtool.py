@@ -75,3 +75,39 @@ def test_overridden_catalog_generates_passing_tests(tmp_path):
     tests = sorted(p.name for p in (root / "prometheus/tests").glob("*_test.yml"))
     r = _run("test", "rules", *tests, cwd=root / "prometheus/tests")
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+PER_LABEL = {"alerts": {
+    "ExchangeLatencyHigh": {"threshold": 0.5, "by": {"exchange": {"upbit": 1.5, "bithumb": 1.0}}},
+    "ExchangeLatencyCritical": {"by": {"exchange": {"upbit": 1.0}}},
+    "OrderbookStale": {"by": {"exchange": {"upbit": 30}}},
+    "ExchangeErrorRatioHigh": {"by": {"exchange": {"upbit": 0.2}}},
+    "RateLimitLow": {"by": {"category": {"order": 0.3}}},
+    "RateLimitHttp429": {"threshold": 2, "by": {"exchange": {"binance": 5}}},
+    "InventorySyncFailing": {"by": {"exchange": {"upbit": 3}}},
+    "RouteScoreDrop": {"by": {"route": {"upbit-binance-BTC": 0.5}}},
+    "RouteSpreadWide": {"by": {"route": {"a.b-c": 900}}},
+    "SymbolExposureHigh": {"by": {"symbol": {"BTC": 0.7, "ETH": 0.2}}},
+    "RebalanceFailing": {"by": {"symbol": {"BTC": 5}}},
+    "ExchangeDailyLoss": {"by": {"exchange": {"binance": 20000}}},
+}}
+
+
+def test_per_label_thresholds_generate_passing_tests_that_catch_a_wrong_rule(tmp_path):
+    """Each special value fires past its own threshold and is silent at it, the default still
+    applies to the others; a default rule that forgets to exclude a special value fails them."""
+    ov = tmp_path / "ov.yml"
+    ov.write_text(yaml.safe_dump(PER_LABEL, sort_keys=False))
+    root = tmp_path / "out"
+    write_generated(load_catalog(ov), root)
+    tests = sorted(p.name for p in (root / "prometheus/tests").glob("*_test.yml"))
+    r = _run("test", "rules", *tests, cwd=root / "prometheus/tests")
+    assert r.returncode == 0, r.stdout + r.stderr
+    rules = root / "prometheus/rules/d75-exchange-health.yml"
+    text = rules.read_text()
+    wrong = text.replace('d75_exchange_rest_latency_seconds{exchange!~"upbit|bithumb"} > 0.5',
+                         "d75_exchange_rest_latency_seconds > 0.5")
+    assert wrong != text
+    rules.write_text(wrong)
+    r = _run("test", "rules", "d75-exchange-health_test.yml", cwd=root / "prometheus/tests")
+    assert r.returncode != 0 and "upbit silent at its own threshold" in r.stdout + r.stderr

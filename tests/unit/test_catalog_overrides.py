@@ -87,3 +87,75 @@ def test_cli_reports_bad_override_with_exit_2(tmp_path):
     assert r.exit_code == 2
     assert "alerts.ExchangeFrozen.severity" in r.output
     assert not (tmp_path / "out").exists()
+
+
+# -- every error at once -----------------------------------------------------------------------------
+SEVERAL = """\
+alerts:
+  ExchangeFrozn: {for: 1m}
+  ExchangeLatencyHigh: {for: -5m, threshold: -1}
+  ExchangeFrozen: {severity: P7, threshold: 2}
+  RateLimitLow: {treshold: 0.1, by: {exchange: {upbit: 1.5}}}
+  OrderbookStale: {by: {symbol: {BTC: 3}, exchange: {upbit: fast}}}
+policy:
+  external_url: ftp://alerts.example.com
+  polcy: 1
+  severities:
+    P1: {repeat_interval: "-1h"}
+"""
+
+
+def test_every_override_error_is_reported_at_once(tmp_path):
+    with pytest.raises(CatalogError) as e:
+        load_catalog(_write(tmp_path, SEVERAL))
+    lines = e.value.errors
+    assert str(e.value) == "\n".join(lines)
+    expected = [
+        ("alerts.ExchangeFrozn:", "did you mean ExchangeFrozen"),
+        ("alerts.ExchangeLatencyHigh.for:", "negative"),
+        ("alerts.ExchangeLatencyHigh.threshold:", "must not be negative"),
+        ("alerts.ExchangeFrozen.severity:", "P0, P1, P2, P3"),
+        ("alerts.ExchangeFrozen.threshold:", "no adjustable threshold"),
+        ("alerts.RateLimitLow.treshold:", "unknown key"),
+        ("alerts.RateLimitLow.by.exchange.upbit:", "between 0 and 1"),
+        ("alerts.OrderbookStale.by:", "one label per alert"),
+        ("alerts.OrderbookStale.by.symbol:", "unknown label for OrderbookStale (its labels: exchange)"),
+        ("alerts.OrderbookStale.by.exchange.upbit:", "not of type 'number'"),
+        ("policy.external_url:", "http(s) base URL"),
+        ("policy.polcy:", "unknown key"),
+        ("policy.severities.P1.repeat_interval:", "negative"),
+    ]
+    for key, words in expected:
+        hits = [ln for ln in lines if f": {key}" in ln and words in ln]
+        assert len(hits) == 1, (key, words, lines)
+    assert len(lines) == len(expected), lines
+    assert all(ln.startswith(f"{tmp_path / 'overrides.yml'}: ") for ln in lines)
+
+
+def test_cli_prints_every_error_on_its_own_line(tmp_path):
+    r = CliRunner().invoke(generate, ["--config", str(_write(tmp_path, SEVERAL)), "--root", str(tmp_path / "out")])
+    assert r.exit_code == 2
+    errs = [ln for ln in r.output.splitlines() if ln.startswith("error: ")]
+    assert len(errs) == 13 and any("policy.external_url" in ln for ln in errs)
+    assert not (tmp_path / "out").exists()
+
+
+# -- policy.external_url ---------------------------------------------------------------------------
+def test_external_url_sets_the_runbook_base_and_is_exposed():
+    cat = build_catalog({"policy": {"external_url": "https://alerts.example.com/d76/"}})
+    assert cat.external_url == "https://alerts.example.com/d76"
+    assert cat.get("OrderbookStale").runbook_url == "https://alerts.example.com/d76/runbooks/orderbook-stale"
+    assert cat.get("Watchdog").runbook_url == "https://alerts.example.com/d76/runbooks/watchdog"
+    # an explicit runbook_base_url (a wiki) wins
+    wiki = build_catalog({"policy": {"external_url": "http://10.0.0.5:9099",
+                                     "runbook_base_url": "https://wiki.example/rb/"}})
+    assert wiki.external_url == "http://10.0.0.5:9099"
+    assert wiki.get("OrderbookStale").runbook_url == "https://wiki.example/rb/orderbook-stale"
+    assert load_catalog().external_url is None
+
+
+@pytest.mark.parametrize("url", ["alerts.example.com", "ftp://x.example", "https://", "https://x.example/?a=1",
+                                 "https://x.example/#top", "http://x .example"])
+def test_external_url_must_be_an_http_base_url(url):
+    with pytest.raises(CatalogError, match=r"policy\.external_url: an http\(s\) base URL"):
+        build_catalog({"policy": {"external_url": url}})

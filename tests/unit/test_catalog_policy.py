@@ -122,13 +122,14 @@ def _exposed_metric_names() -> set[str]:
 
 # PromQL words that look like metric names but are functions/keywords
 _PROMQL_WORDS = {"sum", "by", "on", "rate", "increase", "time", "max", "max_over_time", "group_left",
-                 "changes", "vector", "and", "or", "unless", "without", "ignoring"}
+                 "changes", "vector", "and", "or", "unless", "without", "ignoring", "label_replace"}
 
 
 def _metric_names(expr: str) -> set[str]:
     """Metric names in a PromQL expression: strip matchers, ranges and grouping clauses, then
     keep the identifiers that are not PromQL functions or keywords."""
-    stripped = re.sub(r"\{[^}]*\}|\[[^\]]*\]", "", expr)
+    stripped = re.sub(r'"(?:[^"\\]|\\.)*"', "", expr)  # string literals (label_replace arguments)
+    stripped = re.sub(r"\{[^}]*\}|\[[^\]]*\]", "", stripped)
     stripped = re.sub(r"\b(by|on|without|ignoring|group_left|group_right)\s*\([^)]*\)", " ", stripped)
     words = set(re.findall(r"[a-zA-Z_:][a-zA-Z0-9_:]*", stripped))
     return words - _PROMQL_WORDS
@@ -146,3 +147,21 @@ def test_every_metric_a_rule_uses_is_exposed_by_the_exporter():
 def test_metric_name_parser_finds_names():
     assert _metric_names('sum by (job, instance) (rate(d75_x_total{a="b"}[1m])) / on (job) d75_y > 1') \
         == {"d75_x_total", "d75_y"}
+    assert _metric_names('label_replace(d75_z{t="e"} == 3, "exchange", "$1", "scope", "(.+)")') == {"d75_z"}
+
+
+def test_every_alert_about_one_exchange_carries_the_exchange_label():
+    """An exchange's P0 inhibits its other alerts by `equal: [exchange]`: every alert that concerns
+    one exchange must carry that label (the exchange-tier guard's scope is copied into it)."""
+    from exporter.catalog.promql import METRIC_LABELS
+
+    about_one = [a for a in CATALOG.alerts
+                 if ("exchange" in METRIC_LABELS.get(a.metric, ()) and a.labels) or 'tier="exchange"' in a.expr]
+    assert {"RateLimitHttp429", "InventorySyncFailing", "ExchangeDailyLoss", "RiskGuardExchangeBlock",
+            "OrderbookStale"} <= {a.name for a in about_one}
+    for a in about_one:
+        assert "exchange" in a.labels, a.name
+        # the promtool tests check that the rule really emits it
+        assert a.probe is not None and a.probe.exp_labels.get("exchange"), a.name
+    guard = ALERTS["RiskGuardExchangeBlock"]
+    assert guard.probe.exp_labels["exchange"] == guard.probe.exp_labels["scope"]

@@ -219,13 +219,21 @@ ALL_CALLS: list[tuple[type, str, tuple[Any, ...]]] = [
     (RiskGuardHooks, "on_loss_streak", ("r", 1)),
     (RiskGuardHooks, "on_drawdown", ("BTC", 0.1)),
     (RiskGuardHooks, "on_volatility", ("BTC", 0.1)),
+    (RateLimiterHooks, "remove", ("ex",)),
+    (ExchangeHealthHooks, "remove", ("ex",)),
+    (ArbRouteHooks, "remove", ("r",)),
+    (CrossSyncHooks, "remove_symbol", ("BTC",)),
+    (CrossSyncHooks, "remove_exchange", ("ex",)),
+    (RiskGuardHooks, "remove_exchange", ("ex",)),
+    (RiskGuardHooks, "remove_route", ("r",)),
+    (RiskGuardHooks, "remove_symbol", ("BTC",)),
 ]
 
 
 def test_every_hook_method_is_listed_for_the_noop_mode() -> None:
     listed = {(cls, name) for cls, name, _ in ALL_CALLS}
     for cls in {c for c, _, _ in ALL_CALLS}:
-        public = {n for n in vars(cls) if n.startswith("on_")}
+        public = {n for n in vars(cls) if n.startswith(("on_", "remove"))}
         assert public == set(cls.hook_methods), cls
         assert {(cls, n) for n in public} <= listed, cls
 
@@ -300,6 +308,15 @@ GARBAGE: list[tuple[type, str, tuple[Any, ...]]] = [
     (RiskGuardHooks, "on_loss_streak", ("r", True)),
     (RiskGuardHooks, "on_drawdown", ("BTC", NAN)),
     (RiskGuardHooks, "on_volatility", ("BTC", "high")),
+    (RateLimiterHooks, "remove", (None,)),
+    (RateLimiterHooks, "remove", ("ex", "")),
+    (ExchangeHealthHooks, "remove", ([],)),
+    (ArbRouteHooks, "remove", ("",)),
+    (CrossSyncHooks, "remove_symbol", (None,)),
+    (CrossSyncHooks, "remove_exchange", (3,)),
+    (RiskGuardHooks, "remove_exchange", (None,)),
+    (RiskGuardHooks, "remove_route", ({},)),
+    (RiskGuardHooks, "remove_symbol", ("",)),
 ]
 
 
@@ -350,6 +367,7 @@ class BrokenMetric:
         raise Boom("set")
 
     inc = set
+    remove_by_labels = set
 
 
 class BrokenChildMetric(BrokenMetric):
@@ -361,7 +379,7 @@ class BrokenChildMetric(BrokenMetric):
 def test_a_metric_that_raises_never_reaches_the_caller(tmp_path: Path, broken: type) -> None:
     m = D75Metrics(CollectorRegistry(), data_dir=tmp_path, process_collector=False)
     for attr, value in list(vars(m).items()):
-        if attr not in ("registry", "data_dir", "data_disk", "exporter_info"):
+        if attr not in ("registry", "data_dir", "data_disk", "exporter_info") and not attr.startswith("_"):
             setattr(m, attr, broken())        # every metric, the hook error counter included
     for cls, name, args in ALL_CALLS:
         getattr(cls(m), name)(*args)

@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 from .errors import PayloadError, ReceiverError, StorageUnavailable
 from .metrics import ReceiverMetrics
 from .outbox import OutboxPlanner, noop_planner
+from .safejson import BoundedJSONProvider
 from .settings import Settings, load_settings
 from .store import AlertStore, open_store
 
@@ -64,6 +65,7 @@ def create_app(
     queues notifications inside each ingest transaction."""
     settings = settings or load_settings()
     app = Flask(__name__)
+    app.json = BoundedJSONProvider(app)  # request.get_json() anywhere: bad nesting is a 400, never a 500
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.config["OUTBOX_PLANNER"] = planner
     app.json.sort_keys = False  # type: ignore[attr-defined]

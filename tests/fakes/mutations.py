@@ -5,7 +5,7 @@ the mutation soak (`benchmarks/bench_fuzz.py`, driven by a seeded `random.Random
 fixtures) and applies one to three mutations: structural (a nasty string, a value of the wrong
 type, a key removed or added, nesting, an odd time, many alerts, an empty list), a serialisation
 choice (NaN allowed, surrogates as raw bytes), and byte-level damage (truncation, flipped bytes,
-a BOM, a 5,000-digit number, a duplicated key). Many results are invalid on purpose; a good share
+a BOM, a 5,000-digit number, a duplicated key, a body over the size limit). Many results are invalid on purpose; a good share
 stays valid so the storage path is exercised too.
 """
 from __future__ import annotations
@@ -231,7 +231,12 @@ def _b_deep(b: bytes, rng: random.Random) -> bytes:
     return b[:i] + b"[" * n + b[i:]
 
 
-_BYTE_MUTATIONS = [_b_truncate, _b_flip, _b_insert, _b_bom, _b_bignum, _b_dupkey, _b_deep]
+def _b_huge(b: bytes, rng: random.Random) -> bytes:
+    """Over the receiver's 1 MiB default body limit (413), or just under it: still valid JSON."""
+    return b + b" " * rng.choice([1024 * 1024, 1024 * 1024 - len(b) - 10])
+
+
+_BYTE_MUTATIONS = [_b_truncate, _b_flip, _b_insert, _b_bom, _b_bignum, _b_dupkey, _b_deep, _b_huge]
 
 
 def mutate_body(seed_doc: dict[str, Any], rng: random.Random) -> bytes:

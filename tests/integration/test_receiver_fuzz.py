@@ -147,3 +147,16 @@ def test_query_and_ack_endpoints_never_5xx(client: Any) -> None:
     # what was acknowledged with odd text reads back as stored text
     r = client.get("/api/alerts/1", headers=HDR)
     assert r.status_code == 200 and "\x00" not in json.dumps(r.get_json(), ensure_ascii=False)
+
+
+@pytest.mark.parametrize("starts", ["0001-01-01T00:00:00Z", "0999-12-31T23:59:59.5+00:00", "9999-12-31T23:59:59.999999Z"])
+def test_extreme_start_times_are_stored_and_read_back(client: Any, starts: str) -> None:
+    """Found by the fuzz test: SQLite wrote year 1 as "1-01-01..." and could not read it back."""
+    doc = json.loads(json.dumps(SEEDS[0]))
+    doc["alerts"][0]["startsAt"] = starts
+    body = json.dumps(doc).encode()
+    r = client.post("/webhook/alertmanager", data=body, headers=HDR, content_type="application/json")
+    assert r.status_code == 200, r.get_data(as_text=True)
+    _assert_stored(client, body)
+    r = client.get("/api/alerts", headers=HDR)
+    assert r.status_code == 200 and r.get_json()["alerts"][0]["starts_at"][:4] == starts[:4]

@@ -25,7 +25,6 @@ from .base import AlertStore, Dialect, Transaction, alert_metadata, classify, le
 
 __all__ = ["SQLiteStore", "SQLiteDialect"]
 
-_TIME_FMT = "%Y-%m-%dT%H:%M:%S.%fZ"
 # Storage failures (503): locked, read-only, I/O error, disk full (OperationalError); "file is not
 # a database" / corrupt (plain DatabaseError); use after close (ProgrammingError).
 _UNAVAILABLE = (sqlite3.OperationalError, sqlite3.ProgrammingError)
@@ -40,12 +39,22 @@ class SQLiteDialect(Dialect):
         return text.replace("%s", "?")
 
     def time_in(self, dt: datetime | None) -> Any:
-        return None if dt is None else dt.astimezone(timezone.utc).strftime(_TIME_FMT)
+        # Not strftime("%Y"): glibc does not pad years below 1000 ("1-01-01..."), which neither
+        # sorts as text nor parses back; Alertmanager's zero time is year 1.
+        if dt is None:
+            return None
+        return dt.astimezone(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
     def time_out(self, v: Any) -> datetime | None:
         if v is None or isinstance(v, datetime):
             return v
-        return datetime.fromisoformat(v)
+        try:
+            return datetime.fromisoformat(v)
+        except ValueError:  # a row written before the padding fix: "1-01-01T00:00:00.000000Z"
+            year, sep, rest = v.partition("-")
+            if not (sep and year.isdigit()):
+                raise
+            return datetime.fromisoformat(f"{int(year):04d}-{rest}")
 
     def seconds_between(self, later: str, earlier: str) -> str:
         return f"((julianday({later}) - julianday({earlier})) * 86400.0)"

@@ -44,8 +44,10 @@ _RESERVED_FDS = 64  # database pool, log files, outbound HTTP clients
 _MIN_PARTIAL_AGE_S = 1.0  # a request younger than this is never evicted at the limit
 
 
-class _Stop(Exception):
-    pass
+class _Stop(SystemExit):
+    """Raised by the signal handler inside the asyncore loop. A SystemExit, because waitress's loop
+    re-raises only SystemExit/KeyboardInterrupt: an Exception raised while a channel is handling
+    I/O is caught as "uncaptured python exception, closing channel" and the server keeps running."""
 
 
 @dataclass(frozen=True)
@@ -226,21 +228,23 @@ def serve(app: Flask, listen: str, options: ServingOptions | None = None) -> Non
     o = options or ServingOptions()
     server = make_server(app, listen, o)
 
-    def _on_signal(signum: int, frame: Any) -> None:
-        raise _Stop(signal.Signals(signum).name)
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _on_signal)
-        signal.signal(signal.SIGINT, _on_signal)
     log.info("receiver listening", extra={"fields": {
         "listen": f"{server.effective_host}:{server.effective_port}", "threads": o.threads,
         "connection_limit": server.adj.connection_limit, "idle_timeout_s": o.idle_timeout,
         "request_timeout_s": o.request_timeout, "backlog": o.backlog}})
+    stopped_by: list[str] = []
+
+    def _on_signal(signum: int, frame: Any) -> None:
+        stopped_by.append(signal.Signals(signum).name)
+        raise _Stop(stopped_by[-1])
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_signal)
+        signal.signal(signal.SIGINT, _on_signal)
     try:
-        server.run()
-    except _Stop as stop:
-        log.info("receiver stopping", extra={"fields": {"signal": str(stop)}})
+        server.run()  # returns (after shutting the task dispatcher down) on _Stop
     finally:
+        log.info("receiver stopping", extra={"fields": {"signal": stopped_by[0] if stopped_by else None}})
         server.close()
         server.task_dispatcher.shutdown(timeout=10)
         notifications = app.extensions.get("d76_notifications")

@@ -138,8 +138,8 @@ def test_more_idle_keepalives_than_the_limit_never_make_it_deaf(tmp_path: Path,
 
 def test_slow_and_silent_clients_never_make_it_deaf(tmp_path: Path, start_receiver: Callable[..., Receiver]) -> None:
     limit = 40
-    _, url, port = start_receiver(f"sqlite:///{tmp_path / 'a.sqlite3'}", RECEIVER_CONNECTION_LIMIT=str(limit),
-                                  RECEIVER_IDLE_TIMEOUT_SECONDS="600", RECEIVER_REQUEST_TIMEOUT_SECONDS="3")
+    proc, url, port = start_receiver(f"sqlite:///{tmp_path / 'a.sqlite3'}", RECEIVER_CONNECTION_LIMIT=str(limit),
+                                     RECEIVER_IDLE_TIMEOUT_SECONDS="600", RECEIVER_REQUEST_TIMEOUT_SECONDS="3")
     silent = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(limit)]
     slow = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(limit)]
     idle = [_keepalive_connection(port) for _ in range(limit // 2)]
@@ -173,6 +173,11 @@ def test_slow_and_silent_clients_never_make_it_deaf(tmp_path: Path, start_receiv
         while time.monotonic() < deadline and any(_is_open(s) for s in slow):
             time.sleep(0.2)
         assert not any(_is_open(s) for s in slow)
+        # SIGTERM while clients keep trickling bytes in: a clean, prompt stop
+        assert proc.popen is not None
+        proc.popen.terminate()
+        assert proc.popen.wait(8) == 0
+        assert '"msg": "receiver stopped"' in proc.log_tail(5)
     finally:
         stop.set()
         t.join(5)

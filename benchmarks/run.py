@@ -1,6 +1,7 @@
 """Run every benchmark: `.venv/bin/python -m benchmarks.run [name ...]`.
 
-Each `benchmarks/bench_*.py` module has a `main() -> None` that prints its numbers.
+Each `benchmarks/bench_*.py` module has a `main() -> None` that prints its numbers: exporter,
+receiver, notify, e2e, fuzz (mutation soak against a live receiver: counts by status, target no 5xx).
 """
 from __future__ import annotations
 

@@ -31,7 +31,7 @@ def command(listen: str | None, config_file: str | None, threads: int | None, lo
     except SettingsError as exc:
         raise click.ClickException(f"configuration: {exc}") from None
     from webhook_receiver.app import create_app
-    from webhook_receiver.serving import parse_listen, serve
+    from webhook_receiver.serving import ServingOptions, parse_listen, serve
 
     listen = listen or settings.listen
     try:
@@ -44,5 +44,6 @@ def command(listen: str | None, config_file: str | None, threads: int | None, lo
         raise click.ClickException(f"storage not reachable at start-up: {exc}") from None
     except SettingsError as exc:  # notification settings are read when the app is built
         raise click.ClickException(f"configuration: {exc}") from None
-    serve(app, listen, threads or settings.threads, settings.max_body_bytes)
+    # connection limit, idle and request timeouts, backlog: RECEIVER_* (see webhook_receiver.serving)
+    serve(app, listen, ServingOptions.from_settings(settings, threads))
     sys.exit(0)

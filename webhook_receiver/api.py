@@ -1,5 +1,10 @@
 """HTTP endpoints (CONTRACT section 5). Parsing and storage live elsewhere; errors are raised as
-domain errors and turned into answers by `app._register_error_handlers`."""
+domain errors and turned into answers by `app._register_error_handlers`.
+
+Malformed input is a 4xx on every endpoint: free-text query parameters and ack fields are cleaned
+like webhook strings (`storable.clean_text`: NUL and lone surrogates become U+FFFD, so a filter
+matches what was stored), numbers are range-checked before they reach SQL, and request bodies go
+through the depth-bounded JSON parser (`safejson`)."""
 from __future__ import annotations
 
 import base64
@@ -16,6 +21,8 @@ from werkzeug.datastructures import MultiDict
 from .state import get_actions, get_ingest_hook, get_metrics, get_outbox, get_settings, get_store
 from .errors import AuthError, NotFoundError, PayloadError, QueryError
 from .payload import parse_alertmanager_payload, parse_time
+from .safejson import JSONError, loads
+from .storable import clean_text
 from .store import AlertQuery
 
 __all__ = ["bp", "alert_to_json", "encode_cursor", "decode_cursor"]
@@ -24,6 +31,7 @@ log = logging.getLogger("webhook_receiver.api")
 bp = Blueprint("receiver", __name__)
 
 SEVERITIES = ("P0", "P1", "P2", "P3")
+_MAX_ID = 2**63 - 1  # BIGINT / SQLite INTEGER
 _ALERT_PARAMS = {"since", "until", "severity", "source", "status", "acknowledged", "alertname", "limit", "cursor"}
 
 
@@ -65,6 +73,8 @@ def decode_cursor(text: str) -> tuple[datetime, int]:
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
         ts, _, ident = raw.partition("|")
+        if not ident.isdigit() or len(ident) > 19 or not 1 <= int(ident) <= _MAX_ID:
+            raise ValueError("bad id")
         return parse_time(ts, "cursor"), int(ident)
     except (ValueError, PayloadError, UnicodeDecodeError):
         raise QueryError("cursor", "not a cursor returned by this API") from None
@@ -97,7 +107,7 @@ def _text_param(args: MultiDict[str, str], name: str, max_len: int = 200) -> str
         return None
     if len(v) > max_len:
         raise QueryError(name, f"longer than {max_len} characters")
-    return v
+    return clean_text(v)
 
 
 def parse_alert_query(args: MultiDict[str, str]) -> AlertQuery:
@@ -193,8 +203,12 @@ def ack_alert(alert_id: str) -> Any:
     require_auth()
     ident = _alert_id(alert_id)
     body: Any = {}
-    if request.get_data(cache=True):
-        body = request.get_json(silent=True)
+    raw = request.get_data(cache=True)
+    if raw:
+        try:
+            body = loads(raw) if request.is_json else None
+        except JSONError:
+            body = None
         if not isinstance(body, dict):
             raise QueryError("body", "expected a JSON object like {\"by\": \"name\", \"comment\": \"...\"}")
     by = body.get("by", "api")
@@ -205,7 +219,7 @@ def ack_alert(alert_id: str) -> Any:
         raise QueryError("comment", "expected a string of at most 2000 characters")
     # one path for every acknowledgement: recorded, and the messages that told it edited (queued
     # in the same transaction)
-    result = get_actions().acknowledge(ident, by.strip(), comment)
+    result = get_actions().acknowledge(ident, clean_text(by.strip()), clean_text(comment) if comment is not None else None)
     return jsonify({"changed": result.changed, "alert": alert_to_json(result.alert)})
 
 
@@ -216,7 +230,10 @@ def stats() -> Any:
     if unknown:
         raise QueryError(unknown[0], "unknown parameter; known: since, until")
     until = _time_param(request.args, "until") or datetime.now(timezone.utc)
-    since = _time_param(request.args, "since") or until - timedelta(hours=24)
+    try:
+        since = _time_param(request.args, "since") or until - timedelta(hours=24)
+    except OverflowError:
+        raise QueryError("until", "too early to look back 24 hours; give since as well") from None
     if since >= until:
         raise QueryError("until", "must be later than since")
     out = get_store().stats(since, until)

@@ -17,6 +17,7 @@ from .errors import PayloadError, ReceiverError, StorageUnavailable
 from .metrics import ReceiverMetrics
 from .notify.actions import AlertActions
 from .notify.outbox import Outbox
+from .safejson import BoundedJSONProvider
 from .settings import Settings, load_settings
 from .state import EXTENSION, ReceiverState, get_metrics
 from .store import AlertStore, IngestHook, open_store
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None, store: AlertStore | None = None
     service (e.g. `channels={...}` to replace a channel, `start=False`)."""
     settings = settings or load_settings()
     app = Flask(__name__)
+    app.json = BoundedJSONProvider(app)  # request.get_json() anywhere: bad nesting is a 400, never a 500
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]

@@ -1,5 +1,11 @@
-"""Domain errors. `webhook_receiver.app` maps each to an HTTP status in one place."""
+"""Domain errors. `webhook_receiver.app` maps each to an HTTP status in one place.
+
+Messages often quote client input; they are made storable (`storable.clean_text`) when the error
+is built, because a lone surrogate in a message cannot be encoded into the JSON answer or a log line.
+"""
 from __future__ import annotations
+
+from .storable import clean_text
 
 __all__ = [
     "ReceiverError",
@@ -8,6 +14,7 @@ __all__ = [
     "NotFoundError",
     "AuthError",
     "StorageUnavailable",
+    "UnstorableInput",
 ]
 
 
@@ -15,6 +22,9 @@ class ReceiverError(Exception):
     """Base class; `status` is the HTTP status the app answers with."""
 
     status = 500
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(clean_text(a) if isinstance(a, str) else a for a in args))
 
 
 class PayloadError(ReceiverError):
@@ -45,3 +55,11 @@ class StorageUnavailable(ReceiverError):
     """Storage cannot be reached or written right now; callers should retry (503)."""
 
     status = 503
+
+
+class UnstorableInput(ReceiverError):
+    """A value the storage backend refused as data (a character or number it cannot hold). The
+    input edges clean what they know of (`storable`); this is the net under them: a clear 400
+    instead of a 500 that a client would retry forever."""
+
+    status = 400

@@ -1,7 +1,22 @@
 """Pure parsing of Alertmanager webhook payloads (version 4), separate from HTTP and storage.
 
 Unknown fields are ignored; known fields are type-checked with a JSON schema, and the error names
-the offending field.
+the offending field. Every problem raises `PayloadError` (400) and nothing else: the body is
+bounded in nesting before it is parsed (`safejson`), `NaN`/`Infinity` and numbers beyond Python's
+digit limit are refused, and times that cannot be represented in UTC (`0001-01-01T00:00:00+01:00`)
+are a bad field, not an overflow.
+
+Characters a backend refuses (NUL, lone UTF-16 surrogates such as `"\\ud800"`) are *kept and
+replaced* by U+FFFD in every string we store: labels (keys and values), annotations, fingerprint,
+generatorURL, receiver, groupKey, externalURL (see `storable`). Refusing them with a 400 would make
+Alertmanager drop the notification, i.e. the operator would never hear of an alert whose only fault
+is one odd character; a visible U+FFFD loses one character instead. The replacement is
+deterministic, so the dedup key (fingerprint, startsAt) of a repeat is the same every time. The raw
+body kept for audit is the received text itself: valid JSON text never contains a raw NUL or
+surrogate (they arrive as `\\u` escapes, which any text column stores), so it is stored verbatim.
+
+Edge cases, decided: duplicate keys -> the last one wins (as in `json.loads`); a leading UTF-8 BOM
+is ignored; an empty `alerts` list is a valid payload (stored, no alerts); non-UTF-8 bytes -> 400.
 """
 from __future__ import annotations
 
@@ -13,6 +28,8 @@ from typing import Any
 import jsonschema
 
 from .errors import PayloadError
+from .safejson import JSONError, loads
+from .storable import clean_text, clean_tree
 
 __all__ = ["ParsedAlert", "WebhookPayload", "parse_alertmanager_payload", "parse_time", "PAYLOAD_SCHEMA"]
 
@@ -26,7 +43,7 @@ PAYLOAD_SCHEMA: dict[str, Any] = {
         "status": {"enum": ["firing", "resolved"]},
         "receiver": {"type": "string"},
         "groupKey": {"type": "string"},
-        "truncatedAlerts": {"type": "integer", "minimum": 0},
+        "truncatedAlerts": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
         "groupLabels": _STR_MAP,
         "commonLabels": _STR_MAP,
         "commonAnnotations": _STR_MAP,
@@ -119,7 +136,10 @@ def parse_time(value: str, where: str) -> datetime:
         raise PayloadError(f"{where}: not an RFC 3339 time: {value[:40]!r}") from None
     if dt.tzinfo is None:
         raise PayloadError(f"{where}: time has no timezone: {value[:40]!r}")
-    return dt.astimezone(timezone.utc)
+    try:
+        return dt.astimezone(timezone.utc)
+    except (OverflowError, ValueError):  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        raise PayloadError(f"{where}: time out of range in UTC: {value[:40]!r}") from None
 
 
 def _path(err: jsonschema.ValidationError) -> str:
@@ -133,21 +153,36 @@ def parse_alertmanager_payload(body: bytes | str | dict[str, Any]) -> WebhookPay
     """Validate and normalise one webhook body. Raises `PayloadError` with a precise message."""
     if isinstance(body, dict):
         data = body
-        raw = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+        try:  # a dict built in Python may hold raw NUL or surrogates: the stored copy must not
+            raw = json.dumps(clean_tree(body), ensure_ascii=False, separators=(",", ":"))
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise PayloadError(f"payload is not JSON-serialisable: {type(exc).__name__}") from None
     else:
         try:
             raw = body.decode("utf-8") if isinstance(body, (bytes, bytearray)) else body
         except UnicodeDecodeError:
             raise PayloadError("body is not UTF-8") from None
         try:
-            data = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise PayloadError(f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+            data = loads(raw)  # ignores one leading BOM
+        except JSONError as exc:
+            raise PayloadError(f"body is {exc}" if str(exc).startswith("not ") else str(exc)) from None
+        # stored without the BOM; clean_text is a no-op for bytes (a str argument may carry raw
+        # lone surrogates)
+        raw = clean_text(raw.removeprefix("\ufeff"))
+    return _from_data(data, raw)
+
+
+def _from_data(data: Any, raw: str) -> WebhookPayload:
     if not isinstance(data, dict):
         raise PayloadError("payload must be a JSON object")
     if "version" in data and data["version"] != "4":
-        raise PayloadError(f"unsupported payload version {str(data['version'])[:20]!r}; expected \"4\"")
-    err = jsonschema.exceptions.best_match(_VALIDATOR.iter_errors(data))
+        v = data["version"]
+        shown = repr(v[:20]) if isinstance(v, str) else f"of type {type(v).__name__}"
+        raise PayloadError(f"unsupported payload version {shown}; expected \"4\"")
+    try:
+        err = jsonschema.exceptions.best_match(_VALIDATOR.iter_errors(data))
+    except RecursionError:  # only reachable through the dict argument (bodies are depth-bounded)
+        raise PayloadError("payload nested too deeply") from None
     if err is not None:
         raise PayloadError(f"{_path(err)}: {err.message[:200]}")
 
@@ -162,23 +197,29 @@ def parse_alertmanager_payload(body: bytes | str | dict[str, Any]) -> WebhookPay
             ends = None  # a firing alert's endsAt is only Alertmanager's resolve timeout guess
         alerts.append(
             ParsedAlert(
-                fingerprint=a["fingerprint"],
+                fingerprint=clean_text(a["fingerprint"]),
                 status=a["status"],
                 starts_at=starts,
                 ends_at=ends,
-                labels=dict(a["labels"]),
-                annotations=dict(a.get("annotations") or {}),
-                generator_url=a.get("generatorURL", ""),
+                labels=_clean_map(a["labels"]),
+                annotations=_clean_map(a.get("annotations") or {}),
+                generator_url=clean_text(a.get("generatorURL", "")),
             )
         )
     return WebhookPayload(
         status=data["status"],
-        receiver=data.get("receiver", ""),
-        group_key=data.get("groupKey", ""),
-        external_url=data.get("externalURL", ""),
+        receiver=clean_text(data.get("receiver", "")),
+        group_key=clean_text(data.get("groupKey", "")),
+        external_url=clean_text(data.get("externalURL", "")),
         truncated_alerts=int(data.get("truncatedAlerts", 0)),
         alerts=alerts,
-        group_labels=dict(data.get("groupLabels") or {}),
-        common_labels=dict(data.get("commonLabels") or {}),
+        group_labels=_clean_map(data.get("groupLabels") or {}),
+        common_labels=_clean_map(data.get("commonLabels") or {}),
         raw=raw,
     )
+
+
+def _clean_map(m: dict[str, str]) -> dict[str, str]:
+    """Labels/annotations with storable keys and values. Two keys that differ only in a refused
+    character become one; the later one wins, as with duplicate JSON keys."""
+    return {clean_text(k): clean_text(v) for k, v in m.items()}

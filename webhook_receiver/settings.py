@@ -33,11 +33,18 @@ class Settings:
     # receiver knobs
     listen: str = "127.0.0.1:9099"
     threads: int = 8
+    # serving (waitress): see webhook_receiver.serving for why these values
+    connection_limit: int = 200
+    idle_timeout: float = 30.0
+    request_timeout: float = 30.0
+    backlog: int = 1024
     max_body_bytes: int = 1024 * 1024
     api_default_limit: int = 100
     api_max_limit: int = 1000
-    db_pool_size: int = 10
-    db_pool_timeout: float = 5.0
+    # PostgreSQL: pool >= threads + background workers; a short checkout so outages answer 503 fast
+    db_pool_size: int = 16
+    db_pool_timeout: float = 1.0
+    db_connect_timeout: int = 3
     sqlite_busy_timeout_ms: int = 5000
     apply_migrations: bool = True
     # everything, as strings (environment and config file); secrets inside, so never printed
@@ -47,7 +54,8 @@ class Settings:
         return (
             f"Settings(database_url={redact_url(self.database_url)!r}, "
             f"receiver_token={'set' if self.receiver_token else 'unset'}, listen={self.listen!r}, "
-            f"threads={self.threads}, max_body_bytes={self.max_body_bytes}, "
+            f"threads={self.threads}, connection_limit={self.connection_limit}, "
+            f"idle_timeout={self.idle_timeout:g}, max_body_bytes={self.max_body_bytes}, "
             f"api_max_limit={self.api_max_limit}, db_pool_size={self.db_pool_size})"
         )
 
@@ -139,11 +147,16 @@ def load_settings(
         receiver_token=raw.get("RECEIVER_TOKEN") or None,
         listen=listen,
         threads=_int(raw, "RECEIVER_THREADS", 8, 1, 256),
+        connection_limit=_int(raw, "RECEIVER_CONNECTION_LIMIT", 200, 8, 100_000),
+        idle_timeout=_float(raw, "RECEIVER_IDLE_TIMEOUT_SECONDS", 30.0, 1.0, 3600.0),
+        request_timeout=_float(raw, "RECEIVER_REQUEST_TIMEOUT_SECONDS", 30.0, 1.0, 3600.0),
+        backlog=_int(raw, "RECEIVER_BACKLOG", 1024, 1, 65_535),
         max_body_bytes=_int(raw, "RECEIVER_MAX_BODY_BYTES", 1024 * 1024, 1024, 1024**3),
         api_default_limit=_int(raw, "RECEIVER_API_DEFAULT_LIMIT", 100, 1, 100_000),
         api_max_limit=_int(raw, "RECEIVER_API_MAX_LIMIT", 1000, 1, 100_000),
-        db_pool_size=_int(raw, "RECEIVER_DB_POOL_SIZE", 10, 1, 500),
-        db_pool_timeout=_float(raw, "RECEIVER_DB_POOL_TIMEOUT", 5.0, 0.05, 600.0),
+        db_pool_size=_int(raw, "RECEIVER_DB_POOL_SIZE", 16, 1, 500),
+        db_pool_timeout=_float(raw, "RECEIVER_DB_POOL_TIMEOUT", 1.0, 0.05, 600.0),
+        db_connect_timeout=_int(raw, "RECEIVER_DB_CONNECT_TIMEOUT", 3, 2, 600),
         sqlite_busy_timeout_ms=_int(raw, "RECEIVER_SQLITE_BUSY_TIMEOUT_MS", 5000, 0, 600_000),
         apply_migrations=_bool(raw, "RECEIVER_APPLY_MIGRATIONS", True),
         raw=raw,

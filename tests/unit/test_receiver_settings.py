@@ -62,3 +62,24 @@ def test_bad_yaml_is_a_settings_error(tmp_path: Path) -> None:
     cfg.write_text("- just\n- a list\n")
     with pytest.raises(SettingsError, match="mapping"):
         load_settings({}, cfg)
+
+
+def test_serving_and_pool_knobs() -> None:
+    s = load_settings({})
+    assert (s.threads, s.connection_limit, s.idle_timeout, s.request_timeout, s.backlog) == (8, 200, 30.0, 30.0, 1024)
+    assert (s.db_pool_size, s.db_pool_timeout, s.db_connect_timeout) == (16, 1.0, 3)
+    s = load_settings({"RECEIVER_THREADS": "16", "RECEIVER_CONNECTION_LIMIT": "1000", "RECEIVER_IDLE_TIMEOUT_SECONDS": "5",
+                       "RECEIVER_REQUEST_TIMEOUT_SECONDS": "2.5", "RECEIVER_BACKLOG": "4096",
+                       "RECEIVER_DB_POOL_TIMEOUT": "0.5", "RECEIVER_DB_CONNECT_TIMEOUT": "5"})
+    assert (s.threads, s.connection_limit, s.idle_timeout, s.request_timeout, s.backlog) == (16, 1000, 5.0, 2.5, 4096)
+    assert (s.db_pool_timeout, s.db_connect_timeout) == (0.5, 5)
+    assert "connection_limit=1000" in repr(s)
+
+
+@pytest.mark.parametrize("name, value", [
+    ("RECEIVER_CONNECTION_LIMIT", "2"), ("RECEIVER_CONNECTION_LIMIT", "lots"), ("RECEIVER_IDLE_TIMEOUT_SECONDS", "0"),
+    ("RECEIVER_REQUEST_TIMEOUT_SECONDS", "-1"), ("RECEIVER_BACKLOG", "0"), ("RECEIVER_DB_CONNECT_TIMEOUT", "1"),
+])
+def test_bad_serving_knobs_name_the_variable(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        load_settings({name: value})

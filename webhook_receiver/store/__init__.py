@@ -20,7 +20,8 @@ def open_store(url: str, settings: "Settings | None" = None) -> AlertStore:
 
         if settings is None:
             return PostgresStore(url)
-        return PostgresStore(url, pool_size=settings.db_pool_size, pool_timeout=settings.db_pool_timeout)
+        return PostgresStore(url, pool_size=settings.db_pool_size, pool_timeout=settings.db_pool_timeout,
+                             connect_timeout=settings.db_connect_timeout)
     if url.startswith("sqlite:///"):
         from .sqlite import SQLiteStore
 

@@ -2,6 +2,13 @@
 
 Ingest is one statement per payload (raw payload insert + batched upsert of every alert via
 UNNEST, returning each alert's previous state), then the ingest hook, then one durable commit.
+
+Outages: a short checkout timeout (`pool_timeout`, RECEIVER_DB_POOL_TIMEOUT) bounds how long a
+request waits for a connection, and a circuit breaker (`breaker.CircuitBreaker`) answers 503 at once
+while the database is known to be down (a connection found broken, connects failing, no connection
+within the checkout timeout), probing it in the background with a fresh connection and draining the
+pool when it is back. A value PostgreSQL refuses as data (NUL in text, a bad `\\u` escape in jsonb,
+a number out of range) is `UnstorableInput` (400), never a 500.
 """
 from __future__ import annotations
 
@@ -14,16 +21,21 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
-from ..errors import StorageUnavailable
+from ..errors import StorageUnavailable, UnstorableInput
 from ..payload import ParsedAlert, WebhookPayload
-from .changes import AlertChange
 from .base import AlertStore, Dialect, Transaction, alert_metadata, classify
+from .breaker import CircuitBreaker
+from .changes import AlertChange
 from ..settings import redact_url
 
 __all__ = ["PostgresStore"]
 
 # Only these mean "storage unavailable, retry later"; programming errors stay errors.
 _UNAVAILABLE = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout, PoolClosed)
+# The backend refused a value as data: the client's fault (400), not an outage. DataError covers
+# NUL in text (raised client-side), bad jsonb escapes, numbers and times out of range.
+_REFUSED = (psycopg.DataError, UnicodeEncodeError)
+_MIGRATION_CHECKOUT_S = 5.0  # migrations at start-up may wait for the first connection
 
 _MIGRATION_LOCK = 7_607_607  # pg_advisory_xact_lock key: one migrator at a time
 
@@ -87,18 +99,36 @@ RETURNING id
 
 
 class PostgresStore(AlertStore):
-    def __init__(self, url: str, pool_size: int = 10, pool_timeout: float = 5.0, connect_timeout: float = 3.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        pool_size: int = 16,
+        pool_timeout: float = 1.0,
+        connect_timeout: float = 3.0,
+        probe_max_interval: float = 2.0,
+    ) -> None:
         self.dialect = PostgresDialect()
         self.url = url
         self.pool_timeout = pool_timeout
+        self.connect_timeout = max(2, int(connect_timeout))  # libpq treats 1 as 2
+        self._conn_kwargs: dict[str, Any] = {
+            "connect_timeout": self.connect_timeout,
+            # a peer that vanished without a FIN/RST (host down, cable, NAT) is noticed in ~25 s
+            "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3,
+        }
+        self.breaker = CircuitBreaker("postgresql", self._probe, self._recovered, max_interval=probe_max_interval)
         self.pool = ConnectionPool(
             url,
             min_size=1,
             max_size=max(1, pool_size),
             timeout=pool_timeout,
             open=False,
-            kwargs={"row_factory": dict_row, "connect_timeout": max(1, int(connect_timeout))},
-            reconnect_timeout=0,  # keep retrying forever in the background: outages are expected
+            kwargs={"row_factory": dict_row, **self._conn_kwargs},
+            # Give up a failed (re)connect at once and tell the breaker: requests then get 503
+            # immediately instead of each waiting for the checkout timeout. The pool grows again on
+            # the next checkout, after the breaker's probe has seen the database back.
+            reconnect_timeout=0,
+            reconnect_failed=lambda pool: self.breaker.trip("cannot connect"),
             name="d76-receiver",
         )
         self.pool.open(wait=False)
@@ -107,29 +137,49 @@ class PostgresStore(AlertStore):
         return f"PostgresStore({redact_url(self.url)!r})"
 
     @contextmanager
-    def transaction(self, write: bool = True) -> Iterator[Transaction]:
+    def transaction(self, write: bool = True, timeout: float | None = None) -> Iterator[Transaction]:
         # No per-checkout health check (it costs a round trip per request): a connection broken
-        # by an outage fails its statement (503, Alertmanager retries) and the pool drops it.
+        # by an outage fails its statement (503, Alertmanager retries), trips the breaker, and the
+        # pool drops it.
+        self.breaker.check()
+        checkout = timeout if timeout is not None else self.pool_timeout
         try:
-            with self.pool.connection() as conn:
-                with conn.transaction():
-                    yield Transaction(conn, self.dialect)
+            with self.pool.connection(timeout=checkout) as conn:
+                try:
+                    with conn.transaction():
+                        yield Transaction(conn, self.dialect)
+                except psycopg.OperationalError as exc:
+                    if conn.broken or conn.closed:
+                        self.breaker.trip(f"connection lost: {_short(exc)}")
+                    raise
+        except PoolTimeout as exc:
+            self.breaker.trip(f"no connection within {checkout:g}s")
+            raise StorageUnavailable(f"postgresql: no connection within {checkout:g}s") from exc
         except _UNAVAILABLE as exc:
             raise StorageUnavailable(f"postgresql: {type(exc).__name__}: {_short(exc)}") from exc
+        except _REFUSED as exc:
+            raise UnstorableInput(f"postgresql refused a value: {_short(exc)}") from exc
 
     def ping(self, timeout: float | None = None) -> None:
-        try:
-            with self.pool.connection(timeout=timeout or min(self.pool_timeout, 2.0)) as conn:
-                conn.execute("SELECT 1")
-        except _UNAVAILABLE as exc:
-            raise StorageUnavailable(f"postgresql: {type(exc).__name__}: {_short(exc)}") from exc
+        self.breaker.check()
+        with self.transaction(write=False, timeout=timeout or min(self.pool_timeout, 2.0)) as tx:
+            tx.execute("SELECT 1")
+
+    def _probe(self) -> None:
+        """One fresh connection and a trivial query (the breaker's background probe)."""
+        with psycopg.connect(self.url, autocommit=True, **self._conn_kwargs) as conn:
+            conn.execute("SELECT 1")
+
+    def _recovered(self) -> None:
+        self.pool.drain()  # connections from before the outage are dead: replace them all
 
     def close(self) -> None:
+        self.breaker.shutdown()
         self.pool.close()
 
     # ---- migrations ----
     def _applied_versions(self) -> list[int]:
-        with self.transaction() as tx:
+        with self.transaction(timeout=max(self.pool_timeout, _MIGRATION_CHECKOUT_S)) as tx:
             tx.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
                 "name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
@@ -137,7 +187,7 @@ class PostgresStore(AlertStore):
             return [r["version"] for r in tx.fetchall("SELECT version FROM schema_migrations ORDER BY version")]
 
     def _apply(self, version: int, name: str, sql: str) -> None:
-        with self.transaction() as tx:
+        with self.transaction(timeout=max(self.pool_timeout, _MIGRATION_CHECKOUT_S)) as tx:
             tx.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
             if tx.fetchone("SELECT 1 AS x FROM schema_migrations WHERE version = %s", (version,)):
                 return  # another process applied it while we waited for the lock

@@ -1,6 +1,12 @@
 """SQLite backend: the embedded default. WAL mode, synchronous=FULL (commits survive power loss),
 a busy timeout, one connection per thread, and one writer at a time (BEGIN IMMEDIATE plus an
-in-process lock so threads queue instead of spinning on SQLITE_BUSY)."""
+in-process lock so threads queue instead of spinning on SQLITE_BUSY).
+
+Failures: a database that is locked by another process past the busy timeout, read-only, on a
+full or failing disk, or not a database at all is `StorageUnavailable` (503, Alertmanager
+retries); so is waiting longer than the busy timeout for the in-process writer lock. A value SQLite
+cannot hold (a lone surrogate, an integer beyond 64 bits, NUL, which PostgreSQL refuses, so both
+backends agree) is `UnstorableInput` (400)."""
 from __future__ import annotations
 
 import json
@@ -11,14 +17,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from ..errors import StorageUnavailable
+from ..errors import StorageUnavailable, UnstorableInput
 from ..payload import ParsedAlert, WebhookPayload
-from .changes import AlertChange
+from ..storable import clean_tree
 from .base import AlertStore, Dialect, Transaction, alert_metadata, classify, utcnow
+from .changes import AlertChange
 
 __all__ = ["SQLiteStore", "SQLiteDialect"]
 
-_TIME_FMT = "%Y-%m-%dT%H:%M:%S.%fZ"
+# Storage failures (503): locked, read-only, I/O error, disk full (OperationalError); "file is not
+# a database" / corrupt (plain DatabaseError); use after close (ProgrammingError).
+_UNAVAILABLE = (sqlite3.OperationalError, sqlite3.ProgrammingError)
+# Values SQLite cannot bind (400).
+_REFUSED = (UnicodeEncodeError, OverflowError, sqlite3.DataError)
 
 
 class SQLiteDialect(Dialect):
@@ -28,15 +39,42 @@ class SQLiteDialect(Dialect):
         return text.replace("%s", "?")
 
     def time_in(self, dt: datetime | None) -> Any:
-        return None if dt is None else dt.astimezone(timezone.utc).strftime(_TIME_FMT)
+        # Not strftime("%Y"): glibc does not pad years below 1000 ("1-01-01..."), which neither
+        # sorts as text nor parses back; Alertmanager's zero time is year 1.
+        if dt is None:
+            return None
+        return dt.astimezone(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
     def time_out(self, v: Any) -> datetime | None:
         if v is None or isinstance(v, datetime):
             return v
-        return datetime.fromisoformat(v)
+        try:
+            return datetime.fromisoformat(v)
+        except ValueError:  # a row written before the padding fix: "1-01-01T00:00:00.000000Z"
+            year, sep, rest = v.partition("-")
+            if not (sep and year.isdigit()):
+                raise
+            return datetime.fromisoformat(f"{int(year):04d}-{rest}")
 
     def seconds_between(self, later: str, earlier: str) -> str:
         return f"((julianday({later}) - julianday({earlier})) * 86400.0)"
+
+    def json_in(self, obj: Any) -> Any:
+        text = super().json_in(obj)
+        if "\\u0000" in text and clean_tree(obj) != obj:  # cheap test first; rare walk after
+            raise UnstorableInput("sqlite: NUL in a JSON value (PostgreSQL refuses it too)")
+        return text
+
+
+class _SQLiteTransaction(Transaction):
+    """Refuses NUL in text parameters like PostgreSQL does, so the backends agree."""
+
+    def execute(self, sql: str, params: Any = ()) -> Any:
+        values = params.values() if isinstance(params, dict) else params
+        for v in values:
+            if isinstance(v, str) and "\x00" in v:
+                raise UnstorableInput("sqlite: NUL in a text value (PostgreSQL refuses it too)")
+        return super().execute(sql, params)
 
 
 def path_from_url(url: str) -> Path:
@@ -80,7 +118,9 @@ class SQLiteStore(AlertStore):
                 conn.execute("PRAGMA synchronous=FULL")
                 conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
                 conn.execute("PRAGMA foreign_keys=ON")
-            except (sqlite3.OperationalError, OSError) as exc:
+            except (sqlite3.DatabaseError, OSError) as exc:
+                if "conn" in locals():
+                    conn.close()
                 raise StorageUnavailable(f"sqlite: cannot open database ({exc})") from exc
             entry = (conn, threading.Lock())
             self._local.entry = entry
@@ -92,15 +132,16 @@ class SQLiteStore(AlertStore):
     def transaction(self, write: bool = True) -> Iterator[Transaction]:
         conn, conn_lock = self._conn()
         lock = self._write_lock if write else None
-        if lock:
-            lock.acquire()
+        # Never wait forever behind another writer: as long as SQLite itself would (busy timeout).
+        if lock and not lock.acquire(timeout=max(0.05, self.busy_timeout_ms / 1000)):
+            raise StorageUnavailable("sqlite: database busy (another write did not finish in time)")
         conn_lock.acquire()
         try:
             if self._closed:
                 raise StorageUnavailable("sqlite: store is closed")
             try:
                 conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-                tx = Transaction(conn, self.dialect)
+                tx = _SQLiteTransaction(conn, self.dialect)
                 yield tx
                 conn.execute("COMMIT")
             except BaseException:
@@ -110,9 +151,13 @@ class SQLiteStore(AlertStore):
                     except sqlite3.Error:
                         pass
                 raise
-        except sqlite3.OperationalError as exc:
+        except _UNAVAILABLE as exc:
             raise StorageUnavailable(f"sqlite: {exc}") from exc
-        except sqlite3.ProgrammingError as exc:  # used after close
+        except _REFUSED as exc:
+            raise UnstorableInput(f"sqlite refused a value: {type(exc).__name__}") from exc
+        except sqlite3.DatabaseError as exc:
+            if type(exc) is not sqlite3.DatabaseError:  # IntegrityError etc.: a bug, not an outage
+                raise
             raise StorageUnavailable(f"sqlite: {exc}") from exc
         finally:
             conn_lock.release()

@@ -29,6 +29,7 @@ import requests
 from local_stack.processes import ManagedProcess, PostgresCluster, free_port, wait_http_ok
 from tests.fakes.payloads import am_alert, am_payload
 from webhook_receiver.errors import UnstorableInput
+from webhook_receiver.notify.outbox import Outbox
 from webhook_receiver.payload import parse_alertmanager_payload
 from webhook_receiver.store import open_store
 
@@ -299,8 +300,8 @@ def test_values_a_backend_refuses_are_the_same_clear_error_on_both(any_db: str) 
                 store.ack_alert(alert_id, by, comment)
         with pytest.raises(UnstorableInput):
             with store.transaction() as tx:
-                store.enqueue_notifications(tx, [{"channel": "console", "kind": "firing", "dedupe_key": "k1",
-                                                  "payload": {"text": "x\x00y"}}])
+                Outbox(store).enqueue(tx, [{"channel": "console", "kind": "firing", "dedupe_key": "k1",
+                                            "payload": {"text": "x\x00y"}}])
         assert store.ack_alert(alert_id, "kim", "fine") is True  # the store is still usable
         assert store.count("notifications") == 0
     finally:

@@ -22,6 +22,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Mapping
 
+from ..errors import StorageUnavailable
 from ..store.base import AlertStore
 from .channel_map import ChannelMap
 from .channels.base import DeliveryError, Part, TailCount
@@ -46,6 +47,27 @@ def _utcnow() -> datetime:
 
 class _Stop(Exception):
     pass
+
+
+class _Quiet:
+    """Logs a storage outage once per `every` seconds, without a traceback: while the database is
+    down every step fails the same way, and the circuit breaker answers at once."""
+
+    def __init__(self, every: float = 30.0) -> None:
+        self.every = every
+        self._last = float("-inf")
+        self._lock = threading.Lock()
+
+    def storage_down(self, where: str, exc: BaseException) -> None:
+        with self._lock:
+            now = time.monotonic()
+            if now - self._last < self.every:
+                return
+            self._last = now
+        log.warning("storage unavailable; delivery waits", extra={"fields": {"where": where, "error": str(exc)[:200]}})
+
+
+_quiet = _Quiet()
 
 
 class LaneRunner:
@@ -343,7 +365,10 @@ class LaneRunner:
             self.wake.clear()
             try:
                 what, value = self.step()
-            except Exception:  # storage down, a bug: log, back off, keep going
+            except StorageUnavailable as exc:
+                _quiet.storage_down(f"lane {self.lane}", exc)
+                what, value = "error", 0.0
+            except Exception:  # a bug: log, back off, keep going
                 log.exception("lane step failed", extra={"fields": {"lane": str(self.lane)}})
                 what, value = "error", 0.0
             now = self.d.clock()
@@ -478,6 +503,8 @@ class Dispatcher:
                 self._adopt()
                 for lane in self.outbox.lanes_with_work():
                     self._ensure_thread(lane)
+            except StorageUnavailable as exc:
+                _quiet.storage_down("supervisor", exc)
             except Exception:
                 log.exception("dispatcher supervisor pass failed")
             self._wake.wait(self.settings.dispatcher_poll_seconds)

@@ -8,8 +8,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .defaults import DEFAULT_SPECS
-from .model import (SEVERITIES, SOURCES, AlertDef, AlertSpec, Catalog, CatalogError, CatalogSettings,
-                    LabelThreshold, SeverityPolicy)
+from .model import (CHANNEL_ALIASES, SEVERITIES, SOURCES, AlertDef, AlertSpec, Catalog, CatalogError,
+                    CatalogSettings, LabelThreshold, SeverityPolicy)
 from .overrides import load_overrides, override_errors
 from .promql import add_matcher, eq_matcher, not_in_matcher
 
@@ -21,9 +21,10 @@ DEFAULT_SEVERITY_POLICY: dict[str, SeverityPolicy] = {
     "P0": SeverityPolicy(["telegram"], "0s", "10s", "5m", 10),
     "P1": SeverityPolicy(["telegram", "slack"], "5s", "1m", "30m", 5),
     "P2": SeverityPolicy(["telegram", "slack"], "30s", "2m", "1h", 3),
-    "P3": SeverityPolicy(["email_digest"], "5m", "30m", "24h", 1),
+    "P3": SeverityPolicy(["email"], "5m", "30m", "24h", 1),
 }
-DEFAULT_TELEGRAM_BUDGET_TOTAL = 10
+# accepted in override files written for earlier versions, meaning what they meant then
+LEGACY_POLICY_KEYS = {"telegram_budget_per_minute": "share_per_minute"}
 
 WATCHDOG = AlertDef(
     name="Watchdog", source="system", severity=None, expr="vector(1)", for_="0s", threshold=None,
@@ -201,7 +202,7 @@ def _check_specs(specs: tuple[AlertSpec, ...]) -> None:
 
 def _settings(policy: dict[str, Any]) -> CatalogSettings:
     fields = {k: (tuple(v) if k == "group_by" else v) for k, v in policy.items()
-              if k not in ("severities", "telegram_budget_total_per_minute")}
+              if k not in ("severities", "telegram_budget_total_per_minute")}  # the latter: no longer used
     if fields.get("external_url"):
         fields["external_url"] = fields["external_url"].rstrip("/")
         # links a phone can open: the receiver serves the runbooks under its public URL
@@ -230,14 +231,20 @@ def build_catalog(overrides: dict[str, Any] | None = None, *, source: str = "ove
     if errors:
         raise CatalogError(sorted(dict.fromkeys(errors)))
     settings = _settings(policy)
-    sev_policy = {sev: replace(p, **(policy.get("severities") or {}).get(sev, {}))
+    sev_policy = {sev: replace(p, **_severity_override((policy.get("severities") or {}).get(sev, {})))
                   for sev, p in DEFAULT_SEVERITY_POLICY.items()}
     alerts = [_render(spec, alert_ov.get(spec.name, {}), settings) for spec in DEFAULT_SPECS]
     alerts.append(replace(WATCHDOG, runbook_url=settings.runbook_base_url + WATCHDOG.runbook))
     return Catalog(alerts=alerts, severity_policy=sev_policy,
-                   telegram_budget_total_per_minute=policy.get("telegram_budget_total_per_minute",
-                                                               DEFAULT_TELEGRAM_BUDGET_TOTAL),
                    settings=settings, override_file=None if source == "overrides" else source)
+
+
+def _severity_override(ov: dict[str, Any]) -> dict[str, Any]:
+    """An override's severity policy in today's names (legacy keys and channel names mapped)."""
+    out = {LEGACY_POLICY_KEYS.get(k, k): v for k, v in ov.items()}
+    if "channels" in out:
+        out["channels"] = [CHANNEL_ALIASES.get(c, c) for c in out["channels"]]
+    return out
 
 
 def load_catalog(override_file: Path | str | None = None) -> Catalog:

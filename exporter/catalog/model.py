@@ -18,7 +18,16 @@ __all__ = [
 SEVERITIES = ("P0", "P1", "P2", "P3")
 SOURCES = ("rate_limiter", "exchange_health", "arb_route", "arb_universe", "cross_sync", "risk_guard",
            "system")
-CHANNELS = ("telegram", "slack", "discord", "email_digest")
+def _registered_channels() -> tuple[str, ...]:
+    """The receiver's channel registry: one list of channels for the catalog and the receiver."""
+    from webhook_receiver.notify.channels import channel_names
+
+    return channel_names()
+
+
+CHANNELS = _registered_channels()
+# names older override files used for a channel
+CHANNEL_ALIASES = {"email_digest": "email"}
 
 # Prometheus duration syntax (model.ParseDuration): units from largest to smallest, e.g. "1h30m", "500ms".
 DURATION_RE = re.compile(r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$")
@@ -167,7 +176,8 @@ class SeverityPolicy:
     group_wait: str
     group_interval: str
     repeat_interval: str
-    telegram_budget_per_minute: int
+    # this severity's share of a chat's slots when severities contend for them (never a cap)
+    share_per_minute: int
 
 
 @dataclass(frozen=True)
@@ -188,7 +198,6 @@ class CatalogSettings:
 class Catalog:
     alerts: list[AlertDef]
     severity_policy: dict[str, SeverityPolicy]
-    telegram_budget_total_per_minute: int
     settings: CatalogSettings
     override_file: str | None = None
 

@@ -26,7 +26,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from .model import CHANNELS, SEVERITIES, CatalogError, parse_duration
+from .model import CHANNEL_ALIASES, CHANNELS, SEVERITIES, CatalogError, parse_duration
 
 __all__ = ["load_overrides", "validate_overrides", "override_errors", "OVERRIDES_SCHEMA"]
 
@@ -35,10 +35,12 @@ _SEVERITY_POLICY = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
-        "channels": {"type": "array", "items": {"enum": list(CHANNELS)}, "uniqueItems": True},
+        "channels": {"type": "array", "items": {"enum": [*CHANNELS, *CHANNEL_ALIASES]}, "uniqueItems": True},
         "group_wait": _DURATION,
         "group_interval": _DURATION,
         "repeat_interval": _DURATION,
+        "share_per_minute": {"type": "integer", "minimum": 0},
+        # earlier name of share_per_minute (when shares were caps)
         "telegram_budget_per_minute": {"type": "integer", "minimum": 0},
     },
 }
@@ -78,6 +80,7 @@ OVERRIDES_SCHEMA: dict[str, Any] = {
                 "runbook_base_url": {"type": "string", "minLength": 1},
                 "external_url": {"type": "string", "minLength": 1},
                 "group_by": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                # no longer used (Telegram's own limits are the budget); accepted so old files still load
                 "telegram_budget_total_per_minute": {"type": "integer", "minimum": 1},
                 "severities": {
                     "type": "object",

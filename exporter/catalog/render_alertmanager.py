@@ -107,11 +107,10 @@ def compose_alertmanager_config(catalog: Catalog) -> str:
 
 
 def render_channel_map(catalog: Catalog) -> str:
-    """The receiver's severity -> channels map and Telegram budgets (read by webhook_receiver.notify.channel_map)."""
+    """The receiver's severity -> channels map and each severity's share of a chat's slots (read by
+    webhook_receiver.notify.channel_map)."""
     doc = {
-        "severities": {sev: {"channels": list(p.channels),
-                             "telegram_budget_per_minute": p.telegram_budget_per_minute}
+        "severities": {sev: {"channels": list(p.channels), "share_per_minute": p.share_per_minute}
                        for sev, p in catalog.severity_policy.items()},
-        "telegram_budget_total_per_minute": catalog.telegram_budget_total_per_minute,
     }
     return header(catalog) + dump_yaml(doc)

@@ -28,8 +28,7 @@ WAIT = 40.0
 OVERRIDES = {
     "alerts": {"ExchangeDownSustained": {"for": "4s"}, "NoActiveRoutes": {"for": "2s"}},
     "policy": {
-        "telegram_budget_total_per_minute": 200,
-        "severities": {sev: {"group_wait": "1s", "group_interval": "2s", "telegram_budget_per_minute": 100}
+        "severities": {sev: {"group_wait": "1s", "group_interval": "2s"}
                        for sev in ("P1", "P2", "P3")},
     },
 }

@@ -39,16 +39,36 @@ def test_severity_override_and_disable(tmp_path):
 
 
 def test_policy_override_reaches_alertmanager_and_channel_map():
-    cat = build_catalog({"policy": {"severities": {"P2": {"group_wait": "2s", "telegram_budget_per_minute": 7}},
-                                    "telegram_budget_total_per_minute": 12,
+    cat = build_catalog({"policy": {"severities": {"P2": {"group_wait": "2s", "share_per_minute": 7},
+                                                   "P3": {"channels": ["email", "slack"]}},
                                     "runbook_base_url": "https://wiki.example/runbooks"}})
     am = yaml.safe_load(render_alertmanager_config(cat, receiver_url="http://127.0.0.1:1", bearer_token_file=None))
     p2 = next(r for r in am["route"]["routes"] if r["receiver"] == "d76-p2")
     assert p2["group_wait"] == "2s"
     cmap = yaml.safe_load(render_channel_map(cat))
-    assert cmap["severities"]["P2"]["telegram_budget_per_minute"] == 7
-    assert cmap["telegram_budget_total_per_minute"] == 12
+    assert cmap["severities"]["P2"]["share_per_minute"] == 7
+    assert cmap["severities"]["P3"]["channels"] == ["email", "slack"]
     assert cat.get("RateLimitLow").runbook_url == "https://wiki.example/runbooks/rate-limit-low"
+    from webhook_receiver.notify.channel_map import parse_channel_map
+
+    assert parse_channel_map(cmap).share("P2") == 7  # the receiver reads what the catalog writes
+
+
+def test_override_files_of_earlier_versions_still_load():
+    cat = build_catalog({"policy": {"severities": {"P1": {"telegram_budget_per_minute": 9},
+                                                   "P3": {"channels": ["email_digest"]}},
+                                    "telegram_budget_total_per_minute": 12}})
+    assert cat.severity_policy["P1"].share_per_minute == 9
+    assert cat.severity_policy["P3"].channels == ["email"]
+
+
+def test_channels_come_from_the_receivers_registry():
+    from exporter.catalog import CHANNELS
+    from webhook_receiver.notify.channels import channel_names
+
+    assert CHANNELS == channel_names()
+    with pytest.raises(CatalogError, match="pager"):
+        build_catalog({"policy": {"severities": {"P1": {"channels": ["pager"]}}}})
 
 
 @pytest.mark.parametrize("data,key,words", [

@@ -7,6 +7,7 @@ import yaml
 
 from local_stack import defaults as ports
 
+from .build import fmt_num, value_template
 from .model import SOURCES, AlertDef, Catalog
 
 __all__ = ["render_rule_files", "render_prometheus_config", "rule_for", "rules_for", "header", "dump_yaml"]
@@ -36,24 +37,35 @@ def dump_yaml(data: Any) -> str:
     return yaml.dump(data, Dumper=_Dumper, sort_keys=False, width=10_000, allow_unicode=True)
 
 
-def _rule(alert: AlertDef, expr: str, summary: str, description: str) -> dict[str, Any]:
+def annotations_for(alert: AlertDef, summary: str, description: str, threshold: float | None) -> dict[str, str]:
+    """An alert's annotations: the texts, the runbook, and (for the receiver's packed lines and graphs)
+    the current value as the unit reads and the threshold that applied, as a plain number."""
+    out = {"summary": summary, "description": description, "runbook_url": alert.runbook_url}
+    if alert.name != "Watchdog":
+        out["value"] = value_template(alert.unit)
+        if threshold is not None:
+            out["threshold"] = fmt_num(threshold)
+    return out
+
+
+def _rule(alert: AlertDef, expr: str, summary: str, description: str, threshold: float | None) -> dict[str, Any]:
     rule: dict[str, Any] = {"alert": alert.name, "expr": expr}
     if alert.for_ not in ("0s", "0"):
         rule["for"] = alert.for_
     rule["labels"] = {"severity": alert.severity or "none", "source": alert.source}
-    rule["annotations"] = {"summary": summary, "description": description, "runbook_url": alert.runbook_url}
+    rule["annotations"] = annotations_for(alert, summary, description, threshold)
     return rule
 
 
 def rule_for(alert: AlertDef) -> dict[str, Any]:
     """The alert's default rule (which excludes the values of its per-label thresholds, if any)."""
-    return _rule(alert, alert.expr, alert.summary, alert.description)
+    return _rule(alert, alert.expr, alert.summary, alert.description, alert.threshold)
 
 
 def rules_for(alert: AlertDef) -> list[dict[str, Any]]:
     """Every rule of an alert: the default one, then one per per-label threshold (same alertname,
     texts showing the threshold that applied)."""
-    return [rule_for(alert)] + [_rule(alert, b.expr, b.summary, b.description) for b in alert.by]
+    return [rule_for(alert)] + [_rule(alert, b.expr, b.summary, b.description, b.threshold) for b in alert.by]
 
 
 def render_rule_files(catalog: Catalog, *, group_interval: str | None = None) -> dict[str, str]:

@@ -23,7 +23,7 @@ from typing import Any
 
 from .build import fmt_num
 from .model import AlertDef, Catalog, CatalogError, Probe
-from .render_prometheus import dump_yaml, header
+from .render_prometheus import annotations_for, dump_yaml, header
 
 __all__ = ["render_promtool_tests", "render_go_template", "SAMPLE_INTERVAL"]
 
@@ -145,10 +145,15 @@ def _relabel(probe: Probe, label: str, new: str) -> Probe:
 
 def _firing(a: AlertDef, p: Probe, level: float) -> dict[str, Any]:
     labels = {**p.exp_labels, "severity": a.severity or "none", "source": a.source}
-    annotations = {k: render_go_template(getattr(a, k), p.exp_labels, p.value_for(level))
-                   for k in ("summary", "description")}
-    annotations["runbook_url"] = a.runbook_url
-    return {"exp_labels": labels, "exp_annotations": annotations}
+    value = p.value_for(level)
+    threshold = a.threshold
+    if a.by:
+        label = a.by[0].label
+        threshold = a.threshold_for(label, p.exp_labels.get(label, ""))
+    template = annotations_for(a, a.summary, a.description, threshold)
+    return {"exp_labels": labels,
+            "exp_annotations": {k: render_go_template(v, p.exp_labels, value) if k in ("summary", "description", "value")
+                                else v for k, v in template.items()}}
 
 
 def _fire_at(a: AlertDef, p: Probe) -> int:
@@ -249,8 +254,7 @@ def _watchdog_tests(a: AlertDef) -> list[dict[str, Any]]:
         "input_series": [],
         "alert_rule_test": [{"eval_time": "5m", "alertname": a.name, "exp_alerts": [{
             "exp_labels": {"severity": "none", "source": a.source},
-            "exp_annotations": {"summary": a.summary, "description": a.description,
-                                "runbook_url": a.runbook_url}}]}],
+            "exp_annotations": annotations_for(a, a.summary, a.description, None)}]}],
     }]
 
 

@@ -8,7 +8,6 @@ COPY webhook_receiver ./webhook_receiver
 COPY d76_cli ./d76_cli
 COPY local_stack ./local_stack
 COPY alertmanager ./alertmanager
-COPY docs/runbooks ./docs/runbooks
 RUN pip install --no-cache-dir -e . && useradd --system --uid 10001 d76 && mkdir -p /data && chown d76 /data
 USER d76
 EXPOSE 9876 9099

@@ -19,7 +19,7 @@ Generator = Callable[[Catalog], dict[str, str]]
 EXTRA_GENERATORS: list[Union[Generator, str]] = ["exporter.dashboards:render_dashboards"]
 
 # folders whose every file is generated: a file there that no generator produces is reported stale
-GENERATED_DIRS = ("prometheus/rules", "prometheus/tests", "docs/runbooks", "grafana/dashboards")
+GENERATED_DIRS = ("prometheus/rules", "prometheus/tests", "webhook_receiver/runbook_pages", "grafana/dashboards")
 
 
 def _resolve(gen: Union[Generator, str]) -> Generator:

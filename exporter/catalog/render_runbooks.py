@@ -1,4 +1,4 @@
-"""One runbook page per alert (`docs/runbooks/<slug>.md`) and an index."""
+"""One runbook page per alert (`webhook_receiver/runbook_pages/<slug>.md`) and an index."""
 from __future__ import annotations
 
 from .model import AlertDef, Catalog
@@ -54,10 +54,10 @@ def _page(catalog: Catalog, a: AlertDef) -> str:
 
 def render_runbooks(catalog: Catalog) -> dict[str, str]:
     """Repo-relative path -> markdown."""
-    out = {f"docs/runbooks/{a.runbook}.md": _page(catalog, a) for a in catalog.alerts}
+    out = {f"webhook_receiver/runbook_pages/{a.runbook}.md": _page(catalog, a) for a in catalog.alerts}
     index = [header(catalog, "<!--").rstrip("\n") + " -->", "", "# Runbooks", "",
              "| alert | severity | source | for |", "|---|---|---|---|"]
     for a in sorted(catalog.alerts, key=lambda a: (a.severity or "P9", a.source, a.name)):
         index.append(f"| [{a.name}]({a.runbook}.md) | {a.severity or 'none'} | {a.source} | {a.for_} |")
-    out["docs/runbooks/README.md"] = "\n".join(index) + "\n"
+    out["webhook_receiver/runbook_pages/README.md"] = "\n".join(index) + "\n"
     return out

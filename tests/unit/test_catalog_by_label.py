@@ -102,7 +102,7 @@ def test_promtool_tests_cover_each_special_value_and_the_default():
 
 
 def test_runbook_lists_the_per_label_thresholds():
-    page = render_runbooks(CAT)["docs/runbooks/exchange-latency-high.md"]
+    page = render_runbooks(CAT)["webhook_receiver/runbook_pages/exchange-latency-high.md"]
     assert "**threshold**: > 0.5 (default)" in page
     assert "**threshold for exchange=upbit**: > 1.5" in page
     assert 'd75_exchange_rest_latency_seconds{exchange="bithumb"} > 1' in page

@@ -29,7 +29,7 @@ def test_every_generated_file_says_do_not_edit():
 
 def _copy_tree(tmp_path: Path) -> Path:
     root = tmp_path / "repo"
-    for d in ("prometheus", "alertmanager", "docs/runbooks", "grafana", "webhook_receiver/notify"):
+    for d in ("prometheus", "alertmanager", "webhook_receiver/runbook_pages", "grafana", "webhook_receiver/notify"):
         if (REPO / d).exists():
             shutil.copytree(REPO / d, root / d)
     return root
@@ -42,13 +42,13 @@ def test_edited_missing_and_orphaned_files_are_reported(tmp_path):
     rules = root / "prometheus/rules/d75-exchange-health.yml"
     rules.write_text(rules.read_text().replace("> 0.5", "> 0.9"))
     (root / "alertmanager/alertmanager.yml").unlink()
-    (root / "docs/runbooks/old-alert.md").write_text("# OldAlert\n")
+    (root / "webhook_receiver/runbook_pages/old-alert.md").write_text("# OldAlert\n")
     assert check_generated(cat, root) == sorted(["prometheus/rules/d75-exchange-health.yml",
-                                                 "alertmanager/alertmanager.yml", "docs/runbooks/old-alert.md"])
+                                                 "alertmanager/alertmanager.yml", "webhook_receiver/runbook_pages/old-alert.md"])
     r = CliRunner().invoke(generate, ["--check", "--root", str(root)])
     assert r.exit_code == 1 and "d75-exchange-health.yml" in r.output
     changed = write_generated(cat, root)
-    assert len(changed) == 3 and not (root / "docs/runbooks/old-alert.md").exists()
+    assert len(changed) == 3 and not (root / "webhook_receiver/runbook_pages/old-alert.md").exists()
     assert check_generated(cat, root) == []
 
 

@@ -90,7 +90,7 @@ def test_alert_has_what_operators_need(alert):
     if alert.threshold is not None or alert.comparison == "==":
         assert "$value" in alert.description, "the description must show the current value"
     assert alert.runbook_url.endswith("/" + alert.runbook)
-    page = REPO / "docs" / "runbooks" / f"{alert.runbook}.md"
+    page = REPO / "webhook_receiver" / "runbook_pages" / f"{alert.runbook}.md"
     assert page.is_file(), f"missing runbook {page}"
     text = page.read_text()
     assert f"# {alert.name}" in text and "## How to silence" in text

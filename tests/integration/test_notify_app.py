@@ -232,3 +232,28 @@ def test_console_dry_run_without_token(pg_url, capsys) -> None:
         assert "[telegram dry-run]" in out and "🚨 [P0] 일일 손실 한도 초과" in out
     finally:
         app.extensions["d76_receiver"].store.close()
+
+
+def test_ack_all_and_silence_all_on_a_packed_message(pg_url, tg, alertmanager) -> None:
+    app = make_app(pg_url, tg, TELEGRAM_WEBHOOK_SECRET=SECRET, ALERTMANAGER_URL=alertmanager)
+    client = app.test_client()
+    try:
+        post_alerts(client, *[am_alert("ExchangeDown", "P1", labels={"exchange": ex}) for ex in ("okx", "kraken", "bybit")])
+        [msg] = tg.wait_messages(1)  # three at once: one packed message
+        assert msg.visible_text.startswith("⚠️ 3 alerts firing (P1 3)")
+        datas = [b["callback_data"] for row in msg.reply_markup["inline_keyboard"] for b in row]
+        ack_all = next(d for d in datas if d.startswith("pa:"))
+        sil_all = next(d for d in datas if d.startswith("ps:"))
+        assert press(client, tg, ack_all, msg.message_id).status_code == 200
+        assert tg.wait_callback_answers(1)[-1]["text"] == "Acknowledged 3 alerts"
+        assert all(a["acknowledged"] for a in client.get("/api/alerts").json["alerts"])
+        tg.wait_edits(1)  # one edit of the packed message shows every acknowledgement
+        assert tg.find_message(CHAT, msg.message_id).visible_text.count("👤 telegram:kim") == 3
+        assert press(client, tg, sil_all, msg.message_id).status_code == 200
+        assert tg.wait_callback_answers(2)[-1]["text"] == "Silenced 3 alerts for 1h"
+        silences = [s for s in requests.get(f"{alertmanager}/api/v2/silences", timeout=5).json()
+                    if s["status"]["state"] == "active"]
+        assert sorted(next(m["value"] for m in s["matchers"] if m["name"] == "exchange") for s in silences) == \
+            ["bybit", "kraken", "okx"]
+    finally:
+        app.extensions["d76_receiver"].store.close()

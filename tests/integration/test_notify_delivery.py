@@ -281,3 +281,27 @@ def test_ack_of_a_packed_alert_edits_the_packed_message(store, tg) -> None:
     run_until(d, lambda: len(tg.edits) == 1)
     text = tg.find_message(CHAT, packed.message_id).visible_text
     assert "👤 kim" in text and text.count("👤") == 1
+
+
+def test_slack_and_discord_rate_limits_are_honoured_and_storms_packed(store, tg) -> None:
+    from tests.fakes import FakeDiscord
+
+    with FakeSlack() as slack, FakeDiscord() as discord:
+        s = settings_for(tg, SLACK_WEBHOOK_URL=slack.hook_url("default"), DISCORD_WEBHOOK_URL=discord.hook_url(),
+                         NOTIFY_MAX_FAILURES="2", SLACK_MIN_INTERVAL_SECONDS="0", DISCORD_MIN_INTERVAL_SECONDS="0")
+        d = make_dispatcher(store, s)
+        slack.rate_limit(retry_after=1, times=3)  # Slack: Retry-After header
+        discord.rate_limit(retry_after=0.4, times=3)  # Discord: retry_after in the JSON body
+        t0 = time.monotonic()
+        ingest(store, s, *[am_alert("ExchangeDown", "P1", labels={"exchange": f"ex{i:02d}"}) for i in range(12)])
+        run_until(d, lambda: statuses(store)["pending"] + statuses(store)["sending"] == 0, timeout=30)
+        assert time.monotonic() - t0 >= 2.9  # three Retry-After waits of 1 s on the Slack lane
+        by_channel = Counter((r["channel"], r["status"]) for r in rows(store))
+        assert by_channel == Counter({("telegram", "sent"): 12, ("slack", "sent"): 12, ("discord", "sent"): 12})
+        assert all("failures" not in r["payload"] for r in rows(store))  # 429s are not failures
+        # the fakes record the refused attempts too: four posts, one message naming all twelve
+        posts = slack.posts("default")
+        assert len(posts) == 4 and all(p == posts[0] for p in posts)
+        assert all(f"ex{i:02d}" in str(posts[-1]["blocks"]) for i in range(12))
+        embeds = discord.posts()
+        assert len(embeds) == 4 and all(f"ex{i:02d}" in embeds[-1]["embeds"][0]["description"] for i in range(12))

@@ -182,7 +182,7 @@ class LaneRunner:
         ids = [int(r["id"]) for r in rows]
         shape = item.kind if item.kind in ("deadman", "digest") else "single"
         ref = self.d.outbox.reserve_message(self.lane, shape)
-        self.d.outbox.take(ids, self.d.worker_id, self.d.settings.lane_lease_seconds)
+        self.d.outbox.take(ids, self.d.worker_id, self.d.settings.lane_lease_seconds, message_ref=ref)
         try:
             first = self._call(lambda: self.channel.send(self.lane.destination, parts[0]))
         except DeliveryError as exc:
@@ -233,7 +233,9 @@ class LaneRunner:
         rows = self._all_rows(taken)
         tail_rows = [i.row for i in plan.tail]
         ids = [int(r["id"]) for r in rows + tail_rows]
-        self.d.outbox.take(ids, self.d.worker_id, self.d.settings.lane_lease_seconds)
+        self.d.outbox.take([int(r["id"]) for r in rows], self.d.worker_id, self.d.settings.lane_lease_seconds,
+                           message_ref=ref)
+        self.d.outbox.take([int(r["id"]) for r in tail_rows], self.d.worker_id, self.d.settings.lane_lease_seconds)
         try:
             remote = self._call(lambda: self.channel.send(self.lane.destination, part))
         except DeliveryError as exc:

@@ -175,7 +175,7 @@ class Outbox:
         with self.store.transaction(write=False) as tx:
             rows = tx.fetchall(
                 "SELECT alert_id, min(id) AS first FROM notifications WHERE message_ref = %s "
-                "AND alert_id IS NOT NULL AND kind IN ('firing', 'resolved') AND status = 'sent' "
+                "AND alert_id IS NOT NULL AND kind IN ('firing', 'resolved') AND status IN ('sending', 'sent') "
                 "GROUP BY alert_id ORDER BY first", (message_ref,))
         return [int(r["alert_id"]) for r in rows]
 
@@ -188,16 +188,20 @@ class Outbox:
         return [t for t in (self.d.time_out(r["sent_at"]) for r in rows) if t is not None]
 
     # ---- outcomes --------------------------------------------------------------------------------
-    def take(self, ids: Sequence[int], worker: str, lease_s: float) -> None:
-        """Mark rows `sending` (an attempt is under way) before the call to the service."""
+    def take(self, ids: Sequence[int], worker: str, lease_s: float, message_ref: int | None = None) -> None:
+        """Mark rows `sending` (an attempt is under way) before the call to the service; with
+        `message_ref`, they already belong to that message (a button pressed the moment it arrives
+        finds them; if the send fails the message row is dropped and the reference with it)."""
         if not ids:
             return
         with self.store.transaction() as tx:
             marks = ", ".join(["%s"] * len(ids))
             tx.execute(
                 f"UPDATE notifications SET status = 'sending', locked_by = %s, locked_until = %s, "
-                f"attempts = attempts + 1, updated_at = %s WHERE id IN ({marks})",
-                (worker, self.d.time_in(tx.now + timedelta(seconds=lease_s)), self.d.time_in(tx.now), *ids))
+                f"attempts = attempts + 1, updated_at = %s, message_ref = coalesce(%s, message_ref) "
+                f"WHERE id IN ({marks})",
+                (worker, self.d.time_in(tx.now + timedelta(seconds=lease_s)), self.d.time_in(tx.now), message_ref,
+                 *ids))
 
     def complete(self, ids: Sequence[int], status: str, *, message_ref: int | None = None,
                  remote_id: str | None = None, destination: str | None = None, worker: str | None = None,

@@ -9,8 +9,9 @@ The rules, in order:
    resolves, while room remains).
 3. Otherwise one firing alert waiting goes alone, in full; several are packed: the severity
    furthest below its share leads, the others follow most severe first; the channel takes as many as
-   fit, the rest waits for the next slot. Of one alertname at most `name_bound` are named per packed
-   message; the rest are counted in it ("+250 more ...") with a pointer.
+   fit, the rest waits for the next slot. When more than `name_bound` of one alertname wait at once
+   (a storm of thousands), the ones beyond are only counted, in that message ("+1800 more ...",
+   with the first names and a pointer to the full list); below the bound every alert is named.
 4. Then resolves: a few (`EDIT_AT_MOST`) whose message went out edit that message, one per slot;
    more than that, or resolves whose alert was only told packed or counted, are packed into one
    "resolved" message, and the original messages are refreshed later, when the lane is quiet.
@@ -109,7 +110,7 @@ def _bound(items: list[Item], name_bound: int) -> tuple[list[Item], list[Item]]:
     return named, counted
 
 
-def plan_slot(items: Sequence[Item], *, can_edit: bool, shares: Shares, name_bound: int = 50,
+def plan_slot(items: Sequence[Item], *, can_edit: bool, shares: Shares, name_bound: int = 200,
               allow_pack: bool = True) -> tuple[SlotPlan | None, list[Settled]]:
     settled: list[Settled] = []
     new: list[Item] = []

@@ -63,7 +63,7 @@ class NotifySettings:
     max_failures: int = 10
     backoff_base_seconds: float = 1.0
     backoff_cap_seconds: float = 30.0
-    name_bound: int = 50
+    name_bound: int = 200
 
     @property
     def alertmanager_url(self) -> str:
@@ -147,5 +147,5 @@ def load_notify_settings(raw: Mapping[str, Any] | None = None) -> NotifySettings
         max_failures=parse_int(r, "NOTIFY_MAX_FAILURES", 10, 1, 1000),
         backoff_base_seconds=parse_float(r, "NOTIFY_BACKOFF_BASE_SECONDS", 1.0, 0.01, 600.0),
         backoff_cap_seconds=parse_float(r, "NOTIFY_BACKOFF_CAP_SECONDS", 30.0, 0.01, 3600.0),
-        name_bound=parse_int(r, "NOTIFY_NAME_BOUND", 50, 1, 10_000),
+        name_bound=parse_int(r, "NOTIFY_NAME_BOUND", 200, 1, 100_000),
     )

@@ -9,9 +9,10 @@ dedupe key carries the last-seen time, so several processes (or a restart) queue
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import datetime, timezone
 from typing import Any, Callable
+
+from ..background import Periodic
 
 __all__ = ["DeadmanSwitch"]
 
@@ -40,8 +41,6 @@ class DeadmanSwitch:
         self.on_queued = on_queued
         self.started_at = now()
         self.down = False
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def last_seen(self) -> datetime | None:
         with self.store.transaction(write=False) as tx:
@@ -95,19 +94,11 @@ class DeadmanSwitch:
 
     def start(self, interval: float | None = None) -> "DeadmanSwitch":
         every = interval or max(1.0, min(30.0, self.timeout / 4))
-
-        def run() -> None:
-            while not self._stop.wait(every):
-                try:
-                    self.check()
-                except Exception:
-                    log.exception("dead man's switch check failed")
-
-        self._thread = threading.Thread(target=run, name="d76-deadman", daemon=True)
-        self._thread.start()
+        self._worker = Periodic("deadman", self.check, lambda: every, log).start()
         return self
 
+    _worker: Periodic | None = None
+
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
+        if self._worker is not None:
+            self._worker.stop()

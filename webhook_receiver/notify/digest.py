@@ -9,10 +9,10 @@ once and a failure is retried.
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
+from ..background import Periodic
 from .channels.base import Part
 from .channels.email import DigestContent, EmailChannel, build_digest
 from .model import AlertView, Notice
@@ -75,8 +75,6 @@ class DigestScheduler:
         self.settings = settings
         self.now = now
         self.on_queued = on_queued
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def queue(self, at: datetime) -> bool:
         """Queue the digest for the day of `at` (once per day across processes)."""
@@ -88,22 +86,16 @@ class DigestScheduler:
             self.on_queued()
         return bool(n)
 
-    def start(self) -> "DigestScheduler":
-        def run() -> None:
-            while True:
-                at = next_run(self.now(), self.settings.digest_hour_utc)
-                if self._stop.wait(max(0.0, (at - self.now()).total_seconds())):
-                    return
-                try:
-                    self.queue(at)
-                except Exception:
-                    log.exception("queuing the daily digest failed")
+    def _due_in(self) -> float:
+        self._at = next_run(self.now(), self.settings.digest_hour_utc)
+        return (self._at - self.now()).total_seconds()
 
-        self._thread = threading.Thread(target=run, name="d76-digest", daemon=True)
-        self._thread.start()
+    def start(self) -> "DigestScheduler":
+        self._worker = Periodic("digest", lambda: self.queue(self._at), self._due_in, log).start()
         return self
 
+    _worker: Periodic | None = None
+
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
+        if self._worker is not None:
+            self._worker.stop()

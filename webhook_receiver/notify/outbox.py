@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ..store.base import AlertStore, Transaction, utcnow
 
@@ -188,38 +188,43 @@ class Outbox:
         return [t for t in (self.d.time_out(r["sent_at"]) for r in rows) if t is not None]
 
     # ---- outcomes --------------------------------------------------------------------------------
-    def take(self, ids: Sequence[int], worker: str, lease_s: float, message_ref: int | None = None) -> None:
-        """Mark rows `sending` (an attempt is under way) before the call to the service; with
-        `message_ref`, they already belong to that message (a button pressed the moment it arrives
-        finds them; if the send fails the message row is dropped and the reference with it)."""
+    def _update(self, ids: Sequence[int], sets: str, values: "Callable[[Transaction], tuple]",
+                after: "Callable[[Transaction], None] | None" = None, where: str = "") -> None:
+        """`UPDATE notifications SET <sets> WHERE id IN (ids) <where>` in one transaction; `values(tx)`
+        gives the SET parameters (they may use the transaction's time)."""
         if not ids:
             return
         with self.store.transaction() as tx:
             marks = ", ".join(["%s"] * len(ids))
-            tx.execute(
-                f"UPDATE notifications SET status = 'sending', locked_by = %s, locked_until = %s, "
-                f"attempts = attempts + 1, updated_at = %s, message_ref = coalesce(%s, message_ref) "
-                f"WHERE id IN ({marks})",
-                (worker, self.d.time_in(tx.now + timedelta(seconds=lease_s)), self.d.time_in(tx.now), message_ref,
-                 *ids))
+            tx.execute(f"UPDATE notifications SET {sets} WHERE id IN ({marks}){where}", (*values(tx), *ids))
+            if after is not None:
+                after(tx)
+
+    def take(self, ids: Sequence[int], worker: str, lease_s: float, message_ref: int | None = None) -> None:
+        """Mark rows `sending` (an attempt is under way) before the call to the service; with
+        `message_ref`, they already belong to that message (a button pressed the moment it arrives
+        finds them; if the send fails the message row is dropped and the reference with it)."""
+        self._update(ids, "status = 'sending', locked_by = %s, locked_until = %s, attempts = attempts + 1, "
+                          "updated_at = %s, message_ref = coalesce(%s, message_ref)",
+                     lambda tx: (worker, self.d.time_in(tx.now + timedelta(seconds=lease_s)),
+                                 self.d.time_in(tx.now), message_ref))
 
     def complete(self, ids: Sequence[int], status: str, *, message_ref: int | None = None,
                  remote_id: str | None = None, destination: str | None = None, worker: str | None = None,
                  note: str | None = None) -> None:
         """Rows told: `sent` (named in message `message_ref`) or `folded` (told within another)."""
-        if status not in ("sent", "folded") or not ids:
+        if status not in ("sent", "folded"):
             return
-        with self.store.transaction() as tx:
-            marks = ", ".join(["%s"] * len(ids))
-            tx.execute(
-                f"UPDATE notifications SET status = %s, sent_at = %s, updated_at = %s, locked_by = NULL, "
-                f"locked_until = NULL, last_error = %s, message_ref = coalesce(%s, message_ref), "
-                f"message_id = coalesce(%s, message_id), chat_id = coalesce(%s, chat_id) WHERE id IN ({marks})",
-                (status, self.d.time_in(tx.now), self.d.time_in(tx.now), note, message_ref, remote_id,
-                 destination, *ids))
-            if worker:
-                for i in ids:
-                    self._merge_payload(tx, i, {"worker": worker})
+
+        def stamp_worker(tx: Transaction) -> None:
+            for i in ids if worker else ():
+                self._merge_payload(tx, i, {"worker": worker})
+
+        self._update(ids, "status = %s, sent_at = %s, updated_at = %s, locked_by = NULL, locked_until = NULL, "
+                          "last_error = %s, message_ref = coalesce(%s, message_ref), "
+                          "message_id = coalesce(%s, message_id), chat_id = coalesce(%s, chat_id)",
+                     lambda tx: (status, self.d.time_in(tx.now), self.d.time_in(tx.now), note, message_ref,
+                                 remote_id, destination), after=stamp_worker)
 
     def retry(self, rows: Sequence[Mapping[str, Any]], error: str, delay: float, *, count_failure: bool,
               max_failures: int, extra: Mapping[str, Any] | None = None) -> list[int]:
@@ -249,23 +254,13 @@ class Outbox:
         return failed
 
     def fail(self, ids: Sequence[int], error: str) -> None:
-        if not ids:
-            return
-        with self.store.transaction() as tx:
-            marks = ", ".join(["%s"] * len(ids))
-            tx.execute(
-                f"UPDATE notifications SET status = 'failed', last_error = %s, locked_by = NULL, locked_until = NULL, "
-                f"updated_at = %s WHERE id IN ({marks})", (error[:2000], self.d.time_in(tx.now), *ids))
+        self._update(ids, "status = 'failed', last_error = %s, locked_by = NULL, locked_until = NULL, updated_at = %s",
+                     lambda tx: (error[:2000], self.d.time_in(tx.now)))
 
     def release(self, ids: Sequence[int]) -> None:
         """Rows taken but not attempted (the process is stopping): back to pending, attempt undone."""
-        if not ids:
-            return
-        with self.store.transaction() as tx:
-            marks = ", ".join(["%s"] * len(ids))
-            tx.execute(
-                f"UPDATE notifications SET status = 'pending', attempts = CASE WHEN attempts > 0 THEN attempts - 1 "
-                f"ELSE 0 END, locked_by = NULL, locked_until = NULL WHERE id IN ({marks}) AND status = 'sending'", ids)
+        self._update(ids, "status = 'pending', attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, "
+                          "locked_by = NULL, locked_until = NULL", lambda tx: (), where=" AND status = 'sending'")
 
     def _merge_payload(self, tx: Transaction, row_id: int, extra: Mapping[str, Any]) -> None:
         row = tx.fetchone("SELECT payload FROM notifications WHERE id = %s", (row_id,))

@@ -10,7 +10,7 @@ from ..settings import NotifySettings
 from . import register
 from .base import ChannelLimits, Part, TailCount
 from .http_webhook import WebhookPoster
-from .packing import fit_count, group_notices, severity_counts
+from .packing import fit_count, group_notices, line_parts, severity_counts
 
 __all__ = ["DiscordChannel", "discord_payload"]
 
@@ -45,17 +45,10 @@ def discord_payload(alert: AlertView, kind: str = "firing") -> dict[str, Any]:
 
 
 def _line(n: Notice) -> str:
-    a = n.alert
-    assert a is not None
-    text = f"• {a.identity()}"
-    if a.value:
-        text += f" — {a.value[:60]}"
-    if n.kind == "resolved" or a.resolved:
-        text += " ✅"
-    elif a.acknowledged_by:
-        text += f" 👤 {a.acknowledged_by[:40]}"
-    if a.id is not None:
-        text += f" #{int(a.id)}"
+    p = line_parts(n)
+    text = f"• {p.identity}" + (f" — {p.value}" if p.value else "") + (f" {p.state}" if p.state else "")
+    if p.alert_id is not None:
+        text += f" #{int(p.alert_id)}"
     return text[:300]
 
 

@@ -7,11 +7,12 @@ notices (in the dispatcher's priority order) whose rendering a channel accepts.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from typing import Callable, Sequence, TypeVar
 
 from ..model import Notice, severity_rank
 
-__all__ = ["group_notices", "fit_count", "severity_counts"]
+__all__ = ["group_notices", "fit_count", "severity_counts", "LineParts", "line_parts"]
 
 T = TypeVar("T")
 
@@ -48,3 +49,29 @@ def fit_count(total: int, build: Callable[[int], T], fits: Callable[[T], bool]) 
         else:
             hi = mid - 1
     return best, lo
+
+
+@dataclass(frozen=True)
+class LineParts:
+    """What one line of a packed message says about one alert; each channel marks it up."""
+
+    identity: str
+    value: str | None
+    state: str | None  # "✅" resolved, "👤 name" acknowledged, "🔕" silenced, None firing
+    alert_id: int | None
+    runbook_url: str | None
+
+
+def line_parts(n: Notice) -> LineParts:
+    a = n.alert
+    assert a is not None
+    if n.kind == "resolved" or a.resolved:
+        state: str | None = "✅"
+    elif a.acknowledged_by:
+        state = f"👤 {a.acknowledged_by[:40]}"
+    elif a.silenced_until:
+        state = "🔕"
+    else:
+        state = None
+    return LineParts(a.identity(), a.value[:60] if a.value else None, state, a.id, a.runbook_url)
+

@@ -11,7 +11,7 @@ from ..settings import SEVERITIES, NotifySettings
 from . import register
 from .base import ChannelLimits, Part, TailCount
 from .http_webhook import WebhookPoster
-from .packing import fit_count, group_notices, severity_counts
+from .packing import fit_count, group_notices, line_parts, severity_counts
 
 __all__ = ["SlackChannel", "slack_payload", "slack_escape"]
 
@@ -64,18 +64,14 @@ def slack_payload(alert: AlertView, kind: str = "firing") -> dict[str, Any]:
 
 
 def _line(n: Notice) -> str:
-    a = n.alert
-    assert a is not None
-    ident = slack_escape(a.identity(), 160)
-    text = f"• {_link(a.runbook_url, a.identity()) or ident}"
-    if a.value:
-        text += f" — `{slack_escape(a.value, 60)}`"
-    if n.kind == "resolved" or a.resolved:
-        text += " ✅"
-    elif a.acknowledged_by:
-        text += f" 👤 {slack_escape(a.acknowledged_by, 40)}"
-    if a.id is not None:
-        text += f" #{int(a.id)}"
+    p = line_parts(n)
+    text = f"• {_link(p.runbook_url, p.identity) or slack_escape(p.identity, 160)}"
+    if p.value:
+        text += f" — `{slack_escape(p.value, 60)}`"
+    if p.state:
+        text += f" {slack_escape(p.state, 50)}"
+    if p.alert_id is not None:
+        text += f" #{int(p.alert_id)}"
     return text
 
 

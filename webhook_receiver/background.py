@@ -1,0 +1,43 @@
+"""A small periodic worker: a daemon thread that runs one step, waits, and runs again until stopped.
+
+Background jobs of the receiver (the dead man's switch, the digest scheduler, history upkeep) share
+it: a failing step is logged and the loop goes on; `stop()` interrupts the wait at once.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Callable
+
+__all__ = ["Periodic"]
+
+
+class Periodic:
+    def __init__(self, name: str, step: Callable[[], None], delay: Callable[[], float],
+                 log: logging.Logger | None = None) -> None:
+        """`delay()` says how long to wait before each step (called again after every step)."""
+        self.name = name
+        self.step = step
+        self.delay = delay
+        self.log = log or logging.getLogger("d76.background")
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> "Periodic":
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name=f"d76-{self.name}", daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(max(0.0, self.delay())):
+            try:
+                self.step()
+            except Exception:  # a job's failure must not end the job
+                self.log.exception(f"{self.name} failed")
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None

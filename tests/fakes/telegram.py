@@ -91,10 +91,17 @@ class SentMessage:
     reply_markup: dict | None
     at: float
     edits: list[dict] = field(default_factory=list)
+    sent_text: str = ""  # the text as sendMessage delivered it (`text` follows later edits)
 
     @property
     def visible_text(self) -> str:
         return parse_telegram_html(self.text) if self.parse_mode == "HTML" else self.text
+
+    @property
+    def sent_visible_text(self) -> str:
+        """What the chat showed when the message arrived, before any edit."""
+        text = self.sent_text or self.text
+        return parse_telegram_html(text) if self.parse_mode == "HTML" else text
 
 
 class FakeTelegram(FakeHTTPServer):
@@ -261,7 +268,7 @@ class FakeTelegram(FakeHTTPServer):
         with self._lock:
             counter = self._message_ids.setdefault(chat_id, itertools.count(1))
             msg = SentMessage(chat_id=chat_id, message_id=next(counter), text=text, parse_mode=mode,
-                              reply_markup=params.get("reply_markup"), at=time.monotonic())
+                              reply_markup=params.get("reply_markup"), at=time.monotonic(), sent_text=text)
             self.messages.append(msg)
         return self._ok({"message_id": msg.message_id, "date": int(time.time()),
                          "chat": {"id": chat_id, "type": "group"}, "text": msg.visible_text})

@@ -35,3 +35,8 @@ PROMETHEUS_RESEND_DELAY = "5s"
 # the members before it to have notified. Receivers deduplicate, so a short wait costs nothing but
 # a duplicate post when gossip is slow; on loopback it is milliseconds.
 ALERTMANAGER_PEER_TIMEOUT = "2s"
+# Prometheus -> Alertmanager post timeout with several Alertmanagers (prometheus.yml
+# `alerting.alertmanagers[].timeout`, default 10s). Prometheus posts each batch to every
+# Alertmanager and waits for all of them, so one that hangs (a partition, SIGSTOP) delays the pages
+# going through the others by up to this much. Alertmanager answers in milliseconds on loopback.
+ALERTMANAGER_SEND_TIMEOUT = "2s"

@@ -78,14 +78,16 @@ COMPOSE_HA = Topology(
 
 
 def prometheus_config(catalog: Catalog, topo: Topology, replica: int = 0) -> str:
-    """prometheus.yml of Prometheus number `replica`: every Alertmanager of the topology, and in a
-    replicated topology the `replica` external label, dropped again from the alerts it sends."""
+    """prometheus.yml of Prometheus number `replica`: every Alertmanager of the topology (with a
+    short send timeout when there are several, so a hung one holds the others up briefly), and in
+    a replicated topology the `replica` external label, dropped again from the alerts it sends."""
     labels = {defaults.HA_REPLICA_LABEL: replica_name(replica)} if topo.replicated else None
     return render_prometheus_config(
         catalog, exporter_target=topo.exporter, alertmanager_target=list(topo.alertmanagers),
         rule_files=RULE_FILES, receiver_target=list(topo.receivers),
         self_target=list(topo.self_scrape or topo.prometheus), external_labels=labels,
-        drop_alert_labels=[defaults.HA_REPLICA_LABEL] if topo.replicated else ())
+        drop_alert_labels=[defaults.HA_REPLICA_LABEL] if topo.replicated else (),
+        alertmanager_timeout=defaults.ALERTMANAGER_SEND_TIMEOUT if len(topo.alertmanagers) > 1 else None)
 
 
 def alertmanager_config(catalog: Catalog, topo: Topology) -> str:

@@ -255,9 +255,11 @@ class Stack:
                 raise StartupError(f"{piece}: port {port} is also given to {seen[port]}")
             seen[port] = piece
             if port_in_use(port):
-                option = piece.split(" ")[0].split("-")[0]
+                kind, _, replica = piece.split(" ")[0].partition("-")
+                option = ("--cluster-ports" if piece.endswith("(cluster)") else
+                          f"--ha-{kind}-ports" if replica not in ("", "a") else f"--{kind}-port")
                 raise StartupError(f"{piece}: port 127.0.0.1:{port} is already in use "
-                                   f"(another stack? try `d76 stack down` or --{option}-port)")
+                                   f"(another stack? try `d76 stack down` or {option})")
 
     def _cli(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "d76_cli.main", *args]

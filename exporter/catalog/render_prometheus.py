@@ -70,12 +70,15 @@ def render_prometheus_config(catalog: Catalog, *, exporter_target: str,
                              self_target: str | Sequence[str] | None = None,
                              external_labels: Mapping[str, str] | None = None,
                              drop_alert_labels: Sequence[str] = (),
+                             alertmanager_timeout: str | None = None,
                              scrape_job: str = SCRAPE_JOB) -> str:
     """prometheus.yml: the exporter scraped fast (job d75), the pipeline's own pieces at a normal pace.
 
     Several Alertmanagers (a cluster) are all sent every alert. `external_labels` mark a replica
     (`{replica: a}`) on its series; `drop_alert_labels` removes such labels from the alerts it sends,
-    so Alertmanager sees the replicas' copies of an alert as one alert.
+    so Alertmanager sees the replicas' copies of an alert as one alert. `alertmanager_timeout`
+    bounds each post to an Alertmanager (Prometheus waits for every Alertmanager before it sends the
+    next batch, so one that hangs holds up the others; the default is 10s).
     """
     s = catalog.settings
     scrape: list[dict[str, Any]] = [{
@@ -95,7 +98,10 @@ def render_prometheus_config(catalog: Catalog, *, exporter_target: str,
                                "evaluation_interval": s.evaluation_interval}
     if external_labels:
         global_["external_labels"] = dict(external_labels)
-    alerting: dict[str, Any] = {"alertmanagers": [{"static_configs": [{"targets": _targets(alertmanager_target)}]}]}
+    alertmanagers: dict[str, Any] = {"static_configs": [{"targets": _targets(alertmanager_target)}]}
+    if alertmanager_timeout:
+        alertmanagers = {"timeout": alertmanager_timeout, **alertmanagers}
+    alerting: dict[str, Any] = {"alertmanagers": [alertmanagers]}
     if drop_alert_labels:
         alerting["alert_relabel_configs"] = [{"action": "labeldrop", "regex": "|".join(drop_alert_labels)}]
     doc = {

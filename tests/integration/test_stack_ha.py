@@ -10,6 +10,7 @@ outbox and Telegram texts (`tests/helpers_delivery.py`). One stack for the modul
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -22,6 +23,8 @@ import requests
 import yaml
 
 from exporter import D75Metrics, ExchangeHealthHooks, make_metrics_app, serve_in_thread
+from local_stack import defaults
+from local_stack.probes import probe_alertmanager
 from local_stack.runner import Stack, StackConfig
 from tests.fakes import FakeTelegram
 from tests.helpers_delivery import DeliveryReport, delivery_report
@@ -148,6 +151,33 @@ def _webhook_posts(metrics_text: str) -> float:
     """Alerts the receiver got in webhook payloads (repeats and the other replica's copies included)."""
     return sum(float(line.rsplit(" ", 1)[1]) for line in metrics_text.splitlines()
                if line.startswith("d76_receiver_alerts_received_total{"))
+
+
+def test_a_hung_alertmanager_holds_nothing_up_and_rejoins_without_duplicates(ha):
+    """SIGSTOP: the member neither answers nor gossips (what a partition looks like to the others).
+    Prometheus waits for every Alertmanager before its next batch, so the short send timeout in the
+    generated prometheus.yml is what keeps the others paging."""
+    for url in ha.stack.urls("prometheus"):
+        config = yaml.safe_load(requests.get(url + "/api/v1/status/config", timeout=5).json()["data"]["yaml"])
+        assert config["alerting"]["alertmanagers"][0]["timeout"] == defaults.ALERTMANAGER_SEND_TIMEOUT
+    values = [f"pz{i:03d}" for i in range(10)]
+    pid = ha.stack.pid("alertmanager-c")
+    os.killpg(pid, signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        ha.set_status(values, "DEGRADED")
+        ha.wait("10 alerts stored and told with alertmanager-c hung", values, _firing_told, timeout=30)
+        took = time.monotonic() - t0
+    finally:
+        os.killpg(pid, signal.SIGCONT)
+    # back in the cluster, it learns the notification log by gossip and posts nothing twice
+    _wait_for("alertmanager-c back in the cluster", lambda: probe_alertmanager(ha.stack.url("alertmanager-c"), 3),
+              lambda p: p.healthy)
+    time.sleep(6)  # Prometheus re-sends everything to it within the resend delay (5 s)
+    rep = ha.report(values)
+    print(f"\nHA with alertmanager-c stopped (SIGSTOP): all 10 stored and told after {took:.1f}s; "
+          f"after it rejoined: {rep.summary()}")
+    assert rep.stored == 10 and rep.lost == [] and rep.duplicated == [] and rep.told_firing == 10
 
 
 def _stored(ha: HA, values: list[str]) -> int:

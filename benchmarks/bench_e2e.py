@@ -118,7 +118,7 @@ def _run(tmp: Path, refire_trials: int, degraded_trials: int) -> None:
         time.sleep(6)  # let Prometheus discover Alertmanager (discovery reports every 5 s)
         _report("single: P0 end-to-end latency (simulator FROZEN -> Telegram sendMessage)",
                 _trials(stack, tg, rng, fresh))
-        _report("single, re-fire (an exchange FROZEN again 1-3 min after its resolve)",
+        _report("single, re-fire (an exchange FROZEN again about 2 min after its resolve)",
                 _trials(stack, tg, rng, fresh[1:1 + refire_trials], warm_up=False))
     with FakeTelegram() as tg, Stack(_config(tmp / "ha", tg, ha=True)) as stack:
         time.sleep(6)

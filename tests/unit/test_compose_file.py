@@ -137,6 +137,7 @@ def test_ha_prometheus_replicas_send_every_alert_to_every_alertmanager_without_t
         assert prom["alerting"]["alert_relabel_configs"] == [
             {"action": "labeldrop", "regex": defaults.HA_REPLICA_LABEL}]
         assert sorted(prom["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]) == alertmanagers
+        assert prom["alerting"]["alertmanagers"][0]["timeout"] == defaults.ALERTMANAGER_SEND_TIMEOUT
         for job in prom["scrape_configs"]:
             for target in job["static_configs"][0]["targets"]:
                 host, port = target.split(":")

@@ -44,6 +44,7 @@ def test_the_variants_are_generated_through_the_lazy_registry():
 def test_single_topology_has_no_replica_label():
     prom = yaml.safe_load(prometheus_config(load_catalog(), local_topology()))
     assert "external_labels" not in prom["global"] and "alert_relabel_configs" not in prom["alerting"]
+    assert "timeout" not in prom["alerting"]["alertmanagers"][0]  # one Alertmanager: Prometheus' default
     assert prom["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == [
         f"127.0.0.1:{defaults.ALERTMANAGER_PORT}"]
 
@@ -58,6 +59,8 @@ def test_ha_topology_replicas_alertmanagers_and_receivers():
         assert prom["alerting"]["alert_relabel_configs"] == [{"action": "labeldrop", "regex": "replica"}]
         assert prom["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == [
             "127.0.0.1:2001", "127.0.0.1:2002", "127.0.0.1:2003"]
+        # a hung Alertmanager holds every post of the batch: a short timeout bounds that
+        assert prom["alerting"]["alertmanagers"][0]["timeout"] == defaults.ALERTMANAGER_SEND_TIMEOUT
         jobs = {j["job_name"]: j["static_configs"][0]["targets"] for j in prom["scrape_configs"]}
         assert jobs["receiver"] == ["127.0.0.1:3001", "127.0.0.1:3002"]
         assert jobs["prometheus"] == ["127.0.0.1:1001", "127.0.0.1:1002"]

@@ -5,7 +5,7 @@ Alerts go the whole real way: the test's own exporter (the project's `D75Metrics
 `ExchangeHealthHooks`, served on the port the replicas scrape) sets exchanges DEGRADED and back;
 both Prometheus replicas evaluate the generated rules and send to all three Alertmanagers, which
 post to both receivers. Each exchange has a unique name (`ha017`), so it can be counted in history,
-outbox and Telegram texts (`tests/helpers_delivery.py`). One stack for the module.
+outbox and Telegram texts (`tests/helpers_delivery.py`). One stack for the module, started and stopped with `d76 stack up --ha` / `d76 stack down`.
 """
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ import yaml
 from exporter import D75Metrics, ExchangeHealthHooks, make_metrics_app, serve_in_thread
 from local_stack import defaults
 from local_stack.probes import probe_alertmanager
+from local_stack.processes import port_in_use
 from local_stack.runner import Stack, StackConfig
 from tests.fakes import FakeTelegram
 from tests.helpers_delivery import DeliveryReport, delivery_report
@@ -36,9 +37,8 @@ T = TypeVar("T")
 
 
 class HA:
-    def __init__(self, stack: Stack, tg: FakeTelegram, health: ExchangeHealthHooks) -> None:
-        self.stack, self.tg, self.health = stack, tg, health
-        self.db = stack._database_url
+    def __init__(self, stack: Stack, tg: FakeTelegram, health: ExchangeHealthHooks, db: str) -> None:
+        self.stack, self.tg, self.health, self.db = stack, tg, health, db
 
     def set_status(self, exchanges: list[str], status: str) -> None:
         for ex in exchanges:
@@ -69,8 +69,19 @@ def _resolved_told(rep: DeliveryReport) -> bool:
         any(s in ("sent", "folded", "packed") for s in rep.resolved[v]) for v in rep.values)
 
 
+def _cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "d76_cli.main", "stack", *args], capture_output=True,
+                          text=True, cwd=REPO, timeout=timeout, env=env)
+
+
+def _ports(ports: tuple[int, ...]) -> str:
+    return ",".join(map(str, ports))
+
+
 @pytest.fixture(scope="module")
 def ha(session_tmp: Path) -> Iterator[HA]:
+    """`d76 stack up --ha --no-simulator` (the command users run) on free ports, scraping the
+    test's exporter; the receivers inherit the fake Bot API settings from the command's environment."""
     base = session_tmp / f"ha-{os.getpid()}"
     base.mkdir()
     override = base / "overrides.yml"
@@ -78,25 +89,32 @@ def ha(session_tmp: Path) -> Iterator[HA]:
     metrics = D75Metrics(process_collector=False)
     health = ExchangeHealthHooks(metrics)
     with FakeTelegram() as tg:
-        cfg = StackConfig.with_free_ports(
-            base / "stack", ha=True, simulator=False, catalog_override=override,
-            receiver_env={"TELEGRAM_API_URL": tg.api_url, "TELEGRAM_BOT_TOKEN": tg.token,
-                          "TELEGRAM_CHAT_ID": "-100777", "TELEGRAM_POLLING": "false",
-                          "NOTIFY_SUMMARY_INTERVAL_SECONDS": "1", "NOTIFY_POLL_SECONDS": "0.2",
-                          "DEADMAN_TIMEOUT_SECONDS": "3600"})
+        cfg = StackConfig.with_free_ports(base / "stack", ha=True, simulator=False, catalog_override=override)
+        env = {**os.environ, "TELEGRAM_API_URL": tg.api_url, "TELEGRAM_BOT_TOKEN": tg.token,
+               "TELEGRAM_CHAT_ID": "-100777", "TELEGRAM_POLLING": "false", "NOTIFY_SUMMARY_INTERVAL_SECONDS": "1",
+               "NOTIFY_POLL_SECONDS": "0.2", "DEADMAN_TIMEOUT_SECONDS": "3600"}
+        env.pop("DATABASE_URL", None)
         exporter = serve_in_thread(make_metrics_app(metrics.registry), port=cfg.exporter_port)
-        stack = Stack(cfg)
         try:
-            stack.up()
-            yield HA(stack, tg, health)
+            up = _cli("up", "--ha", "--no-simulator", "--state-dir", str(cfg.state_dir), "--config", str(override),
+                      "--exporter-port", str(cfg.exporter_port), "--prometheus-port", str(cfg.prometheus_port),
+                      "--alertmanager-port", str(cfg.alertmanager_port), "--receiver-port", str(cfg.receiver_port),
+                      "--postgres-port", str(cfg.postgres_port),
+                      "--ha-prometheus-ports", _ports(cfg.ha_prometheus_ports),
+                      "--ha-alertmanager-ports", _ports(cfg.ha_alertmanager_ports),
+                      "--ha-receiver-ports", _ports(cfg.ha_receiver_ports),
+                      "--cluster-ports", _ports(cfg.cluster_ports), env=env, timeout=180)
+            assert up.returncode == 0, up.stdout + up.stderr
+            stack = Stack(cfg)  # same ports: urls; pids come from the stack's record (stack.json)
+            db = f"postgresql://postgres@127.0.0.1:{cfg.postgres_port}/d76"  # the throwaway cluster
+            yield HA(stack, tg, health, db)
         finally:
-            stack.down()
+            down = _cli("down", "--state-dir", str(cfg.state_dir), timeout=120)
             exporter.stop()
-
-
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "d76_cli.main", "stack", *args], capture_output=True,
-                          text=True, cwd=REPO, timeout=60)
+        assert down.returncode == 0 and "postgres" in down.stdout, down.stdout + down.stderr
+        for port in (*cfg.prometheus_ports(), *cfg.alertmanager_ports(), *cfg.receiver_ports(),
+                     *cfg.cluster_ports, cfg.postgres_port):
+            assert not port_in_use(port), port
 
 
 def test_status_shows_cluster_peers_replicas_and_receivers(ha):

@@ -5,6 +5,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import Callable
 
 import click
 
@@ -22,23 +23,58 @@ def command() -> None:
     """Start, inspect and stop the local stack (simulator, Prometheus, Alertmanager, receiver)."""
 
 
+def _ports(text: str) -> tuple[int, ...]:
+    try:
+        ports = tuple(int(p) for p in text.replace(" ", "").split(",") if p)
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: give comma-separated port numbers") from None
+    if not ports or any(not 0 < p < 65536 for p in ports):
+        raise click.BadParameter(f"{text!r}: give comma-separated port numbers")
+    return ports
+
+
+def _ports_option(name: str, default: tuple[int, ...], text: str) -> Callable[[Callable], Callable]:
+    return click.option(name, default=",".join(map(str, default)), show_default=True, help=text,
+                        callback=lambda ctx, param, value: _ports(value))
+
+
 @command.command("up")
 @_state_opt
 @click.option("--exporter-port", type=int, default=defaults.EXPORTER_PORT, show_default=True)
-@click.option("--prometheus-port", type=int, default=defaults.PROMETHEUS_PORT, show_default=True)
-@click.option("--alertmanager-port", type=int, default=defaults.ALERTMANAGER_PORT, show_default=True)
-@click.option("--receiver-port", type=int, default=defaults.RECEIVER_PORT, show_default=True)
+@click.option("--prometheus-port", type=int, default=defaults.PROMETHEUS_PORT, show_default=True,
+              help="Prometheus (with --ha: replica a).")
+@click.option("--alertmanager-port", type=int, default=defaults.ALERTMANAGER_PORT, show_default=True,
+              help="Alertmanager (with --ha: replica a).")
+@click.option("--receiver-port", type=int, default=defaults.RECEIVER_PORT, show_default=True,
+              help="Receiver (with --ha: replica a).")
 @click.option("--postgres-port", type=int, default=defaults.POSTGRES_PORT, show_default=True)
 @click.option("--config", "catalog_override", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Catalog override file (thresholds, for, severities, policy).")
 @click.option("--database-url", envvar="DATABASE_URL", default=None,
-              help="Receiver storage (default: an SQLite file in the state folder).")
+              help="Receiver storage (default: an SQLite file in the state folder; with --ha a throwaway "
+                   "PostgreSQL).")
 @click.option("--postgres", is_flag=True, help="Start a throwaway PostgreSQL 15 cluster for the receiver.")
 @click.option("--scenario", default="calm", show_default=True, help="The simulator's first scenario.")
+@click.option("--no-simulator", is_flag=True,
+              help="Scrape the bot's own exporter on --exporter-port instead of starting the simulator.")
+@click.option("--resend-delay", default=defaults.PROMETHEUS_RESEND_DELAY, show_default=True,
+              help="Prometheus --rules.alert.resend-delay (docs/architecture.md, Timing).")
+@click.option("--ha", is_flag=True, help="Two Prometheus replicas, three clustered Alertmanagers, two receivers "
+                                         "on one PostgreSQL (docs/ha.md).")
+@_ports_option("--ha-prometheus-ports", defaults.HA_PROMETHEUS_PORTS[1:], "With --ha: the other Prometheus replicas.")
+@_ports_option("--ha-alertmanager-ports", defaults.HA_ALERTMANAGER_PORTS[1:],
+               "With --ha: the other Alertmanagers.")
+@_ports_option("--ha-receiver-ports", defaults.HA_RECEIVER_PORTS[1:], "With --ha: the other receivers.")
+@_ports_option("--cluster-ports", defaults.HA_ALERTMANAGER_CLUSTER_PORTS,
+               "With --ha: each Alertmanager's gossip port (TCP and UDP), one per Alertmanager.")
+@click.option("--peer-timeout", default=defaults.ALERTMANAGER_PEER_TIMEOUT, show_default=True,
+              help="With --ha: Alertmanager --cluster.peer-timeout.")
 @click.option("--foreground", is_flag=True, help="Stay attached; Ctrl-C stops everything.")
 def up(state_dir: Path, exporter_port: int, prometheus_port: int, alertmanager_port: int, receiver_port: int,
        postgres_port: int, catalog_override: Path | None, database_url: str | None, postgres: bool,
-       scenario: str, foreground: bool) -> None:
+       scenario: str, no_simulator: bool, resend_delay: str, ha: bool, ha_prometheus_ports: tuple[int, ...],
+       ha_alertmanager_ports: tuple[int, ...], ha_receiver_ports: tuple[int, ...], cluster_ports: tuple[int, ...],
+       peer_timeout: str, foreground: bool) -> None:
     """Start every piece, each with a readiness wait; print where to look."""
     from local_stack.runner import Stack, StackConfig, StartupError
     from exporter.catalog import CatalogError
@@ -46,7 +82,10 @@ def up(state_dir: Path, exporter_port: int, prometheus_port: int, alertmanager_p
     cfg = StackConfig(state_dir=state_dir, exporter_port=exporter_port, prometheus_port=prometheus_port,
                       alertmanager_port=alertmanager_port, receiver_port=receiver_port,
                       postgres_port=postgres_port, catalog_override=catalog_override,
-                      database_url=None if postgres else database_url, postgres=postgres, scenario=scenario)
+                      database_url=None if postgres else database_url, postgres=postgres, scenario=scenario,
+                      simulator=not no_simulator, resend_delay=resend_delay, ha=ha,
+                      ha_prometheus_ports=ha_prometheus_ports, ha_alertmanager_ports=ha_alertmanager_ports,
+                      ha_receiver_ports=ha_receiver_ports, cluster_ports=cluster_ports, peer_timeout=peer_timeout)
     stack = Stack(cfg)
     try:
         stack.up()
@@ -70,7 +109,8 @@ def up(state_dir: Path, exporter_port: int, prometheus_port: int, alertmanager_p
 @command.command("status")
 @_state_opt
 def status(state_dir: Path) -> None:
-    """Each piece with its URL and health; exit 1 when something is down."""
+    """Each piece with its URL and health (Alertmanager cluster peers, the Alertmanagers each
+    Prometheus replica sends to, receiver storage); exit 1 when something is down."""
     from local_stack.runner import Stack, StackConfig
 
     stack = Stack(StackConfig(state_dir=state_dir))
@@ -95,12 +135,14 @@ def down(state_dir: Path) -> None:
 
 @command.command("logs")
 @_state_opt
-@click.argument("piece", type=click.Choice(["exporter", "receiver", "alertmanager", "prometheus"]))
+@click.argument("piece")
 @click.option("-n", "--lines", type=int, default=40, show_default=True)
 def logs(state_dir: Path, piece: str, lines: int) -> None:
-    """Print the last lines of a piece's log."""
+    """Print the last lines of a piece's log (exporter, receiver, alertmanager, prometheus; with --ha
+    e.g. receiver-b, alertmanager-c, prometheus-a)."""
     path = state_dir / "logs" / f"{piece}.log"
     if not path.exists():
-        click.echo(f"no log at {path}", err=True)
+        known = sorted(p.stem for p in (state_dir / "logs").glob("*.log"))
+        click.echo(f"no log at {path}" + (f"; logs: {', '.join(known)}" if known else ""), err=True)
         sys.exit(1)
     click.echo("\n".join(path.read_text(errors="replace").splitlines()[-lines:]))

@@ -4,6 +4,7 @@ Used by the native stack runner (`d76 stack up`), the demo, and the integration 
 tests exercise exactly the start-up code that users run.
 """
 from local_stack.processes import (
+    ClusterSpec,
     ManagedProcess,
     PostgresCluster,
     StartupError,
@@ -14,6 +15,7 @@ from local_stack.processes import (
 )
 
 __all__ = [
+    "ClusterSpec",
     "ManagedProcess",
     "PostgresCluster",
     "StartupError",

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import requests
 
+from . import defaults
+
 PG_BIN = Path(os.environ.get("D76_PG_BIN", "/usr/lib/postgresql/15/bin"))
 
 
@@ -121,14 +123,20 @@ def _check_port(piece: str, port: int) -> None:
 
 
 def start_prometheus(
-    config_file: Path, port: int, data_dir: Path, log_path: Path, timeout: float = 30.0
+    config_file: Path, port: int, data_dir: Path, log_path: Path, timeout: float = 30.0, *,
+    resend_delay: str = defaults.PROMETHEUS_RESEND_DELAY, name: str = "prometheus",
 ) -> ManagedProcess:
-    """Start a real Prometheus on 127.0.0.1:`port` and wait until /-/ready answers."""
-    binary = require_binary("prometheus", "prometheus")
-    _check_port("prometheus", port)
+    """Start a real Prometheus on 127.0.0.1:`port` and wait until /-/ready answers.
+
+    `resend_delay` (`--rules.alert.resend-delay`) is how soon a firing alert is sent to
+    Alertmanager again; it also sets the `endsAt` Prometheus stamps on it (4 x the larger of it and
+    the evaluation interval). See docs/architecture.md "Timing" for why it is short here.
+    """
+    binary = require_binary("prometheus", name)
+    _check_port(name, port)
     data_dir.mkdir(parents=True, exist_ok=True)
     proc = ManagedProcess(
-        "prometheus",
+        name,
         [
             binary,
             f"--config.file={config_file}",
@@ -137,6 +145,7 @@ def start_prometheus(
             "--web.enable-lifecycle",
             "--web.enable-admin-api",
             f"--web.external-url=http://127.0.0.1:{port}",
+            f"--rules.alert.resend-delay={resend_delay}",
         ],
         log_path,
     ).start()
@@ -148,22 +157,50 @@ def start_prometheus(
     return proc
 
 
+@dataclass(frozen=True)
+class ClusterSpec:
+    """One Alertmanager's place in a gossip cluster on loopback.
+
+    `listen_port` is this member's gossip port (TCP and UDP); `peer_ports` the other members'.
+    `peer_timeout` is how long member N waits for members 0..N-1 to have notified before it
+    notifies itself (Alertmanager's deduplication across the cluster).
+    """
+
+    listen_port: int
+    peer_ports: tuple[int, ...] = ()
+    peer_timeout: str = defaults.ALERTMANAGER_PEER_TIMEOUT
+
+    def args(self) -> list[str]:
+        h = defaults.HOST
+        return [f"--cluster.listen-address={h}:{self.listen_port}",
+                f"--cluster.advertise-address={h}:{self.listen_port}",
+                *(f"--cluster.peer={h}:{p}" for p in self.peer_ports),
+                f"--cluster.peer-timeout={self.peer_timeout}"]
+
+
 def start_alertmanager(
-    config_file: Path, port: int, data_dir: Path, log_path: Path, timeout: float = 30.0
+    config_file: Path, port: int, data_dir: Path, log_path: Path, timeout: float = 30.0, *,
+    cluster: ClusterSpec | None = None, name: str = "alertmanager",
 ) -> ManagedProcess:
-    """Start a real Alertmanager on 127.0.0.1:`port` (no clustering) and wait until ready."""
-    binary = require_binary("prometheus-alertmanager", "alertmanager")
-    _check_port("alertmanager", port)
+    """Start a real Alertmanager on 127.0.0.1:`port` and wait until ready.
+
+    Without `cluster` it runs alone (`--cluster.listen-address=` empty: it binds no gossip port,
+    so it never clashes with another Alertmanager's default 9094).
+    """
+    binary = require_binary("prometheus-alertmanager", name)
+    _check_port(name, port)
+    if cluster is not None:
+        _check_port(f"{name} (cluster)", cluster.listen_port)
     data_dir.mkdir(parents=True, exist_ok=True)
     proc = ManagedProcess(
-        "alertmanager",
+        name,
         [
             binary,
             f"--config.file={config_file}",
             f"--storage.path={data_dir}",
             f"--web.listen-address=127.0.0.1:{port}",
             f"--web.external-url=http://127.0.0.1:{port}",
-            "--cluster.listen-address=",
+            *(cluster.args() if cluster else ["--cluster.listen-address="]),
         ],
         log_path,
     ).start()

@@ -1,9 +1,18 @@
 """The whole pipeline on one machine, without Docker: simulator -> Prometheus -> Alertmanager -> receiver.
 
-`Stack(StackConfig(...)).up()` renders the configs from the catalog into the state folder, starts
-each piece with a readiness wait (a failure names the piece and stops what was started), and
-records pids in `state/stack.json` so `status` and `down` work from another command. Processes run
-in their own sessions, so `d76 stack up` can return while they keep running.
+`Stack(StackConfig(...)).up()` renders the configs (`local_stack.deploy_configs`, from the catalog)
+into the state folder, starts each piece with a readiness wait (a failure names the piece and stops
+what was started), and records pids in `state/stack.json` so `status` and `down` work from another
+command. Processes run in their own sessions, so `d76 stack up` can return while they keep running.
+
+Two shapes:
+
+- single: one Prometheus, one Alertmanager (no cluster), one receiver (SQLite by default);
+- `ha=True`: two Prometheus replicas (same rules, `replica` external label dropped from alerts),
+  three Alertmanagers in one gossip cluster on loopback, every Prometheus sending to every
+  Alertmanager, two receivers on one PostgreSQL (the throwaway cluster unless `database_url` is
+  given), every Alertmanager posting to both receivers. Pieces are named `prometheus-a`,
+  `alertmanager-b`, `receiver-a`, ... ; `url("prometheus")` is replica a.
 """
 from __future__ import annotations
 
@@ -13,40 +22,79 @@ import secrets
 import signal
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import requests
 
-from exporter.catalog import load_catalog, render_alertmanager_config, render_channel_map
-from exporter.catalog import render_prometheus_config, render_rule_files
+from exporter.catalog import Catalog, load_catalog, render_channel_map, render_rule_files
 
 from . import defaults
-from .processes import (ManagedProcess, PostgresCluster, StartupError, port_in_use, start_alertmanager,
-                        start_prometheus, wait_http_ok)
+from .deploy_configs import alertmanager_config, local_topology, prometheus_config, replica_name
+from .probes import Probe, probe_alertmanager, probe_http, probe_prometheus, probe_receiver
+from .processes import (ClusterSpec, ManagedProcess, PostgresCluster, StartupError, free_port, port_in_use,
+                        start_alertmanager, start_prometheus, wait_http_ok)
 
 __all__ = ["StackConfig", "Stack", "PieceStatus", "StartupError", "DEFAULT_STATE_DIR"]
 
 DEFAULT_STATE_DIR = Path(".d76") / "stack"
-PIECES = ("postgres", "exporter", "receiver", "alertmanager", "prometheus")
+KINDS = ("postgres", "exporter", "receiver", "alertmanager", "prometheus")
 
 
 @dataclass
 class StackConfig:
     state_dir: Path = DEFAULT_STATE_DIR
     exporter_port: int = defaults.EXPORTER_PORT
-    prometheus_port: int = defaults.PROMETHEUS_PORT
-    alertmanager_port: int = defaults.ALERTMANAGER_PORT
-    receiver_port: int = defaults.RECEIVER_PORT
+    prometheus_port: int = defaults.PROMETHEUS_PORT        # single, or replica a
+    alertmanager_port: int = defaults.ALERTMANAGER_PORT    # single, or replica a
+    receiver_port: int = defaults.RECEIVER_PORT            # single, or replica a
     postgres_port: int = defaults.POSTGRES_PORT
     catalog_override: Path | None = None
-    database_url: str | None = None       # default: an SQLite file in the state folder
+    database_url: str | None = None       # default: SQLite in the state folder (HA: the throwaway PostgreSQL)
     postgres: bool = False                # start a throwaway PostgreSQL cluster in the state folder
     scenario: str = "calm"
     simulator_args: list[str] = field(default_factory=lambda: ["--tick", "0.25"])
+    simulator: bool = True                # False: scrape the bot's own exporter on exporter_port
     receiver_env: dict[str, str] = field(default_factory=dict)
     ready_timeout: float = 40.0
+    resend_delay: str = defaults.PROMETHEUS_RESEND_DELAY
+    # the HA shape: the other replicas' ports (replica a uses the ports above)
+    ha: bool = False
+    ha_prometheus_ports: tuple[int, ...] = defaults.HA_PROMETHEUS_PORTS[1:]
+    ha_alertmanager_ports: tuple[int, ...] = defaults.HA_ALERTMANAGER_PORTS[1:]
+    ha_receiver_ports: tuple[int, ...] = defaults.HA_RECEIVER_PORTS[1:]
+    cluster_ports: tuple[int, ...] = defaults.HA_ALERTMANAGER_CLUSTER_PORTS  # one per Alertmanager
+    peer_timeout: str = defaults.ALERTMANAGER_PEER_TIMEOUT
+
+    def prometheus_ports(self) -> tuple[int, ...]:
+        return (self.prometheus_port, *self.ha_prometheus_ports) if self.ha else (self.prometheus_port,)
+
+    def alertmanager_ports(self) -> tuple[int, ...]:
+        return (self.alertmanager_port, *self.ha_alertmanager_ports) if self.ha else (self.alertmanager_port,)
+
+    def receiver_ports(self) -> tuple[int, ...]:
+        return (self.receiver_port, *self.ha_receiver_ports) if self.ha else (self.receiver_port,)
+
+    def uses_postgres_cluster(self) -> bool:
+        return self.postgres or (self.ha and not self.database_url)
+
+    @classmethod
+    def with_free_ports(cls, state_dir: Path, *, ha: bool = False, **kw: Any) -> "StackConfig":
+        """Every port picked free right now (tests, benchmarks, `d76 demo --free-ports`)."""
+        base = cls(state_dir=state_dir, ha=ha, **kw)
+        n_prom, n_am, n_rcv = (len(base.prometheus_ports()), len(base.alertmanager_ports()),
+                               len(base.receiver_ports()))
+
+        def free(n: int) -> tuple[int, ...]:
+            return tuple(free_port() for _ in range(n))
+
+        return replace(base, exporter_port=free_port(), prometheus_port=free_port(),
+                       alertmanager_port=free_port(), receiver_port=free_port(), postgres_port=free_port(),
+                       ha_prometheus_ports=free(n_prom - 1) if ha else base.ha_prometheus_ports,
+                       ha_alertmanager_ports=free(n_am - 1) if ha else base.ha_alertmanager_ports,
+                       ha_receiver_ports=free(n_rcv - 1) if ha else base.ha_receiver_ports,
+                       cluster_ports=free(n_am) if ha else base.cluster_ports)
 
 
 @dataclass
@@ -66,6 +114,16 @@ class _Piece:
     health_url: str
     pid: int | None
     log: str
+    kind: str = ""
+    index: int = 0
+    expected_peers: int = 0   # alertmanager in a cluster: members it should see
+
+    @classmethod
+    def from_manifest(cls, d: dict[str, Any]) -> "_Piece":
+        known = {f.name for f in fields(cls)}
+        piece = cls(**{k: v for k, v in d.items() if k in known})
+        piece.kind = piece.kind or piece.name.split("-")[0]
+        return piece
 
 
 class Stack:
@@ -75,26 +133,61 @@ class Stack:
         self.config = config or StackConfig()
         self.state = Path(self.config.state_dir).resolve()
         self.logs = self.state / "logs"
-        self._procs: list[ManagedProcess] = []
+        self._procs: dict[str, ManagedProcess] = {}
         self._pg: PostgresCluster | None = None
+        self._pieces: dict[str, _Piece] = {}
+        self._database_url = ""
         self.token = ""
 
-    # -- urls ------------------------------------------------------------------------------------
+    # -- names and urls ------------------------------------------------------------------------------
+    def _ha(self) -> bool:
+        return self.config.ha or bool(self._manifest().get("ha"))
+
+    def piece_name(self, kind: str, index: int = 0) -> str:
+        """`prometheus` in the single shape; `prometheus-a`, `prometheus-b`, ... in the HA shape."""
+        if kind in ("postgres", "exporter") or not self.config.ha:
+            return kind
+        return f"{kind}-{replica_name(index)}"
+
+    def _ports(self, kind: str) -> tuple[int, ...]:
+        c = self.config
+        return {"exporter": (c.exporter_port,), "prometheus": c.prometheus_ports(),
+                "alertmanager": c.alertmanager_ports(), "receiver": c.receiver_ports(),
+                "postgres": (c.postgres_port,)}[kind]
+
+    def names(self, kind: str) -> list[str]:
+        """The pieces of one kind, in replica order."""
+        return [self.piece_name(kind, i) for i in range(len(self._ports(kind)))]
+
+    def _resolve(self, piece: str) -> tuple[str, int]:
+        kind, _, suffix = piece.partition("-")
+        if kind not in KINDS:
+            raise KeyError(f"unknown piece {piece!r}")
+        index = defaults.REPLICA_NAMES.index(suffix) if suffix else 0
+        return kind, index
+
     def url(self, piece: str) -> str:
-        c, h = self.config, defaults.HOST
-        port = {"exporter": c.exporter_port, "prometheus": c.prometheus_port,
-                "alertmanager": c.alertmanager_port, "receiver": c.receiver_port,
-                "postgres": c.postgres_port}[piece]
-        return f"postgresql://127.0.0.1:{port}" if piece == "postgres" else f"http://{h}:{port}"
+        """Base URL of a piece; a bare kind (`prometheus`) is the first replica. Pieces recorded by
+        an earlier `up` (another process) are found where they were started."""
+        kind, index = self._resolve(piece)
+        recorded = {p.name: p.url for p in self._recorded()}
+        for candidate in (piece, f"{kind}-{replica_name(index)}"):
+            if candidate in recorded:
+                return recorded[candidate]
+        port = self._ports(kind)[index]
+        return f"postgresql://127.0.0.1:{port}" if kind == "postgres" else f"http://{defaults.HOST}:{port}"
+
+    def urls(self, kind: str) -> list[str]:
+        return [self.url(n) for n in self.names(kind)]
 
     @property
     def manifest_path(self) -> Path:
         return self.state / "stack.json"
 
-    # -- up ----------------------------------------------------------------------------------------
+    # -- rendering ------------------------------------------------------------------------------------
     def _render(self) -> None:
         c = self.config
-        catalog = load_catalog(c.catalog_override)
+        catalog: Catalog = load_catalog(c.catalog_override)
         prom_dir, am_dir = self.state / "prometheus", self.state / "alertmanager"
         (prom_dir / "rules").mkdir(parents=True, exist_ok=True)
         am_dir.mkdir(parents=True, exist_ok=True)
@@ -102,19 +195,25 @@ class Stack:
             old.unlink()
         for name, text in render_rule_files(catalog).items():
             (prom_dir / "rules" / name).write_text(text)
-        h = defaults.HOST
-        (prom_dir / "prometheus.yml").write_text(render_prometheus_config(
-            catalog, exporter_target=f"{h}:{c.exporter_port}", alertmanager_target=f"{h}:{c.alertmanager_port}",
-            rule_files=["rules/*.yml"], receiver_target=f"{h}:{c.receiver_port}",
-            self_target=f"{h}:{c.prometheus_port}"))
+        topo = local_topology(exporter_port=c.exporter_port, prometheus_ports=c.prometheus_ports(),
+                              alertmanager_ports=c.alertmanager_ports(), receiver_ports=c.receiver_ports())
+        for i, name in enumerate(self.names("prometheus")):
+            self._prometheus_config(name).write_text(prometheus_config(catalog, topo, i))
         token_file = am_dir / "receiver_token"
         self.token = secrets.token_urlsafe(32)
         token_file.write_text(self.token)
         token_file.chmod(0o600)
-        (am_dir / "alertmanager.yml").write_text(render_alertmanager_config(
-            catalog, receiver_url=self.url("receiver"), bearer_token_file="receiver_token"))
+        (am_dir / "alertmanager.yml").write_text(alertmanager_config(catalog, topo))
         (self.state / "channel_map.yml").write_text(render_channel_map(catalog))
 
+    def _prometheus_config(self, name: str) -> Path:
+        return self.state / "prometheus" / f"{name}.yml"
+
+    def _data_dir(self, name: str) -> Path:
+        kind, _ = self._resolve(name)
+        return self.state / kind / ("data" if name == kind else f"data-{name.split('-', 1)[1]}")
+
+    # -- checks ---------------------------------------------------------------------------------------
     def _check_postgres_reachable(self) -> None:
         """The server runs as the `postgres` user (initdb refuses root): every folder above its data
         must be traversable by others, or initdb fails with a bare "Permission denied"."""
@@ -128,124 +227,249 @@ class Stack:
                     f"({parent} is mode {oct(os.stat(parent).st_mode & 0o777)}); choose a --state-dir "
                     "under a world-traversable folder, e.g. the repository's .d76/")
 
+    def _check_config(self) -> None:
+        c = self.config
+        if not c.ha:
+            return
+        if len(c.cluster_ports) != len(c.alertmanager_ports()):
+            raise StartupError(f"alertmanager: {len(c.alertmanager_ports())} Alertmanagers need as many "
+                               f"cluster ports, got {len(c.cluster_ports)}")
+        if c.database_url and not c.database_url.startswith("postgres"):
+            raise StartupError("receiver: the HA receivers share one PostgreSQL database; "
+                               "give a postgresql:// --database-url or none (a throwaway cluster is started)")
+
     def _check_ports(self) -> None:
         c = self.config
-        wanted = [("exporter", c.exporter_port), ("receiver", c.receiver_port),
-                  ("alertmanager", c.alertmanager_port), ("prometheus", c.prometheus_port)]
-        if c.postgres:
+        wanted: list[tuple[str, int]] = []
+        if c.simulator:
+            wanted.append(("exporter", c.exporter_port))
+        for kind in ("receiver", "alertmanager", "prometheus"):
+            wanted += list(zip(self.names(kind), self._ports(kind)))
+        if c.ha:
+            wanted += [(f"{n} (cluster)", p) for n, p in zip(self.names("alertmanager"), c.cluster_ports)]
+        if c.uses_postgres_cluster():
             wanted.append(("postgres", c.postgres_port))
+        seen: dict[int, str] = {}
         for piece, port in wanted:
+            if port in seen:
+                raise StartupError(f"{piece}: port {port} is also given to {seen[port]}")
+            seen[port] = piece
             if port_in_use(port):
+                kind, _, replica = piece.split(" ")[0].partition("-")
+                option = ("--cluster-ports" if piece.endswith("(cluster)") else
+                          f"--ha-{kind}-ports" if replica not in ("", "a") else f"--{kind}-port")
                 raise StartupError(f"{piece}: port 127.0.0.1:{port} is already in use "
-                                   f"(another stack? try `d76 stack down` or --{piece}-port)")
+                                   f"(another stack? try `d76 stack down` or {option})")
 
     def _cli(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "d76_cli.main", *args]
 
+    # -- starting pieces ------------------------------------------------------------------------------
+    def _add(self, piece: _Piece, proc: ManagedProcess | None) -> None:
+        self._pieces[piece.name] = piece
+        if proc is not None:
+            self._procs[piece.name] = proc
+
+    def _start_exporter(self) -> None:
+        c = self.config
+        url = self.url("exporter")
+        if not c.simulator:  # the bot's own exporter: not ours to start or stop
+            self._add(_Piece("exporter", url, url + "/metrics", None, "", kind="exporter"), None)
+            return
+        sim = ManagedProcess("exporter", self._cli(
+            "simulate", "--scenario", c.scenario, "--listen", f"{defaults.HOST}:{c.exporter_port}",
+            *c.simulator_args), self.logs / "exporter.log").start()
+        self._procs["exporter"] = sim
+        wait_http_ok(url + "/metrics", c.ready_timeout, sim)
+        self._add(_Piece("exporter", url, url + "/metrics", sim.pid, str(sim.log_path), kind="exporter"), sim)
+
+    def _receiver_env(self, index: int) -> dict[str, str]:
+        c = self.config
+        am_urls = self.urls("alertmanager")
+        env = {**os.environ, "DATABASE_URL": self._database_url, "RECEIVER_TOKEN": self.token,
+               "CHANNEL_MAP_FILE": str(self.state / "channel_map.yml"),
+               # silences gossip across the cluster: each receiver talks to "its" Alertmanager
+               "ALERTMANAGER_URL": am_urls[index % len(am_urls)], "NOTIFICATIONS_ENABLED": "true",
+               "PYTHONUNBUFFERED": "1", **c.receiver_env}
+        if index > 0:
+            # one bot has one getUpdates consumer (Telegram answers 409 to a second): replica a polls
+            env["TELEGRAM_POLLING"] = "false"
+        return env
+
+    def _start_receiver(self, index: int) -> None:
+        c = self.config
+        name, url = self.piece_name("receiver", index), self.urls("receiver")[index]
+        port = self._ports("receiver")[index]
+        rcv = ManagedProcess(name, self._cli("receiver", "--listen", f"{defaults.HOST}:{port}"),
+                             self.logs / f"{name}.log", env=self._receiver_env(index)).start()
+        self._procs[name] = rcv
+        wait_http_ok(url + "/readyz", c.ready_timeout, rcv)
+        self._add(_Piece(name, url, url + "/readyz", rcv.pid, str(rcv.log_path), kind="receiver", index=index), rcv)
+
+    def _start_alertmanager(self, index: int) -> None:
+        c = self.config
+        name, url = self.piece_name("alertmanager", index), self.urls("alertmanager")[index]
+        cluster = None
+        if c.ha:
+            cluster = ClusterSpec(c.cluster_ports[index],
+                                  tuple(p for i, p in enumerate(c.cluster_ports) if i != index), c.peer_timeout)
+        am = start_alertmanager(self.state / "alertmanager" / "alertmanager.yml", self._ports("alertmanager")[index],
+                                self._data_dir(name), self.logs / f"{name}.log", c.ready_timeout,
+                                cluster=cluster, name=name)
+        self._add(_Piece(name, url, url + "/-/ready", am.pid, str(am.log_path), kind="alertmanager", index=index,
+                         expected_peers=len(c.cluster_ports) if c.ha else 0), am)
+
+    def _start_prometheus(self, index: int) -> None:
+        c = self.config
+        name, url = self.piece_name("prometheus", index), self.urls("prometheus")[index]
+        prom = start_prometheus(self._prometheus_config(name), self._ports("prometheus")[index], self._data_dir(name),
+                                self.logs / f"{name}.log", c.ready_timeout, resend_delay=c.resend_delay, name=name)
+        self._add(_Piece(name, url, url + "/-/ready", prom.pid, str(prom.log_path), kind="prometheus",
+                         index=index), prom)
+
+    def _wait_cluster(self) -> None:
+        """Every Alertmanager settled and seeing every member: until then a notification could go
+        out from two members that do not know of each other yet."""
+        deadline = time.monotonic() + self.config.ready_timeout
+        pending = [p for p in self._pieces.values() if p.kind == "alertmanager" and p.expected_peers]
+        last: Probe | None = None
+        while pending and time.monotonic() < deadline:
+            last = probe_alertmanager(pending[0].url, pending[0].expected_peers)
+            if last.healthy:
+                pending.pop(0)
+            else:
+                time.sleep(0.2)
+        if pending:
+            raise StartupError(f"{pending[0].name}: gossip cluster not formed after "
+                               f"{self.config.ready_timeout:.0f}s ({last.detail if last else 'no answer'}); "
+                               f"see {pending[0].log}")
+
+    # -- up ---------------------------------------------------------------------------------------------
     def up(self) -> "Stack":
         if self.manifest_path.exists() and any(s.running for s in self.status()):
             raise StartupError(f"a stack is already running from {self.state} (`d76 stack down` first)")
+        self.manifest_path.unlink(missing_ok=True)  # a stale record of a stack that died
         self.state.mkdir(parents=True, exist_ok=True)
         self.logs.mkdir(exist_ok=True)
         c = self.config
+        self._check_config()
         self._check_ports()
         self._render()
-        pieces: list[_Piece] = []
         try:
-            database_url = c.database_url
-            if c.postgres:
+            self._database_url = c.database_url or ""
+            if c.uses_postgres_cluster():
                 self._check_postgres_reachable()
                 self._pg = PostgresCluster(self.state / "postgres", port=c.postgres_port).init().start()
-                database_url = self._pg.url
-                pieces.append(_Piece("postgres", self.url("postgres"), "", None, str(self._pg.log_path)))
-            database_url = database_url or f"sqlite:///{self.state / 'history.db'}"
-
-            sim = ManagedProcess("exporter", self._cli(
-                "simulate", "--scenario", c.scenario, "--listen", f"{defaults.HOST}:{c.exporter_port}",
-                *c.simulator_args), self.logs / "exporter.log").start()
-            self._procs.append(sim)
-            wait_http_ok(self.url("exporter") + "/metrics", c.ready_timeout, sim)
-            pieces.append(_Piece("exporter", self.url("exporter"), self.url("exporter") + "/metrics",
-                                 sim.pid, str(sim.log_path)))
-
-            env = {**os.environ, "DATABASE_URL": database_url, "RECEIVER_TOKEN": self.token,
-                   "CHANNEL_MAP_FILE": str(self.state / "channel_map.yml"),
-                   "ALERTMANAGER_URL": self.url("alertmanager"), "NOTIFICATIONS_ENABLED": "true",
-                   "PYTHONUNBUFFERED": "1", **c.receiver_env}
-            rcv = ManagedProcess("receiver", self._cli("receiver", "--listen", f"{defaults.HOST}:{c.receiver_port}"),
-                                 self.logs / "receiver.log", env=env).start()
-            self._procs.append(rcv)
-            wait_http_ok(self.url("receiver") + "/readyz", c.ready_timeout, rcv)
-            pieces.append(_Piece("receiver", self.url("receiver"), self.url("receiver") + "/readyz",
-                                 rcv.pid, str(rcv.log_path)))
-
-            am = start_alertmanager(self.state / "alertmanager" / "alertmanager.yml", c.alertmanager_port,
-                                    self.state / "alertmanager" / "data", self.logs / "alertmanager.log",
-                                    c.ready_timeout)
-            self._procs.append(am)
-            pieces.append(_Piece("alertmanager", self.url("alertmanager"), self.url("alertmanager") + "/-/ready",
-                                 am.pid, str(am.log_path)))
-
-            prom = start_prometheus(self.state / "prometheus" / "prometheus.yml", c.prometheus_port,
-                                    self.state / "prometheus" / "data", self.logs / "prometheus.log",
-                                    c.ready_timeout)
-            self._procs.append(prom)
-            pieces.append(_Piece("prometheus", self.url("prometheus"), self.url("prometheus") + "/-/ready",
-                                 prom.pid, str(prom.log_path)))
+                self._database_url = self._pg.url
+                self._add(_Piece("postgres", self.url("postgres"), "", None, str(self._pg.log_path),
+                                 kind="postgres"), None)
+            self._database_url = self._database_url or f"sqlite:///{self.state / 'history.db'}"
+            self._start_exporter()
+            # one at a time: the first receiver applies the migrations the others then find done
+            for i in range(len(c.receiver_ports())):
+                self._start_receiver(i)
+            for i in range(len(c.alertmanager_ports())):
+                self._start_alertmanager(i)
+            self._wait_cluster()
+            for i in range(len(c.prometheus_ports())):
+                self._start_prometheus(i)
         except BaseException:
             self._stop_started()
             raise
-        self.manifest_path.write_text(json.dumps({
-            "started_at": time.time(), "postgres_dir": str(self._pg.base_dir) if self._pg else None,
-            "database_url": "postgresql" if self._pg or (c.database_url or "").startswith("postgres") else "sqlite",
-            "pieces": [asdict(p) for p in pieces]}, indent=2))
+        self._write_manifest()
         return self
 
+    def _write_manifest(self) -> None:
+        c = self.config
+        backend = "postgresql" if self._pg or self._database_url.startswith("postgres") else "sqlite"
+        self.manifest_path.write_text(json.dumps({
+            "started_at": time.time(), "ha": c.ha, "postgres_dir": str(self._pg.base_dir) if self._pg else None,
+            "database_url": backend, "pieces": [asdict(p) for p in self._pieces.values()]}, indent=2))
+
     def _stop_started(self) -> None:
-        for p in reversed(self._procs):
+        for p in reversed(list(self._procs.values())):
             p.stop()
         self._procs.clear()
+        self._pieces.clear()
         if self._pg:
             self._pg.stop()
             self._pg = None
 
-    # -- status / down -------------------------------------------------------------------------------
+    # -- one piece (tests, benchmarks, operators restarting a replica) ----------------------------------
+    def pid(self, piece: str) -> int | None:
+        return next((p.pid for p in self._recorded() if p.name == piece), None)
+
+    def kill(self, piece: str, sig: int = signal.SIGKILL) -> None:
+        """Send `sig` to one piece's process group (SIGKILL: a crash, nothing flushed)."""
+        pid = self.pid(piece)
+        if pid is None:
+            raise KeyError(f"no running piece {piece!r}")
+        os.killpg(pid, sig)
+        proc = self._procs.get(piece)
+        if proc is not None and proc.popen is not None:
+            proc.popen.wait(10)
+
+    def start(self, piece: str) -> None:
+        """Start one piece of a stack brought up by this object again (same ports, config and data
+        folder), e.g. after `kill`; waits until it is ready and records its new pid."""
+        kind, index = self._resolve(piece)
+        name = self.piece_name(kind, index)
+        if name in self._pieces and _alive(self._pieces[name].pid):
+            raise StartupError(f"{name}: still running (pid {self._pieces[name].pid})")
+        starters: dict[str, Callable[[int], None]] = {
+            "receiver": self._start_receiver, "alertmanager": self._start_alertmanager,
+            "prometheus": self._start_prometheus}
+        if kind not in starters:
+            raise StartupError(f"{name}: only receivers, Alertmanagers and Prometheus can be restarted")
+        starters[kind](index)
+        self._write_manifest()
+
+    # -- status / down ----------------------------------------------------------------------------------
     def _manifest(self) -> dict[str, Any]:
         try:
             return json.loads(self.manifest_path.read_text())
         except (OSError, ValueError):
             return {"pieces": []}
 
+    def _recorded(self) -> list[_Piece]:
+        if self._pieces:
+            return list(self._pieces.values())
+        return [_Piece.from_manifest(p) for p in self._manifest().get("pieces", [])]
+
     def status(self) -> list[PieceStatus]:
         out = []
-        for p in self._manifest().get("pieces", []):
-            piece = _Piece(**p)
-            if piece.name == "postgres":
+        for piece in self._recorded():
+            if piece.kind == "postgres":
                 port = int(piece.url.rsplit(":", 1)[1])
                 running = port_in_use(port)
                 out.append(PieceStatus(piece.name, piece.url, None, running, running))
                 continue
-            running = _alive(piece.pid)
-            healthy, detail = False, "not running"
+            external = piece.kind == "exporter" and piece.pid is None
+            running = external or _alive(piece.pid)
+            probe = Probe(False, "not running")
             if running:
-                try:
-                    r = requests.get(piece.health_url, timeout=2)
-                    healthy, detail = r.ok, f"HTTP {r.status_code}"
-                except requests.RequestException as exc:
-                    detail = type(exc).__name__
-            out.append(PieceStatus(piece.name, piece.url, piece.pid, running, healthy, detail))
+                if piece.kind == "alertmanager":
+                    probe = probe_alertmanager(piece.url, piece.expected_peers)
+                elif piece.kind == "prometheus":
+                    probe = probe_prometheus(piece.url)
+                elif piece.kind == "receiver":
+                    probe = probe_receiver(piece.url)
+                else:
+                    probe = probe_http(piece.health_url)
+                if external:
+                    running = probe.healthy
+                    probe = Probe(probe.healthy, "the bot's exporter (not started by the stack); " + probe.detail)
+            out.append(PieceStatus(piece.name, piece.url, piece.pid, running, probe.healthy, probe.detail))
         return out
 
     def down(self, timeout: float = 10.0) -> list[str]:
         """Stop every piece (this process's children and those recorded by an earlier `up`)."""
-        stopped: list[str] = []
-        self._stop_started()
         manifest = self._manifest()
-        for p in reversed(manifest.get("pieces", [])):
-            if p["name"] == "postgres":
-                continue
-            if _terminate(p.get("pid"), timeout):
-                stopped.append(p["name"])
+        recorded = [p for p in reversed(self._recorded()) if p.kind != "postgres"]
+        stopped = [p.name for p in recorded if _alive(p.pid)]
+        self._stop_started()
+        for p in recorded:
+            _terminate(p.pid, timeout)
         if manifest.get("postgres_dir"):
             PostgresCluster(Path(manifest["postgres_dir"])).stop()
             stopped.append("postgres")
@@ -259,7 +483,7 @@ class Stack:
     def __exit__(self, *exc: object) -> None:
         self.down()
 
-    # -- conveniences for the demo, tests and benchmarks -------------------------------------------------
+    # -- conveniences for the demo, tests and benchmarks ----------------------------------------------
     def scenario(self, name: str, target: str | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {"scenario": name}
         if target:
@@ -269,9 +493,9 @@ class Stack:
             raise RuntimeError(f"simulator refused scenario {name!r}: {r.text}")
         return r.json()
 
-    def api(self, method: str, path: str, **kw: Any) -> requests.Response:
+    def api(self, method: str, path: str, receiver: str = "receiver", **kw: Any) -> requests.Response:
         headers = {"Authorization": f"Bearer {self.token_from_disk()}"}
-        return requests.request(method, self.url("receiver") + path, headers=headers, timeout=10, **kw)
+        return requests.request(method, self.url(receiver) + path, headers=headers, timeout=10, **kw)
 
     def token_from_disk(self) -> str:
         if not self.token:
@@ -285,9 +509,16 @@ class Stack:
         return self.logs / f"{piece}.log"
 
     def iter_status_lines(self) -> Iterator[str]:
-        for s in self.status():
+        st = self.status()
+        if self._ha():
+            n = {kind: sum(1 for s in st if s.name.startswith(kind + "-"))
+                 for kind in ("prometheus", "alertmanager", "receiver")}
+            yield (f"HA: {n['prometheus']} Prometheus replicas, {n['alertmanager']} clustered "
+                   f"Alertmanagers, {n['receiver']} receivers on one database")
+        width = max([len(s.name) for s in st] + [12]) + 1
+        for s in st:
             state = "healthy" if s.healthy else ("running" if s.running else "stopped")
-            yield f"{s.name:<13} {state:<8} {s.url}  {s.detail}".rstrip()
+            yield f"{s.name:<{width}} {state:<8} {s.url}  {s.detail}".rstrip()
 
 
 def _alive(pid: int | None) -> bool:

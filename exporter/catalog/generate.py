@@ -6,17 +6,19 @@ from pathlib import Path
 from typing import Callable, Union
 
 from .model import Catalog
-from .render_alertmanager import compose_alertmanager_config, local_alertmanager_config, render_channel_map
-from .render_prometheus import compose_prometheus_config, local_prometheus_config, render_rule_files
+from .render_alertmanager import render_channel_map
+from .render_prometheus import render_rule_files
 from .render_promtool_tests import render_promtool_tests
 from .render_runbooks import render_runbooks
 
 __all__ = ["EXTRA_GENERATORS", "generated_files", "write_generated", "check_generated", "GENERATED_DIRS"]
 
 Generator = Callable[[Catalog], dict[str, str]]
-# Other generators (Grafana dashboards) register here: a callable, or "module:function" resolved
-# lazily so the catalog never imports its consumers at import time.
-EXTRA_GENERATORS: list[Union[Generator, str]] = ["exporter.dashboards:render_dashboards"]
+# Other generators register here: a callable, or "module:function" resolved lazily so the catalog
+# never imports its consumers (Grafana dashboards; prometheus.yml / alertmanager.yml for each
+# deployment, which know ports and hosts the catalog does not).
+EXTRA_GENERATORS: list[Union[Generator, str]] = ["exporter.dashboards:render_dashboards",
+                                                 "local_stack.deploy_configs:render_deploy_configs"]
 
 # folders whose every file is generated: a file there that no generator produces is reported stale
 GENERATED_DIRS = ("prometheus/rules", "prometheus/tests", "webhook_receiver/runbook_pages", "grafana/dashboards")
@@ -34,10 +36,6 @@ def generated_files(catalog: Catalog) -> dict[str, str]:
     rules = render_rule_files(catalog)
     files: dict[str, str] = {f"prometheus/rules/{n}": t for n, t in rules.items()}
     files.update({f"prometheus/tests/{n}": t for n, t in render_promtool_tests(catalog, rules).items()})
-    files["prometheus/prometheus.yml"] = local_prometheus_config(catalog)
-    files["prometheus/prometheus.compose.yml"] = compose_prometheus_config(catalog)
-    files["alertmanager/alertmanager.yml"] = local_alertmanager_config(catalog)
-    files["alertmanager/alertmanager.compose.yml"] = compose_alertmanager_config(catalog)
     files["webhook_receiver/notify/channel_map.yml"] = render_channel_map(catalog)
     files.update(render_runbooks(catalog))
     for gen in EXTRA_GENERATORS:

@@ -1,16 +1,13 @@
 """alertmanager.yml and the receiver's channel map, rendered from the catalog (CONTRACT section 4)."""
 from __future__ import annotations
 
-from typing import Any
-
-from local_stack import defaults as ports
+from typing import Any, Sequence
 
 from .model import SEVERITIES, Catalog
 from .render_prometheus import dump_yaml, header
 
 __all__ = ["render_alertmanager_config", "render_channel_map", "receiver_name", "WATCHDOG_RECEIVER",
-           "local_alertmanager_config", "compose_alertmanager_config", "inhibit_rules",
-           "TOKEN_FILE_LOCAL", "TOKEN_FILE_COMPOSE"]
+           "inhibit_rules", "TOKEN_FILE_LOCAL", "TOKEN_FILE_COMPOSE"]
 
 WATCHDOG_RECEIVER = "d76-watchdog"
 # Alertmanager resolves a relative credentials_file against the config file's folder: the stack
@@ -60,8 +57,13 @@ def _webhook(receiver_url: str, bearer_token_file: str | None) -> dict[str, Any]
     return hook
 
 
-def render_alertmanager_config(catalog: Catalog, *, receiver_url: str, bearer_token_file: str | None) -> str:
+def render_alertmanager_config(catalog: Catalog, *, receiver_url: str | Sequence[str],
+                               bearer_token_file: str | None) -> str:
+    """alertmanager.yml. Several `receiver_url`s (receiver replicas on one database) give every
+    route one webhook per replica: Alertmanager posts each notification to all of them and the
+    receivers store and tell it once (they deduplicate in the shared database)."""
     s = catalog.settings
+    urls = [receiver_url] if isinstance(receiver_url, str) else list(receiver_url)
     routes: list[dict[str, Any]] = [{
         # the heartbeat: sent every minute so the receiver's dead man's switch notices when it stops
         "receiver": WATCHDOG_RECEIVER,
@@ -89,21 +91,10 @@ def render_alertmanager_config(catalog: Catalog, *, receiver_url: str, bearer_to
             "routes": routes,
         },
         "inhibit_rules": inhibit_rules(catalog),
-        "receivers": [{"name": WATCHDOG_RECEIVER, "webhook_configs": [_webhook(receiver_url, bearer_token_file)]}]
-        + [{"name": receiver_name(sev), "webhook_configs": [_webhook(receiver_url, bearer_token_file)]}
-           for sev in SEVERITIES],
+        "receivers": [{"name": name, "webhook_configs": [_webhook(u, bearer_token_file) for u in urls]}
+                      for name in (WATCHDOG_RECEIVER, *(receiver_name(sev) for sev in SEVERITIES))],
     }
     return header(catalog) + dump_yaml(doc)
-
-
-def local_alertmanager_config(catalog: Catalog) -> str:
-    return render_alertmanager_config(catalog, receiver_url=f"http://{ports.HOST}:{ports.RECEIVER_PORT}",
-                                      bearer_token_file=TOKEN_FILE_LOCAL)
-
-
-def compose_alertmanager_config(catalog: Catalog) -> str:
-    return render_alertmanager_config(catalog, receiver_url=f"http://receiver:{ports.RECEIVER_PORT}",
-                                      bearer_token_file=TOKEN_FILE_COMPOSE)
 
 
 def render_channel_map(catalog: Catalog) -> str:

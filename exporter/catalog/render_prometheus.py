@@ -1,16 +1,17 @@
 """Prometheus rule files (one per source) and prometheus.yml, rendered from the catalog."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 import yaml
-
-from local_stack import defaults as ports
 
 from .build import fmt_num, value_template
 from .model import SOURCES, AlertDef, Catalog
 
-__all__ = ["render_rule_files", "render_prometheus_config", "rule_for", "rules_for", "header", "dump_yaml"]
+__all__ = ["render_rule_files", "render_prometheus_config", "rule_for", "rules_for", "header", "dump_yaml",
+           "SCRAPE_JOB"]
+
+SCRAPE_JOB = "d75"  # CONTRACT section 1: Prometheus scrapes the exporter as job="d75"
 
 
 def header(catalog: Catalog, comment: str = "#") -> str:
@@ -87,13 +88,31 @@ def render_rule_files(catalog: Catalog, *, group_interval: str | None = None) ->
     return out
 
 
-def render_prometheus_config(catalog: Catalog, *, exporter_target: str, alertmanager_target: str,
-                             rule_files: list[str], receiver_target: str | None = None,
-                             self_target: str | None = None) -> str:
-    """prometheus.yml: the exporter scraped fast (job d75), the pipeline's own pieces at a normal pace."""
+def _targets(value: str | Sequence[str] | None) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
+def render_prometheus_config(catalog: Catalog, *, exporter_target: str,
+                             alertmanager_target: str | Sequence[str], rule_files: list[str],
+                             receiver_target: str | Sequence[str] | None = None,
+                             self_target: str | Sequence[str] | None = None,
+                             external_labels: Mapping[str, str] | None = None,
+                             drop_alert_labels: Sequence[str] = (),
+                             alertmanager_timeout: str | None = None,
+                             scrape_job: str = SCRAPE_JOB) -> str:
+    """prometheus.yml: the exporter scraped fast (job d75), the pipeline's own pieces at a normal pace.
+
+    Several Alertmanagers (a cluster) are all sent every alert. `external_labels` mark a replica
+    (`{replica: a}`) on its series; `drop_alert_labels` removes such labels from the alerts it sends,
+    so Alertmanager sees the replicas' copies of an alert as one alert. `alertmanager_timeout`
+    bounds each post to an Alertmanager (Prometheus waits for every Alertmanager before it sends the
+    next batch, so one that hangs holds up the others; the default is 10s).
+    """
     s = catalog.settings
     scrape: list[dict[str, Any]] = [{
-        "job_name": ports.SCRAPE_JOB,
+        "job_name": scrape_job,
         # fast scrape + fast evaluation: a P0 without `for` reaches Alertmanager about a second after
         # the bot sets it (CONTRACT P0 latency goal); the exporter's /metrics is cheap (see benchmarks)
         "scrape_interval": s.scrape_interval,
@@ -104,27 +123,21 @@ def render_prometheus_config(catalog: Catalog, *, exporter_target: str, alertman
                         ("receiver", receiver_target)):
         if target:
             scrape.append({"job_name": job, "scrape_interval": s.infra_scrape_interval,
-                           "static_configs": [{"targets": [target]}]})
+                           "static_configs": [{"targets": _targets(target)}]})
+    global_: dict[str, Any] = {"scrape_interval": s.infra_scrape_interval,
+                               "evaluation_interval": s.evaluation_interval}
+    if external_labels:
+        global_["external_labels"] = dict(external_labels)
+    alertmanagers: dict[str, Any] = {"static_configs": [{"targets": _targets(alertmanager_target)}]}
+    if alertmanager_timeout:
+        alertmanagers = {"timeout": alertmanager_timeout, **alertmanagers}
+    alerting: dict[str, Any] = {"alertmanagers": [alertmanagers]}
+    if drop_alert_labels:
+        alerting["alert_relabel_configs"] = [{"action": "labeldrop", "regex": "|".join(drop_alert_labels)}]
     doc = {
-        "global": {"scrape_interval": s.infra_scrape_interval,
-                   "evaluation_interval": s.evaluation_interval},
+        "global": global_,
         "rule_files": list(rule_files),
-        "alerting": {"alertmanagers": [{"static_configs": [{"targets": [alertmanager_target]}]}]},
+        "alerting": alerting,
         "scrape_configs": scrape,
     }
     return header(catalog) + dump_yaml(doc)
-
-
-def local_prometheus_config(catalog: Catalog) -> str:
-    h = ports.HOST
-    return render_prometheus_config(
-        catalog, exporter_target=f"{h}:{ports.EXPORTER_PORT}",
-        alertmanager_target=f"{h}:{ports.ALERTMANAGER_PORT}", rule_files=["rules/*.yml"],
-        receiver_target=f"{h}:{ports.RECEIVER_PORT}", self_target=f"{h}:{ports.PROMETHEUS_PORT}")
-
-
-def compose_prometheus_config(catalog: Catalog) -> str:
-    return render_prometheus_config(
-        catalog, exporter_target=f"exporter:{ports.EXPORTER_PORT}",
-        alertmanager_target=f"alertmanager:{ports.ALERTMANAGER_PORT}", rule_files=["rules/*.yml"],
-        receiver_target=f"receiver:{ports.RECEIVER_PORT}", self_target=f"localhost:{ports.PROMETHEUS_PORT}")

@@ -92,10 +92,17 @@ class SentMessage:
     at: float
     edits: list[dict] = field(default_factory=list)
     params: dict = field(default_factory=dict)  # everything else the call carried (thread, reply, quiet)
+    sent_text: str = ""  # the text as sendMessage delivered it (`text` follows later edits)
 
     @property
     def visible_text(self) -> str:
         return parse_telegram_html(self.text) if self.parse_mode == "HTML" else self.text
+
+    @property
+    def sent_visible_text(self) -> str:
+        """What the chat showed when the message arrived, before any edit."""
+        text = self.sent_text or self.text
+        return parse_telegram_html(text) if self.parse_mode == "HTML" else text
 
 
 class FakeTelegram(FakeHTTPServer):
@@ -301,7 +308,7 @@ class FakeTelegram(FakeHTTPServer):
         with self._lock:
             counter = self._message_ids.setdefault(chat_id, itertools.count(1))
             msg = SentMessage(chat_id=chat_id, message_id=next(counter), text=text, parse_mode=mode,
-                              reply_markup=params.get("reply_markup"), at=time.monotonic(),
+                              reply_markup=params.get("reply_markup"), at=time.monotonic(), sent_text=text,
                               params={k: v for k, v in params.items()
                                       if k not in ("chat_id", "text", "parse_mode", "reply_markup")})
             self.messages.append(msg)

@@ -89,3 +89,33 @@ def test_postgres_mode_status_and_down_from_the_cli(session_tmp):
         assert not port_in_use(port), port
     r = _cli("status", "--state-dir", str(cfg.state_dir))
     assert r.returncode == 1 and "no stack recorded" in r.stdout
+
+
+def test_ha_refuses_sqlite_and_a_missing_cluster_port_before_anything_starts(tmp_path):
+    cfg = StackConfig.with_free_ports(tmp_path / "ha", ha=True, database_url=f"sqlite:///{tmp_path}/h.db")
+    with pytest.raises(StartupError, match="HA receivers share one PostgreSQL database"):
+        Stack(cfg).up()
+    cfg = StackConfig.with_free_ports(tmp_path / "ha2", ha=True)
+    cfg.cluster_ports = cfg.cluster_ports[:2]
+    with pytest.raises(StartupError, match="3 Alertmanagers need as many cluster ports, got 2"):
+        Stack(cfg).up()
+    assert not port_in_use(cfg.exporter_port) and not port_in_use(cfg.receiver_port)
+
+
+def test_ha_gossip_port_taken_is_named(tmp_path):
+    cfg = StackConfig.with_free_ports(tmp_path / "ha", ha=True)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", cfg.cluster_ports[1]))
+        s.listen(1)
+        with pytest.raises(StartupError, match=rf"alertmanager-b \(cluster\): port 127.0.0.1:{cfg.cluster_ports[1]} "
+                                               "is already in use"):
+            Stack(cfg).up()
+    cfg = StackConfig.with_free_ports(tmp_path / "ha3", ha=True)
+    cfg.ha_receiver_ports = (cfg.prometheus_port,)
+    with pytest.raises(StartupError, match=rf"prometheus-a: port {cfg.prometheus_port} is also given to receiver-b"):
+        Stack(cfg).up()
+
+
+def test_cli_ha_ports_are_validated(tmp_path):
+    r = _cli("up", "--ha", "--state-dir", str(tmp_path / "s"), "--ha-receiver-ports", "9199,x")
+    assert r.returncode == 2 and "comma-separated port numbers" in r.stderr

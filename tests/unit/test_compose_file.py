@@ -1,34 +1,74 @@
 """docker-compose.yml checked offline (Docker cannot run here) against the compose specification's
-rules we can check, and against the native runner's configuration it must agree with."""
+rules we can check, and against the native runner's configuration it must agree with.
+
+Two profiles: `single` (one Prometheus, one Alertmanager, one receiver) and `ha` (two Prometheus
+replicas, three clustered Alertmanagers, two receivers); every service belongs to at least one.
+"""
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 
 from local_stack import defaults
 
 REPO = Path(__file__).resolve().parents[1].parent
-COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())  # resolves the x-* anchors/merges
 SERVICES = COMPOSE["services"]
 SERVICE_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")  # compose spec: service names
+SHARED = {"exporter", "postgres", "grafana"}
+SHAPES = {
+    "single": SHARED | {"prometheus", "alertmanager", "receiver"},
+    "ha": SHARED | {"prometheus-a", "prometheus-b", "alertmanager-a", "alertmanager-b", "alertmanager-c",
+                    "receiver-a", "receiver-b"},
+}
+
+
+def _enabled(profile: str) -> dict[str, dict]:
+    return {n: s for n, s in SERVICES.items() if profile in s.get("profiles", [])}
+
+
+def _published(name: str) -> tuple[int, int]:
+    host, container = SERVICES[name]["ports"][0].split(":")
+    return int(host), int(container)
+
+
+def _mounts(name: str) -> dict[str, str]:
+    return dict(v.split(":")[:2] for v in SERVICES[name].get("volumes", []) if v.startswith("."))
+
+
+def _flag(name: str, flag: str) -> list[str]:
+    return [a.split("=", 1)[1] for a in SERVICES[name]["command"] if a.startswith(flag + "=")]
 
 
 def test_services_are_well_formed():
-    assert set(SERVICES) == {"exporter", "receiver", "prometheus", "alertmanager", "postgres", "grafana"}
+    assert set(SERVICES) == SHAPES["single"] | SHAPES["ha"]
     for name, svc in SERVICES.items():
         assert SERVICE_NAME.match(name)
         assert "image" in svc or "build" in svc, name
         assert "healthcheck" in svc and svc["healthcheck"]["test"][0] in ("CMD", "CMD-SHELL"), name
-        for dep in svc.get("depends_on", {}):
-            assert dep in SERVICES, f"{name} depends on unknown {dep}"
         for secret in svc.get("secrets", []):
             assert secret in COMPOSE["secrets"], secret
     for name, svc in SERVICES.items():
         if "image" in svc and "build" not in svc:
             assert re.search(r":[\w.-]+$", svc["image"]) and not svc["image"].endswith(":latest"), \
                 f"{name}: pin the image version"
+
+
+@pytest.mark.parametrize("profile", sorted(SHAPES))
+def test_each_profile_is_a_complete_shape(profile):
+    """Every service has a profile (a bare `docker compose up` starts no half stack); within one
+    profile the dependencies are enabled and no host port is published twice."""
+    assert all(set(s.get("profiles", [])) and set(s["profiles"]) <= set(SHAPES) for s in SERVICES.values())
+    enabled = _enabled(profile)
+    assert set(enabled) == SHAPES[profile]
+    for name, svc in enabled.items():
+        for dep in svc.get("depends_on", {}):
+            assert dep in enabled, f"{profile}: {name} depends on {dep}, not in the profile"
+    hosts = [_published(n)[0] for n, s in enabled.items() if s.get("ports")]
+    assert len(hosts) == len(set(hosts)), f"{profile}: a host port is published twice: {sorted(hosts)}"
 
 
 def test_every_mounted_host_path_exists():
@@ -42,11 +82,6 @@ def test_every_mounted_host_path_exists():
     assert (REPO / "Dockerfile").is_file()
 
 
-def _published(name: str) -> tuple[int, int]:
-    host, container = SERVICES[name]["ports"][0].split(":")
-    return int(host), int(container)
-
-
 def test_ports_agree_with_the_native_runner():
     assert _published("exporter") == (defaults.EXPORTER_PORT, defaults.EXPORTER_PORT)
     assert _published("receiver") == (defaults.RECEIVER_PORT, defaults.RECEIVER_PORT)
@@ -54,6 +89,16 @@ def test_ports_agree_with_the_native_runner():
     assert _published("alertmanager") == (defaults.ALERTMANAGER_PORT, 9093)
     assert _published("grafana") == (defaults.GRAFANA_PORT, 3000)
     assert _published("postgres") == (defaults.POSTGRES_PORT, 5432)
+    # `d76 stack up --ha` and the ha profile publish the same ports, replica a first
+    assert [_published(f"prometheus-{x}") for x in "ab"] == [(p, 9090) for p in defaults.HA_PROMETHEUS_PORTS]
+    assert [_published(f"alertmanager-{x}") for x in "abc"] == [(p, 9093) for p in defaults.HA_ALERTMANAGER_PORTS]
+    assert [_published(f"receiver-{x}") for x in "ab"] == [(p, defaults.RECEIVER_PORT)
+                                                           for p in defaults.HA_RECEIVER_PORTS]
+
+
+def test_prometheus_runs_with_the_runners_resend_delay():
+    for name in ("prometheus", "prometheus-a", "prometheus-b"):
+        assert _flag(name, "--rules.alert.resend-delay") == [defaults.PROMETHEUS_RESEND_DELAY], name
 
 
 def test_service_names_match_the_generated_compose_configs():
@@ -74,10 +119,49 @@ def test_service_names_match_the_generated_compose_configs():
         assert hook["http_config"]["authorization"]["credentials_file"] == "/run/secrets/receiver_token"
     assert "receiver_token" in SERVICES["alertmanager"]["secrets"]
     # the mounted config is the compose variant, at the path the command reads
-    mounts = dict(v.split(":")[:2] for v in SERVICES["prometheus"]["volumes"] if v.startswith("."))
+    mounts = _mounts("prometheus")
     assert mounts["./prometheus/prometheus.compose.yml"] == "/etc/prometheus/prometheus.yml"
     assert "--config.file=/etc/prometheus/prometheus.yml" in SERVICES["prometheus"]["command"]
     assert mounts["./prometheus/rules"] == "/etc/prometheus/rules" and prom["rule_files"] == ["rules/*.yml"]
+    assert _flag("alertmanager", "--cluster.listen-address") == [""]
+
+
+def test_ha_prometheus_replicas_send_every_alert_to_every_alertmanager_without_their_label():
+    alertmanagers = sorted(f"alertmanager-{x}:9093" for x in "abc")
+    for x in "ab":
+        name = f"prometheus-{x}"
+        config_file = f"./prometheus/prometheus.compose-ha-{x}.yml"
+        assert _mounts(name)[config_file] == "/etc/prometheus/prometheus.yml"
+        prom = yaml.safe_load((REPO / config_file).read_text())
+        assert prom["global"]["external_labels"] == {defaults.HA_REPLICA_LABEL: x}
+        assert prom["alerting"]["alert_relabel_configs"] == [
+            {"action": "labeldrop", "regex": defaults.HA_REPLICA_LABEL}]
+        assert sorted(prom["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]) == alertmanagers
+        assert prom["alerting"]["alertmanagers"][0]["timeout"] == defaults.ALERTMANAGER_SEND_TIMEOUT
+        for job in prom["scrape_configs"]:
+            for target in job["static_configs"][0]["targets"]:
+                host, port = target.split(":")
+                assert host in SHAPES["ha"] and int(port) == _published(host)[1], (job["job_name"], target)
+    # Grafana's datasource (http://prometheus:9090) reaches replica a in the ha shape
+    assert "prometheus" in SERVICES["prometheus-a"]["networks"]["default"]["aliases"]
+
+
+def test_ha_alertmanagers_form_one_cluster_and_post_to_both_receivers():
+    names = [f"alertmanager-{x}" for x in "abc"]
+    for name in names:
+        assert _mounts(name)["./alertmanager/alertmanager.compose-ha.yml"] == "/etc/alertmanager/alertmanager.yml"
+        assert _flag(name, "--cluster.listen-address") == ["0.0.0.0:9094"]
+        assert sorted(_flag(name, "--cluster.peer")) == sorted(f"{n}:9094" for n in names if n != name)
+        assert _flag(name, "--cluster.peer-timeout") == [defaults.ALERTMANAGER_PEER_TIMEOUT]
+        assert "receiver_token" in SERVICES[name]["secrets"]
+    am = yaml.safe_load((REPO / "alertmanager/alertmanager.compose-ha.yml").read_text())
+    for rcv in am["receivers"]:
+        urls = sorted(h["url"] for h in rcv["webhook_configs"])
+        assert urls == [f"http://receiver-{x}:{defaults.RECEIVER_PORT}/webhook/alertmanager" for x in "ab"], rcv
+    envs = [SERVICES[f"receiver-{x}"]["environment"] for x in "ab"]
+    assert envs[0]["DATABASE_URL"] == envs[1]["DATABASE_URL"] == SERVICES["receiver"]["environment"]["DATABASE_URL"]
+    assert [e["ALERTMANAGER_URL"] for e in envs] == ["http://alertmanager-a:9093", "http://alertmanager-b:9093"]
+    assert envs[1]["TELEGRAM_POLLING"] == "false" and "TELEGRAM_POLLING" not in envs[0]
 
 
 SECRETISH = re.compile(r"(TOKEN|PASSWORD|SECRET|WEBHOOK_URL|DATABASE_URL)")

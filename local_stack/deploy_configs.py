@@ -1,0 +1,112 @@
+"""prometheus.yml and alertmanager.yml for each way the stack is deployed.
+
+The catalog renders parameterised configs (`exporter.catalog.render_prometheus_config`,
+`render_alertmanager_config`) and knows nothing of ports or hosts. This module knows where the
+pieces listen: on loopback for the native runner, by service name for docker-compose, and in the
+HA shape (two Prometheus replicas, three clustered Alertmanagers, two receivers on one database).
+
+`render_deploy_configs` is registered in the catalog's `EXTRA_GENERATORS` (as a lazy
+"module:function" string, so the catalog never imports this package); `d76 generate` writes its
+files and `d76 generate --check` checks them. The native runner renders the same topology with the
+ports it was given into its state folder.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from exporter.catalog import (TOKEN_FILE_COMPOSE, TOKEN_FILE_LOCAL, Catalog, render_alertmanager_config,
+                              render_prometheus_config)
+
+from . import defaults
+
+__all__ = ["Topology", "local_topology", "COMPOSE_SINGLE", "COMPOSE_HA", "prometheus_config",
+           "alertmanager_config", "render_deploy_configs", "replica_name"]
+
+RULE_FILES = ["rules/*.yml"]
+
+
+def replica_name(index: int) -> str:
+    """Replica 0 is "a", 1 is "b", ...: the `replica` external label and the pieces' suffix."""
+    return defaults.REPLICA_NAMES[index]
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Where each piece of one deployment listens, as `host:port` seen from the other pieces.
+
+    More than one Prometheus makes them replicas: each gets `external_labels: {replica: a|b}` and
+    drops that label from the alerts it sends, so Alertmanager sees one alert, not two.
+    """
+
+    exporter: str
+    prometheus: tuple[str, ...]
+    alertmanagers: tuple[str, ...]
+    receivers: tuple[str, ...]
+    token_file: str
+    self_scrape: tuple[str, ...] | None = None  # how Prometheus scrapes itself (default: `prometheus`)
+
+    @property
+    def replicated(self) -> bool:
+        return len(self.prometheus) > 1
+
+
+def local_topology(*, exporter_port: int = defaults.EXPORTER_PORT,
+                   prometheus_ports: tuple[int, ...] = (defaults.PROMETHEUS_PORT,),
+                   alertmanager_ports: tuple[int, ...] = (defaults.ALERTMANAGER_PORT,),
+                   receiver_ports: tuple[int, ...] = (defaults.RECEIVER_PORT,)) -> Topology:
+    h = defaults.HOST
+    return Topology(exporter=f"{h}:{exporter_port}",
+                    prometheus=tuple(f"{h}:{p}" for p in prometheus_ports),
+                    alertmanagers=tuple(f"{h}:{p}" for p in alertmanager_ports),
+                    receivers=tuple(f"{h}:{p}" for p in receiver_ports),
+                    token_file=TOKEN_FILE_LOCAL)
+
+
+# docker-compose.yml: containers listen on the servers' own default ports; service names are hosts.
+COMPOSE_SINGLE = Topology(
+    exporter=f"exporter:{defaults.EXPORTER_PORT}", prometheus=("prometheus:9090",),
+    alertmanagers=("alertmanager:9093",), receivers=(f"receiver:{defaults.RECEIVER_PORT}",),
+    token_file=TOKEN_FILE_COMPOSE, self_scrape=("localhost:9090",))
+COMPOSE_HA = Topology(
+    exporter=f"exporter:{defaults.EXPORTER_PORT}",
+    prometheus=tuple(f"prometheus-{replica_name(i)}:9090" for i in range(len(defaults.HA_PROMETHEUS_PORTS))),
+    alertmanagers=tuple(f"alertmanager-{replica_name(i)}:9093"
+                        for i in range(len(defaults.HA_ALERTMANAGER_PORTS))),
+    receivers=tuple(f"receiver-{replica_name(i)}:{defaults.RECEIVER_PORT}"
+                    for i in range(len(defaults.HA_RECEIVER_PORTS))),
+    token_file=TOKEN_FILE_COMPOSE)
+
+
+def prometheus_config(catalog: Catalog, topo: Topology, replica: int = 0) -> str:
+    """prometheus.yml of Prometheus number `replica`: every Alertmanager of the topology (with a
+    short send timeout when there are several, so a hung one holds the others up briefly), and in
+    a replicated topology the `replica` external label, dropped again from the alerts it sends."""
+    labels = {defaults.HA_REPLICA_LABEL: replica_name(replica)} if topo.replicated else None
+    return render_prometheus_config(
+        catalog, exporter_target=topo.exporter, alertmanager_target=list(topo.alertmanagers),
+        rule_files=RULE_FILES, receiver_target=list(topo.receivers),
+        self_target=list(topo.self_scrape or topo.prometheus), external_labels=labels,
+        drop_alert_labels=[defaults.HA_REPLICA_LABEL] if topo.replicated else (),
+        alertmanager_timeout=defaults.ALERTMANAGER_SEND_TIMEOUT if len(topo.alertmanagers) > 1 else None)
+
+
+def alertmanager_config(catalog: Catalog, topo: Topology) -> str:
+    """alertmanager.yml shared by every Alertmanager of the topology: each posts to every receiver."""
+    return render_alertmanager_config(catalog, receiver_url=[f"http://{r}" for r in topo.receivers],
+                                      bearer_token_file=topo.token_file)
+
+
+def render_deploy_configs(catalog: Catalog) -> dict[str, str]:
+    """The committed variants (repo-relative path -> text): the native single stack on the default
+    ports (for running Prometheus/Alertmanager by hand), and docker-compose's single and `ha` shapes."""
+    local = local_topology()
+    files = {
+        "prometheus/prometheus.yml": prometheus_config(catalog, local),
+        "prometheus/prometheus.compose.yml": prometheus_config(catalog, COMPOSE_SINGLE),
+        "alertmanager/alertmanager.yml": alertmanager_config(catalog, local),
+        "alertmanager/alertmanager.compose.yml": alertmanager_config(catalog, COMPOSE_SINGLE),
+        "alertmanager/alertmanager.compose-ha.yml": alertmanager_config(catalog, COMPOSE_HA),
+    }
+    for i in range(len(COMPOSE_HA.prometheus)):
+        files[f"prometheus/prometheus.compose-ha-{replica_name(i)}.yml"] = prometheus_config(catalog, COMPOSE_HA, i)
+    return files

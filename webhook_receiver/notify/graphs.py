@@ -29,7 +29,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from .model import AlertView
+from .model import PLUMBING_LABELS, AlertView
 
 __all__ = ["GraphError", "GraphRenderer", "Series", "expr_from_generator_url", "split_comparison",
            "fetch_range", "render_png", "graph_caption", "alert_threshold", "PNG_SIGNATURE"]
@@ -158,7 +158,8 @@ def render_png(series: Sequence[Series], alert: AlertView, *, threshold: float |
     for s in others:
         ax.plot(when(s.times), s.values, color="#b0b0b0", linewidth=0.9)
     for s in own:
-        label = ", ".join(f"{k}={v}" for k, v in sorted(s.labels.items()) if k != "__name__")[:60] or alert.alertname
+        label = ", ".join(f"{k}={v}" for k, v in sorted(s.labels.items())
+                          if k != "__name__" and k not in PLUMBING_LABELS)[:60] or alert.alertname
         ax.plot(when(s.times), s.values, color="#1f5fbf", linewidth=2.0, label=label)
     if threshold is not None:
         ax.axhline(threshold, color="#d62728", linestyle="--", linewidth=1.4, label=f"threshold {threshold:g}")

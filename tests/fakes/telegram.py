@@ -296,7 +296,8 @@ class FakeTelegram(FakeHTTPServer):
             "from": {"id": user_id, "is_bot": False, "first_name": username, "username": username},
             "message": {"message_id": message_id, "date": int(time.time()),
                         "chat": {"id": int(chat_id) if str(chat_id).lstrip("-").isdigit() else chat_id,
-                                 "type": "group"},
+                                 # a private chat's id is the user's id
+                                 "type": "private" if str(chat_id) == str(user_id) else "group"},
                         "text": msg.visible_text if msg else ""},
             "chat_instance": "1",
             "data": data}}

@@ -34,6 +34,7 @@ from ..errors import StorageUnavailable
 from ..store.base import AlertStore
 from .channel_map import ChannelMap
 from .channels.base import DeliveryError, Part, TailCount
+from .graphs import expr_from_generator_url
 from .lanes import LaneLeases
 from .metrics import NotifyMetrics
 from .model import AlertView, Notice
@@ -231,7 +232,7 @@ class LaneRunner:
         s = self.d.settings
         a = item.alert
         if (not s.graphs_enabled or a is None or a.resolved or a.id is None or item.severity not in s.graph_severities
-                or not hasattr(self.channel, "send_photo") or not a.generator_url):
+                or not hasattr(self.channel, "send_photo") or not expr_from_generator_url(a.generator_url)):
             return
         try:
             n = self.d.outbox.enqueue_now([{

@@ -64,6 +64,7 @@ class Replies(Protocol):
 
 REFUSAL = ("Sorry, this bot only takes commands from its operators. If you are one, ask for your "
            "Telegram user id ({user}) to be added to TELEGRAM_ALLOWED_USER_IDS.")
+QUERY_LOOKUPS = 20
 REFUSAL_EVERY = 60.0  # seconds: one refusal per chat and user in that time, however often they try
 
 
@@ -164,7 +165,14 @@ class CallbackHandler:
             return "Commands are not enabled here"
         if parsed.action == "alerts_page":
             mid = message.get("message_id")
-            query = self.replies.query_of(chat_id, mid) if isinstance(mid, int) else None
+            query = None
+            # the answer's row records its message id just after Telegram answered: a button
+            # pressed at once may come before that commit, so look a few times
+            for attempt in range(QUERY_LOOKUPS if isinstance(mid, int) else 0):
+                query = self.replies.query_of(chat_id, mid)
+                if query is not None:
+                    break
+                time.sleep(0.1)
             if not isinstance(query, dict) or not isinstance(query.get("query"), dict):
                 return "That list is too old: send /alerts again"
             answer = self.console.alerts_page(query["query"], parsed.target)

@@ -379,3 +379,59 @@ def test_graph_absent_when_prometheus_is_down(tmp_path: Path) -> None:
             assert tg.rate_limited == []
         finally:
             proc.stop()
+
+
+def test_maintenance_windows_and_answers_on_postgresql(pg_url: str, alertmanager_factory, tmp_path: Path) -> None:
+    """The new tables and queries on PostgreSQL: a window opened, ended by /unsilence of its silence,
+    the covered alert's message refreshed; an answer found by its message; a graph row's life."""
+    import json
+    from datetime import datetime, timedelta, timezone
+
+    from webhook_receiver.alertmanager_api import AlertmanagerClient
+    from webhook_receiver.notify.actions import AlertActions
+    from webhook_receiver.notify.outbox import Lane, Outbox
+    from webhook_receiver.payload import parse_alertmanager_payload
+    from webhook_receiver.store import open_store
+    from webhook_receiver.store.base import AlertQuery
+
+    cfg = tmp_path / "am.yml"
+    cfg.write_text("route:\n  receiver: blackhole\nreceivers:\n  - name: blackhole\n")
+    _, am_url = alertmanager_factory(cfg)
+    store = open_store(pg_url)
+    try:
+        store.migrate()
+        outbox = Outbox(store)
+        actions = AlertActions(store, outbox, {}, AlertmanagerClient(am_url))
+        store.ingest(parse_alertmanager_payload(json.dumps(am_payload(
+            am_alert("ExchangeDown", "P1", labels={"exchange": "upbit"}))).encode()))
+        mute = actions.mute([{"name": "exchange", "value": "upbit", "isRegex": False, "isEqual": True}],
+                            timedelta(hours=2), "telegram:kim", "upgrade")
+        assert [m.id for m in actions.mutes()] == [mute.id] and mute.scope() == "exchange=upbit"
+        with store.transaction() as tx:  # the alert was silenced by that window (as the button does)
+            tx.execute("UPDATE alerts SET silence_id = %s, silenced_until = %s", (mute.silence_id, mute.ends_at))
+        sil, ended = actions.unsilence(mute.silence_id[:8], "telegram:lee")
+        assert sil["id"] == mute.silence_id and ended is not None and ended.ended_by == "telegram:lee"
+        assert actions.mutes() == [] and actions.get_mute(mute.id).ended_at is not None
+        [alert] = store.list_alerts(AlertQuery())
+        assert alert["silenced_until"] <= datetime.now(timezone.utc)
+
+        lane = Lane("telegram", MAIN)
+        outbox.enqueue_now([{"channel": "telegram", "destination": MAIN, "kind": "reply", "dedupe_key": "reply:x",
+                             "payload": {"text": "hi", "query": {"severities": ["P0"], "matchers": []}}}])
+        [row] = outbox.due(lane)
+        outbox.complete([row["id"]], "sent", remote_id="55", destination=MAIN)
+        assert outbox.reply_payload(MAIN, "55")["query"] == {"severities": ["P0"], "matchers": []}
+        assert outbox.reply_payload(MAIN, "56") is None
+
+        outbox.enqueue_now([{"channel": "telegram", "destination": MAIN, "kind": "graph", "status": "rendering",
+                             "alert_id": alert["id"], "dedupe_key": "g", "payload": {"reply_to": "55"}}])
+        assert outbox.due(lane) == []  # invisible to the lane while rendering
+        [claimed] = outbox.claim_renders("w1", 30)
+        assert outbox.claim_renders("w2", 30) == []  # leased
+        outbox.graph_ready(claimed["id"], b"\x89PNG...", "caption")
+        [ready] = outbox.due(lane)
+        assert ready["kind"] == "graph" and ready["payload"]["caption"] == "caption"
+        outbox.drop_payload_keys([ready["id"]], ["png"])
+        assert "png" not in outbox.list(kind="graph")[0]["payload"]
+    finally:
+        store.close()

@@ -157,22 +157,31 @@ def render_png(series: Sequence[Series], alert: AlertView, *, threshold: float |
 
     for s in others:
         ax.plot(when(s.times), s.values, color="#b0b0b0", linewidth=0.9)
+    few = max((len(s.times) for s in own), default=0) < 30
     for s in own:
         label = ", ".join(f"{k}={v}" for k, v in sorted(s.labels.items())
                           if k != "__name__" and k not in PLUMBING_LABELS)[:60] or alert.alertname
-        ax.plot(when(s.times), s.values, color="#1f5fbf", linewidth=2.0, label=label)
+        ax.plot(when(s.times), s.values, color="#1f5fbf", linewidth=2.0, label=label,
+                marker="o" if few else None, markersize=3)
     if threshold is not None:
         ax.axhline(threshold, color="#d62728", linestyle="--", linewidth=1.4, label=f"threshold {threshold:g}")
-    if alert.starts_at and start <= alert.starts_at <= end:
+    # a series younger than the window (a fresh exporter): show the span that has data
+    first = min((s.times[0] for s in series if s.times), default=start.timestamp())
+    left = start
+    if first > start.timestamp() + 60:
+        pad = max(5.0, (end.timestamp() - first) * 0.1)
+        left = max(start, datetime.fromtimestamp(first - pad, timezone.utc))
+    if alert.starts_at and left <= alert.starts_at <= end:
         ax.axvline(alert.starts_at, color="#ff7f0e", linewidth=1.0, linestyle=":", label="fired")
-    ax.set_xlim(start, end)
-    ax.xaxis.set_major_formatter(DateFormatter("%H:%M", tz=timezone.utc))
+    ax.set_xlim(left, end)
+    short = (end - left).total_seconds() < 600
+    ax.xaxis.set_major_formatter(DateFormatter("%H:%M:%S" if short else "%H:%M", tz=timezone.utc))
     ax.grid(True, alpha=0.3)
     title = f"[{alert.severity}] {alert.alertname}  {alert.identity(50)}"
     ax.set_title(title[:100], fontsize=10, loc="left")
     ax.set_xlabel("UTC", fontsize=8)
     ax.tick_params(labelsize=8)
-    ax.legend(fontsize=7, loc="upper left")
+    ax.legend(fontsize=7, loc="best")
     fig.text(0.99, 0.01, expr[:110], fontsize=6, ha="right", va="bottom", color="#666666")
     fig.tight_layout()
     buf = io.BytesIO()

@@ -174,3 +174,15 @@ def test_p0_first_whatever_its_topic_and_then_answers() -> None:
     assert p.items[0].kind == "firing"  # pages before graphs
     p, _ = plan([graph])
     assert p.shape == "single" and p.items[0] is graph
+
+
+def test_a_bad_channel_map_stops_the_receiver_at_start_naming_the_key(tmp_path) -> None:
+    from webhook_receiver.app import create_app
+    from webhook_receiver.settings import SettingsError, load_settings
+
+    bad = tmp_path / "channel_map.yml"
+    bad.write_text(yaml.safe_dump({"severities": {"P1": {"channels": ["telegram"]}}, "telegram": {"routes": [
+        {"severities": ["P1"], "topic_label": "exchange", "topics": {"upbit": "eleven"}}]}}))
+    with pytest.raises(SettingsError, match=r"CHANNEL_MAP_FILE.*telegram\.routes\[0\]\.topics\.upbit"):
+        create_app(load_settings(env={"DATABASE_URL": f"sqlite:///{tmp_path / 'h.db'}", "NOTIFICATIONS_ENABLED": "true",
+                                      "CHANNEL_MAP_FILE": str(bad), "DEADMAN_ENABLED": "false"}))

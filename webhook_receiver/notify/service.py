@@ -7,6 +7,8 @@ import logging
 import time
 from typing import Any, Mapping
 
+import yaml
+
 from ..alertmanager_api import AlertmanagerClient
 from ..store.base import AlertStore
 from .actions import ActionError, AlertActions
@@ -18,7 +20,7 @@ from .dispatcher import Dispatcher
 from .metrics import NotifyMetrics, OutboxDepthCollector
 from .outbox import Outbox
 from .planner import NotifyPlanner
-from .settings import NotifySettings, load_notify_settings
+from .settings import NotifySettings, SettingsError, load_notify_settings
 
 __all__ = ["NotifyService", "init_app", "build_channels", "ReplyDesk"]
 
@@ -62,7 +64,10 @@ class NotifyService:
                  worker_id: str | None = None) -> None:
         self.store = store
         self.settings = settings
-        self.channel_map = channel_map or load_channel_map(settings.channel_map_path)
+        try:
+            self.channel_map = channel_map or load_channel_map(settings.channel_map_path)
+        except (ValueError, OSError, yaml.YAMLError) as exc:  # checked at start-up: say which key is wrong
+            raise SettingsError(f"channel map (CHANNEL_MAP_FILE): {exc}") from None
         self.channels = build_channels(settings, channels)
         for ch in self.channels.values():
             if hasattr(ch, "use_channel_map"):

@@ -2,11 +2,14 @@
 
 Brings the local stack up (simulator, Prometheus, Alertmanager, receiver), walks the simulator
 through three incidents, shows each alert as the receiver stores and relays it (Telegram messages are
-printed when no bot token is set), acknowledges one, returns to calm until everything resolves,
-prints the history and where to look, and stops the stack (unless --keep).
+printed when no bot token is set; the graphs that follow P0/P1 pages are saved as PNG files next to
+the demo's state, and their paths printed), asks `/status` as an operator would from the phone,
+acknowledges one alert, returns to calm until everything resolves, prints the history and where to
+look, and stops the stack (unless --keep).
 """
 from __future__ import annotations
 
+import secrets
 import sys
 import time
 from dataclasses import dataclass
@@ -74,6 +77,24 @@ class LogTail:
         return out
 
 
+def _ask(stack: Any, secret: str, text: str) -> None:
+    """Send a command as the operator's phone would: a Telegram update to the receiver's webhook.
+    The answer goes through the outbox like every message (printed in a dry run)."""
+    import os
+
+    import requests
+
+    chat = os.environ.get("TELEGRAM_CHAT_ID") or "console"
+    users = [u for u in os.environ.get("TELEGRAM_ALLOWED_USER_IDS", "").split(",") if u.strip().isdigit()]
+    update = {"update_id": int(time.time()), "message": {
+        "message_id": int(time.time()) % 100000, "date": int(time.time()), "text": text,
+        "chat": {"id": int(chat) if chat.lstrip("-").isdigit() else chat, "type": "supergroup"},
+        "from": {"id": int(users[0]) if users else 1, "is_bot": False, "first_name": "demo", "username": "demo-operator"}}}
+    r = requests.post(f"{stack.url('receiver')}/telegram/webhook", json=update, timeout=10,
+                      headers={"X-Telegram-Bot-Api-Secret-Token": secret})
+    r.raise_for_status()
+
+
 def _alerts(stack: Any, since: str) -> list[dict[str, Any]]:
     r = stack.api("GET", "/api/alerts", params={"since": since, "limit": 200})
     r.raise_for_status()
@@ -105,13 +126,14 @@ def _table(stack: Any, rows: list[dict[str, Any]]) -> Any:
     return t
 
 
-def run_demo(stack: Any, console: Any, timeout: float) -> list[dict[str, Any]]:
+def run_demo(stack: Any, console: Any, timeout: float, secret: str = "") -> list[dict[str, Any]]:
     from rich.live import Live
     from rich.markup import escape
 
     since = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
     tail = LogTail(stack.logs_of("receiver"))
     seen: dict[str, dict[str, Any]] = {}
+    printed: list[str] = []
 
     def relevant() -> list[dict[str, Any]]:
         return [a for a in _alerts(stack, since) if a["alertname"] != "Watchdog"]
@@ -121,6 +143,7 @@ def run_demo(stack: Any, console: Any, timeout: float) -> list[dict[str, Any]]:
         while True:
             rows = relevant()
             for msg in tail.new_messages():
+                printed.append(msg)
                 live.console.print(escape(msg), style="dim")
             live.update(_table(stack, rows))
             if pred(rows):
@@ -141,6 +164,10 @@ def run_demo(stack: Any, console: Any, timeout: float) -> list[dict[str, Any]]:
             rows = wait(arrived, f"{inc.alertname} notification", live)
             seen[inc.alertname] = next(a for a in rows if a["alertname"] == inc.alertname)
         frozen = seen["ExchangeFrozen"]
+        if secret:
+            live.console.rule("[bold]the operator asks from the phone: /status")
+            _ask(stack, secret, "/status")
+            wait(lambda rows: any("Pipeline status" in m for m in printed), "the /status answer", live)
         live.console.rule("[bold]an operator acknowledges the frozen exchange")
         r = stack.api("POST", f"/api/alerts/{frozen['id']}/ack",
                       json={"by": "demo-operator", "comment": "failing over upbit"})
@@ -171,11 +198,20 @@ def command(state_dir: Path, keep: bool, timeout: float, free_ports: bool) -> No
     state_dir.mkdir(parents=True, exist_ok=True)
     override = state_dir / "demo-overrides.yml"
     override.write_text(yaml.safe_dump(DEMO_OVERRIDES, sort_keys=False))
+    graphs = (state_dir / "graphs").resolve()
+    secret = secrets.token_urlsafe(24)
     cfg = StackConfig(state_dir=state_dir, catalog_override=override,
-                      receiver_env={"DEADMAN_TIMEOUT_SECONDS": "600", "NOTIFY_SUMMARY_INTERVAL_SECONDS": "5"})
+                      receiver_env={"DEADMAN_TIMEOUT_SECONDS": "600", "NOTIFY_SUMMARY_INTERVAL_SECONDS": "5",
+                                    # the operator's commands arrive by webhook in the demo (see _ask)
+                                    "TELEGRAM_WEBHOOK_SECRET": secret,
+                                    "TELEGRAM_POLLING": "true" if _has_telegram() else "false",
+                                    # dry run: graphs are saved here instead of being sent
+                                    "TELEGRAM_DRY_RUN_DIR": str(graphs)})
     if free_ports:
         cfg.exporter_port, cfg.prometheus_port, cfg.alertmanager_port, cfg.receiver_port = (
             free_port(), free_port(), free_port(), free_port())
+    # graphs in the page: the receiver asks this Prometheus for the alert's last 30 minutes
+    cfg.receiver_env["PROMETHEUS_URL"] = f"http://127.0.0.1:{cfg.prometheus_port}"
     stack = Stack(cfg)
     console.rule("[bold]D76 demo: bot simulator -> Prometheus -> Alertmanager -> receiver -> Telegram")
     dry = "printed here (dry run)" if not _has_telegram() else "sent to your Telegram chat"
@@ -190,7 +226,7 @@ def command(state_dir: Path, keep: bool, timeout: float, free_ports: bool) -> No
         console.print("  " + line)
     ok = False
     try:
-        run_demo(stack, console, timeout)
+        run_demo(stack, console, timeout, secret)
         ok = True
     except DemoFailed as exc:
         console.print(f"[red]demo failed:[/red] {exc}")
@@ -205,6 +241,11 @@ def command(state_dir: Path, keep: bool, timeout: float, free_ports: bool) -> No
         console.print(f"Receiver API  {stack.url('receiver')}/api/alerts  (Authorization: Bearer "
                       f"$(cat {stack.state}/alertmanager/receiver_token))")
         console.print(f"Logs          {stack.logs}")
+        pngs = sorted(graphs.glob("*.png")) if graphs.is_dir() else []
+        if pngs:
+            console.print(f"Graphs        {len(pngs)} PNG file(s) the bot would have sent after its pages:")
+            for p in pngs:
+                console.print(f"              {p}", markup=False)
         if keep:
             console.print(f"The stack keeps running; stop it with: d76 stack down --state-dir {state_dir}")
         else:

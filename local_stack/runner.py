@@ -288,8 +288,12 @@ class Stack:
         am_urls = self.urls("alertmanager")
         env = {**os.environ, "DATABASE_URL": self._database_url, "RECEIVER_TOKEN": self.token,
                "CHANNEL_MAP_FILE": str(self.state / "channel_map.yml"),
-               # silences gossip across the cluster: each receiver talks to "its" Alertmanager
-               "ALERTMANAGER_URL": am_urls[index % len(am_urls)], "NOTIFICATIONS_ENABLED": "true",
+               # each receiver talks to "its" Alertmanager first (silences gossip across the cluster) and
+               # falls back to the others; the history reconciler polls them all
+               "ALERTMANAGER_URL": ",".join(am_urls[index % len(am_urls):] + am_urls[:index % len(am_urls)]),
+               # graphs in the page and /status read Prometheus (its replica of the same letter)
+               "PROMETHEUS_URL": self.urls("prometheus")[index % len(self.urls("prometheus"))],
+               "NOTIFICATIONS_ENABLED": "true",
                "PYTHONUNBUFFERED": "1", **c.receiver_env}
         if index > 0:
             # one bot has one getUpdates consumer (Telegram answers 409 to a second): replica a polls

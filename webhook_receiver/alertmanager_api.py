@@ -63,5 +63,38 @@ class AlertmanagerClient:
     def silences(self) -> list[dict]:
         return list(self._call("GET", "/api/v2/silences") or [])
 
+    def active_silences(self) -> list[dict]:
+        """Silences in force now, ending soonest first."""
+        out = [s for s in self.silences() if (s.get("status") or {}).get("state") == "active"]
+        return sorted(out, key=lambda s: str(s.get("endsAt") or ""))
+
+    def get_silence(self, silence_id: str) -> dict:
+        return dict(self._call("GET", f"/api/v2/silence/{silence_id}") or {})
+
+    def peers(self, timeout: float = 2.0) -> list[dict[str, Any]]:
+        """Each configured Alertmanager (an HA cluster has several): reachable or not, its version
+        and cluster status, from `/api/v2/status`. Never raises."""
+        out: list[dict[str, Any]] = []
+        for base in self.urls:
+            try:
+                resp = self._session.get(f"{base}/api/v2/status", timeout=timeout)
+            except requests.RequestException as exc:
+                out.append({"url": base, "ok": False, "error": type(exc).__name__})
+                continue
+            if resp.status_code != 200:
+                out.append({"url": base, "ok": False, "error": f"HTTP {resp.status_code}"})
+                continue
+            try:
+                body = resp.json()
+            except ValueError:
+                body = {}
+            body = body if isinstance(body, dict) else {}
+            cluster = body.get("cluster") if isinstance(body.get("cluster"), dict) else {}
+            info = body.get("versionInfo") if isinstance(body.get("versionInfo"), dict) else {}
+            out.append({"url": base, "ok": True, "version": str(info.get("version") or "?"),
+                        "cluster": str(cluster.get("status") or "?"),
+                        "peers": len(cluster.get("peers") or [])})
+        return out
+
     def alerts(self, **filters: Any) -> list[dict]:
         return list(self._call("GET", "/api/v2/alerts", params=filters) or [])

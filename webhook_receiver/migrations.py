@@ -246,10 +246,48 @@ CREATE TABLE notify_lanes (
 );
 """
 
+# Maintenance windows (`/mute` from Telegram): the Alertmanager silence and who opened it, why, and
+# who ended it. Answers to commands are looked up by the message they became (paged `/alerts`).
+# Version 4 is taken by the history/reconcile work on another branch; the two are independent.
+_PG_0005 = """
+CREATE TABLE maintenance_windows (
+    id          BIGSERIAL PRIMARY KEY,
+    silence_id  TEXT NOT NULL,
+    matchers    JSONB NOT NULL DEFAULT '[]'::jsonb,
+    created_by  TEXT NOT NULL,
+    reason      TEXT NOT NULL DEFAULT '',
+    starts_at   TIMESTAMPTZ NOT NULL,
+    ends_at     TIMESTAMPTZ NOT NULL,
+    ended_at    TIMESTAMPTZ,
+    ended_by    TEXT
+);
+CREATE INDEX maintenance_windows_ends_idx ON maintenance_windows (ends_at);
+CREATE INDEX maintenance_windows_silence_idx ON maintenance_windows (silence_id);
+CREATE INDEX notifications_reply_message_idx ON notifications (chat_id, message_id) WHERE kind = 'reply';
+"""
+
+_SQLITE_0005 = """
+CREATE TABLE maintenance_windows (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    silence_id  TEXT NOT NULL,
+    matchers    TEXT NOT NULL DEFAULT '[]',
+    created_by  TEXT NOT NULL,
+    reason      TEXT NOT NULL DEFAULT '',
+    starts_at   TEXT NOT NULL,
+    ends_at     TEXT NOT NULL,
+    ended_at    TEXT,
+    ended_by    TEXT
+);
+CREATE INDEX maintenance_windows_ends_idx ON maintenance_windows (ends_at);
+CREATE INDEX maintenance_windows_silence_idx ON maintenance_windows (silence_id);
+CREATE INDEX notifications_reply_message_idx ON notifications (chat_id, message_id) WHERE kind = 'reply';
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "alerts, webhook_payloads, notifications", _PG_0001, _SQLITE_0001),
     Migration(2, "notifications sent_at index", _0002, _0002),
     Migration(3, "delivery lanes, shared messages, open kinds", _PG_0003, _SQLITE_0003),
+    Migration(5, "maintenance windows, command answers by message", _PG_0005, _SQLITE_0005),
 ]
 
 

@@ -1,6 +1,7 @@
 """Build the rendered `Catalog` from the defaults plus an optional override file."""
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -20,9 +21,11 @@ __all__ = ["load_catalog", "build_catalog", "DEFAULT_SEVERITY_POLICY", "fmt_num"
 DEFAULT_SEVERITY_POLICY: dict[str, SeverityPolicy] = {
     "P0": SeverityPolicy(["telegram"], "0s", "10s", "5m", 10),
     "P1": SeverityPolicy(["telegram", "slack"], "5s", "1m", "30m", 5),
-    "P2": SeverityPolicy(["telegram", "slack"], "30s", "2m", "1h", 3),
-    "P3": SeverityPolicy(["email"], "5m", "30m", "24h", 1),
+    "P2": SeverityPolicy(["telegram", "slack"], "30s", "2m", "1h", 3, quiet=True),
+    "P3": SeverityPolicy(["email"], "5m", "30m", "24h", 1, quiet=True),
 }
+# labels a Telegram route may match or pick topics by, besides the alerts' identifying labels
+ROUTE_LABELS = ("alertname", "severity", "source", "job", "instance")
 # accepted in override files written for earlier versions, meaning what they meant then
 LEGACY_POLICY_KEYS = {"telegram_budget_per_minute": "share_per_minute"}
 
@@ -152,6 +155,28 @@ def _external_url_errors(policy: dict[str, Any], source: str) -> list[str]:
     return []
 
 
+def _telegram_errors(policy: dict[str, Any], source: str) -> list[str]:
+    """`policy.telegram.routes`: the receiver's own checks, plus label names no alert carries."""
+    from webhook_receiver.notify.channel_map import route_errors
+
+    tg = policy.get("telegram")
+    routes = tg.get("routes") if isinstance(tg, dict) else None
+    key = "policy.telegram.routes"
+    errors = [f"{source}: {e}" for e in route_errors(routes, key)]
+    if errors or not isinstance(routes, list):
+        return errors
+    known = sorted({lab for s in DEFAULT_SPECS for lab in s.labels} | set(ROUTE_LABELS))
+    for n, r in enumerate(routes):
+        named = [(f"{key}[{n}].topic_label", r.get("topic_label"))] if r.get("topic_label") else []
+        named += [(f"{key}[{n}].match.{lab}", lab) for lab in (r.get("match") or {})]
+        for where, lab in named:
+            if lab not in known:
+                hint = difflib.get_close_matches(lab, known, n=1)
+                errors.append(f"{source}: {where}: no alert carries the label {lab!r}"
+                              + (f" (did you mean {hint[0]}?)" if hint else f" (labels: {', '.join(known)})"))
+    return errors
+
+
 def _with_matcher(expr: str, label: str, matcher: str, name: str) -> str:
     out, n = add_matcher(expr, label, matcher)
     if not n:  # a catalog bug (the label comes from no selector), not an operator mistake
@@ -202,7 +227,7 @@ def _check_specs(specs: tuple[AlertSpec, ...]) -> None:
 
 def _settings(policy: dict[str, Any]) -> CatalogSettings:
     fields = {k: (tuple(v) if k == "group_by" else v) for k, v in policy.items()
-              if k not in ("severities", "telegram_budget_total_per_minute")}  # the latter: no longer used
+              if k not in ("severities", "telegram", "telegram_budget_total_per_minute")}  # the last: no longer used
     if fields.get("external_url"):
         fields["external_url"] = fields["external_url"].rstrip("/")
         # links a phone can open: the receiver serves the runbooks under its public URL
@@ -228,6 +253,7 @@ def build_catalog(overrides: dict[str, Any] | None = None, *, source: str = "ove
         if isinstance(alert_ov.get(spec.name), dict):
             errors += _alert_errors(spec, alert_ov[spec.name], source)
     errors += _external_url_errors(policy, source)
+    errors += _telegram_errors(policy, source)
     if errors:
         raise CatalogError(sorted(dict.fromkeys(errors)))
     settings = _settings(policy)
@@ -235,8 +261,10 @@ def build_catalog(overrides: dict[str, Any] | None = None, *, source: str = "ove
                   for sev, p in DEFAULT_SEVERITY_POLICY.items()}
     alerts = [_render(spec, alert_ov.get(spec.name, {}), settings) for spec in DEFAULT_SPECS]
     alerts.append(replace(WATCHDOG, runbook_url=settings.runbook_base_url + WATCHDOG.runbook))
+    tg = policy.get("telegram") if isinstance(policy.get("telegram"), dict) else {}
     return Catalog(alerts=alerts, severity_policy=sev_policy,
-                   settings=settings, override_file=None if source == "overrides" else source)
+                   settings=settings, override_file=None if source == "overrides" else source,
+                   telegram_routes=tuple(dict(r) for r in tg.get("routes") or ()))
 
 
 def _severity_override(ov: dict[str, Any]) -> dict[str, Any]:

@@ -178,6 +178,8 @@ class SeverityPolicy:
     repeat_interval: str
     # this severity's share of a chat's slots when severities contend for them (never a cap)
     share_per_minute: int
+    # Telegram: sent without a sound (disable_notification); P2/P3 by default, P0/P1 loud
+    quiet: bool = False
 
 
 @dataclass(frozen=True)
@@ -200,6 +202,8 @@ class Catalog:
     severity_policy: dict[str, SeverityPolicy]
     settings: CatalogSettings
     override_file: str | None = None
+    # Telegram routes (chats, forum topics) as the receiver's channel map reads them (policy.telegram.routes)
+    telegram_routes: tuple[dict, ...] = ()
 
     @property
     def external_url(self) -> str | None:

@@ -10,7 +10,11 @@ Example (`d76 generate --config overrides.yml`):
       external_url: https://alerts.example.com
       evaluation_interval: 1s
       severities:
-        P2: {group_wait: 10s}
+        P2: {group_wait: 10s, quiet: true}      # quiet: Telegram sends without a sound
+      telegram:
+        routes:                                 # first match wins; unmatched: TELEGRAM_CHAT_ID
+          - {severities: [P0], chat: "-1002000000001"}          # the on-call group
+          - {severities: [P1, P2], topic_label: exchange, topics: {upbit: 11, binance: 12}}
 
 Structure is checked with a JSON schema; names and durations get explicit checks so every error
 names the offending key (`alerts.ExchangeFrozen.severity: ...`). Every problem is reported, not
@@ -40,6 +44,7 @@ _SEVERITY_POLICY = {
         "group_interval": _DURATION,
         "repeat_interval": _DURATION,
         "share_per_minute": {"type": "integer", "minimum": 0},
+        "quiet": {"type": "boolean"},
         # earlier name of share_per_minute (when shares were caps)
         "telegram_budget_per_minute": {"type": "integer", "minimum": 0},
     },
@@ -86,6 +91,12 @@ OVERRIDES_SCHEMA: dict[str, Any] = {
                     "type": "object",
                     "additionalProperties": False,
                     "properties": {sev: _SEVERITY_POLICY for sev in SEVERITIES},
+                },
+                # routes are checked by the receiver's own validator (build.py), which names each key
+                "telegram": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {"routes": {"type": "array"}},
                 },
             },
         },

@@ -98,10 +98,12 @@ def render_alertmanager_config(catalog: Catalog, *, receiver_url: str | Sequence
 
 
 def render_channel_map(catalog: Catalog) -> str:
-    """The receiver's severity -> channels map and each severity's share of a chat's slots (read by
-    webhook_receiver.notify.channel_map)."""
+    """The receiver's severity -> channels map, each severity's share of a chat's slots and whether
+    Telegram tells it quietly, and the Telegram routes to chats and forum topics (read, and checked
+    again at start-up, by webhook_receiver.notify.channel_map)."""
     doc = {
-        "severities": {sev: {"channels": list(p.channels), "share_per_minute": p.share_per_minute}
+        "severities": {sev: {"channels": list(p.channels), "share_per_minute": p.share_per_minute, "quiet": p.quiet}
                        for sev, p in catalog.severity_policy.items()},
+        "telegram": {"routes": [dict(r) for r in catalog.telegram_routes]},
     }
     return header(catalog) + dump_yaml(doc)

@@ -1,8 +1,10 @@
 """Local servers that speak the real protocols of external services, for tests and benchmarks.
 
-    with FakeTelegram() as tg:          # Bot API: sendMessage, editMessageText, answerCallbackQuery, getUpdates
-        env["TELEGRAM_API_URL"] = tg.api_url; env["TELEGRAM_BOT_TOKEN"] = tg.token
+    with FakeTelegram() as tg:          # Bot API: sendMessage, sendPhoto, editMessageText, answerCallbackQuery,
+        env["TELEGRAM_API_URL"] = tg.api_url   # getUpdates, getMe, setMyCommands; forum topics
+        env["TELEGRAM_BOT_TOKEN"] = tg.token
         ...; tg.wait_messages(1); tg.rate_limit(retry_after=1); tg.press_button("ack:7", chat_id=..., message_id=1)
+        msg = tg.send_command("/status", chat_id=...); tg.wait_reply(chat, msg["message_id"]); tg.wait_photos(1)
 
 `am_alert(...)` / `am_payload(...)` build Alertmanager webhook v4 bodies.
 All bind 127.0.0.1 on a free port, record what they receive, accept injected faults
@@ -11,11 +13,11 @@ All bind 127.0.0.1 on a free port, record what they receive, accept injected fau
 from .base import FakeHTTPServer, Fault, RecordedRequest
 from .payloads import am_alert, am_payload
 from .smtp import ReceivedMail, SMTPServer
-from .telegram import FakeTelegram, SentMessage, TelegramHTMLError, parse_telegram_html
+from .telegram import FakeTelegram, SentMessage, SentPhoto, TelegramHTMLError, check_png, parse_telegram_html
 from .webhooks import FakeDiscord, FakeSlack
 
 __all__ = [
     "FakeDiscord", "FakeHTTPServer", "FakeSlack", "FakeTelegram", "Fault", "RecordedRequest",
-    "ReceivedMail", "SMTPServer", "SentMessage", "TelegramHTMLError", "am_alert", "am_payload",
-    "parse_telegram_html",
+    "ReceivedMail", "SMTPServer", "SentMessage", "SentPhoto", "TelegramHTMLError", "am_alert", "am_payload",
+    "check_png", "parse_telegram_html",
 ]

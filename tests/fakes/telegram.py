@@ -1,21 +1,29 @@
 """A fake Telegram Bot API on loopback that checks what the real one checks.
 
-Speaks ``POST /bot<token>/<method>`` with JSON or form bodies and answers ``{"ok": ..., "result": ...}``
-like api.telegram.org. Implemented methods: sendMessage, editMessageText, answerCallbackQuery,
-getUpdates (long polling with `offset`/`timeout`), getMe. It validates the things our client can get
-wrong: a wrong token (401), HTML that does not parse (400 "can't parse entities"), text longer than
-4096 characters after entity parsing (400 "message is too long"), callback_data over 64 bytes
-(400 "BUTTON_DATA_INVALID"), editing an unknown message (400), a chat that blocked the bot (403).
+Speaks ``POST /bot<token>/<method>`` with JSON, form or multipart bodies and answers
+``{"ok": ..., "result": ...}`` like api.telegram.org. Implemented methods: sendMessage, sendPhoto
+(multipart upload), editMessageText, answerCallbackQuery, getUpdates (long polling with
+`offset`/`timeout`), getMe, setMyCommands. It validates the things our client can get wrong: a wrong
+token (401), HTML that does not parse (400 "can't parse entities"), text longer than 4096 characters
+after entity parsing (400 "message is too long"), a caption over 1024, callback_data over 64 bytes
+(400 "BUTTON_DATA_INVALID"), editing an unknown message (400), a chat that blocked the bot (403), a
+photo that is not a whole PNG (400 "IMAGE_PROCESS_FAILED"), a `message_thread_id` that is not a topic of
+that forum chat (400 "message thread not found"), command lists Telegram would refuse.
 
-Tests push updates with `press_button(...)` / `push_update(...)` and read `messages`, `edits`,
-`callback_answers`. Faults (429 with retry_after, 5xx, timeouts) come from `FakeHTTPServer.inject`;
-`rate_limit(retry_after)` is a shortcut for a realistic 429.
+Tests push updates with `press_button(...)`, `send_command(...)` / `push_update(...)` and read
+`messages`, `photos`, `edits`, `callback_answers`, `commands`. Forum topics are made with
+`create_topic(chat)`. Faults (429 with retry_after, 5xx, timeouts) come from `FakeHTTPServer.inject`;
+`rate_limit(retry_after)` is a shortcut for a realistic 429, `enforce_limits()` answers 429 to every
+call past Telegram's per-chat and per-bot limits (sendMessage, editMessageText and sendPhoto count).
 """
 from __future__ import annotations
 
 import itertools
 import json
+import re
+import struct
 import time
+import zlib
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
@@ -24,9 +32,44 @@ from werkzeug.wrappers import Request, Response
 
 from .base import FakeHTTPServer, Fault, RecordedRequest
 
-__all__ = ["FakeTelegram", "SentMessage", "parse_telegram_html", "TelegramHTMLError"]
+__all__ = ["FakeTelegram", "SentMessage", "SentPhoto", "parse_telegram_html", "TelegramHTMLError", "check_png"]
 
 MAX_TEXT = 4096
+MAX_CAPTION = 1024
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_COMMAND = re.compile(r"^[a-z0-9_]{1,32}$")
+
+
+def check_png(data: bytes) -> tuple[int, int]:
+    """(width, height) of a whole, well-formed PNG; ValueError otherwise (signature, every chunk's
+    CRC, IHDR first, IDAT that inflates, IEND last)."""
+    if not data.startswith(PNG_SIGNATURE):
+        raise ValueError("not a PNG (signature)")
+    pos, chunks, idat = len(PNG_SIGNATURE), [], b""
+    while pos < len(data):
+        if pos + 8 > len(data):
+            raise ValueError("truncated chunk header")
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + length]
+        if len(body) != length or pos + 12 + length > len(data):
+            raise ValueError("truncated chunk")
+        (crc,) = struct.unpack(">I", data[pos + 8 + length:pos + 12 + length])
+        if zlib.crc32(kind + body) & 0xFFFFFFFF != crc:
+            raise ValueError(f"bad CRC in {kind!r}")
+        chunks.append(kind)
+        if kind == b"IDAT":
+            idat += body
+        pos += 12 + length
+    if not chunks or chunks[0] != b"IHDR" or chunks[-1] != b"IEND" or b"IDAT" not in chunks:
+        raise ValueError("chunks out of order (IHDR first, IDAT, IEND last)")
+    width, height = struct.unpack(">II", data[16:24])
+    if not (0 < width <= 10000 and 0 < height <= 10000):
+        raise ValueError(f"bad size {width}x{height}")
+    try:
+        zlib.decompress(idat)
+    except zlib.error as exc:
+        raise ValueError(f"image data does not inflate: {exc}") from None
+    return width, height
 # Tags Telegram's HTML parse mode accepts.
 ALLOWED_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre",
                 "tg-spoiler", "span", "blockquote", "tg-emoji"}
@@ -105,6 +148,23 @@ class SentMessage:
         return parse_telegram_html(text) if self.parse_mode == "HTML" else text
 
 
+@dataclass
+class SentPhoto:
+    chat_id: str
+    message_id: int
+    png: bytes
+    width: int
+    height: int
+    caption: str | None
+    at: float
+    params: dict = field(default_factory=dict)  # reply_parameters, message_thread_id, disable_notification
+
+    @property
+    def reply_to(self) -> int | None:
+        rp = self.params.get("reply_parameters")
+        return int(rp["message_id"]) if isinstance(rp, dict) and "message_id" in rp else None
+
+
 class FakeTelegram(FakeHTTPServer):
     """Fake Bot API. `api_url` is what TELEGRAM_API_URL should be set to."""
 
@@ -124,6 +184,11 @@ class FakeTelegram(FakeHTTPServer):
         self._chat_calls: dict[str, list[float]] = {}
         self._all_calls: list[float] = []
         self.rate_limited: list[dict] = []  # every 429 the enforced limits gave: {"chat_id", "method", "at"}
+        self.photos: list[SentPhoto] = []
+        self.commands: list[dict] | None = None  # the list last registered with setMyCommands
+        self.forum_topics: dict[str, set[int]] = {}
+        self._topic_ids = itertools.count(100)
+        self._user_message_ids = itertools.count(10_000)  # ids of messages users "send"
 
     def enforce_limits(self, min_interval: float = 1.0, per_minute: int = 20, global_per_second: float = 30.0,
                        tolerance: float = 0.05) -> None:
@@ -169,6 +234,53 @@ class FakeTelegram(FakeHTTPServer):
             "description": f"Too Many Requests: retry after {retry_after}",
             "parameters": {"retry_after": retry_after}}))
 
+    def create_topic(self, chat_id: str | int) -> int:
+        """Make `chat_id` a forum (supergroup with topics) and open a topic in it; returns its
+        message_thread_id."""
+        with self._lock:
+            tid = next(self._topic_ids)
+            self.forum_topics.setdefault(str(chat_id), set()).add(tid)
+            return tid
+
+    def make_command_update(self, text: str, *, chat_id: str | int, user_id: int = 42, username: str = "operator",
+                            thread_id: int | None = None, chat_type: str = "supergroup") -> dict:
+        """A user's message (a command) as getUpdates / the webhook deliver it."""
+        chat: dict[str, Any] = {"id": int(chat_id) if str(chat_id).lstrip("-").isdigit() else chat_id,
+                                "type": chat_type}
+        if chat_type == "private":
+            chat["first_name"] = username
+        msg: dict[str, Any] = {"message_id": next(self._user_message_ids), "date": int(time.time()), "chat": chat,
+                               "from": {"id": user_id, "is_bot": False, "first_name": username,
+                                        "username": username},
+                               "text": text}
+        if text.startswith("/"):
+            cmd_len = len(text.split()[0])
+            msg["entities"] = [{"type": "bot_command", "offset": 0, "length": cmd_len}]
+        if thread_id is not None:
+            msg["message_thread_id"] = thread_id
+            msg["is_topic_message"] = True
+        return {"message": msg}
+
+    def send_command(self, text: str, *, chat_id: str | int, user_id: int = 42, username: str = "operator",
+                     thread_id: int | None = None, chat_type: str = "supergroup") -> dict:
+        """Simulate a user typing a command: queue the update for getUpdates; returns the message."""
+        update = self.make_command_update(text, chat_id=chat_id, user_id=user_id, username=username,
+                                          thread_id=thread_id, chat_type=chat_type)
+        self.push_update(update)
+        return update["message"]
+
+    def replies_to(self, chat_id: str | int, message_id: int) -> list["SentMessage"]:
+        """The bot's messages in `chat_id` that reply to `message_id`."""
+        with self._lock:
+            return [m for m in self.messages if m.chat_id == str(chat_id)
+                    and (m.params.get("reply_parameters") or {}).get("message_id") == message_id]
+
+    def wait_reply(self, chat_id: str | int, message_id: int, timeout: float = 10.0) -> "SentMessage":
+        return self.wait_for(lambda: (self.replies_to(chat_id, message_id) or [None])[0], timeout)
+
+    def wait_photos(self, n: int, timeout: float = 10.0) -> list[SentPhoto]:
+        return self.wait_for(lambda: list(self.photos) if len(self.photos) >= n else None, timeout)
+
     def block_chat(self, chat_id: str | int) -> None:
         with self._lock:
             self.blocked_chats.add(str(chat_id))
@@ -191,7 +303,8 @@ class FakeTelegram(FakeHTTPServer):
             "from": {"id": user_id, "is_bot": False, "first_name": username, "username": username},
             "message": {"message_id": message_id, "date": int(time.time()),
                         "chat": {"id": int(chat_id) if str(chat_id).lstrip("-").isdigit() else chat_id,
-                                 "type": "group"},
+                                 # a private chat's id is the user's id
+                                 "type": "private" if str(chat_id) == str(user_id) else "group"},
                         "text": msg.visible_text if msg else ""},
             "chat_instance": "1",
             "data": data}}
@@ -242,7 +355,7 @@ class FakeTelegram(FakeHTTPServer):
             return self._error(401, "Unauthorized")
         method = parts[1]
         params = dict(recorded.params)
-        for key in ("reply_markup",):
+        for key in ("reply_markup", "reply_parameters", "commands"):
             if isinstance(params.get(key), str):
                 try:
                     params[key] = json.loads(params[key])
@@ -254,7 +367,27 @@ class FakeTelegram(FakeHTTPServer):
         limited = self._limit_check(method, str(params.get("chat_id", "")))
         if limited is not None:
             return limited
+        if method == "sendPhoto":
+            return self._m_sendPhoto(params, request)
         return handler(params)
+
+    def _check_thread(self, chat_id: str, params: dict) -> Response | None:
+        """message_thread_id must be a topic of that forum chat."""
+        raw = params.get("message_thread_id")
+        if raw is None:
+            return None
+        try:
+            tid = int(raw)
+        except (TypeError, ValueError):
+            return self._error(400, "Bad Request: invalid message_thread_id")
+        if tid not in self.forum_topics.get(chat_id, set()):
+            return self._error(400, "Bad Request: message thread not found")
+        params["message_thread_id"] = tid
+        return None
+
+    def _next_id(self, chat_id: str) -> int:
+        counter = self._message_ids.setdefault(chat_id, itertools.count(1))
+        return next(counter)
 
     def _check_text(self, params: dict) -> tuple[str, str | None] | Response:
         text = params.get("text")
@@ -304,16 +437,72 @@ class FakeTelegram(FakeHTTPServer):
         bad = self._check_markup(params.get("reply_markup"))
         if bad is not None:
             return bad
+        bad = self._check_thread(chat_id, params)
+        if bad is not None:
+            return bad
         text, mode = checked
         with self._lock:
-            counter = self._message_ids.setdefault(chat_id, itertools.count(1))
-            msg = SentMessage(chat_id=chat_id, message_id=next(counter), text=text, parse_mode=mode,
+            msg = SentMessage(chat_id=chat_id, message_id=self._next_id(chat_id), text=text, parse_mode=mode,
                               reply_markup=params.get("reply_markup"), at=time.monotonic(), sent_text=text,
                               params={k: v for k, v in params.items()
                                       if k not in ("chat_id", "text", "parse_mode", "reply_markup")})
             self.messages.append(msg)
         return self._ok({"message_id": msg.message_id, "date": int(time.time()),
                          "chat": {"id": chat_id, "type": "group"}, "text": msg.visible_text})
+
+    def _m_sendPhoto(self, params: dict, request: Request) -> Response:
+        chat_id = str(params.get("chat_id") or "")
+        if not chat_id:
+            return self._error(400, "Bad Request: chat_id is empty")
+        if chat_id in self.blocked_chats:
+            return self._error(403, "Forbidden: bot was blocked by the user")
+        upload = request.files.get("photo")
+        if upload is None:
+            return self._error(400, "Bad Request: there is no photo in the request")
+        data = upload.read()
+        try:
+            width, height = check_png(data)
+        except ValueError as exc:
+            return self._error(400, f"Bad Request: IMAGE_PROCESS_FAILED ({exc})")
+        caption = params.get("caption")
+        if caption is not None:
+            visible = caption
+            if params.get("parse_mode") == "HTML":
+                try:
+                    visible = parse_telegram_html(caption)
+                except TelegramHTMLError as exc:
+                    return self._error(400, f"Bad Request: can't parse entities: {exc}")
+            if utf16_len(visible) > MAX_CAPTION:
+                return self._error(400, "Bad Request: message caption is too long")
+        bad = self._check_thread(chat_id, params)
+        if bad is not None:
+            return bad
+        for flag in ("disable_notification",):
+            if isinstance(params.get(flag), str):
+                params[flag] = params[flag] == "true"
+        with self._lock:
+            photo = SentPhoto(chat_id=chat_id, message_id=self._next_id(chat_id), png=data, width=width,
+                              height=height, caption=caption, at=time.monotonic(),
+                              params={k: v for k, v in params.items() if k not in ("chat_id", "caption", "photo")})
+            self.photos.append(photo)
+        return self._ok({"message_id": photo.message_id, "date": int(time.time()),
+                         "chat": {"id": chat_id, "type": "supergroup"},
+                         "photo": [{"file_id": f"photo-{photo.message_id}", "width": width, "height": height}]})
+
+    def _m_setMyCommands(self, params: dict) -> Response:
+        commands = params.get("commands")
+        if not isinstance(commands, list) or len(commands) > 100:
+            return self._error(400, "Bad Request: commands must be a list of at most 100 BotCommand")
+        for c in commands:
+            if not isinstance(c, dict) or not isinstance(c.get("command"), str) or \
+                    not _COMMAND.match(c["command"]):
+                return self._error(400, "Bad Request: BOT_COMMAND_INVALID")
+            d = c.get("description")
+            if not isinstance(d, str) or not 1 <= len(d) <= 256:
+                return self._error(400, "Bad Request: command description is invalid")
+        with self._lock:
+            self.commands = [dict(c) for c in commands]
+        return self._ok(True)
 
     def _m_editMessageText(self, params: dict) -> Response:
         chat_id = str(params.get("chat_id", ""))

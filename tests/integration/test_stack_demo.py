@@ -20,10 +20,19 @@ def test_demo_walks_through_incidents_and_stops_the_stack(tmp_path):
     for text in ("HTTP 429 from upbit (order)", "upbit is FROZEN", "Total daily loss over 50,000 USD"):
         assert text in out, text
     assert "demo-operator" in out
-    # each incident's resolve told: an edit of its message ("RESOLVED"), or packed with others ("✅ Resolved")
-    assert out.count("RESOLVED") + out.count("✅ Resolved") >= 3
+    # resolves edit their message: a single one reads "RESOLVED [P0] ...", a packed one (two P0s that
+    # fired within one slot, e.g. the global loss and the global BLOCK) lists "Resolved [P0] name"
+    assert out.count("RESOLVED") + out.count("✅ Resolved [") >= 3
     assert "[telegram dry-run] message 1" in out  # printed as text, not eaten as console markup
     assert "firing✓" in out and "resolved✓" in out
     assert "stack stopped" in out
+    # the operator's /status from the phone is answered (through the outbox, printed in the dry run)
+    assert "Pipeline status" in out and "Prometheus: ready" in out and "Firing:" in out
+    # graphs followed the P0/P1 pages: PNG files next to the demo's state, their paths printed
+    from tests.fakes.telegram import check_png
+
+    pngs = sorted((state / "graphs").glob("*.png"))
+    assert pngs and all(check_png(p.read_bytes()) for p in pngs)
+    assert "[telegram dry-run] photo" in out and str(pngs[0]) in out
     # nothing left running: every recorded pid is gone
     assert not (state / "stack.json").exists()

@@ -160,7 +160,11 @@ def test_ha_alertmanagers_form_one_cluster_and_post_to_both_receivers():
         assert urls == [f"http://receiver-{x}:{defaults.RECEIVER_PORT}/webhook/alertmanager" for x in "ab"], rcv
     envs = [SERVICES[f"receiver-{x}"]["environment"] for x in "ab"]
     assert envs[0]["DATABASE_URL"] == envs[1]["DATABASE_URL"] == SERVICES["receiver"]["environment"]["DATABASE_URL"]
-    assert [e["ALERTMANAGER_URL"] for e in envs] == ["http://alertmanager-a:9093", "http://alertmanager-b:9093"]
+    # each receiver talks to its own Alertmanager first, then the others (the history reconciler polls all)
+    assert [e["ALERTMANAGER_URL"].split(",")[0] for e in envs] == ["http://alertmanager-a:9093",
+                                                                   "http://alertmanager-b:9093"]
+    assert all(sorted(e["ALERTMANAGER_URL"].split(",")) == [f"http://alertmanager-{x}:9093" for x in "abc"]
+               for e in envs)
     assert envs[1]["TELEGRAM_POLLING"] == "false" and "TELEGRAM_POLLING" not in envs[0]
 
 

@@ -17,13 +17,16 @@ def db_url(tmp_path: Path) -> str:
 
 
 def test_db_upgrade_and_current(db_url: str) -> None:
+    from webhook_receiver.migrations import MIGRATIONS
+
+    versions = [m.version for m in MIGRATIONS]
     runner = CliRunner()
     r = runner.invoke(cli, ["db", "current"], env={"DATABASE_URL": db_url})
-    assert r.exit_code == 0 and "version 0" in r.output and "pending: [1, 2, 3]" in r.output
+    assert r.exit_code == 0 and "version 0" in r.output and f"pending: {versions}" in r.output
     r = runner.invoke(cli, ["db", "upgrade"], env={"DATABASE_URL": db_url})
-    assert r.exit_code == 0 and "applied [1, 2, 3]" in r.output
+    assert r.exit_code == 0 and f"applied {versions}" in r.output
     r = runner.invoke(cli, ["db", "current", "--database-url", db_url])
-    assert r.exit_code == 0 and "version 3 (up to date)" in r.output
+    assert r.exit_code == 0 and f"version {versions[-1]} (up to date)" in r.output
 
 
 def test_history_table_and_filters(db_url: str, am_fixtures_dir: Path) -> None:

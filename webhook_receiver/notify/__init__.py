@@ -9,7 +9,10 @@ acknowledgements, the dead man's switch and the daily digest.
     pacing.py       the services' hard limits per lane; severity shares
     lanes.py        one process delivers a lane at a time (lease)
     dispatcher.py   the delivery threads
-    actions.py      acknowledge / silence: one path for the API and the buttons
+    actions.py      acknowledge / silence / mute: one path for the API, the buttons and the commands
+    commands.py     the operator's Telegram commands, parsed (pure)
+    operator.py     what each command does and its answer
+    graphs.py       the PNG that follows a P0/P1 page, rendered in a thread of its own
     channels/       one module per channel behind one interface (`channels.base.Channel`)
     deadman.py, digest.py, metrics.py
 

@@ -1,9 +1,13 @@
-"""Acknowledge and silence: one path for the HTTP API and the Telegram buttons.
+"""Acknowledge, silence, mute: one path for the HTTP API, the Telegram buttons and commands.
 
 Each action records itself in the history and queues the edits of the messages that told the alert
 IN THE SAME TRANSACTION (an `ack` row per lane that told it; a `refresh` of each sent message for a
 silence), then wakes the dispatcher. The edits go through the outbox like everything else, so they
 are paced, retried and survive a restart; nothing reads HTTP responses back to find out what happened.
+
+A maintenance window (`/mute exchange=upbit 2h reason`) is an Alertmanager silence with the given
+matchers, recorded in `maintenance_windows` with who opened it and why, and who ended it (`unmute`,
+or `unsilence` of its silence).
 """
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ from ..store.base import AlertStore, Transaction
 from .model import AlertView
 from .outbox import Outbox
 
-__all__ = ["AlertActions", "ActionError", "SILENCE_DURATIONS"]
+__all__ = ["AlertActions", "ActionError", "SILENCE_DURATIONS", "Mute"]
 
 log = logging.getLogger("d76.notify.actions")
 SILENCE_DURATIONS = {"1h": timedelta(hours=1), "24h": timedelta(hours=24)}
@@ -26,6 +30,29 @@ SILENCE_DURATIONS = {"1h": timedelta(hours=1), "24h": timedelta(hours=24)}
 
 class ActionError(Exception):
     """An action could not be done (Alertmanager refused or unreachable); the text is for the user."""
+
+
+@dataclass(frozen=True)
+class Mute:
+    """One maintenance window as recorded in the history."""
+
+    id: int
+    silence_id: str
+    matchers: list[dict[str, Any]]
+    created_by: str
+    reason: str
+    starts_at: datetime
+    ends_at: datetime
+    ended_at: datetime | None = None
+    ended_by: str | None = None
+
+    def active(self, now: datetime | None = None) -> bool:
+        return self.ended_at is None and self.ends_at > (now or datetime.now(timezone.utc))
+
+    def scope(self) -> str:
+        ops = {(False, True): "=", (False, False): "!=", (True, True): "=~", (True, False): "!~"}
+        return " ".join(f"{m.get('name')}{ops[(bool(m.get('isRegex')), bool(m.get('isEqual', True)))]}{m.get('value')}"
+                        for m in self.matchers)
 
 
 @dataclass(frozen=True)
@@ -138,6 +165,143 @@ class AlertActions:
             self.silence(alert_id, duration, by)
             n += 1
         return n
+
+
+    # maintenance windows and silences -------------------------------------------------------------------
+    def _am(self) -> AlertmanagerClient:
+        if self.alertmanager is None:
+            raise ActionError("no Alertmanager configured (ALERTMANAGER_URL)")
+        return self.alertmanager
+
+    def _mute_out(self, row: Mapping[str, Any]) -> Mute:
+        d = self.store.dialect
+        matchers = d.json_out(row["matchers"])
+        return Mute(id=int(row["id"]), silence_id=str(row["silence_id"]),
+                    matchers=matchers if isinstance(matchers, list) else [], created_by=str(row["created_by"]),
+                    reason=str(row["reason"] or ""), starts_at=_aware(d.time_out(row["starts_at"])),
+                    ends_at=_aware(d.time_out(row["ends_at"])),
+                    ended_at=_aware(d.time_out(row["ended_at"])) if row["ended_at"] is not None else None,
+                    ended_by=row["ended_by"])
+
+    def mute(self, matchers: list[dict[str, Any]], duration: timedelta, by: str, reason: str | None = None) -> Mute:
+        """Open a maintenance window: an Alertmanager silence with exactly these matchers (any
+        label), recorded with who and why. Raises ActionError when Alertmanager refuses or is down."""
+        if not matchers:
+            raise ActionError("a maintenance window needs at least one matcher")
+        now = datetime.now(timezone.utc)
+        until = now + duration
+        why = (reason or "").strip()
+        try:
+            silence_id = self._am().create_silence(matchers, now, until, by,
+                                                   f"maintenance window: {why}" if why else "maintenance window")
+        except AlertmanagerError as exc:
+            raise ActionError(str(exc)) from None
+        d = self.store.dialect
+        with self.store.transaction() as tx:
+            row = tx.fetchone(
+                "INSERT INTO maintenance_windows (silence_id, matchers, created_by, reason, starts_at, ends_at) "
+                "VALUES (%s, %s, %s, %s, %s, %s) RETURNING *",
+                (silence_id, d.json_in(matchers), by, why, d.time_in(now), d.time_in(until)))
+        assert row is not None
+        mute = self._mute_out(row)
+        log.info("maintenance window opened", extra={"fields": {
+            "mute_id": mute.id, "silence_id": silence_id, "scope": mute.scope(), "until": until.isoformat(), "by": by}})
+        return mute
+
+    def mutes(self, active_only: bool = True, limit: int = 50) -> list[Mute]:
+        d = self.store.dialect
+        now = datetime.now(timezone.utc)
+        with self.store.transaction(write=False) as tx:
+            if active_only:
+                rows = tx.fetchall("SELECT * FROM maintenance_windows WHERE ended_at IS NULL AND ends_at > %s "
+                                   "ORDER BY ends_at LIMIT %s", (d.time_in(now), limit))
+            else:
+                rows = tx.fetchall("SELECT * FROM maintenance_windows ORDER BY id DESC LIMIT %s", (limit,))
+        return [self._mute_out(r) for r in rows]
+
+    def get_mute(self, mute_id: int) -> Mute | None:
+        with self.store.transaction(write=False) as tx:
+            row = tx.fetchone("SELECT * FROM maintenance_windows WHERE id = %s", (mute_id,))
+        return self._mute_out(row) if row else None
+
+    def _expire(self, silence_id: str) -> None:
+        """Expire a silence; one that already ended counts as done."""
+        am = self._am()
+        try:
+            am.expire_silence(silence_id)
+        except AlertmanagerError as exc:
+            try:
+                state = (am.get_silence(silence_id).get("status") or {}).get("state")
+            except AlertmanagerError:
+                state = None
+            if state != "expired":
+                raise ActionError(str(exc)) from None
+
+    def _ended(self, silence_id: str, by: str) -> tuple[Mute | None, int]:
+        """Record the end of a silence: its maintenance window (if it is one) and the alerts it
+        covered (their messages are refreshed: no more 'silenced until')."""
+        d = self.store.dialect
+        with self.store.transaction() as tx:
+            now = d.time_in(tx.now)
+            row = tx.fetchone("UPDATE maintenance_windows SET ended_at = %s, ended_by = %s "
+                              "WHERE silence_id = %s AND ended_at IS NULL RETURNING *", (now, by, silence_id))
+            ids = [int(r["id"]) for r in tx.fetchall(
+                "UPDATE alerts SET silenced_until = %s WHERE silence_id = %s AND silenced_until > %s RETURNING id",
+                (now, silence_id, now))]
+            queued = sum(self._queue_refresh(tx, i, f"unsil:{silence_id}") for i in ids)
+        if queued:
+            self._wake()
+        return (self._mute_out(row) if row else None), len(ids)
+
+    def unmute(self, mute_id: int | None, by: str) -> Mute:
+        """End a maintenance window (the only active one when `mute_id` is None). Raises
+        NotFoundError when there is no such window, ActionError when it is ambiguous or Alertmanager fails."""
+        if mute_id is None:
+            active = self.mutes()
+            if not active:
+                raise NotFoundError("no maintenance window is open")
+            if len(active) > 1:
+                raise ActionError(f"{len(active)} maintenance windows are open: say which (/unmute ID)")
+            mute = active[0]
+        else:
+            found = self.get_mute(mute_id)
+            if found is None:
+                raise NotFoundError(f"no maintenance window #{mute_id}")
+            mute = found
+        if not mute.active():
+            raise ActionError(f"maintenance window #{mute.id} already ended")
+        self._expire(mute.silence_id)
+        ended, _ = self._ended(mute.silence_id, by)
+        log.info("maintenance window ended", extra={"fields": {"mute_id": mute.id, "silence_id": mute.silence_id,
+                                                                "by": by}})
+        return ended or mute
+
+    def unsilence(self, silence_id: str, by: str) -> tuple[dict[str, Any], Mute | None]:
+        """End a silence given its id or a unique prefix of it (as /silences shows them). Raises
+        NotFoundError for no match, ActionError when ambiguous or Alertmanager fails."""
+        try:
+            active = self._am().active_silences()
+        except AlertmanagerError as exc:
+            raise ActionError(str(exc)) from None
+        want = silence_id.lower()
+        hits = [s for s in active if str(s.get("id", "")).lower() == want] or \
+            [s for s in active if str(s.get("id", "")).lower().startswith(want)]
+        if not hits:
+            raise NotFoundError(f"no active silence {silence_id}")
+        if len(hits) > 1:
+            raise ActionError(f"{len(hits)} silences start with {silence_id}: give more of the id")
+        sil = hits[0]
+        self._expire(str(sil["id"]))
+        mute, n = self._ended(str(sil["id"]), by)
+        log.info("silence ended", extra={"fields": {"silence_id": sil["id"], "by": by, "alerts": n,
+                                                     "mute_id": mute.id if mute else None}})
+        return sil, mute
+
+
+def _aware(v: Any) -> datetime:
+    if isinstance(v, str):
+        v = datetime.fromisoformat(v.replace("Z", "+00:00"))
+    return v if v.tzinfo else v.replace(tzinfo=timezone.utc)
 
 
 def _human(d: timedelta) -> str:

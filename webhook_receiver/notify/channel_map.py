@@ -1,28 +1,86 @@
-"""Which channels get an alert of each severity, and each severity's share of a chat's slots.
+"""Which channels get an alert of each severity, each severity's share of a chat's slots, and
+which Telegram chat (and forum topic) an alert goes to.
 
 Read from the generated `channel_map.yml` (written by `d76 generate` from the catalog into this
 package, so an installed wheel carries it; `CHANNEL_MAP_FILE` points elsewhere):
 
-    severities: {P0: {channels: [telegram], share_per_minute: 10}, P1: {...}, ...}
+    severities:
+      P0: {channels: [telegram], share_per_minute: 10, quiet: false}
+      P2: {channels: [telegram, slack], share_per_minute: 3, quiet: true}   # disable_notification
+    telegram:
+      routes:                                   # first match wins (`continue: true` goes on)
+      - {severities: [P0], chat: "-1002000"}    # the on-call group
+      - {severities: [P1, P2], topic_label: exchange, topics: {upbit: 11, binance: 12}, thread: 10}
 
-Channel names are checked against the channel registry. Shares are not caps: Telegram's limits are
-the only hard budget; when alerts of several severities wait for the same slots, the slots go to them
-in proportion to their shares (P0 always first).
+A route matches by severity (`severities`, empty: any) and labels (`match`: exact values); it names a
+`chat` (a chat id or @channel; `default` or absent: TELEGRAM_CHAT_ID) and a forum topic: the
+`topics` entry of the alert's `topic_label` value, else `thread`, else none. An alert no route
+matches goes to the default chat. `quiet` (per route, else per severity) sends without a sound.
+
+Channel names are checked against the channel registry, routes against their schema; every error
+names its key. Shares are not caps: Telegram's limits are the only hard budget; when alerts of
+several severities wait for the same slots, the slots go to them in proportion to their shares (P0
+always first).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
 import yaml
 
-__all__ = ["ChannelMap", "DEFAULT_CHANNEL_MAP", "load_channel_map", "parse_channel_map", "PACKAGED_MAP"]
+__all__ = ["ChannelMap", "DEFAULT_CHANNEL_MAP", "load_channel_map", "parse_channel_map", "PACKAGED_MAP",
+           "TelegramRoute", "Destination", "parse_telegram_routes", "route_errors", "DEFAULT_QUIET"]
 
 PACKAGED_MAP = "channel_map.yml"
 # older generated maps call the email channel by what it does
 _ALIASES = {"email_digest": "email"}
+
+
+SEVERITIES = ("P0", "P1", "P2", "P3")
+# severities told without a sound unless the map says otherwise (P0/P1 are loud)
+DEFAULT_QUIET = frozenset({"P2", "P3"})
+DEFAULT_CHAT = "default"
+_LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_CHAT = re.compile(r"^(-?[0-9]{1,20}|@[A-Za-z][A-Za-z0-9_]{3,31})$")
+THREAD_MAX = 2**31 - 1
+ROUTE_KEYS = ("severities", "match", "chat", "thread", "topic_label", "topics", "quiet", "continue")
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where one alert goes in Telegram: a chat (lane) and, in a forum, a topic; quiet or loud."""
+
+    chat: str
+    thread_id: int | None = None
+    quiet: bool = False
+
+
+@dataclass(frozen=True)
+class TelegramRoute:
+    severities: tuple[str, ...] = ()
+    match: Mapping[str, str] = field(default_factory=dict)
+    chat: str | None = None  # None: the default chat (TELEGRAM_CHAT_ID)
+    thread: int | None = None
+    topic_label: str | None = None
+    topics: Mapping[str, int] = field(default_factory=dict)
+    quiet: bool | None = None
+    continue_: bool = False
+
+    def matches(self, severity: str, labels: Mapping[str, str]) -> bool:
+        if self.severities and severity not in self.severities:
+            return False
+        return all(labels.get(k) == v for k, v in self.match.items())
+
+    def thread_for(self, labels: Mapping[str, str]) -> int | None:
+        if self.topic_label is not None:
+            value = labels.get(self.topic_label)
+            if value is not None and value in self.topics:
+                return self.topics[value]
+        return self.thread
 
 
 @dataclass(frozen=True)
@@ -30,6 +88,8 @@ class ChannelMap:
     channels: Mapping[str, tuple[str, ...]]
     shares: Mapping[str, int]
     source: str = "defaults"
+    quiet: frozenset[str] = DEFAULT_QUIET
+    telegram_routes: tuple[TelegramRoute, ...] = ()
 
     def channels_for(self, severity: str | None) -> tuple[str, ...]:
         return tuple(self.channels.get(severity or "", ()))
@@ -37,11 +97,117 @@ class ChannelMap:
     def share(self, severity: str | None) -> int:
         return max(1, int(self.shares.get(severity or "", 1)))
 
+    def telegram_destinations(self, severity: str, labels: Mapping[str, str], default_chat: str) -> list[Destination]:
+        """Every chat (with its topic) an alert goes to: the first matching route, and the ones after
+        it while routes say `continue`; the default chat when none matches. One destination per chat
+        (a chat is one lane, and an alert's message in a lane is edited in place)."""
+        out: dict[str, Destination] = {}
+        for r in self.telegram_routes:
+            if not r.matches(severity, labels):
+                continue
+            chat = r.chat or default_chat
+            quiet = r.quiet if r.quiet is not None else severity in self.quiet
+            out.setdefault(chat, Destination(chat, r.thread_for(labels), quiet))
+            if not r.continue_:
+                break
+        if not out:
+            return [Destination(default_chat, None, severity in self.quiet)]
+        return list(out.values())
+
+    def telegram_chats(self, default_chat: str) -> tuple[str, ...]:
+        """Every chat the routes name (commands are taken from these)."""
+        chats = [default_chat] + [r.chat for r in self.telegram_routes if r.chat]
+        return tuple(dict.fromkeys(chats))
+
 
 DEFAULT_CHANNEL_MAP = ChannelMap(
     channels={"P0": ("telegram",), "P1": ("telegram", "slack"), "P2": ("telegram", "slack"), "P3": ("email",)},
     shares={"P0": 10, "P1": 5, "P2": 3, "P3": 1},
 )
+
+
+def _thread_ok(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= THREAD_MAX
+
+
+def route_errors(routes: Any, key: str = "telegram.routes") -> list[str]:
+    """Every problem of a list of Telegram routes, one line each naming its key (also used by the
+    catalog for `policy.telegram.routes`)."""
+    if routes is None:
+        return []
+    if not isinstance(routes, list):
+        return [f"{key}: expected a list of routes, got {type(routes).__name__}"]
+    errors: list[str] = []
+    for n, r in enumerate(routes):
+        k = f"{key}[{n}]"
+        if not isinstance(r, dict):
+            errors.append(f"{k}: expected a mapping, got {type(r).__name__}")
+            continue
+        for extra in sorted(set(map(str, r)) - set(ROUTE_KEYS)):
+            errors.append(f"{k}.{extra}: unknown key (allowed here: {', '.join(ROUTE_KEYS)})")
+        sevs = r.get("severities")
+        if sevs is not None:
+            if not isinstance(sevs, list) or not sevs:
+                errors.append(f"{k}.severities: a non-empty list of {', '.join(SEVERITIES)}")
+            else:
+                for s in sevs:
+                    if s not in SEVERITIES:
+                        errors.append(f"{k}.severities: {s!r} is not one of {', '.join(SEVERITIES)}")
+        match = r.get("match")
+        if match is not None:
+            if not isinstance(match, dict) or not match:
+                errors.append(f"{k}.match: a non-empty mapping of label: value")
+            else:
+                for lab, val in match.items():
+                    if not isinstance(lab, str) or not _LABEL.match(lab):
+                        errors.append(f"{k}.match.{lab}: not a label name")
+                    if not isinstance(val, str) or not val:
+                        errors.append(f"{k}.match.{lab}: the value must be a non-empty string, got {val!r}")
+        chat = r.get("chat")
+        if chat is not None and chat != DEFAULT_CHAT:
+            if isinstance(chat, bool) or not isinstance(chat, (str, int)) or not _CHAT.match(str(chat)):
+                errors.append(f"{k}.chat: a chat id (like \"-1001234567890\"), an @channel name or "
+                              f"'{DEFAULT_CHAT}', got {chat!r}")
+        thread = r.get("thread")
+        if thread is not None and not _thread_ok(thread):
+            errors.append(f"{k}.thread: a forum topic's message_thread_id (a positive integer), got {thread!r}")
+        label = r.get("topic_label")
+        topics = r.get("topics")
+        if label is not None and (not isinstance(label, str) or not _LABEL.match(label)):
+            errors.append(f"{k}.topic_label: not a label name: {label!r}")
+        if topics is not None:
+            if label is None:
+                errors.append(f"{k}.topics: needs topic_label (which label's value picks the topic)")
+            if not isinstance(topics, dict) or not topics:
+                errors.append(f"{k}.topics: a non-empty mapping of label value: message_thread_id")
+            else:
+                for val, tid in topics.items():
+                    if not isinstance(val, str) or not val:
+                        errors.append(f"{k}.topics: the label value {val!r} must be a non-empty string")
+                    elif not _thread_ok(tid):
+                        errors.append(f"{k}.topics.{val}: a forum topic's message_thread_id (a positive "
+                                      f"integer), got {tid!r}")
+        elif label is not None:
+            errors.append(f"{k}.topic_label: needs topics (label value: message_thread_id)")
+        for flag in ("quiet", "continue"):
+            if flag in r and not isinstance(r[flag], bool):
+                errors.append(f"{k}.{flag}: true or false, got {r[flag]!r}")
+    return errors
+
+
+def parse_telegram_routes(routes: Any, key: str = "telegram.routes") -> tuple[TelegramRoute, ...]:
+    errors = route_errors(routes, key)
+    if errors:
+        raise ValueError("; ".join(errors))
+    out = []
+    for r in routes or []:
+        chat = r.get("chat")
+        out.append(TelegramRoute(
+            severities=tuple(r.get("severities") or ()), match=dict(r.get("match") or {}),
+            chat=None if chat in (None, DEFAULT_CHAT) else str(chat), thread=r.get("thread"),
+            topic_label=r.get("topic_label"), topics=dict(r.get("topics") or {}), quiet=r.get("quiet"),
+            continue_=bool(r.get("continue", False))))
+    return tuple(out)
 
 
 def parse_channel_map(data: Any, source: str = "<data>") -> ChannelMap:
@@ -52,6 +218,7 @@ def parse_channel_map(data: Any, source: str = "<data>") -> ChannelMap:
         raise ValueError(f"{source}: expected a mapping with 'severities'")
     channels: dict[str, tuple[str, ...]] = {}
     shares: dict[str, int] = {}
+    quiet: set[str] = set()
     errors: list[str] = []
     for sev, spec in data["severities"].items():
         if not isinstance(spec, dict):
@@ -68,9 +235,27 @@ def parse_channel_map(data: Any, source: str = "<data>") -> ChannelMap:
             errors.append(f"severities.{sev}.share_per_minute must be an integer >= 0")
         else:
             shares[str(sev)] = share
+        q = spec.get("quiet", str(sev) in DEFAULT_QUIET)
+        if not isinstance(q, bool):
+            errors.append(f"severities.{sev}.quiet must be true or false")
+        elif q:
+            quiet.add(str(sev))
+    telegram = data.get("telegram")
+    routes: Any = None
+    if telegram is not None:
+        if not isinstance(telegram, dict):
+            errors.append("telegram must be a mapping (with 'routes')")
+        else:
+            errors += [f"telegram.{k}: unknown key (allowed here: routes)" for k in telegram if k != "routes"]
+            routes = telegram.get("routes")
+            errors += route_errors(routes)
+    for k in data:
+        if k not in ("severities", "telegram"):
+            errors.append(f"{k}: unknown key (allowed here: severities, telegram)")
     if errors:
         raise ValueError(f"{source}: " + "; ".join(errors))
-    return ChannelMap(channels=channels, shares=shares, source=source)
+    return ChannelMap(channels=channels, shares=shares, source=source, quiet=frozenset(quiet),
+                      telegram_routes=parse_telegram_routes(routes))
 
 
 def load_channel_map(path: str | Path | None = None) -> ChannelMap:

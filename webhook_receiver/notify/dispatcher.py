@@ -10,9 +10,16 @@ arriving meanwhile re-plans at once), render it through the channel, send, recor
   rows count a failure; after `max_failures` real failures a row is given up (`failed`).
 - Permanent errors (400, 403): a packed message is retried one alert at a time; a single one fails.
 - Restart-safe: everything that matters is in the database (rows, messages, leases).
+
+Forum topics and quiet severities travel with each row (`payload.thread_id`, `payload.quiet`) and
+reach the channel in `Part.extras` (`thread_id`, `quiet`). A command's answer (`reply`) is sent as
+a reply to the command (or edits an earlier answer: a page of /alerts). When a P0/P1 page went out
+alone, a `graph` row is queued for the renderer thread (`notify.graphs`); the lane sends its PNG as
+a reply to the page once it is ready, and never waits for it.
 """
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import socket
@@ -20,12 +27,14 @@ import threading
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Mapping
+from dataclasses import replace
+from typing import Any, Callable, Mapping, Sequence
 
 from ..errors import StorageUnavailable
 from ..store.base import AlertStore
 from .channel_map import ChannelMap
 from .channels.base import DeliveryError, Part, TailCount
+from .graphs import expr_from_generator_url
 from .lanes import LaneLeases
 from .metrics import NotifyMetrics
 from .model import AlertView, Notice
@@ -151,6 +160,10 @@ class LaneRunner:
 
     def _execute(self, plan: SlotPlan) -> int:
         try:
+            if plan.shape == "single" and plan.items[0].kind == "reply":
+                return self._reply(plan)
+            if plan.shape == "single" and plan.items[0].kind == "graph":
+                return self._graph(plan)
             if plan.shape == "single":
                 return self._single(plan)
             if plan.shape == "packed":
@@ -169,11 +182,24 @@ class LaneRunner:
         finally:
             self.pacer.record()
 
+    @staticmethod
+    def _extras(part: Part, items: Sequence[Item], *, quiet: bool | None = None) -> Part:
+        """The forum topic of the items (all of one thread: `plan_slot` sees to it) and whether the
+        message is sent without a sound (only when every item asks for quiet)."""
+        extra: dict[str, Any] = {}
+        thread = items[0].thread if items else None
+        if thread is not None:
+            extra["thread_id"] = thread
+        if quiet if quiet is not None else (bool(items) and all(i.quiet for i in items)):
+            extra["quiet"] = True
+        return replace(part, extras={**part.extras, **extra}) if extra else part
+
     def _single(self, plan: SlotPlan) -> int:
         item = plan.items[0]
         try:
             notice = self._notice(item)
             parts = self.channel.render_single(notice, self.lane.destination)
+            parts = [self._extras(p, [item], quiet=None if n == 0 else True) for n, p in enumerate(parts)]
         except DeliveryError as exc:
             self.d.outbox.fail([int(r["id"]) for r in self._all_rows([item])], str(exc))
             self.d.metrics.failed.labels(self.lane.channel, item.kind).inc()
@@ -197,7 +223,87 @@ class LaneRunner:
         if len(parts) > 1:
             self.d.metrics.messages.labels(self.lane.channel, "part").inc(len(parts) - 1)
         self.failures_in_row = 0
+        if item.kind == "firing" and first:
+            self._queue_graph(item, first)
         return len(rows)
+
+    def _queue_graph(self, item: Item, page_id: str) -> None:
+        """A P0/P1 page went out alone: its graph follows, rendered off this thread."""
+        s = self.d.settings
+        a = item.alert
+        if (not s.graphs_enabled or a is None or a.resolved or a.id is None or item.severity not in s.graph_severities
+                or not hasattr(self.channel, "send_photo") or not expr_from_generator_url(a.generator_url)):
+            return
+        try:
+            n = self.d.outbox.enqueue_now([{
+                "alert_id": a.id, "channel": self.lane.channel, "destination": self.lane.destination, "kind": "graph",
+                "severity": item.severity, "status": "rendering",
+                "dedupe_key": f"{a.id}:{self.lane.channel}:{self.lane.destination}:graph",
+                "payload": {"alertname": a.alertname, "reply_to": page_id,
+                            **({"thread_id": item.thread} if item.thread is not None else {})}}])
+        except StorageUnavailable:
+            return  # the page went out; its graph is a nicety
+        if n:
+            self.d.graph_queued()
+
+    def _reply(self, plan: SlotPlan) -> int:
+        """A command's answer: a reply to the command, or an edit of an earlier answer (a page)."""
+        item = plan.items[0]
+        p = item.row.get("payload") or {}
+        rows = [item.row]
+        ids = [item.id]
+        part = self._extras(self.channel.render_reply(p), [item], quiet=False)
+        edit_id = p.get("edit_message_id")
+        ref = self.d.outbox.reserve_message(self.lane, "reply")
+        self.d.outbox.take(ids, self.d.worker_id, self.d.settings.lane_lease_seconds)
+        try:
+            if edit_id:
+                self._call(lambda: self.channel.edit(self.lane.destination, str(edit_id), part))
+                remote: str | None = str(edit_id)
+            else:
+                to = p.get("reply_to")
+                remote = self._call(lambda: self.channel.send(self.lane.destination, part,
+                                                              reply_to=str(to) if to else None))
+        except DeliveryError as exc:
+            self.d.outbox.drop_message(ref)
+            self._failed(plan, rows, exc)
+            return 1
+        self.d.outbox.set_message_remote_ids(ref, [remote or ""])
+        self._told(rows, ref, remote, "reply")
+        self.failures_in_row = 0
+        return 1
+
+    def _graph(self, plan: SlotPlan) -> int:
+        """A ready PNG, as a reply to its page (in the page's topic, without a sound)."""
+        item = plan.items[0]
+        p = item.row.get("payload") or {}
+        rows = [item.row]
+        try:
+            png = base64.b64decode(str(p.get("png") or ""), validate=True)
+        except ValueError:
+            png = b""
+        if not png:
+            self.d.outbox.fail([item.id], "graph: no image")
+            self.d.metrics.graph_failures.labels("missing").inc()
+            return 1
+        ref = self.d.outbox.reserve_message(self.lane, "photo")
+        self.d.outbox.take([item.id], self.d.worker_id, self.d.settings.lane_lease_seconds)
+        try:
+            to = p.get("reply_to")
+            remote = self._call(lambda: self.channel.send_photo(
+                self.lane.destination, png, str(p.get("caption") or ""), reply_to=str(to) if to else None,
+                thread_id=item.thread, quiet=True))
+        except DeliveryError as exc:
+            self.d.outbox.drop_message(ref)
+            if exc.permanent:
+                self.d.metrics.graph_failures.labels("send").inc()
+            self._failed(plan, rows, exc)
+            return 1
+        self.d.outbox.set_message_remote_ids(ref, [remote or ""])
+        self._told(rows, ref, remote, "photo")
+        self.d.outbox.drop_payload_keys([item.id], ["png"])
+        self.failures_in_row = 0
+        return 1
 
     def _send_continuation(self, part: Part, first: str | None) -> str | None:
         """Later parts of a long message, each in its own slot, replying to the first."""
@@ -230,6 +336,7 @@ class LaneRunner:
                        for (kind, name, sev), n in tail.items()]
         part, n = self.channel.render_packed(notices, self.lane.destination, tail=tail_counts, message_ref=ref)
         taken = plan.items[:n]
+        part = self._extras(part, taken)
         rows = self._all_rows(taken)
         tail_rows = [i.row for i in plan.tail]
         ids = [int(r["id"]) for r in rows + tail_rows]
@@ -414,6 +521,11 @@ class Dispatcher:
         self._lock = threading.Lock()
         self._supervisor: threading.Thread | None = None
         self._adopted = False
+        self.on_graph_queued: Callable[[], None] | None = None  # wakes the graph renderer
+
+    def graph_queued(self) -> None:
+        if self.on_graph_queued is not None:
+            self.on_graph_queued()
 
     def build_digest(self, payload: dict) -> Any:
         if self._digest_builder is None:
@@ -449,7 +561,8 @@ class Dispatcher:
         if self._adopted:
             return
         for name, ch in self.channels.items():
-            dests = ch.destinations("P0", {}) if ch.per_alert else ("default",)
+            default = getattr(ch, "chat_id", None)
+            dests = (default,) if default else ch.destinations("P0", {}) if ch.per_alert else ("default",)
             if dests:
                 self.outbox.adopt(name, dests[0])
         self._adopted = True

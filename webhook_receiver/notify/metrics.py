@@ -41,6 +41,12 @@ class NotifyMetrics:
         self.delivery_seconds = Histogram(
             "d76_notifications_delivery_seconds", "From queued (stored) to told, for firing notifications",
             ["channel", "severity"], buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300), registry=r)
+        self.graph_failures = Counter(
+            "d76_notifications_graph_failures_total",
+            "Graphs that could not follow their page (Prometheus down or no data, rendering, sending); the page "
+            "itself was told", ["reason"], registry=r)
+        for reason in ("prometheus", "no_data", "render", "send", "missing"):
+            self.graph_failures.labels(reason)
         # the series exist from the start, so rate() and the dashboard show 0 rather than nothing
         for channel in channels or ("telegram", "slack", "discord", "email"):
             for kind in ("firing", "resolved"):

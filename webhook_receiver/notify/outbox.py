@@ -17,9 +17,19 @@ so a lane's rows can be packed into one message without two processes racing for
 
 A row left `sending` by a process that died is taken again by the lane's next owner (at least
 once: a crash between the send and the commit can repeat that one message).
+
+Two kinds are not about an alert event: `reply` (a command's answer: payload `text`, `reply_to`,
+`reply_markup`, `thread_id`, or `edit_message_id` to replace an earlier answer) and `graph` (the PNG
+that follows a page). A graph row is queued `rendering` (invisible to the lanes) and becomes
+`pending` with its PNG once the renderer thread made it (`claim_renders`, `graph_ready`), so the
+lane never waits for Prometheus or matplotlib:
+
+    rendering -> pending (PNG in the payload) -> sending -> sent
+              -> failed (Prometheus or rendering failed; counted)
 """
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,8 +39,8 @@ from ..store.base import AlertStore, Transaction, utcnow
 
 __all__ = ["Outbox", "KINDS", "STATUSES", "Lane"]
 
-KINDS = ("firing", "resolved", "ack", "refresh", "deadman", "digest", "summary")
-STATUSES = ("pending", "sending", "sent", "failed", "folded")
+KINDS = ("firing", "resolved", "ack", "refresh", "deadman", "digest", "summary", "reply", "graph")
+STATUSES = ("pending", "sending", "sent", "failed", "folded", "rendering")
 TIME_COLS = ("next_attempt_at", "locked_until", "created_at", "updated_at", "sent_at")
 OPEN = ("pending", "sending")
 
@@ -106,13 +116,14 @@ class Outbox:
 
     def due(self, lane: Lane, now: datetime | None = None, limit: int = 2000) -> list[dict[str, Any]]:
         """The lane's rows to consider now: pending and due, or left `sending` by an earlier owner.
-        Only the lane's lease holder calls this. Most severe first, then oldest."""
+        Only the lane's lease holder calls this. Answers to commands first (however deep a storm's
+        backlog, a person is waiting), then most severe first, then oldest."""
         now = now or utcnow()
         with self.store.transaction(write=False) as tx:
             rows = tx.fetchall(
                 "SELECT * FROM notifications WHERE channel = %s AND destination = %s "
                 "AND status IN ('pending', 'sending') AND next_attempt_at <= %s "
-                "ORDER BY severity IS NULL, severity, id LIMIT %s",
+                "ORDER BY CASE WHEN kind = 'reply' THEN 0 ELSE 1 END, severity IS NULL, severity, id LIMIT %s",
                 (lane.channel, lane.destination, self.d.time_in(now), limit))
         return [self._out(r) for r in rows]
 
@@ -269,6 +280,55 @@ class Outbox:
         payload = self.d.json_out(row["payload"]) or {}
         payload.update(extra)
         tx.execute("UPDATE notifications SET payload = %s WHERE id = %s", (self.d.json_in(payload), row_id))
+
+    # ---- graphs ---------------------------------------------------------------------------------------
+    def claim_renders(self, worker: str, lease_s: float, limit: int = 5) -> list[dict[str, Any]]:
+        """Graph rows waiting to be rendered (or whose renderer died), now leased to `worker`."""
+        with self.store.transaction() as tx:
+            now = self.d.time_in(tx.now)
+            rows = tx.fetchall(
+                "SELECT * FROM notifications WHERE kind = 'graph' AND status = 'rendering' "
+                "AND (locked_until IS NULL OR locked_until < %s) ORDER BY id LIMIT %s", (now, limit))
+            if rows:
+                marks = ", ".join(["%s"] * len(rows))
+                tx.execute(f"UPDATE notifications SET locked_by = %s, locked_until = %s, updated_at = %s "
+                           f"WHERE id IN ({marks})",
+                           (worker, self.d.time_in(tx.now + timedelta(seconds=lease_s)), now,
+                            *[r["id"] for r in rows]))
+        return [self._out(r) for r in rows]
+
+    def graph_ready(self, row_id: int, png: bytes, caption: str) -> None:
+        """The PNG is made: the row joins its lane (sent after the pages waiting there)."""
+        with self.store.transaction() as tx:
+            self._merge_payload(tx, row_id, {"png": base64.b64encode(png).decode("ascii"), "caption": caption})
+            tx.execute("UPDATE notifications SET status = 'pending', next_attempt_at = %s, locked_by = NULL, "
+                       "locked_until = NULL, updated_at = %s WHERE id = %s AND status = 'rendering'",
+                       (self.d.time_in(tx.now), self.d.time_in(tx.now), row_id))
+
+    def drop_payload_keys(self, row_ids: Sequence[int], keys: Sequence[str]) -> None:
+        """Forget bulky payload entries once told (a sent graph's PNG)."""
+        with self.store.transaction() as tx:
+            for i in row_ids:
+                row = tx.fetchone("SELECT payload FROM notifications WHERE id = %s", (i,))
+                if row is None:
+                    continue
+                payload = self.d.json_out(row["payload"]) or {}
+                for k in keys:
+                    payload.pop(k, None)
+                tx.execute("UPDATE notifications SET payload = %s WHERE id = %s", (self.d.json_in(payload), i))
+
+    # ---- replies ----------------------------------------------------------------------------------
+    def reply_payload(self, destination: str, message_id: str) -> dict[str, Any] | None:
+        """The payload of the answer that first became message `message_id` in chat `destination`
+        (a paged `/alerts` keeps its query there)."""
+        with self.store.transaction(write=False) as tx:
+            row = tx.fetchone(
+                "SELECT payload FROM notifications WHERE kind = 'reply' AND chat_id = %s AND message_id = %s "
+                "ORDER BY id LIMIT 1", (str(destination), str(message_id)))
+        if row is None:
+            return None
+        v = self.d.json_out(row["payload"])
+        return v if isinstance(v, dict) else None
 
     # ---- reads ---------------------------------------------------------------------------------------
     def _out(self, row: Mapping[str, Any]) -> dict[str, Any]:

@@ -17,6 +17,14 @@ The rules, in order:
    "resolved" message, and the original messages are refreshed later, when the lane is quiet.
 5. Edits (acknowledgements, refreshes) use slots nothing else needs.
 
+A command's answer (`reply`: a person is waiting) goes right after the firing P0s, alone; a graph
+(`graph`: the PNG that follows a page) after every firing alert and before resolves, alone.
+
+Forum topics: a chat is one lane (Telegram's limits are per chat), but one message lives in ONE
+topic (`message_thread_id`, carried in each row's payload as `thread_id`). So a slot serves one
+thread: the thread of the most urgent waiting row (the same order as above), and only rows of that
+thread are packed together. Rows without a thread form a thread of their own.
+
 Rows that need no slot at all are settled at once: an acknowledgement of an alert whose first
 message has not gone out yet (that message will show the acknowledgement), a resolve whose firing
 row is still waiting (one line tells both).
@@ -59,6 +67,15 @@ class Item:
     @property
     def alertname(self) -> str:
         return self.alert.alertname if self.alert else str((self.row.get("payload") or {}).get("alertname", ""))
+
+    @property
+    def thread(self) -> int | None:
+        v = (self.row.get("payload") or {}).get("thread_id")
+        return int(v) if isinstance(v, int) and not isinstance(v, bool) else None
+
+    @property
+    def quiet(self) -> bool:
+        return bool((self.row.get("payload") or {}).get("quiet"))
 
     @property
     def no_pack(self) -> bool:
@@ -151,13 +168,23 @@ def plan_slot(items: Sequence[Item], *, can_edit: bool, shares: Shares, name_bou
         else:
             new.append(i)
 
+    # one thread (forum topic) per slot: the thread of the most urgent row
+    if len({i.thread for i in (*new, *resolve_edits, *edits)}) > 1:
+        t = _lead_thread(new, resolve_edits, edits, shares)
+        new = [i for i in new if i.thread == t]
+        resolve_edits = [i for i in resolve_edits if i.thread == t]
+        edits = [i for i in edits if i.thread == t]
+
     # 1. the dead man's switch and the digest go alone
     for i in new:
         if i.kind in ("deadman", "digest"):
             return SlotPlan("single", [i], urgent=True), settled
 
     firing = [i for i in new if i.kind == "firing"]
-    later = [i for i in new if i.kind != "firing"]  # resolves told anew, notes of acknowledgements
+    replies = [i for i in new if i.kind == "reply"]
+    graphs = [i for i in new if i.kind == "graph"]
+    # resolves told anew, notes of acknowledgements
+    later = [i for i in new if i.kind not in ("firing", "reply", "graph")]
     lone = [i for i in firing if i.no_pack]
 
     # 2. firing P0 first
@@ -172,6 +199,10 @@ def plan_slot(items: Sequence[Item], *, can_edit: bool, shares: Shares, name_bou
         return SlotPlan("packed", named, urgent=True, lead="P0", tail=counted,
                         refresh_refs=_refs(resolve_edits)), settled
 
+    # a person waits for a command's answer
+    if replies:
+        return SlotPlan("single", [min(replies, key=lambda i: i.id)], urgent=True, lead=None), settled
+
     # 3. other firing alerts
     if len(firing) == 1 or lone or (firing and not allow_pack):
         pick = sorted(lone or firing, key=lambda i: (severity_rank(i.severity), i.id))[0]
@@ -181,6 +212,11 @@ def plan_slot(items: Sequence[Item], *, can_edit: bool, shares: Shares, name_bou
         ordered = _order(firing, lead) + _order(later + resolve_edits, None)
         named, counted = _bound(ordered, name_bound)
         return SlotPlan("packed", named, lead=lead, tail=counted, refresh_refs=_refs(resolve_edits)), settled
+
+    # graphs follow their pages once no page waits
+    if graphs:
+        pick = min(graphs, key=lambda i: (severity_rank(i.severity), i.id))
+        return SlotPlan("single", [pick], lead=pick.severity), settled
 
     # 4. resolves (and notes of acknowledgements for channels that cannot edit)
     if resolve_edits and not later and len(resolve_edits) <= EDIT_AT_MOST:
@@ -208,6 +244,23 @@ def plan_slot(items: Sequence[Item], *, can_edit: bool, shares: Shares, name_bou
         same = [e for e in edits if _edit_ref(e) == ref]
         return SlotPlan("edit", same, message_ref=ref), settled
     return None, settled
+
+
+def _lead_thread(new: Sequence[Item], resolve_edits: Sequence[Item], edits: Sequence[Item],
+                 shares: Shares) -> int | None:
+    """The thread of the row the rules above would serve first."""
+    firing = [i for i in new if i.kind == "firing"]
+    oldest = lambda xs: min(xs, key=lambda i: i.id)  # noqa: E731
+    for group in ([i for i in new if i.kind in ("deadman", "digest")],
+                  [i for i in firing if i.severity == "P0"],
+                  [i for i in new if i.kind == "reply"]):
+        if group:
+            return oldest(group).thread
+    if firing:
+        lead = shares.pick(i.severity for i in firing)
+        return oldest([i for i in firing if i.severity == lead]).thread
+    rest = [i for i in new if i.kind == "graph"] or [*new, *resolve_edits] or list(edits)
+    return min(rest, key=lambda i: (severity_rank(i.severity), i.id)).thread
 
 
 def _edit_ref(i: Item) -> int | None:

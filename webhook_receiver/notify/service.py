@@ -1,9 +1,13 @@
 """Wiring: builds the channels from the registry and settings, the outbox, planner, dispatcher,
-actions, Telegram updates, dead man's switch and digest scheduler for one receiver app."""
+actions, Telegram updates and commands, the graph renderer, dead man's switch and digest scheduler
+for one receiver app."""
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, Mapping
+
+import yaml
 
 from ..alertmanager_api import AlertmanagerClient
 from ..store.base import AlertStore
@@ -16,9 +20,9 @@ from .dispatcher import Dispatcher
 from .metrics import NotifyMetrics, OutboxDepthCollector
 from .outbox import Outbox
 from .planner import NotifyPlanner
-from .settings import NotifySettings, load_notify_settings
+from .settings import NotifySettings, SettingsError, load_notify_settings
 
-__all__ = ["NotifyService", "init_app", "build_channels"]
+__all__ = ["NotifyService", "init_app", "build_channels", "ReplyDesk"]
 
 log = logging.getLogger("d76.notify")
 
@@ -35,14 +39,40 @@ def build_channels(settings: NotifySettings, overrides: Mapping[str, Any] | None
     return out
 
 
+class ReplyDesk:
+    """Answers to commands go through the outbox, to the lane of the chat they came from (so they
+    are paced with everything else sent there), and are found again by the message they became."""
+
+    def __init__(self, outbox: Outbox, channel: str = "telegram", on_queued: Any = None) -> None:
+        self.outbox = outbox
+        self.channel = channel
+        self.on_queued = on_queued
+
+    def queue(self, chat_id: str, payload: dict, dedupe_key: str) -> None:
+        n = self.outbox.enqueue_now([{"channel": self.channel, "destination": str(chat_id), "kind": "reply",
+                                      "dedupe_key": dedupe_key[:500], "payload": payload}])
+        if n and self.on_queued is not None:
+            self.on_queued()
+
+    def query_of(self, chat_id: str, message_id: int) -> dict | None:
+        return self.outbox.reply_payload(str(chat_id), str(message_id))
+
+
 class NotifyService:
     def __init__(self, store: AlertStore, settings: NotifySettings, channel_map: ChannelMap | None = None, *,
                  channels: Mapping[str, Any] | None = None, registry: Any = None,
                  worker_id: str | None = None) -> None:
         self.store = store
         self.settings = settings
-        self.channel_map = channel_map or load_channel_map(settings.channel_map_path)
+        try:
+            self.channel_map = channel_map or load_channel_map(settings.channel_map_path)
+        except (ValueError, OSError, yaml.YAMLError) as exc:  # checked at start-up: say which key is wrong
+            raise SettingsError(f"channel map (CHANNEL_MAP_FILE): {exc}") from None
         self.channels = build_channels(settings, channels)
+        for ch in self.channels.values():
+            if hasattr(ch, "use_channel_map"):
+                ch.use_channel_map(self.channel_map)
+        self.started_at = time.monotonic()
         self.outbox = Outbox(store)
         self.metrics = NotifyMetrics(registry, channels=tuple(self.channels))
         if registry is not None:
@@ -58,17 +88,37 @@ class NotifyService:
         self.telegram = telegram
         self.callbacks = None
         self.poller = None
-        if telegram is not None:
-            from .channels.telegram.updates import CallbackHandler, LongPoller
-
-            self.callbacks = CallbackHandler(self.actions, telegram.client, chat_id=settings.telegram_chat_id,
-                                             allowed_user_ids=settings.telegram_allowed_user_ids,
-                                             action_errors=(ActionError,))
-            if settings.telegram_polling and not getattr(telegram, "dry_run", False):
-                self.poller = LongPoller(telegram.client, self.callbacks, poll_timeout=settings.telegram_poll_timeout)
+        self.bot_setup = None
         deadman_lane = ("telegram", telegram.chat_id) if telegram is not None else ("telegram", "console")
         self.deadman = DeadmanSwitch(store, self.outbox, deadman_lane, settings.deadman_timeout_seconds,
                                      on_queued=self.dispatcher.wake)
+        from .operator import OperatorConsole
+
+        self.console = OperatorConsole(store, self.outbox, self.actions, self.alertmanager,
+                                       prometheus_url=settings.prometheus_url, last_watchdog=self.deadman.last_seen,
+                                       watchdog_timeout=settings.deadman_timeout_seconds, started_at=self.started_at)
+        self.replies = ReplyDesk(self.outbox, on_queued=self.dispatcher.wake)
+        if telegram is not None:
+            from .channels.telegram.updates import BotSetup, CallbackHandler, LongPoller
+
+            self.callbacks = CallbackHandler(self.actions, telegram.client, chat_id=telegram.chat_id,
+                                             allowed_user_ids=settings.telegram_allowed_user_ids,
+                                             action_errors=(ActionError,), chats=telegram.chats(),
+                                             console=self.console, replies=self.replies)
+            if not getattr(telegram, "dry_run", False):
+                self.bot_setup = BotSetup(telegram.client, self.callbacks, settings.telegram_set_commands)
+                if settings.telegram_polling:
+                    self.poller = LongPoller(telegram.client, self.callbacks,
+                                             poll_timeout=settings.telegram_poll_timeout)
+        self.graphs = None
+        if settings.graphs_enabled and settings.prometheus_url:
+            from .graphs import GraphRenderer
+
+            self.graphs = GraphRenderer(store, self.outbox, settings.prometheus_url, metrics=self.metrics,
+                                        worker_id=self.dispatcher.worker_id,
+                                        window_seconds=settings.graph_window_seconds,
+                                        timeout=settings.graph_timeout_seconds, on_ready=self.dispatcher.wake)
+            self.dispatcher.on_graph_queued = self.graphs.wake
         self.digest = DigestScheduler(store, self.outbox, settings, on_queued=self.dispatcher.wake) \
             if "email" in self.channels else None
 
@@ -85,6 +135,10 @@ class NotifyService:
 
     def start(self) -> "NotifyService":
         self.dispatcher.start()
+        if self.graphs is not None:
+            self.graphs.start()
+        if self.bot_setup is not None:
+            self.bot_setup.start()
         if self.poller is not None:
             self.poller.start()
         if self.settings.deadman_enabled:
@@ -95,12 +149,21 @@ class NotifyService:
             "channels": sorted(self.channels), "channel_map": self.channel_map.source,
             "telegram": "dry-run" if getattr(self.telegram, "dry_run", True) else "bot",
             "polling": self.poller is not None, "deadman_timeout_s": self.settings.deadman_timeout_seconds,
+            "telegram_chats": list(self.telegram.chats()) if self.telegram is not None else [],
+            "telegram_routes": len(self.channel_map.telegram_routes),
+            "graphs": self.settings.prometheus_url if self.graphs is not None else "off (PROMETHEUS_URL unset)",
+            "commands_from": "TELEGRAM_ALLOWED_USER_IDS" if self.settings.telegram_allowed_user_ids
+            else "anyone in the configured chats (set TELEGRAM_ALLOWED_USER_IDS)",
             "external_url": self.settings.external_url or "unset (no history links)"}})
         return self
 
     def stop(self) -> None:
         if self.poller is not None:
             self.poller.stop()
+        if self.bot_setup is not None:
+            self.bot_setup.stop()
+        if self.graphs is not None:
+            self.graphs.stop()
         self.deadman.stop()
         if self.digest is not None:
             self.digest.stop()

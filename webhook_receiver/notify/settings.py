@@ -33,6 +33,10 @@ class NotifySettings:
     telegram_chat_per_minute: int = 20
     telegram_global_per_second: float = 30.0
     telegram_p0_reserve_per_minute: int = 3
+    # where the console dry run saves the photos (graphs) it would have sent
+    telegram_dry_run_dir: str | None = None
+    # the command list registered with setMyCommands at start
+    telegram_set_commands: bool = True
     # Slack and Discord incoming webhooks
     slack_webhook_url: str | None = field(default=None, repr=False)
     slack_webhook_urls: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -53,6 +57,12 @@ class NotifySettings:
     # the rest of the pipeline
     alertmanager_urls: tuple[str, ...] = ("http://127.0.0.1:9093",)
     external_url: str | None = None
+    # graphs in the page: PNGs of the alert's expression (Prometheus query_range), sent as a reply
+    prometheus_url: str | None = None
+    graphs_enabled: bool = False
+    graph_severities: tuple[str, ...] = ("P0", "P1")
+    graph_window_seconds: float = 1800.0
+    graph_timeout_seconds: float = 5.0
     deadman_timeout_seconds: float = 300.0
     deadman_enabled: bool = True
     channel_map_path: str | None = None
@@ -109,7 +119,12 @@ def load_notify_settings(raw: Mapping[str, Any] | None = None) -> NotifySettings
         if not u.startswith(("http://", "https://")):
             raise SettingsError("ALERTMANAGER_URL: expected http(s) URLs, separated by commas")
     webhook_secret = parse_str(r, "TELEGRAM_WEBHOOK_SECRET")
-    return NotifySettings(
+    prometheus_url = _url(r, "PROMETHEUS_URL")
+    graph_sevs = parse_list(r, "GRAPH_SEVERITIES") or ("P0", "P1")
+    for sev in graph_sevs:
+        if sev not in SEVERITIES:
+            raise SettingsError(f"GRAPH_SEVERITIES: {sev!r} is not one of {', '.join(SEVERITIES)}")
+    settings = NotifySettings(
         telegram_bot_token=parse_str(r, "TELEGRAM_BOT_TOKEN"),
         telegram_chat_id=parse_str(r, "TELEGRAM_CHAT_ID"),
         telegram_api_url=_url(r, "TELEGRAM_API_URL") or "https://api.telegram.org",
@@ -121,6 +136,8 @@ def load_notify_settings(raw: Mapping[str, Any] | None = None) -> NotifySettings
         telegram_chat_per_minute=parse_int(r, "TELEGRAM_CHAT_PER_MINUTE", 20, 1, 10_000),
         telegram_global_per_second=parse_float(r, "TELEGRAM_GLOBAL_PER_SECOND", 30.0, 0.0, 10_000.0),
         telegram_p0_reserve_per_minute=parse_int(r, "TELEGRAM_P0_RESERVE_PER_MINUTE", 3, 0, 10_000),
+        telegram_dry_run_dir=parse_str(r, "TELEGRAM_DRY_RUN_DIR"),
+        telegram_set_commands=parse_bool(r, "TELEGRAM_SET_COMMANDS", True),
         slack_webhook_url=_url(r, "SLACK_WEBHOOK_URL"),
         slack_webhook_urls={k: v for k, v in slack_sev.items() if v},
         slack_min_interval=parse_float(r, "SLACK_MIN_INTERVAL_SECONDS", 1.05, 0.0, 60.0),
@@ -138,6 +155,12 @@ def load_notify_settings(raw: Mapping[str, Any] | None = None) -> NotifySettings
         digest_hour_utc=parse_int(r, "DIGEST_HOUR_UTC", 8, 0, 23),
         alertmanager_urls=tuple(u.rstrip("/") for u in am_urls),
         external_url=_url(r, "RECEIVER_EXTERNAL_URL"),
+        prometheus_url=prometheus_url,
+        # graphs need a Prometheus to ask: on when PROMETHEUS_URL is set, unless GRAPHS_ENABLED=false
+        graphs_enabled=parse_bool(r, "GRAPHS_ENABLED", prometheus_url is not None),
+        graph_severities=tuple(graph_sevs),
+        graph_window_seconds=parse_float(r, "GRAPH_WINDOW_SECONDS", 1800.0, 60.0, 86400.0),
+        graph_timeout_seconds=parse_float(r, "GRAPH_TIMEOUT_SECONDS", 5.0, 0.1, 60.0),
         deadman_timeout_seconds=parse_float(r, "DEADMAN_TIMEOUT_SECONDS", 300, 1, 86400 * 7),
         deadman_enabled=parse_bool(r, "DEADMAN_ENABLED", True),
         channel_map_path=parse_str(r, "CHANNEL_MAP_FILE"),
@@ -149,3 +172,6 @@ def load_notify_settings(raw: Mapping[str, Any] | None = None) -> NotifySettings
         backoff_cap_seconds=parse_float(r, "NOTIFY_BACKOFF_CAP_SECONDS", 30.0, 0.01, 3600.0),
         name_bound=parse_int(r, "NOTIFY_NAME_BOUND", 200, 1, 100_000),
     )
+    if settings.graphs_enabled and settings.prometheus_url is None:
+        raise SettingsError("GRAPHS_ENABLED: graphs need PROMETHEUS_URL (the Prometheus to ask for the series)")
+    return settings

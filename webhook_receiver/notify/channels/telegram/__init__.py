@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Mapping, Sequence
 
+from ...channel_map import ChannelMap, Destination
 from ...model import Notice
 from ...settings import NotifySettings
 from .. import register
@@ -12,7 +13,7 @@ from .client import TelegramClient
 from .console import ConsoleTelegram
 from .format import (
     TELEGRAM_MAX_CHARS, LinkBuilder, alert_keyboard, packed_keyboard, render_alert, render_deadman, render_packed,
-    split_html,
+    split_html, truncate_html,
 )
 
 __all__ = ["TelegramChannel", "TelegramClient", "ConsoleTelegram"]
@@ -20,7 +21,8 @@ __all__ = ["TelegramChannel", "TelegramClient", "ConsoleTelegram"]
 
 @register
 class TelegramChannel:
-    """Messages to one chat (TELEGRAM_CHAT_ID); with no bot token they are printed (dry run)."""
+    """Messages to TELEGRAM_CHAT_ID and the chats and forum topics the channel map routes to; with no
+    bot token they are printed (dry run)."""
 
     name: ClassVar[str] = "telegram"
     settings_keys: ClassVar[tuple[str, ...]] = ("TELEGRAM_BOT_TOKEN", "TELEGRAM_CHAT_ID")
@@ -32,6 +34,11 @@ class TelegramChannel:
         self.chat_id = str(chat_id)
         self.limits = limits
         self.links = links
+        self.channel_map: ChannelMap | None = None
+
+    def use_channel_map(self, channel_map: ChannelMap) -> None:
+        """Route by the map's `telegram.routes` (chats, forum topics, quiet severities)."""
+        self.channel_map = channel_map
 
     @classmethod
     def from_settings(cls, settings: NotifySettings) -> "TelegramChannel":
@@ -42,7 +49,8 @@ class TelegramChannel:
                                max_chars=TELEGRAM_MAX_CHARS)
         links = LinkBuilder(settings.external_url)
         if settings.telegram_dry_run or not settings.telegram_chat_id:
-            return cls(ConsoleTelegram(), settings.telegram_chat_id or "console", limits, links)
+            return cls(ConsoleTelegram(graph_dir=settings.telegram_dry_run_dir), settings.telegram_chat_id or "console",
+                       limits, links)
         return cls(TelegramClient(settings.telegram_bot_token or "", settings.telegram_api_url),
                    settings.telegram_chat_id, limits, links)
 
@@ -50,8 +58,20 @@ class TelegramChannel:
     def dry_run(self) -> bool:
         return isinstance(self.client, ConsoleTelegram)
 
+    def route(self, severity: str, labels: Mapping[str, str]) -> list[Destination]:
+        """Each chat an alert goes to, with its forum topic and whether it is told quietly."""
+        if self.channel_map is None:
+            return [Destination(self.chat_id)]
+        return self.channel_map.telegram_destinations(severity, labels, self.chat_id)
+
     def destinations(self, severity: str, labels: Mapping[str, str]) -> tuple[str, ...]:
-        return (self.chat_id,)
+        return tuple(d.chat for d in self.route(severity, labels))
+
+    def chats(self) -> tuple[str, ...]:
+        """Every chat this channel tells (the default one first): commands are taken from these."""
+        if self.channel_map is None:
+            return (self.chat_id,)
+        return self.channel_map.telegram_chats(self.chat_id)
 
     # rendering ---------------------------------------------------------------------------------
     def render_single(self, notice: Notice, destination: str) -> list[Part]:
@@ -79,12 +99,26 @@ class TelegramChannel:
             extras["reply_markup"] = packed_keyboard(message_ref, [x.alert for x in notices[:n] if x.alert])
         return Part(text, extras), n
 
+    def render_reply(self, payload: Mapping[str, Any]) -> Part:
+        """A command's answer (already Telegram HTML), kept to one message."""
+        text = truncate_html(str(payload.get("text") or "…"), self.limits.max_chars)
+        markup = payload.get("reply_markup")
+        return Part(text, {"reply_markup": markup} if isinstance(markup, dict) else {})
+
     # sending -----------------------------------------------------------------------------------
     def send(self, destination: str, part: Part, *, reply_to: str | None = None) -> str | None:
         mid = self.client.send_message(
             destination, part.text, reply_markup=part.extras.get("reply_markup"),
             reply_to_message_id=int(reply_to) if reply_to else None,
             message_thread_id=part.extras.get("thread_id"), disable_notification=bool(part.extras.get("quiet")))
+        return str(mid)
+
+    def send_photo(self, destination: str, png: bytes, caption: str, *, reply_to: str | None = None,
+                   thread_id: int | None = None, quiet: bool = True) -> str | None:
+        """A PNG (a graph) with an HTML caption, as a reply to `reply_to` (the page)."""
+        mid = self.client.send_photo(destination, png, caption=caption,
+                                     reply_to_message_id=int(reply_to) if reply_to else None,
+                                     message_thread_id=thread_id, disable_notification=quiet)
         return str(mid)
 
     def edit(self, destination: str, remote_id: str, part: Part) -> None:

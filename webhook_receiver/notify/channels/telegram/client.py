@@ -8,6 +8,7 @@ The bot token is part of every URL, so error texts are built by hand, never from
 """
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -33,10 +34,17 @@ class TelegramClient:
     def __repr__(self) -> str:  # never show the token
         return "TelegramClient(token=***)"
 
-    def call(self, method: str, params: dict[str, Any], *, read_timeout: float | None = None) -> Any:
+    def call(self, method: str, params: dict[str, Any], *, read_timeout: float | None = None,
+             files: dict[str, tuple[str, bytes, str]] | None = None) -> Any:
+        """One Bot API call: JSON, or multipart/form-data when `files` are uploaded (then every
+        non-string parameter is sent as its JSON text, as the Bot API expects)."""
         timeout = (self._timeout[0], read_timeout) if read_timeout is not None else self._timeout
         try:
-            resp = self._session.post(self._base + method, json=params, timeout=timeout)
+            if files:
+                form = {k: v if isinstance(v, str) else json.dumps(v) for k, v in params.items()}
+                resp = self._session.post(self._base + method, data=form, files=files, timeout=timeout)
+            else:
+                resp = self._session.post(self._base + method, json=params, timeout=timeout)
         except requests.Timeout:
             raise DeliveryError(f"telegram {method}: timed out after {timeout[1]:g}s") from None
         except requests.ConnectionError as exc:
@@ -83,6 +91,31 @@ class TelegramClient:
             params["reply_parameters"] = {"message_id": reply_to_message_id, "allow_sending_without_reply": True}
         result = self.call("sendMessage", params)
         return int(result["message_id"])
+
+    def send_photo(self, chat_id: str | int, png: bytes, *, caption: str | None = None,
+                   reply_to_message_id: int | None = None, message_thread_id: int | None = None,
+                   disable_notification: bool = False) -> int:
+        """sendPhoto with the PNG uploaded as multipart/form-data; the caption is HTML."""
+        params: dict[str, Any] = {"chat_id": str(chat_id)}
+        if caption:
+            params["caption"] = caption
+            params["parse_mode"] = "HTML"
+        if message_thread_id is not None:
+            params["message_thread_id"] = int(message_thread_id)
+        if disable_notification:
+            params["disable_notification"] = True
+        if reply_to_message_id is not None:
+            params["reply_parameters"] = {"message_id": reply_to_message_id, "allow_sending_without_reply": True}
+        result = self.call("sendPhoto", params, files={"photo": ("graph.png", png, "image/png")},
+                           read_timeout=30.0)
+        return int(result["message_id"])
+
+    def set_my_commands(self, commands: list[tuple[str, str]]) -> None:
+        """Register the command list Telegram shows when the operator types `/`."""
+        self.call("setMyCommands", {"commands": [{"command": c, "description": d} for c, d in commands]})
+
+    def get_me(self) -> dict[str, Any]:
+        return dict(self.call("getMe", {}) or {})
 
     def edit_message_text(self, chat_id: str | int, message_id: int, text: str, *,
                           reply_markup: dict | None = None) -> None:

@@ -1,11 +1,15 @@
-"""Dry-run channel: with no TELEGRAM_BOT_TOKEN the messages are printed, so the demo needs no account."""
+"""Dry-run channel: with no TELEGRAM_BOT_TOKEN the messages are printed, so the demo needs no account.
+Photos (graphs) are saved as PNG files in a folder (TELEGRAM_DRY_RUN_DIR) and their paths printed."""
 from __future__ import annotations
 
 import html
 import itertools
 import re
 import sys
+import tempfile
 import threading
+import time
+from pathlib import Path
 from typing import TextIO
 
 __all__ = ["ConsoleTelegram"]
@@ -16,11 +20,13 @@ _TAGS = re.compile(r"<[^>]+>")
 class ConsoleTelegram:
     """Quacks like `TelegramClient` for sending/editing; prints plain text to `stream`."""
 
-    def __init__(self, stream: TextIO | None = None) -> None:
+    def __init__(self, stream: TextIO | None = None, graph_dir: str | Path | None = None) -> None:
         self._stream = stream
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self.sent: list[tuple[int, str]] = []
+        self.graph_dir = Path(graph_dir) if graph_dir else Path(tempfile.gettempdir()) / "d76-graphs"
+        self.photos: list[Path] = []
 
     def _print(self, prefix: str, text: str) -> None:
         plain = html.unescape(_TAGS.sub("", text))
@@ -36,6 +42,24 @@ class ConsoleTelegram:
         self.sent.append((mid, text))
         self._print(f"message {mid}", text)
         return mid
+
+    def send_photo(self, chat_id: str | int, png: bytes, *, caption: str | None = None,
+                   reply_to_message_id: int | None = None, message_thread_id: int | None = None,
+                   disable_notification: bool = False) -> int:
+        mid = next(self._ids)
+        self.graph_dir.mkdir(parents=True, exist_ok=True)
+        path = self.graph_dir / f"graph-{time.strftime('%Y%m%d-%H%M%S')}-{mid}.png"
+        path.write_bytes(png)
+        self.photos.append(path)
+        reply = f" (reply to message {reply_to_message_id})" if reply_to_message_id else ""
+        self._print(f"photo {mid}{reply}: {path}", caption or "")
+        return mid
+
+    def set_my_commands(self, commands: list[tuple[str, str]]) -> None:
+        return None
+
+    def get_me(self) -> dict:
+        return {}
 
     def edit_message_text(self, chat_id: str | int, message_id: int, text: str, *,
                           reply_markup: dict | None = None) -> None:

@@ -403,16 +403,21 @@ def render_packed(notices: Sequence[Notice], *, tail: Sequence[TailCount] = (), 
 
 # --- inline keyboards and callback data (64 bytes at most) -----------------------------------------
 _CALLBACK = re.compile(r"^(ack|sil):(\d{1,19})(?::(1h|24h))?$|^(pa|ps):(\d{1,19})(?::(1h|24h))?$")
+# command answers' buttons: a page of /alerts, end a silence (its id), end a maintenance window
+_CONSOLE_CALLBACK = re.compile(r"^(ap):(\d{1,6})$|^(us):([0-9a-fA-F-]{4,36})$|^(um):(\d{1,19})$")
+_CONSOLE_ACTIONS = {"ap": "alerts_page", "us": "unsilence", "um": "unmute"}
 
 
 @dataclass(frozen=True)
 class Callback:
     """A parsed button press: `ack`/`sil` act on one alert, `ack_all`/`sil_all` on every alert of a
-    packed message (`target` is then the message reference)."""
+    packed message (`target` is then the message reference); `alerts_page` (target: the page),
+    `unsilence` (`arg`: the silence id) and `unmute` (target: the window) come from command answers."""
 
     action: str
     target: int
     duration: str | None = None
+    arg: str | None = None
 
 
 def callback_data(action: str, target: int, duration: str | None = None) -> str:
@@ -426,7 +431,13 @@ def parse_callback_data(data: str) -> Callback | None:
     """`"sil:42:1h"` -> Callback("sil", 42, "1h"); anything else -> None (never trust a client)."""
     m = _CALLBACK.match(data or "")
     if not m:
-        return None
+        c = _CONSOLE_CALLBACK.match(data or "")
+        if not c:
+            return None
+        if c.group(3):
+            return Callback("unsilence", 0, arg=c.group(4).lower())
+        action = c.group(1) or c.group(5)
+        return Callback(_CONSOLE_ACTIONS[action], int(c.group(2) or c.group(6)))
     if m.group(1):
         action, target, duration = m.group(1), int(m.group(2)), m.group(3)
         if (action == "sil") != (duration is not None):

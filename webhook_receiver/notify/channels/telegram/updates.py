@@ -1,7 +1,13 @@
-"""Telegram updates: button presses, by webhook or by long polling.
+"""Telegram updates: button presses and commands, by webhook or by long polling.
 
 `CallbackHandler.handle_update(update)` is the one place that acts on an update:
-- only the configured chat and (when set) the allowed user ids may act;
+- only the configured chats (TELEGRAM_CHAT_ID and the chats the channel map routes to; a private
+  chat with a user of TELEGRAM_ALLOWED_USER_IDS) and (when set) the allowed user ids may act; anyone
+  else gets a polite refusal;
+- a message with a command (`/status`, `/alerts P0`, `/ack 42`, `/mute exchange=upbit 2h`, ...;
+  `/status@bot` in groups) is parsed (`notify.commands`), run by the operator console
+  (`notify.operator`), and its answer queued in the outbox (kind `reply`) as a reply to the command,
+  in its forum topic, paced with everything else sent to that chat;
 - `ack:<id>` / `pa:<message>` (Ack all) -> the actions' acknowledge, which records the ack and queues
   the message edits through the outbox (paced like every other message);
 - `sil:<id>:1h|24h` / `ps:<message>:1h` -> Alertmanager API v2 silences with matchers from each
@@ -17,15 +23,17 @@ from __future__ import annotations
 import hmac
 import logging
 import threading
+import time
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol, Sequence
 
 from flask import Blueprint, jsonify, request
 
+from ...commands import COMMANDS, CommandError, clean_text, parse_command
 from ..base import DeliveryError
 from .format import parse_callback_data
 
-__all__ = ["Actions", "CallbackHandler", "LongPoller", "telegram_blueprint"]
+__all__ = ["Actions", "CallbackHandler", "LongPoller", "telegram_blueprint", "BotSetup", "Replies", "Console"]
 
 log = logging.getLogger("d76.notify.telegram")
 SILENCE_DURATIONS = {"1h": timedelta(hours=1), "24h": timedelta(hours=24)}
@@ -40,26 +48,62 @@ class Actions(Protocol):
     def silence_message(self, message_ref: int, duration: timedelta, by: str) -> int: ...
 
 
+class Console(Protocol):
+    """Runs a parsed command (`webhook_receiver.notify.operator.OperatorConsole`)."""
+
+    def run(self, cmd: Any, who: str) -> Any: ...
+    def alerts_page(self, query: dict, page: int) -> Any: ...
+
+
+class Replies(Protocol):
+    """Where answers go: queued in the outbox for the chat's lane, and found again by message."""
+
+    def queue(self, chat_id: str, payload: dict, dedupe_key: str) -> None: ...
+    def query_of(self, chat_id: str, message_id: int) -> dict | None: ...
+
+
+REFUSAL = ("Sorry, this bot only takes commands from its operators. If you are one, ask for your "
+           "Telegram user id ({user}) to be added to TELEGRAM_ALLOWED_USER_IDS.")
+QUERY_LOOKUPS = 20
+REFUSAL_EVERY = 60.0  # seconds: one refusal per chat and user in that time, however often they try
+
+
 class CallbackHandler:
     def __init__(self, actions: Actions, telegram: Any, *,
                  chat_id: str | None, allowed_user_ids: frozenset[int] = frozenset(),
-                 action_errors: tuple[type[Exception], ...] = ()) -> None:
+                 action_errors: tuple[type[Exception], ...] = (), chats: Sequence[str] = (),
+                 console: Console | None = None, replies: Replies | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.actions = actions
         self.telegram = telegram
         self.action_errors = action_errors
         self.chat_id = str(chat_id) if chat_id else None
+        self.chats = frozenset(str(c) for c in (*chats, *([self.chat_id] if self.chat_id else [])))
         self.allowed_user_ids = allowed_user_ids
+        self.console = console
+        self.replies = replies
+        self.bot_username: str | None = None  # learnt from getMe (BotSetup): `/status@<this>` is ours
+        self.clock = clock
+        self._refused: dict[tuple[str, str], float] = {}
+        self._lock = threading.Lock()
 
-    def allowed(self, user_id: Any, chat_id: Any) -> bool:
-        if self.chat_id is not None and str(chat_id) != self.chat_id:
+    def allowed(self, user_id: Any, chat_id: Any, chat_type: Any = None) -> bool:
+        user_ok = isinstance(user_id, int) and user_id in self.allowed_user_ids
+        if self.allowed_user_ids and not user_ok:
             return False
-        if self.allowed_user_ids and not (isinstance(user_id, int) and user_id in self.allowed_user_ids):
-            return False
+        if self.chats and str(chat_id) not in self.chats:
+            # a private chat with the bot: only for a user named in TELEGRAM_ALLOWED_USER_IDS
+            return chat_type == "private" and user_ok and str(chat_id) == str(user_id)
         return True
 
     def handle_update(self, update: dict) -> str | None:
-        """Act on one update; returns the text shown to the user (None for non-callback updates)."""
-        cq = update.get("callback_query") if isinstance(update, dict) else None
+        """Act on one update; returns the text shown to the user (None for updates not for us)."""
+        if not isinstance(update, dict):
+            return None
+        msg = update.get("message")
+        if isinstance(msg, dict):
+            return self._message(msg)
+        cq = update.get("callback_query")
         if not isinstance(cq, dict) or not cq.get("id"):
             return None
         answer = "Something went wrong; see the receiver log"
@@ -81,14 +125,17 @@ class CallbackHandler:
     def _act(self, cq: dict) -> str:
         user = _obj(cq.get("from"))
         message = _obj(cq.get("message"))
-        chat_id = _obj(message.get("chat")).get("id")
-        if not self.allowed(user.get("id"), chat_id):
+        chat = _obj(message.get("chat"))
+        chat_id = chat.get("id")
+        if not self.allowed(user.get("id"), chat_id, chat.get("type")):
             log.warning("callback refused", extra={"fields": {"user_id": user.get("id"), "chat_id": chat_id}})
             return "You are not allowed to act on these alerts"
-        parsed = parse_callback_data(str(cq.get("data") or ""))
+        parsed = parse_callback_data(str(cq.get("data") or "") if isinstance(cq.get("data"), str) else "")
         if parsed is None:
             return "Unknown button"
         who = _who(user)
+        if parsed.action in ("alerts_page", "unsilence", "unmute"):
+            return self._console_button(parsed, who, str(chat_id), message, str(cq.get("id")))
         if parsed.action == "ack":
             try:
                 result = self.actions.acknowledge(parsed.target, who)
@@ -110,6 +157,111 @@ class CallbackHandler:
             return f"Silenced for {parsed.duration}"
         n = self.actions.silence_message(parsed.target, duration, who)
         return f"Silenced {n} alert{'s' if n != 1 else ''} for {parsed.duration}"
+
+
+    # buttons of command answers ---------------------------------------------------------------------
+    def _console_button(self, parsed: Any, who: str, chat_id: str, message: dict, cq_id: str) -> str:
+        if self.console is None or self.replies is None:
+            return "Commands are not enabled here"
+        if parsed.action == "alerts_page":
+            mid = message.get("message_id")
+            query = None
+            # the answer's row records its message id just after Telegram answered: a button
+            # pressed at once may come before that commit, so look a few times
+            for attempt in range(QUERY_LOOKUPS if isinstance(mid, int) else 0):
+                query = self.replies.query_of(chat_id, mid)
+                if query is not None:
+                    break
+                time.sleep(0.1)
+            if not isinstance(query, dict) or not isinstance(query.get("query"), dict):
+                return "That list is too old: send /alerts again"
+            answer = self.console.alerts_page(query["query"], parsed.target)
+            self.replies.queue(chat_id, {"text": answer.text, "reply_markup": answer.reply_markup,
+                                         "edit_message_id": mid, "thread_id": _thread(message)},
+                               f"reply:{chat_id}:{mid}:page:{cq_id}")
+            return f"Page {parsed.target}"
+        from ...commands import Command
+
+        cmd = Command("unsilence", silence_id=parsed.arg) if parsed.action == "unsilence" else \
+            Command("unmute", mute_id=parsed.target)
+        answer = self.console.run(cmd, who)
+        self.replies.queue(chat_id, {"text": answer.text, "thread_id": _thread(message)},
+                           f"reply:{chat_id}:{message.get('message_id')}:{parsed.action}:{cq_id}")
+        return "Done" if answer.text.startswith("🔔") else "See the answer in the chat"
+
+    # commands ---------------------------------------------------------------------------------------------
+    def _message(self, msg: dict) -> str | None:
+        text = msg.get("text")
+        if not isinstance(text, str) or not text.startswith("/"):
+            return None
+        chat = _obj(msg.get("chat"))
+        chat_id, user = chat.get("id"), _obj(msg.get("from"))
+        mid = msg.get("message_id")
+        if not isinstance(chat_id, (int, str)) or isinstance(chat_id, bool) or not isinstance(mid, int):
+            return None
+        chat_key = str(chat_id)
+        try:
+            cmd = parse_command(text, self.bot_username)
+            error = None
+        except CommandError as exc:
+            cmd, error = None, str(exc)
+        if cmd is None and error is None:
+            return None  # not a command, or one for another bot
+        payload: dict[str, Any] = {"reply_to": mid, "thread_id": _thread(msg)}
+        if not self.allowed(user.get("id"), chat_id, chat.get("type")):
+            log.warning("command refused", extra={"fields": {
+                "user_id": user.get("id"), "chat_id": chat_key, "command": cmd.name if cmd else None}})
+            if not self._may_refuse(chat_key, str(user.get("id"))):
+                return None
+            answer_text = REFUSAL.format(user=user.get("id") if isinstance(user.get("id"), int) else "?")
+            self._queue(chat_key, {**payload, "text": _html(answer_text)}, f"refuse:{chat_key}:{mid}")
+            return answer_text
+        if self.console is None:
+            return None
+        if error is not None:
+            self._queue(chat_key, {**payload, "text": "❓ " + _html(error)}, f"reply:{chat_key}:{mid}")
+            return error
+        who = _who(user)
+        try:
+            answer = self.console.run(cmd, who)
+        except self.action_errors as exc:
+            answer_text = f"❌ Could not do that: {_html(str(exc)[:300])}"
+            self._queue(chat_key, {**payload, "text": answer_text}, f"reply:{chat_key}:{mid}")
+            return answer_text
+        log.info("command", extra={"fields": {"command": cmd.name, "by": who, "chat_id": chat_key}})
+        self._queue(chat_key, {**payload, "text": answer.text, "reply_markup": answer.reply_markup,
+                               "query": answer.query}, f"reply:{chat_key}:{mid}")
+        return answer.text
+
+    def _queue(self, chat_id: str, payload: dict, key: str) -> None:
+        if self.replies is None:
+            return
+        self.replies.queue(chat_id, {k: v for k, v in payload.items() if v is not None}, key)
+
+    def _may_refuse(self, chat_id: str, user_id: str) -> bool:
+        now = self.clock()
+        with self._lock:
+            if len(self._refused) > 1000:
+                self._refused = {k: t for k, t in self._refused.items() if now - t < REFUSAL_EVERY}
+            last = self._refused.get((chat_id, user_id))
+            if last is not None and now - last < REFUSAL_EVERY:
+                return False
+            self._refused[(chat_id, user_id)] = now
+            return True
+
+
+def _html(text: str) -> str:
+    import html
+
+    return html.escape(clean_text(text), quote=False)
+
+
+def _thread(msg: dict) -> int | None:
+    """The forum topic a message is in (answers go to the same topic)."""
+    t = msg.get("message_thread_id")
+    if msg.get("is_topic_message") and isinstance(t, int) and not isinstance(t, bool) and 0 < t < 2**31:
+        return t
+    return None
 
 
 def _obj(v: Any) -> dict:
@@ -143,6 +295,54 @@ def telegram_blueprint(handler: CallbackHandler, secret: str | None) -> Blueprin
         return jsonify(ok=True)
 
     return bp
+
+
+class BotSetup:
+    """At start, off the request path: learn the bot's username (commands in groups may be addressed
+    `/status@<username>`) and register the command list (setMyCommands). Retried a few times; a
+    failure is logged, never fatal (the commands work all the same)."""
+
+    def __init__(self, client: Any, handler: CallbackHandler, register_commands: bool = True,
+                 attempts: int = 5) -> None:
+        self.client = client
+        self.handler = handler
+        self.register_commands = register_commands
+        self.attempts = attempts
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.done = threading.Event()
+
+    def run_once(self) -> None:
+        me = self.client.get_me()
+        name = me.get("username") if isinstance(me, dict) else None
+        if isinstance(name, str) and name:
+            self.handler.bot_username = name
+        if self.register_commands:
+            self.client.set_my_commands(list(COMMANDS))
+
+    def _run(self) -> None:
+        for attempt in range(self.attempts):
+            try:
+                self.run_once()
+                log.info("telegram bot ready", extra={"fields": {
+                    "username": self.handler.bot_username, "commands": len(COMMANDS) if self.register_commands else 0}})
+                break
+            except DeliveryError as exc:
+                wait = exc.retry_after if exc.retry_after is not None else min(30.0, 2.0 ** attempt)
+                log.warning("telegram setup failed", extra={"fields": {"error": str(exc), "retry_in_s": wait}})
+                if exc.permanent or self._stop.wait(wait):
+                    break
+        self.done.set()
+
+    def start(self) -> "BotSetup":
+        self._thread = threading.Thread(target=self._run, name="d76-telegram-setup", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(2.0)
 
 
 class LongPoller:

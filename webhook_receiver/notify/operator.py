@@ -1,0 +1,463 @@
+"""What each operator command does, and its answer as Telegram HTML.
+
+`OperatorConsole.run(command, who)` returns an `Answer` (text, inline keyboard, and for a paged
+`/alerts` the query, kept with the answer so its page buttons can show the next page). It reads the
+history, the outbox and Alertmanager, and acts through `AlertActions` (acknowledge, mute, unmute,
+unsilence), so a command does exactly what the HTTP API and the buttons do. It never raises for a
+component being down: the answer says so (`/status` exists for the night everything is on fire).
+"""
+from __future__ import annotations
+
+import html
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
+
+import requests
+
+from ..alertmanager_api import AlertmanagerClient, AlertmanagerError
+from ..errors import NotFoundError
+from ..store.base import ALERT_COLUMNS, AlertStore
+from .actions import ActionError, AlertActions, Mute
+from .commands import COMMANDS, Command, Matcher
+from .model import IDENTIFYING_LABELS, AlertView, severity_rank
+from .outbox import Outbox
+from .planner import HEARTBEAT_ALERTNAMES
+
+__all__ = ["OperatorConsole", "Answer", "PAGE_SIZE", "help_text"]
+
+log = logging.getLogger("d76.notify.operator")
+
+PAGE_SIZE = 10
+MAX_FIRING = 5000        # firing alerts read for /alerts (a storm's worth)
+MAX_SILENCES = 15
+EMOJI = {"P0": "🚨", "P1": "⚠️", "P2": "⚡", "P3": "ℹ️"}
+
+
+def _e(value: object, limit: int | None = None) -> str:
+    s = str(value)
+    if limit is not None and len(s) > limit:
+        s = s[: limit - 1] + "…"
+    return html.escape(s, quote=True)
+
+
+def _age(seconds: float) -> str:
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m"
+    if s < 86400:
+        return f"{s // 3600}h {s % 3600 // 60}m"
+    return f"{s // 86400}d {s % 86400 // 3600}h"
+
+
+def _hm(dt: datetime) -> str:
+    now = datetime.now(timezone.utc)
+    fmt = "%H:%M UTC" if abs((dt - now).total_seconds()) < 20 * 3600 else "%Y-%m-%d %H:%M UTC"
+    return dt.astimezone(timezone.utc).strftime(fmt)
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    reply_markup: dict | None = None
+    query: dict[str, Any] | None = None
+
+
+@dataclass
+class _Listed:
+    """One line of /alerts: a stored alert, or one Alertmanager holds back (muted) that the history
+    does not have."""
+
+    severity: str
+    alertname: str
+    identity: str
+    starts_at: datetime | None
+    alert_id: int | None = None
+    acked_by: str | None = None
+    silenced_until: datetime | None = None
+    muted_by: list[str] = field(default_factory=list)  # "mute #3" or a silence id prefix
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+def help_text(identifying: tuple[str, ...] = IDENTIFYING_LABELS) -> str:
+    lines = ["🤖 <b>D76 alerting bot</b>", ""]
+    usage = {
+        "status": "/status — pipeline health and firing alerts by severity",
+        "alerts": "/alerts [P0|P1|P2|P3] [exchange=upbit] — firing alerts, most severe first",
+        "ack": "/ack ID [comment] — acknowledge alert #ID",
+        "silences": "/silences — silences and maintenance windows in force",
+        "unsilence": "/unsilence ID — end a silence (the first characters of its id are enough)",
+        "mute": "/mute exchange=upbit 2h [reason] — maintenance window (an Alertmanager silence)",
+        "unmute": "/unmute [ID] — end a maintenance window",
+        "help": "/help — this list",
+    }
+    lines += [_e(usage[c]) for c, _ in COMMANDS]
+    lines += ["", "<i>Labels to mute or filter by: " + _e(", ".join((*identifying, "alertname", "source"))) + "</i>"]
+    return "\n".join(lines)
+
+
+class OperatorConsole:
+    def __init__(self, store: AlertStore, outbox: Outbox, actions: AlertActions,
+                 alertmanager: AlertmanagerClient | None, *, prometheus_url: str | None = None,
+                 last_watchdog: Callable[[], datetime | None] | None = None, watchdog_timeout: float = 300.0,
+                 started_at: float | None = None, probe_timeout: float = 2.0,
+                 session: requests.Session | None = None) -> None:
+        self.store = store
+        self.outbox = outbox
+        self.actions = actions
+        self.alertmanager = alertmanager
+        self.prometheus_url = prometheus_url.rstrip("/") if prometheus_url else None
+        self.last_watchdog = last_watchdog
+        self.watchdog_timeout = watchdog_timeout
+        self.started_at = started_at if started_at is not None else time.monotonic()
+        self.probe_timeout = probe_timeout
+        self._session = session or requests.Session()
+
+    # dispatch ---------------------------------------------------------------------------------------
+    def run(self, cmd: Command, who: str) -> Answer:
+        handler = getattr(self, f"_cmd_{cmd.name}")
+        return handler(cmd, who)
+
+    def _cmd_help(self, cmd: Command, who: str) -> Answer:
+        return Answer(help_text())
+
+    # /status -------------------------------------------------------------------------------------------
+    def _prometheus(self) -> str:
+        if not self.prometheus_url:
+            return "➖ Prometheus: not configured (PROMETHEUS_URL)"
+        base = self.prometheus_url
+        try:
+            r = self._session.get(f"{base}/-/ready", timeout=self.probe_timeout)
+            if r.status_code != 200:
+                return f"❌ Prometheus: not ready (HTTP {r.status_code})"
+            q = self._session.get(f"{base}/api/v1/query", params={"query": "up"}, timeout=self.probe_timeout)
+            result = (q.json().get("data") or {}).get("result") or [] if q.status_code == 200 else []
+            up = sum(1 for s in result if str((s.get("value") or [0, "0"])[1]) == "1")
+            targets = f" · {up}/{len(result)} targets up" if result else ""
+            mark = "✅" if up == len(result) else "⚠️"
+            return f"{mark} Prometheus: ready{targets}"
+        except (requests.RequestException, ValueError, AttributeError) as exc:
+            return f"❌ Prometheus: unreachable ({type(exc).__name__})"
+
+    def _alertmanagers(self) -> list[str]:
+        if self.alertmanager is None:
+            return ["➖ Alertmanager: not configured (ALERTMANAGER_URL)"]
+        out = []
+        peers = self.alertmanager.peers(timeout=self.probe_timeout)
+        many = len(peers) > 1
+        for p in peers:
+            name = f"Alertmanager {_e(p['url'])}" if many else "Alertmanager"
+            if p["ok"]:
+                out.append(f"✅ {name}: v{_e(p['version'], 20)} · cluster {_e(p['cluster'], 20)}"
+                           + (f" ({p['peers']} peers)" if p.get("peers", 0) > 1 else ""))
+            else:
+                out.append(f"❌ {name}: unreachable ({_e(p['error'], 40)})")
+        return out
+
+    def _watchdog(self) -> str:
+        if self.last_watchdog is None:
+            return "➖ Watchdog: not tracked"
+        try:
+            seen = self.last_watchdog()
+        except Exception as exc:  # storage down: said in the receiver line
+            return f"❌ Watchdog: unknown ({type(exc).__name__})"
+        if seen is None:
+            return "⚠️ Watchdog: never received (is Alertmanager sending to this receiver?)"
+        age = (datetime.now(timezone.utc) - seen).total_seconds()
+        mark = "✅" if age <= self.watchdog_timeout else "🚨"
+        return f"{mark} Watchdog: last {_age(age)} ago"
+
+    def _firing_counts(self) -> tuple[dict[str, int], int]:
+        names = sorted(HEARTBEAT_ALERTNAMES)
+        marks = ", ".join(["%s"] * len(names))
+        with self.store.transaction(write=False) as tx:
+            rows = tx.fetchall(
+                f"SELECT severity, acknowledged, count(*) AS n FROM alerts WHERE status = 'firing' "
+                f"AND alertname NOT IN ({marks}) GROUP BY severity, acknowledged", names)
+        counts: dict[str, int] = {}
+        acked = 0
+        for r in rows:
+            counts[r["severity"]] = counts.get(r["severity"], 0) + int(r["n"])
+            if r["acknowledged"]:
+                acked += int(r["n"])
+        return counts, acked
+
+    def _muted_count(self) -> int | None:
+        if self.alertmanager is None:
+            return None
+        try:
+            return sum(1 for a in self.alertmanager.alerts(active="false", inhibited="false", silenced="true")
+                       if (a.get("status") or {}).get("silencedBy"))
+        except AlertmanagerError:
+            return None
+
+    def _cmd_status(self, cmd: Command, who: str) -> Answer:
+        with ThreadPoolExecutor(max_workers=3, thread_name_prefix="d76-status") as pool:
+            prom = pool.submit(self._prometheus)
+            ams = pool.submit(self._alertmanagers)
+            muted = pool.submit(self._muted_count)
+            lines = [f"📊 <b>Pipeline status</b> · {datetime.now(timezone.utc).strftime('%H:%M:%S UTC')}"]
+            storage_ok = True
+            try:
+                self.store.ping()
+                storage = f"storage ok ({self.store.dialect.name})"
+            except Exception as exc:
+                storage_ok = False
+                storage = f"storage DOWN ({type(exc).__name__})"
+            uptime = _age(time.monotonic() - self.started_at)
+            receiver = f"{'✅' if storage_ok else '❌'} Receiver: up {uptime} · {storage}"
+            rest: list[str] = [self._watchdog()]
+            counts: dict[str, int] = {}
+            acked = 0
+            if storage_ok:
+                try:
+                    depth = self.outbox.depth()
+                    waiting = sum(depth.values())
+                    rest.append(("✅ Outbox: nothing waiting" if not waiting else
+                                 ("⏳" if waiting < 50 else "⚠️") + " Outbox: " +
+                                 ", ".join(f"{_e(c)} {n}" for c, n in sorted(depth.items()) if n) + " waiting"))
+                    counts, acked = self._firing_counts()
+                    mutes = self.actions.mutes()
+                except Exception as exc:
+                    rest.append(f"❌ history unreadable ({type(exc).__name__})")
+                    mutes = []
+            else:
+                mutes = []
+            lines += [prom.result(), *ams.result(), receiver, *rest]
+            total = sum(counts.values())
+            by_sev = " · ".join(f"{s} {counts.get(s, 0)}" for s in ("P0", "P1", "P2", "P3"))
+            firing = f"{'🔥' if counts.get('P0') else ('🟠' if total else '🟢')} Firing: {total} ({by_sev})"
+            extra = []
+            if acked:
+                extra.append(f"{acked} acknowledged")
+            n_muted = muted.result()
+            if n_muted:
+                extra.append(f"{n_muted} muted")
+            if extra:
+                firing += " · " + ", ".join(extra)
+            lines.append(firing)
+            for m in mutes[:5]:
+                lines.append(f"🔧 Maintenance #{m.id}: <code>{_e(m.scope(), 120)}</code> until {_hm(m.ends_at)}")
+        return Answer("\n".join(lines))
+
+    # /alerts ------------------------------------------------------------------------------------------------
+    def _silenced_by(self) -> tuple[dict[str, list[str]], list[dict], bool]:
+        """fingerprint -> silence ids (Alertmanager's suppressed alerts), those alerts, and whether
+        Alertmanager answered."""
+        if self.alertmanager is None:
+            return {}, [], False
+        try:
+            alerts = self.alertmanager.alerts(active="false", inhibited="false", silenced="true")
+        except AlertmanagerError:
+            return {}, [], False
+        out: dict[str, list[str]] = {}
+        held = []
+        for a in alerts:
+            ids = [str(x) for x in ((a.get("status") or {}).get("silencedBy") or [])]
+            if ids and a.get("fingerprint"):
+                out[str(a["fingerprint"])] = ids
+                held.append(a)
+        return out, held, True
+
+    def _listed(self, query: dict[str, Any]) -> tuple[list[_Listed], bool]:
+        sevs = tuple(query.get("severities") or ())
+        matchers = [Matcher(**m) for m in query.get("matchers") or []]
+        with self.store.transaction(write=False) as tx:
+            rows = tx.fetchall(
+                f"SELECT {ALERT_COLUMNS} FROM alerts WHERE status = 'firing' ORDER BY starts_at DESC, id DESC "
+                f"LIMIT %s", (MAX_FIRING,))
+        silenced, held, am_ok = self._silenced_by()
+        mutes = {m.silence_id: m for m in self.actions.mutes(limit=200)} if silenced else {}
+
+        def muted_names(ids: list[str]) -> list[str]:
+            return [f"mute #{mutes[i].id}" if i in mutes else f"silence {i[:8]}" for i in ids]
+
+        now = datetime.now(timezone.utc)
+        out: list[_Listed] = []
+        seen_fp: set[str] = set()
+        for raw in rows:
+            a = AlertView.from_row(self.store._alert_out(raw))
+            if a.alertname in HEARTBEAT_ALERTNAMES:
+                continue
+            fp = str(raw.get("fingerprint") or "")
+            seen_fp.add(fp)
+            labels = {**a.labels, "alertname": a.alertname}
+            if (sevs and a.severity not in sevs) or not all(m.matches(labels) for m in matchers):
+                continue
+            out.append(_Listed(a.severity, a.alertname, a.identity(60), a.starts_at, a.id, a.acknowledged_by,
+                               a.silenced_until if a.silenced_until and a.silenced_until > now else None,
+                               muted_names(silenced.get(fp, [])), labels))
+        for h in held:  # muted in Alertmanager, so never sent here: shown all the same
+            if str(h.get("fingerprint")) in seen_fp:
+                continue
+            labels = {str(k): str(v) for k, v in (h.get("labels") or {}).items()}
+            if labels.get("alertname") in HEARTBEAT_ALERTNAMES:
+                continue
+            sev = labels.get("severity", "")
+            if (sevs and sev not in sevs) or not all(m.matches(labels) for m in matchers):
+                continue
+            view = AlertView.from_row({"labels": labels, "alertname": labels.get("alertname"), "severity": sev,
+                                       "starts_at": h.get("startsAt"), "annotations": h.get("annotations") or {}})
+            out.append(_Listed(sev, view.alertname, view.identity(60), view.starts_at, None, None, None,
+                               muted_names(silenced.get(str(h.get("fingerprint")), [])), labels))
+        far = datetime.min.replace(tzinfo=timezone.utc)
+        out.sort(key=lambda x: (severity_rank(x.severity), -(x.starts_at or far).timestamp()))
+        return out, am_ok
+
+    def alerts_page(self, query: dict[str, Any], page: int) -> Answer:
+        """One page of /alerts for a stored query (`{"severities": [...], "matchers": [...]}`)."""
+        listed, am_ok = self._listed(query)
+        pages = max(1, -(-len(listed) // PAGE_SIZE))
+        page = min(max(1, page), pages)
+        chunk = listed[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
+        desc = " ".join([*(query.get("severities") or []), *(str(Matcher(**m)) for m in query.get("matchers") or [])])
+        now = datetime.now(timezone.utc)
+        counts: dict[str, int] = {}
+        for x in listed:
+            counts[x.severity] = counts.get(x.severity, 0) + 1
+        by_sev = " · ".join(f"{s} {n}" for s, n in sorted(counts.items(), key=lambda kv: severity_rank(kv[0])))
+        head = f"🔥 <b>{len(listed)} firing</b>" + (f" ({_e(by_sev)})" if by_sev else "")
+        if desc:
+            head += f" · filter <code>{_e(desc, 200)}</code>"
+        if pages > 1:
+            head += f" · page {page}/{pages}"
+        lines = [head if listed else "🟢 <b>Nothing firing</b>" + (f" for <code>{_e(desc, 200)}</code>" if desc else "")]
+        for x in chunk:
+            bits = [f"{EMOJI.get(x.severity, '🔔')} <b>{_e(x.severity or '?', 4)}</b>"]
+            if x.alert_id is not None:
+                bits.append(f"#{x.alert_id}")
+            bits.append(f"<code>{_e(x.alertname, 80)}</code>")
+            if x.identity and x.identity != x.alertname:
+                bits.append(_e(x.identity, 80))
+            if x.starts_at:
+                bits.append(f"· {_age((now - x.starts_at).total_seconds())}")
+            state = []
+            if x.acked_by:
+                state.append(f"👤 {_e(x.acked_by, 40)}")
+            if x.muted_by:
+                state.append(f"🔇 muted ({_e(', '.join(x.muted_by), 60)})")
+            elif x.silenced_until:
+                state.append(f"🔕 until {_hm(x.silenced_until)}")
+            if state:
+                bits.append("· " + " ".join(state))
+            lines.append(" ".join(bits))
+        if not am_ok and self.alertmanager is not None:
+            lines.append("<i>Alertmanager unreachable: muted alerts are not shown</i>")
+        if listed and any(x.alert_id is not None and not x.acked_by for x in chunk):
+            lines.append("<i>/ack ID to acknowledge</i>")
+        markup = None
+        if pages > 1:
+            row = []
+            if page > 1:
+                row.append({"text": f"◀ {page - 1}", "callback_data": f"ap:{page - 1}"})
+            if page < pages:
+                row.append({"text": f"{page + 1} ▶", "callback_data": f"ap:{page + 1}"})
+            markup = {"inline_keyboard": [row]}
+        return Answer("\n".join(lines), markup, query)
+
+    def _cmd_alerts(self, cmd: Command, who: str) -> Answer:
+        query = {"severities": list(cmd.severities),
+                 "matchers": [{"name": m.name, "value": m.value, "regex": m.regex, "equal": m.equal}
+                              for m in cmd.matchers]}
+        return self.alerts_page(query, 1)
+
+    # /ack -------------------------------------------------------------------------------------------------
+    def _cmd_ack(self, cmd: Command, who: str) -> Answer:
+        assert cmd.alert_id is not None
+        try:
+            result = self.actions.acknowledge(cmd.alert_id, who, cmd.text)
+        except NotFoundError:
+            return Answer(f"❓ No alert #{cmd.alert_id} in the history. /alerts lists the firing ones.")
+        a = AlertView.from_row(result.alert)
+        name = f"#{a.id} <code>{_e(a.alertname, 80)}</code> {_e(a.identity(60))}"
+        if not result.changed:
+            return Answer(f"👤 {name} was already acknowledged by {_e(a.acknowledged_by or '?', 64)}.")
+        note = f" — {_e(cmd.text, 200)}" if cmd.text else ""
+        state = " (already resolved)" if a.resolved else ""
+        return Answer(f"✅ Acknowledged {name}{state}{note}")
+
+    # silences and maintenance windows -------------------------------------------------------------------
+    def _cmd_silences(self, cmd: Command, who: str) -> Answer:
+        if self.alertmanager is None:
+            return Answer("➖ No Alertmanager configured (ALERTMANAGER_URL).")
+        try:
+            active = self.alertmanager.active_silences()
+        except AlertmanagerError as exc:
+            return Answer(f"❌ Alertmanager unreachable: {_e(exc, 200)}")
+        if not active:
+            return Answer("🔔 No silences in force.")
+        mutes = {m.silence_id: m for m in self.actions.mutes(limit=200)}
+        lines = [f"🔕 <b>{len(active)} silence{'s' if len(active) != 1 else ''} in force</b>"]
+        buttons = []
+        for s in active[:MAX_SILENCES]:
+            sid = str(s.get("id", ""))
+            ops = {(False, True): "=", (False, False): "!=", (True, True): "=~", (True, False): "!~"}
+            scope = " ".join(f"{m.get('name')}{ops[(bool(m.get('isRegex')), bool(m.get('isEqual', True)))]}"
+                             f"{m.get('value')}" for m in s.get("matchers") or [])
+            try:
+                until = _hm(datetime.fromisoformat(str(s.get("endsAt")).replace("Z", "+00:00")))
+            except ValueError:
+                until = "?"
+            mute = mutes.get(sid)
+            tag = f"🔧 maintenance #{mute.id}" if mute else "🔕"
+            why = mute.reason if mute else str(s.get("comment") or "")
+            lines.append(f"{tag} <code>{_e(sid[:8])}</code> <code>{_e(scope, 150)}</code> until {until} · "
+                         f"by {_e(s.get('createdBy') or '?', 40)}" + (f" — {_e(why, 100)}" if why else ""))
+            buttons.append({"text": f"🔔 End {sid[:8]}", "callback_data": f"us:{sid}"[:64]})
+        if len(active) > MAX_SILENCES:
+            lines.append(f"<i>… and {len(active) - MAX_SILENCES} more (Alertmanager's UI lists them all)</i>")
+        lines.append("<i>/unsilence ID or /unmute ID to end one</i>")
+        rows = [buttons[i:i + 2] for i in range(0, min(len(buttons), 6), 2)]
+        return Answer("\n".join(lines), {"inline_keyboard": rows})
+
+    def _cmd_unsilence(self, cmd: Command, who: str) -> Answer:
+        assert cmd.silence_id is not None
+        try:
+            sil, mute = self.actions.unsilence(cmd.silence_id, who)
+        except NotFoundError as exc:
+            return Answer(f"❓ {_e(exc)}. /silences lists them.")
+        except ActionError as exc:
+            return Answer(f"❌ Could not end it: {_e(exc, 300)}")
+        what = f"maintenance window #{mute.id} ({_e(mute.scope(), 120)})" if mute else \
+            f"silence <code>{_e(str(sil.get('id'))[:8])}</code>"
+        return Answer(f"🔔 Ended {what}. Its alerts notify again.")
+
+    def _cmd_mute(self, cmd: Command, who: str) -> Answer:
+        assert cmd.duration is not None
+        try:
+            mute = self.actions.mute([m.am() for m in cmd.matchers], cmd.duration, who, cmd.text)
+        except ActionError as exc:
+            return Answer(f"❌ Could not mute: {_e(exc, 300)}")
+        return Answer(_mute_text(mute, cmd.duration))
+
+    def _cmd_unmute(self, cmd: Command, who: str) -> Answer:
+        try:
+            mute = self.actions.unmute(cmd.mute_id, who)
+        except NotFoundError as exc:
+            return Answer(f"❓ {_e(exc)}.")
+        except ActionError as exc:
+            if cmd.mute_id is None and "open" in str(exc):
+                lines = [f"❓ {_e(exc)}:"]
+                lines += [f"🔧 #{m.id} <code>{_e(m.scope(), 120)}</code> until {_hm(m.ends_at)}"
+                          for m in self.actions.mutes()[:10]]
+                buttons = [{"text": f"🔔 End #{m.id}", "callback_data": f"um:{m.id}"} for m in self.actions.mutes()[:6]]
+                return Answer("\n".join(lines), {"inline_keyboard": [buttons[i:i + 3] for i in range(0, len(buttons), 3)]})
+            return Answer(f"❌ Could not unmute: {_e(exc, 300)}")
+        return Answer(f"🔔 Maintenance window #{mute.id} (<code>{_e(mute.scope(), 120)}</code>) ended by "
+                      f"{_e(who, 64)}. Its alerts notify again.")
+
+
+def _mute_text(mute: Mute, duration: timedelta) -> str:
+    hours = duration.total_seconds() / 3600
+    length = f"{hours:g}h" if hours >= 1 else f"{int(duration.total_seconds() // 60)}m"
+    lines = [f"🔧 <b>Maintenance window #{mute.id}</b>: <code>{_e(mute.scope(), 200)}</code> muted for {length}, "
+             f"until {_hm(mute.ends_at)}",
+             f"by {_e(mute.created_by, 64)}" + (f" — {_e(mute.reason, 200)}" if mute.reason else ""),
+             f"<i>Alertmanager silence {_e(mute.silence_id[:8])}. Alerts of this scope (a P0 too) do not page; "
+             f"/alerts shows them as muted. /unmute {mute.id} ends it.</i>"]
+    return "\n".join(lines)

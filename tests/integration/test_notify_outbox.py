@@ -113,7 +113,7 @@ def test_version_3_upgrades_a_postgresql_database_with_rows(pg_url) -> None:
             tx.execute("INSERT INTO notifications (channel, kind, severity, status, attempts, next_attempt_at, "
                        "payload, dedupe_key, created_at, updated_at) VALUES ('telegram', 'firing', 'P0', 'pending', "
                        "0, now(), '{}', 'old:1', now(), now())")
-        assert s.migrate() == [3]
+        assert s.migrate()[0] == 3  # and any later version
         outbox = Outbox(s)
         assert outbox.adopt("telegram", "-100") == 1
         with s.transaction() as tx:  # the old CHECK on kinds is gone

@@ -18,7 +18,7 @@ def test_version_3_keeps_old_rows_and_opens_kinds(tmp_path):
                        "payload, dedupe_key, created_at, updated_at) VALUES ('telegram', 'firing', 'P0', "
                        "'pending', 0, '2026-11-23T01:00:00.000000Z', '{}', 'old:1', "
                        "'2026-11-23T01:00:00.000000Z', '2026-11-23T01:00:00.000000Z')")
-        assert store.migrate() == [3]
+        assert store.migrate()[0] == 3  # and any later version
         outbox = Outbox(store)
         [old] = outbox.list()
         assert old["dedupe_key"] == "old:1" and old["destination"] == "" and old["message_ref"] is None

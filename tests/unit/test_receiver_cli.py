@@ -19,11 +19,11 @@ def db_url(tmp_path: Path) -> str:
 def test_db_upgrade_and_current(db_url: str) -> None:
     runner = CliRunner()
     r = runner.invoke(cli, ["db", "current"], env={"DATABASE_URL": db_url})
-    assert r.exit_code == 0 and "version 0" in r.output and "pending: [1, 2, 3]" in r.output
+    assert r.exit_code == 0 and "version 0" in r.output and "pending: [1, 2, 3, 4]" in r.output
     r = runner.invoke(cli, ["db", "upgrade"], env={"DATABASE_URL": db_url})
-    assert r.exit_code == 0 and "applied [1, 2, 3]" in r.output
+    assert r.exit_code == 0 and "applied [1, 2, 3, 4]" in r.output
     r = runner.invoke(cli, ["db", "current", "--database-url", db_url])
-    assert r.exit_code == 0 and "version 3 (up to date)" in r.output
+    assert r.exit_code == 0 and "version 4 (up to date)" in r.output
 
 
 def test_history_table_and_filters(db_url: str, am_fixtures_dir: Path) -> None:

@@ -43,6 +43,7 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     api_default_limit: int = 100
     api_max_limit: int = 1000
+    api_export_max_rows: int = 100_000
     # PostgreSQL: pool >= threads + background workers; a short checkout so outages answer 503 fast
     db_pool_size: int = 16
     db_pool_timeout: float = 1.0
@@ -179,6 +180,7 @@ def load_settings(
         max_body_bytes=_int(raw, "RECEIVER_MAX_BODY_BYTES", 1024 * 1024, 1024, 1024**3),
         api_default_limit=_int(raw, "RECEIVER_API_DEFAULT_LIMIT", 100, 1, 100_000),
         api_max_limit=_int(raw, "RECEIVER_API_MAX_LIMIT", 1000, 1, 100_000),
+        api_export_max_rows=_int(raw, "RECEIVER_API_EXPORT_MAX_ROWS", 100_000, 1, 10_000_000),
         db_pool_size=_int(raw, "RECEIVER_DB_POOL_SIZE", 16, 1, 500),
         db_pool_timeout=_float(raw, "RECEIVER_DB_POOL_TIMEOUT", 1.0, 0.05, 600.0),
         db_connect_timeout=_int(raw, "RECEIVER_DB_CONNECT_TIMEOUT", 3, 2, 600),

@@ -45,9 +45,9 @@ def build_timeline(store: AlertStore, alert_id: int) -> dict[str, Any] | None:
         episodes = tables.episodes_for([alert_id], tx).get(alert_id, [])
     events: list[dict[str, Any]] = []
 
-    def add(kind: str, at: datetime | None, **detail: Any) -> None:
+    def add(event: str, at: datetime | None, /, **detail: Any) -> None:
         if at is not None:
-            events.append({"at": at, "event": kind, **{k: v for k, v in detail.items() if v is not None}})
+            events.append({"at": at, "event": event, **{k: v for k, v in detail.items() if v is not None}})
 
     add("fired", alert["starts_at"], severity=alert["severity"], alertname=alert["alertname"], title=alert["title"])
     if alert.get("origin") == "alertmanager":

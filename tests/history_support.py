@@ -14,7 +14,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from local_stack.processes import free_port
 
-__all__ = ["AM", "ServedApp", "am_config", "wait_for", "iso", "now"]
+__all__ = ["AM", "ServedApp", "am_config", "am_fingerprint", "wait_for", "iso", "now"]
 
 BASE_LABELS = {"job": "d75", "instance": "127.0.0.1:9876"}
 
@@ -25,6 +25,17 @@ def now() -> datetime:
 
 def iso(dt: datetime) -> str:
     return dt.astimezone(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def am_fingerprint(labels: dict[str, str]) -> str:
+    """Alertmanager's fingerprint of a label set (Prometheus' model.LabelSet.Fingerprint: FNV-1a 64
+    over the sorted names and values, each followed by the 0xff separator byte)."""
+    h = 14695981039346656037
+    for name in sorted(labels):
+        for part in (name, labels[name]):
+            for b in part.encode() + b"\xff":
+                h = ((h ^ b) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+    return f"{h:016x}"
 
 
 def am_config(path: Path, webhook_url: str | None) -> Path:

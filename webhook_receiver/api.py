@@ -122,7 +122,7 @@ def parse_alert_query(args: MultiDict[str, str], *, max_limit: int | None = None
     severities: list[str] = []
     for v in args.getlist("severity"):
         for s in v.split(","):
-            s = s.strip().upper()
+            s = s.strip(" ").upper()  # exactly what /openapi.json describes
             if s not in SEVERITIES:
                 raise QueryError("severity", f"expected one of {', '.join(SEVERITIES)}")
             if s not in severities:

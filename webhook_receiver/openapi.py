@@ -36,26 +36,36 @@ _R404 = _err("no such alert")
 _R503 = {**_err("storage unavailable; retry later"),
          "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}}}
 
+# Every query parameter is optional and an empty value means "not given" (allowEmptyValue). The
+# patterns are exactly what the API accepts (severities case-insensitive, comma separated).
+_SEVERITIES = r"^ *[Pp][0-3] *(, *[Pp][0-3] *)*$"
+_BOOLEAN = r"^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|[Yy][Ee][Ss]|[Nn][Oo]|1|0)$"
+
+
+def _q(name: str, schema: dict[str, Any], description: str = "", **extra: Any) -> dict[str, Any]:
+    out = {"name": name, "in": "query", "allowEmptyValue": True, "schema": schema, **extra}
+    if description:
+        out["description"] = description
+    return out
+
+
 _FILTERS: list[dict[str, Any]] = [
-    {"name": "since", "in": "query", "schema": _TIME, "description": "alerts that started at or after (RFC 3339)"},
-    {"name": "until", "in": "query", "schema": _TIME, "description": "alerts that started before (RFC 3339)"},
-    {"name": "severity", "in": "query", "style": "form", "explode": True,
-     "schema": {"type": "array", "items": {"type": "string", "enum": ["P0", "P1", "P2", "P3"]}},
-     "description": "repeatable, or comma separated"},
-    {"name": "source", "in": "query", "schema": {"type": "string", "maxLength": 200}},
-    {"name": "status", "in": "query", "schema": {"type": "string", "enum": ["firing", "resolved"]}},
-    {"name": "acknowledged", "in": "query", "schema": {"type": "boolean"}},
-    {"name": "alertname", "in": "query", "schema": {"type": "string", "maxLength": 200}},
-    {"name": "cursor", "in": "query", "schema": {"type": "string"},
-     "description": "`next_cursor` of the previous page"},
+    _q("since", _TIME, "alerts that started at or after (RFC 3339)"),
+    _q("until", _TIME, "alerts that started before (RFC 3339)"),
+    _q("severity", {"type": "array", "items": {"type": "string", "pattern": _SEVERITIES}},
+       "P0..P3; repeatable, or comma separated", style="form", explode=True),
+    _q("source", {"type": "string", "maxLength": 200}),
+    _q("status", {"type": "string", "enum": ["firing", "resolved"]}),
+    _q("acknowledged", {"type": "string", "pattern": _BOOLEAN}, "true or false (also yes/no, 1/0)"),
+    _q("alertname", {"type": "string", "maxLength": 200}),
+    _q("cursor", {"type": "string"}, "`next_cursor` of the previous page"),
 ]
 _ID = {"name": "alert_id", "in": "path", "required": True,
        "schema": {"type": "integer", "minimum": 1, "maximum": 999_999_999_999_999_999}}
 
 
 def _limit(maximum: int, default: int) -> dict[str, Any]:
-    return {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": maximum,
-                                                       "default": default}}
+    return _q("limit", {"type": "integer", "minimum": 1, "maximum": maximum, "default": default})
 
 
 def _json(schema: dict[str, Any], desc: str = "OK") -> dict[str, Any]:
@@ -141,8 +151,7 @@ def spec(settings: "Settings | None" = None, server_url: str | None = None) -> d
         "/api/stats": {"get": {
             "summary": "Counts by severity, source and status; mean time to acknowledge and to resolve",
             "security": bearer,
-            "parameters": [{"name": "since", "in": "query", "schema": _TIME},
-                           {"name": "until", "in": "query", "schema": _TIME}],
+            "parameters": [_q("since", _TIME, "default: 24 hours before until"), _q("until", _TIME, "default: now")],
             "responses": {"200": _json({"type": "object", "properties": {
                 "since": _TIME, "until": _TIME, "total": {"type": "integer"}, "acknowledged": {"type": "integer"},
                 "by_severity": {"type": "object", "additionalProperties": {"type": "integer"}},

@@ -125,3 +125,21 @@ def test_webhook_racing_a_poll_is_not_missing(store, alertmanager_factory, tmp_p
     r.now = lambda: now() - timedelta(seconds=5)  # the poll "began" before the webhook arrived
     aid = stored(store, "kraken", now() - timedelta(minutes=1))
     assert r.poll().resolved == [] and status(store, aid) == "firing"
+
+
+def test_only_told_alerts_have_their_reconciled_end_told(store, alertmanager_factory, tmp_path: Path) -> None:
+    """A reconciled resolve goes through the ingest hook (notifications) like a resolve webhook, but
+    not for a heartbeat (Watchdog, severity none: it would feed the dead man's switch) nor for an
+    alert that was never told."""
+    _, url = alertmanager_factory(am_config(tmp_path / "am.yml", None))
+    aid = stored(store, "upbit", now() - timedelta(minutes=3))
+    wd = am_alert("Watchdog", "none", source="system", starts_at=iso(now() - timedelta(hours=1)))
+    wd["fingerprint"] = am_fingerprint(wd["labels"])
+    wid = store.ingest(parse_alertmanager_payload(am_payload(wd))).changes[0].alert_id
+    seen: list = []
+    time.sleep(1.1)
+    s = HistorySettings(alertmanager_urls=(url,), reconcile_enabled=True, reconcile_missing_polls=1,
+                        reconcile_startup_grace_seconds=1.0)
+    r = Reconciler(store, s, hook=lambda: (lambda tx, changes, payload: seen.extend(changes)))
+    assert sorted(r.poll().resolved) == sorted([aid, wid])
+    assert [(c.alert_id, c.kind, c.status) for c in seen] == [(aid, "resolved", "resolved")]

@@ -63,6 +63,7 @@ log = logging.getLogger("d76.history.reconcile")
 Key = tuple[str, datetime]
 SEEN_PERSIST_SECONDS = 30.0  # how often `am_last_seen_at` is written for an alert Alertmanager still lists
 SILENCE_REFRESH_SECONDS = 30.0
+NOTIFIED_SEVERITIES = ("P0", "P1", "P2", "P3")
 
 
 @dataclass
@@ -123,6 +124,7 @@ class Reconciler:
         self.metrics = metrics or HistoryMetrics()
         self.now = now
         self.missing: dict[Key, int] = {}
+        self._next_missing: dict[Key, int] = {}
         self.last_seen: dict[Key, datetime] = {}
         self.reported_ends: dict[Key, datetime] = {}
         self._silences: dict[str, tuple[float, dict | None]] = {}
@@ -192,10 +194,12 @@ class Reconciler:
             self.last_seen[key] = now
             if a.ends_at is not None:
                 self.reported_ends[key] = a.ends_at
+        self._next_missing = dict(self.missing)
         with self.store.transaction() as tx:
             tx.now = now
             self._reconcile(tx, res, started, now, listed, union)
             self._episodes(tx, res, now, union, silences)
+        self.missing = self._next_missing  # counted only once the poll's writes committed
         self._forget(union)
         if res.resolved or res.reopened or res.stored or res.episodes_opened or res.episodes_closed:
             log.info("history reconciled", extra={"fields": {
@@ -220,16 +224,17 @@ class Reconciler:
         self._stored = {(r["fingerprint"], ms_floor(r["starts_at"])): r for r in firing}
         stale_seen: list[int] = []
         changes: list[AlertChange] = []
+        missing = self._next_missing
         for key, row in self._stored.items():
             if key in union:
-                self.missing.pop(key, None)
+                missing.pop(key, None)
                 seen_at = row.get("am_last_seen_at")
                 if seen_at is None or (now - seen_at).total_seconds() >= SEEN_PERSIST_SECONDS:
                     stale_seen.append(int(row["id"]))
                 continue
             if row["last_received_at"] >= started or not self._authoritative(key, listed, now):
                 continue  # a webhook racing this poll, or nobody who would know
-            n = self.missing[key] = self.missing.get(key, 0) + 1
+            n = missing[key] = missing.get(key, 0) + 1
             if n < self.settings.reconcile_missing_polls:
                 continue
             last = max(x for x in (self.last_seen.get(key), row.get("am_last_seen_at"), row["last_received_at"],
@@ -237,12 +242,14 @@ class Reconciler:
             ends = min(last, self.reported_ends[key]) if key in self.reported_ends else last
             ends = max(ends, row["starts_at"])
             done = self.tables.resolve_reconciled(tx, int(row["id"]), ends, self.last_seen.get(key))
-            self.missing.pop(key, None)
+            missing.pop(key, None)
             if done is None:
                 continue
             res.resolved.append(int(row["id"]))
             self.metrics.reconciled.inc()
-            if int(done.get("receive_count") or 0) > 0:  # told by a webhook: tell its end the same way
+            if int(done.get("receive_count") or 0) > 0 and done["severity"] in NOTIFIED_SEVERITIES:
+                # told by a webhook: tell its end the same way (not a heartbeat such as Watchdog,
+                # severity "none": its end must not feed the dead man's switch)
                 changes.append(_resolved_change(done))
         if stale_seen:
             self.tables.mark_seen(tx, stale_seen)

@@ -89,7 +89,7 @@ class HistoryTables:
             first = min(min(wanted[f]) for f in chunk)
             marks = ", ".join(["%s"] * len(chunk))
             for r in tx.fetchall(
-                    f"SELECT {ALERT_COLUMNS}, receive_count FROM alerts WHERE fingerprint IN ({marks}) AND starts_at >= %s",
+                    f"SELECT {ALERT_COLUMNS} FROM alerts WHERE fingerprint IN ({marks}) AND starts_at >= %s",
                     (*chunk, self.d.time_in(first))):
                 row = self._alert(r)
                 key = (row["fingerprint"], ms_floor(row["starts_at"]))
@@ -132,7 +132,7 @@ class HistoryTables:
         row = tx.fetchone(
             f"UPDATE alerts SET status = 'resolved', ends_at = %s, reconciled_at = %s, "
             f"am_last_seen_at = coalesce(%s, am_last_seen_at) WHERE id = %s AND status = 'firing' "
-            f"RETURNING {ALERT_COLUMNS}, receive_count",
+            f"RETURNING {ALERT_COLUMNS}",
             (d.time_in(ends_at), d.time_in(tx.now), d.time_in(last_seen), alert_id))
         return self._alert(row) if row else None
 

@@ -165,3 +165,31 @@ def _rows(store, alertname: str) -> list[dict]:
     from webhook_receiver.store import AlertQuery
 
     return store.list_alerts(AlertQuery(alertname=alertname, limit=50))
+
+
+def test_an_alert_silenced_from_the_start_is_told_once_its_silence_ends(stack) -> None:
+    """Stored from the poll while silenced (Alertmanager's millisecond startsAt); when the silence is
+    expired Alertmanager sends its webhook (nanoseconds): the same row, told for the first time."""
+    import requests
+
+    am, store, tg = stack["am"], stack["store"], stack["tg"]
+    sid = am.silence("kim", "kraken maintenance", exchange="kraken")
+    labels = AM.labels("ExchangeDown", "P1", exchange="kraken")
+    start = now() - timedelta(seconds=2)
+    assert start.microsecond % 1000  # a start the API shows to the millisecond only
+    am.fire(labels, start)
+    row = wait_for(lambda: _alert(store, "ExchangeDown", "kraken"), 10, "stored from the poll")
+    assert row["origin"] == "alertmanager" and row["receive_count"] == 0
+    assert row["starts_at"] == start.replace(microsecond=start.microsecond - start.microsecond % 1000)
+    assert tg.method_calls("sendMessage") == []
+    assert requests.delete(f"{am.url}/api/v2/silence/{sid}", timeout=5).status_code == 200
+    told = wait_for(lambda: (a := store.get_alert(row["id"])) and a["receive_count"] >= 1 and a, 15,
+                    "the webhook after the silence ended")
+    assert told["status"] == "firing" and len(_rows(store, "ExchangeDown")) == 1  # the same row, not a second one
+    [msg] = tg.wait_messages(1)
+    assert "kraken" in msg.visible_text
+    outbox = stack["app"].extensions["d76_receiver"].outbox
+    assert [d["kind"] for d in outbox.deliveries(row["id"])] == ["firing"]
+    [ep] = wait_for(lambda: [e for e in HistoryTables(store).episodes_for([row["id"]])[row["id"]] if e["ended_at"]],
+                    10, "the silenced episode ended")
+    assert ep["cause"] == sid and ep["silence_created_by"] == "kim"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from datetime import datetime, timedelta, timezone
 from enum import Enum
 from pathlib import Path
@@ -174,4 +173,4 @@ def test_daily_digest_carries_the_days_history_as_csv(database_url: str) -> None
     rows = read_csv(att.get_content() if isinstance(att.get_content(), str) else att.get_content().decode())
     assert sorted(r["alertname"] for r in rows) == ["DiskFreeLowEarly", "ExchangeFrozen", "RateLimitHttp429"]
     assert "(3 alerts, every severity)" in plain
-    assert msg["Subject"].startswith("[D76] daily digest") and time.time() > 0
+    assert msg["Subject"].startswith("[D76] daily digest")

@@ -43,7 +43,7 @@ def status(store, alert_id: int) -> str:
     return store.get_alert(alert_id)["status"]
 
 
-def test_unreachable_alertmanager_resolves_nothing(store) -> None:  # noqa: D103
+def test_unreachable_alertmanager_resolves_nothing(store) -> None:
     dead = f"http://127.0.0.1:{free_port()}"
     aid = stored(store, "upbit", now() - timedelta(minutes=10))
     r = reconciler(store, dead, grace=0.0, polls=1)

@@ -1,7 +1,8 @@
 """Run every benchmark: `.venv/bin/python -m benchmarks.run [name ...]`.
 
 Each `benchmarks/bench_*.py` module has a `main() -> None` that prints its numbers: exporter,
-receiver, notify, e2e, fuzz (mutation soak against a live receiver: counts by status, target no 5xx).
+receiver, notify, e2e, fuzz (mutation soak against a live receiver: counts by status, target no 5xx),
+history (prune 1,000,000 rows on PostgreSQL; ingest latency meanwhile).
 """
 from __future__ import annotations
 

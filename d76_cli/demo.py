@@ -175,7 +175,12 @@ def run_demo(stack: Any, console: Any, timeout: float, secret: str = "") -> list
         live.console.rule("[bold]back to calm: everything resolves")
         stack.scenario("calm")
         names = {i.alertname for i in INCIDENTS}
-        return wait(lambda rows: all(a["status"] == "resolved" for a in rows if a["alertname"] in names)
+        # resolved in history (by Alertmanager's webhook or the history reconciler) and told on Telegram
+        def told(a: dict[str, Any]) -> bool:
+            state = _telegram_state(stack, a["id"])
+            return "resolved✓" in state or "resolved+counted" in state
+
+        return wait(lambda rows: all(a["status"] == "resolved" and told(a) for a in rows if a["alertname"] in names)
                     and names <= {a["alertname"] for a in rows},
                     "resolution of every incident", live)
 

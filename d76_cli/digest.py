@@ -20,7 +20,8 @@ __all__ = ["command"]
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
               help="receiver config file (YAML with ${VAR} substitution; environment wins)")
 def command(send_now: bool, hours: float, config_file: str | None) -> None:
-    """Print or send the daily digest of P3 alerts (counts, top alertnames, open and resolved)."""
+    """Print or send the daily digest: every severity counted (MTTA, MTTR, suppressed episodes), P3
+    alerts listed in full, the day's history attached as CSV (when sent)."""
     from webhook_receiver.errors import StorageUnavailable
     from webhook_receiver.notify.channels.base import DeliveryError
     from webhook_receiver.notify.channels.email import render_text

@@ -1,11 +1,15 @@
-"""`d76 history`: recent alerts as a table, read straight from the store named by DATABASE_URL.
+"""`d76 history`: recent alerts as a table, CSV or JSON, or one alert's timeline (`--id N`), read
+straight from the store named by DATABASE_URL.
 
 It reads the database directly (not the HTTP API) so it works when the receiver is down, which is
-exactly when an operator wants history. Times: RFC 3339 or relative (`30m`, `6h`, `7d` ago).
+exactly when an operator wants history. Times: RFC 3339 or relative (`30m`, `6h`, `7d` ago). The
+filters are the API's (`GET /api/alerts`); `--format csv|json` writes the same rows as
+`GET /api/alerts.csv` (`webhook_receiver.history.export`).
 """
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import click
@@ -51,14 +55,19 @@ def _fmt(dt: datetime | None) -> str:
 @click.option("--source", default=None)
 @click.option("--status", type=click.Choice(["firing", "resolved"]), default=None)
 @click.option("--acknowledged", type=click.BOOL, default=None, help="true or false")
-@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+@click.option("--alertname", default=None)
+@click.option("--limit", type=click.IntRange(1, 10_000_000), default=None,
+              help="at most this many alerts [table: 50; csv/json: 100000]")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="write csv/json to this file instead of standard output")
+@click.option("--id", "alert_id", type=click.IntRange(1), default=None,
+              help="one alert's timeline: fired, notified, acknowledged, silenced, suppressed, resolved")
 @click.option("--database-url", default=None, help="overrides DATABASE_URL")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None)
-def command(since, until, severity, source, status, acknowledged, limit, database_url, config_file) -> None:  # type: ignore[no-untyped-def]
-    """Print recent alerts, newest first."""
-    from rich.console import Console
-    from rich.table import Table
-
+def command(since, until, severity, source, status, acknowledged, alertname, limit, fmt, output, alert_id,  # type: ignore[no-untyped-def]
+            database_url, config_file) -> None:
+    """Print recent alerts, newest first (or export them, or one alert's timeline)."""
     from webhook_receiver.errors import StorageUnavailable
     from webhook_receiver.settings import SettingsError, load_settings
     from webhook_receiver.store import AlertQuery, open_store
@@ -71,18 +80,68 @@ def command(since, until, severity, source, status, acknowledged, limit, databas
     try:
         if store.pending_versions():
             raise click.ClickException("the database schema is not up to date; run `d76 db upgrade`")
-        rows = store.list_alerts(AlertQuery(since=since, until=until, severities=tuple(severity), source=source,
-                                            status=status, acknowledged=acknowledged, limit=limit))
+        if alert_id is not None:
+            _timeline(store, alert_id, fmt, output)
+            return
+        query = AlertQuery(since=since, until=until, severities=tuple(severity), source=source, status=status,
+                           acknowledged=acknowledged, alertname=alertname, limit=1)
+        if fmt != "table":
+            _export(store, query, limit or 100_000, fmt, output)
+            return
+        rows = store.list_alerts(replace(query, limit=min(limit or 50, 10_000)))
     except StorageUnavailable as exc:
         raise click.ClickException(str(exc)) from None
     finally:
         store.close()
+    _table(rows)
+
+
+def _write(text: str, output: str | None) -> None:
+    if output:
+        with open(output, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+    else:
+        click.echo(text, nl=False)
+
+
+def _export(store, query, limit: int, fmt: str, output: str | None) -> None:  # type: ignore[no-untyped-def]
+    from webhook_receiver.history.export import iter_alerts, to_csv, to_json
+
+    rows = [r for page in iter_alerts(store, query, limit) for r in page]
+    _write(to_csv(rows) if fmt == "csv" else to_json(rows), output)
+
+
+def _timeline(store, alert_id: int, fmt: str, output: str | None) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from webhook_receiver.history.export import iso
+    from webhook_receiver.history.timeline import build_timeline, render_text
+
+    t = build_timeline(store, alert_id)
+    if t is None:
+        raise click.ClickException(f"alert {alert_id} not found")
+    if fmt == "json":
+        def conv(v):  # type: ignore[no-untyped-def]
+            return iso(v) if isinstance(v, datetime) else v
+        body = {"alert": {k: conv(v) for k, v in t["alert"].items()},
+                "events": [{k: conv(v) for k, v in e.items()} for e in t["events"]], "durations": t["durations"]}
+        _write(json.dumps(body, ensure_ascii=False, indent=1) + "\n", output)
+    elif fmt == "csv":
+        raise click.ClickException("--id prints a timeline as text or json, not csv")
+    else:
+        _write(render_text(t), output)
+
+
+def _table(rows) -> None:  # type: ignore[no-untyped-def]
+    from rich.console import Console
+    from rich.table import Table
 
     table = Table(title=f"{len(rows)} alert(s), newest first")
     for col in ("id", "started (UTC)", "sev", "source", "alertname", "status", "ended (UTC)", "ack", "title"):
         table.add_column(col, overflow="fold")
     for r in rows:
         ack = f"{r['acknowledged_by']}" if r["acknowledged"] else ""
-        table.add_row(str(r["id"]), _fmt(r["starts_at"]), r["severity"], r["source"], r["alertname"], r["status"],
+        status = r["status"] + (" (reconciled)" if r.get("reconciled_at") else "")
+        table.add_row(str(r["id"]), _fmt(r["starts_at"]), r["severity"], r["source"], r["alertname"], status,
                       _fmt(r["ends_at"]), ack, r["title"])
     Console(width=200).print(table)

@@ -1,12 +1,16 @@
-"""A small client of Alertmanager's API v2: silences (create, expire, list) and alerts.
+"""A small client of Alertmanager's API v2: silences (create, expire, list, one by id), alerts and
+the server's status (its start time).
 
 Several URLs (an HA cluster) may be given: a call goes to the first that answers; silences gossip
-to the other peers. Errors are `AlertmanagerError`, whose text never includes credentials.
+to the other peers. `replicas()` gives one client per URL for callers that must ask every replica
+(the history reconciler unions their alerts). Errors are `AlertmanagerError`, whose text never
+includes credentials.
 """
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Sequence
+from urllib.parse import quote
 
 import requests
 
@@ -42,7 +46,11 @@ class AlertmanagerClient:
                 last = AlertmanagerError(f"alertmanager: {type(exc).__name__}")
                 continue
             if 200 <= resp.status_code < 300:
-                return resp.json() if resp.content else None
+                try:
+                    return resp.json() if resp.content else None
+                except ValueError:
+                    last = AlertmanagerError(f"alertmanager: {resp.status_code} answer is not JSON")
+                    continue
             err = AlertmanagerError(f"alertmanager: {resp.status_code} {resp.text[:200]}",
                                     permanent=400 <= resp.status_code < 500, status=resp.status_code)
             if err.permanent:
@@ -63,13 +71,21 @@ class AlertmanagerClient:
     def silences(self) -> list[dict]:
         return list(self._call("GET", "/api/v2/silences") or [])
 
+    def silence(self, silence_id: str) -> dict | None:
+        """One silence (`createdBy`, `comment`, `startsAt`, `endsAt`, `status.state`, matchers);
+        None when Alertmanager does not know the id."""
+        try:
+            out = self._call("GET", f"/api/v2/silence/{quote(silence_id, safe='')}")
+        except AlertmanagerError as exc:
+            if exc.status in (404, 422):  # unknown id / not a UUID
+                return None
+            raise
+        return out if isinstance(out, dict) else None
+
     def active_silences(self) -> list[dict]:
         """Silences in force now, ending soonest first."""
         out = [s for s in self.silences() if (s.get("status") or {}).get("state") == "active"]
         return sorted(out, key=lambda s: str(s.get("endsAt") or ""))
-
-    def get_silence(self, silence_id: str) -> dict:
-        return dict(self._call("GET", f"/api/v2/silence/{silence_id}") or {})
 
     def peers(self, timeout: float = 2.0) -> list[dict[str, Any]]:
         """Each configured Alertmanager (an HA cluster has several): reachable or not, its version
@@ -97,4 +113,20 @@ class AlertmanagerClient:
         return out
 
     def alerts(self, **filters: Any) -> list[dict]:
-        return list(self._call("GET", "/api/v2/alerts", params=filters) or [])
+        out = self._call("GET", "/api/v2/alerts", params=filters)
+        if out is None:
+            return []
+        if not isinstance(out, list):
+            raise AlertmanagerError("alertmanager: /api/v2/alerts did not answer a list")
+        return out
+
+    def status(self) -> dict:
+        """`/api/v2/status`: `uptime` (when this Alertmanager started), `cluster`, `versionInfo`."""
+        out = self._call("GET", "/api/v2/status")
+        if not isinstance(out, dict):
+            raise AlertmanagerError("alertmanager: /api/v2/status did not answer an object")
+        return out
+
+    def replicas(self) -> list["AlertmanagerClient"]:
+        """One client per URL (sharing this client's session and timeout)."""
+        return [AlertmanagerClient(u, timeout=self.timeout, session=self._session) for u in self.urls]

@@ -22,6 +22,8 @@ from .state import get_actions, get_ingest_hook, get_metrics, get_outbox, get_se
 from .errors import AuthError, NotFoundError, PayloadError, QueryError
 from .payload import parse_alertmanager_payload, parse_time
 from .safejson import JSONError, loads
+from .history.export import iter_alerts, to_csv
+from .history.timeline import build_timeline
 from .storable import clean_text
 from .store import AlertQuery
 
@@ -110,7 +112,8 @@ def _text_param(args: MultiDict[str, str], name: str, max_len: int = 200) -> str
     return clean_text(v)
 
 
-def parse_alert_query(args: MultiDict[str, str]) -> AlertQuery:
+def parse_alert_query(args: MultiDict[str, str], *, max_limit: int | None = None,
+                      default_limit: int | None = None) -> AlertQuery:
     """Query string -> AlertQuery; every problem is a QueryError naming the parameter."""
     unknown = sorted(set(args.keys()) - _ALERT_PARAMS)
     if unknown:
@@ -119,7 +122,7 @@ def parse_alert_query(args: MultiDict[str, str]) -> AlertQuery:
     severities: list[str] = []
     for v in args.getlist("severity"):
         for s in v.split(","):
-            s = s.strip().upper()
+            s = s.strip(" ").upper()  # exactly what /openapi.json describes
             if s not in SEVERITIES:
                 raise QueryError("severity", f"expected one of {', '.join(SEVERITIES)}")
             if s not in severities:
@@ -127,14 +130,15 @@ def parse_alert_query(args: MultiDict[str, str]) -> AlertQuery:
     status = _text_param(args, "status")
     if status is not None and status not in ("firing", "resolved"):
         raise QueryError("status", "expected firing or resolved")
-    limit = settings.api_default_limit
+    max_limit = max_limit or settings.api_max_limit
+    limit = default_limit or settings.api_default_limit
     if args.get("limit"):
         try:
             limit = int(args["limit"])
         except ValueError:
             raise QueryError("limit", "expected an integer") from None
-        if not 1 <= limit <= settings.api_max_limit:
-            raise QueryError("limit", f"must be between 1 and {settings.api_max_limit}")
+        if not 1 <= limit <= max_limit:
+            raise QueryError("limit", f"must be between 1 and {max_limit}")
     since, until = _time_param(args, "since"), _time_param(args, "until")
     if since and until and since >= until:
         raise QueryError("until", "must be later than since")
@@ -142,7 +146,7 @@ def parse_alert_query(args: MultiDict[str, str]) -> AlertQuery:
     return AlertQuery(
         since=since, until=until, severities=tuple(severities), source=_text_param(args, "source"),
         status=status, acknowledged=_bool_param(args, "acknowledged"),
-        alertname=_text_param(args, "alertname"), limit=min(limit, settings.api_max_limit), cursor=cursor,
+        alertname=_text_param(args, "alertname"), limit=min(limit, max_limit), cursor=cursor,
     )
 
 
@@ -196,6 +200,47 @@ def get_alert(alert_id: str) -> Any:
         raise NotFoundError(f"alert {alert_id} not found")
     alert["deliveries"] = get_outbox().deliveries(ident)
     return jsonify({"alert": alert_to_json(alert)})
+
+
+@bp.get("/api/alerts/<alert_id>/timeline")
+def alert_timeline(alert_id: str) -> Any:
+    """Fired, each notification, acknowledged, silenced, suppressed episodes, resolved; durations."""
+    require_auth()
+    if request.args:
+        raise QueryError(sorted(request.args.keys())[0], "unknown parameter; this endpoint takes none")
+    ident = _alert_id(alert_id)
+    t = build_timeline(get_store(), ident)
+    if t is None:
+        raise NotFoundError(f"alert {alert_id} not found")
+    return jsonify({"alert": alert_to_json(t["alert"]), "events": [_jsonable(e) for e in t["events"]],
+                    "durations": t["durations"], "episodes": [_jsonable(e) for e in t["episodes"]]})
+
+
+@bp.get("/api/alerts.csv")
+def alerts_csv() -> Any:
+    """The history as CSV (same filters as /api/alerts; `limit` up to RECEIVER_API_EXPORT_MAX_ROWS)."""
+    require_auth()
+    settings = get_settings()
+    q = parse_alert_query(request.args, max_limit=settings.api_export_max_rows,
+                          default_limit=min(settings.api_export_max_rows, 10_000))
+    rows: list[dict[str, Any]] = []
+    for page in iter_alerts(get_store(), q, q.limit):
+        rows.extend(page)
+    resp = Response(to_csv(rows), mimetype="text/csv")
+    resp.headers["Content-Disposition"] = "attachment; filename=d76-alerts.csv"
+    resp.headers["X-Row-Count"] = str(len(rows))
+    if len(rows) == q.limit and rows:
+        last = rows[-1]
+        resp.headers["X-Next-Cursor"] = encode_cursor(parse_time(last["starts_at"], "starts_at"), last["id"])
+    return resp
+
+
+@bp.get("/openapi.json")
+def openapi() -> Any:
+    """This API, described (OpenAPI 3.0); no auth: it holds no data."""
+    from .openapi import spec
+
+    return jsonify(spec(get_settings()))
 
 
 @bp.post("/api/alerts/<alert_id>/ack")

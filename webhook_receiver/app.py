@@ -68,9 +68,13 @@ def create_app(settings: Settings | None = None, store: AlertStore | None = None
     service = init_notifications(app, store, settings.raw, **notify_kwargs)
     if hook is not None:
         state.ingest_hook = hook
+    from .history import init_app as init_history
+
+    history = init_history(app, store, settings)  # reconciler and pruner (webhook_receiver.history)
     store_close = store.close
 
     def close() -> None:  # whoever closes the store must not leave our threads using it
+        history.stop()
         if service is not None:
             service.stop()
         store_close()

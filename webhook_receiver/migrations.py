@@ -246,9 +246,89 @@ CREATE TABLE notify_lanes (
 );
 """
 
+# History an incident review can rely on (issue 14):
+# - alerts.reconciled_at: set when the history reconciler resolved the alert because Alertmanager no
+#   longer had it (silenced/inhibited alerts get no resolve webhook; a resolve can be lost);
+#   am_last_seen_at: when Alertmanager last listed it; silenced_at: when a silence was set from the
+#   receiver; origin: 'webhook', or 'alertmanager' for an alert first stored from Alertmanager's API
+#   because it was suppressed from the start (receive_count stays 0 until a webhook brings it).
+# - suppressed_episodes: one row per continuous period an alert was silenced (cause = silence id,
+#   with who created it and why) or inhibited (cause = the inhibiting alert's fingerprint, linked
+#   to its stored occurrence). At most one open episode per (alert, kind, cause).
+# - history_leases: one receiver process at a time runs each history job (reconcile, prune).
+# - indexes for retention (notifications without an alert, messages: by age) and, on SQLite, for
+#   the reconciler's read of the firing alerts (PostgreSQL has alerts_open_idx since version 1).
+_PG_0004 = """
+ALTER TABLE alerts ADD COLUMN reconciled_at TIMESTAMPTZ;
+ALTER TABLE alerts ADD COLUMN am_last_seen_at TIMESTAMPTZ;
+ALTER TABLE alerts ADD COLUMN silenced_at TIMESTAMPTZ;
+ALTER TABLE alerts ADD COLUMN origin TEXT NOT NULL DEFAULT 'webhook';
+CREATE TABLE suppressed_episodes (
+    id                  BIGSERIAL PRIMARY KEY,
+    alert_id            BIGINT NOT NULL REFERENCES alerts (id) ON DELETE CASCADE,
+    kind                TEXT NOT NULL CHECK (kind IN ('silenced', 'inhibited')),
+    cause               TEXT NOT NULL,
+    silence_created_by  TEXT,
+    silence_comment     TEXT,
+    silence_starts_at   TIMESTAMPTZ,
+    silence_ends_at     TIMESTAMPTZ,
+    inhibiting_alert_id BIGINT REFERENCES alerts (id) ON DELETE SET NULL,
+    inhibiting_alertname TEXT,
+    inhibiting_labels   JSONB,
+    started_at          TIMESTAMPTZ NOT NULL,
+    ended_at            TIMESTAMPTZ
+);
+CREATE UNIQUE INDEX suppressed_episodes_open_key ON suppressed_episodes (alert_id, kind, cause)
+    WHERE ended_at IS NULL;
+CREATE INDEX suppressed_episodes_alert_idx ON suppressed_episodes (alert_id);
+CREATE INDEX suppressed_episodes_started_idx ON suppressed_episodes (started_at);
+CREATE INDEX suppressed_episodes_inhibiting_idx ON suppressed_episodes (inhibiting_alert_id);
+CREATE TABLE history_leases (
+    name        TEXT PRIMARY KEY,
+    owner       TEXT,
+    lease_until TIMESTAMPTZ
+);
+CREATE INDEX notifications_orphan_created_idx ON notifications (created_at) WHERE alert_id IS NULL;
+CREATE INDEX messages_sent_idx ON messages (sent_at);
+"""
+
+_SQLITE_0004 = """
+ALTER TABLE alerts ADD COLUMN reconciled_at TEXT;
+ALTER TABLE alerts ADD COLUMN am_last_seen_at TEXT;
+ALTER TABLE alerts ADD COLUMN silenced_at TEXT;
+ALTER TABLE alerts ADD COLUMN origin TEXT NOT NULL DEFAULT 'webhook';
+CREATE INDEX alerts_firing_idx ON alerts (status) WHERE status = 'firing';
+CREATE TABLE suppressed_episodes (
+    id                  INTEGER PRIMARY KEY AUTOINCREMENT,
+    alert_id            INTEGER NOT NULL REFERENCES alerts (id) ON DELETE CASCADE,
+    kind                TEXT NOT NULL CHECK (kind IN ('silenced', 'inhibited')),
+    cause               TEXT NOT NULL,
+    silence_created_by  TEXT,
+    silence_comment     TEXT,
+    silence_starts_at   TEXT,
+    silence_ends_at     TEXT,
+    inhibiting_alert_id INTEGER REFERENCES alerts (id) ON DELETE SET NULL,
+    inhibiting_alertname TEXT,
+    inhibiting_labels   TEXT,
+    started_at          TEXT NOT NULL,
+    ended_at            TEXT
+);
+CREATE UNIQUE INDEX suppressed_episodes_open_key ON suppressed_episodes (alert_id, kind, cause)
+    WHERE ended_at IS NULL;
+CREATE INDEX suppressed_episodes_alert_idx ON suppressed_episodes (alert_id);
+CREATE INDEX suppressed_episodes_started_idx ON suppressed_episodes (started_at);
+CREATE INDEX suppressed_episodes_inhibiting_idx ON suppressed_episodes (inhibiting_alert_id);
+CREATE TABLE history_leases (
+    name        TEXT PRIMARY KEY,
+    owner       TEXT,
+    lease_until TEXT
+);
+CREATE INDEX notifications_orphan_created_idx ON notifications (created_at) WHERE alert_id IS NULL;
+CREATE INDEX messages_sent_idx ON messages (sent_at);
+"""
+
 # Maintenance windows (`/mute` from Telegram): the Alertmanager silence and who opened it, why, and
 # who ended it. Answers to commands are looked up by the message they became (paged `/alerts`).
-# Version 4 is taken by the history/reconcile work on another branch; the two are independent.
 _PG_0005 = """
 CREATE TABLE maintenance_windows (
     id          BIGSERIAL PRIMARY KEY,
@@ -287,6 +367,7 @@ MIGRATIONS: list[Migration] = [
     Migration(1, "alerts, webhook_payloads, notifications", _PG_0001, _SQLITE_0001),
     Migration(2, "notifications sent_at index", _0002, _0002),
     Migration(3, "delivery lanes, shared messages, open kinds", _PG_0003, _SQLITE_0003),
+    Migration(4, "history: reconciliation marks, suppressed episodes, job leases", _PG_0004, _SQLITE_0004),
     Migration(5, "maintenance windows, command answers by message", _PG_0005, _SQLITE_0005),
 ]
 

@@ -16,13 +16,15 @@ from typing import Any, Mapping
 
 import yaml
 
-from .setting_parsers import SettingsError, parse_bool, parse_float, parse_int
+from .setting_parsers import SettingsError, parse_bool, parse_float, parse_int, parse_list
 
-__all__ = ["Settings", "SettingsError", "load_settings", "DEFAULT_SQLITE_PATH"]
+__all__ = ["Settings", "SettingsError", "load_settings", "parse_alertmanager_urls", "DEFAULT_SQLITE_PATH",
+           "DEFAULT_ALERTMANAGER_URL"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_SQLITE_PATH = "d76-alerts.sqlite3"
+DEFAULT_ALERTMANAGER_URL = "http://127.0.0.1:9093"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -41,12 +43,17 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     api_default_limit: int = 100
     api_max_limit: int = 1000
+    api_export_max_rows: int = 100_000
     # PostgreSQL: pool >= threads + background workers; a short checkout so outages answer 503 fast
     db_pool_size: int = 16
     db_pool_timeout: float = 1.0
     db_connect_timeout: int = 3
     sqlite_busy_timeout_ms: int = 5000
     apply_migrations: bool = True
+    # Alertmanager API v2: every replica of an HA cluster (silences go to the first that answers;
+    # the history reconciler polls them all). `alertmanager_url_set`: given explicitly (not the default)
+    alertmanager_urls: tuple[str, ...] = (DEFAULT_ALERTMANAGER_URL,)
+    alertmanager_url_set: bool = False
     # everything, as strings (environment and config file); secrets inside, so never printed
     raw: Mapping[str, str] = field(default_factory=dict, repr=False)
 
@@ -124,6 +131,24 @@ def _database_url(value: str | None) -> str:
     raise SettingsError("DATABASE_URL: expected sqlite:///PATH or postgresql://... ")
 
 
+def parse_alertmanager_urls(raw: Mapping[str, str]) -> tuple[tuple[str, ...], bool]:
+    """ALERTMANAGER_URL: one or more http(s) URLs separated by commas (the replicas of an HA
+    cluster), trailing slashes dropped. Returns (urls, whether the variable was set). The one place
+    this variable is parsed: notifications and the history reconciler read the result."""
+    urls = parse_list(raw, "ALERTMANAGER_URL")
+    for u in urls:
+        if not u.startswith(("http://", "https://")) or len(u.split("://", 1)[1].strip("/")) == 0:
+            raise SettingsError("ALERTMANAGER_URL: expected http(s) URLs, separated by commas")
+    if not urls:
+        return (DEFAULT_ALERTMANAGER_URL,), False
+    out: list[str] = []
+    for u in urls:
+        u = u.rstrip("/")
+        if u not in out:
+            out.append(u)
+    return tuple(out), True
+
+
 def load_settings(
     env: Mapping[str, str] | None = None, config_file: str | os.PathLike[str] | None = None
 ) -> Settings:
@@ -139,6 +164,7 @@ def load_settings(
         raw.update(_read_config_file(config_file, env))
     raw.update({k: v for k, v in env.items() if isinstance(v, str)})
 
+    am_urls, am_set = parse_alertmanager_urls(raw)
     listen = raw.get("RECEIVER_LISTEN") or "127.0.0.1:9099"
     if ":" not in listen:
         raise SettingsError("RECEIVER_LISTEN: expected HOST:PORT")
@@ -154,10 +180,13 @@ def load_settings(
         max_body_bytes=_int(raw, "RECEIVER_MAX_BODY_BYTES", 1024 * 1024, 1024, 1024**3),
         api_default_limit=_int(raw, "RECEIVER_API_DEFAULT_LIMIT", 100, 1, 100_000),
         api_max_limit=_int(raw, "RECEIVER_API_MAX_LIMIT", 1000, 1, 100_000),
+        api_export_max_rows=_int(raw, "RECEIVER_API_EXPORT_MAX_ROWS", 100_000, 1, 10_000_000),
         db_pool_size=_int(raw, "RECEIVER_DB_POOL_SIZE", 16, 1, 500),
         db_pool_timeout=_float(raw, "RECEIVER_DB_POOL_TIMEOUT", 1.0, 0.05, 600.0),
         db_connect_timeout=_int(raw, "RECEIVER_DB_CONNECT_TIMEOUT", 3, 2, 600),
         sqlite_busy_timeout_ms=_int(raw, "RECEIVER_SQLITE_BUSY_TIMEOUT_MS", 5000, 0, 600_000),
         apply_migrations=_bool(raw, "RECEIVER_APPLY_MIGRATIONS", True),
+        alertmanager_urls=am_urls,
+        alertmanager_url_set=am_set,
         raw=raw,
     )

@@ -1,4 +1,5 @@
-"""Alert history: the receiver's PostgreSQL tables (alerts) through the PostgreSQL datasource."""
+"""Alert history: the receiver's PostgreSQL tables (alerts, suppressed_episodes) through the
+PostgreSQL datasource."""
 from __future__ import annotations
 
 from typing import Any
@@ -41,6 +42,17 @@ def build(catalog: Catalog) -> dict[str, Any]:
             "SELECT date_trunc('day', starts_at) AS \"time\", source AS metric, count(*) AS value FROM alerts "
             f"WHERE $__timeFilter(starts_at) AND {NOT_HEARTBEAT} GROUP BY 1, 2 ORDER BY 1", fmt="time_series")],
               kind="timeseries", width=12),
+        Panel("Suppressed episodes (silenced or inhibited)", [sql(
+            "SELECT e.started_at AS \"time\", a.severity, a.alertname, e.kind, "
+            "CASE WHEN e.kind = 'silenced' THEN coalesce(e.silence_created_by, '?') || ': ' || "
+            "coalesce(e.silence_comment, '') ELSE coalesce(e.inhibiting_alertname, e.cause) END AS cause, "
+            "EXTRACT(EPOCH FROM (coalesce(e.ended_at, a.ends_at, now()) - e.started_at)) AS suppressed_s, "
+            "a.status, a.reconciled_at IS NOT NULL AS reconciled "
+            "FROM suppressed_episodes e JOIN alerts a ON a.id = e.alert_id "
+            f"WHERE $__timeFilter(e.started_at) AND a.{NOT_HEARTBEAT} ORDER BY e.started_at DESC LIMIT 200")],
+              kind="table", width=24, height=8,
+              description="Alerts Alertmanager held back: who silenced them and why, or which alert "
+                          "inhibited them (recorded by the receiver's reconciler)."),
         Panel("Noisiest alerts", [sql(
             "SELECT alertname, severity, count(*) AS occurrences, sum(receive_count) AS notifications_received, "
             "avg(EXTRACT(EPOCH FROM (coalesce(ends_at, now()) - starts_at))) AS mean_duration_s FROM alerts "

@@ -107,13 +107,28 @@ def history_db(pg_cluster) -> Iterator[str]:
     with psycopg.connect(url) as c:
         first = c.execute("SELECT id FROM alerts WHERE alertname = 'ExchangeFrozen'").fetchone()[0]
     store.ack_alert(first, "kim", "on it", at=now - timedelta(hours=2, minutes=50))
+    # one silenced and one inhibited episode, as the history reconciler records them
+    from webhook_receiver.store.history import EpisodeCause, HistoryTables
+
+    tables = HistoryTables(store)
+    with psycopg.connect(url) as c:
+        down = c.execute("SELECT id FROM alerts WHERE alertname = 'RateLimitHttp429'").fetchone()[0]
+    with store.transaction() as tx:
+        tx.now = now - timedelta(hours=3)
+        tables.open_episode(tx, first, EpisodeCause("silenced", "5e1e7b0c-0000-4000-8000-000000000001",
+                                                    silence_created_by="kim", silence_comment="upbit maintenance",
+                                                    silence_ends_at=now + timedelta(hours=1)))
+        tx.now = now - timedelta(days=2)
+        tables.open_episode(tx, down, EpisodeCause("inhibited", "5736a2a5a28818c5", inhibiting_alert_id=first,
+                                                   inhibiting_alertname="ExchangeFrozen",
+                                                   inhibiting_labels={"exchange": "okx"}))
     store.close()
     yield url
 
 
 def _sql(raw: str) -> str:
     """Grafana's macros, expanded the way its PostgreSQL datasource does for a 7-day range."""
-    return re.sub(r"\$__timeFilter\((\w+)\)",
+    return re.sub(r"\$__timeFilter\(([\w.]+)\)",
                   r"\1 BETWEEN now() - interval '7 days' AND now() + interval '1 minute'", raw)
 
 

@@ -231,7 +231,7 @@ class AlertActions:
             am.expire_silence(silence_id)
         except AlertmanagerError as exc:
             try:
-                state = (am.get_silence(silence_id).get("status") or {}).get("state")
+                state = ((am.silence(silence_id) or {}).get("status") or {}).get("state")
             except AlertmanagerError:
                 state = None
             if state != "expired":

@@ -1,7 +1,10 @@
-"""The daily P3 email digest: what goes in it, when it is sent, and sending it now.
+"""The daily email digest: what goes in it, when it is sent, and sending it now.
 
-`collect_digest(store, since, until)` gathers P3 alerts that started in the window plus those still
-open; `send_digest(store, settings, ...)` renders and sends it now (the CLI). `DigestScheduler`
+`collect_digest(store, since, until)` summarises every severity of the window (P0-P2 counted with
+their mean times to acknowledge and to resolve, silenced and inhibited episodes counted), lists the
+P3 alerts that started in the window plus those still open in full, and attaches the window's
+history (every severity) as CSV (`history.export`, the columns of `GET /api/alerts.csv`);
+`send_digest(store, settings, ...)` renders and sends it now (the CLI). `DigestScheduler`
 queues a `digest` row on the email lane (dedupe key `digest:<date>`) at DIGEST_HOUR_UTC each day; the
 dispatcher sends it through the email channel, so with several receiver processes the mail goes out
 once and a failure is retried.
@@ -14,7 +17,7 @@ from typing import Any, Callable
 
 from ..background import Periodic
 from .channels.base import Part
-from .channels.email import DigestContent, EmailChannel, build_digest
+from .channels.email import DigestContent, EmailChannel, SeverityLine, build_digest
 from .model import AlertView, Notice
 from .settings import NotifySettings
 
@@ -25,15 +28,59 @@ DIGEST_LANE = ("email", "default")
 log = logging.getLogger("d76.notify.digest")
 
 
-def collect_digest(store: Any, since: datetime, until: datetime, severity: str = "P3",
-                   limit: int = 5000) -> DigestContent:
+SUMMARY_SEVERITIES = ("P0", "P1", "P2", "P3")
+
+
+def _window(store: Any, since: datetime, until: datetime, limit: int) -> list[dict[str, Any]]:
+    """Every alert that started in [since, until), all severities, oldest first (paged reads)."""
     from ..store.base import AlertQuery
 
-    window = store.list_alerts(AlertQuery(since=since, until=until, severities=(severity,), limit=limit))
-    still_open = store.list_alerts(AlertQuery(until=until, severities=(severity,), status="firing", limit=limit))
-    by_id = {r["id"]: r for r in [*window, *still_open]}
+    rows: list[dict[str, Any]] = []
+    cursor = None
+    while (want := min(1000, limit - len(rows))) > 0:
+        page = store.list_alerts(AlertQuery(since=since, until=until, limit=want, cursor=cursor))
+        rows.extend(page)
+        if len(page) < want:
+            break
+        cursor = (page[-1]["starts_at"], page[-1]["id"])
+    return sorted(rows, key=lambda r: (r["starts_at"], r["id"]))
+
+
+def _mean(xs: list[float]) -> float | None:
+    return sum(xs) / len(xs) if xs else None
+
+
+def summarise(rows: list[dict[str, Any]], episodes: dict[int, list]) -> list[SeverityLine]:
+    out = []
+    for sev in SUMMARY_SEVERITIES:
+        mine = [r for r in rows if r["severity"] == sev]
+        ack = [(r["acknowledged_at"] - r["starts_at"]).total_seconds() for r in mine if r.get("acknowledged_at")]
+        res = [(r["ends_at"] - r["starts_at"]).total_seconds() for r in mine
+               if r["status"] == "resolved" and r.get("ends_at")]
+        out.append(SeverityLine(sev, alerts=len(mine), open=sum(r["status"] == "firing" for r in mine),
+                                acknowledged=sum(bool(r["acknowledged"]) for r in mine), mtta_seconds=_mean(ack),
+                                mttr_seconds=_mean(res), suppressed=sum(1 for r in mine if episodes.get(int(r["id"])))))
+    return out
+
+
+def collect_digest(store: Any, since: datetime, until: datetime, severity: str = "P3",
+                   limit: int = 50_000) -> DigestContent:
+    from ..history.export import export_rows, to_csv
+    from ..store.base import AlertQuery
+    from ..store.history import HistoryTables
+
+    window = _window(store, since, until, limit)
+    tables = HistoryTables(store)
+    episodes = tables.episodes_for(r["id"] for r in window)
+    listed = [r for r in window if r["severity"] == severity]
+    still_open = store.list_alerts(AlertQuery(until=until, severities=(severity,), status="firing", limit=5000))
+    by_id = {r["id"]: r for r in [*listed, *still_open]}
     alerts = [AlertView.from_row(r) for r in sorted(by_id.values(), key=lambda r: r["id"])]
-    return build_digest(alerts, since, until)
+    kinds: dict[str, int] = {"silenced": 0, "inhibited": 0}
+    for e in tables.episodes_between(since, until):
+        kinds[e["kind"]] = kinds.get(e["kind"], 0) + 1
+    return build_digest(alerts, since, until, summary=summarise(window, episodes), episodes=tuple(kinds.items()),
+                        csv_text=to_csv(export_rows(window, episodes)), csv_rows=len(window))
 
 
 def send_digest(store: Any, settings: NotifySettings, *, until: datetime | None = None,

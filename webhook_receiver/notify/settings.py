@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from ..setting_parsers import SettingsError, parse_bool, parse_float, parse_int, parse_list, parse_str
+from ..settings import parse_alertmanager_urls
 
 __all__ = ["NotifySettings", "SettingsError", "load_notify_settings"]
 
@@ -114,10 +115,7 @@ def load_notify_settings(raw: Mapping[str, Any] | None = None) -> NotifySettings
             raise SettingsError(f"TELEGRAM_ALLOWED_USER_IDS: {part!r} is not a numeric user id")
         users.add(int(part))
     slack_sev = {sev: _url(r, f"SLACK_WEBHOOK_URL_{sev}") for sev in SEVERITIES}
-    am_urls = parse_list(r, "ALERTMANAGER_URL") or ("http://127.0.0.1:9093",)
-    for u in am_urls:
-        if not u.startswith(("http://", "https://")):
-            raise SettingsError("ALERTMANAGER_URL: expected http(s) URLs, separated by commas")
+    am_urls, _ = parse_alertmanager_urls(r)  # parsed in one place: the receiver's settings
     webhook_secret = parse_str(r, "TELEGRAM_WEBHOOK_SECRET")
     prometheus_url = _url(r, "PROMETHEUS_URL")
     graph_sevs = parse_list(r, "GRAPH_SEVERITIES") or ("P0", "P1")
@@ -153,7 +151,7 @@ def load_notify_settings(raw: Mapping[str, Any] | None = None) -> NotifySettings
         alert_email_from=parse_str(r, "ALERT_EMAIL_FROM"),
         alert_email_to=parse_list(r, "ALERT_EMAIL_TO"),
         digest_hour_utc=parse_int(r, "DIGEST_HOUR_UTC", 8, 0, 23),
-        alertmanager_urls=tuple(u.rstrip("/") for u in am_urls),
+        alertmanager_urls=am_urls,
         external_url=_url(r, "RECEIVER_EXTERNAL_URL"),
         prometheus_url=prometheus_url,
         # graphs need a Prometheus to ask: on when PROMETHEUS_URL is set, unless GRAPHS_ENABLED=false

@@ -27,17 +27,31 @@ __all__ = [
     "IngestResult",
     "Transaction",
     "utcnow",
+    "ms_floor",
+    "ORIGIN_POLLED",
 ]
 
-ALERT_TIME_COLS = ("starts_at", "timestamp", "last_received_at", "ends_at", "acknowledged_at", "silenced_until")
+ALERT_TIME_COLS = ("starts_at", "timestamp", "last_received_at", "ends_at", "acknowledged_at", "silenced_until",
+                   "reconciled_at", "am_last_seen_at", "silenced_at")
 ALERT_JSON_COLS = ("labels", "annotations", "metadata")
 PAYLOAD_TIME_COLS = ("received_at",)
 
 ALERT_COLUMNS = (
     'id, fingerprint, starts_at, alertname, status, severity, source, title, message, labels, '
     'annotations, metadata, "timestamp", last_received_at, ends_at, receive_count, acknowledged, '
-    'acknowledged_at, acknowledged_by, ack_comment, silenced_until, silence_id'
+    'acknowledged_at, acknowledged_by, ack_comment, silenced_until, silence_id, silenced_at, reconciled_at, '
+    'am_last_seen_at, origin'
 )
+
+# `origin` of an alert first stored from Alertmanager's API (suppressed from the start, so no
+# webhook told us); such a row keeps Alertmanager's millisecond startsAt as its key, and a webhook
+# for the same occurrence (nanoseconds) is matched to it (`ms_floor`).
+ORIGIN_POLLED = "alertmanager"
+
+
+def ms_floor(dt: datetime) -> datetime:
+    """Alertmanager's API gives times to the millisecond, its webhooks to the nanosecond."""
+    return dt.replace(microsecond=dt.microsecond - dt.microsecond % 1000)
 
 
 def utcnow() -> datetime:
@@ -140,8 +154,12 @@ def alert_metadata(a: ParsedAlert, p: WebhookPayload) -> dict[str, Any]:
     }
 
 
-def classify(old_status: str | None, old_annotations: Any, a: ParsedAlert) -> str:
+def classify(old_status: str | None, old_annotations: Any, a: ParsedAlert, old_receive_count: int | None = None) -> str:
     if old_status is None:
+        return "new"
+    if old_receive_count == 0 and old_status == "firing":
+        # known until now only from Alertmanager's API (it was suppressed): its first webhook is
+        # the first time it is told, so it is new to the notifications
         return "new"
     if old_status == "firing" and a.status == "resolved":
         return "resolved"
@@ -342,8 +360,8 @@ class AlertStore(ABC):
             with self.transaction() as own:
                 return self.set_silence(alert_id, silence_id, until, own)
         cur = tx.execute(
-            "UPDATE alerts SET silence_id = %s, silenced_until = %s WHERE id = %s RETURNING id",
-            (silence_id, self.dialect.time_in(until), alert_id),
+            "UPDATE alerts SET silence_id = %s, silenced_until = %s, silenced_at = %s WHERE id = %s RETURNING id",
+            (silence_id, self.dialect.time_in(until), self.dialect.time_in(tx.now), alert_id),
         )
         return bool(cur.fetchall())
 

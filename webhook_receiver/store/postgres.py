@@ -23,7 +23,7 @@ from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
 from ..errors import StorageUnavailable, UnstorableInput
 from ..payload import ParsedAlert, WebhookPayload
-from .base import AlertStore, Dialect, Transaction, alert_metadata, classify
+from .base import AlertStore, Dialect, Transaction, alert_metadata, classify, ms_floor
 from .breaker import CircuitBreaker
 from .changes import AlertChange
 from ..settings import redact_url
@@ -52,15 +52,22 @@ WITH p AS (
     INSERT INTO webhook_payloads (received_at, group_key, receiver, status, body, alert_count)
     VALUES (%(now)s, %(group_key)s, %(receiver)s, %(pstatus)s, %(body)s, %(count)s)
     RETURNING id
-), inc AS (
+), given AS (
     SELECT * FROM unnest(
         %(fp)s::text[], %(sa)s::timestamptz[], %(st)s::text[], %(ea)s::timestamptz[],
         %(an)s::text[], %(sev)s::text[], %(src)s::text[], %(ti)s::text[], %(msg)s::text[],
         %(lab)s::jsonb[], %(ann)s::jsonb[], %(meta)s::jsonb[]
     ) AS t(fingerprint, starts_at, status, ends_at, alertname, severity, source, title, message,
            labels, annotations, metadata)
+), inc AS (
+    -- an occurrence first stored from Alertmanager's API has its millisecond startsAt as key
+    SELECT g.fingerprint, coalesce(polled.starts_at, g.starts_at) AS starts_at, g.status, g.ends_at,
+           g.alertname, g.severity, g.source, g.title, g.message, g.labels, g.annotations, g.metadata
+    FROM given g LEFT JOIN alerts polled ON polled.fingerprint = g.fingerprint
+         AND polled.starts_at = date_trunc('milliseconds', g.starts_at)
+         AND polled.starts_at <> g.starts_at AND polled.origin = 'alertmanager'
 ), old AS (
-    SELECT a.id, a.status, a.annotations
+    SELECT a.id, a.status, a.annotations, a.receive_count
     FROM alerts a JOIN inc ON a.fingerprint = inc.fingerprint AND a.starts_at = inc.starts_at
 ), up AS (
     INSERT INTO alerts AS a (fingerprint, starts_at, alertname, status, severity, source, title, message,
@@ -86,7 +93,7 @@ WITH p AS (
     RETURNING a.id, a.fingerprint, a.starts_at, a.status, a.ends_at
 )
 SELECT (SELECT id FROM p) AS payload_id, up.id, up.fingerprint, up.starts_at, up.status, up.ends_at,
-       old.status AS old_status, old.annotations AS old_annotations
+       old.status AS old_status, old.annotations AS old_annotations, old.receive_count AS old_receive_count
 FROM up LEFT JOIN old ON old.id = up.id
 """
 
@@ -217,14 +224,16 @@ class PostgresStore(AlertStore):
             assert row is not None
             return int(row["id"]), []
         rows = tx.fetchall(_INGEST_SQL, params)
-        by_key = {(r["fingerprint"], r["starts_at"]): r for r in rows}
+        exact = {(r["fingerprint"], r["starts_at"]): r for r in rows}
+        # a row first stored from Alertmanager's API keeps its millisecond key
+        by_ms = {(r["fingerprint"], r["starts_at"]): r for r in rows if r["starts_at"] == ms_floor(r["starts_at"])}
         changes: list[AlertChange] = []
         payload_id = int(rows[0]["payload_id"])
         for a in alerts:
-            r = by_key[(a.fingerprint, a.starts_at)]
+            r = exact.get((a.fingerprint, a.starts_at)) or by_ms[(a.fingerprint, ms_floor(a.starts_at))]
             changes.append(
                 AlertChange(
-                    alert_id=int(r["id"]), kind=classify(r["old_status"], r["old_annotations"], a),  # type: ignore[arg-type]
+                    alert_id=int(r["id"]), kind=classify(r["old_status"], r["old_annotations"], a, r["old_receive_count"]),  # type: ignore[arg-type]
                     fingerprint=a.fingerprint, starts_at=a.starts_at, status=r["status"],
                     alertname=a.alertname, severity=a.severity, source=a.source, labels=a.labels,
                     annotations=a.annotations, ends_at=r["ends_at"], generator_url=a.generator_url,

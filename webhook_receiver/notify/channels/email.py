@@ -1,6 +1,9 @@
-"""The email channel: the daily digest, rendered (plain text + HTML) and sent over SMTP.
+"""The email channel: the daily digest, rendered (plain text + HTML, the day's history attached as
+CSV) and sent over SMTP.
 
-Rendering is pure (alerts in, `EmailMessage` out) so it is tested without a server; `SMTPSender`
+The digest summarises every severity (P0-P2 counted, with mean times to acknowledge and to resolve;
+silenced and inhibited episodes counted) and lists the P3 alerts in full; `notify.digest` builds
+the content. Rendering is pure (content in, `EmailMessage` out) so it is tested without a server; `SMTPSender`
 uses smtplib with bounded timeouts, optional STARTTLS and login, and classifies failures like the
 other channels (4xx SMTP replies and network errors retry, 5xx replies are permanent).
 """
@@ -22,14 +25,32 @@ from ..settings import NotifySettings
 from . import register
 from .base import ChannelLimits, DeliveryError, Part, TailCount
 
-__all__ = ["DigestContent", "EmailChannel", "build_digest", "render_digest_email", "SMTPSender"]
+__all__ = ["DigestContent", "SeverityLine", "EmailChannel", "build_digest", "render_digest_email", "SMTPSender"]
+
+
+@dataclass(frozen=True)
+class SeverityLine:
+    """One severity's day: alerts that started in the window, how many are still open, acknowledged,
+    mean seconds to acknowledge and to resolve, and how many were silenced or inhibited."""
+
+    severity: str
+    alerts: int = 0
+    open: int = 0
+    acknowledged: int = 0
+    mtta_seconds: float | None = None
+    mttr_seconds: float | None = None
+    suppressed: int = 0
 
 
 @dataclass(frozen=True)
 class DigestContent:
     since: datetime
     until: datetime
-    alerts: tuple[AlertView, ...]
+    alerts: tuple[AlertView, ...]  # the P3 alerts, listed in full
+    summary: tuple[SeverityLine, ...] = ()  # every severity, counted
+    episodes: tuple[tuple[str, int], ...] = ()  # (kind, count) of suppressed episodes in the window
+    csv_text: str | None = None  # the window's history (every severity), attached
+    csv_rows: int = 0
 
     @property
     def open(self) -> list[AlertView]:
@@ -43,8 +64,19 @@ class DigestContent:
         return Counter(a.alertname for a in self.alerts).most_common(n)
 
 
-def build_digest(alerts: Sequence[AlertView], since: datetime, until: datetime) -> DigestContent:
-    return DigestContent(since=since, until=until, alerts=tuple(alerts))
+def build_digest(alerts: Sequence[AlertView], since: datetime, until: datetime, *,
+                 summary: Sequence[SeverityLine] = (), episodes: Sequence[tuple[str, int]] = (),
+                 csv_text: str | None = None, csv_rows: int = 0) -> DigestContent:
+    return DigestContent(since=since, until=until, alerts=tuple(alerts), summary=tuple(summary),
+                         episodes=tuple(episodes), csv_text=csv_text, csv_rows=csv_rows)
+
+
+def csv_filename(d: DigestContent) -> str:
+    return f"d76-history-{d.until.astimezone(timezone.utc):%Y-%m-%d}.csv"
+
+
+def _secs(v: float | None) -> str:
+    return format_duration(v) if v is not None else "-"
 
 
 def _fmt(dt: datetime | None) -> str:
@@ -55,8 +87,24 @@ def _labels(a: AlertView) -> str:
     return ", ".join(f"{k}={v}" for k, v in a.identifying_labels()) or "-"
 
 
+def _summary_text(d: DigestContent) -> list[str]:
+    if not d.summary:
+        return []
+    lines = ["Every severity (alerts that started in the window):",
+             f"  {'sev':<4} {'alerts':>6} {'open':>5} {'acked':>6} {'MTTA':>10} {'MTTR':>10} {'suppressed':>10}"]
+    for s in d.summary:
+        lines.append(f"  {s.severity:<4} {s.alerts:>6} {s.open:>5} {s.acknowledged:>6} {_secs(s.mtta_seconds):>10} "
+                     f"{_secs(s.mttr_seconds):>10} {s.suppressed:>10}")
+    eps = ", ".join(f"{kind} {n}" for kind, n in d.episodes) or "none"
+    lines += [f"Suppressed episodes (silenced / inhibited): {eps}"]
+    if d.csv_text is not None:
+        lines.append(f"Attached: {csv_filename(d)} ({d.csv_rows} alerts, every severity)")
+    return lines + [""]
+
+
 def render_text(d: DigestContent) -> str:
-    lines = [f"D76 daily P3 digest {_fmt(d.since)} .. {_fmt(d.until)}", "",
+    lines = [f"D76 daily digest {_fmt(d.since)} .. {_fmt(d.until)}", "", *_summary_text(d),
+             "P3 alerts, in full:",
              f"Total: {len(d.alerts)}  open: {len(d.open)}  resolved: {len(d.resolved)}", "",
              "Top alertnames:"]
     lines += [f"  {name}: {n}" for name, n in d.top_alertnames()] or ["  (none)"]
@@ -82,7 +130,18 @@ def render_html(d: DigestContent) -> str:
             f"<td>{e(_fmt(a.starts_at))}</td><td>{e(a.title)}</td></tr>" for a in group[:200])
         sections.append(f"<h3>{title} ({len(group)})</h3><table border=1 cellpadding=4>"
                         f"<tr><th>sev</th><th>alert</th><th>labels</th><th>since</th><th>summary</th></tr>{rows}</table>")
-    return (f"<html><body><h2>D76 daily P3 digest</h2><p>{e(_fmt(d.since))} .. {e(_fmt(d.until))}</p>"
+    summary = ""
+    if d.summary:
+        rows = "".join(f"<tr><td>{e(x.severity)}</td><td>{x.alerts}</td><td>{x.open}</td><td>{x.acknowledged}</td>"
+                       f"<td>{e(_secs(x.mtta_seconds))}</td><td>{e(_secs(x.mttr_seconds))}</td><td>{x.suppressed}</td></tr>"
+                       for x in d.summary)
+        eps = ", ".join(f"{kind} {n}" for kind, n in d.episodes) or "none"
+        attached = (f"<p>Attached: {e(csv_filename(d))} ({d.csv_rows} alerts, every severity)</p>"
+                    if d.csv_text is not None else "")
+        summary = ("<h3>Every severity</h3><table border=1 cellpadding=4><tr><th>sev</th><th>alerts</th><th>open</th>"
+                   f"<th>acked</th><th>MTTA</th><th>MTTR</th><th>suppressed</th></tr>{rows}</table>"
+                   f"<p>Suppressed episodes (silenced / inhibited): {e(eps)}</p>{attached}<h3>P3 alerts, in full</h3>")
+    return (f"<html><body><h2>D76 daily digest</h2><p>{e(_fmt(d.since))} .. {e(_fmt(d.until))}</p>{summary}"
             f"<p><b>Total</b>: {len(d.alerts)} &middot; <b>open</b>: {len(d.open)} &middot; "
             f"<b>resolved</b>: {len(d.resolved)}</p><h3>Top alertnames</h3><table border=1 cellpadding=4>"
             f"<tr><th>alertname</th><th>count</th></tr>{top}</table>{''.join(sections)}</body></html>")
@@ -90,13 +149,17 @@ def render_html(d: DigestContent) -> str:
 
 def render_digest_email(d: DigestContent, *, sender: str, recipients: Sequence[str]) -> EmailMessage:
     msg = EmailMessage()
-    msg["Subject"] = f"[D76] P3 digest: {len(d.alerts)} alerts ({len(d.open)} open) {d.until:%Y-%m-%d}"
+    total = sum(x.alerts for x in d.summary) if d.summary else len(d.alerts)
+    msg["Subject"] = (f"[D76] daily digest {d.until:%Y-%m-%d}: {total} alerts, P3 {len(d.alerts)} "
+                      f"({len(d.open)} open)")
     msg["From"] = sender
     msg["To"] = ", ".join(recipients)
     msg["Date"] = formatdate(localtime=False)
     msg["Message-ID"] = make_msgid(domain="d76.local")
     msg.set_content(render_text(d))
     msg.add_alternative(render_html(d), subtype="html")
+    if d.csv_text is not None:
+        msg.add_attachment(d.csv_text.encode("utf-8"), maintype="text", subtype="csv", filename=csv_filename(d))
     return msg
 
 

@@ -1,0 +1,81 @@
+"""The receiver's /openapi.json checked against the running receiver (`d76 receiver` under waitress,
+SQLite) by schemathesis: every operation gets valid and malformed input (negative mode: values
+outside their type, range or enum, missing required parts); none may get a 5xx, and malformed input
+must get a 4xx. Examples per operation are few and the seed fixed, to keep this under a minute."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
+from schemathesis.checks import negative_data_rejection, not_a_server_error
+
+from local_stack.processes import ManagedProcess, free_port, wait_http_ok
+
+TOKEN = "openapi-fuzz-token"
+SECRET = "openapi-fuzz-telegram-secret"
+D76 = str(Path(sys.executable).with_name("d76"))
+EXAMPLES = 25
+
+
+@pytest.fixture(scope="module")
+def receiver(tmp_path_factory) -> Iterator[str]:
+    tmp = tmp_path_factory.mktemp("openapi")
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp / 'h.db'}", "RECEIVER_TOKEN": TOKEN,
+           "NOTIFICATIONS_ENABLED": "true", "TELEGRAM_POLLING": "false", "TELEGRAM_WEBHOOK_SECRET": SECRET,
+           "DEADMAN_ENABLED": "false", "HISTORY_PRUNE": "false"}
+    for k in ("TELEGRAM_BOT_TOKEN", "ALERTMANAGER_URL", "SMTP_HOST", "SLACK_WEBHOOK_URL", "DISCORD_WEBHOOK_URL"):
+        env.pop(k, None)
+    proc = ManagedProcess("receiver", [D76, "receiver", "--listen", f"127.0.0.1:{port}", "--threads", "4"],
+                          tmp / "receiver.log", env=env).start()
+    try:
+        wait_http_ok(f"http://127.0.0.1:{port}/readyz", 60, proc)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.stop()
+
+
+def _operations(receiver: str) -> list:  # type: ignore[type-arg]
+    schema = schemathesis.openapi.from_url(f"{receiver}/openapi.json")
+    schema.config.update(base_url=receiver, request_timeout=10)
+    return [r.ok() for r in schema.get_all_operations()]
+
+
+# the API token only: the Telegram secret header is a described parameter, generated like the others
+HEADERS = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=lambda m: m.value)
+def test_no_input_gets_a_server_error(receiver: str, mode: GenerationMode) -> None:
+    """Hypothesis drives each operation's strategy (the schemathesis pytest plugin does the same;
+    called directly here so the test does not depend on pytest internals)."""
+    operations = _operations(receiver)
+    assert len(operations) == 13  # every route of the API (tests/unit/test_history_openapi.py: routes = description)
+    checks = [not_a_server_error] + ([negative_data_rejection] if mode is GenerationMode.NEGATIVE else [])
+    session = requests.Session()
+    tested = 0
+    for op in operations:
+        @settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None, print_blob=True,
+                  suppress_health_check=list(HealthCheck))
+        @given(case=op.as_strategy(generation_mode=mode))
+        def run(case) -> None:  # type: ignore[no-untyped-def]
+            case.call_and_validate(session=session, headers=HEADERS, checks=checks)
+
+        try:
+            run()
+        except Unsatisfiable:
+            assert mode is GenerationMode.NEGATIVE  # nothing in it can be malformed (no parameter, no body)
+            continue
+        except Exception as exc:
+            raise AssertionError(f"{op.label} ({mode.value}): {exc}") from exc
+        tested += 1
+    # negative: every operation with a parameter or body but /runbooks/{slug} (any string is a valid slug)
+    assert tested == (13 if mode is GenerationMode.POSITIVE else 8), tested

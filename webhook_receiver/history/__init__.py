@@ -1,0 +1,26 @@
+"""History an incident review can rely on: reconciliation with Alertmanager (no alert left `firing`
+after its condition ended; every silenced or inhibited episode), a timeline per alert, retention,
+export.
+
+    settings.py   HISTORY_* and PAYLOAD_RETENTION_DAYS, parsed once
+    amview.py     Alertmanager's /api/v2/alerts, parsed and merged over replicas (pure)
+    reconcile.py  the reconciler (and why an Alertmanager restart cannot resolve everything)
+    retention.py  the pruner (small batches) and its background thread
+    timeline.py   one alert's story: fired, told, acknowledged, silenced, suppressed, resolved
+    export.py     CSV / JSON export of the history (and reading the CSV back)
+    service.py    wiring into the app: threads started with it, stopped when its store closes
+
+The tables are the store's (`webhook_receiver.store.history`, `store.retention`); nothing here
+imports the HTTP layer.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["init_app"]
+
+
+def init_app(app: Any, store: Any, settings: Any, *, start: bool = True) -> Any:
+    from .service import init_app as _init
+
+    return _init(app, store, settings, start=start)

@@ -1,0 +1,67 @@
+"""Wiring: the reconciler and the pruner for one receiver app, started with it and stopped when its
+store closes (like the notification service)."""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from typing import Any, Callable
+
+from ..alertmanager_api import AlertmanagerClient
+from ..settings import Settings, redact_url
+from ..store.base import AlertStore
+from ..store.changes import IngestHook
+from .metrics import HistoryMetrics
+from .reconcile import Reconciler, ReconcileWorker
+from .retention import PruneWorker
+from .settings import HistorySettings, load_history_settings
+
+__all__ = ["HistoryService", "init_app"]
+
+log = logging.getLogger("d76.history")
+
+
+class HistoryService:
+    def __init__(self, store: AlertStore, settings: HistorySettings, *, hook: Callable[[], IngestHook] | None = None,
+                 registry: Any = None, client: AlertmanagerClient | None = None) -> None:
+        self.settings = settings
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.metrics = HistoryMetrics(registry)
+        self.reconciler = Reconciler(store, settings, client=client, hook=hook, metrics=self.metrics) \
+            if settings.reconcile_enabled else None
+        self.reconcile_worker = ReconcileWorker(self.reconciler, self.owner) if self.reconciler else None
+        self.prune_worker = PruneWorker(store, settings, self.owner, self.metrics) if settings.prune_enabled else None
+
+    def start(self) -> "HistoryService":
+        if self.reconcile_worker is not None:
+            self.reconcile_worker.start()
+        if self.prune_worker is not None:
+            self.prune_worker.start()
+        s = self.settings
+        log.info("history jobs started", extra={"fields": {
+            "reconcile": "on" if self.reconcile_worker else "off (set ALERTMANAGER_URL or HISTORY_RECONCILE=true)",
+            "alertmanagers": [redact_url(u) for u in s.alertmanager_urls] if self.reconcile_worker else [],
+            "interval_s": s.reconcile_interval_seconds, "missing_polls": s.reconcile_missing_polls,
+            "retention_days": s.retention_days, "payload_retention_days": s.payload_retention_days,
+            "prune": "on" if self.prune_worker else "off"}})
+        return self
+
+    def stop(self) -> None:
+        if self.reconcile_worker is not None:
+            self.reconcile_worker.stop()
+        if self.prune_worker is not None:
+            self.prune_worker.stop()
+
+
+def init_app(app: Any, store: AlertStore, settings: Settings, *, start: bool = True) -> HistoryService:
+    """Build the history jobs for an app; the ingest hook is read at each use (notifications set it)."""
+    hs = load_history_settings(settings)
+    state = app.extensions.get("d76_receiver")
+    registry = state.metrics.registry if state is not None else None
+    service = HistoryService(store, hs, hook=(lambda: state.ingest_hook) if state is not None else None,
+                             registry=registry)
+    app.extensions["d76_history"] = service
+    if start:
+        service.start()
+    return service

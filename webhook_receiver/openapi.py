@@ -1,0 +1,201 @@
+"""The receiver's HTTP API described as OpenAPI 3.0 (served at `GET /openapi.json`).
+
+Hand-written in one place, next to the routes it describes (`api.py`, the Telegram webhook in
+`notify/channels/telegram/updates.py`, `runbooks.py`). `tests/unit/test_history_openapi.py` checks
+that every route of the app is described and every described path is a route; the integration test
+runs schemathesis against a live receiver (no input may get a 5xx).
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .payload import PAYLOAD_SCHEMA
+
+if TYPE_CHECKING:
+    from .settings import Settings
+
+__all__ = ["spec", "PUBLIC_PATHS"]
+
+# paths answered without a token
+PUBLIC_PATHS = ("/healthz", "/readyz", "/metrics", "/openapi.json", "/runbooks/", "/runbooks/{slug}",
+                "/telegram/webhook")
+
+_ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"},
+                                                                 "param": {"type": "string"}}}
+_TIME = {"type": "string", "format": "date-time"}
+_OPT_TIME = {"type": "string", "format": "date-time", "nullable": True}
+
+
+def _err(desc: str) -> dict[str, Any]:
+    return {"description": desc, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+_R400 = _err("bad parameter or body (`param` names it)")
+_R401 = _err("missing or wrong bearer token (when RECEIVER_TOKEN is set)")
+_R404 = _err("no such alert")
+_R503 = {**_err("storage unavailable; retry later"),
+         "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}}}
+
+# Every query parameter is optional and an empty value means "not given" (allowEmptyValue). The
+# patterns are exactly what the API accepts (severities case-insensitive, comma separated).
+_SEVERITIES = r"^ *[Pp][0-3] *(, *[Pp][0-3] *)*$"
+_BOOLEAN = r"^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|[Yy][Ee][Ss]|[Nn][Oo]|1|0)$"
+
+
+def _q(name: str, schema: dict[str, Any], description: str = "", **extra: Any) -> dict[str, Any]:
+    out = {"name": name, "in": "query", "allowEmptyValue": True, "schema": schema, **extra}
+    if description:
+        out["description"] = description
+    return out
+
+
+_FILTERS: list[dict[str, Any]] = [
+    _q("since", _TIME, "alerts that started at or after (RFC 3339)"),
+    _q("until", _TIME, "alerts that started before (RFC 3339)"),
+    _q("severity", {"type": "array", "items": {"type": "string", "pattern": _SEVERITIES}},
+       "P0..P3; repeatable, or comma separated", style="form", explode=True),
+    _q("source", {"type": "string", "maxLength": 200}),
+    _q("status", {"type": "string", "enum": ["firing", "resolved"]}),
+    _q("acknowledged", {"type": "string", "pattern": _BOOLEAN}, "true or false (also yes/no, 1/0)"),
+    _q("alertname", {"type": "string", "maxLength": 200}),
+    _q("cursor", {"type": "string"}, "`next_cursor` of the previous page"),
+]
+_ID = {"name": "alert_id", "in": "path", "required": True,
+       "schema": {"type": "integer", "minimum": 1, "maximum": 999_999_999_999_999_999}}
+
+
+def _limit(maximum: int, default: int) -> dict[str, Any]:
+    return _q("limit", {"type": "integer", "minimum": 1, "maximum": maximum, "default": default})
+
+
+def _json(schema: dict[str, Any], desc: str = "OK") -> dict[str, Any]:
+    return {"description": desc, "content": {"application/json": {"schema": schema}}}
+
+
+_ALERT = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"}, "fingerprint": {"type": "string"}, "starts_at": _TIME,
+        "alertname": {"type": "string"}, "status": {"type": "string", "enum": ["firing", "resolved"]},
+        "severity": {"type": "string"}, "source": {"type": "string"}, "title": {"type": "string"},
+        "message": {"type": "string"},
+        "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+        "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
+        "metadata": {"type": "object"}, "timestamp": _TIME, "last_received_at": _TIME, "ends_at": _OPT_TIME,
+        "receive_count": {"type": "integer"}, "acknowledged": {"type": "boolean"},
+        "acknowledged_at": _OPT_TIME, "acknowledged_by": {"type": "string", "nullable": True},
+        "ack_comment": {"type": "string", "nullable": True}, "silenced_until": _OPT_TIME,
+        "silence_id": {"type": "string", "nullable": True}, "silenced_at": _OPT_TIME,
+        "reconciled_at": {**_OPT_TIME, "description": "set when the history reconciler resolved it because "
+                                                      "Alertmanager no longer had it"},
+        "am_last_seen_at": _OPT_TIME,
+        "origin": {"type": "string", "enum": ["webhook", "alertmanager"],
+                   "description": "`alertmanager`: first stored from Alertmanager's API (suppressed from the start)"},
+    },
+}
+
+
+def spec(settings: "Settings | None" = None, server_url: str | None = None) -> dict[str, Any]:
+    """The description; limits as `settings` configure them (defaults without)."""
+    from .settings import Settings
+
+    s = settings or Settings()
+    bearer = [{"bearer": []}]
+    paths: dict[str, Any] = {
+        "/webhook/alertmanager": {"post": {
+            "summary": "Alertmanager webhook (payload version 4); 200 only once durably stored",
+            "security": bearer,
+            "requestBody": {"required": True, "content": {"application/json": {"schema": PAYLOAD_SCHEMA}}},
+            "responses": {"200": _json({"type": "object", "properties": {
+                "status": {"type": "string"}, "payload_id": {"type": "integer"}, "alerts": {"type": "integer"},
+                "changes": {"type": "object", "additionalProperties": {"type": "integer"}}}}),
+                "400": _R400, "401": _R401, "413": _err("body too large"), "503": _R503}}},
+        "/api/alerts": {"get": {
+            "summary": "History, newest first", "security": bearer,
+            "parameters": [*_FILTERS, _limit(s.api_max_limit, s.api_default_limit)],
+            "responses": {"200": _json({"type": "object", "properties": {
+                "alerts": {"type": "array", "items": {"$ref": "#/components/schemas/Alert"}},
+                "count": {"type": "integer"}, "next_cursor": {"type": "string", "nullable": True}}}),
+                "400": _R400, "401": _R401, "503": _R503}}},
+        "/api/alerts.csv": {"get": {
+            "summary": "History as CSV (same filters); X-Next-Cursor when more rows match", "security": bearer,
+            "parameters": [*_FILTERS, _limit(s.api_export_max_rows, 10_000)],
+            "responses": {"200": {"description": "CSV, one row per alert occurrence",
+                                  "content": {"text/csv": {"schema": {"type": "string"}}}},
+                          "400": _R400, "401": _R401, "503": _R503}}},
+        "/api/alerts/{alert_id}": {"get": {
+            "summary": "One alert with its notification deliveries", "security": bearer, "parameters": [_ID],
+            "responses": {"200": _json({"type": "object", "properties": {"alert": {"$ref": "#/components/schemas/Alert"}}}),
+                          "400": _R400, "401": _R401, "404": _R404, "503": _R503}}},
+        "/api/alerts/{alert_id}/timeline": {"get": {
+            "summary": "Fired, each notification, acknowledged, silenced, suppressed episodes, resolved; durations",
+            "security": bearer, "parameters": [_ID],
+            "responses": {"200": _json({"type": "object", "properties": {
+                "alert": {"$ref": "#/components/schemas/Alert"},
+                "events": {"type": "array", "items": {"type": "object", "required": ["at", "event"], "properties": {
+                    "at": _TIME, "event": {"type": "string"}}}},
+                "durations": {"type": "object", "properties": {
+                    k: {"type": "number", "nullable": True} for k in (
+                        "time_to_notify_seconds", "time_to_acknowledge_seconds", "time_to_resolve_seconds",
+                        "suppressed_seconds")}},
+                "episodes": {"type": "array", "items": {"type": "object"}}}}),
+                "400": _R400, "401": _R401, "404": _R404, "503": _R503}}},
+        "/api/alerts/{alert_id}/ack": {"post": {
+            "summary": "Acknowledge (the first acknowledgement wins)", "security": bearer, "parameters": [_ID],
+            "requestBody": {"required": False, "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"by": {"type": "string", "minLength": 1, "maxLength": 200},
+                                                 "comment": {"type": "string", "maxLength": 2000}}}}}},
+            "responses": {"200": _json({"type": "object", "properties": {
+                "changed": {"type": "boolean"}, "alert": {"$ref": "#/components/schemas/Alert"}}}),
+                "400": _R400, "401": _R401, "404": _R404, "503": _R503}}},
+        "/api/stats": {"get": {
+            "summary": "Counts by severity, source and status; mean time to acknowledge and to resolve",
+            "security": bearer,
+            "parameters": [_q("since", _TIME, "default: 24 hours before until"), _q("until", _TIME, "default: now")],
+            "responses": {"200": _json({"type": "object", "properties": {
+                "since": _TIME, "until": _TIME, "total": {"type": "integer"}, "acknowledged": {"type": "integer"},
+                "by_severity": {"type": "object", "additionalProperties": {"type": "integer"}},
+                "by_source": {"type": "object", "additionalProperties": {"type": "integer"}},
+                "by_status": {"type": "object", "additionalProperties": {"type": "integer"}},
+                "mean_time_to_acknowledge_seconds": {"type": "number", "nullable": True},
+                "mean_time_to_resolve_seconds": {"type": "number", "nullable": True}}}),
+                "400": _R400, "401": _R401, "503": _R503}}},
+        "/telegram/webhook": {"post": {
+            "summary": "Telegram updates (Ack / Silence buttons); present when notifications are on",
+            "parameters": [{"name": "X-Telegram-Bot-Api-Secret-Token", "in": "header", "required": True,
+                            "schema": {"type": "string"}}],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+            "responses": {"200": _json({"type": "object"}), "400": _R400, "401": _R401,
+                          "403": _err("the webhook is off (TELEGRAM_WEBHOOK_SECRET unset)"), "503": _R503}}},
+        "/healthz": {"get": {"summary": "Liveness", "responses": {"200": _json({"type": "object"})}}},
+        "/readyz": {"get": {"summary": "Readiness (storage reachable)",
+                            "responses": {"200": _json({"type": "object"}), "503": _R503}}},
+        "/metrics": {"get": {"summary": "The receiver's own Prometheus metrics",
+                             "responses": {"200": {"description": "Prometheus text format",
+                                                   "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
+        "/openapi.json": {"get": {"summary": "This description",
+                                  "responses": {"200": _json({"type": "object"})}}},
+        "/runbooks/": {"get": {"summary": "Runbook index", "responses": {
+            "200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}},
+            "404": _err("runbooks not available")}}},
+        "/runbooks/{slug}": {"get": {
+            "summary": "One runbook page",
+            "parameters": [{"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}},
+                          "404": _err("no such runbook")}}},
+    }
+    out: dict[str, Any] = {
+        "openapi": "3.0.3",
+        "info": {"title": "D76 alert receiver", "version": "1",
+                 "description": "Alertmanager webhook receiver: durable alert history, acknowledgements, "
+                                "timelines and export (CONTRACT section 5)."},
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                           "description": "RECEIVER_TOKEN (no auth when it is unset)"}},
+            "schemas": {"Error": _ERROR, "Alert": _ALERT},
+        },
+    }
+    if server_url:
+        out["servers"] = [{"url": server_url}]
+    return out

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -52,6 +52,13 @@ ORIGIN_POLLED = "alertmanager"
 def ms_floor(dt: datetime) -> datetime:
     """Alertmanager's API gives times to the millisecond, its webhooks to the nanosecond."""
     return dt.replace(microsecond=dt.microsecond - dt.microsecond % 1000)
+
+
+# Prometheus replicas (HA) each stamp `startsAt` with their own evaluation time, and Alertmanager
+# keeps the earliest it has seen, so the same alert can reach us first with one replica's start and
+# later with another's. While an occurrence of a fingerprint is firing, another start within this
+# window is the same occurrence (Alertmanager holds one alert per fingerprint), not a new one.
+REPLICA_START_WINDOW = timedelta(minutes=10)
 
 
 def utcnow() -> datetime:
@@ -218,6 +225,41 @@ class AlertStore(ABC):
     latest_version = staticmethod(latest_version)
 
     # ---- ingest ----
+    def _lock_fingerprints(self, tx: Transaction, fingerprints: list[str]) -> None:
+        """Serialise ingests that touch the same fingerprints (several receivers, several HA
+        Alertmanagers posting at once). A backend with one writer at a time needs nothing."""
+
+    def _same_occurrence(self, tx: Transaction, alerts: list[ParsedAlert]) -> list[ParsedAlert]:
+        """Give an alert the start of the occurrence it belongs to when another Prometheus replica
+        stamped it (see REPLICA_START_WINDOW): no stored row has its exact (fingerprint, startsAt),
+        but an occurrence of that fingerprint started within the window and had not ended by this
+        start (still firing, or resolved later than it): the nearest such occurrence. A start after
+        an occurrence ended is a new occurrence."""
+        d = self.dialect
+        fps = sorted({a.fingerprint for a in alerts})
+        earliest = min(a.starts_at for a in alerts) - REPLICA_START_WINDOW
+        known: dict[str, list[tuple[datetime, datetime | None]]] = {}
+        for i in range(0, len(fps), 500):
+            chunk = fps[i:i + 500]
+            marks = ", ".join(["%s"] * len(chunk))
+            for r in tx.fetchall(
+                    f"SELECT fingerprint, starts_at, ends_at, status FROM alerts WHERE fingerprint IN ({marks}) "
+                    f"AND (status = 'firing' OR starts_at >= %s)", (*chunk, d.time_in(earliest))):
+                start = d.time_out(r["starts_at"])
+                if start is not None:
+                    ends = None if r["status"] == "firing" else d.time_out(r["ends_at"])
+                    known.setdefault(r["fingerprint"], []).append((start, ends))
+        out = []
+        for a in alerts:
+            rows = known.get(a.fingerprint, [])
+            if rows and not any(start == a.starts_at for start, _ in rows):
+                near = [start for start, ends in rows if abs(start - a.starts_at) <= REPLICA_START_WINDOW
+                        and (ends is None or a.starts_at < ends)]
+                if near:
+                    a = replace(a, starts_at=min(near, key=lambda s: abs(s - a.starts_at)))
+            out.append(a)
+        return out
+
     def ingest(
         self, payload: WebhookPayload, hook: IngestHook | None = None, now: datetime | None = None
     ) -> IngestResult:
@@ -231,6 +273,9 @@ class AlertStore(ABC):
         with self.transaction() as tx:
             if now is not None:
                 tx.now = now
+            if alerts:
+                self._lock_fingerprints(tx, sorted({a.fingerprint for a in alerts}))
+                alerts = self._same_occurrence(tx, alerts)
             payload_id, changes = self._ingest_rows(tx, payload, alerts)
             hook(tx, changes, payload)
         return IngestResult(payload_id, changes)

@@ -202,6 +202,11 @@ class PostgresStore(AlertStore):
             tx.execute("INSERT INTO schema_migrations (version, name) VALUES (%s, %s)", (version, name))
 
     # ---- ingest ----
+    def _lock_fingerprints(self, tx: Transaction, fingerprints: list[str]) -> None:
+        # transaction-scoped advisory locks, taken in one order (sorted) so two ingests cannot deadlock
+        tx.execute("SELECT count(pg_advisory_xact_lock(hashtextextended(f, 7676))) "
+                   "FROM (SELECT unnest(%s::text[]) AS f ORDER BY 1) s", (fingerprints,))
+
     def _ingest_rows(self, tx: Transaction, payload: WebhookPayload, alerts: list[ParsedAlert]) -> tuple[int, list[AlertChange]]:
         params = {
             "now": tx.now, "group_key": payload.group_key, "receiver": payload.receiver,

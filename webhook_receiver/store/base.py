@@ -237,7 +237,11 @@ class AlertStore(ABC):
         an occurrence ended is a new occurrence."""
         d = self.dialect
         fps = sorted({a.fingerprint for a in alerts})
-        earliest = min(a.starts_at for a in alerts) - REPLICA_START_WINDOW
+        first = min(a.starts_at for a in alerts)
+        try:
+            earliest = first - REPLICA_START_WINDOW
+        except OverflowError:  # a start in the year 1 (Go's zero time and its neighbours)
+            earliest = datetime.min.replace(tzinfo=timezone.utc)
         known: dict[str, list[tuple[datetime, datetime | None]]] = {}
         for i in range(0, len(fps), 500):
             chunk = fps[i:i + 500]

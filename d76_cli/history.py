@@ -1,7 +1,10 @@
-"""`d76 history`: recent alerts as a table, read straight from the store named by DATABASE_URL.
+"""`d76 history`: recent alerts as a table, read straight from the receiver's database.
 
 It reads the database directly (not the HTTP API) so it works when the receiver is down, which is
-exactly when an operator wants history. Times: RFC 3339 or relative (`30m`, `6h`, `7d` ago).
+exactly when an operator wants history. Which database: `--database-url`, DATABASE_URL, else the
+stack `d76 stack up` started (`--state-dir`), else the receiver's default (`d76_cli.stack_client`).
+Times: RFC 3339 or relative (`30m`, `6h`, `7d` ago). Filter values outside the known sets
+(severity, source, status) are refused with the valid ones listed.
 """
 from __future__ import annotations
 
@@ -9,6 +12,11 @@ import re
 from datetime import datetime, timedelta, timezone
 
 import click
+
+from exporter.catalog.model import SOURCES
+
+from .stack_client import database_url as _database_url
+from .stack_client import state_dir_option
 
 __all__ = ["command", "parse_when"]
 
@@ -48,13 +56,16 @@ def _fmt(dt: datetime | None) -> str:
 @click.option("--since", type=_When(), default=None, help="start time (RFC 3339 or 30m/6h/7d ago)")
 @click.option("--until", type=_When(), default=None)
 @click.option("--severity", multiple=True, type=click.Choice(["P0", "P1", "P2", "P3"]), help="repeatable")
-@click.option("--source", default=None)
+@click.option("--source", default=None, type=click.Choice(SOURCES))
+@click.option("--alertname", default=None, help="exactly this alertname, e.g. ExchangeFrozen")
 @click.option("--status", type=click.Choice(["firing", "resolved"]), default=None)
 @click.option("--acknowledged", type=click.BOOL, default=None, help="true or false")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
 @click.option("--database-url", default=None, help="overrides DATABASE_URL")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None)
-def command(since, until, severity, source, status, acknowledged, limit, database_url, config_file) -> None:  # type: ignore[no-untyped-def]
+@state_dir_option
+def command(since, until, severity, source, alertname, status, acknowledged, limit, database_url, config_file,  # type: ignore[no-untyped-def]
+            state_dir) -> None:
     """Print recent alerts, newest first."""
     from rich.console import Console
     from rich.table import Table
@@ -67,14 +78,16 @@ def command(since, until, severity, source, status, acknowledged, limit, databas
         settings = load_settings(config_file=config_file)
     except SettingsError as exc:
         raise click.ClickException(f"configuration: {exc}") from None
-    store = open_store(database_url or settings.database_url, settings)
+    db = _database_url(database_url, settings, state_dir)
+    store = open_store(db.url, settings)
     try:
         if store.pending_versions():
             raise click.ClickException("the database schema is not up to date; run `d76 db upgrade`")
         rows = store.list_alerts(AlertQuery(since=since, until=until, severities=tuple(severity), source=source,
-                                            status=status, acknowledged=acknowledged, limit=limit))
+                                            status=status, acknowledged=acknowledged, alertname=alertname,
+                                            limit=limit))
     except StorageUnavailable as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(f"{exc} (database from {db.origin})") from None
     finally:
         store.close()
 

@@ -51,12 +51,12 @@ from .processes import (ClusterSpec, ManagedProcess, PostgresCluster, StartupErr
 __all__ = ["StackConfig", "Stack", "PieceStatus", "StartupError", "DEFAULT_STATE_DIR", "MANIFEST", "TOKEN_FILE",
            "DATABASE_URL_FILE"]
 
-DEFAULT_STATE_DIR = Path(".d76") / "stack"
+DEFAULT_STATE_DIR = defaults.DEFAULT_STATE_DIR
 KINDS = ("postgres", "exporter", "receiver", "alertmanager", "prometheus")
 # in the state folder: what `d76 history`, `d76 ack` ... read to find the stack (d76_cli.stack_client)
-MANIFEST = "stack.json"                              # pieces, urls, pids, targets (no secrets)
-TOKEN_FILE = Path("alertmanager") / "receiver_token"  # 0600: the receiver's bearer token
-DATABASE_URL_FILE = "database_url"                   # 0600: the receiver's DATABASE_URL (may hold a password)
+MANIFEST = defaults.STATE_MANIFEST
+TOKEN_FILE = defaults.STATE_TOKEN_FILE
+DATABASE_URL_FILE = defaults.STATE_DATABASE_URL_FILE
 
 
 @dataclass

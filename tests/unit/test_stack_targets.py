@@ -105,3 +105,12 @@ def test_scrape_health_wording():
     down = describe_scrape({"health": "down", "lastScrape": "2020-01-01T00:00:00Z",
                             "lastError": "connection refused"})
     assert not down.healthy and down.detail.endswith(": connection refused")
+
+
+def test_the_database_is_shown_without_its_password(tmp_path):
+    stack = _rendered(tmp_path)
+    stack._database_url = "postgresql://d76:hunter2@db.internal:5432/d76"
+    stack._write_manifest()
+    lines = list(stack.iter_status_lines())
+    assert lines == ["database      " + " " * 9 + "postgresql://d76:***@db.internal:5432/d76"]
+    assert "hunter2" not in stack.manifest_path.read_text()

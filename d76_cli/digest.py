@@ -8,6 +8,7 @@ see `d76_cli.stack_client`). The scheduled daily send runs inside the receiver.
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import click
 
@@ -25,7 +26,8 @@ __all__ = ["command"]
               help="receiver config file (YAML with ${VAR} substitution; environment wins)")
 @click.option("--database-url", default=None, help="overrides DATABASE_URL")
 @state_dir_option
-def command(send_now: bool, hours: float, config_file: str | None, database_url: str | None, state_dir) -> None:  # type: ignore[no-untyped-def]
+def command(send_now: bool, hours: float, config_file: str | None, database_url: str | None,
+            state_dir: Path) -> None:
     """Print or send the daily digest of P3 alerts (counts, top alertnames, open and resolved)."""
     from webhook_receiver.errors import StorageUnavailable
     from webhook_receiver.notify.channels.base import DeliveryError

@@ -64,8 +64,8 @@ def _fmt(dt: datetime | None) -> str:
 @click.option("--database-url", default=None, help="overrides DATABASE_URL")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None)
 @state_dir_option
-def command(since, until, severity, source, alertname, status, acknowledged, limit, database_url, config_file,  # type: ignore[no-untyped-def]
-            state_dir) -> None:
+def command(since, until, severity, source, alertname, status, acknowledged, limit,  # type: ignore[no-untyped-def]
+            database_url, config_file, state_dir) -> None:
     """Print recent alerts, newest first."""
     from rich.console import Console
     from rich.table import Table

@@ -47,7 +47,8 @@ def parse_matcher(text: str) -> dict[str, Any]:
 
 
 def _show(m: dict[str, Any]) -> str:
-    op = ("=" if m.get("isEqual", True) else "!=") if not m.get("isRegex") else ("=~" if m.get("isEqual", True) else "!~")
+    equal = m.get("isEqual", True)
+    op = ("=~" if equal else "!~") if m.get("isRegex") else ("=" if equal else "!=")
     return f'{m["name"]}{op}"{m["value"]}"'
 
 

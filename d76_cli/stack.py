@@ -84,7 +84,8 @@ def _ports_option(name: str, default: tuple[int, ...], text: str) -> Callable[[C
 @click.option("--foreground", is_flag=True, help="Stay attached; Ctrl-C stops everything.")
 def up(state_dir: Path, exporter_port: int, prometheus_port: int, alertmanager_port: int, receiver_port: int,
        postgres_port: int, catalog_override: Path | None, database_url: str | None, postgres: bool,
-       scenario: str, targets: tuple[str, ...], no_simulator: bool, resend_delay: str, ha: bool, ha_prometheus_ports: tuple[int, ...],
+       scenario: str, targets: tuple[str, ...], no_simulator: bool, resend_delay: str, ha: bool,
+       ha_prometheus_ports: tuple[int, ...],
        ha_alertmanager_ports: tuple[int, ...], ha_receiver_ports: tuple[int, ...], cluster_ports: tuple[int, ...],
        peer_timeout: str, foreground: bool) -> None:
     """Start every piece, each with a readiness wait; print where to look."""

@@ -394,7 +394,9 @@ class Stack:
 
     # -- up ---------------------------------------------------------------------------------------------
     def up(self) -> "Stack":
-        if self.manifest_path.exists() and any(s.running for s in self.status()):
+        # (the bot's targets are not the stack's: one still up does not mean a stack runs)
+        ours = [s for s in self.status() if not s.name.startswith("target")] if self.manifest_path.exists() else []
+        if any(s.running for s in ours):
             raise StartupError(f"a stack is already running from {self.state} (`d76 stack down` first)")
         self.manifest_path.unlink(missing_ok=True)  # a stale record of a stack that died
         self.state.mkdir(parents=True, exist_ok=True)

@@ -2,13 +2,18 @@
 
 Without `--send-now` it prints the digest (plain text) that would be sent; with it, it sends it by
 SMTP now (SMTP_HOST, SMTP_PORT, SMTP_USER, SMTP_PASSWORD, SMTP_STARTTLS, ALERT_EMAIL_FROM, ALERT_EMAIL_TO)
-reading the history store at DATABASE_URL. The scheduled daily send runs inside the receiver.
+reading the history store (`--database-url`, DATABASE_URL, else the stack `d76 stack up` started,
+see `d76_cli.stack_client`). The scheduled daily send runs inside the receiver.
 """
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import click
+
+from .stack_client import database_url as _database_url
+from .stack_client import state_dir_option
 
 __all__ = ["command"]
 
@@ -19,7 +24,10 @@ __all__ = ["command"]
               help="how far back the digest looks")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
               help="receiver config file (YAML with ${VAR} substitution; environment wins)")
-def command(send_now: bool, hours: float, config_file: str | None) -> None:
+@click.option("--database-url", default=None, help="overrides DATABASE_URL")
+@state_dir_option
+def command(send_now: bool, hours: float, config_file: str | None, database_url: str | None,
+            state_dir: Path) -> None:
     """Print or send the daily digest: every severity counted (MTTA, MTTR, suppressed episodes), P3
     alerts listed in full, the day's history attached as CSV (when sent)."""
     from webhook_receiver.errors import StorageUnavailable
@@ -35,7 +43,8 @@ def command(send_now: bool, hours: float, config_file: str | None) -> None:
         notify = load_notify_settings(settings.raw)
     except SettingsError as exc:
         raise click.ClickException(f"configuration: {exc}") from None
-    store = open_store(settings.database_url, settings)
+    db = _database_url(database_url, settings, state_dir)
+    store = open_store(db.url, settings)
     try:
         if not send_now:
             until = datetime.now(timezone.utc)
@@ -49,6 +58,6 @@ def command(send_now: bool, hours: float, config_file: str | None) -> None:
     except DeliveryError as exc:
         raise click.ClickException(f"sending failed: {exc}") from None
     except StorageUnavailable as exc:
-        raise click.ClickException(f"storage not reachable: {exc}") from None
+        raise click.ClickException(f"storage not reachable: {exc} (database from {db.origin})") from None
     finally:
         store.close()

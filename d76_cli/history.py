@@ -1,10 +1,12 @@
 """`d76 history`: recent alerts as a table, CSV or JSON, or one alert's timeline (`--id N`), read
-straight from the store named by DATABASE_URL.
+straight from the receiver's database.
 
 It reads the database directly (not the HTTP API) so it works when the receiver is down, which is
-exactly when an operator wants history. Times: RFC 3339 or relative (`30m`, `6h`, `7d` ago). The
-filters are the API's (`GET /api/alerts`); `--format csv|json` writes the same rows as
-`GET /api/alerts.csv` (`webhook_receiver.history.export`).
+exactly when an operator wants history. Which database: `--database-url`, DATABASE_URL, else the
+stack `d76 stack up` started (`--state-dir`), else the receiver's default (`d76_cli.stack_client`).
+Times: RFC 3339 or relative (`30m`, `6h`, `7d` ago). The filters are the API's (`GET /api/alerts`);
+values outside the known sets (severity, source, status) are refused with the valid ones listed;
+`--format csv|json` writes the same rows as `GET /api/alerts.csv` (`webhook_receiver.history.export`).
 """
 from __future__ import annotations
 
@@ -13,6 +15,11 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import click
+
+from exporter.catalog.model import SOURCES
+
+from .stack_client import database_url as _database_url
+from .stack_client import state_dir_option
 
 __all__ = ["command", "parse_when"]
 
@@ -52,10 +59,10 @@ def _fmt(dt: datetime | None) -> str:
 @click.option("--since", type=_When(), default=None, help="start time (RFC 3339 or 30m/6h/7d ago)")
 @click.option("--until", type=_When(), default=None)
 @click.option("--severity", multiple=True, type=click.Choice(["P0", "P1", "P2", "P3"]), help="repeatable")
-@click.option("--source", default=None)
+@click.option("--source", default=None, type=click.Choice(SOURCES))
+@click.option("--alertname", default=None, help="exactly this alertname, e.g. ExchangeFrozen")
 @click.option("--status", type=click.Choice(["firing", "resolved"]), default=None)
 @click.option("--acknowledged", type=click.BOOL, default=None, help="true or false")
-@click.option("--alertname", default=None)
 @click.option("--limit", type=click.IntRange(1, 10_000_000), default=None,
               help="at most this many alerts [table: 50; csv/json: 100000]")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
@@ -65,8 +72,9 @@ def _fmt(dt: datetime | None) -> str:
               help="one alert's timeline: fired, notified, acknowledged, silenced, suppressed, resolved")
 @click.option("--database-url", default=None, help="overrides DATABASE_URL")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None)
-def command(since, until, severity, source, status, acknowledged, alertname, limit, fmt, output, alert_id,  # type: ignore[no-untyped-def]
-            database_url, config_file) -> None:
+@state_dir_option
+def command(since, until, severity, source, alertname, status, acknowledged, limit, fmt, output,  # type: ignore[no-untyped-def]
+            alert_id, database_url, config_file, state_dir) -> None:
     """Print recent alerts, newest first (or export them, or one alert's timeline)."""
     from webhook_receiver.errors import StorageUnavailable
     from webhook_receiver.settings import SettingsError, load_settings
@@ -76,7 +84,8 @@ def command(since, until, severity, source, status, acknowledged, alertname, lim
         settings = load_settings(config_file=config_file)
     except SettingsError as exc:
         raise click.ClickException(f"configuration: {exc}") from None
-    store = open_store(database_url or settings.database_url, settings)
+    db = _database_url(database_url, settings, state_dir)
+    store = open_store(db.url, settings)
     try:
         if store.pending_versions():
             raise click.ClickException("the database schema is not up to date; run `d76 db upgrade`")
@@ -90,7 +99,7 @@ def command(since, until, severity, source, status, acknowledged, alertname, lim
             return
         rows = store.list_alerts(replace(query, limit=min(limit or 50, 10_000)))
     except StorageUnavailable as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(f"{exc} (database from {db.origin})") from None
     finally:
         store.close()
     _table(rows)

@@ -20,6 +20,8 @@ SUBCOMMANDS: dict[str, str] = {
     "db": "d76_cli.db",
     "history": "d76_cli.history",
     "digest": "d76_cli.digest",
+    "ack": "d76_cli.ack",
+    "silence": "d76_cli.silence",
     "stack": "d76_cli.stack",
     "demo": "d76_cli.demo",
 }

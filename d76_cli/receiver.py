@@ -1,12 +1,45 @@
-"""`d76 receiver --listen HOST:PORT [--config FILE] [--threads N]`: the webhook receiver under waitress."""
+"""`d76 receiver --listen HOST:PORT [--config FILE] [--threads N]`: the webhook receiver under waitress.
+
+The listening port is checked before anything starts (storage, notification threads): a port in use
+is one line naming it, not a traceback after "dispatcher started". Without RECEIVER_EXTERNAL_URL it
+says once, in its log, that links in messages are local-only.
+"""
 from __future__ import annotations
 
+import errno
+import logging
 import os
+import socket
 import sys
 
 import click
 
-__all__ = ["command"]
+__all__ = ["command", "check_listen"]
+
+log = logging.getLogger("webhook_receiver")
+
+
+def check_listen(host: str, port: int) -> None:
+    """Bind `host:port` the way waitress will (SO_REUSEADDR) and let go: ClickException naming the
+    port when that fails (in use, not an address of this machine, no permission)."""
+    try:
+        infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    family, _, _, _, addr = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(addr)
+        except OSError as exc:
+            raise click.ClickException(_bind_error(host, port, exc)) from None
+
+
+def _bind_error(host: str, port: int, exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return (f"cannot listen on {host}:{port}: port {port} is already in use "
+                "(another receiver or `d76 stack`? choose another with --listen)")
+    return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
 
 
 @click.command(name="receiver")
@@ -35,9 +68,15 @@ def command(listen: str | None, config_file: str | None, threads: int | None, lo
 
     listen = listen or settings.listen
     try:
-        parse_listen(listen)
+        host, port = parse_listen(listen)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--listen") from None
+    check_listen(host, port)
+    if not settings.raw.get("RECEIVER_EXTERNAL_URL"):
+        log.warning("RECEIVER_EXTERNAL_URL is not set: links in messages are local-only (runbook links served "
+                    "here point at this machine, and messages carry no history links); a phone cannot open "
+                    "them. Set RECEIVER_EXTERNAL_URL (and policy.external_url in the catalog override file) to "
+                    "the receiver's public URL.", extra={"fields": {"listen": listen}})
     try:
         app = create_app(settings)
     except StorageUnavailable as exc:
@@ -45,5 +84,9 @@ def command(listen: str | None, config_file: str | None, threads: int | None, lo
     except SettingsError as exc:  # notification settings are read when the app is built
         raise click.ClickException(f"configuration: {exc}") from None
     # connection limit, idle and request timeouts, backlog: RECEIVER_* (see webhook_receiver.serving)
-    serve(app, listen, ServingOptions.from_settings(settings, threads))
+    try:
+        serve(app, listen, ServingOptions.from_settings(settings, threads))
+    except OSError as exc:  # taken between the check and the bind: stop what create_app started
+        app.extensions["d76_receiver"].store.close()
+        raise click.ClickException(_bind_error(host, port, exc)) from None
     sys.exit(0)

@@ -33,6 +33,15 @@ def _ports(text: str) -> tuple[int, ...]:
     return ports
 
 
+def _targets(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    from local_stack.deploy_configs import parse_target
+
+    try:
+        return tuple(parse_target(v) for v in values)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 def _ports_option(name: str, default: tuple[int, ...], text: str) -> Callable[[Callable], Callable]:
     return click.option(name, default=",".join(map(str, default)), show_default=True, help=text,
                         callback=lambda ctx, param, value: _ports(value))
@@ -55,8 +64,11 @@ def _ports_option(name: str, default: tuple[int, ...], text: str) -> Callable[[C
                    "PostgreSQL).")
 @click.option("--postgres", is_flag=True, help="Start a throwaway PostgreSQL 15 cluster for the receiver.")
 @click.option("--scenario", default="calm", show_default=True, help="The simulator's first scenario.")
+@click.option("--target", "targets", multiple=True, metavar="HOST:PORT", callback=_targets,
+              help="Scrape the real bot's exporter at HOST:PORT (repeatable) instead of starting the simulator.")
 @click.option("--no-simulator", is_flag=True,
-              help="Scrape the bot's own exporter on --exporter-port instead of starting the simulator.")
+              help="Scrape the bot's own exporter on 127.0.0.1:--exporter-port instead of starting the simulator "
+                   "(the same as --target 127.0.0.1:PORT).")
 @click.option("--resend-delay", default=defaults.PROMETHEUS_RESEND_DELAY, show_default=True,
               help="Prometheus --rules.alert.resend-delay (docs/architecture.md, Timing).")
 @click.option("--ha", is_flag=True, help="Two Prometheus replicas, three clustered Alertmanagers, two receivers "
@@ -72,7 +84,8 @@ def _ports_option(name: str, default: tuple[int, ...], text: str) -> Callable[[C
 @click.option("--foreground", is_flag=True, help="Stay attached; Ctrl-C stops everything.")
 def up(state_dir: Path, exporter_port: int, prometheus_port: int, alertmanager_port: int, receiver_port: int,
        postgres_port: int, catalog_override: Path | None, database_url: str | None, postgres: bool,
-       scenario: str, no_simulator: bool, resend_delay: str, ha: bool, ha_prometheus_ports: tuple[int, ...],
+       scenario: str, targets: tuple[str, ...], no_simulator: bool, resend_delay: str, ha: bool,
+       ha_prometheus_ports: tuple[int, ...],
        ha_alertmanager_ports: tuple[int, ...], ha_receiver_ports: tuple[int, ...], cluster_ports: tuple[int, ...],
        peer_timeout: str, foreground: bool) -> None:
     """Start every piece, each with a readiness wait; print where to look."""
@@ -83,7 +96,7 @@ def up(state_dir: Path, exporter_port: int, prometheus_port: int, alertmanager_p
                       alertmanager_port=alertmanager_port, receiver_port=receiver_port,
                       postgres_port=postgres_port, catalog_override=catalog_override,
                       database_url=None if postgres else database_url, postgres=postgres, scenario=scenario,
-                      simulator=not no_simulator, resend_delay=resend_delay, ha=ha,
+                      simulator=not no_simulator, targets=targets, resend_delay=resend_delay, ha=ha,
                       ha_prometheus_ports=ha_prometheus_ports, ha_alertmanager_ports=ha_alertmanager_ports,
                       ha_receiver_ports=ha_receiver_ports, cluster_ports=cluster_ports, peer_timeout=peer_timeout)
     stack = Stack(cfg)
@@ -92,8 +105,12 @@ def up(state_dir: Path, exporter_port: int, prometheus_port: int, alertmanager_p
     except (StartupError, CatalogError) as exc:
         click.echo(f"stack up failed: {exc}", err=True)
         sys.exit(1)
+    if not cfg.runs_simulator():  # the real bot: say at once whether Prometheus can scrape it
+        stack.wait_first_scrape()
     for line in stack.iter_status_lines():
         click.echo(line)
+    for note in stack.notes():
+        click.echo(note)
     click.echo(f"logs: {stack.logs}")
     if not foreground:
         click.echo("stop with: d76 stack down" + ("" if state_dir == Path(".d76/stack") else f" --state-dir {state_dir}"))
@@ -110,7 +127,8 @@ def up(state_dir: Path, exporter_port: int, prometheus_port: int, alertmanager_p
 @_state_opt
 def status(state_dir: Path) -> None:
     """Each piece with its URL and health (Alertmanager cluster peers, the Alertmanagers each
-    Prometheus replica sends to, receiver storage); exit 1 when something is down."""
+    Prometheus replica sends to, receiver storage), each scrape target as Prometheus sees it (up or
+    down, last error, last scrape) and the database; exit 1 when something is down."""
     from local_stack.runner import Stack, StackConfig
 
     stack = Stack(StackConfig(state_dir=state_dir))

@@ -6,7 +6,16 @@ that every piece agrees on where the others listen.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 HOST = "127.0.0.1"
+
+# The state folder of `d76 stack up`: what the other commands read to find the stack
+# (d76_cli.stack_client). The manifest holds no secrets; the two secret files are 0600.
+DEFAULT_STATE_DIR = Path(".d76") / "stack"
+STATE_MANIFEST = "stack.json"                                # pieces, urls, pids, targets, redacted database
+STATE_TOKEN_FILE = Path("alertmanager") / "receiver_token"   # the receiver's bearer token
+STATE_DATABASE_URL_FILE = "database_url"                     # the receiver's DATABASE_URL (may hold a password)
 
 EXPORTER_PORT = 9876       # d76 simulate / the bot's exporter, scraped as job="d75"
 PROMETHEUS_PORT = 9090

@@ -20,9 +20,28 @@ from exporter.catalog import (TOKEN_FILE_COMPOSE, TOKEN_FILE_LOCAL, Catalog, ren
 from . import defaults
 
 __all__ = ["Topology", "local_topology", "COMPOSE_SINGLE", "COMPOSE_HA", "prometheus_config",
-           "alertmanager_config", "render_deploy_configs", "replica_name"]
+           "alertmanager_config", "render_deploy_configs", "replica_name", "COMPOSE_TARGETS_FILE",
+           "parse_target"]
 
 RULE_FILES = ["rules/*.yml"]
+# docker-compose: the bot's scrape targets, written from D75_TARGETS by the Prometheus services'
+# entrypoint (docker-compose.yml) and read through file_sd, so one generated config serves any bot
+COMPOSE_TARGETS_FILE = "/etc/prometheus/targets/d75.yml"
+
+
+def parse_target(text: str) -> str:
+    """`host:port` of a bot's /metrics (`[v6addr]:port` for IPv6); ValueError naming the problem."""
+    value = text.strip()
+    host, sep, port = value.rpartition(":")
+    if "://" in value or "/" in value:
+        raise ValueError(f"{text!r}: give HOST:PORT (e.g. 127.0.0.1:9876), not a URL; "
+                         "Prometheus scrapes http://HOST:PORT/metrics")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{text!r}: expected HOST:PORT with a port between 1 and 65535")
+    bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not bare or any(c.isspace() or c in "'\"[]{},#" for c in bare) or (":" in bare and bare == host):
+        raise ValueError(f"{text!r}: not a host name or address (IPv6: [::1]:9876)")
+    return f"{host}:{int(port)}"
 
 
 def replica_name(index: int) -> str:
@@ -38,12 +57,13 @@ class Topology:
     drops that label from the alerts it sends, so Alertmanager sees one alert, not two.
     """
 
-    exporter: str
+    exporters: tuple[str, ...]      # the bot(s) scraped as job d75 (ignored with exporter_file_sd)
     prometheus: tuple[str, ...]
     alertmanagers: tuple[str, ...]
     receivers: tuple[str, ...]
     token_file: str
     self_scrape: tuple[str, ...] | None = None  # how Prometheus scrapes itself (default: `prometheus`)
+    exporter_file_sd: str | None = None          # read the bot's targets from this file instead
 
     @property
     def replicated(self) -> bool:
@@ -53,9 +73,12 @@ class Topology:
 def local_topology(*, exporter_port: int = defaults.EXPORTER_PORT,
                    prometheus_ports: tuple[int, ...] = (defaults.PROMETHEUS_PORT,),
                    alertmanager_ports: tuple[int, ...] = (defaults.ALERTMANAGER_PORT,),
-                   receiver_ports: tuple[int, ...] = (defaults.RECEIVER_PORT,)) -> Topology:
+                   receiver_ports: tuple[int, ...] = (defaults.RECEIVER_PORT,),
+                   targets: tuple[str, ...] = ()) -> Topology:
+    """Everything on loopback; `targets` (`host:port`, the real bot's exporters) replace the
+    simulator on `exporter_port`."""
     h = defaults.HOST
-    return Topology(exporter=f"{h}:{exporter_port}",
+    return Topology(exporters=tuple(targets) or (f"{h}:{exporter_port}",),
                     prometheus=tuple(f"{h}:{p}" for p in prometheus_ports),
                     alertmanagers=tuple(f"{h}:{p}" for p in alertmanager_ports),
                     receivers=tuple(f"{h}:{p}" for p in receiver_ports),
@@ -63,12 +86,14 @@ def local_topology(*, exporter_port: int = defaults.EXPORTER_PORT,
 
 
 # docker-compose.yml: containers listen on the servers' own default ports; service names are hosts.
+# The bot's targets come from D75_TARGETS through COMPOSE_TARGETS_FILE (default: the simulator,
+# `exporter:9876`); `exporters` records that default.
 COMPOSE_SINGLE = Topology(
-    exporter=f"exporter:{defaults.EXPORTER_PORT}", prometheus=("prometheus:9090",),
+    exporters=(f"exporter:{defaults.EXPORTER_PORT}",), prometheus=("prometheus:9090",),
     alertmanagers=("alertmanager:9093",), receivers=(f"receiver:{defaults.RECEIVER_PORT}",),
-    token_file=TOKEN_FILE_COMPOSE, self_scrape=("localhost:9090",))
+    token_file=TOKEN_FILE_COMPOSE, self_scrape=("localhost:9090",), exporter_file_sd=COMPOSE_TARGETS_FILE)
 COMPOSE_HA = Topology(
-    exporter=f"exporter:{defaults.EXPORTER_PORT}",
+    exporters=(f"exporter:{defaults.EXPORTER_PORT}",), exporter_file_sd=COMPOSE_TARGETS_FILE,
     prometheus=tuple(f"prometheus-{replica_name(i)}:9090" for i in range(len(defaults.HA_PROMETHEUS_PORTS))),
     alertmanagers=tuple(f"alertmanager-{replica_name(i)}:9093"
                         for i in range(len(defaults.HA_ALERTMANAGER_PORTS))),
@@ -83,7 +108,8 @@ def prometheus_config(catalog: Catalog, topo: Topology, replica: int = 0) -> str
     a replicated topology the `replica` external label, dropped again from the alerts it sends."""
     labels = {defaults.HA_REPLICA_LABEL: replica_name(replica)} if topo.replicated else None
     return render_prometheus_config(
-        catalog, exporter_target=topo.exporter, alertmanager_target=list(topo.alertmanagers),
+        catalog, exporter_target=list(topo.exporters), exporter_file_sd=topo.exporter_file_sd,
+        alertmanager_target=list(topo.alertmanagers),
         rule_files=RULE_FILES, receiver_target=list(topo.receivers),
         self_target=list(topo.self_scrape or topo.prometheus), external_labels=labels,
         drop_alert_labels=[defaults.HA_REPLICA_LABEL] if topo.replicated else (),

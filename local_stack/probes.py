@@ -2,11 +2,14 @@
 
 Alertmanager: its cluster (`GET /api/v2/status`: status and peers). Prometheus: the Alertmanagers
 its notifier has discovered (`GET /api/v1/alertmanagers`) and its `replica` external label.
-Receiver: readiness and storage backend (`GET /readyz`).
+Receiver: readiness and storage backend (`GET /readyz`). Scrape targets: health, last error and
+last scrape of each target of a job (`GET /api/v1/targets`), as Prometheus sees them.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import requests
@@ -15,7 +18,7 @@ import yaml
 from .defaults import HA_REPLICA_LABEL as REPLICA_LABEL
 
 __all__ = ["Probe", "probe_alertmanager", "probe_prometheus", "probe_receiver", "probe_http",
-           "alertmanager_cluster"]
+           "alertmanager_cluster", "probe_targets", "describe_scrape"]
 
 TIMEOUT = 2.0
 
@@ -92,3 +95,51 @@ def probe_receiver(base_url: str) -> Probe:
     except ValueError:
         backend = ""
     return Probe(r.ok, f"HTTP {r.status_code}" + (f", {backend}" if backend else ""))
+
+
+def probe_targets(prometheus_url: str, job: str) -> dict[str, dict[str, Any]] | None:
+    """`host:port` -> the target as Prometheus reports it (`health` up/down/unknown, `lastError`,
+    `lastScrape`, `scrapeUrl`) for the active targets of `job`; None when Prometheus does not answer."""
+    try:
+        r = _get(prometheus_url + "/api/v1/targets?state=active")
+        r.raise_for_status()
+        active = r.json()["data"]["activeTargets"]
+    except (requests.RequestException, ValueError, KeyError, TypeError):
+        return None
+    out: dict[str, dict[str, Any]] = {}
+    for t in active:
+        if not isinstance(t, dict) or t.get("scrapePool") != job:
+            continue
+        address = (t.get("discoveredLabels") or {}).get("__address__") or (t.get("labels") or {}).get("instance")
+        if address:
+            out[str(address)] = t
+    return out
+
+
+def _ago(stamp: str | None, now: float | None = None) -> str | None:
+    """Prometheus' RFC 3339 time (nanoseconds) -> "0.4s ago"; None when never (year 1)."""
+    if not stamp or stamp.startswith("0001-"):
+        return None
+    text = stamp.replace("Z", "+00:00")
+    head, dot, rest = text.partition(".")
+    if dot:  # Python parses at most microseconds
+        digits = "".join(c for c in rest if c.isdigit())
+        text = f"{head}.{digits[:6].ljust(6, '0')}{rest[len(digits):]}"
+    try:
+        at = datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        return None
+    return f"{max(0.0, (now or time.time()) - at):.1f}s ago"
+
+
+def describe_scrape(target: dict[str, Any] | None) -> Probe:
+    """One line on a scrape target: `prometheus: up, last scrape 0.3s ago` or `down ...: <error>`."""
+    if target is None:
+        return Probe(False, "prometheus: not among its targets yet (discovery reports every 5 s)")
+    health = str(target.get("health") or "unknown")
+    ago = _ago(target.get("lastScrape"))
+    if health == "unknown" or ago is None:
+        return Probe(False, "prometheus: not scraped yet")
+    error = str(target.get("lastError") or "")
+    detail = f"prometheus: {health}, last scrape {ago}" + (f": {error}" if error and health != "up" else "")
+    return Probe(health == "up", detail)

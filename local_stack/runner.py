@@ -8,6 +8,14 @@ command. Processes run in their own sessions, so `d76 stack up` can return while
 Two shapes:
 
 - single: one Prometheus, one Alertmanager (no cluster), one receiver (SQLite by default);
+The bot: by default the simulator on `exporter_port`; `targets` (`host:port`, repeatable: the real
+bot's exporters) are scraped instead and the simulator does not start. `status()` reports each
+target's scrape health as Prometheus sees it (`/api/v1/targets`).
+
+Links: the rules' `runbook_url` points at this stack's receiver (its real port) unless the override
+file sets `policy.external_url` (then the receiver also gets RECEIVER_EXTERNAL_URL, for history links)
+or `policy.runbook_base_url`. `notes()` says which, once, at start.
+
 - `ha=True`: two Prometheus replicas (same rules, `replica` external label dropped from alerts),
   three Alertmanagers in one gossip cluster on loopback, every Prometheus sending to every
   Alertmanager, two receivers on one PostgreSQL (the throwaway cluster unless `database_url` is
@@ -29,17 +37,26 @@ from typing import Any, Callable, Iterator
 import requests
 
 from exporter.catalog import Catalog, load_catalog, render_channel_map, render_rule_files
+from exporter.catalog.render_prometheus import SCRAPE_JOB
 
 from . import defaults
-from .deploy_configs import alertmanager_config, local_topology, prometheus_config, replica_name
-from .probes import Probe, probe_alertmanager, probe_http, probe_prometheus, probe_receiver
+from .deploy_configs import alertmanager_config, local_topology, parse_target, prometheus_config, replica_name
+from webhook_receiver.settings import redact_url
+
+from .probes import (Probe, describe_scrape, probe_alertmanager, probe_http, probe_prometheus, probe_receiver,
+                     probe_targets)
 from .processes import (ClusterSpec, ManagedProcess, PostgresCluster, StartupError, free_port, port_in_use,
                         start_alertmanager, start_prometheus, wait_http_ok)
 
-__all__ = ["StackConfig", "Stack", "PieceStatus", "StartupError", "DEFAULT_STATE_DIR"]
+__all__ = ["StackConfig", "Stack", "PieceStatus", "StartupError", "DEFAULT_STATE_DIR", "MANIFEST", "TOKEN_FILE",
+           "DATABASE_URL_FILE"]
 
-DEFAULT_STATE_DIR = Path(".d76") / "stack"
+DEFAULT_STATE_DIR = defaults.DEFAULT_STATE_DIR
 KINDS = ("postgres", "exporter", "receiver", "alertmanager", "prometheus")
+# in the state folder: what `d76 history`, `d76 ack` ... read to find the stack (d76_cli.stack_client)
+MANIFEST = defaults.STATE_MANIFEST
+TOKEN_FILE = defaults.STATE_TOKEN_FILE
+DATABASE_URL_FILE = defaults.STATE_DATABASE_URL_FILE
 
 
 @dataclass
@@ -56,6 +73,7 @@ class StackConfig:
     scenario: str = "calm"
     simulator_args: list[str] = field(default_factory=lambda: ["--tick", "0.25"])
     simulator: bool = True                # False: scrape the bot's own exporter on exporter_port
+    targets: tuple[str, ...] = ()         # the real bot's exporters (host:port); the simulator then does not start
     receiver_env: dict[str, str] = field(default_factory=dict)
     ready_timeout: float = 40.0
     resend_delay: str = defaults.PROMETHEUS_RESEND_DELAY
@@ -78,6 +96,14 @@ class StackConfig:
 
     def uses_postgres_cluster(self) -> bool:
         return self.postgres or (self.ha and not self.database_url)
+
+    def runs_simulator(self) -> bool:
+        return self.simulator and not self.targets
+
+    def scrape_targets(self) -> tuple[str, ...]:
+        """What Prometheus scrapes as job d75: the given targets, else the simulator (or, without
+        it, the bot's exporter) on exporter_port."""
+        return tuple(self.targets) or (f"{defaults.HOST}:{self.exporter_port}",)
 
     @classmethod
     def with_free_ports(cls, state_dir: Path, *, ha: bool = False, **kw: Any) -> "StackConfig":
@@ -138,6 +164,7 @@ class Stack:
         self._pieces: dict[str, _Piece] = {}
         self._database_url = ""
         self.token = ""
+        self.catalog: Catalog | None = None
 
     # -- names and urls ------------------------------------------------------------------------------
     def _ha(self) -> bool:
@@ -182,12 +209,15 @@ class Stack:
 
     @property
     def manifest_path(self) -> Path:
-        return self.state / "stack.json"
+        return self.state / MANIFEST
 
     # -- rendering ------------------------------------------------------------------------------------
     def _render(self) -> None:
         c = self.config
-        catalog: Catalog = load_catalog(c.catalog_override)
+        # runbook links: this stack's receiver, on its real port, unless the override file says otherwise
+        catalog: Catalog = load_catalog(c.catalog_override,
+                                        runbook_base_url=f"http://{defaults.HOST}:{c.receiver_port}/runbooks/")
+        self.catalog = catalog
         prom_dir, am_dir = self.state / "prometheus", self.state / "alertmanager"
         (prom_dir / "rules").mkdir(parents=True, exist_ok=True)
         am_dir.mkdir(parents=True, exist_ok=True)
@@ -196,13 +226,12 @@ class Stack:
         for name, text in render_rule_files(catalog).items():
             (prom_dir / "rules" / name).write_text(text)
         topo = local_topology(exporter_port=c.exporter_port, prometheus_ports=c.prometheus_ports(),
-                              alertmanager_ports=c.alertmanager_ports(), receiver_ports=c.receiver_ports())
+                              alertmanager_ports=c.alertmanager_ports(), receiver_ports=c.receiver_ports(),
+                              targets=c.scrape_targets())
         for i, name in enumerate(self.names("prometheus")):
             self._prometheus_config(name).write_text(prometheus_config(catalog, topo, i))
-        token_file = am_dir / "receiver_token"
         self.token = secrets.token_urlsafe(32)
-        token_file.write_text(self.token)
-        token_file.chmod(0o600)
+        self._write_secret(TOKEN_FILE, self.token)
         (am_dir / "alertmanager.yml").write_text(alertmanager_config(catalog, topo))
         (self.state / "channel_map.yml").write_text(render_channel_map(catalog))
 
@@ -229,6 +258,15 @@ class Stack:
 
     def _check_config(self) -> None:
         c = self.config
+        targets = []
+        for t in c.targets:
+            try:
+                targets.append(parse_target(t))
+            except ValueError as exc:
+                raise StartupError(f"target: {exc}") from None
+        if len(set(targets)) != len(targets):
+            raise StartupError(f"target: a target is given twice ({', '.join(c.targets)})")
+        c.targets = tuple(targets)
         if not c.ha:
             return
         if len(c.cluster_ports) != len(c.alertmanager_ports()):
@@ -241,7 +279,7 @@ class Stack:
     def _check_ports(self) -> None:
         c = self.config
         wanted: list[tuple[str, int]] = []
-        if c.simulator:
+        if c.runs_simulator():
             wanted.append(("exporter", c.exporter_port))
         for kind in ("receiver", "alertmanager", "prometheus"):
             wanted += list(zip(self.names(kind), self._ports(kind)))
@@ -273,8 +311,10 @@ class Stack:
     def _start_exporter(self) -> None:
         c = self.config
         url = self.url("exporter")
-        if not c.simulator:  # the bot's own exporter: not ours to start or stop
-            self._add(_Piece("exporter", url, url + "/metrics", None, "", kind="exporter"), None)
+        if not c.runs_simulator():  # the bot's own exporter(s): not ours to start or stop
+            for i, target in enumerate(c.scrape_targets(), 1):
+                self._add(_Piece(f"target-{i}", f"http://{target}", f"http://{target}/metrics", None, "",
+                                 kind="target"), None)
             return
         sim = ManagedProcess("exporter", self._cli(
             "simulate", "--scenario", c.scenario, "--listen", f"{defaults.HOST}:{c.exporter_port}",
@@ -294,7 +334,11 @@ class Stack:
                # graphs in the page and /status read Prometheus (its replica of the same letter)
                "PROMETHEUS_URL": self.urls("prometheus")[index % len(self.urls("prometheus"))],
                "NOTIFICATIONS_ENABLED": "true",
-               "PYTHONUNBUFFERED": "1", **c.receiver_env}
+               "PYTHONUNBUFFERED": "1"}
+        if self.catalog is not None and self.catalog.external_url:
+            # history links in messages (`<external>/alerts/<id>`) for a phone; policy.external_url
+            env["RECEIVER_EXTERNAL_URL"] = self.catalog.external_url
+        env.update(c.receiver_env)
         if index > 0:
             # one bot has one getUpdates consumer (Telegram answers 409 to a second): replica a polls
             env["TELEGRAM_POLLING"] = "false"
@@ -350,7 +394,9 @@ class Stack:
 
     # -- up ---------------------------------------------------------------------------------------------
     def up(self) -> "Stack":
-        if self.manifest_path.exists() and any(s.running for s in self.status()):
+        # (the bot's targets are not the stack's: one still up does not mean a stack runs)
+        ours = [s for s in self.status() if not s.name.startswith("target")] if self.manifest_path.exists() else []
+        if any(s.running for s in ours):
             raise StartupError(f"a stack is already running from {self.state} (`d76 stack down` first)")
         self.manifest_path.unlink(missing_ok=True)  # a stale record of a stack that died
         self.state.mkdir(parents=True, exist_ok=True)
@@ -368,6 +414,7 @@ class Stack:
                 self._add(_Piece("postgres", self.url("postgres"), "", None, str(self._pg.log_path),
                                  kind="postgres"), None)
             self._database_url = self._database_url or f"sqlite:///{self.state / 'history.db'}"
+            self._write_secret(DATABASE_URL_FILE, self._database_url)
             self._start_exporter()
             # one at a time: the first receiver applies the migrations the others then find done
             for i in range(len(c.receiver_ports())):
@@ -383,12 +430,36 @@ class Stack:
         self._write_manifest()
         return self
 
+    def _write_secret(self, name: str | Path, text: str) -> None:
+        path = self.state / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.chmod(0o600)
+        path.write_text(text)
+
+    def wait_first_scrape(self, timeout: float = 10.0) -> bool:
+        """Wait until Prometheus has scraped each target once (its discovery reports every 5 s), so
+        a status printed right after `up` says up or down, with the error, rather than "not scraped
+        yet". A bot that is not running is not an error here: its target shows down until it starts."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            health = probe_targets(self.url("prometheus"), SCRAPE_JOB)
+            if health is not None and all(describe_scrape(health.get(t)).detail != _NOT_SCRAPED
+                                          and t in health for t in self.config.scrape_targets()):
+                return True
+            time.sleep(0.2)
+        return False
+
     def _write_manifest(self) -> None:
         c = self.config
         backend = "postgresql" if self._pg or self._database_url.startswith("postgres") else "sqlite"
         self.manifest_path.write_text(json.dumps({
             "started_at": time.time(), "ha": c.ha, "postgres_dir": str(self._pg.base_dir) if self._pg else None,
-            "database_url": backend, "pieces": [asdict(p) for p in self._pieces.values()]}, indent=2))
+            "database_url": backend, "backend": backend, "database": redact_url(self._database_url),
+            "targets": list(c.scrape_targets()), "simulator": c.runs_simulator(),
+            "external_url": self.catalog.external_url if self.catalog else None,
+            "runbook_base_url": self.catalog.settings.runbook_base_url if self.catalog else None,
+            "pieces": [asdict(p) for p in self._pieces.values()]}, indent=2))
 
     def _stop_started(self) -> None:
         for p in reversed(list(self._procs.values())):
@@ -441,15 +512,19 @@ class Stack:
         return [_Piece.from_manifest(p) for p in self._manifest().get("pieces", [])]
 
     def status(self) -> list[PieceStatus]:
+        recorded = self._recorded()
+        scrapes = self._scrape_health(recorded)
         out = []
-        for piece in self._recorded():
+        for piece in recorded:
             if piece.kind == "postgres":
                 port = int(piece.url.rsplit(":", 1)[1])
                 running = port_in_use(port)
                 out.append(PieceStatus(piece.name, piece.url, None, running, running))
                 continue
-            external = piece.kind == "exporter" and piece.pid is None
-            running = external or _alive(piece.pid)
+            if piece.kind == "target" or (piece.kind == "exporter" and piece.pid is None):
+                out.append(self._target_status(piece, scrapes))
+                continue
+            running = _alive(piece.pid)
             probe = Probe(False, "not running")
             if running:
                 if piece.kind == "alertmanager":
@@ -460,11 +535,31 @@ class Stack:
                     probe = probe_receiver(piece.url)
                 else:
                     probe = probe_http(piece.health_url)
-                if external:
-                    running = probe.healthy
-                    probe = Probe(probe.healthy, "the bot's exporter (not started by the stack); " + probe.detail)
+                    if scrapes is not None:  # the simulator: also how Prometheus fares scraping it
+                        seen = describe_scrape(scrapes.get(_address(piece.url)))
+                        probe = Probe(probe.healthy, f"simulator, {probe.detail}; {seen.detail}")
             out.append(PieceStatus(piece.name, piece.url, piece.pid, running, probe.healthy, probe.detail))
         return out
+
+    def _scrape_health(self, recorded: list[_Piece]) -> dict[str, dict[str, Any]] | None:
+        """The d75 job's targets as the first Prometheus that answers sees them (None: none answers)."""
+        for piece in recorded:
+            if piece.kind == "prometheus" and _alive(piece.pid):
+                found = probe_targets(piece.url, SCRAPE_JOB)
+                if found is not None:
+                    return found
+        return None
+
+    def _target_status(self, piece: _Piece, scrapes: dict[str, dict[str, Any]] | None) -> PieceStatus:
+        """A bot's exporter (not started by the stack): healthy when Prometheus's last scrape of it
+        succeeded. With no Prometheus answering, its /metrics is asked directly."""
+        if scrapes is not None:
+            probe = describe_scrape(scrapes.get(_address(piece.url)))
+        else:
+            direct = probe_http(piece.health_url)
+            probe = Probe(direct.healthy, f"Prometheus not answering; /metrics: {direct.detail}")
+        return PieceStatus(piece.name, piece.url, None, probe.healthy, probe.healthy,
+                           "the bot (not started by the stack); " + probe.detail)
 
     def down(self, timeout: float = 10.0) -> list[str]:
         """Stop every piece (this process's children and those recorded by an earlier `up`)."""
@@ -504,7 +599,7 @@ class Stack:
     def token_from_disk(self) -> str:
         if not self.token:
             try:
-                self.token = (self.state / "alertmanager" / "receiver_token").read_text().strip()
+                self.token = (self.state / TOKEN_FILE).read_text().strip()
             except OSError:
                 self.token = ""
         return self.token
@@ -521,8 +616,41 @@ class Stack:
                    f"Alertmanagers, {n['receiver']} receivers on one database")
         width = max([len(s.name) for s in st] + [12]) + 1
         for s in st:
-            state = "healthy" if s.healthy else ("running" if s.running else "stopped")
+            state = "healthy" if s.healthy else ("running" if s.running else
+                                                 "down" if s.name.startswith("target") else "stopped")
             yield f"{s.name:<{width}} {state:<8} {s.url}  {s.detail}".rstrip()
+        database = self._manifest().get("database")
+        if database:
+            yield f"{'database':<{width}} {'':<8} {database}"
+
+    def database_url(self) -> str | None:
+        """The receiver's DATABASE_URL (password included: it comes from a 0600 file), or None."""
+        try:
+            return (self.state / DATABASE_URL_FILE).read_text().strip() or None
+        except OSError:
+            return None
+
+    def notes(self) -> list[str]:
+        """What an operator should know once, at start: where links in messages point."""
+        m = self._manifest()
+        if m.get("external_url"):
+            return [f"links: messages link to {m['external_url']} (policy.external_url; runbooks at "
+                    f"{m.get('runbook_base_url')})"]
+        base = m.get("runbook_base_url") or ""
+        if base.startswith(f"http://{defaults.HOST}:"):
+            return [f"links are local-only: runbook links in messages point at {base} (this machine; a phone "
+                    "cannot open them) and messages carry no history links. For links that work on a phone, "
+                    "make the receiver reachable at a public URL and set `policy: {external_url: "
+                    "https://alerts.example.com}` in the --config override file."]
+        return [f"links: runbooks at {base}; no history links in messages (set policy.external_url)"] if base else []
+
+
+_NOT_SCRAPED = "prometheus: not scraped yet"
+
+
+def _address(url: str) -> str:
+    """`http://host:port` -> `host:port` (a scrape target's address)."""
+    return url.split("://", 1)[-1].rstrip("/")
 
 
 def _alive(pid: int | None) -> bool:

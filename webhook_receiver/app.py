@@ -55,11 +55,13 @@ def create_app(settings: Settings | None = None, store: AlertStore | None = None
         log.warning("RECEIVER_TOKEN is not set: no auth (local demo only)")
 
     from .api import bp
+    from .pages import bp as pages_bp
     from .runbooks import bp as runbooks_bp
 
     app.register_blueprint(bp)
     app.config["D76_RUNBOOKS_DIR"] = settings.raw.get("RUNBOOKS_DIR")
     app.register_blueprint(runbooks_bp)
+    app.register_blueprint(pages_bp)  # /alerts/<id>, /alerts: the HTML pages links in messages open
     _register_request_metrics(app)
     _register_error_handlers(app)
 

@@ -23,6 +23,8 @@ PUBLIC_PATHS = ("/healthz", "/readyz", "/metrics", "/openapi.json", "/runbooks/"
 _ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"},
                                                                  "param": {"type": "string"}}}
 _TIME = {"type": "string", "format": "date-time"}
+_HTML = {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}
+_HTML_ERR = {"description": "HTML page saying what is wrong", "content": {"text/html": {"schema": {"type": "string"}}}}
 _OPT_TIME = {"type": "string", "format": "date-time", "nullable": True}
 
 
@@ -178,6 +180,19 @@ def spec(settings: "Settings | None" = None, server_url: str | None = None) -> d
         "/runbooks/": {"get": {"summary": "Runbook index", "responses": {
             "200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}},
             "404": _err("runbooks not available")}}},
+        "/alerts": {
+            "get": {"summary": "Human-readable list of alerts (what a packed message's \"+N more\" link opens): "
+                               "the API's filters; a sign-in form when RECEIVER_TOKEN is set and no cookie",
+                    "responses": {"200": _HTML, "400": _HTML_ERR}},
+            "post": {"summary": "Sign in to the pages with the receiver token (sets a cookie)",
+                     "responses": {"200": _HTML, "303": {"description": "signed in"}, "401": _HTML_ERR}}},
+        "/alerts/{alert_id}": {
+            "get": {"summary": "Human-readable page of one alert (what a history link opens)",
+                    "parameters": [{"name": "alert_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    "responses": {"200": _HTML, "400": _HTML_ERR, "404": _HTML_ERR}},
+            "post": {"summary": "Sign in to the pages with the receiver token (sets a cookie)",
+                     "parameters": [{"name": "alert_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                     "responses": {"200": _HTML, "303": {"description": "signed in"}, "401": _HTML_ERR}}},
         "/runbooks/{slug}": {"get": {
             "summary": "One runbook page",
             "parameters": [{"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}],

@@ -225,9 +225,12 @@ def _check_specs(specs: tuple[AlertSpec, ...]) -> None:
             raise CatalogError(f"alerts.{s.name}.severity: {s.severity!r} is not one of P0-P3")
 
 
-def _settings(policy: dict[str, Any]) -> CatalogSettings:
+def _settings(policy: dict[str, Any], runbook_base_url: str | None = None) -> CatalogSettings:
     fields = {k: (tuple(v) if k == "group_by" else v) for k, v in policy.items()
               if k not in ("severities", "telegram", "telegram_budget_total_per_minute")}  # the last: no longer used
+    if runbook_base_url and not fields.get("external_url"):
+        # the deployment's own default (a local stack: its receiver's real port); the file still wins
+        fields.setdefault("runbook_base_url", runbook_base_url)
     if fields.get("external_url"):
         fields["external_url"] = fields["external_url"].rstrip("/")
         # links a phone can open: the receiver serves the runbooks under its public URL
@@ -238,8 +241,13 @@ def _settings(policy: dict[str, Any]) -> CatalogSettings:
     return settings
 
 
-def build_catalog(overrides: dict[str, Any] | None = None, *, source: str = "overrides") -> Catalog:
-    """The catalog with `overrides` applied; `CatalogError` listing every problem otherwise."""
+def build_catalog(overrides: dict[str, Any] | None = None, *, source: str = "overrides",
+                  runbook_base_url: str | None = None) -> Catalog:
+    """The catalog with `overrides` applied; `CatalogError` listing every problem otherwise.
+
+    `runbook_base_url` replaces the default runbook base (the receiver on 127.0.0.1:9099) when the
+    overrides set neither `policy.runbook_base_url` nor `policy.external_url`: a local stack passes
+    its receiver's real address."""
     names = [s.name for s in DEFAULT_SPECS] + [WATCHDOG.name]
     _check_specs(DEFAULT_SPECS)
     errors = override_errors(overrides, names, source)
@@ -256,7 +264,7 @@ def build_catalog(overrides: dict[str, Any] | None = None, *, source: str = "ove
     errors += _telegram_errors(policy, source)
     if errors:
         raise CatalogError(sorted(dict.fromkeys(errors)))
-    settings = _settings(policy)
+    settings = _settings(policy, runbook_base_url)
     sev_policy = {sev: replace(p, **_severity_override((policy.get("severities") or {}).get(sev, {})))
                   for sev, p in DEFAULT_SEVERITY_POLICY.items()}
     alerts = [_render(spec, alert_ov.get(spec.name, {}), settings) for spec in DEFAULT_SPECS]
@@ -275,8 +283,10 @@ def _severity_override(ov: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def load_catalog(override_file: Path | str | None = None) -> Catalog:
-    """The default catalog, or the defaults with an operator's override file applied."""
+def load_catalog(override_file: Path | str | None = None, *, runbook_base_url: str | None = None) -> Catalog:
+    """The default catalog, or the defaults with an operator's override file applied
+    (`runbook_base_url`: see `build_catalog`)."""
     if override_file is None:
-        return build_catalog(None)
-    return build_catalog(load_overrides(Path(override_file)), source=str(override_file))
+        return build_catalog(None, runbook_base_url=runbook_base_url)
+    return build_catalog(load_overrides(Path(override_file)), source=str(override_file),
+                         runbook_base_url=runbook_base_url)

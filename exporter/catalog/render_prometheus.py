@@ -94,15 +94,19 @@ def _targets(value: str | Sequence[str] | None) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
-def render_prometheus_config(catalog: Catalog, *, exporter_target: str,
+def render_prometheus_config(catalog: Catalog, *, exporter_target: str | Sequence[str],
                              alertmanager_target: str | Sequence[str], rule_files: list[str],
                              receiver_target: str | Sequence[str] | None = None,
                              self_target: str | Sequence[str] | None = None,
                              external_labels: Mapping[str, str] | None = None,
                              drop_alert_labels: Sequence[str] = (),
                              alertmanager_timeout: str | None = None,
-                             scrape_job: str = SCRAPE_JOB) -> str:
+                             scrape_job: str = SCRAPE_JOB, exporter_file_sd: str | None = None) -> str:
     """prometheus.yml: the exporter scraped fast (job d75), the pipeline's own pieces at a normal pace.
+
+    `exporter_target` is one bot (`host:port`) or several; `exporter_file_sd` instead reads the bot's
+    targets from that file (Prometheus `file_sd_configs`, reloaded when it changes: docker-compose
+    writes it from D75_TARGETS).
 
     Several Alertmanagers (a cluster) are all sent every alert. `external_labels` mark a replica
     (`{replica: a}`) on its series; `drop_alert_labels` removes such labels from the alerts it sends,
@@ -117,8 +121,11 @@ def render_prometheus_config(catalog: Catalog, *, exporter_target: str,
         # the bot sets it (CONTRACT P0 latency goal); the exporter's /metrics is cheap (see benchmarks)
         "scrape_interval": s.scrape_interval,
         "scrape_timeout": s.scrape_interval,
-        "static_configs": [{"targets": [exporter_target]}],
     }]
+    if exporter_file_sd:
+        scrape[0]["file_sd_configs"] = [{"files": [exporter_file_sd]}]
+    else:
+        scrape[0]["static_configs"] = [{"targets": _targets(exporter_target)}]
     for job, target in (("prometheus", self_target), ("alertmanager", alertmanager_target),
                         ("receiver", receiver_target)):
         if target:

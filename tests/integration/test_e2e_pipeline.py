@@ -9,6 +9,7 @@ test returns to calm.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 from datetime import datetime, timezone
@@ -133,6 +134,12 @@ def test_frozen_exchange_pages_once_and_inhibits_its_lower_alerts(e2e):
     before = len(e2e.tg.messages)
     e2e.stack.scenario("exchange-frozen")
     frozen = e2e.wait_message("[P0] upbit is FROZEN", before)
+    # no policy.external_url: the runbook link goes to this stack's receiver on its real port, and
+    # answers; the receiver said once at start that such links are local-only
+    runbook = re.search(r'href="([^"]*/runbooks/[^"]*)"', frozen.text).group(1)
+    assert runbook == f"{e2e.stack.url('receiver')}/runbooks/exchange-frozen"
+    assert requests.get(runbook, timeout=5).status_code == 200
+    assert e2e.stack.logs_of("receiver").read_text().count("RECEIVER_EXTERNAL_URL is not set: links") == 1
     # Alertmanager now holds a P1 DOWN for upbit (inhibited) and one for binance (a control)
     now = datetime.now(timezone.utc)
     alerts = [{"labels": {"alertname": "ExchangeDown", "severity": "P1", "source": "exchange_health",

@@ -79,6 +79,9 @@ def test_postgres_mode_status_and_down_from_the_cli(session_tmp):
         for piece in ("postgres", "exporter", "receiver", "alertmanager", "prometheus"):
             assert piece in r.stdout
         assert r.stdout.count("healthy") == 5
+        # the throwaway cluster's URL, for `d76 history --database-url` or psql (it has no password)
+        db_line = next(line for line in r.stdout.splitlines() if line.startswith("database"))
+        assert db_line.split()[-1].startswith(f"postgresql://postgres@127.0.0.1:{cfg.postgres_port}/")
         # the API needs the token Alertmanager uses; without it: 401
         assert requests.get(stack.url("receiver") + "/api/alerts", timeout=5).status_code == 401
         assert stack.api("GET", "/api/alerts").status_code == 200

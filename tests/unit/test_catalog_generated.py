@@ -75,8 +75,11 @@ def test_prometheus_config_is_fast_enough_for_p0_and_scrapes_the_pipeline():
     assert doc["global"]["evaluation_interval"] in ("500ms", "1s")
     assert doc["rule_files"] == ["rules/*.yml"]
     assert doc["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["127.0.0.1:9093"]
+    assert jobs["d75"]["static_configs"] == [{"targets": ["127.0.0.1:9876"]}]
+    # compose: the bot's targets from D75_TARGETS, through a file (tests/unit/test_compose_file.py)
     compose = yaml.safe_load((REPO / "prometheus/prometheus.compose.yml").read_text())
-    assert {j["job_name"]: j["static_configs"][0]["targets"][0] for j in compose["scrape_configs"]}["d75"] == "exporter:9876"
+    d75 = next(j for j in compose["scrape_configs"] if j["job_name"] == "d75")
+    assert d75["file_sd_configs"] == [{"files": ["/etc/prometheus/targets/d75.yml"]}]
 
 
 def test_alertmanager_config_follows_contract_section_4():

@@ -7,12 +7,15 @@ replicas, three clustered Alertmanagers, two receivers); every service belongs t
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
 from local_stack import defaults
+from local_stack.deploy_configs import COMPOSE_TARGETS_FILE
 
 REPO = Path(__file__).resolve().parents[1].parent
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())  # resolves the x-* anchors/merges
@@ -103,13 +106,18 @@ def test_prometheus_runs_with_the_runners_resend_delay():
 
 def test_service_names_match_the_generated_compose_configs():
     prom = yaml.safe_load((REPO / "prometheus/prometheus.compose.yml").read_text())
-    targets = {j["job_name"]: j["static_configs"][0]["targets"][0] for j in prom["scrape_configs"]}
+    targets = {j["job_name"]: j["static_configs"][0]["targets"][0] for j in prom["scrape_configs"]
+               if j["job_name"] != "d75"}
     for job, target in targets.items():
         host, port = target.split(":")
         if host != "localhost":
             assert host in SERVICES, f"prometheus job {job} scrapes unknown service {host}"
             assert int(port) == _published(host)[1]
-    assert targets["d75"] == f"exporter:{defaults.EXPORTER_PORT}"
+    # the bot: from D75_TARGETS through file_sd, the simulator service by default
+    d75 = next(j for j in prom["scrape_configs"] if j["job_name"] == "d75")
+    assert d75["file_sd_configs"] == [{"files": [COMPOSE_TARGETS_FILE]}] and "static_configs" not in d75
+    assert _d75_targets_default() == f"exporter:{defaults.EXPORTER_PORT}"
+    assert _published("exporter")[1] == defaults.EXPORTER_PORT
     am_target = prom["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"][0]
     assert am_target == "alertmanager:9093"
     am = yaml.safe_load((REPO / "alertmanager/alertmanager.compose.yml").read_text())
@@ -138,7 +146,11 @@ def test_ha_prometheus_replicas_send_every_alert_to_every_alertmanager_without_t
             {"action": "labeldrop", "regex": defaults.HA_REPLICA_LABEL}]
         assert sorted(prom["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]) == alertmanagers
         assert prom["alerting"]["alertmanagers"][0]["timeout"] == defaults.ALERTMANAGER_SEND_TIMEOUT
+        assert next(j for j in prom["scrape_configs"] if j["job_name"] == "d75")["file_sd_configs"] == [
+            {"files": [COMPOSE_TARGETS_FILE]}]
         for job in prom["scrape_configs"]:
+            if job["job_name"] == "d75":
+                continue
             for target in job["static_configs"][0]["targets"]:
                 host, port = target.split(":")
                 assert host in SHAPES["ha"] and int(port) == _published(host)[1], (job["job_name"], target)
@@ -179,3 +191,67 @@ def test_no_secret_is_written_inline():
                 literal = re.sub(r"\$\{[^}]*\}", "", str(value))
                 assert not re.search(r":[^/@]+@", literal), f"{name}.{key} has an inline password"
     assert COMPOSE["secrets"]["receiver_token"] == {"environment": "RECEIVER_TOKEN"}
+
+
+# -- D75_TARGETS: the real bot instead of the simulator ----------------------------------------------
+PROMETHEUS_SERVICES = ("prometheus", "prometheus-a", "prometheus-b")
+
+
+def _d75_targets_default() -> str:
+    """The value compose gives D75_TARGETS when it is unset (`${D75_TARGETS:-default}`)."""
+    values = {SERVICES[n]["environment"]["D75_TARGETS"] for n in PROMETHEUS_SERVICES}
+    assert len(values) == 1
+    m = re.fullmatch(r"\$\{D75_TARGETS:-([^}]*)\}", values.pop())
+    assert m, "D75_TARGETS must come from the environment with a default"
+    return m.group(1)
+
+
+def _entrypoint(tmp_path: Path) -> list[str]:
+    """The Prometheus services' entrypoint as compose runs it (`$$` is a literal `$`), writing into
+    `tmp_path` instead of /etc/prometheus and running `echo` instead of Prometheus."""
+    entry = SERVICES["prometheus"]["entrypoint"]
+    assert all(SERVICES[n]["entrypoint"] == entry for n in PROMETHEUS_SERVICES)
+    assert entry[:2] == ["/bin/sh", "-c"] and len(entry) == 4
+    script = entry[2]
+    # compose interpolates a lone `$`: the script may only use `$$`, or its variables vanish
+    assert not re.search(r"(?<!\$)\$(?!\$)", script.replace("$$", "")), "a lone $ in the entrypoint"
+    target_dir = str(Path(COMPOSE_TARGETS_FILE).parent)
+    assert f"dir={target_dir}\n" in script and "exec /bin/prometheus \"$$@\"" in script
+    script = script.replace("$$", "$").replace(f"dir={target_dir}\n", f"dir={tmp_path}/targets\n")
+    return ["sh", "-c", script.replace("exec /bin/prometheus", "exec echo prometheus-args:"), entry[3]]
+
+
+def _run(tmp_path: Path, targets: str) -> subprocess.CompletedProcess[str]:
+    args = _entrypoint(tmp_path) + SERVICES["prometheus"]["command"]
+    return subprocess.run(args, capture_output=True, text=True, timeout=10, env={"PATH": "/usr/bin:/bin",
+                                                                                   "D75_TARGETS": targets})
+
+
+@pytest.mark.parametrize("value,expected", [
+    (None, [f"exporter:{defaults.EXPORTER_PORT}"]),
+    ("bot.lan:9876", ["bot.lan:9876"]),
+    ("bot-a.lan:9876, host.docker.internal:9877,10.0.0.5:9100", ["bot-a.lan:9876", "host.docker.internal:9877",
+                                                                 "10.0.0.5:9100"]),
+])
+def test_d75_targets_become_the_file_prometheus_reads(tmp_path, value, expected):
+    r = _run(tmp_path, _d75_targets_default() if value is None else value)
+    assert r.returncode == 0, r.stderr
+    # then Prometheus starts with the service's own flags
+    assert r.stdout.splitlines()[-1] == "prometheus-args: " + " ".join(SERVICES["prometheus"]["command"])
+    written = tmp_path / "targets" / Path(COMPOSE_TARGETS_FILE).name
+    assert yaml.safe_load(written.read_text()) == [{"targets": expected}]
+    # and promtool reads the generated config with that file (SD files are checked when present)
+    config = (REPO / "prometheus/prometheus.compose.yml").read_text().replace(COMPOSE_TARGETS_FILE, str(written))
+    (tmp_path / "prometheus.yml").write_text(config)
+    (tmp_path / "rules").symlink_to(REPO / "prometheus" / "rules")
+    check = subprocess.run([shutil.which("promtool") or "promtool", "check", "config", str(tmp_path / "prometheus.yml")],
+                           capture_output=True, text=True, timeout=60)
+    assert check.returncode == 0 and "WARNING" not in check.stdout + check.stderr, check.stdout + check.stderr
+
+
+@pytest.mark.parametrize("value", ["bot.lan", "bot.lan:http", ":9876", "bot.lan:", "bot'x:1", "a:1,bot/metrics:2",
+                                   "http://bot:9876", " , "])
+def test_a_bad_d75_target_stops_the_start_naming_it(tmp_path, value):
+    r = _run(tmp_path, value)
+    assert r.returncode == 2 and r.stderr.startswith("D75_TARGETS: ") and "prometheus-args" not in r.stdout, r
+    assert not (tmp_path / "targets" / Path(COMPOSE_TARGETS_FILE).name).exists()

@@ -83,12 +83,7 @@ class TelegramClient:
                                   "link_preview_options": {"is_disabled": disable_preview}}
         if reply_markup is not None:
             params["reply_markup"] = reply_markup
-        if message_thread_id is not None:
-            params["message_thread_id"] = int(message_thread_id)
-        if disable_notification:
-            params["disable_notification"] = True
-        if reply_to_message_id is not None:
-            params["reply_parameters"] = {"message_id": reply_to_message_id, "allow_sending_without_reply": True}
+        _where(params, message_thread_id, disable_notification, reply_to_message_id)
         result = self.call("sendMessage", params)
         return int(result["message_id"])
 
@@ -100,12 +95,7 @@ class TelegramClient:
         if caption:
             params["caption"] = caption
             params["parse_mode"] = "HTML"
-        if message_thread_id is not None:
-            params["message_thread_id"] = int(message_thread_id)
-        if disable_notification:
-            params["disable_notification"] = True
-        if reply_to_message_id is not None:
-            params["reply_parameters"] = {"message_id": reply_to_message_id, "allow_sending_without_reply": True}
+        _where(params, message_thread_id, disable_notification, reply_to_message_id)
         result = self.call("sendPhoto", params, files={"photo": ("graph.png", png, "image/png")},
                            read_timeout=30.0)
         return int(result["message_id"])
@@ -149,3 +139,14 @@ def _header_seconds(value: str | None) -> float | None:
         return float(value) if value is not None else None
     except ValueError:
         return None
+
+
+def _where(params: dict[str, Any], thread: int | None, quiet: bool, reply_to: int | None) -> None:
+    """The parameters every sending method shares: forum topic, no sound, reply."""
+    if thread is not None:
+        params["message_thread_id"] = int(thread)
+    if quiet:
+        params["disable_notification"] = True
+    if reply_to is not None:
+        params["reply_parameters"] = {"message_id": reply_to, "allow_sending_without_reply": True}
+

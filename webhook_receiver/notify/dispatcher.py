@@ -218,8 +218,7 @@ class LaneRunner:
         remote = [first or ""]
         for part in parts[1:]:
             remote.append(self._send_continuation(part, first) or "")
-        self.d.outbox.set_message_remote_ids(ref, remote)
-        self._told(rows, ref, first, "single")
+        self._told(rows, ref, first, "single", remote)
         if len(parts) > 1:
             self.d.metrics.messages.labels(self.lane.channel, "part").inc(len(parts) - 1)
         self.failures_in_row = 0
@@ -268,8 +267,7 @@ class LaneRunner:
             self.d.outbox.drop_message(ref)
             self._failed(plan, rows, exc)
             return 1
-        self.d.outbox.set_message_remote_ids(ref, [remote or ""])
-        self._told(rows, ref, remote, "reply")
+        self._told(rows, ref, remote, "reply", [remote or ""])
         self.failures_in_row = 0
         return 1
 
@@ -299,8 +297,7 @@ class LaneRunner:
                 self.d.metrics.graph_failures.labels("send").inc()
             self._failed(plan, rows, exc)
             return 1
-        self.d.outbox.set_message_remote_ids(ref, [remote or ""])
-        self._told(rows, ref, remote, "photo")
+        self._told(rows, ref, remote, "photo", [remote or ""])
         self.d.outbox.drop_payload_keys([item.id], ["png"])
         self.failures_in_row = 0
         return 1
@@ -349,8 +346,7 @@ class LaneRunner:
             self.d.outbox.drop_message(ref)
             self._failed(plan, rows + tail_rows, exc)
             return len(ids)
-        self.d.outbox.set_message_remote_ids(ref, [remote or ""])
-        self._told(rows, ref, remote, "packed")
+        self._told(rows, ref, remote, "packed", [remote or ""])
         if tail_rows:
             self.d.outbox.complete([int(r["id"]) for r in tail_rows], "folded", message_ref=ref,
                                    destination=self.lane.destination, note="counted in a packed message")
@@ -414,9 +410,10 @@ class LaneRunner:
         log.info("edit not possible", extra={"fields": {"lane": str(self.lane), "why": why}})
 
     # outcomes -----------------------------------------------------------------------------------
-    def _told(self, rows: list[dict[str, Any]], ref: int, remote: str | None, shape: str) -> None:
+    def _told(self, rows: list[dict[str, Any]], ref: int, remote: str | None, shape: str,
+              remote_ids: list[str] | None = None) -> None:
         self.d.outbox.complete([int(r["id"]) for r in rows], "sent", message_ref=ref, remote_id=remote,
-                               destination=self.lane.destination, worker=self.d.worker_id)
+                               destination=self.lane.destination, worker=self.d.worker_id, remote_ids=remote_ids)
         self.d.metrics.messages.labels(self.lane.channel, shape).inc()
         now = _utcnow()
         for r in rows:

@@ -222,20 +222,29 @@ class Outbox:
 
     def complete(self, ids: Sequence[int], status: str, *, message_ref: int | None = None,
                  remote_id: str | None = None, destination: str | None = None, worker: str | None = None,
-                 note: str | None = None) -> None:
-        """Rows told: `sent` (named in message `message_ref`) or `folded` (told within another)."""
+                 note: str | None = None, remote_ids: Sequence[str] | None = None) -> None:
+        """Rows told: `sent` (named in message `message_ref`) or `folded` (told within another).
+
+        One short transaction, right after the service answered: with `remote_ids` the message's ids
+        are recorded in it too. The time between the service accepting a message and this commit is
+        the only moment a crash can make a message be told twice (at least once, never lost)."""
         if status not in ("sent", "folded"):
             return
 
-        def stamp_worker(tx: Transaction) -> None:
-            for i in ids if worker else ():
-                self._merge_payload(tx, i, {"worker": worker})
+        def record_message(tx: Transaction) -> None:
+            if remote_ids is not None and message_ref is not None:
+                tx.execute("UPDATE messages SET remote_ids = %s, sent_at = %s, updated_at = %s WHERE id = %s",
+                           (self.d.json_in([str(x) for x in remote_ids]), self.d.time_in(tx.now),
+                            self.d.time_in(tx.now), message_ref))
 
-        self._update(ids, "status = %s, sent_at = %s, updated_at = %s, locked_by = NULL, locked_until = NULL, "
-                          "last_error = %s, message_ref = coalesce(%s, message_ref), "
-                          "message_id = coalesce(%s, message_id), chat_id = coalesce(%s, chat_id)",
-                     lambda tx: (status, self.d.time_in(tx.now), self.d.time_in(tx.now), note, message_ref,
-                                 remote_id, destination), after=stamp_worker)
+        sets = ("status = %s, sent_at = %s, updated_at = %s, locked_by = NULL, locked_until = NULL, "
+                "last_error = %s, message_ref = coalesce(%s, message_ref), "
+                "message_id = coalesce(%s, message_id), chat_id = coalesce(%s, chat_id)")
+        if worker:  # who told it (the timeline and the lane's history show it)
+            sets += f", payload = {self.d.json_set_text('payload', 'worker')}"
+        self._update(ids, sets, lambda tx: (status, self.d.time_in(tx.now), self.d.time_in(tx.now), note, message_ref,
+                                            remote_id, destination, *([worker] if worker else [])),
+                     after=record_message)
 
     def retry(self, rows: Sequence[Mapping[str, Any]], error: str, delay: float, *, count_failure: bool,
               max_failures: int, extra: Mapping[str, Any] | None = None) -> list[int]:

@@ -88,6 +88,10 @@ class Dialect:
     def seconds_between(self, later: str, earlier: str) -> str:
         return f"EXTRACT(EPOCH FROM ({later} - {earlier}))"
 
+    def json_set_text(self, column: str, key: str) -> str:
+        """SQL for `column` (a JSON object) with `key` set to the text parameter `%s`."""
+        return f"{column} || jsonb_build_object('{key}', %s::text)"
+
 
 class Transaction:
     """One open transaction. Planners use `execute`/`fetchall` with `%s` placeholders."""

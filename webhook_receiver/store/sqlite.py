@@ -56,6 +56,9 @@ class SQLiteDialect(Dialect):
                 raise
             return datetime.fromisoformat(f"{int(year):04d}-{rest}")
 
+    def json_set_text(self, column: str, key: str) -> str:
+        return f"json_set({column}, '$.{key}', %s)"
+
     def seconds_between(self, later: str, earlier: str) -> str:
         return f"((julianday({later}) - julianday({earlier})) * 86400.0)"
 

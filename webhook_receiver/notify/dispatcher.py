@@ -546,13 +546,6 @@ class Dispatcher:
                 r = self._runners[lane] = LaneRunner(self, lane, channel)
             return r
 
-    def default_lanes(self) -> list[Lane]:
-        out = []
-        for name, ch in self.channels.items():
-            if name == "telegram":
-                out.append(Lane(name, str(getattr(ch, "chat_id", ""))))
-        return out
-
     def _adopt(self) -> None:
         """Rows queued before lanes existed (destination '') go to each channel's default lane."""
         if self._adopted:

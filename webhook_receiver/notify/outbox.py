@@ -127,13 +127,6 @@ class Outbox:
                 (lane.channel, lane.destination, self.d.time_in(now), limit))
         return [self._out(r) for r in rows]
 
-    def next_due_at(self, lane: Lane) -> datetime | None:
-        with self.store.transaction(write=False) as tx:
-            row = tx.fetchone(
-                "SELECT min(next_attempt_at) AS t FROM notifications WHERE channel = %s AND destination = %s "
-                "AND status IN ('pending', 'sending')", (lane.channel, lane.destination))
-        return self.d.time_out(row["t"]) if row and row["t"] is not None else None
-
     def originals(self, lane: Lane, alert_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
         """For each alert, the lane's row that first told it (kind firing), if any."""
         ids = sorted({int(i) for i in alert_ids})

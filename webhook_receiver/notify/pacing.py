@@ -66,14 +66,6 @@ class LanePacer:
         """The service said 429 retry_after: nothing to this lane for `seconds`."""
         self._hold_until = max(self._hold_until, self.clock() + max(0.0, seconds))
 
-    @property
-    def held_until(self) -> float:
-        return self._hold_until
-
-    def used(self) -> int:
-        self._trim(self.clock())
-        return len(self._sent)
-
 
 class GlobalLimiter:
     """A channel's limit across its lanes in this process (Telegram: ~30 calls a second per bot)."""

@@ -212,10 +212,6 @@ def _ts(dt: datetime | None) -> str:
     return dt.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC") if dt else "?"
 
 
-def _hms(dt: datetime | None) -> str:
-    return dt.astimezone(timezone.utc).strftime("%H:%M:%S") if dt else "?"
-
-
 @dataclass(frozen=True)
 class LinkBuilder:
     """Links into the receiver for a phone: the alert's history page and the filtered list.

@@ -182,6 +182,24 @@ class LaneRunner:
         finally:
             self.pacer.record()
 
+    def _send_once(self, plan: SlotPlan, rows: list[dict[str, Any]], shape: str, call: Callable[[], Any], *,
+                   failed_rows: list[dict[str, Any]] | None = None, ref: int | None = None) -> tuple[int, Any] | None:
+        """Reserve the message (its id goes into buttons), take the rows into it, make the one call.
+        `ref`: a message reserved earlier (a packed message's buttons carry its id).
+        Returns (message ref, what the call answered); None when it failed (the message row is
+        dropped and the rows are retried or failed by `_failed`, with `failed_rows` when more rows
+        than `rows` were taken for it)."""
+        if ref is None:
+            ref = self.d.outbox.reserve_message(self.lane, shape)
+        self.d.outbox.take([int(r["id"]) for r in rows], self.d.worker_id, self.d.settings.lane_lease_seconds,
+                           message_ref=ref)
+        try:
+            return ref, self._call(call)
+        except DeliveryError as exc:
+            self.d.outbox.drop_message(ref)
+            self._failed(plan, failed_rows if failed_rows is not None else rows, exc)
+            return None
+
     @staticmethod
     def _extras(part: Part, items: Sequence[Item], *, quiet: bool | None = None) -> Part:
         """The forum topic of the items (all of one thread: `plan_slot` sees to it) and whether the
@@ -205,23 +223,17 @@ class LaneRunner:
             self.d.metrics.failed.labels(self.lane.channel, item.kind).inc()
             return 1
         rows = self._all_rows([item])
-        ids = [int(r["id"]) for r in rows]
         shape = item.kind if item.kind in ("deadman", "digest") else "single"
-        ref = self.d.outbox.reserve_message(self.lane, shape)
-        self.d.outbox.take(ids, self.d.worker_id, self.d.settings.lane_lease_seconds, message_ref=ref)
-        try:
-            first = self._call(lambda: self.channel.send(self.lane.destination, parts[0]))
-        except DeliveryError as exc:
-            self.d.outbox.drop_message(ref)
-            self._failed(plan, rows, exc)
+        sent = self._send_once(plan, rows, shape, lambda: self.channel.send(self.lane.destination, parts[0]))
+        if sent is None:
             return len(rows)
+        ref, first = sent
         remote = [first or ""]
         for part in parts[1:]:
             remote.append(self._send_continuation(part, first) or "")
         self._told(rows, ref, first, "single", remote)
         if len(parts) > 1:
             self.d.metrics.messages.labels(self.lane.channel, "part").inc(len(parts) - 1)
-        self.failures_in_row = 0
         if item.kind == "firing" and first:
             self._queue_graph(item, first)
         return len(rows)
@@ -249,26 +261,19 @@ class LaneRunner:
         """A command's answer: a reply to the command, or an edit of an earlier answer (a page)."""
         item = plan.items[0]
         p = item.row.get("payload") or {}
-        rows = [item.row]
-        ids = [item.id]
         part = self._extras(self.channel.render_reply(p), [item], quiet=False)
-        edit_id = p.get("edit_message_id")
-        ref = self.d.outbox.reserve_message(self.lane, "reply")
-        self.d.outbox.take(ids, self.d.worker_id, self.d.settings.lane_lease_seconds)
-        try:
+        edit_id, to = p.get("edit_message_id"), p.get("reply_to")
+
+        def call() -> str | None:
             if edit_id:
-                self._call(lambda: self.channel.edit(self.lane.destination, str(edit_id), part))
-                remote: str | None = str(edit_id)
-            else:
-                to = p.get("reply_to")
-                remote = self._call(lambda: self.channel.send(self.lane.destination, part,
-                                                              reply_to=str(to) if to else None))
-        except DeliveryError as exc:
-            self.d.outbox.drop_message(ref)
-            self._failed(plan, rows, exc)
-            return 1
-        self._told(rows, ref, remote, "reply", [remote or ""])
-        self.failures_in_row = 0
+                self.channel.edit(self.lane.destination, str(edit_id), part)
+                return str(edit_id)
+            return self.channel.send(self.lane.destination, part, reply_to=str(to) if to else None)
+
+        sent = self._send_once(plan, [item.row], "reply", call)
+        if sent is not None:
+            ref, remote = sent
+            self._told([item.row], ref, remote, "reply", [remote or ""])
         return 1
 
     def _graph(self, plan: SlotPlan) -> int:
@@ -284,22 +289,22 @@ class LaneRunner:
             self.d.outbox.fail([item.id], "graph: no image")
             self.d.metrics.graph_failures.labels("missing").inc()
             return 1
-        ref = self.d.outbox.reserve_message(self.lane, "photo")
-        self.d.outbox.take([item.id], self.d.worker_id, self.d.settings.lane_lease_seconds)
-        try:
-            to = p.get("reply_to")
-            remote = self._call(lambda: self.channel.send_photo(
-                self.lane.destination, png, str(p.get("caption") or ""), reply_to=str(to) if to else None,
-                thread_id=item.thread, quiet=True))
-        except DeliveryError as exc:
-            self.d.outbox.drop_message(ref)
-            if exc.permanent:
-                self.d.metrics.graph_failures.labels("send").inc()
-            self._failed(plan, rows, exc)
-            return 1
-        self._told(rows, ref, remote, "photo", [remote or ""])
-        self.d.outbox.drop_payload_keys([item.id], ["png"])
-        self.failures_in_row = 0
+        to = p.get("reply_to")
+
+        def call() -> str | None:
+            try:
+                return self.channel.send_photo(self.lane.destination, png, str(p.get("caption") or ""),
+                                               reply_to=str(to) if to else None, thread_id=item.thread, quiet=True)
+            except DeliveryError as exc:
+                if exc.permanent:
+                    self.d.metrics.graph_failures.labels("send").inc()
+                raise
+
+        sent = self._send_once(plan, rows, "photo", call)
+        if sent is not None:
+            ref, remote = sent
+            self._told(rows, ref, remote, "photo", [remote or ""])
+            self.d.outbox.drop_payload_keys([item.id], ["png"])
         return 1
 
     def _send_continuation(self, part: Part, first: str | None) -> str | None:
@@ -337,15 +342,13 @@ class LaneRunner:
         rows = self._all_rows(taken)
         tail_rows = [i.row for i in plan.tail]
         ids = [int(r["id"]) for r in rows + tail_rows]
-        self.d.outbox.take([int(r["id"]) for r in rows], self.d.worker_id, self.d.settings.lane_lease_seconds,
-                           message_ref=ref)
+        # the counted rows are taken too, but not into the message: Ack all acts on the named ones
         self.d.outbox.take([int(r["id"]) for r in tail_rows], self.d.worker_id, self.d.settings.lane_lease_seconds)
-        try:
-            remote = self._call(lambda: self.channel.send(self.lane.destination, part))
-        except DeliveryError as exc:
-            self.d.outbox.drop_message(ref)
-            self._failed(plan, rows + tail_rows, exc)
+        sent = self._send_once(plan, rows, "packed", lambda: self.channel.send(self.lane.destination, part),
+                               failed_rows=rows + tail_rows, ref=ref)
+        if sent is None:
             return len(ids)
+        _, remote = sent
         self._told(rows, ref, remote, "packed", [remote or ""])
         if tail_rows:
             self.d.outbox.complete([int(r["id"]) for r in tail_rows], "folded", message_ref=ref,
@@ -360,7 +363,6 @@ class LaneRunner:
                 "channel": self.lane.channel, "destination": self.lane.destination, "kind": "refresh",
                 "message_ref": r, "payload": {"message_ref": r}, "dedupe_key": f"refresh:{r}:{stamp}"} for r in refs])
         self.d.metrics.packed_alerts.labels(self.lane.channel).inc(len(taken))
-        self.failures_in_row = 0
         log.info("packed message sent", extra={"fields": {
             "lane": str(self.lane), "named": len(taken), "counted": len(tail_rows), "waiting": len(plan.items) - n,
             "lead": plan.lead, "message_ref": ref}})
@@ -394,7 +396,6 @@ class LaneRunner:
                 self._failed(plan, rows, exc)
             return len(ids)
         self._told(rows, int(msg["id"]), msg["remote_ids"][0], "edit")
-        self.failures_in_row = 0
         return len(ids)
 
     def _edit_impossible(self, plan: SlotPlan, why: str) -> None:
@@ -414,6 +415,7 @@ class LaneRunner:
               remote_ids: list[str] | None = None) -> None:
         self.d.outbox.complete([int(r["id"]) for r in rows], "sent", message_ref=ref, remote_id=remote,
                                destination=self.lane.destination, worker=self.d.worker_id, remote_ids=remote_ids)
+        self.failures_in_row = 0
         self.d.metrics.messages.labels(self.lane.channel, shape).inc()
         now = _utcnow()
         for r in rows:

@@ -92,12 +92,19 @@ class LaneRunner:
         self.shares = Shares(d.channel_map.shares, clock=d.clock)
         self.failures_in_row = 0
         self.holding = False
+        self._renewed_at = float("-inf")
         self.wake = threading.Event()
 
     # leases -------------------------------------------------------------------------------------
     def _lease(self) -> bool:
+        """Hold the lane. A lease we hold is renewed when a third of it has passed, not at every step
+        (a lane steps several times a second while it waits for a slot)."""
+        now = self.d.clock()
+        if self.holding and now - self._renewed_at < self.d.settings.lane_lease_seconds / 3:
+            return True
         had = self.holding
         self.holding = self.d.leases.acquire(self.lane)
+        self._renewed_at = now
         if self.holding and not had:
             since = _utcnow() - timedelta(seconds=WINDOW_SECONDS)
             now_wall, now_mono = _utcnow(), self.d.clock()

@@ -275,12 +275,16 @@ class Outbox:
         self._update(ids, "status = 'pending', attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, "
                           "locked_by = NULL, locked_until = NULL", lambda tx: (), where=" AND status = 'sending'")
 
-    def _merge_payload(self, tx: Transaction, row_id: int, extra: Mapping[str, Any]) -> None:
+    def _edit_payload(self, tx: Transaction, row_id: int, set_: Mapping[str, Any] | None = None,
+                      drop: Sequence[str] = ()) -> None:
+        """Set and remove keys of one row's JSON payload inside `tx`."""
         row = tx.fetchone("SELECT payload FROM notifications WHERE id = %s", (row_id,))
         if row is None:
             return
         payload = self.d.json_out(row["payload"]) or {}
-        payload.update(extra)
+        payload.update(set_ or {})
+        for k in drop:
+            payload.pop(k, None)
         tx.execute("UPDATE notifications SET payload = %s WHERE id = %s", (self.d.json_in(payload), row_id))
 
     # ---- graphs ---------------------------------------------------------------------------------------
@@ -302,7 +306,7 @@ class Outbox:
     def graph_ready(self, row_id: int, png: bytes, caption: str) -> None:
         """The PNG is made: the row joins its lane (sent after the pages waiting there)."""
         with self.store.transaction() as tx:
-            self._merge_payload(tx, row_id, {"png": base64.b64encode(png).decode("ascii"), "caption": caption})
+            self._edit_payload(tx, row_id, {"png": base64.b64encode(png).decode("ascii"), "caption": caption})
             tx.execute("UPDATE notifications SET status = 'pending', next_attempt_at = %s, locked_by = NULL, "
                        "locked_until = NULL, updated_at = %s WHERE id = %s AND status = 'rendering'",
                        (self.d.time_in(tx.now), self.d.time_in(tx.now), row_id))
@@ -311,13 +315,7 @@ class Outbox:
         """Forget bulky payload entries once told (a sent graph's PNG)."""
         with self.store.transaction() as tx:
             for i in row_ids:
-                row = tx.fetchone("SELECT payload FROM notifications WHERE id = %s", (i,))
-                if row is None:
-                    continue
-                payload = self.d.json_out(row["payload"]) or {}
-                for k in keys:
-                    payload.pop(k, None)
-                tx.execute("UPDATE notifications SET payload = %s WHERE id = %s", (self.d.json_in(payload), i))
+                self._edit_payload(tx, i, drop=keys)
 
     # ---- replies ----------------------------------------------------------------------------------
     def reply_payload(self, destination: str, message_id: str) -> dict[str, Any] | None:

@@ -92,6 +92,9 @@ class NotifySettings:
         return self.slack_webhook_urls.get(severity) or self.slack_webhook_url
 
 
+D = NotifySettings()  # the defaults, written once (in the dataclass)
+
+
 def _url(raw: Mapping[str, str], key: str) -> str | None:
     v = parse_str(raw, key)
     if v is not None and not v.startswith(("http://", "https://")):
@@ -118,57 +121,60 @@ def load_notify_settings(raw: Mapping[str, Any] | None = None) -> NotifySettings
     am_urls, _ = parse_alertmanager_urls(r)  # parsed in one place: the receiver's settings
     webhook_secret = parse_str(r, "TELEGRAM_WEBHOOK_SECRET")
     prometheus_url = _url(r, "PROMETHEUS_URL")
-    graph_sevs = parse_list(r, "GRAPH_SEVERITIES") or ("P0", "P1")
+    graph_sevs = parse_list(r, "GRAPH_SEVERITIES") or D.graph_severities
     for sev in graph_sevs:
         if sev not in SEVERITIES:
             raise SettingsError(f"GRAPH_SEVERITIES: {sev!r} is not one of {', '.join(SEVERITIES)}")
     settings = NotifySettings(
         telegram_bot_token=parse_str(r, "TELEGRAM_BOT_TOKEN"),
         telegram_chat_id=parse_str(r, "TELEGRAM_CHAT_ID"),
-        telegram_api_url=_url(r, "TELEGRAM_API_URL") or "https://api.telegram.org",
+        telegram_api_url=_url(r, "TELEGRAM_API_URL") or D.telegram_api_url,
         telegram_webhook_secret=webhook_secret,
         telegram_allowed_user_ids=frozenset(users),
         telegram_polling=parse_bool(r, "TELEGRAM_POLLING", webhook_secret is None),
-        telegram_poll_timeout=parse_int(r, "TELEGRAM_POLL_TIMEOUT", 25, 0, 50),
-        telegram_chat_min_interval=parse_float(r, "TELEGRAM_CHAT_MIN_INTERVAL_SECONDS", 1.05, 0.0, 60.0),
-        telegram_chat_per_minute=parse_int(r, "TELEGRAM_CHAT_PER_MINUTE", 20, 1, 10_000),
-        telegram_global_per_second=parse_float(r, "TELEGRAM_GLOBAL_PER_SECOND", 30.0, 0.0, 10_000.0),
-        telegram_p0_reserve_per_minute=parse_int(r, "TELEGRAM_P0_RESERVE_PER_MINUTE", 3, 0, 10_000),
+        telegram_poll_timeout=parse_int(r, "TELEGRAM_POLL_TIMEOUT", D.telegram_poll_timeout, 0, 50),
+        telegram_chat_min_interval=parse_float(r, "TELEGRAM_CHAT_MIN_INTERVAL_SECONDS", D.telegram_chat_min_interval,
+                                               0.0, 60.0),
+        telegram_chat_per_minute=parse_int(r, "TELEGRAM_CHAT_PER_MINUTE", D.telegram_chat_per_minute, 1, 10_000),
+        telegram_global_per_second=parse_float(r, "TELEGRAM_GLOBAL_PER_SECOND", D.telegram_global_per_second,
+                                               0.0, 10_000.0),
+        telegram_p0_reserve_per_minute=parse_int(r, "TELEGRAM_P0_RESERVE_PER_MINUTE", D.telegram_p0_reserve_per_minute,
+                                                 0, 10_000),
         telegram_dry_run_dir=parse_str(r, "TELEGRAM_DRY_RUN_DIR"),
-        telegram_set_commands=parse_bool(r, "TELEGRAM_SET_COMMANDS", True),
+        telegram_set_commands=parse_bool(r, "TELEGRAM_SET_COMMANDS", D.telegram_set_commands),
         slack_webhook_url=_url(r, "SLACK_WEBHOOK_URL"),
         slack_webhook_urls={k: v for k, v in slack_sev.items() if v},
-        slack_min_interval=parse_float(r, "SLACK_MIN_INTERVAL_SECONDS", 1.05, 0.0, 60.0),
+        slack_min_interval=parse_float(r, "SLACK_MIN_INTERVAL_SECONDS", D.slack_min_interval, 0.0, 60.0),
         discord_webhook_url=_url(r, "DISCORD_WEBHOOK_URL"),
-        discord_min_interval=parse_float(r, "DISCORD_MIN_INTERVAL_SECONDS", 0.5, 0.0, 60.0),
-        discord_per_minute=parse_int(r, "DISCORD_PER_MINUTE", 30, 1, 10_000),
+        discord_min_interval=parse_float(r, "DISCORD_MIN_INTERVAL_SECONDS", D.discord_min_interval, 0.0, 60.0),
+        discord_per_minute=parse_int(r, "DISCORD_PER_MINUTE", D.discord_per_minute, 1, 10_000),
         smtp_host=parse_str(r, "SMTP_HOST"),
-        smtp_port=parse_int(r, "SMTP_PORT", 25, 1, 65535),
+        smtp_port=parse_int(r, "SMTP_PORT", D.smtp_port, 1, 65535),
         smtp_user=parse_str(r, "SMTP_USER"),
         smtp_password=parse_str(r, "SMTP_PASSWORD"),
-        smtp_starttls=parse_bool(r, "SMTP_STARTTLS", False),
+        smtp_starttls=parse_bool(r, "SMTP_STARTTLS", D.smtp_starttls),
         smtp_ca_file=parse_str(r, "SMTP_CA_FILE"),
         alert_email_from=parse_str(r, "ALERT_EMAIL_FROM"),
         alert_email_to=parse_list(r, "ALERT_EMAIL_TO"),
-        digest_hour_utc=parse_int(r, "DIGEST_HOUR_UTC", 8, 0, 23),
+        digest_hour_utc=parse_int(r, "DIGEST_HOUR_UTC", D.digest_hour_utc, 0, 23),
         alertmanager_urls=am_urls,
         external_url=_url(r, "RECEIVER_EXTERNAL_URL"),
         prometheus_url=prometheus_url,
         # graphs need a Prometheus to ask: on when PROMETHEUS_URL is set, unless GRAPHS_ENABLED=false
         graphs_enabled=parse_bool(r, "GRAPHS_ENABLED", prometheus_url is not None),
         graph_severities=tuple(graph_sevs),
-        graph_window_seconds=parse_float(r, "GRAPH_WINDOW_SECONDS", 1800.0, 60.0, 86400.0),
-        graph_timeout_seconds=parse_float(r, "GRAPH_TIMEOUT_SECONDS", 5.0, 0.1, 60.0),
-        deadman_timeout_seconds=parse_float(r, "DEADMAN_TIMEOUT_SECONDS", 300, 1, 86400 * 7),
-        deadman_enabled=parse_bool(r, "DEADMAN_ENABLED", True),
+        graph_window_seconds=parse_float(r, "GRAPH_WINDOW_SECONDS", D.graph_window_seconds, 60.0, 86400.0),
+        graph_timeout_seconds=parse_float(r, "GRAPH_TIMEOUT_SECONDS", D.graph_timeout_seconds, 0.1, 60.0),
+        deadman_timeout_seconds=parse_float(r, "DEADMAN_TIMEOUT_SECONDS", D.deadman_timeout_seconds, 1, 86400 * 7),
+        deadman_enabled=parse_bool(r, "DEADMAN_ENABLED", D.deadman_enabled),
         channel_map_path=parse_str(r, "CHANNEL_MAP_FILE"),
         notifications_enabled=parse_bool(r, "NOTIFICATIONS_ENABLED", any(parse_str(r, k) for k in _channel_keys())),
-        dispatcher_poll_seconds=parse_float(r, "NOTIFY_POLL_SECONDS", 0.25, 0.01, 60),
-        lane_lease_seconds=parse_float(r, "NOTIFY_LANE_LEASE_SECONDS", 8.0, 1.0, 600.0),
-        max_failures=parse_int(r, "NOTIFY_MAX_FAILURES", 10, 1, 1000),
-        backoff_base_seconds=parse_float(r, "NOTIFY_BACKOFF_BASE_SECONDS", 1.0, 0.01, 600.0),
-        backoff_cap_seconds=parse_float(r, "NOTIFY_BACKOFF_CAP_SECONDS", 30.0, 0.01, 3600.0),
-        name_bound=parse_int(r, "NOTIFY_NAME_BOUND", 200, 1, 100_000),
+        dispatcher_poll_seconds=parse_float(r, "NOTIFY_POLL_SECONDS", D.dispatcher_poll_seconds, 0.01, 60),
+        lane_lease_seconds=parse_float(r, "NOTIFY_LANE_LEASE_SECONDS", D.lane_lease_seconds, 1.0, 600.0),
+        max_failures=parse_int(r, "NOTIFY_MAX_FAILURES", D.max_failures, 1, 1000),
+        backoff_base_seconds=parse_float(r, "NOTIFY_BACKOFF_BASE_SECONDS", D.backoff_base_seconds, 0.01, 600.0),
+        backoff_cap_seconds=parse_float(r, "NOTIFY_BACKOFF_CAP_SECONDS", D.backoff_cap_seconds, 0.01, 3600.0),
+        name_bound=parse_int(r, "NOTIFY_NAME_BOUND", D.name_bound, 1, 100_000),
     )
     if settings.graphs_enabled and settings.prometheus_url is None:
         raise SettingsError("GRAPHS_ENABLED: graphs need PROMETHEUS_URL (the Prometheus to ask for the series)")

@@ -42,6 +42,10 @@ __all__ = ["Outbox", "KINDS", "STATUSES", "Lane"]
 KINDS = ("firing", "resolved", "ack", "refresh", "deadman", "digest", "summary", "reply", "graph")
 STATUSES = ("pending", "sending", "sent", "failed", "folded", "rendering")
 TIME_COLS = ("next_attempt_at", "locked_until", "created_at", "updated_at", "sent_at")
+# every column but the payload, which `due` reads without a ready graph's PNG (it stays in the row
+# until the lane sends it: `graph_png`)
+_ROW_COLUMNS = ("id, alert_id, channel, destination, kind, severity, status, attempts, next_attempt_at, locked_until, "
+                "locked_by, last_error, message_id, chat_id, dedupe_key, created_at, updated_at, sent_at, message_ref")
 OPEN = ("pending", "sending")
 
 
@@ -121,7 +125,8 @@ class Outbox:
         now = now or utcnow()
         with self.store.transaction(write=False) as tx:
             rows = tx.fetchall(
-                "SELECT * FROM notifications WHERE channel = %s AND destination = %s "
+                f"SELECT {_ROW_COLUMNS}, {self.d.json_without('payload', 'png')} AS payload "
+                "FROM notifications WHERE channel = %s AND destination = %s "
                 "AND status IN ('pending', 'sending') AND next_attempt_at <= %s "
                 "ORDER BY CASE WHEN kind = 'reply' THEN 0 ELSE 1 END, severity IS NULL, severity, id LIMIT %s",
                 (lane.channel, lane.destination, self.d.time_in(now), limit))
@@ -310,6 +315,16 @@ class Outbox:
             tx.execute("UPDATE notifications SET status = 'pending', next_attempt_at = %s, locked_by = NULL, "
                        "locked_until = NULL, updated_at = %s WHERE id = %s AND status = 'rendering'",
                        (self.d.time_in(tx.now), self.d.time_in(tx.now), row_id))
+
+    def graph_png(self, row_id: int) -> bytes:
+        """A ready graph's PNG (b"" when there is none or it does not decode)."""
+        with self.store.transaction(write=False) as tx:
+            row = tx.fetchone("SELECT payload FROM notifications WHERE id = %s", (row_id,))
+        payload = (self.d.json_out(row["payload"]) if row else None) or {}
+        try:
+            return base64.b64decode(str(payload.get("png") or ""), validate=True)
+        except ValueError:
+            return b""
 
     def drop_payload_keys(self, row_ids: Sequence[int], keys: Sequence[str]) -> None:
         """Forget bulky payload entries once told (a sent graph's PNG)."""

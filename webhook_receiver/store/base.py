@@ -92,6 +92,10 @@ class Dialect:
         """SQL for `column` (a JSON object) with `key` set to the text parameter `%s`."""
         return f"{column} || jsonb_build_object('{key}', %s::text)"
 
+    def json_without(self, column: str, key: str) -> str:
+        """SQL for `column` (a JSON object) without `key`."""
+        return f"{column} - '{key}'"
+
 
 class Transaction:
     """One open transaction. Planners use `execute`/`fetchall` with `%s` placeholders."""

@@ -59,6 +59,9 @@ class SQLiteDialect(Dialect):
     def json_set_text(self, column: str, key: str) -> str:
         return f"json_set({column}, '$.{key}', %s)"
 
+    def json_without(self, column: str, key: str) -> str:
+        return f"json_remove({column}, '$.{key}')"
+
     def seconds_between(self, later: str, earlier: str) -> str:
         return f"((julianday({later}) - julianday({earlier})) * 86400.0)"
 

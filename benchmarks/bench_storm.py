@@ -23,7 +23,6 @@ import random
 import re
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -33,6 +32,7 @@ from typing import Any
 import requests
 import yaml
 
+from benchmarks.common import postgres_cluster, scratch_dir
 from exporter.catalog import load_catalog, render_alertmanager_config
 from local_stack.processes import ManagedProcess, PostgresCluster, free_port, start_alertmanager, wait_http_ok
 from tests.fakes import FakeTelegram
@@ -45,11 +45,6 @@ STORM_DEADLINE = 180.0
 
 def _iso(dt: datetime) -> str:
     return dt.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-def _pct(values: list[float], q: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, max(0, round(q * (len(s) - 1))))] if s else float("nan")
 
 
 @dataclass
@@ -231,10 +226,7 @@ def scenario_storm(b: Bench) -> None:
 
 
 def main() -> None:
-    tmp = Path(tempfile.mkdtemp(prefix="d76-bench-storm-"))
-    tmp.chmod(0o755)
-    cluster = PostgresCluster(tmp / "pg").init().start()
-    try:
+    with scratch_dir("d76-bench-storm-") as tmp, postgres_cluster(tmp) as cluster:
         wanted = os.environ.get("BENCH_STORM_SCENARIOS", "p0,storm").split(",")
         for name, fn in (("p0", scenario_p0), ("storm", scenario_storm)):
             if name not in wanted:
@@ -244,8 +236,6 @@ def main() -> None:
                 fn(b)
             finally:
                 b.close()
-    finally:
-        cluster.stop(mode="immediate")
 
 
 if __name__ == "__main__":

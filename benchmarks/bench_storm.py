@@ -75,7 +75,6 @@ def _native_config(ours: str, api_url: str, bot_token: str) -> str:
 
 class Bench:
     def __init__(self, tmp: Path, cluster: PostgresCluster, dbname: str) -> None:
-        self.tmp = tmp
         self.procs: list[ManagedProcess] = []
         import psycopg
 
@@ -86,6 +85,13 @@ class Bench:
         self.native_tg = FakeTelegram().start()
         for tg in (self.ours_tg, self.native_tg):
             tg.enforce_limits(min_interval=1.0, per_minute=20, global_per_second=30)
+        try:
+            self._start(tmp, dbname)
+        except BaseException:
+            self.close()  # what did start: a failed start-up leaves no receiver or Alertmanager behind
+            raise
+
+    def _start(self, tmp: Path, dbname: str) -> None:
         port = free_port()
         self.receiver_url = f"http://127.0.0.1:{port}"
         env = {**os.environ, "DATABASE_URL": self.db_url, "RECEIVER_TOKEN": TOKEN, "NOTIFICATIONS_ENABLED": "true",

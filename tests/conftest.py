@@ -124,11 +124,6 @@ def alertmanager_factory(tmp_path: Path) -> Iterator[Callable[[Path], tuple[Mana
 
 
 # --- the receiver, on both backends -------------------------------------------------------------
-@pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'history.sqlite3'}"
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The same test on the embedded default and on PostgreSQL (a fresh database)."""

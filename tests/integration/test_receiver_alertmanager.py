@@ -94,13 +94,6 @@ def stored(url: str, **params: str) -> list[dict[str, Any]]:
     return r.json()["alerts"]
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'alerts.sqlite3'}"
-    return request.getfixturevalue("pg_url")
-
-
 def test_alertmanager_to_receiver(database_url: str, tmp_path: Path, start_receiver: Callable[..., Receiver],
                                   alertmanager_factory: Callable[[Path], tuple[ManagedProcess, str]]) -> None:
     _, url = start_receiver(database_url)

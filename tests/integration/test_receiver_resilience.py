@@ -263,15 +263,8 @@ def test_sqlite_locked_or_not_a_database_is_503(tmp_path: Path, start_receiver: 
     assert r.status_code == 503 and r.headers["Retry-After"]
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'v.sqlite3'}"
-    return request.getfixturevalue("pg_url")
-
-
-def test_values_a_backend_refuses_are_the_same_clear_error_on_both(any_db: str) -> None:
-    store = open_store(any_db)
+def test_values_a_backend_refuses_are_the_same_clear_error_on_both(database_url: str) -> None:
+    store = open_store(database_url)
     try:
         store.migrate()
         result = store.ingest(parse_alertmanager_payload((FIXTURES / "firing-p0-single.json").read_bytes()))

@@ -23,13 +23,12 @@ from __future__ import annotations
 import random
 import statistics
 import sys
-import tempfile
-import shutil
 import time
 from pathlib import Path
 
 import requests
 
+from benchmarks.common import percentile, scratch_dir
 from exporter.simulator import EXCHANGES
 from local_stack.runner import Stack, StackConfig
 from tests.fakes import FakeTelegram
@@ -38,11 +37,6 @@ PAGE_SPACING = 6.5
 REFIRE_TRIALS = 6
 DEGRADED_TRIALS = 12
 EXCHANGE_COUNT = 20
-
-
-def _pct(values: list[float], q: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, max(0, round(q * (len(s) - 1))))]
 
 
 def _am_has(stack: Stack, ex: str) -> bool:
@@ -88,8 +82,8 @@ def _trials(stack: Stack, tg: FakeTelegram, rng: random.Random, exchanges: list[
 
 def _report(title: str, latencies: list[float]) -> None:
     print(f"{title}, {len(latencies)} trials:")
-    print(f"  p50 {statistics.median(latencies) * 1000:.0f} ms   p90 {_pct(latencies, 0.9) * 1000:.0f} ms"
-          f"   p99 {_pct(latencies, 0.99) * 1000:.0f} ms   max {max(latencies) * 1000:.0f} ms"
+    print(f"  p50 {statistics.median(latencies) * 1000:.0f} ms   p90 {percentile(latencies, 0.9) * 1000:.0f} ms"
+          f"   p99 {percentile(latencies, 0.99) * 1000:.0f} ms   max {max(latencies) * 1000:.0f} ms"
           f"   min {min(latencies) * 1000:.0f} ms")
     print("  goal: p50 < 1000 ms, p99 < 2000 ms", flush=True)
 
@@ -103,12 +97,8 @@ def _config(state: Path, tg: FakeTelegram, ha: bool) -> StackConfig:
 
 
 def main(refire_trials: int = REFIRE_TRIALS, degraded_trials: int = DEGRADED_TRIALS) -> None:
-    tmp = Path(tempfile.mkdtemp(prefix="d76-bench-e2e-"))
-    tmp.chmod(0o755)  # the HA stack's throwaway PostgreSQL runs as `postgres` and must reach it
-    try:
+    with scratch_dir("d76-bench-e2e-") as tmp:  # the HA stacks' throwaway PostgreSQL must reach it
         _run(tmp, refire_trials, degraded_trials)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _run(tmp: Path, refire_trials: int, degraded_trials: int) -> None:

@@ -16,15 +16,15 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
 import sys
-import tempfile
 import threading
-import time
 from collections import Counter
+from contextlib import ExitStack
 from pathlib import Path
 
 import requests
+
+from benchmarks.common import postgres_cluster, run_threads, scratch_dir
 
 __all__ = ["main"]
 
@@ -42,27 +42,23 @@ def _count_rows(database_url: str, table: str) -> int:
 
 
 def main() -> None:
-    from local_stack.processes import ManagedProcess, PostgresCluster, free_port, wait_http_ok
+    from local_stack.processes import ManagedProcess, free_port, wait_http_ok
     from tests.fakes.mutations import load_seed_bodies, mutate_body
 
     n = int(os.environ.get("BENCH_FUZZ_BODIES", "10000"))
     seed = int(os.environ.get("BENCH_FUZZ_SEED", "20261123"))
     threads = int(os.environ.get("BENCH_FUZZ_THREADS", "4"))
     backend = os.environ.get("BENCH_FUZZ_BACKEND", "postgresql")
-    base = Path(tempfile.mkdtemp(prefix="d76-bench-fuzz-"))
-    base.chmod(0o755)
-    cluster = None
-    proc = None
-    try:
+    with scratch_dir("d76-bench-fuzz-") as base, ExitStack() as running:
         if backend == "postgresql":
-            cluster = PostgresCluster(base / "pg").init().start()
-            database_url = cluster.url
+            database_url = running.enter_context(postgres_cluster(base)).url
         else:
             database_url = f"sqlite:///{base / 'fuzz.sqlite3'}"
         port = free_port()
         env = {**os.environ, "DATABASE_URL": database_url, "RECEIVER_TOKEN": TOKEN}
         proc = ManagedProcess("receiver", [str(Path(sys.executable).with_name("d76")), "receiver", "--listen",
                                            f"127.0.0.1:{port}"], base / "receiver.log", env=env).start()
+        running.callback(proc.stop)
         url = f"http://127.0.0.1:{port}"
         wait_http_ok(f"{url}/readyz", 60, proc)
 
@@ -95,13 +91,7 @@ def main() -> None:
                     if status >= 500 or status == 0:
                         failures.append((i, status, body))
 
-        t0 = time.perf_counter()
-        ts = [threading.Thread(target=worker) for _ in range(threads)]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
-        took = time.perf_counter() - t0
+        took = run_threads(worker, threads)
         print("by status: " + ", ".join(f"{c} x {s if s else 'no answer'}" for s, c in sorted(counts.items())), flush=True)
         print(f"{n / took:.0f} bodies/s ({took:.1f} s); 5xx or no answer: "
               f"{sum(c for s, c in counts.items() if s >= 500 or s == 0)}", flush=True)
@@ -131,12 +121,6 @@ def main() -> None:
         errors = [line for line in (base / "receiver.log").read_text(errors="replace").splitlines()
                   if '"level": "error"' in line or "Traceback" in line]
         print(f"receiver log: {len(errors)} error lines" + "".join(f"\n  {e[:300]}" for e in errors[:5]), flush=True)
-    finally:
-        if proc is not None:
-            proc.stop()
-        if cluster is not None:
-            cluster.stop(mode="immediate")
-        shutil.rmtree(base, ignore_errors=True)
 
 
 if __name__ == "__main__":

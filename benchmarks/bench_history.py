@@ -14,15 +14,13 @@ Run: `.venv/bin/python -m benchmarks.run history` (D76_BENCH_PRUNE_ALERTS=N chan
 from __future__ import annotations
 
 import os
-import shutil
 import statistics
-import tempfile
 import threading
 import time
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
-from benchmarks.bench_receiver import _payload, _pct
+from benchmarks.bench_receiver import webhook_body
+from benchmarks.common import percentile, postgres_cluster, scratch_dir
 
 
 def load(url: str, old_alerts: int, recent: int) -> None:
@@ -60,7 +58,7 @@ def ingest_until(app, stop: threading.Event, seq0: int, lat: list[float], pace: 
     t0 = datetime.now(timezone.utc)
     i = 0
     while not stop.is_set():
-        body = _payload(seq0 + i, 1, t0)
+        body = webhook_body(seq0 + i, 1, t0)
         s = time.perf_counter()
         r = c.post("/webhook/alertmanager", data=body, content_type="application/json")
         lat.append(time.perf_counter() - s)
@@ -71,22 +69,18 @@ def ingest_until(app, stop: threading.Event, seq0: int, lat: list[float], pace: 
 
 def _report(label: str, lat: list[float]) -> None:
     print(f"{label}: {len(lat)} payloads, p50 {statistics.median(lat) * 1000:.1f} ms, "
-          f"p99 {_pct(lat, 99) * 1000:.1f} ms, max {max(lat) * 1000:.1f} ms", flush=True)
+          f"p99 {percentile(lat, 0.99) * 1000:.1f} ms, max {max(lat) * 1000:.1f} ms", flush=True)
 
 
 def main() -> None:
     import logging
 
-    from local_stack.processes import PostgresCluster
     from webhook_receiver.app import create_app
     from webhook_receiver.history.retention import Pruner
     from webhook_receiver.settings import load_settings
 
     old = int(os.environ.get("D76_BENCH_PRUNE_ALERTS", "500000"))
-    base = Path(tempfile.mkdtemp(prefix="d76-bench-history-"))
-    base.chmod(0o755)
-    cluster = PostgresCluster(base / "pg").init().start()
-    try:
+    with scratch_dir("d76-bench-history-") as base, postgres_cluster(base) as cluster:
         app = create_app(load_settings({"DATABASE_URL": cluster.url, "NOTIFICATIONS_ENABLED": "false",
                                         "HISTORY_PRUNE": "false", "RECEIVER_DB_POOL_SIZE": "8"}))
         logging.getLogger("webhook_receiver").setLevel(logging.WARNING)
@@ -120,9 +114,6 @@ def main() -> None:
         left = store.count("alerts")
         assert left >= 100_000 and counts.rows["alerts"] == old, (left, counts.rows)
         store.close()
-    finally:
-        cluster.stop(mode="immediate")
-        shutil.rmtree(base, ignore_errors=True)
 
 
 if __name__ == "__main__":

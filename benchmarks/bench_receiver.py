@@ -14,24 +14,19 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
 import statistics
-import tempfile
 import threading
 import time
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
+
+from benchmarks.common import percentile, postgres_cluster, run_threads, scratch_dir
 
 SEVERITIES = ("P0", "P1", "P2", "P3")
 SOURCES = ("rate_limiter", "exchange_health", "arb_route", "arb_universe", "cross_sync", "risk_guard", "system")
 
 
-def _pct(xs: list[float], p: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
-
-
-def _payload(seq: int, size: int, t0: datetime) -> bytes:
+def webhook_body(seq: int, size: int, t0: datetime) -> bytes:
+    """An Alertmanager v4 body of `size` new firing alerts, numbered from `seq * size`."""
     alerts = []
     for j in range(size):
         n = seq * size + j
@@ -55,7 +50,7 @@ def _payload(seq: int, size: int, t0: datetime) -> bytes:
 
 def bench_ingest(app, group: int, payloads: int, seq0: int, threads: int = 4) -> None:  # type: ignore[no-untyped-def]
     t0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
-    bodies = [_payload(seq0 + i, group, t0) for i in range(payloads)]
+    bodies = [webhook_body(seq0 + i, group, t0) for i in range(payloads)]
     lat: list[float] = []
     lock = threading.Lock()
     it = iter(bodies)
@@ -75,16 +70,10 @@ def bench_ingest(app, group: int, payloads: int, seq0: int, threads: int = 4) ->
         with lock:
             lat.extend(mine)
 
-    start = time.perf_counter()
-    ts = [threading.Thread(target=worker) for _ in range(threads)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    wall = time.perf_counter() - start
+    wall = run_threads(worker, threads)
     print(f"ingest group={group:>3}: {payloads} payloads, {payloads * group} alerts in {wall:.2f}s -> "
           f"{payloads * group / wall:,.0f} alerts/s, {payloads / wall:,.0f} payloads/s; "
-          f"latency p50 {statistics.median(lat) * 1000:.1f} ms, p99 {_pct(lat, 99) * 1000:.1f} ms", flush=True)
+          f"latency p50 {statistics.median(lat) * 1000:.1f} ms, p99 {percentile(lat, 0.99) * 1000:.1f} ms", flush=True)
 
 
 def bulk_load(url: str, rows: int) -> tuple[datetime, datetime]:
@@ -132,20 +121,16 @@ def bench_query(app, start: datetime, end: datetime, n: int = 400) -> None:  # t
             assert r.status_code == 200, r.get_data(as_text=True)
             counts.append(r.json["count"])
         print(f"GET /api/alerts 1-day range + {label}, limit 100, over 1M rows: {n} requests, "
-              f"p50 {statistics.median(lat) * 1000:.2f} ms, p99 {_pct(lat, 99) * 1000:.2f} ms "
+              f"p50 {statistics.median(lat) * 1000:.2f} ms, p99 {percentile(lat, 0.99) * 1000:.2f} ms "
               f"(mean rows returned {statistics.mean(counts):.0f})", flush=True)
 
 
 def main() -> None:
-    from local_stack.processes import PostgresCluster
     from webhook_receiver.app import create_app
     from webhook_receiver.settings import load_settings
 
     rows = int(os.environ.get("D76_BENCH_ROWS", "1000000"))
-    base = Path(tempfile.mkdtemp(prefix="d76-bench-receiver-"))
-    base.chmod(0o755)
-    cluster = PostgresCluster(base / "pg").init().start()
-    try:
+    with scratch_dir("d76-bench-receiver-") as base, postgres_cluster(base) as cluster:
         with __import__("psycopg").connect(cluster.url) as conn:
             fsync = conn.execute("SHOW fsync").fetchone()[0]
             sync = conn.execute("SHOW synchronous_commit").fetchone()[0]
@@ -166,9 +151,6 @@ def main() -> None:
         start, end = bulk_load(cluster.url, rows)
         bench_query(app, start, end)
         store.close()
-    finally:
-        cluster.stop(mode="immediate")
-        shutil.rmtree(base, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ import random
 import re
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -33,6 +32,7 @@ from typing import Any
 import requests
 import yaml
 
+from benchmarks.common import postgres_cluster, scratch_dir
 from exporter.catalog import load_catalog, render_alertmanager_config
 from local_stack.processes import ManagedProcess, PostgresCluster, free_port, start_alertmanager, wait_http_ok
 from tests.fakes import FakeTelegram
@@ -45,11 +45,6 @@ STORM_DEADLINE = 180.0
 
 def _iso(dt: datetime) -> str:
     return dt.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-def _pct(values: list[float], q: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, max(0, round(q * (len(s) - 1))))] if s else float("nan")
 
 
 @dataclass
@@ -80,7 +75,6 @@ def _native_config(ours: str, api_url: str, bot_token: str) -> str:
 
 class Bench:
     def __init__(self, tmp: Path, cluster: PostgresCluster, dbname: str) -> None:
-        self.tmp = tmp
         self.procs: list[ManagedProcess] = []
         import psycopg
 
@@ -91,6 +85,13 @@ class Bench:
         self.native_tg = FakeTelegram().start()
         for tg in (self.ours_tg, self.native_tg):
             tg.enforce_limits(min_interval=1.0, per_minute=20, global_per_second=30)
+        try:
+            self._start(tmp, dbname)
+        except BaseException:
+            self.close()  # what did start: a failed start-up leaves no receiver or Alertmanager behind
+            raise
+
+    def _start(self, tmp: Path, dbname: str) -> None:
         port = free_port()
         self.receiver_url = f"http://127.0.0.1:{port}"
         env = {**os.environ, "DATABASE_URL": self.db_url, "RECEIVER_TOKEN": TOKEN, "NOTIFICATIONS_ENABLED": "true",
@@ -231,10 +232,7 @@ def scenario_storm(b: Bench) -> None:
 
 
 def main() -> None:
-    tmp = Path(tempfile.mkdtemp(prefix="d76-bench-storm-"))
-    tmp.chmod(0o755)
-    cluster = PostgresCluster(tmp / "pg").init().start()
-    try:
+    with scratch_dir("d76-bench-storm-") as tmp, postgres_cluster(tmp) as cluster:
         wanted = os.environ.get("BENCH_STORM_SCENARIOS", "p0,storm").split(",")
         for name, fn in (("p0", scenario_p0), ("storm", scenario_storm)):
             if name not in wanted:
@@ -244,8 +242,6 @@ def main() -> None:
                 fn(b)
             finally:
                 b.close()
-    finally:
-        cluster.stop(mode="immediate")
 
 
 if __name__ == "__main__":

@@ -5,10 +5,12 @@ tests/integration/* -> marker `integration` (real Prometheus, Alertmanager, Post
 """
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import pytest
 
@@ -18,6 +20,7 @@ from local_stack.processes import (
     free_port,
     start_alertmanager,
     start_prometheus,
+    wait_http_ok,
 )
 
 if TYPE_CHECKING:
@@ -29,6 +32,7 @@ if TYPE_CHECKING:
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_FIXTURES = REPO_ROOT.parent / "shared" / "fixtures" / "alertmanager-0.25"
 LOCAL_FIXTURES = REPO_ROOT / "tests" / "fixtures" / "alertmanager-0.25"
+D76 = str(Path(sys.executable).with_name("d76"))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -120,11 +124,6 @@ def alertmanager_factory(tmp_path: Path) -> Iterator[Callable[[Path], tuple[Mana
 
 
 # --- the receiver, on both backends -------------------------------------------------------------
-@pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'history.sqlite3'}"
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The same test on the embedded default and on PostgreSQL (a fresh database)."""
@@ -176,3 +175,39 @@ def telegram_env(tg: "FakeTelegram", chat: str = "-1001", **extra: str) -> dict[
     """Receiver settings that point Telegram at the fake (no long polling unless asked)."""
     return {"TELEGRAM_BOT_TOKEN": tg.token, "TELEGRAM_CHAT_ID": chat, "TELEGRAM_API_URL": tg.api_url,
             "TELEGRAM_POLLING": "false", "NOTIFY_POLL_SECONDS": "0.05", **extra}
+
+
+def start_receiver(log_path: Path, env: dict[str, str], *, port: int | None = None, threads: int | None = None,
+                   ready: str = "/readyz", unset: tuple[str, ...] = (),
+                   name: str = "receiver") -> tuple[ManagedProcess, str]:
+    """The real `d76 receiver` process (waitress) on 127.0.0.1:`port` (default: a free one), with
+    `env` over this process's environment (less the `unset` names), once `ready` answers 2xx.
+    Returns the process (the caller stops it) and its base URL."""
+    port = port or free_port()
+    full_env = {k: v for k, v in os.environ.items() if k not in unset}
+    full_env.update(env)
+    args = [D76, "receiver", "--listen", f"127.0.0.1:{port}", *(["--threads", str(threads)] if threads else [])]
+    proc = ManagedProcess(name, args, log_path, env=full_env).start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http_ok(url + ready, 60, proc)
+    except BaseException:
+        proc.stop()
+        raise
+    return proc, url
+
+
+@pytest.fixture
+def receiver_process(tmp_path: Path) -> Iterator[Callable[..., tuple[ManagedProcess, str]]]:
+    """`receiver_process(env, **start_receiver_kwargs)`: `start_receiver` with its log in tmp_path;
+    every receiver started is stopped at the end."""
+    started: list[ManagedProcess] = []
+
+    def start(env: dict[str, str], **kwargs: Any) -> tuple[ManagedProcess, str]:
+        proc, url = start_receiver(tmp_path / f"receiver{len(started)}.log", env, **kwargs)
+        started.append(proc)
+        return proc, url
+
+    yield start
+    for p in started:
+        p.stop()

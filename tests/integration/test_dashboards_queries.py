@@ -14,7 +14,6 @@ import requests
 
 from exporter.catalog import load_catalog
 from exporter.dashboards import build_dashboards
-from local_stack.processes import free_port
 from local_stack.runner import Stack, StackConfig
 from tests.fakes.payloads import am_alert, am_payload
 from webhook_receiver.payload import parse_alertmanager_payload
@@ -40,9 +39,8 @@ def _promql(expr: str) -> str:
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("dash")
-    cfg = StackConfig(state_dir=tmp / "stack", exporter_port=free_port(), prometheus_port=free_port(),
-                      alertmanager_port=free_port(), receiver_port=free_port(), simulator_args=["--tick", "0.1"],
-                      scenario="exchange-frozen", receiver_env={"DEADMAN_TIMEOUT_SECONDS": "600"})
+    cfg = StackConfig.with_free_ports(tmp / "stack", simulator_args=["--tick", "0.1"], scenario="exchange-frozen",
+                                      receiver_env={"DEADMAN_TIMEOUT_SECONDS": "600"})
     with Stack(cfg) as stack:
         url = stack.url("prometheus")
         # wait until the frozen exchange's notification went out and the receiver was scraped after it

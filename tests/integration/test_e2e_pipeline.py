@@ -13,14 +13,12 @@ import re
 import signal
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Iterator
 
 import pytest
 import requests
 import yaml
 
-from local_stack.processes import free_port
 from local_stack.runner import Stack, StackConfig
 from tests.fakes import FakeTelegram
 
@@ -86,10 +84,8 @@ def e2e(tmp_path_factory) -> Iterator[E2E]:
     ov = tmp / "overrides.yml"
     ov.write_text(yaml.safe_dump(OVERRIDES))
     with FakeTelegram() as tg:
-        cfg = StackConfig(
-            state_dir=tmp / "stack", exporter_port=free_port(), prometheus_port=free_port(),
-            alertmanager_port=free_port(), receiver_port=free_port(), catalog_override=ov,
-            simulator_args=["--tick", "0.1"],
+        cfg = StackConfig.with_free_ports(
+            tmp / "stack", catalog_override=ov, simulator_args=["--tick", "0.1"],
             receiver_env={"TELEGRAM_API_URL": tg.api_url, "TELEGRAM_BOT_TOKEN": tg.token,
                           "TELEGRAM_CHAT_ID": CHAT, "TELEGRAM_POLLING": "false",
                           # the fake enforces no limit here: a chat's 20 a minute would only slow the test

@@ -3,17 +3,14 @@ export round trips (CLI csv = CLI json = API csv); `d76 history --id N` prints t
 daily digest carries the day's history as CSV (through the local SMTP server)."""
 from __future__ import annotations
 
-import os
-import sys
 from datetime import datetime, timedelta, timezone
 from enum import Enum
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from click.testing import CliRunner
 
-from local_stack.processes import ManagedProcess, free_port, wait_http_ok
+from local_stack.processes import free_port
 from tests.fakes import SMTPServer
 from tests.fakes.payloads import am_alert, am_payload
 from tests.history_support import iso
@@ -24,7 +21,6 @@ from webhook_receiver.store import open_store
 from webhook_receiver.store.history import EpisodeCause, HistoryTables
 
 TOKEN = "client-test-token"
-D76 = str(Path(sys.executable).with_name("d76"))
 
 
 class AlertSeverity(Enum):  # the seed's own enum, as the bot's code would pass it
@@ -33,16 +29,10 @@ class AlertSeverity(Enum):  # the seed's own enum, as the bot's code would pass 
 
 
 @pytest.fixture
-def receiver(database_url: str, tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "RECEIVER_TOKEN": TOKEN, "NOTIFICATIONS_ENABLED": "false"}
-    proc = ManagedProcess("receiver", [D76, "receiver", "--listen", f"127.0.0.1:{port}", "--threads", "4"],
-                          tmp_path / "receiver.log", env=env).start()
-    try:
-        wait_http_ok(f"http://127.0.0.1:{port}/readyz", 60, proc)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.stop()
+def receiver(database_url: str, receiver_process) -> str:
+    _, url = receiver_process({"DATABASE_URL": database_url, "RECEIVER_TOKEN": TOKEN,
+                               "NOTIFICATIONS_ENABLED": "false"}, threads=4)
+    return url
 
 
 def seed(database_url: str) -> dict[str, int]:

@@ -4,9 +4,6 @@ outside their type, range or enum, missing required parts); none may get a 5xx, 
 must get a 4xx. Examples per operation are few and the seed fixed, to keep this under a minute."""
 from __future__ import annotations
 
-import os
-import sys
-from pathlib import Path
 from typing import Iterator
 
 import pytest
@@ -17,28 +14,23 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import negative_data_rejection, not_a_server_error
 
-from local_stack.processes import ManagedProcess, free_port, wait_http_ok
+from tests.conftest import start_receiver
 
 TOKEN = "openapi-fuzz-token"
 SECRET = "openapi-fuzz-telegram-secret"
-D76 = str(Path(sys.executable).with_name("d76"))
 EXAMPLES = 25
 
 
 @pytest.fixture(scope="module")
 def receiver(tmp_path_factory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("openapi")
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp / 'h.db'}", "RECEIVER_TOKEN": TOKEN,
+    env = {"DATABASE_URL": f"sqlite:///{tmp / 'h.db'}", "RECEIVER_TOKEN": TOKEN,
            "NOTIFICATIONS_ENABLED": "true", "TELEGRAM_POLLING": "false", "TELEGRAM_WEBHOOK_SECRET": SECRET,
            "DEADMAN_ENABLED": "false", "HISTORY_PRUNE": "false"}
-    for k in ("TELEGRAM_BOT_TOKEN", "ALERTMANAGER_URL", "SMTP_HOST", "SLACK_WEBHOOK_URL", "DISCORD_WEBHOOK_URL"):
-        env.pop(k, None)
-    proc = ManagedProcess("receiver", [D76, "receiver", "--listen", f"127.0.0.1:{port}", "--threads", "4"],
-                          tmp / "receiver.log", env=env).start()
+    proc, url = start_receiver(tmp / "receiver.log", env, threads=4, unset=(
+        "TELEGRAM_BOT_TOKEN", "ALERTMANAGER_URL", "SMTP_HOST", "SLACK_WEBHOOK_URL", "DISCORD_WEBHOOK_URL"))
     try:
-        wait_http_ok(f"http://127.0.0.1:{port}/readyz", 60, proc)
-        yield f"http://127.0.0.1:{port}"
+        yield url
     finally:
         proc.stop()
 

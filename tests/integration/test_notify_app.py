@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import requests
@@ -18,12 +17,6 @@ from webhook_receiver.settings import load_settings
 CHAT = "-1001"
 SECRET = "s3cret-webhook-token"
 OPERATOR = 4242
-
-
-@pytest.fixture
-def tg() -> Iterator[FakeTelegram]:
-    with FakeTelegram() as server:
-        yield server
 
 
 @pytest.fixture

@@ -5,44 +5,31 @@ restart), on a PostgreSQL cluster of its own so the shared session cluster is ne
 """
 from __future__ import annotations
 
-import os
 import shutil
-import sys
 import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import pytest
 import requests
 
-from local_stack.processes import ManagedProcess, PostgresCluster, free_port, wait_http_ok
+from local_stack.processes import ManagedProcess, PostgresCluster
 
 TOKEN = "am-test-token-123"
 HDR = {"Authorization": f"Bearer {TOKEN}"}
-D76 = str(Path(sys.executable).with_name("d76"))
 
 Receiver = tuple[ManagedProcess, str]
 
 
 @pytest.fixture
-def start_receiver(tmp_path: Path) -> Iterator[Callable[[str], Receiver]]:
-    started: list[ManagedProcess] = []
-
+def start_receiver(receiver_process: Callable[..., Receiver]) -> Callable[..., Receiver]:
     def start(database_url: str, **extra: str) -> Receiver:
-        port = free_port()
-        env = {**os.environ, "DATABASE_URL": database_url, "RECEIVER_TOKEN": TOKEN,
-               "NOTIFICATIONS_ENABLED": "false", "RECEIVER_DB_POOL_TIMEOUT": "1", **extra}
-        proc = ManagedProcess("receiver", [D76, "receiver", "--listen", f"127.0.0.1:{port}", "--threads", "4"],
-                              tmp_path / f"receiver{len(started)}.log", env=env).start()
-        started.append(proc)
-        wait_http_ok(f"http://127.0.0.1:{port}/readyz", 60, proc)
-        return proc, f"http://127.0.0.1:{port}"
+        return receiver_process({"DATABASE_URL": database_url, "RECEIVER_TOKEN": TOKEN, "NOTIFICATIONS_ENABLED": "false",
+                                 "RECEIVER_DB_POOL_TIMEOUT": "1", **extra}, threads=4)
 
-    yield start
-    for p in started:
-        p.stop()
+    return start
 
 
 def am_config(tmp_path: Path, receiver_url: str) -> Path:
@@ -105,13 +92,6 @@ def stored(url: str, **params: str) -> list[dict[str, Any]]:
     r = requests.get(f"{url}/api/alerts", params={"limit": "500", **params}, headers=HDR, timeout=5)
     r.raise_for_status()
     return r.json()["alerts"]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'alerts.sqlite3'}"
-    return request.getfixturevalue("pg_url")
 
 
 def test_alertmanager_to_receiver(database_url: str, tmp_path: Path, start_receiver: Callable[..., Receiver],

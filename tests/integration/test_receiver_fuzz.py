@@ -18,11 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.fakes.mutations import ODD_TIMES, load_seed_bodies, mutate_body
-from webhook_receiver.app import create_app
 from webhook_receiver.errors import PayloadError
 from webhook_receiver.store.base import REPLICA_START_WINDOW
 from webhook_receiver.payload import parse_alertmanager_payload
-from webhook_receiver.settings import load_settings
 
 SEEDS = load_seed_bodies()
 TOKEN = "fuzz-token"
@@ -32,12 +30,9 @@ FUZZ = settings(max_examples=300, deadline=None, derandomize=True, database=None
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def client(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
-    url = f"sqlite:///{tmp_path / 'fuzz.sqlite3'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
-    app = create_app(load_settings({"DATABASE_URL": url, "RECEIVER_TOKEN": TOKEN}))
-    yield app.test_client()
-    app.extensions["d76_receiver"].store.close()
+@pytest.fixture
+def client(database_url: str, make_app) -> Any:
+    return make_app({"DATABASE_URL": database_url, "RECEIVER_TOKEN": TOKEN}).test_client()
 
 
 def _iso(dt: Any) -> str:

@@ -10,17 +10,15 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import socket
 import sqlite3
-import sys
 import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Callable
 
 import psycopg
 import pytest
@@ -35,29 +33,20 @@ from webhook_receiver.store import open_store
 
 TOKEN = "resilience-token-42"
 HDR = {"Authorization": f"Bearer {TOKEN}"}
-D76 = str(Path(sys.executable).with_name("d76"))
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "alertmanager-0.25"
 
 Receiver = tuple[ManagedProcess, str, int]
 
 
 @pytest.fixture
-def start_receiver(tmp_path: Path) -> Iterator[Callable[..., Receiver]]:
-    started: list[ManagedProcess] = []
-
-    def start(database_url: str, **extra: str) -> Receiver:
+def start_receiver(receiver_process: Callable[..., tuple[ManagedProcess, str]]) -> Callable[..., Receiver]:
+    def start(database_url: str, ready: str = "/readyz", **extra: str) -> Receiver:
         port = free_port()
-        env = {**os.environ, "DATABASE_URL": database_url, "RECEIVER_TOKEN": TOKEN,
-               "NOTIFICATIONS_ENABLED": "false", **extra}
-        proc = ManagedProcess("receiver", [D76, "receiver", "--listen", f"127.0.0.1:{port}"],
-                              tmp_path / f"receiver{len(started)}.log", env=env).start()
-        started.append(proc)
-        wait_http_ok(f"http://127.0.0.1:{port}/readyz", 60, proc)
-        return proc, f"http://127.0.0.1:{port}", port
+        proc, url = receiver_process({"DATABASE_URL": database_url, "RECEIVER_TOKEN": TOKEN,
+                                      "NOTIFICATIONS_ENABLED": "false", **extra}, port=port, ready=ready)
+        return proc, url, port
 
-    yield start
-    for p in started:
-        p.stop()
+    return start
 
 
 def _read_response(sock: socket.socket) -> tuple[int, bytes]:
@@ -268,29 +257,14 @@ def test_sqlite_locked_or_not_a_database_is_503(tmp_path: Path, start_receiver: 
 
     garbage = tmp_path / "garbage.sqlite3"
     garbage.write_bytes(b"this is not a database, it is a text file " * 200)
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{garbage}", "RECEIVER_TOKEN": TOKEN, "NOTIFICATIONS_ENABLED": "false",
-           "RECEIVER_APPLY_MIGRATIONS": "false"}
-    proc = ManagedProcess("receiver", [D76, "receiver", "--listen", f"127.0.0.1:{port}"], tmp_path / "garbage.log",
-                          env=env).start()
-    try:
-        wait_http_ok(f"http://127.0.0.1:{port}/healthz", 60, proc)
-        assert requests.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 503
-        r, _ = _post_fixture(f"http://127.0.0.1:{port}")
-        assert r.status_code == 503 and r.headers["Retry-After"]
-    finally:
-        proc.stop()
+    _, _, port = start_receiver(f"sqlite:///{garbage}", ready="/healthz", RECEIVER_APPLY_MIGRATIONS="false")
+    assert requests.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 503
+    r, _ = _post_fixture(f"http://127.0.0.1:{port}")
+    assert r.status_code == 503 and r.headers["Retry-After"]
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'v.sqlite3'}"
-    return request.getfixturevalue("pg_url")
-
-
-def test_values_a_backend_refuses_are_the_same_clear_error_on_both(any_db: str) -> None:
-    store = open_store(any_db)
+def test_values_a_backend_refuses_are_the_same_clear_error_on_both(database_url: str) -> None:
+    store = open_store(database_url)
     try:
         store.migrate()
         result = store.ingest(parse_alertmanager_payload((FIXTURES / "firing-p0-single.json").read_bytes()))

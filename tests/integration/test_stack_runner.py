@@ -18,8 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _config(tmp_path: Path, **kw) -> StackConfig:
-    return StackConfig(state_dir=tmp_path / "stack", exporter_port=free_port(), prometheus_port=free_port(),
-                       alertmanager_port=free_port(), receiver_port=free_port(), **kw)
+    return StackConfig.with_free_ports(tmp_path / "stack", **kw)
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -60,7 +59,7 @@ def test_bad_override_file_fails_before_anything_starts(tmp_path):
 def test_postgres_folder_the_server_cannot_reach_is_a_clear_error(tmp_path):
     private = tmp_path / "private"
     private.mkdir(mode=0o700)
-    cfg = _config(private, postgres=True, postgres_port=free_port())
+    cfg = _config(private, postgres=True)
     with pytest.raises(StartupError, match="postgres: the state folder .* is not reachable by the postgres user"):
         Stack(cfg).up()
     assert not port_in_use(cfg.postgres_port)
@@ -69,7 +68,7 @@ def test_postgres_folder_the_server_cannot_reach_is_a_clear_error(tmp_path):
 def test_postgres_mode_status_and_down_from_the_cli(session_tmp):
     base = session_tmp / f"pgstack-{os.getpid()}"
     base.mkdir()
-    cfg = _config(base, postgres=True, postgres_port=free_port())
+    cfg = _config(base, postgres=True)
     stack = Stack(cfg).up()
     try:
         ready = requests.get(stack.url("receiver") + "/readyz", timeout=5).json()

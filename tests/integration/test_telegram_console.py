@@ -12,8 +12,6 @@ counted) when Prometheus is down.
 """
 from __future__ import annotations
 
-import os
-import sys
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -25,12 +23,12 @@ import yaml
 
 from exporter.catalog.build import build_catalog
 from exporter.catalog.render_alertmanager import render_channel_map
-from local_stack.processes import ManagedProcess, free_port, start_alertmanager, start_prometheus, wait_http_ok
+from local_stack.processes import ManagedProcess, free_port, start_alertmanager, start_prometheus
+from tests.conftest import start_receiver
 from tests.fakes import FakeTelegram, SentMessage
 from tests.fakes.payloads import am_alert, am_payload
 from tests.fakes.telegram import check_png
 
-D76 = str(Path(sys.executable).with_name("d76"))
 TOKEN = "console-test-token"
 MAIN, ONCALL = "-1001", "-1002"
 OPERATOR, STRANGER = 4242, 999
@@ -130,15 +128,13 @@ def _channel_map(tmp: Path, topics: dict[str, int]) -> Path:
 def _receiver(tmp: Path, tg: FakeTelegram, port: int, am_url: str, prom_url: str, cmap: Path,
               name: str = "receiver") -> tuple[ManagedProcess, Path]:
     db = tmp / f"{name}.sqlite3"
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}", "RECEIVER_TOKEN": TOKEN,
+    env = {"DATABASE_URL": f"sqlite:///{db}", "RECEIVER_TOKEN": TOKEN,
            "NOTIFICATIONS_ENABLED": "true", "TELEGRAM_BOT_TOKEN": tg.token, "TELEGRAM_CHAT_ID": MAIN,
            "TELEGRAM_API_URL": tg.api_url, "TELEGRAM_ALLOWED_USER_IDS": str(OPERATOR), "TELEGRAM_POLLING": "true",
            "TELEGRAM_POLL_TIMEOUT": "1", "TELEGRAM_WEBHOOK_SECRET": SECRET, "ALERTMANAGER_URL": am_url,
            "PROMETHEUS_URL": prom_url, "CHANNEL_MAP_FILE": str(cmap), "NOTIFY_POLL_SECONDS": "0.05",
            "DEADMAN_ENABLED": "false"}
-    proc = ManagedProcess(name, [D76, "receiver", "--listen", f"127.0.0.1:{port}", "--threads", "4"],
-                          tmp / f"{name}.log", env=env).start()
-    wait_http_ok(f"http://127.0.0.1:{port}/readyz", 60, proc)
+    proc, _ = start_receiver(tmp / f"{name}.log", env, port=port, threads=4, name=name)
     return proc, db
 
 

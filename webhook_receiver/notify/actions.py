@@ -19,6 +19,7 @@ from typing import Any, Callable, Mapping
 from ..alertmanager_api import AlertmanagerClient, AlertmanagerError
 from ..errors import NotFoundError
 from ..store.base import AlertStore, Transaction
+from .commands import Matcher
 from .model import AlertView
 from .outbox import Outbox
 
@@ -49,9 +50,7 @@ class Mute:
         return self.ended_at is None and self.ends_at > (now or datetime.now(timezone.utc))
 
     def scope(self) -> str:
-        ops = {(False, True): "=", (False, False): "!=", (True, True): "=~", (True, False): "!~"}
-        return " ".join(f"{m.get('name')}{ops[(bool(m.get('isRegex')), bool(m.get('isEqual', True)))]}{m.get('value')}"
-                        for m in self.matchers)
+        return " ".join(str(Matcher.from_am(m)) for m in self.matchers)
 
 
 @dataclass(frozen=True)

@@ -112,7 +112,7 @@ def _telegram_state(stack: Any, alert_id: int) -> str:
     return " ".join(f"{d['kind']}{marks.get(d['status'], '…')}" for d in ds)
 
 
-def _table(stack: Any, rows: list[dict[str, Any]]) -> Any:
+def _table(rows: list[dict[str, Any]], told: dict[int, str]) -> Any:
     from rich.table import Table
 
     t = Table(title="alerts in the receiver's history", expand=False)
@@ -122,7 +122,7 @@ def _table(stack: Any, rows: list[dict[str, Any]]) -> Any:
         labels = a.get("labels") or {}
         where = labels.get("exchange") or labels.get("scope") or labels.get("route") or labels.get("symbol") or ""
         t.add_row(str(a["id"]), a["severity"], a["alertname"], where, a["status"],
-                  _telegram_state(stack, a["id"]), a.get("acknowledged_by") or "")
+                  told[a["id"]], a.get("acknowledged_by") or "")
     return t
 
 
@@ -139,27 +139,30 @@ def run_demo(stack: Any, console: Any, timeout: float, secret: str = "") -> list
         return [a for a in _alerts(stack, since) if a["alertname"] != "Watchdog"]
 
     def wait(pred, what: str, live: Live) -> list[dict[str, Any]]:
+        """Poll until `pred(rows, told)`: the alerts, and what Telegram was told of each (read once
+        per poll, for the table and the predicate)."""
         deadline = time.monotonic() + timeout
         while True:
             rows = relevant()
+            told = {a["id"]: _telegram_state(stack, a["id"]) for a in rows}
             for msg in tail.new_messages():
                 printed.append(msg)
                 live.console.print(escape(msg), style="dim")
-            live.update(_table(stack, rows))
-            if pred(rows):
+            live.update(_table(rows, told))
+            if pred(rows, told):
                 return rows
             if time.monotonic() > deadline:
                 raise DemoFailed(f"{what} did not happen within {timeout:.0f}s; see the logs in {stack.logs}")
             time.sleep(0.5)
 
-    with Live(_table(stack, []), console=console, refresh_per_second=4) as live:
+    with Live(_table([], {}), console=console, refresh_per_second=4) as live:
         for inc in INCIDENTS:
             live.console.rule(f"[bold]incident: {inc.story}")
             stack.scenario(inc.scenario)
 
-            def arrived(rows, name=inc.alertname):
+            def arrived(rows, told, name=inc.alertname):
                 hits = [a for a in rows if a["alertname"] == name and a["status"] == "firing"]
-                return bool(hits) and all("firing✓" in _telegram_state(stack, a["id"]) for a in hits[:1])
+                return bool(hits) and "firing✓" in told[hits[0]["id"]]
 
             rows = wait(arrived, f"{inc.alertname} notification", live)
             seen[inc.alertname] = next(a for a in rows if a["alertname"] == inc.alertname)
@@ -167,7 +170,7 @@ def run_demo(stack: Any, console: Any, timeout: float, secret: str = "") -> list
         if secret:
             live.console.rule("[bold]the operator asks from the phone: /status")
             _ask(stack, secret, "/status")
-            wait(lambda rows: any("Pipeline status" in m for m in printed), "the /status answer", live)
+            wait(lambda rows, told: any("Pipeline status" in m for m in printed), "the /status answer", live)
         live.console.rule("[bold]an operator acknowledges the frozen exchange")
         r = stack.api("POST", f"/api/alerts/{frozen['id']}/ack",
                       json={"by": "demo-operator", "comment": "failing over upbit"})
@@ -176,13 +179,12 @@ def run_demo(stack: Any, console: Any, timeout: float, secret: str = "") -> list
         stack.scenario("calm")
         names = {i.alertname for i in INCIDENTS}
         # resolved in history (by Alertmanager's webhook or the history reconciler) and told on Telegram
-        def told(a: dict[str, Any]) -> bool:
-            state = _telegram_state(stack, a["id"])
-            return "resolved✓" in state or "resolved+counted" in state
+        def resolved(rows, told) -> bool:
+            done = [a["status"] == "resolved" and ("resolved✓" in told[a["id"]] or "resolved+counted" in told[a["id"]])
+                    for a in rows if a["alertname"] in names]
+            return all(done) and names <= {a["alertname"] for a in rows}
 
-        return wait(lambda rows: all(a["status"] == "resolved" and told(a) for a in rows if a["alertname"] in names)
-                    and names <= {a["alertname"] for a in rows},
-                    "resolution of every incident", live)
+        return wait(resolved, "resolution of every incident", live)
 
 
 @click.command(name="demo")

@@ -30,7 +30,9 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, make_response, redirect, render_template_string, request
 
+from .api import parse_alert_query  # the API's own filters and their checks
 from .errors import QueryError
+from .notify.model import IDENTIFYING_LABELS
 from .state import get_outbox, get_settings, get_store
 
 __all__ = ["bp", "COOKIE", "cookie_value"]
@@ -43,7 +45,7 @@ COOKIE_MAX_AGE = 30 * 24 * 3600
 _LIST_PARAMS = ("alertname", "status", "severity", "source", "acknowledged", "since", "until", "limit")
 _CSP = ("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; "
         "frame-ancestors 'none'")
-_WHERE_LABELS = ("exchange", "route", "symbol", "tier", "scope", "category", "state")
+_WHERE_LABELS = (*IDENTIFYING_LABELS, "category", "state")
 
 
 def cookie_value(token: str) -> str:
@@ -168,8 +170,6 @@ def alert_list() -> Any:
         return _login_post(self_url)
     if not _allowed():
         return _login()
-    from .api import parse_alert_query  # the API's own filters and their checks
-
     args = request.args.copy()
     for name in set(args) - set(_LIST_PARAMS):
         args.poplist(name)

@@ -389,17 +389,23 @@ class FakeTelegram(FakeHTTPServer):
         counter = self._message_ids.setdefault(chat_id, itertools.count(1))
         return next(counter)
 
+    def _visible(self, text: str, mode: Any) -> str | Response:
+        """What a chat shows of `text` in parse mode `mode`, or Telegram's 400 when its HTML does not parse."""
+        if mode != "HTML":
+            return text
+        try:
+            return parse_telegram_html(text)
+        except TelegramHTMLError as exc:
+            return self._error(400, f"Bad Request: can't parse entities: {exc}")
+
     def _check_text(self, params: dict) -> tuple[str, str | None] | Response:
         text = params.get("text")
         if not text:
             return self._error(400, "Bad Request: message text is empty")
         mode = params.get("parse_mode")
-        visible = text
-        if mode == "HTML":
-            try:
-                visible = parse_telegram_html(text)
-            except TelegramHTMLError as exc:
-                return self._error(400, f"Bad Request: can't parse entities: {exc}")
+        visible = self._visible(text, mode)
+        if isinstance(visible, Response):
+            return visible
         if utf16_len(visible) > MAX_TEXT:
             return self._error(400, "Bad Request: message is too long")
         if not visible.strip():
@@ -466,12 +472,9 @@ class FakeTelegram(FakeHTTPServer):
             return self._error(400, f"Bad Request: IMAGE_PROCESS_FAILED ({exc})")
         caption = params.get("caption")
         if caption is not None:
-            visible = caption
-            if params.get("parse_mode") == "HTML":
-                try:
-                    visible = parse_telegram_html(caption)
-                except TelegramHTMLError as exc:
-                    return self._error(400, f"Bad Request: can't parse entities: {exc}")
+            visible = self._visible(caption, params.get("parse_mode"))
+            if isinstance(visible, Response):
+                return visible
             if utf16_len(visible) > MAX_CAPTION:
                 return self._error(400, "Bad Request: message caption is too long")
         bad = self._check_thread(chat_id, params)

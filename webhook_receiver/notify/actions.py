@@ -19,13 +19,13 @@ from typing import Any, Callable, Mapping
 from ..alertmanager_api import AlertmanagerClient, AlertmanagerError
 from ..errors import NotFoundError
 from ..store.base import AlertStore, Transaction
+from .commands import Matcher
 from .model import AlertView
 from .outbox import Outbox
 
-__all__ = ["AlertActions", "ActionError", "SILENCE_DURATIONS", "Mute"]
+__all__ = ["AlertActions", "ActionError", "Mute"]
 
 log = logging.getLogger("d76.notify.actions")
-SILENCE_DURATIONS = {"1h": timedelta(hours=1), "24h": timedelta(hours=24)}
 
 
 class ActionError(Exception):
@@ -50,9 +50,7 @@ class Mute:
         return self.ended_at is None and self.ends_at > (now or datetime.now(timezone.utc))
 
     def scope(self) -> str:
-        ops = {(False, True): "=", (False, False): "!=", (True, True): "=~", (True, False): "!~"}
-        return " ".join(f"{m.get('name')}{ops[(bool(m.get('isRegex')), bool(m.get('isEqual', True)))]}{m.get('value')}"
-                        for m in self.matchers)
+        return " ".join(str(Matcher.from_am(m)) for m in self.matchers)
 
 
 @dataclass(frozen=True)
@@ -76,25 +74,20 @@ class AlertActions:
             self.on_queued()
 
     # acknowledgements ---------------------------------------------------------------------------
-    def _queue_ack(self, tx: Transaction, alert_id: int) -> int:
+    def _queue_ack(self, tx: Transaction, alert_id: int, severity: str | None) -> int:
         lanes = tx.fetchall("SELECT DISTINCT channel, destination FROM notifications WHERE alert_id = %s "
                             "AND kind = 'firing' AND status <> 'failed'", (alert_id,))
         rows = [{"alert_id": alert_id, "channel": r["channel"], "destination": r["destination"], "kind": "ack",
-                 "dedupe_key": f"{alert_id}:{r['channel']}:{r['destination']}:ack"}
+                 "severity": severity, "dedupe_key": f"{alert_id}:{r['channel']}:{r['destination']}:ack"}
                 for r in lanes if r["channel"] in self.channels]
-        if not rows:
-            return 0
-        sev = tx.fetchone("SELECT severity FROM alerts WHERE id = %s", (alert_id,))
-        for r in rows:
-            r["severity"] = sev["severity"] if sev else None
-        return self.outbox.enqueue(tx, rows)
+        return self.outbox.enqueue(tx, rows) if rows else 0
 
     def acknowledge(self, alert_id: int, by: str, comment: str | None = None, at: datetime | None = None) -> AckResult:
         """First acknowledgement wins. Raises NotFoundError for an unknown id."""
         with self.store.transaction() as tx:
             changed = self.store.ack_alert(alert_id, by, comment, at, tx=tx)
-            queued = self._queue_ack(tx, alert_id) if changed else 0
             alert = self.store.get_alert(alert_id, tx)
+            queued = self._queue_ack(tx, alert_id, alert["severity"] if alert else None) if changed else 0
         if queued:
             self._wake()
         log.info("alert acknowledged", extra={"fields": {"alert_id": alert_id, "by": by, "changed": changed,
@@ -106,14 +99,16 @@ class AlertActions:
         """Ack every open alert named in one (packed) message; returns how many changed."""
         changed = 0
         queued = 0
+        ids = self.outbox.message_alert_ids(message_ref)
         with self.store.transaction() as tx:
-            for alert_id in self.outbox.message_alert_ids(message_ref):
-                alert = self.store.get_alert(alert_id, tx)
+            alerts = self.store.get_alerts(ids, tx)
+            for alert_id in ids:
+                alert = alerts.get(alert_id)
                 if alert is None or alert["status"] == "resolved":
                     continue
                 if self.store.ack_alert(alert_id, by, None, tx=tx):
                     changed += 1
-                    queued += self._queue_ack(tx, alert_id)
+                    queued += self._queue_ack(tx, alert_id, alert["severity"])
         if queued:
             self._wake()
         log.info("message acknowledged", extra={"fields": {"message_ref": message_ref, "by": by, "alerts": changed}})
@@ -135,9 +130,13 @@ class AlertActions:
         raw = self.store.get_alert(alert_id)
         if raw is None:
             raise NotFoundError(f"alert {alert_id} not found")
+        return self._silence(raw, duration, by, comment)
+
+    def _silence(self, raw: Mapping[str, Any], duration: timedelta, by: str, comment: str | None) -> str:
         if self.alertmanager is None:
             raise ActionError("no Alertmanager configured (ALERTMANAGER_URL)")
         alert = AlertView.from_row(raw)
+        alert_id = int(raw["id"])
         now = datetime.now(timezone.utc)
         until = now + duration
         try:
@@ -157,15 +156,16 @@ class AlertActions:
 
     def silence_message(self, message_ref: int, duration: timedelta, by: str) -> int:
         """Silence every open alert of one (packed) message; returns how many silences were created."""
+        ids = self.outbox.message_alert_ids(message_ref)
+        alerts = self.store.get_alerts(ids)
         n = 0
-        for alert_id in self.outbox.message_alert_ids(message_ref):
-            raw = self.store.get_alert(alert_id)
+        for alert_id in ids:
+            raw = alerts.get(alert_id)
             if raw is None or raw["status"] == "resolved":
                 continue
-            self.silence(alert_id, duration, by)
+            self._silence(raw, duration, by, None)
             n += 1
         return n
-
 
     # maintenance windows and silences -------------------------------------------------------------------
     def _am(self) -> AlertmanagerClient:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Mapping
 
 __all__ = ["Command", "CommandError", "Matcher", "parse_command", "parse_duration", "parse_matcher",
            "COMMANDS", "MAX_MUTE", "MAX_TEXT", "clean_text"]
@@ -73,6 +73,11 @@ class Matcher:
 
     def am(self) -> dict[str, Any]:
         return {"name": self.name, "value": self.value, "isRegex": self.regex, "isEqual": self.equal}
+
+    @classmethod
+    def from_am(cls, m: Mapping[str, Any]) -> "Matcher":
+        """An Alertmanager v2 matcher (`name`, `value`, `isRegex`, `isEqual`) as a Matcher."""
+        return cls(str(m.get("name")), str(m.get("value")), bool(m.get("isRegex")), bool(m.get("isEqual", True)))
 
     def __str__(self) -> str:
         op = ("=" if self.equal else "!=") if not self.regex else ("=~" if self.equal else "!~")

@@ -8,11 +8,10 @@ component being down: the answer says so (`/status` exists for the night everyth
 """
 from __future__ import annotations
 
-import html
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
@@ -20,8 +19,9 @@ import requests
 
 from ..alertmanager_api import AlertmanagerClient, AlertmanagerError
 from ..errors import NotFoundError
-from ..store.base import ALERT_COLUMNS, AlertStore
+from ..store.base import AlertQuery, AlertStore
 from .actions import ActionError, AlertActions, Mute
+from .channels.telegram.format import _e  # the same escaping and cut as the alert messages
 from .commands import COMMANDS, Command, Matcher
 from .model import IDENTIFYING_LABELS, AlertView, severity_rank
 from .outbox import Outbox
@@ -35,13 +35,6 @@ PAGE_SIZE = 10
 MAX_FIRING = 5000        # firing alerts read for /alerts (a storm's worth)
 MAX_SILENCES = 15
 EMOJI = {"P0": "🚨", "P1": "⚠️", "P2": "⚡", "P3": "ℹ️"}
-
-
-def _e(value: object, limit: int | None = None) -> str:
-    s = str(value)
-    if limit is not None and len(s) > limit:
-        s = s[: limit - 1] + "…"
-    return html.escape(s, quote=True)
 
 
 def _age(seconds: float) -> str:
@@ -188,13 +181,8 @@ class OperatorConsole:
         return counts, acked
 
     def _muted_count(self) -> int | None:
-        if self.alertmanager is None:
-            return None
-        try:
-            return sum(1 for a in self.alertmanager.alerts(active="false", inhibited="false", silenced="true")
-                       if (a.get("status") or {}).get("silencedBy"))
-        except AlertmanagerError:
-            return None
+        _, held, am_ok = self._silenced_by()
+        return len(held) if am_ok else None
 
     def _cmd_status(self, cmd: Command, who: str) -> Answer:
         with ThreadPoolExecutor(max_workers=3, thread_name_prefix="d76-status") as pool:
@@ -264,15 +252,15 @@ class OperatorConsole:
                 held.append(a)
         return out, held, True
 
+    def _mutes_by_silence(self) -> dict[str, Mute]:
+        return {m.silence_id: m for m in self.actions.mutes(limit=200)}
+
     def _listed(self, query: dict[str, Any]) -> tuple[list[_Listed], bool]:
         sevs = tuple(query.get("severities") or ())
         matchers = [Matcher(**m) for m in query.get("matchers") or []]
-        with self.store.transaction(write=False) as tx:
-            rows = tx.fetchall(
-                f"SELECT {ALERT_COLUMNS} FROM alerts WHERE status = 'firing' ORDER BY starts_at DESC, id DESC "
-                f"LIMIT %s", (MAX_FIRING,))
+        rows = self.store.list_alerts(AlertQuery(status="firing", severities=sevs, limit=MAX_FIRING))
         silenced, held, am_ok = self._silenced_by()
-        mutes = {m.silence_id: m for m in self.actions.mutes(limit=200)} if silenced else {}
+        mutes = self._mutes_by_silence() if silenced else {}
 
         def muted_names(ids: list[str]) -> list[str]:
             return [f"mute #{mutes[i].id}" if i in mutes else f"silence {i[:8]}" for i in ids]
@@ -281,13 +269,13 @@ class OperatorConsole:
         out: list[_Listed] = []
         seen_fp: set[str] = set()
         for raw in rows:
-            a = AlertView.from_row(self.store._alert_out(raw))
+            a = AlertView.from_row(raw)
             if a.alertname in HEARTBEAT_ALERTNAMES:
                 continue
             fp = str(raw.get("fingerprint") or "")
             seen_fp.add(fp)
             labels = {**a.labels, "alertname": a.alertname}
-            if (sevs and a.severity not in sevs) or not all(m.matches(labels) for m in matchers):
+            if not all(m.matches(labels) for m in matchers):
                 continue
             out.append(_Listed(a.severity, a.alertname, a.identity(60), a.starts_at, a.id, a.acknowledged_by,
                                a.silenced_until if a.silenced_until and a.silenced_until > now else None,
@@ -361,9 +349,7 @@ class OperatorConsole:
         return Answer("\n".join(lines), markup, query)
 
     def _cmd_alerts(self, cmd: Command, who: str) -> Answer:
-        query = {"severities": list(cmd.severities),
-                 "matchers": [{"name": m.name, "value": m.value, "regex": m.regex, "equal": m.equal}
-                              for m in cmd.matchers]}
+        query = {"severities": list(cmd.severities), "matchers": [asdict(m) for m in cmd.matchers]}
         return self.alerts_page(query, 1)
 
     # /ack -------------------------------------------------------------------------------------------------
@@ -391,14 +377,12 @@ class OperatorConsole:
             return Answer(f"❌ Alertmanager unreachable: {_e(exc, 200)}")
         if not active:
             return Answer("🔔 No silences in force.")
-        mutes = {m.silence_id: m for m in self.actions.mutes(limit=200)}
+        mutes = self._mutes_by_silence()
         lines = [f"🔕 <b>{len(active)} silence{'s' if len(active) != 1 else ''} in force</b>"]
         buttons = []
         for s in active[:MAX_SILENCES]:
             sid = str(s.get("id", ""))
-            ops = {(False, True): "=", (False, False): "!=", (True, True): "=~", (True, False): "!~"}
-            scope = " ".join(f"{m.get('name')}{ops[(bool(m.get('isRegex')), bool(m.get('isEqual', True)))]}"
-                             f"{m.get('value')}" for m in s.get("matchers") or [])
+            scope = " ".join(str(Matcher.from_am(m)) for m in s.get("matchers") or [])
             try:
                 until = _hm(datetime.fromisoformat(str(s.get("endsAt")).replace("Z", "+00:00")))
             except ValueError:
@@ -442,10 +426,10 @@ class OperatorConsole:
             return Answer(f"❓ {_e(exc)}.")
         except ActionError as exc:
             if cmd.mute_id is None and "open" in str(exc):
+                open_ = self.actions.mutes()
                 lines = [f"❓ {_e(exc)}:"]
-                lines += [f"🔧 #{m.id} <code>{_e(m.scope(), 120)}</code> until {_hm(m.ends_at)}"
-                          for m in self.actions.mutes()[:10]]
-                buttons = [{"text": f"🔔 End #{m.id}", "callback_data": f"um:{m.id}"} for m in self.actions.mutes()[:6]]
+                lines += [f"🔧 #{m.id} <code>{_e(m.scope(), 120)}</code> until {_hm(m.ends_at)}" for m in open_[:10]]
+                buttons = [{"text": f"🔔 End #{m.id}", "callback_data": f"um:{m.id}"} for m in open_[:6]]
                 return Answer("\n".join(lines), {"inline_keyboard": [buttons[i:i + 3] for i in range(0, len(buttons), 3)]})
             return Answer(f"❌ Could not unmute: {_e(exc, 300)}")
         return Answer(f"🔔 Maintenance window #{mute.id} (<code>{_e(mute.scope(), 120)}</code>) ended by "

@@ -133,18 +133,15 @@ class NotifyService:
             return None
         return telegram_blueprint(self.callbacks, self.settings.telegram_webhook_secret)
 
+    def _workers(self) -> list[Any]:
+        """The background threads besides the dispatcher, in the order they start."""
+        deadman = self.deadman if self.settings.deadman_enabled else None
+        return [w for w in (self.graphs, self.bot_setup, self.poller, deadman, self.digest) if w is not None]
+
     def start(self) -> "NotifyService":
         self.dispatcher.start()
-        if self.graphs is not None:
-            self.graphs.start()
-        if self.bot_setup is not None:
-            self.bot_setup.start()
-        if self.poller is not None:
-            self.poller.start()
-        if self.settings.deadman_enabled:
-            self.deadman.start()
-        if self.digest is not None:
-            self.digest.start()
+        for worker in self._workers():
+            worker.start()
         log.info("notifications started", extra={"fields": {
             "channels": sorted(self.channels), "channel_map": self.channel_map.source,
             "telegram": "dry-run" if getattr(self.telegram, "dry_run", True) else "bot",
@@ -158,15 +155,8 @@ class NotifyService:
         return self
 
     def stop(self) -> None:
-        if self.poller is not None:
-            self.poller.stop()
-        if self.bot_setup is not None:
-            self.bot_setup.stop()
-        if self.graphs is not None:
-            self.graphs.stop()
-        self.deadman.stop()
-        if self.digest is not None:
-            self.digest.stop()
+        for worker in reversed(self._workers()):
+            worker.stop()
         self.dispatcher.stop()
 
 

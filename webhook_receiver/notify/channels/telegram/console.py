@@ -18,7 +18,9 @@ _TAGS = re.compile(r"<[^>]+>")
 
 
 class ConsoleTelegram:
-    """Quacks like `TelegramClient` for sending/editing; prints plain text to `stream`."""
+    """Quacks like `TelegramClient` for sending, editing and answering buttons; prints plain text to
+    `stream`. (No getMe, setMyCommands or getUpdates: the service starts no bot setup or long polling
+    in a dry run.)"""
 
     def __init__(self, stream: TextIO | None = None, graph_dir: str | Path | None = None) -> None:
         self._stream = stream
@@ -55,12 +57,6 @@ class ConsoleTelegram:
         self._print(f"photo {mid}{reply}: {path}", caption or "")
         return mid
 
-    def set_my_commands(self, commands: list[tuple[str, str]]) -> None:
-        return None
-
-    def get_me(self) -> dict:
-        return {}
-
     def edit_message_text(self, chat_id: str | int, message_id: int, text: str, *,
                           reply_markup: dict | None = None) -> None:
         self.sent.append((int(message_id), text))
@@ -68,10 +64,4 @@ class ConsoleTelegram:
 
     def answer_callback_query(self, callback_query_id: str, text: str | None = None,
                               show_alert: bool = False) -> None:
-        return None
-
-    def get_updates(self, offset: int | None, timeout: int = 25) -> list[dict]:
-        return []
-
-    def close(self) -> None:
         return None

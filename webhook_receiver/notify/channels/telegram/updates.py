@@ -21,6 +21,7 @@ URL (the default for a local stack).
 from __future__ import annotations
 
 import hmac
+import html
 import logging
 import threading
 import time
@@ -29,7 +30,8 @@ from typing import Any, Callable, Protocol, Sequence
 
 from flask import Blueprint, jsonify, request
 
-from ...commands import COMMANDS, CommandError, clean_text, parse_command
+from ....background import Periodic
+from ...commands import COMMANDS, Command, CommandError, clean_text, parse_command
 from ..base import DeliveryError
 from .format import parse_callback_data
 
@@ -180,8 +182,6 @@ class CallbackHandler:
                                          "edit_message_id": mid, "thread_id": _thread(message)},
                                f"reply:{chat_id}:{mid}:page:{cq_id}")
             return f"Page {parsed.target}"
-        from ...commands import Command
-
         cmd = Command("unsilence", silence_id=parsed.arg) if parsed.action == "unsilence" else \
             Command("unmute", mute_id=parsed.target)
         answer = self.console.run(cmd, who)
@@ -251,8 +251,6 @@ class CallbackHandler:
 
 
 def _html(text: str) -> str:
-    import html
-
     return html.escape(clean_text(text), quote=False)
 
 
@@ -346,27 +344,27 @@ class BotSetup:
 
 
 class LongPoller:
-    """getUpdates loop in a daemon thread; confirms each update by advancing the offset."""
+    """getUpdates loop in a daemon thread (`Periodic`: the next poll at once, or after a failure's
+    back-off); confirms each update by advancing the offset."""
 
     def __init__(self, client: Any, handler: CallbackHandler, poll_timeout: int = 25) -> None:
         self.client = client
         self.handler = handler
         self.poll_timeout = poll_timeout
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.offset: int | None = None
+        self._failures = 0
+        self._wait = 0.0  # before the next poll
+        self._worker: Periodic | None = None
 
     def start(self) -> "LongPoller":
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="d76-telegram-poller", daemon=True)
-        self._thread.start()
+        self._failures, self._wait = 0, 0.0
+        self._worker = Periodic("telegram-poller", self._step, lambda: self._wait, log).start()
         return self
 
     def stop(self, timeout: float = 2.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)  # a poll in flight ends by itself within poll_timeout
-            self._thread = None
+        if self._worker is not None:
+            self._worker.stop(timeout)  # a poll in flight ends by itself within poll_timeout
+            self._worker = None
 
     def poll_once(self) -> int:
         updates = self.client.get_updates(self.offset, timeout=self.poll_timeout)
@@ -378,17 +376,14 @@ class LongPoller:
                 log.exception("telegram update failed", extra={"fields": {"update_id": u.get("update_id")}})
         return len(updates)
 
-    def _run(self) -> None:
-        failures = 0
-        while not self._stop.is_set():
-            try:
-                self.poll_once()
-                failures = 0
-            except DeliveryError as exc:
-                failures += 1
-                wait = exc.retry_after if exc.retry_after is not None else min(30.0, 0.5 * 2 ** failures)
-                log.warning("getUpdates failed", extra={"fields": {"error": str(exc), "retry_in_s": wait}})
-                self._stop.wait(wait)
-            except Exception:
-                log.exception("long polling iteration failed")
-                self._stop.wait(1.0)
+    def _step(self) -> None:
+        try:
+            self.poll_once()
+            self._failures, self._wait = 0, 0.0
+        except DeliveryError as exc:
+            self._failures += 1
+            self._wait = exc.retry_after if exc.retry_after is not None else min(30.0, 0.5 * 2 ** self._failures)
+            log.warning("getUpdates failed", extra={"fields": {"error": str(exc), "retry_in_s": self._wait}})
+        except Exception:
+            log.exception("long polling iteration failed")
+            self._wait = 1.0

@@ -277,13 +277,15 @@ class AlertStore(ABC):
         Nothing is visible (and the caller must not answer 200) unless this returns.
         """
         hook = hook or no_hook
-        alerts = dedupe_alerts(payload.alerts)
+        alerts = payload.alerts
         with self.transaction() as tx:
             if now is not None:
                 tx.now = now
             if alerts:
                 self._lock_fingerprints(tx, sorted({a.fingerprint for a in alerts}))
-                alerts = self._same_occurrence(tx, alerts)
+                # deduplicated after the mapping: two replicas' starts of one occurrence in one
+                # payload are one alert (PostgreSQL's upsert cannot touch a row twice)
+                alerts = dedupe_alerts(self._same_occurrence(tx, alerts))
             payload_id, changes = self._ingest_rows(tx, payload, alerts)
             hook(tx, changes, payload)
         return IngestResult(payload_id, changes)

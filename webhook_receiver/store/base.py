@@ -45,7 +45,8 @@ ALERT_COLUMNS = (
 
 # `origin` of an alert first stored from Alertmanager's API (suppressed from the start, so no
 # webhook told us); such a row keeps Alertmanager's millisecond startsAt as its key, and a webhook
-# for the same occurrence (nanoseconds) is matched to it (`ms_floor`).
+# for the same occurrence (nanoseconds, under a millisecond later) joins it like another replica's
+# start would (`AlertStore._same_occurrence`).
 ORIGIN_POLLED = "alertmanager"
 
 
@@ -238,7 +239,9 @@ class AlertStore(ABC):
         stamped it (see REPLICA_START_WINDOW): no stored row has its exact (fingerprint, startsAt),
         but an occurrence of that fingerprint started within the window and had not ended by this
         start (still firing, or resolved later than it): the nearest such occurrence. A start after
-        an occurrence ended is a new occurrence."""
+        an occurrence ended is a new occurrence. This also joins a webhook's nanosecond start to the
+        row the reconciler stored from Alertmanager's API with the millisecond start (`ORIGIN_POLLED`),
+        so the backends look up exact (fingerprint, startsAt) keys only."""
         d = self.dialect
         fps = sorted({a.fingerprint for a in alerts})
         first = min(a.starts_at for a in alerts)

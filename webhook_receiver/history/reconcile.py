@@ -305,11 +305,17 @@ class Reconciler:
             causes = [self._silence_cause(sid, silences.get(sid)) for sid in a.silenced_by]
             causes += [self._inhibit_cause(fp, firing_by_fp.get(fp), union_by_fp.get(fp)) for fp in a.inhibited_by]
             current = {(c.kind, c.cause) for c in causes}
+            already: dict[tuple[str, str], dict[str, Any]] = {}
             for e in by_alert.get(alert_id, []):
                 if (e["kind"], e["cause"]) not in current:
                     self.tables.close_episode(tx, int(e["id"]), now)
                     res.episodes_closed += 1
+                else:
+                    already[(e["kind"], e["cause"])] = e
             for c in causes:
+                e = already.get((c.kind, c.cause))
+                if e is not None and self.tables.episode_current(e, c):
+                    continue  # open and up to date: no statement per suppressed alert per poll
                 if self.tables.open_episode(tx, alert_id, c):
                     res.episodes_opened += 1
                     self.metrics.episodes.labels(c.kind).inc()

@@ -207,6 +207,14 @@ class HistoryTables:
                        (*vals, alert_id, c.kind, c.cause, *wvals))
         return False
 
+    @staticmethod
+    def episode_current(open_row: Mapping[str, Any], c: EpisodeCause) -> bool:
+        """Whether `open_episode(c)` would leave this open episode (a row of `open_episodes`) as it
+        is: the same conditions as its UPDATE. The reconciler then writes nothing for it."""
+        return not ((c.silence_ends_at is not None and open_row.get("silence_ends_at") != c.silence_ends_at)
+                    or (c.silence_created_by is not None and open_row.get("silence_created_by") is None)
+                    or (c.inhibiting_alert_id is not None and open_row.get("inhibiting_alert_id") is None))
+
     def close_episode(self, tx: Transaction, episode_id: int, at: datetime) -> None:
         tx.execute("UPDATE suppressed_episodes SET ended_at = %s WHERE id = %s AND ended_at IS NULL",
                    (self.d.time_in(at), episode_id))

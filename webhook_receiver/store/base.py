@@ -253,9 +253,12 @@ class AlertStore(ABC):
         for i in range(0, len(fps), 500):
             chunk = fps[i:i + 500]
             marks = ", ".join(["%s"] * len(chunk))
+            # firing, or started since `earliest`; written as NOT (... AND ...) because SQLite turns
+            # `status = 'firing' OR starts_at >= %s` into an OR over two indexes, the first of which
+            # reads every firing alert on every ingest (not just these fingerprints)
             for r in tx.fetchall(
                     f"SELECT fingerprint, starts_at, ends_at, status FROM alerts WHERE fingerprint IN ({marks}) "
-                    f"AND (status = 'firing' OR starts_at >= %s)", (*chunk, d.time_in(earliest))):
+                    f"AND NOT (status <> 'firing' AND starts_at < %s)", (*chunk, d.time_in(earliest))):
                 start = d.time_out(r["starts_at"])
                 if start is not None:
                     ends = None if r["status"] == "firing" else d.time_out(r["ends_at"])

@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence, TypeVar
 
 from ..errors import NotFoundError, QueryError
 from ..migrations import MIGRATIONS, latest_version
@@ -28,6 +28,7 @@ __all__ = [
     "Transaction",
     "utcnow",
     "ms_floor",
+    "in_lists",
     "ORIGIN_POLLED",
 ]
 
@@ -64,6 +65,17 @@ REPLICA_START_WINDOW = timedelta(minutes=10)
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+T = TypeVar("T")
+
+
+def in_lists(values: Sequence[T], size: int = 500) -> Iterator[tuple[list[T], str]]:
+    """`values` in slices for `IN (...)` lists, each with its placeholders (`%s, %s, ...`): a few
+    hundred per statement keeps any list within every backend's parameter limit (PostgreSQL: 65535)."""
+    for i in range(0, len(values), size):
+        chunk = list(values[i:i + size])
+        yield chunk, ", ".join(["%s"] * len(chunk))
 
 
 class Dialect:
@@ -250,9 +262,7 @@ class AlertStore(ABC):
         except OverflowError:  # a start in the year 1 (Go's zero time and its neighbours)
             earliest = datetime.min.replace(tzinfo=timezone.utc)
         known: dict[str, list[tuple[datetime, datetime | None]]] = {}
-        for i in range(0, len(fps), 500):
-            chunk = fps[i:i + 500]
-            marks = ", ".join(["%s"] * len(chunk))
+        for chunk, marks in in_lists(fps):
             # firing, or started since `earliest`; written as NOT (... AND ...) because SQLite turns
             # `status = 'firing' OR starts_at >= %s` into an OR over two indexes, the first of which
             # reads every firing alert on every ingest (not just these fingerprints)
@@ -364,9 +374,7 @@ class AlertStore(ABC):
             with self.transaction(write=False) as own:
                 return self.get_alerts(ids, own)
         out: dict[int, dict[str, Any]] = {}
-        for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
-            marks = ", ".join(["%s"] * len(chunk))
+        for chunk, marks in in_lists(ids):
             for r in tx.fetchall(f"SELECT {ALERT_COLUMNS} FROM alerts WHERE id IN ({marks})", chunk):
                 out[int(r["id"])] = self._alert_out(r)
         return out

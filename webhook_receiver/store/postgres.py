@@ -1,7 +1,9 @@
 """PostgreSQL backend: psycopg 3 with a connection pool.
 
-Ingest is one statement per payload (raw payload insert + batched upsert of every alert via
-UNNEST, returning each alert's previous state), then the ingest hook, then one durable commit.
+Ingest: the payload's fingerprints locked (advisory locks) and their stored occurrences read
+(`AlertStore.ingest`: another replica's start joins its occurrence), then one statement for the
+payload (raw payload insert + batched upsert of every alert via UNNEST, returning each alert's
+previous state), then the ingest hook, then one durable commit.
 
 Outages: a short checkout timeout (`pool_timeout`, RECEIVER_DB_POOL_TIMEOUT) bounds how long a
 request waits for a connection, and a circuit breaker (`breaker.CircuitBreaker`) answers 503 at once

@@ -73,7 +73,8 @@ class Retention:
             refs: set[int] = set()
             # in slices: a batch (up to HISTORY_PRUNE_BATCH, 100,000) is more than one statement may bind
             for chunk, marks in in_lists(ids, _SLICE):
-                gone = tx.fetchall(f"DELETE FROM notifications WHERE alert_id IN ({marks}) RETURNING message_ref", chunk)
+                gone = tx.fetchall(
+                    f"DELETE FROM notifications WHERE alert_id IN ({marks}) RETURNING message_ref", chunk)
                 out.add("notifications", len(gone))
                 refs.update(int(r["message_ref"]) for r in gone if r["message_ref"] is not None)
                 out.add("suppressed_episodes", _count(tx.execute(

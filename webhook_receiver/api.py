@@ -22,7 +22,7 @@ from .state import get_actions, get_ingest_hook, get_metrics, get_outbox, get_se
 from .errors import AuthError, NotFoundError, PayloadError, QueryError
 from .payload import parse_alertmanager_payload, parse_time
 from .safejson import JSONError, loads
-from .history.export import iter_alerts, to_csv
+from .history.export import iso, iter_alerts, to_csv
 from .history.timeline import build_timeline
 from .storable import clean_text
 from .store import AlertQuery
@@ -50,14 +50,8 @@ def require_auth() -> None:
         raise AuthError("invalid bearer token")
 
 
-def _iso(dt: datetime | None) -> str | None:
-    if dt is None:
-        return None
-    return dt.astimezone(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: (_iso(v) if isinstance(v, datetime) else v) for k, v in row.items()}
+    return {k: (iso(v) if isinstance(v, datetime) else v) for k, v in row.items()}
 
 
 def alert_to_json(alert: dict[str, Any]) -> dict[str, Any]:
@@ -68,7 +62,7 @@ def alert_to_json(alert: dict[str, Any]) -> dict[str, Any]:
 
 
 def encode_cursor(starts_at: datetime, alert_id: int) -> str:
-    return base64.urlsafe_b64encode(f"{_iso(starts_at)}|{alert_id}".encode()).decode().rstrip("=")
+    return base64.urlsafe_b64encode(f"{iso(starts_at)}|{alert_id}".encode()).decode().rstrip("=")
 
 
 def decode_cursor(text: str) -> tuple[datetime, int]:
@@ -282,7 +276,7 @@ def stats() -> Any:
     if since >= until:
         raise QueryError("until", "must be later than since")
     out = get_store().stats(since, until)
-    return jsonify({"since": _iso(since), "until": _iso(until), **out})
+    return jsonify({"since": iso(since), "until": iso(until), **out})
 
 
 @bp.get("/healthz")

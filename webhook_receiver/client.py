@@ -51,6 +51,26 @@ def _rfc3339(dt: datetime) -> str:
     return dt.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
+def _alert_params(since: datetime | None = None, until: datetime | None = None, severity: Any = None,
+                  source: str | None = None, status: str | None = None, acknowledged: bool | None = None,
+                  alertname: str | None = None) -> dict[str, Any]:
+    """The filters of `GET /api/alerts` and `/api/alerts.csv` as query parameters (unset ones left out)."""
+    params: dict[str, Any] = {}
+    if since is not None:
+        params["since"] = _rfc3339(since)
+    if until is not None:
+        params["until"] = _rfc3339(until)
+    if severity is not None:
+        sevs: Iterable[Any] = severity if isinstance(severity, (list, tuple, set, frozenset)) else [severity]
+        params["severity"] = [_sev(s) for s in sevs]
+    for k, v in (("source", source), ("status", status), ("alertname", alertname)):
+        if v is not None:
+            params[k] = v
+    if acknowledged is not None:
+        params["acknowledged"] = "true" if acknowledged else "false"
+    return params
+
+
 def _parse(v: Any) -> Any:
     if isinstance(v, str) and v:
         try:
@@ -115,19 +135,7 @@ class HistoryClient:
     def iter_alerts(self, *, since: datetime | None = None, until: datetime | None = None, severity: Any = None,
                     source: str | None = None, status: str | None = None, acknowledged: bool | None = None,
                     alertname: str | None = None, limit: int = 1000, page_size: int = 500) -> Iterator[dict[str, Any]]:
-        params: dict[str, Any] = {}
-        if since is not None:
-            params["since"] = _rfc3339(since)
-        if until is not None:
-            params["until"] = _rfc3339(until)
-        if severity is not None:
-            sevs: Iterable[Any] = severity if isinstance(severity, (list, tuple, set, frozenset)) else [severity]
-            params["severity"] = [_sev(s) for s in sevs]
-        for k, v in (("source", source), ("status", status), ("alertname", alertname)):
-            if v is not None:
-                params[k] = v
-        if acknowledged is not None:
-            params["acknowledged"] = "true" if acknowledged else "false"
+        params = _alert_params(since, until, severity, source, status, acknowledged, alertname)
         left = limit
         while left > 0:
             body = self._get("/api/alerts", {**params, "limit": min(page_size, left)})
@@ -159,13 +167,13 @@ class HistoryClient:
         """{"alert", "events" (oldest first), "durations", "episodes"}."""
         return self._get(f"/api/alerts/{int(alert_id)}/timeline")
 
-    def export_csv(self, **filters: Any) -> str:
-        """The history as CSV (`GET /api/alerts.csv`); filters as for `iter_alerts` plus `limit`."""
-        params = {k: v for k, v in filters.items() if v is not None}
-        for k in ("since", "until"):
-            if isinstance(params.get(k), datetime):
-                params[k] = _rfc3339(params[k])
-        if "severity" in params:
-            sev = params["severity"]
-            params["severity"] = [_sev(s) for s in (sev if isinstance(sev, (list, tuple)) else [sev])]
+    def export_csv(self, *, since: datetime | None = None, until: datetime | None = None, severity: Any = None,
+                   source: str | None = None, status: str | None = None, acknowledged: bool | None = None,
+                   alertname: str | None = None, limit: int | None = None, cursor: str | None = None) -> str:
+        """The history as CSV (`GET /api/alerts.csv`); filters as for `iter_alerts`, `limit` (the
+        server's default when None) and the `X-Next-Cursor` of a previous export."""
+        params = _alert_params(since, until, severity, source, status, acknowledged, alertname)
+        for k, v in (("limit", limit), ("cursor", cursor)):
+            if v is not None:
+                params[k] = v
         return self._request("GET", "/api/alerts.csv", params=params).text

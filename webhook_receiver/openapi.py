@@ -24,7 +24,7 @@ _ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"typ
                                                                  "param": {"type": "string"}}}
 _TIME = {"type": "string", "format": "date-time"}
 _HTML = {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}
-_HTML_ERR = {"description": "HTML page saying what is wrong", "content": {"text/html": {"schema": {"type": "string"}}}}
+_HTML_ERR = {**_HTML, "description": "HTML page saying what is wrong"}
 _OPT_TIME = {"type": "string", "format": "date-time", "nullable": True}
 
 
@@ -64,6 +64,7 @@ _FILTERS: list[dict[str, Any]] = [
 ]
 _ID = {"name": "alert_id", "in": "path", "required": True,
        "schema": {"type": "integer", "minimum": 1, "maximum": 999_999_999_999_999_999}}
+_PAGE_ID = {**_ID, "schema": {"type": "string"}}  # a page answers any text (an HTML 400 when not an id)
 
 
 def _limit(maximum: int, default: int) -> dict[str, Any]:
@@ -178,7 +179,7 @@ def spec(settings: "Settings | None" = None, server_url: str | None = None) -> d
         "/openapi.json": {"get": {"summary": "This description",
                                   "responses": {"200": _json({"type": "object"})}}},
         "/runbooks/": {"get": {"summary": "Runbook index", "responses": {
-            "200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}},
+            "200": _HTML,
             "404": _err("runbooks not available")}}},
         "/alerts": {
             "get": {"summary": "Human-readable list of alerts (what a packed message's \"+N more\" link opens): "
@@ -188,15 +189,15 @@ def spec(settings: "Settings | None" = None, server_url: str | None = None) -> d
                      "responses": {"200": _HTML, "303": {"description": "signed in"}, "401": _HTML_ERR}}},
         "/alerts/{alert_id}": {
             "get": {"summary": "Human-readable page of one alert (what a history link opens)",
-                    "parameters": [{"name": "alert_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    "parameters": [_PAGE_ID],
                     "responses": {"200": _HTML, "400": _HTML_ERR, "404": _HTML_ERR}},
             "post": {"summary": "Sign in to the pages with the receiver token (sets a cookie)",
-                     "parameters": [{"name": "alert_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                     "parameters": [_PAGE_ID],
                      "responses": {"200": _HTML, "303": {"description": "signed in"}, "401": _HTML_ERR}}},
         "/runbooks/{slug}": {"get": {
             "summary": "One runbook page",
             "parameters": [{"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}],
-            "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}},
+            "responses": {"200": _HTML,
                           "404": _err("no such runbook")}}},
     }
     out: dict[str, Any] = {

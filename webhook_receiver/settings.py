@@ -119,10 +119,6 @@ def _read_config_file(path: str | os.PathLike[str], env: Mapping[str, str]) -> d
     return out
 
 
-# the receiver's own knobs use the shared parsers
-_int, _float, _bool = parse_int, parse_float, parse_bool
-
-
 def _database_url(value: str | None) -> str:
     if not value:
         return f"sqlite:///{DEFAULT_SQLITE_PATH}"
@@ -172,20 +168,20 @@ def load_settings(
         database_url=_database_url(raw.get("DATABASE_URL")),
         receiver_token=raw.get("RECEIVER_TOKEN") or None,
         listen=listen,
-        threads=_int(raw, "RECEIVER_THREADS", 8, 1, 256),
-        connection_limit=_int(raw, "RECEIVER_CONNECTION_LIMIT", 200, 8, 100_000),
-        idle_timeout=_float(raw, "RECEIVER_IDLE_TIMEOUT_SECONDS", 30.0, 1.0, 3600.0),
-        request_timeout=_float(raw, "RECEIVER_REQUEST_TIMEOUT_SECONDS", 30.0, 1.0, 3600.0),
-        backlog=_int(raw, "RECEIVER_BACKLOG", 1024, 1, 65_535),
-        max_body_bytes=_int(raw, "RECEIVER_MAX_BODY_BYTES", 1024 * 1024, 1024, 1024**3),
-        api_default_limit=_int(raw, "RECEIVER_API_DEFAULT_LIMIT", 100, 1, 100_000),
-        api_max_limit=_int(raw, "RECEIVER_API_MAX_LIMIT", 1000, 1, 100_000),
-        api_export_max_rows=_int(raw, "RECEIVER_API_EXPORT_MAX_ROWS", 100_000, 1, 10_000_000),
-        db_pool_size=_int(raw, "RECEIVER_DB_POOL_SIZE", 16, 1, 500),
-        db_pool_timeout=_float(raw, "RECEIVER_DB_POOL_TIMEOUT", 1.0, 0.05, 600.0),
-        db_connect_timeout=_int(raw, "RECEIVER_DB_CONNECT_TIMEOUT", 3, 2, 600),
-        sqlite_busy_timeout_ms=_int(raw, "RECEIVER_SQLITE_BUSY_TIMEOUT_MS", 5000, 0, 600_000),
-        apply_migrations=_bool(raw, "RECEIVER_APPLY_MIGRATIONS", True),
+        threads=parse_int(raw, "RECEIVER_THREADS", 8, 1, 256),
+        connection_limit=parse_int(raw, "RECEIVER_CONNECTION_LIMIT", 200, 8, 100_000),
+        idle_timeout=parse_float(raw, "RECEIVER_IDLE_TIMEOUT_SECONDS", 30.0, 1.0, 3600.0),
+        request_timeout=parse_float(raw, "RECEIVER_REQUEST_TIMEOUT_SECONDS", 30.0, 1.0, 3600.0),
+        backlog=parse_int(raw, "RECEIVER_BACKLOG", 1024, 1, 65_535),
+        max_body_bytes=parse_int(raw, "RECEIVER_MAX_BODY_BYTES", 1024 * 1024, 1024, 1024**3),
+        api_default_limit=parse_int(raw, "RECEIVER_API_DEFAULT_LIMIT", 100, 1, 100_000),
+        api_max_limit=parse_int(raw, "RECEIVER_API_MAX_LIMIT", 1000, 1, 100_000),
+        api_export_max_rows=parse_int(raw, "RECEIVER_API_EXPORT_MAX_ROWS", 100_000, 1, 10_000_000),
+        db_pool_size=parse_int(raw, "RECEIVER_DB_POOL_SIZE", 16, 1, 500),
+        db_pool_timeout=parse_float(raw, "RECEIVER_DB_POOL_TIMEOUT", 1.0, 0.05, 600.0),
+        db_connect_timeout=parse_int(raw, "RECEIVER_DB_CONNECT_TIMEOUT", 3, 2, 600),
+        sqlite_busy_timeout_ms=parse_int(raw, "RECEIVER_SQLITE_BUSY_TIMEOUT_MS", 5000, 0, 600_000),
+        apply_migrations=parse_bool(raw, "RECEIVER_APPLY_MIGRATIONS", True),
         alertmanager_urls=am_urls,
         alertmanager_url_set=am_set,
         raw=raw,

@@ -143,3 +143,38 @@ def test_only_told_alerts_have_their_reconciled_end_told(store, alertmanager_fac
     r = Reconciler(store, s, hook=lambda: (lambda tx, changes, payload: seen.extend(changes)))
     assert sorted(r.poll().resolved) == sorted([aid, wid])
     assert [(c.alert_id, c.kind, c.status) for c in seen] == [(aid, "resolved", "resolved")]
+
+
+def test_an_open_episode_is_kept_current_when_its_silence_is_extended(store, alertmanager_factory,
+                                                                       tmp_path: Path) -> None:
+    """Polls that find nothing changed write nothing for an open episode; an extended silence (same
+    id, later end) is written to it."""
+    import requests
+
+    from webhook_receiver.store.history import HistoryTables
+
+    _, url = alertmanager_factory(am_config(tmp_path / "am.yml", None))
+    am = AM(url)
+    sid = am.silence("kim", "bybit maintenance", exchange="bybit")
+    start = now() - timedelta(minutes=2)
+    aid = stored(store, "bybit", start)
+    am.fire(AM.labels("ExchangeDown", "P1", exchange="bybit"), start)
+    am.wait_listed("ExchangeDown", "suppressed")
+    r = reconciler(store, url)
+    assert r.poll().episodes_opened == 1
+    [ep] = HistoryTables(store).episodes_for([aid])[aid]
+    assert (ep["cause"], ep["silence_created_by"], ep["ended_at"]) == (sid, "kim", None)
+    res = r.poll()
+    assert (res.episodes_opened, res.episodes_closed) == (0, 0)
+    assert HistoryTables(store).episodes_for([aid])[aid] == [ep]
+    sil = requests.get(f"{url}/api/v2/silence/{sid}", timeout=5).json()
+    later = now() + timedelta(hours=3)
+    r2 = requests.post(f"{url}/api/v2/silences", json={
+        "id": sid, "matchers": sil["matchers"], "startsAt": sil["startsAt"], "endsAt": iso(later),
+        "createdBy": "kim", "comment": "bybit maintenance, longer"}, timeout=5)
+    assert r2.status_code == 200 and r2.json()["silenceID"] == sid, r2.text
+    res = reconciler(store, url).poll()  # a fresh reconciler: no silence cached
+    assert (res.episodes_opened, res.episodes_closed) == (0, 0)
+    [again] = HistoryTables(store).episodes_for([aid])[aid]
+    assert again["id"] == ep["id"] and again["silence_ends_at"] == later.replace(
+        microsecond=later.microsecond - later.microsecond % 1000)

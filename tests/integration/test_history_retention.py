@@ -130,3 +130,21 @@ def test_the_receiver_prunes_in_the_background(make_app, database_url) -> None:
     assert {ids["old_pending"], ids["old_firing"], ids["recent"]} <= _ids(store, "alerts")
     metrics = app.test_client().get("/metrics").get_data(as_text=True)
     assert 'd76_history_pruned_rows_total{table="alerts"} 5.0' in metrics
+
+
+def test_a_batch_larger_than_one_statement_can_bind(pg_url) -> None:
+    """HISTORY_PRUNE_BATCH goes up to 100,000; PostgreSQL binds at most 65,535 parameters a statement."""
+    from webhook_receiver.store import open_store
+
+    store = open_store(pg_url)
+    store.migrate()
+    old = now() - timedelta(days=100)
+    try:
+        with store.transaction() as tx:
+            tx.execute('INSERT INTO alerts (fingerprint, starts_at, alertname, status, "timestamp", last_received_at, '
+                       "ends_at) SELECT 'fp' || g, %s, 'Old', 'resolved', %s, %s, %s FROM generate_series(1, 70000) g",
+                       (old, old, old, old + timedelta(minutes=1)))
+        counts = Pruner(store, batch=100_000, pause_seconds=0).run(Pruner.cutoffs(90, 14))
+        assert counts.rows["alerts"] == 70_000 and store.count("alerts") == 0
+    finally:
+        store.close()

@@ -54,3 +54,12 @@ def test_two_replicas_starts_arriving_at_once_store_one_alert(store) -> None:
     for t in threads:
         t.join()
     assert store.count("alerts") == 1 and kinds.count("new") == 1
+
+
+def test_both_replicas_starts_in_one_payload_are_one_alert(store) -> None:
+    [(aid, _)] = ingest(store, starts_at="2026-11-23T03:00:02.100Z")
+    both = am_payload(am_alert("ExchangeFrozen", "P0", **FROZEN, starts_at="2026-11-23T03:00:01.600Z"),
+                      am_alert("ExchangeFrozen", "P0", **FROZEN, starts_at="2026-11-23T03:00:01.700Z"))
+    res = store.ingest(parse_alertmanager_payload(both))
+    assert [(c.alert_id, c.kind) for c in res.changes] == [(aid, "unchanged")]
+    assert store.count("alerts") == 1

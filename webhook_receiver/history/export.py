@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
@@ -94,9 +95,7 @@ def iter_alerts(store: AlertStore, query: AlertQuery, max_rows: int, page: int =
     cursor = query.cursor
     left = max_rows
     while left > 0:
-        q = AlertQuery(since=query.since, until=query.until, severities=query.severities, source=query.source,
-                       status=query.status, acknowledged=query.acknowledged, alertname=query.alertname,
-                       limit=min(page, left), cursor=cursor)
+        q = replace(query, limit=min(page, left), cursor=cursor)
         rows = store.list_alerts(q)
         if not rows:
             return

@@ -40,13 +40,13 @@ every write is idempotent anyway (guarded updates, one open episode per alert an
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from ..alertmanager_api import AlertmanagerClient, AlertmanagerError
+from ..background import Periodic
 from ..errors import StorageUnavailable
 from ..payload import WebhookPayload
 from ..store.base import AlertStore, Transaction, ms_floor, utcnow
@@ -305,11 +305,17 @@ class Reconciler:
             causes = [self._silence_cause(sid, silences.get(sid)) for sid in a.silenced_by]
             causes += [self._inhibit_cause(fp, firing_by_fp.get(fp), union_by_fp.get(fp)) for fp in a.inhibited_by]
             current = {(c.kind, c.cause) for c in causes}
+            already: dict[tuple[str, str], dict[str, Any]] = {}
             for e in by_alert.get(alert_id, []):
                 if (e["kind"], e["cause"]) not in current:
                     self.tables.close_episode(tx, int(e["id"]), now)
                     res.episodes_closed += 1
+                else:
+                    already[(e["kind"], e["cause"])] = e
             for c in causes:
+                e = already.get((c.kind, c.cause))
+                if e is not None and self.tables.episode_current(e, c):
+                    continue  # open and up to date: no statement per suppressed alert per poll
                 if self.tables.open_episode(tx, alert_id, c):
                     res.episodes_opened += 1
                     self.metrics.episodes.labels(c.kind).inc()
@@ -358,42 +364,39 @@ def _resolved_change(row: dict[str, Any]) -> AlertChange:
 
 
 class ReconcileWorker:
-    """The background thread: polls every interval while holding the reconcile lease."""
+    """The background job (`background.Periodic`): polls every interval while holding the reconcile
+    lease, the first poll at once."""
 
     LEASE = "reconcile"
 
     def __init__(self, reconciler: Reconciler, owner: str) -> None:
         self.reconciler = reconciler
         self.owner = owner
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker: Periodic | None = None
+        self._holding = False
+        self._last_step: float | None = None
         self._last_error = 0.0
 
     def start(self) -> "ReconcileWorker":
-        self._thread = threading.Thread(target=self._run, name="d76-history-reconcile", daemon=True)
-        self._thread.start()
+        self._worker = Periodic("history-reconcile", self._step, self._delay, log).start()
         return self
 
-    def _run(self) -> None:
-        s = self.reconciler.settings
-        tables = self.reconciler.tables
-        holding = False
-        while not self._stop.is_set():
-            t0 = time.monotonic()
-            try:
-                holding = tables.acquire_lease(self.LEASE, self.owner, s.lease_seconds)
-                if holding:
-                    self.reconciler.poll()
-            except StorageUnavailable as exc:
-                self._quiet("storage unavailable; reconciliation waits", exc)
-            except Exception as exc:  # one bad poll must not end reconciliation
-                self._quiet("reconcile poll failed", exc, trace=True)
-            self._stop.wait(max(0.0, s.reconcile_interval_seconds - (time.monotonic() - t0)))
-        if holding:
-            try:
-                tables.release_lease(self.LEASE, self.owner)
-            except Exception:
-                pass
+    def _delay(self) -> float:
+        if self._last_step is None:
+            return 0.0
+        return self.reconciler.settings.reconcile_interval_seconds - (time.monotonic() - self._last_step)
+
+    def _step(self) -> None:
+        self._last_step = time.monotonic()
+        try:
+            self._holding = self.reconciler.tables.acquire_lease(self.LEASE, self.owner,
+                                                                 self.reconciler.settings.lease_seconds)
+            if self._holding:
+                self.reconciler.poll()
+        except StorageUnavailable as exc:
+            self._quiet("storage unavailable; reconciliation waits", exc)
+        except Exception as exc:  # one bad poll must not end reconciliation
+            self._quiet("reconcile poll failed", exc, trace=True)
 
     def _quiet(self, what: str, exc: BaseException, trace: bool = False) -> None:
         now = time.monotonic()
@@ -403,6 +406,11 @@ class ReconcileWorker:
         log.warning(what, exc_info=trace, extra={"fields": {"error": str(exc)[:200]}})
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(10)
+        if self._worker is not None:
+            self._worker.stop(10)
+            self._worker = None
+        if self._holding:
+            try:
+                self.reconciler.tables.release_lease(self.LEASE, self.owner)
+            except Exception:
+                pass

@@ -12,6 +12,7 @@ One receiver process prunes at a time (the `prune` lease); pruning is idempotent
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
 
+from ..background import Periodic
 from ..errors import StorageUnavailable
 from ..store.base import AlertStore, utcnow
 from ..store.history import HistoryTables
@@ -86,7 +88,7 @@ class Pruner:
 
 class PruneWorker:
     """Prunes a while after start (5 minutes, or the interval when shorter: start-up has better
-    things to do) and then every HISTORY_PRUNE_INTERVAL_SECONDS."""
+    things to do) and then every HISTORY_PRUNE_INTERVAL_SECONDS (`background.Periodic`)."""
 
     LEASE = "prune"
 
@@ -99,13 +101,12 @@ class PruneWorker:
                              metrics=metrics)
         self.tables = HistoryTables(store)
         self.first_delay = min(first_delay, settings.prune_interval_seconds)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.runs = 0
+        self._stop = threading.Event()  # also ends a prune between two batches
+        self._worker: Periodic | None = None
 
     def start(self) -> "PruneWorker":
-        self._thread = threading.Thread(target=self._run, name="d76-history-prune", daemon=True)
-        self._thread.start()
+        delays = itertools.chain([self.first_delay], itertools.repeat(self.settings.prune_interval_seconds))
+        self._worker = Periodic("history-prune", self._step, lambda: next(delays), log).start()
         return self
 
     def run_once(self) -> PruneCounts | None:
@@ -121,7 +122,6 @@ class PruneWorker:
                 self.LEASE, self.owner, max(s.lease_seconds, 60.0)))
         finally:
             self.tables.release_lease(self.LEASE, self.owner)
-        self.runs += 1
         if self.metrics is not None:
             self.metrics.last_prune.set_to_current_time()
         if counts.total:
@@ -130,19 +130,14 @@ class PruneWorker:
                                                           "payloads_before": cut.payloads.isoformat()}})
         return counts
 
-    def _run(self) -> None:
-        if self._stop.wait(self.first_delay):
-            return
-        while not self._stop.is_set():
-            try:
-                self.run_once()
-            except StorageUnavailable as exc:
-                log.warning("storage unavailable; pruning waits", extra={"fields": {"error": str(exc)[:200]}})
-            except Exception:
-                log.exception("pruning failed")
-            self._stop.wait(self.settings.prune_interval_seconds)
+    def _step(self) -> None:
+        try:
+            self.run_once()
+        except StorageUnavailable as exc:
+            log.warning("storage unavailable; pruning waits", extra={"fields": {"error": str(exc)[:200]}})
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(15)
+        if self._worker is not None:
+            self._worker.stop(15)
+            self._worker = None

@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence, TypeVar
 
 from ..errors import NotFoundError, QueryError
 from ..migrations import MIGRATIONS, latest_version
@@ -28,6 +28,7 @@ __all__ = [
     "Transaction",
     "utcnow",
     "ms_floor",
+    "in_lists",
     "ORIGIN_POLLED",
 ]
 
@@ -45,7 +46,8 @@ ALERT_COLUMNS = (
 
 # `origin` of an alert first stored from Alertmanager's API (suppressed from the start, so no
 # webhook told us); such a row keeps Alertmanager's millisecond startsAt as its key, and a webhook
-# for the same occurrence (nanoseconds) is matched to it (`ms_floor`).
+# for the same occurrence (nanoseconds, under a millisecond later) joins it like another replica's
+# start would (`AlertStore._same_occurrence`).
 ORIGIN_POLLED = "alertmanager"
 
 
@@ -63,6 +65,17 @@ REPLICA_START_WINDOW = timedelta(minutes=10)
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+T = TypeVar("T")
+
+
+def in_lists(values: Sequence[T], size: int = 500) -> Iterator[tuple[list[T], str]]:
+    """`values` in slices for `IN (...)` lists, each with its placeholders (`%s, %s, ...`): a few
+    hundred per statement keeps any list within every backend's parameter limit (PostgreSQL: 65535)."""
+    for i in range(0, len(values), size):
+        chunk = list(values[i:i + size])
+        yield chunk, ", ".join(["%s"] * len(chunk))
 
 
 class Dialect:
@@ -242,7 +255,9 @@ class AlertStore(ABC):
         stamped it (see REPLICA_START_WINDOW): no stored row has its exact (fingerprint, startsAt),
         but an occurrence of that fingerprint started within the window and had not ended by this
         start (still firing, or resolved later than it): the nearest such occurrence. A start after
-        an occurrence ended is a new occurrence."""
+        an occurrence ended is a new occurrence. This also joins a webhook's nanosecond start to the
+        row the reconciler stored from Alertmanager's API with the millisecond start (`ORIGIN_POLLED`),
+        so the backends look up exact (fingerprint, startsAt) keys only."""
         d = self.dialect
         fps = sorted({a.fingerprint for a in alerts})
         first = min(a.starts_at for a in alerts)
@@ -251,12 +266,13 @@ class AlertStore(ABC):
         except OverflowError:  # a start in the year 1 (Go's zero time and its neighbours)
             earliest = datetime.min.replace(tzinfo=timezone.utc)
         known: dict[str, list[tuple[datetime, datetime | None]]] = {}
-        for i in range(0, len(fps), 500):
-            chunk = fps[i:i + 500]
-            marks = ", ".join(["%s"] * len(chunk))
+        for chunk, marks in in_lists(fps):
+            # firing, or started since `earliest`; written as NOT (... AND ...) because SQLite turns
+            # `status = 'firing' OR starts_at >= %s` into an OR over two indexes, the first of which
+            # reads every firing alert on every ingest (not just these fingerprints)
             for r in tx.fetchall(
                     f"SELECT fingerprint, starts_at, ends_at, status FROM alerts WHERE fingerprint IN ({marks}) "
-                    f"AND (status = 'firing' OR starts_at >= %s)", (*chunk, d.time_in(earliest))):
+                    f"AND NOT (status <> 'firing' AND starts_at < %s)", (*chunk, d.time_in(earliest))):
                 start = d.time_out(r["starts_at"])
                 if start is not None:
                     ends = None if r["status"] == "firing" else d.time_out(r["ends_at"])
@@ -281,13 +297,15 @@ class AlertStore(ABC):
         Nothing is visible (and the caller must not answer 200) unless this returns.
         """
         hook = hook or no_hook
-        alerts = dedupe_alerts(payload.alerts)
+        alerts = payload.alerts
         with self.transaction() as tx:
             if now is not None:
                 tx.now = now
             if alerts:
                 self._lock_fingerprints(tx, sorted({a.fingerprint for a in alerts}))
-                alerts = self._same_occurrence(tx, alerts)
+                # deduplicated after the mapping: two replicas' starts of one occurrence in one
+                # payload are one alert (PostgreSQL's upsert cannot touch a row twice)
+                alerts = dedupe_alerts(self._same_occurrence(tx, alerts))
             payload_id, changes = self._ingest_rows(tx, payload, alerts)
             hook(tx, changes, payload)
         return IngestResult(payload_id, changes)
@@ -360,9 +378,7 @@ class AlertStore(ABC):
             with self.transaction(write=False) as own:
                 return self.get_alerts(ids, own)
         out: dict[int, dict[str, Any]] = {}
-        for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
-            marks = ", ".join(["%s"] * len(chunk))
+        for chunk, marks in in_lists(ids):
             for r in tx.fetchall(f"SELECT {ALERT_COLUMNS} FROM alerts WHERE id IN ({marks})", chunk):
                 out[int(r["id"])] = self._alert_out(r)
         return out

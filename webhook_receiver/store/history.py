@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping, Sequence
 
-from .base import ALERT_COLUMNS, ORIGIN_POLLED, AlertStore, Transaction, ms_floor
+from .base import ALERT_COLUMNS, ORIGIN_POLLED, AlertStore, Transaction, in_lists, ms_floor
 
 __all__ = ["HistoryTables", "PolledAlert", "EpisodeCause", "EPISODE_KINDS"]
 
@@ -84,10 +84,8 @@ class HistoryTables:
             wanted.setdefault(fp, set()).add(ms_floor(start))
         out: dict[tuple[str, datetime], dict[str, Any]] = {}
         fps = sorted(wanted)
-        for i in range(0, len(fps), 500):
-            chunk = fps[i:i + 500]
+        for chunk, marks in in_lists(fps):
             first = min(min(wanted[f]) for f in chunk)
-            marks = ", ".join(["%s"] * len(chunk))
             for r in tx.fetchall(
                     f"SELECT {ALERT_COLUMNS} FROM alerts WHERE fingerprint IN ({marks}) AND starts_at >= %s",
                     (*chunk, self.d.time_in(first))):
@@ -119,9 +117,7 @@ class HistoryTables:
 
     def mark_seen(self, tx: Transaction, alert_ids: Sequence[int]) -> None:
         """Alertmanager listed these alerts now (kept so an end time survives a restart)."""
-        for i in range(0, len(alert_ids), 500):
-            chunk = list(alert_ids[i:i + 500])
-            marks = ", ".join(["%s"] * len(chunk))
+        for chunk, marks in in_lists(alert_ids):
             tx.execute(f"UPDATE alerts SET am_last_seen_at = %s WHERE id IN ({marks})", (self.d.time_in(tx.now), *chunk))
 
     def resolve_reconciled(self, tx: Transaction, alert_id: int, ends_at: datetime,
@@ -207,6 +203,14 @@ class HistoryTables:
                        (*vals, alert_id, c.kind, c.cause, *wvals))
         return False
 
+    @staticmethod
+    def episode_current(open_row: Mapping[str, Any], c: EpisodeCause) -> bool:
+        """Whether `open_episode(c)` would leave this open episode (a row of `open_episodes`) as it
+        is: the same conditions as its UPDATE. The reconciler then writes nothing for it."""
+        return not ((c.silence_ends_at is not None and open_row.get("silence_ends_at") != c.silence_ends_at)
+                    or (c.silence_created_by is not None and open_row.get("silence_created_by") is None)
+                    or (c.inhibiting_alert_id is not None and open_row.get("inhibiting_alert_id") is None))
+
     def close_episode(self, tx: Transaction, episode_id: int, at: datetime) -> None:
         tx.execute("UPDATE suppressed_episodes SET ended_at = %s WHERE id = %s AND ended_at IS NULL",
                    (self.d.time_in(at), episode_id))
@@ -218,9 +222,7 @@ class HistoryTables:
             with self.store.transaction(write=False) as own:
                 return self.episodes_for(ids, own)
         out: dict[int, list[dict[str, Any]]] = {}
-        for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
-            marks = ", ".join(["%s"] * len(chunk))
+        for chunk, marks in in_lists(ids):
             for r in tx.fetchall(f"SELECT * FROM suppressed_episodes WHERE alert_id IN ({marks}) ORDER BY started_at, id",
                                  chunk):
                 out.setdefault(int(r["alert_id"]), []).append(self._episode(r))

@@ -1,7 +1,9 @@
 """PostgreSQL backend: psycopg 3 with a connection pool.
 
-Ingest is one statement per payload (raw payload insert + batched upsert of every alert via
-UNNEST, returning each alert's previous state), then the ingest hook, then one durable commit.
+Ingest: the payload's fingerprints locked (advisory locks) and their stored occurrences read
+(`AlertStore.ingest`: another replica's start joins its occurrence), then one statement for the
+payload (raw payload insert + batched upsert of every alert via UNNEST, returning each alert's
+previous state), then the ingest hook, then one durable commit.
 
 Outages: a short checkout timeout (`pool_timeout`, RECEIVER_DB_POOL_TIMEOUT) bounds how long a
 request waits for a connection, and a circuit breaker (`breaker.CircuitBreaker`) answers 503 at once
@@ -23,7 +25,7 @@ from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
 from ..errors import StorageUnavailable, UnstorableInput
 from ..payload import ParsedAlert, WebhookPayload
-from .base import AlertStore, Dialect, Transaction, alert_metadata, classify, ms_floor
+from .base import AlertStore, Dialect, Transaction, alert_metadata, classify
 from .breaker import CircuitBreaker
 from .changes import AlertChange
 from ..settings import redact_url
@@ -59,16 +61,9 @@ WITH p AS (
         %(lab)s::jsonb[], %(ann)s::jsonb[], %(meta)s::jsonb[]
     ) AS t(fingerprint, starts_at, status, ends_at, alertname, severity, source, title, message,
            labels, annotations, metadata)
-), inc AS (
-    -- an occurrence first stored from Alertmanager's API has its millisecond startsAt as key
-    SELECT g.fingerprint, coalesce(polled.starts_at, g.starts_at) AS starts_at, g.status, g.ends_at,
-           g.alertname, g.severity, g.source, g.title, g.message, g.labels, g.annotations, g.metadata
-    FROM given g LEFT JOIN alerts polled ON polled.fingerprint = g.fingerprint
-         AND polled.starts_at = date_trunc('milliseconds', g.starts_at)
-         AND polled.starts_at <> g.starts_at AND polled.origin = 'alertmanager'
 ), old AS (
     SELECT a.id, a.status, a.annotations, a.receive_count
-    FROM alerts a JOIN inc ON a.fingerprint = inc.fingerprint AND a.starts_at = inc.starts_at
+    FROM alerts a JOIN given g ON a.fingerprint = g.fingerprint AND a.starts_at = g.starts_at
 ), up AS (
     INSERT INTO alerts AS a (fingerprint, starts_at, alertname, status, severity, source, title, message,
                              labels, annotations, metadata, "timestamp", last_received_at, ends_at,
@@ -76,7 +71,7 @@ WITH p AS (
     SELECT fingerprint, starts_at, alertname, status, severity, source, title, message, labels,
            annotations, metadata, %(now)s, %(now)s,
            CASE WHEN status = 'resolved' THEN coalesce(ends_at, %(now)s) END, 1, FALSE
-    FROM inc
+    FROM given
     ON CONFLICT (fingerprint, starts_at) DO UPDATE SET
         receive_count = a.receive_count + 1,
         last_received_at = EXCLUDED.last_received_at,
@@ -229,13 +224,11 @@ class PostgresStore(AlertStore):
             assert row is not None
             return int(row["id"]), []
         rows = tx.fetchall(_INGEST_SQL, params)
-        exact = {(r["fingerprint"], r["starts_at"]): r for r in rows}
-        # a row first stored from Alertmanager's API keeps its millisecond key
-        by_ms = {(r["fingerprint"], r["starts_at"]): r for r in rows if r["starts_at"] == ms_floor(r["starts_at"])}
+        by_key = {(r["fingerprint"], r["starts_at"]): r for r in rows}
         changes: list[AlertChange] = []
         payload_id = int(rows[0]["payload_id"])
         for a in alerts:
-            r = exact.get((a.fingerprint, a.starts_at)) or by_ms[(a.fingerprint, ms_floor(a.starts_at))]
+            r = by_key[(a.fingerprint, a.starts_at)]
             changes.append(
                 AlertChange(
                     alert_id=int(r["id"]), kind=classify(r["old_status"], r["old_annotations"], a, r["old_receive_count"]),  # type: ignore[arg-type]

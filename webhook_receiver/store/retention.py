@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .base import AlertStore, Transaction
+from .base import AlertStore, Transaction, in_lists
 
 __all__ = ["Retention", "PruneCounts", "TABLES"]
 
@@ -35,6 +35,7 @@ _OLD_LONE_MESSAGES = (
     "FROM messages m WHERE m.sent_at < %s AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.message_ref = m.id)"
 )
 _OLD_PAYLOADS = "FROM webhook_payloads WHERE received_at < %s"
+_SLICE = 10_000  # ids per DELETE: the default batch (1000) stays one statement per table
 
 
 @dataclass
@@ -69,20 +70,20 @@ class Retention:
             ids = [int(r["id"]) for r in tx.fetchall(
                 f"SELECT a.id {_OLD_ALERTS} ORDER BY a.starts_at LIMIT %s",
                 (d.time_in(cutoff), d.time_in(cutoff), batch))]
-            if not ids:
-                return out
-            marks = ", ".join(["%s"] * len(ids))
-            gone = tx.fetchall(f"DELETE FROM notifications WHERE alert_id IN ({marks}) RETURNING message_ref", ids)
-            out.add("notifications", len(gone))
-            refs = {int(r["message_ref"]) for r in gone if r["message_ref"] is not None}
-            out.add("suppressed_episodes", _count(tx.execute(
-                f"DELETE FROM suppressed_episodes WHERE alert_id IN ({marks}) RETURNING id", ids)))
-            out.add("alerts", _count(tx.execute(f"DELETE FROM alerts WHERE id IN ({marks}) RETURNING id", ids)))
-            if refs:
-                rmarks = ", ".join(["%s"] * len(refs))
+            refs: set[int] = set()
+            # in slices: a batch (up to HISTORY_PRUNE_BATCH, 100,000) is more than one statement may bind
+            for chunk, marks in in_lists(ids, _SLICE):
+                gone = tx.fetchall(
+                    f"DELETE FROM notifications WHERE alert_id IN ({marks}) RETURNING message_ref", chunk)
+                out.add("notifications", len(gone))
+                refs.update(int(r["message_ref"]) for r in gone if r["message_ref"] is not None)
+                out.add("suppressed_episodes", _count(tx.execute(
+                    f"DELETE FROM suppressed_episodes WHERE alert_id IN ({marks}) RETURNING id", chunk)))
+                out.add("alerts", _count(tx.execute(f"DELETE FROM alerts WHERE id IN ({marks}) RETURNING id", chunk)))
+            for chunk, marks in in_lists(sorted(refs), _SLICE):
                 out.add("messages", _count(tx.execute(
-                    f"DELETE FROM messages WHERE id IN ({rmarks}) AND NOT EXISTS "
-                    f"(SELECT 1 FROM notifications n WHERE n.message_ref = messages.id) RETURNING id", sorted(refs))))
+                    f"DELETE FROM messages WHERE id IN ({marks}) AND NOT EXISTS "
+                    f"(SELECT 1 FROM notifications n WHERE n.message_ref = messages.id) RETURNING id", chunk)))
         return out
 
     def prune_orphans_batch(self, cutoff: datetime, batch: int) -> PruneCounts:

@@ -20,7 +20,7 @@ from typing import Any, Iterator
 from ..errors import StorageUnavailable, UnstorableInput
 from ..payload import ParsedAlert, WebhookPayload
 from ..storable import clean_tree
-from .base import ORIGIN_POLLED, AlertStore, Dialect, Transaction, alert_metadata, classify, ms_floor, utcnow
+from .base import AlertStore, Dialect, Transaction, alert_metadata, classify, utcnow
 from .changes import AlertChange
 
 __all__ = ["SQLiteStore", "SQLiteDialect"]
@@ -228,12 +228,6 @@ class SQLiteStore(AlertStore):
                 "SELECT id, status, annotations, ends_at, receive_count FROM alerts WHERE fingerprint = %s "
                 "AND starts_at = %s", (a.fingerprint, starts),
             )
-            if old is None and ms_floor(a.starts_at) != a.starts_at:
-                # first stored from Alertmanager's API (millisecond startsAt): the same occurrence
-                old = tx.fetchone(
-                    "SELECT id, status, annotations, ends_at, receive_count FROM alerts WHERE fingerprint = %s "
-                    "AND starts_at = %s AND origin = %s", (a.fingerprint, d.time_in(ms_floor(a.starts_at)), ORIGIN_POLLED),
-                )
             meta = d.json_in(alert_metadata(a, payload))
             if old is None:
                 ends = d.time_in(a.ends_at or tx.now) if a.status == "resolved" else None

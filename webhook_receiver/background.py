@@ -6,10 +6,19 @@ it: a failing step is logged and the loop goes on; `stop()` interrupts the wait 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
+import uuid
 from typing import Callable
 
-__all__ = ["Periodic"]
+__all__ = ["Periodic", "process_owner_id"]
+
+
+def process_owner_id(random_chars: int = 6) -> str:
+    """`host:pid:random`: who holds a lease (lanes, history jobs); the pid tells an operator which
+    process, the random part tells a restarted process with the same pid from its predecessor."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:random_chars]}"
 
 
 class Periodic:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
@@ -92,19 +91,8 @@ def export_rows(alerts: Iterable[Mapping[str, Any]], episodes: Mapping[int, Sequ
 def iter_alerts(store: AlertStore, query: AlertQuery, max_rows: int, page: int = 1000) -> Iterator[list[dict[str, Any]]]:
     """Pages of export rows matching `query` (newest first), at most `max_rows` in all."""
     tables = HistoryTables(store)
-    cursor = query.cursor
-    left = max_rows
-    while left > 0:
-        q = replace(query, limit=min(page, left), cursor=cursor)
-        rows = store.list_alerts(q)
-        if not rows:
-            return
-        eps = tables.episodes_for(r["id"] for r in rows)
-        yield export_rows(rows, eps)
-        left -= len(rows)
-        if len(rows) < q.limit:
-            return
-        cursor = (rows[-1]["starts_at"], rows[-1]["id"])
+    for rows in store.iter_alert_pages(query, max_rows, page):
+        yield export_rows(rows, tables.episodes_for(r["id"] for r in rows))
 
 
 def _cell(col: str, v: Any) -> str:

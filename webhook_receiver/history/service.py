@@ -3,13 +3,11 @@ store closes (like the notification service)."""
 from __future__ import annotations
 
 import logging
-import os
-import socket
-import uuid
 from typing import Any, Callable
 
 from ..alertmanager_api import AlertmanagerClient
 from ..settings import Settings, redact_url
+from ..background import process_owner_id
 from ..store.base import AlertStore
 from ..store.changes import IngestHook
 from .metrics import HistoryMetrics
@@ -26,7 +24,7 @@ class HistoryService:
     def __init__(self, store: AlertStore, settings: HistorySettings, *, hook: Callable[[], IngestHook] | None = None,
                  registry: Any = None, client: AlertmanagerClient | None = None) -> None:
         self.settings = settings
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.owner = process_owner_id(8)
         self.metrics = HistoryMetrics(registry)
         self.reconciler = Reconciler(store, settings, client=client, hook=hook, metrics=self.metrics) \
             if settings.reconcile_enabled else None

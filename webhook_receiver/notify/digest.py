@@ -35,14 +35,7 @@ def _window(store: Any, since: datetime, until: datetime, limit: int) -> list[di
     """Every alert that started in [since, until), all severities, oldest first (paged reads)."""
     from ..store.base import AlertQuery
 
-    rows: list[dict[str, Any]] = []
-    cursor = None
-    while (want := min(1000, limit - len(rows))) > 0:
-        page = store.list_alerts(AlertQuery(since=since, until=until, limit=want, cursor=cursor))
-        rows.extend(page)
-        if len(page) < want:
-            break
-        cursor = (page[-1]["starts_at"], page[-1]["id"])
+    rows = [r for page in store.iter_alert_pages(AlertQuery(since=since, until=until), limit) for r in page]
     return sorted(rows, key=lambda r: (r["starts_at"], r["id"]))
 
 

@@ -20,16 +20,14 @@ a reply to the page once it is ready, and never waits for it.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 import time
-import uuid
 from datetime import datetime, timedelta, timezone
 from dataclasses import replace
 from typing import Any, Callable, Mapping, Sequence
 
 from ..errors import StorageUnavailable
+from ..background import process_owner_id
 from ..store.base import AlertStore
 from .channel_map import ChannelMap
 from .channels.base import DeliveryError, Part, TailCount
@@ -511,7 +509,7 @@ class Dispatcher:
         self.settings = settings
         self.channel_map = channel_map
         self.metrics = metrics or NotifyMetrics()
-        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.worker_id = worker_id or process_owner_id()
         self.clock = clock
         self._digest_builder = digest_builder
         self.leases = LaneLeases(store, self.worker_id, settings.lane_lease_seconds)

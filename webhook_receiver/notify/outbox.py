@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from ..store.base import AlertStore, Transaction, utcnow
+from ..store.base import AlertStore, Transaction, in_lists, utcnow
 
 __all__ = ["Outbox", "KINDS", "STATUSES", "Lane"]
 
@@ -137,9 +137,7 @@ class Outbox:
         ids = sorted({int(i) for i in alert_ids})
         out: dict[int, dict[str, Any]] = {}
         with self.store.transaction(write=False) as tx:
-            for i in range(0, len(ids), 500):
-                chunk = ids[i:i + 500]
-                marks = ", ".join(["%s"] * len(chunk))
+            for chunk, marks in in_lists(ids):
                 for r in tx.fetchall(
                         f"SELECT * FROM notifications WHERE channel = %s AND destination = %s AND kind = 'firing' "
                         f"AND alert_id IN ({marks}) ORDER BY id", (lane.channel, lane.destination, *chunk)):

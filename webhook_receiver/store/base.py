@@ -361,6 +361,21 @@ class AlertStore(ABC):
         with self.transaction(write=False) as tx:
             return [self._alert_out(r) for r in tx.fetchall(sql, params)]
 
+    def iter_alert_pages(self, query: AlertQuery, max_rows: int, page: int = 1000) -> Iterator[list[dict[str, Any]]]:
+        """`list_alerts(query)` in pages (newest first, by cursor), at most `max_rows` rows in all."""
+        cursor = query.cursor
+        left = max_rows
+        while left > 0:
+            q = replace(query, limit=min(page, left), cursor=cursor)
+            rows = self.list_alerts(q)
+            if not rows:
+                return
+            yield rows
+            left -= len(rows)
+            if len(rows) < q.limit:
+                return
+            cursor = (rows[-1]["starts_at"], rows[-1]["id"])
+
     def get_alert(self, alert_id: int, tx: Transaction | None = None) -> dict[str, Any] | None:
         """One alert; None when absent."""
         if tx is not None:

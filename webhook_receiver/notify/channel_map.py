@@ -32,6 +32,8 @@ from typing import Any, Mapping
 
 import yaml
 
+from .channels.base import Destination
+
 __all__ = ["ChannelMap", "DEFAULT_CHANNEL_MAP", "load_channel_map", "parse_channel_map", "PACKAGED_MAP",
            "TelegramRoute", "Destination", "parse_telegram_routes", "route_errors", "DEFAULT_QUIET"]
 
@@ -48,15 +50,6 @@ _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _CHAT = re.compile(r"^(-?[0-9]{1,20}|@[A-Za-z][A-Za-z0-9_]{3,31})$")
 THREAD_MAX = 2**31 - 1
 ROUTE_KEYS = ("severities", "match", "chat", "thread", "topic_label", "topics", "quiet", "continue")
-
-
-@dataclass(frozen=True)
-class Destination:
-    """Where one alert goes in Telegram: a chat (lane) and, in a forum, a topic; quiet or loud."""
-
-    chat: str
-    thread_id: int | None = None
-    quiet: bool = False
 
 
 @dataclass(frozen=True)

@@ -549,15 +549,23 @@ class Dispatcher:
                 r = self._runners[lane] = LaneRunner(self, lane, channel)
             return r
 
+    @staticmethod
+    def _default_destination(ch: Any) -> str | None:
+        if getattr(ch, "chat_id", None):  # Telegram's own chat (a routed P0 may go elsewhere)
+            return str(ch.chat_id)
+        if not ch.per_alert:
+            return "default"
+        dests = ch.destinations("P0", {})
+        return dests[0].chat if dests else None
+
     def _adopt(self) -> None:
         """Rows queued before lanes existed (destination '') go to each channel's default lane."""
         if self._adopted:
             return
         for name, ch in self.channels.items():
-            default = getattr(ch, "chat_id", None)
-            dests = (default,) if default else ch.destinations("P0", {}) if ch.per_alert else ("default",)
-            if dests:
-                self.outbox.adopt(name, dests[0])
+            dest = self._default_destination(ch)
+            if dest:
+                self.outbox.adopt(name, dest)
         self._adopted = True
 
     # synchronous use (tests, tools) ------------------------------------------------------------------

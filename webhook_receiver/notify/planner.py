@@ -32,23 +32,6 @@ def routed_channels(cmap: ChannelMap, channels: Mapping[str, Any], severity: str
     return [c for c in wanted if c in channels and getattr(channels[c], "per_alert", False)]
 
 
-def _destinations(channel: Any, severity: str, labels: Mapping[str, str]) -> list[tuple[str, dict[str, Any]]]:
-    """(destination, payload extras) per destination: a channel that routes to forum topics
-    (Telegram's `route`) puts the topic and quietness in each row, where the dispatcher reads them."""
-    route = getattr(channel, "route", None)
-    if route is None:
-        return [(d, {}) for d in channel.destinations(severity, labels)]
-    out = []
-    for d in route(severity, labels):
-        extra: dict[str, Any] = {}
-        if d.thread_id is not None:
-            extra["thread_id"] = d.thread_id
-        if d.quiet:
-            extra["quiet"] = True
-        out.append((d.chat, extra))
-    return out
-
-
 class NotifyPlanner:
     """Callable hook: `store.ingest(payload, NotifyPlanner(outbox, channels, channel_map))`."""
 
@@ -70,9 +53,12 @@ class NotifyPlanner:
             return []  # repeats, duplicates, annotation refreshes: nothing new to tell
         rows = []
         for name in routed_channels(self.channel_map, self.channels, change.severity):
-            for dest, extra in _destinations(self.channels[name], change.severity, change.labels):
-                rows.append({"alert_id": change.alert_id, "channel": name, "destination": dest, "kind": kind,
-                             "severity": change.severity, "dedupe_key": f"{change.alert_id}:{name}:{dest}:{kind}",
+            for d in self.channels[name].destinations(change.severity, change.labels):
+                # the topic and quietness travel with the row, where the dispatcher reads them
+                extra = {**({"thread_id": d.thread_id} if d.thread_id is not None else {}),
+                         **({"quiet": True} if d.quiet else {})}
+                rows.append({"alert_id": change.alert_id, "channel": name, "destination": d.chat, "kind": kind,
+                             "severity": change.severity, "dedupe_key": f"{change.alert_id}:{name}:{d.chat}:{kind}",
                              "payload": {"alertname": change.alertname, **extra}})
         return rows
 

@@ -10,9 +10,9 @@ import pkgutil
 import threading
 from typing import TypeVar
 
-from .base import Channel, ChannelLimits, DeliveryError, Part, TailCount
+from .base import Channel, ChannelLimits, DeliveryError, Destination, Part, TailCount
 
-__all__ = ["Channel", "ChannelLimits", "DeliveryError", "Part", "TailCount", "register", "channel_classes",
+__all__ = ["Channel", "ChannelLimits", "DeliveryError", "Destination", "Part", "TailCount", "register", "channel_classes",
            "channel_names"]
 
 _REGISTRY: dict[str, type] = {}

@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Mapping, Protocol, Sequence, runtime_checkable
 
 from ..model import Notice
 
-__all__ = ["Channel", "ChannelLimits", "DeliveryError", "Part", "TailCount"]
+__all__ = ["Channel", "ChannelLimits", "DeliveryError", "Destination", "Part", "TailCount"]
 
 
 class DeliveryError(Exception):
@@ -62,6 +62,17 @@ class ChannelLimits:
 
 
 @dataclass(frozen=True)
+class Destination:
+    """Where one alert goes: a destination of the channel (a chat, a webhook key: the lane) and,
+    where the channel has them, a topic within it (Telegram forum topics) and whether it is told
+    without a sound."""
+
+    chat: str
+    thread_id: int | None = None
+    quiet: bool = False
+
+
+@dataclass(frozen=True)
 class Part:
     """One message as the channel will send it: its text plus channel-specific extras
     (Telegram: `reply_markup`, `message_thread_id`; Slack: blocks)."""
@@ -95,9 +106,9 @@ class Channel(Protocol):
     can_edit: ClassVar[bool]
     limits: ChannelLimits
 
-    def destinations(self, severity: str, labels: Mapping[str, str]) -> tuple[str, ...]:
-        """Where a notice of this severity and these labels goes (chat ids, webhook keys); () when
-        this channel is not configured for it."""
+    def destinations(self, severity: str, labels: Mapping[str, str]) -> list[Destination]:
+        """Where a notice of this severity and these labels goes (chats, webhook keys, with their
+        topics); [] when this channel is not configured for it."""
 
     def render_single(self, notice: Notice, destination: str) -> list[Part]:
         """One alert (or a system notice) in full; several parts when it is longer than one message

@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Mapping, Sequence
 from ..model import AlertView, Notice
 from ..settings import NotifySettings
 from . import register
-from .base import ChannelLimits, Part, TailCount
+from .base import ChannelLimits, Destination, Part, TailCount
 from .http_webhook import WebhookPoster
 from .packing import fit_count, group_notices, line_parts, severity_counts
 
@@ -97,8 +97,8 @@ class DiscordChannel:
             min_interval=settings.discord_min_interval, per_minute=settings.discord_per_minute,
             max_chars=DESCRIPTION_CHARS))
 
-    def destinations(self, severity: str, labels: Mapping[str, str]) -> tuple[str, ...]:
-        return ("default",)
+    def destinations(self, severity: str, labels: Mapping[str, str]) -> list[Destination]:
+        return [Destination("default")]
 
     def render_single(self, notice: Notice, destination: str) -> list[Part]:
         if notice.alert is None:

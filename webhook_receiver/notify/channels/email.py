@@ -23,7 +23,7 @@ from typing import Any, ClassVar, Mapping, Sequence
 from ..model import AlertView, Notice, format_duration
 from ..settings import NotifySettings
 from . import register
-from .base import ChannelLimits, DeliveryError, Part, TailCount
+from .base import ChannelLimits, DeliveryError, Destination, Part, TailCount
 
 __all__ = ["DigestContent", "SeverityLine", "EmailChannel", "build_digest", "render_digest_email", "SMTPSender"]
 
@@ -229,8 +229,8 @@ class EmailChannel:
                             ca_file=settings.smtp_ca_file)
         return cls(sender, settings.alert_email_from or "", settings.alert_email_to)
 
-    def destinations(self, severity: str, labels: Mapping[str, str]) -> tuple[str, ...]:
-        return ()  # nothing per alert
+    def destinations(self, severity: str, labels: Mapping[str, str]) -> list[Destination]:
+        return []  # nothing per alert
 
     def render_single(self, notice: Notice, destination: str) -> list[Part]:
         content = notice.payload.get("content")

@@ -9,7 +9,7 @@ from typing import Any, ClassVar, Mapping, Sequence
 from ..model import AlertView, Notice, format_duration
 from ..settings import SEVERITIES, NotifySettings
 from . import register
-from .base import ChannelLimits, Part, TailCount
+from .base import ChannelLimits, Destination, Part, TailCount
 from .http_webhook import WebhookPoster
 from .packing import fit_count, group_notices, line_parts, severity_counts
 
@@ -128,10 +128,10 @@ class SlackChannel:
             return None
         return cls(urls, ChannelLimits(min_interval=settings.slack_min_interval, per_minute=60, max_chars=SECTION_CHARS))
 
-    def destinations(self, severity: str, labels: Mapping[str, str]) -> tuple[str, ...]:
+    def destinations(self, severity: str, labels: Mapping[str, str]) -> list[Destination]:
         if severity in self._posters:
-            return (severity,)
-        return ("default",) if "default" in self._posters else ()
+            return [Destination(severity)]
+        return [Destination("default")] if "default" in self._posters else []
 
     def render_single(self, notice: Notice, destination: str) -> list[Part]:
         if notice.alert is None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Mapping, Sequence
 
-from ...channel_map import ChannelMap, Destination
+from ...channel_map import ChannelMap
 from ...model import Notice
 from ...settings import NotifySettings
 from .. import register
-from ..base import ChannelLimits, Part, TailCount
+from ..base import ChannelLimits, Destination, Part, TailCount
 from .client import TelegramClient
 from .console import ConsoleTelegram
 from .format import (
@@ -58,14 +58,11 @@ class TelegramChannel:
     def dry_run(self) -> bool:
         return isinstance(self.client, ConsoleTelegram)
 
-    def route(self, severity: str, labels: Mapping[str, str]) -> list[Destination]:
+    def destinations(self, severity: str, labels: Mapping[str, str]) -> list[Destination]:
         """Each chat an alert goes to, with its forum topic and whether it is told quietly."""
         if self.channel_map is None:
             return [Destination(self.chat_id)]
         return self.channel_map.telegram_destinations(severity, labels, self.chat_id)
-
-    def destinations(self, severity: str, labels: Mapping[str, str]) -> tuple[str, ...]:
-        return tuple(d.chat for d in self.route(severity, labels))
 
     def chats(self) -> tuple[str, ...]:
         """Every chat this channel tells (the default one first): commands are taken from these."""

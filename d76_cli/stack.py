@@ -136,7 +136,7 @@ def status(state_dir: Path) -> None:
     if not st:
         click.echo(f"no stack recorded in {state_dir}")
         sys.exit(1)
-    for line in stack.iter_status_lines():
+    for line in stack.iter_status_lines(st):
         click.echo(line)
     sys.exit(0 if all(s.healthy for s in st) else 1)
 

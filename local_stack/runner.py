@@ -44,7 +44,7 @@ from .deploy_configs import alertmanager_config, local_topology, parse_target, p
 from webhook_receiver.settings import redact_url
 
 from .probes import (Probe, describe_scrape, probe_alertmanager, probe_http, probe_prometheus, probe_receiver,
-                     probe_targets)
+                     probe_targets, scraped)
 from .processes import (ClusterSpec, ManagedProcess, PostgresCluster, StartupError, free_port, port_in_use,
                         start_alertmanager, start_prometheus, wait_http_ok)
 
@@ -445,8 +445,7 @@ class Stack:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             health = probe_targets(self.url("prometheus"), SCRAPE_JOB)
-            if health is not None and all(describe_scrape(health.get(t)).detail != _NOT_SCRAPED
-                                          and t in health for t in self.config.scrape_targets()):
+            if health is not None and all(scraped(health.get(t)) for t in self.config.scrape_targets()):
                 return True
             time.sleep(0.2)
         return False
@@ -652,9 +651,6 @@ class Stack:
                     "make the receiver reachable at a public URL and set `policy: {external_url: "
                     "https://alerts.example.com}` in the --config override file."]
         return [f"links: runbooks at {base}; no history links in messages (set policy.external_url)"] if base else []
-
-
-_NOT_SCRAPED = "prometheus: not scraped yet"
 
 
 def _address(url: str) -> str:

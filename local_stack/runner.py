@@ -47,6 +47,7 @@ from .probes import (Probe, describe_scrape, probe_alertmanager, probe_http, pro
                      probe_targets, scraped)
 from .processes import (ClusterSpec, ManagedProcess, PostgresCluster, StartupError, free_port, port_in_use,
                         start_alertmanager, start_prometheus, wait_http_ok)
+from .state import piece_kind, read_file, read_manifest, recorded_pieces
 
 __all__ = ["StackConfig", "Stack", "PieceStatus", "StartupError", "DEFAULT_STATE_DIR", "MANIFEST", "TOKEN_FILE",
            "DATABASE_URL_FILE"]
@@ -148,7 +149,7 @@ class _Piece:
     def from_manifest(cls, d: dict[str, Any]) -> "_Piece":
         known = {f.name for f in fields(cls)}
         piece = cls(**{k: v for k, v in d.items() if k in known})
-        piece.kind = piece.kind or piece.name.split("-")[0]
+        piece.kind = piece_kind(d)
         return piece
 
 
@@ -501,17 +502,14 @@ class Stack:
 
     # -- status / down ----------------------------------------------------------------------------------
     def _manifest(self) -> dict[str, Any]:
-        try:
-            return json.loads(self.manifest_path.read_text())
-        except (OSError, ValueError):
-            return {"pieces": []}
+        return read_manifest(self.state)
 
     def _recorded(self, manifest: dict[str, Any] | None = None) -> list[_Piece]:
         """The pieces this object started, else those the manifest (`manifest`, or read now) records."""
         if self._pieces:
             return list(self._pieces.values())
         m = self._manifest() if manifest is None else manifest
-        return [_Piece.from_manifest(p) for p in m.get("pieces", [])]
+        return [_Piece.from_manifest(p) for p in recorded_pieces(m)]
 
     def _any_running(self) -> bool:
         """Whether a process of a recorded stack is still alive (the bot's targets are not the
@@ -604,10 +602,7 @@ class Stack:
 
     def token_from_disk(self) -> str:
         if not self.token:
-            try:
-                self.token = (self.state / TOKEN_FILE).read_text().strip()
-            except OSError:
-                self.token = ""
+            self.token = read_file(self.state, TOKEN_FILE) or ""
         return self.token
 
     def logs_of(self, piece: str) -> Path:
@@ -633,10 +628,7 @@ class Stack:
 
     def database_url(self) -> str | None:
         """The receiver's DATABASE_URL (password included: it comes from a 0600 file), or None."""
-        try:
-            return (self.state / DATABASE_URL_FILE).read_text().strip() or None
-        except OSError:
-            return None
+        return read_file(self.state, DATABASE_URL_FILE)
 
     def notes(self) -> list[str]:
         """What an operator should know once, at start: where links in messages point."""

@@ -20,7 +20,7 @@ import yaml
 
 from .model import SEVERITIES, SOURCES, Catalog, CatalogError
 from .render_alertmanager import WATCHDOG_RECEIVER, alertmanager_doc, receiver_name
-from .render_prometheus import dump_yaml, header, render_rule_files
+from .render_prometheus import bot_scrape_job, dump_yaml, header, render_rule_files
 
 __all__ = ["OUR_ROUTE_MATCHERS", "OUR_RECEIVERS", "render_fragment", "fragment_doc", "merge_fragment",
            "render_merged", "render_scrape_job", "render_existing_rule_files"]
@@ -113,9 +113,7 @@ def render_existing_rule_files(catalog: Catalog) -> dict[str, str]:
 
 def render_scrape_job(catalog: Catalog, bot_target: str) -> str:
     """The scrape job to add to the operator's prometheus.yml `scrape_configs`."""
-    s = catalog.settings
-    job = [{"job_name": "d75", "scrape_interval": s.scrape_interval, "scrape_timeout": s.scrape_interval,
-            "static_configs": [{"targets": [bot_target]}]}]
+    job = [bot_scrape_job(catalog, [bot_target])]
     return (header(catalog) + "# add this job to `scrape_configs` in your prometheus.yml (the rules expect "
             "job=\"d75\"),\n# and the rule files to `rule_files`, e.g. - /etc/prometheus/d76/rules/*.yml\n"
             + dump_yaml(job))

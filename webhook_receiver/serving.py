@@ -97,11 +97,10 @@ class _Channel(HTTPChannel):
         return not (self.requests or self.request is not None or self.total_outbufs_len or self.closing())
 
     def bytes_waiting(self) -> bool:
-        """A request may be on its way (bytes not read yet): do not evict. EOF or an error: evict."""
+        """A request may be on its way (bytes not read yet): do not evict. Nothing pending
+        (BlockingIOError), EOF or an error: evict."""
         try:
             return bool(self.socket.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
-        except (BlockingIOError, InterruptedError):
-            return False
         except OSError:
             return False
 

@@ -8,6 +8,12 @@ command. Processes run in their own sessions, so `d76 stack up` can return while
 Two shapes:
 
 - single: one Prometheus, one Alertmanager (no cluster), one receiver (SQLite by default);
+- `ha=True`: two Prometheus replicas (same rules, `replica` external label dropped from alerts),
+  three Alertmanagers in one gossip cluster on loopback, every Prometheus sending to every
+  Alertmanager, two receivers on one PostgreSQL (the throwaway cluster unless `database_url` is
+  given), every Alertmanager posting to both receivers. Pieces are named `prometheus-a`,
+  `alertmanager-b`, `receiver-a`, ... ; `url("prometheus")` is replica a.
+
 The bot: by default the simulator on `exporter_port`; `targets` (`host:port`, repeatable: the real
 bot's exporters) are scraped instead and the simulator does not start. `status()` reports each
 target's scrape health as Prometheus sees it (`/api/v1/targets`).
@@ -16,11 +22,7 @@ Links: the rules' `runbook_url` points at this stack's receiver (its real port) 
 file sets `policy.external_url` (then the receiver also gets RECEIVER_EXTERNAL_URL, for history links)
 or `policy.runbook_base_url`. `notes()` says which, once, at start.
 
-- `ha=True`: two Prometheus replicas (same rules, `replica` external label dropped from alerts),
-  three Alertmanagers in one gossip cluster on loopback, every Prometheus sending to every
-  Alertmanager, two receivers on one PostgreSQL (the throwaway cluster unless `database_url` is
-  given), every Alertmanager posting to both receivers. Pieces are named `prometheus-a`,
-  `alertmanager-b`, `receiver-a`, ... ; `url("prometheus")` is replica a.
+The state folder is read back through `local_stack.state` (also by the other `d76` commands).
 """
 from __future__ import annotations
 

@@ -7,7 +7,6 @@ COPY exporter ./exporter
 COPY webhook_receiver ./webhook_receiver
 COPY d76_cli ./d76_cli
 COPY local_stack ./local_stack
-COPY alertmanager ./alertmanager
 RUN pip install --no-cache-dir -e . && useradd --system --uid 10001 d76 && mkdir -p /data && chown d76 /data
 USER d76
 EXPOSE 9876 9099

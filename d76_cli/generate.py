@@ -10,8 +10,11 @@ from pathlib import Path
 
 import click
 
+from local_stack import defaults
+
+from .stack_client import DEFAULT_RECEIVER_URL
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_RECEIVER_URL = "http://127.0.0.1:9099"
 
 
 def _fail(exc: Exception) -> None:
@@ -33,7 +36,7 @@ def _fail(exc: Exception) -> None:
                                      f"[default: policy.external_url, else {DEFAULT_RECEIVER_URL}].")
 @click.option("--token-file", help="With --for-existing: the file holding the receiver's bearer token, as "
                                    "Alertmanager sees it (use an absolute path).")
-@click.option("--bot-target", default="127.0.0.1:9876", show_default=True,
+@click.option("--bot-target", default=f"{defaults.HOST}:{defaults.EXPORTER_PORT}", show_default=True,
               help="With --for-existing: host:port of the bot's /metrics for the scrape job.")
 @click.option("--merge-with", "merge_with", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="With --for-existing: also write alertmanager.merged.yml, this alertmanager.yml with "

@@ -86,7 +86,6 @@ def command(listen: str | None, config_file: str | None, threads: int | None, lo
     # connection limit, idle and request timeouts, backlog: RECEIVER_* (see webhook_receiver.serving)
     try:
         serve(app, listen, ServingOptions.from_settings(settings, threads))
-    except OSError as exc:  # taken between the check and the bind: stop what create_app started
-        app.extensions["d76_receiver"].store.close()
+    except OSError as exc:  # taken between the check and the bind (serve has closed the app)
         raise click.ClickException(_bind_error(host, port, exc)) from None
     sys.exit(0)

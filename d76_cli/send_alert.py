@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from exporter.catalog.model import SEVERITIES, SOURCES
+from exporter.events import SEVERITIES, SOURCES
 
 from .stack_client import alertmanager, state_dir_option
 

@@ -14,7 +14,7 @@ from local_stack import defaults
 __all__ = ["command"]
 
 _state_opt = click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
-                          default=Path(".d76/stack"), show_default=True,
+                          default=defaults.DEFAULT_STATE_DIR, show_default=True,
                           help="Rendered configs, data, logs and pids live here.")
 
 
@@ -113,7 +113,7 @@ def up(state_dir: Path, exporter_port: int, prometheus_port: int, alertmanager_p
         click.echo(note)
     click.echo(f"logs: {stack.logs}")
     if not foreground:
-        click.echo("stop with: d76 stack down" + ("" if state_dir == Path(".d76/stack") else f" --state-dir {state_dir}"))
+        click.echo("stop with: d76 stack down" + ("" if state_dir == defaults.DEFAULT_STATE_DIR else f" --state-dir {state_dir}"))
         return
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -136,7 +136,7 @@ def status(state_dir: Path) -> None:
     if not st:
         click.echo(f"no stack recorded in {state_dir}")
         sys.exit(1)
-    for line in stack.iter_status_lines():
+    for line in stack.iter_status_lines(st):
         click.echo(line)
     sys.exit(0 if all(s.healthy for s in st) else 1)
 

@@ -15,23 +15,20 @@ Each answer says where it came from (`origin`), so an error can name it ("the st
 """
 from __future__ import annotations
 
-import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
 import click
 
 from local_stack import defaults
+from local_stack.state import piece_kind, read_file, read_manifest, recorded_pieces
 
 __all__ = ["DEFAULT_STATE_DIR", "StackInfo", "Endpoint", "load_stack", "state_dir_option", "database_url",
            "receiver", "alertmanager"]
 
 DEFAULT_STATE_DIR = defaults.DEFAULT_STATE_DIR
-MANIFEST = defaults.STATE_MANIFEST
-TOKEN_FILE = defaults.STATE_TOKEN_FILE
-DATABASE_URL_FILE = defaults.STATE_DATABASE_URL_FILE
 DEFAULT_RECEIVER_URL = f"http://{defaults.HOST}:{defaults.RECEIVER_PORT}"
 DEFAULT_ALERTMANAGER_URL = f"http://{defaults.HOST}:{defaults.ALERTMANAGER_PORT}"
 
@@ -49,10 +46,8 @@ class StackInfo:
     running: bool
     receiver_urls: tuple[str, ...] = ()
     alertmanager_urls: tuple[str, ...] = ()
-    prometheus_urls: tuple[str, ...] = ()
     token: str | None = None
     database_url: str | None = None
-    manifest: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def origin(self) -> str:
@@ -72,34 +67,18 @@ class Endpoint:
         return self.urls[0]
 
 
-def _read(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="utf-8").strip() or None
-    except OSError:
-        return None
-
-
 def load_stack(state_dir: Path | str | None) -> StackInfo:
     """Read a state folder (missing files are simply absent from the answer)."""
     state = Path(state_dir or DEFAULT_STATE_DIR)
-    manifest: dict[str, Any] = {}
-    text = _read(state / MANIFEST)
-    if text:
-        try:
-            loaded = json.loads(text)
-            manifest = loaded if isinstance(loaded, dict) else {}
-        except ValueError:
-            manifest = {}
-    pieces = [p for p in manifest.get("pieces") or [] if isinstance(p, dict)]
+    manifest = read_manifest(state)
+    pieces = recorded_pieces(manifest)
 
     def urls(kind: str) -> tuple[str, ...]:
-        return tuple(str(p["url"]) for p in pieces
-                     if (p.get("kind") or str(p.get("name", "")).split("-")[0]) == kind and p.get("url"))
+        return tuple(str(p["url"]) for p in pieces if piece_kind(p) == kind and p.get("url"))
 
     return StackInfo(state_dir=state, running=bool(manifest), receiver_urls=urls("receiver"),
-                     alertmanager_urls=urls("alertmanager"), prometheus_urls=urls("prometheus"),
-                     token=_read(state / TOKEN_FILE), database_url=_read(state / DATABASE_URL_FILE),
-                     manifest=manifest)
+                     alertmanager_urls=urls("alertmanager"), token=read_file(state, defaults.STATE_TOKEN_FILE),
+                     database_url=read_file(state, defaults.STATE_DATABASE_URL_FILE))
 
 
 def database_url(explicit: str | None, settings: Any, state_dir: Path | str | None) -> Endpoint:

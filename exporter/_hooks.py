@@ -18,6 +18,7 @@ import logging
 import math
 import threading
 import time
+import weakref
 from enum import Enum
 from typing import Any, Callable, Hashable, Iterable
 
@@ -110,14 +111,6 @@ class ErrorReporter:
             pass
 
 
-def _same_value(raw: object, value: str) -> bool:
-    """Whether a raw label argument (as cached) has the label value ``value``."""
-    try:
-        return label_value(raw) == value
-    except Exception:  # noqa: BLE001 - a bad key never had a child
-        return False
-
-
 class Hooks:
     """Base of the per-component hook classes."""
 
@@ -129,6 +122,8 @@ class Hooks:
         self.metrics = metrics
         self._reporter = ErrorReporter(metrics)
         self._caches_lock = threading.Lock()
+        # the objects ``bind`` handed out (they hold children of their own); see ``_retire``
+        self._bound: "weakref.WeakSet[Any]" = weakref.WeakSet()
         if metrics is None:
             for name in self.hook_methods:
                 setattr(self, name, _noop)
@@ -163,10 +158,11 @@ class Hooks:
     def _retire(self, hook: str, label: str, value: object, metrics: Iterable[Any],
                 caches: Callable[[Any], Iterable[tuple[dict[Hashable, Any], Callable[[Hashable, str], bool]]]],
                 also: dict[str, str] | None = None,
-                after: Callable[[Any, str], None] | None = None) -> str | None:
+                bound: Callable[[Hashable, str], bool] | None = None) -> str | None:
         """Drop every child with ``label=value`` (and ``also``) of ``metrics``; then, in this instance
         and its peers, the cache entries ``caches(instance)`` selects (a cache and a predicate on its
-        key and the value) and whatever ``after(instance, value)`` forgets (bound objects).
+        key and the value), and the bound objects whose ``_key`` ``bound`` selects forget their
+        children (``_forget``: their next call creates fresh ones).
         Never raises; returns the label value, or None when the call failed (a counted hook error)."""
         try:
             v = label_value(value)
@@ -177,23 +173,28 @@ class Hooks:
                     for cache, selects in caches(peer):
                         for key in [k for k in cache if selects(k, v)]:
                             del cache[key]
-                if after is not None:
-                    after(peer, v)
+                if bound is not None:
+                    for obj in list(peer._bound):
+                        if bound(obj._key, v):
+                            obj._forget()
             return v
         except Exception as exc:  # noqa: BLE001
             self._fail(hook, exc)
             return None
 
 
-def key_is(raw: Hashable, value: str) -> bool:
-    """Cache keyed by the raw label argument itself."""
-    return _same_value(raw, value)
+def key_is(raw: object, value: str) -> bool:
+    """Cache keyed by the raw label argument itself: whether it has the label value ``value``."""
+    try:
+        return label_value(raw) == value
+    except Exception:  # noqa: BLE001 - a bad key never had a child
+        return False
 
 
 def key_at(pos: int) -> Callable[[Hashable, str], bool]:
     """Cache keyed by a tuple of raw label arguments; select on position ``pos``."""
     def selects(raw: Hashable, value: str) -> bool:
-        return isinstance(raw, tuple) and len(raw) > pos and _same_value(raw[pos], value)
+        return isinstance(raw, tuple) and len(raw) > pos and key_is(raw[pos], value)
     return selects
 
 

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import time
-import weakref
 from enum import Enum, IntEnum
 from typing import Any
 
@@ -59,11 +58,11 @@ class BoundExchangeHealth:
     Gauge children are created on first use: a status, latency or orderbook timestamp born at 0
     before the bot reported anything would be a lie (timestamp 0 reads as a 56-year-old book)."""
 
-    __slots__ = ("_hooks", "_exchange", "_status", "_latency", "_orderbook", "_ok", "_error", "__weakref__")
+    __slots__ = ("_hooks", "_key", "_status", "_latency", "_orderbook", "_ok", "_error", "__weakref__")
 
     def __init__(self, hooks: "ExchangeHealthHooks", exchange: Any, ok: Any, error: Any) -> None:
         self._hooks = hooks
-        self._exchange = exchange
+        self._key = exchange  # the raw argument, as the hooks' caches are keyed
         self._status = hooks._status.get(exchange)
         self._latency = hooks._latency.get(exchange)
         self._orderbook = hooks._orderbook.get(exchange)
@@ -75,7 +74,7 @@ class BoundExchangeHealth:
             value = health_status_value(status)
             child = self._status
             if child is None:
-                child = self._status = self._hooks._gauge("exchange_health_status", self._exchange)
+                child = self._status = self._hooks._gauge("exchange_health_status", self._key)
             child.set(value)
         except Exception as exc:  # noqa: BLE001
             self._hooks._fail("status", exc)
@@ -85,7 +84,7 @@ class BoundExchangeHealth:
             value = non_negative(seconds)
             child = self._latency
             if child is None:
-                child = self._latency = self._hooks._gauge("exchange_rest_latency", self._exchange)
+                child = self._latency = self._hooks._gauge("exchange_rest_latency", self._key)
             child.set(value)
         except Exception as exc:  # noqa: BLE001
             self._hooks._fail("rest_latency", exc)
@@ -96,7 +95,7 @@ class BoundExchangeHealth:
             child = self._orderbook
             if child is None:
                 child = self._orderbook = self._hooks._gauge("exchange_orderbook_last_update",
-                                                             self._exchange)
+                                                             self._key)
             child.set(value)
         except Exception as exc:  # noqa: BLE001
             self._hooks._fail("orderbook_update", exc)
@@ -105,7 +104,7 @@ class BoundExchangeHealth:
         try:
             child = self._ok if ok else self._error
             if child is None:  # the exchange was retired and is reported again
-                self._ok, self._error = self._hooks._requests(self._exchange)
+                self._ok, self._error = self._hooks._requests(self._key)
                 child = self._ok if ok else self._error
             child.inc(count)
         except Exception as exc:  # noqa: BLE001
@@ -145,7 +144,6 @@ class ExchangeHealthHooks(Hooks):
         self._orderbook: dict[Any, Any] = {}
         self._ok: dict[Any, Any] = {}
         self._error: dict[Any, Any] = {}
-        self._bound: "weakref.WeakSet[BoundExchangeHealth]" = weakref.WeakSet()
 
     def remove(self, exchange: str) -> None:
         """Retire an exchange the bot no longer trades: its status, latency, orderbook timestamp and
@@ -157,12 +155,7 @@ class ExchangeHealthHooks(Hooks):
                      (m.exchange_health_status, m.exchange_rest_latency, m.exchange_orderbook_last_update,
                       m.exchange_requests),
                      lambda h: [(c, key_is) for c in (h._status, h._latency, h._orderbook, h._ok, h._error)],
-                     after=ExchangeHealthHooks._forget_bound)
-
-    def _forget_bound(self, exchange: str) -> None:
-        for bound in list(self._bound):
-            if key_is(bound._exchange, exchange):
-                bound._forget()
+                     bound=key_is)
 
     def _requests(self, exchange: Any) -> tuple[Any, Any]:
         """ok and error counters of an exchange, both created (at 0) on first sight, so the

@@ -16,7 +16,6 @@ Counters of a label set are created at 0 the first time it is seen, so the first
 """
 from __future__ import annotations
 
-import weakref
 from typing import Any
 
 from ._hooks import Hooks, clamp_ratio, key_at, label_value
@@ -102,7 +101,6 @@ class RateLimiterHooks(Hooks):
         self._ratio: dict[Any, Any] = {}
         self._rejected: dict[Any, Any] = {}
         self._http_429: dict[Any, Any] = {}
-        self._bound: "weakref.WeakSet[BoundRateLimiter]" = weakref.WeakSet()
 
     def remove(self, exchange: str, category: str | None = None) -> None:
         """Retire the buckets of an exchange (every category, or only ``category``): their
@@ -121,13 +119,7 @@ class RateLimiterHooks(Hooks):
         self._retire("remove", "exchange", exchange,
                      (m.rate_limit_remaining_ratio, m.rate_limit_rejected, m.rate_limit_http_429),
                      lambda h: [(c, selects) for c in (h._ratio, h._rejected, h._http_429)],
-                     {} if cat is None else {"category": cat},
-                     after=lambda hooks, value: hooks._forget_bound(selects, value))
-
-    def _forget_bound(self, selects: Any, value: str) -> None:
-        for bound in list(self._bound):
-            if selects(bound._key, value):
-                bound._forget()
+                     {} if cat is None else {"category": cat}, bound=selects)
 
     # -- cache miss paths ------------------------------------------------------------------
     def _ratio_child(self, key: tuple[Any, Any]) -> Any:

@@ -18,7 +18,7 @@ import yaml
 from .defaults import HA_REPLICA_LABEL as REPLICA_LABEL
 
 __all__ = ["Probe", "probe_alertmanager", "probe_prometheus", "probe_receiver", "probe_http",
-           "alertmanager_cluster", "probe_targets", "describe_scrape"]
+           "alertmanager_cluster", "probe_targets", "describe_scrape", "scraped"]
 
 TIMEOUT = 2.0
 
@@ -132,14 +132,20 @@ def _ago(stamp: str | None, now: float | None = None) -> str | None:
     return f"{max(0.0, (now or time.time()) - at):.1f}s ago"
 
 
+def scraped(target: dict[str, Any] | None) -> bool:
+    """Whether Prometheus has scraped the target (as `probe_targets` reports it) at least once."""
+    return (target is not None and str(target.get("health") or "unknown") != "unknown"
+            and _ago(target.get("lastScrape")) is not None)
+
+
 def describe_scrape(target: dict[str, Any] | None) -> Probe:
     """One line on a scrape target: `prometheus: up, last scrape 0.3s ago` or `down ...: <error>`."""
     if target is None:
         return Probe(False, "prometheus: not among its targets yet (discovery reports every 5 s)")
-    health = str(target.get("health") or "unknown")
-    ago = _ago(target.get("lastScrape"))
-    if health == "unknown" or ago is None:
+    if not scraped(target):
         return Probe(False, "prometheus: not scraped yet")
+    health = str(target["health"])
+    ago = _ago(target.get("lastScrape"))
     error = str(target.get("lastError") or "")
     detail = f"prometheus: {health}, last scrape {ago}" + (f": {error}" if error and health != "up" else "")
     return Probe(health == "up", detail)

@@ -8,6 +8,12 @@ command. Processes run in their own sessions, so `d76 stack up` can return while
 Two shapes:
 
 - single: one Prometheus, one Alertmanager (no cluster), one receiver (SQLite by default);
+- `ha=True`: two Prometheus replicas (same rules, `replica` external label dropped from alerts),
+  three Alertmanagers in one gossip cluster on loopback, every Prometheus sending to every
+  Alertmanager, two receivers on one PostgreSQL (the throwaway cluster unless `database_url` is
+  given), every Alertmanager posting to both receivers. Pieces are named `prometheus-a`,
+  `alertmanager-b`, `receiver-a`, ... ; `url("prometheus")` is replica a.
+
 The bot: by default the simulator on `exporter_port`; `targets` (`host:port`, repeatable: the real
 bot's exporters) are scraped instead and the simulator does not start. `status()` reports each
 target's scrape health as Prometheus sees it (`/api/v1/targets`).
@@ -16,11 +22,7 @@ Links: the rules' `runbook_url` points at this stack's receiver (its real port) 
 file sets `policy.external_url` (then the receiver also gets RECEIVER_EXTERNAL_URL, for history links)
 or `policy.runbook_base_url`. `notes()` says which, once, at start.
 
-- `ha=True`: two Prometheus replicas (same rules, `replica` external label dropped from alerts),
-  three Alertmanagers in one gossip cluster on loopback, every Prometheus sending to every
-  Alertmanager, two receivers on one PostgreSQL (the throwaway cluster unless `database_url` is
-  given), every Alertmanager posting to both receivers. Pieces are named `prometheus-a`,
-  `alertmanager-b`, `receiver-a`, ... ; `url("prometheus")` is replica a.
+The state folder is read back through `local_stack.state` (also by the other `d76` commands).
 """
 from __future__ import annotations
 
@@ -44,9 +46,10 @@ from .deploy_configs import alertmanager_config, local_topology, parse_target, p
 from webhook_receiver.settings import redact_url
 
 from .probes import (Probe, describe_scrape, probe_alertmanager, probe_http, probe_prometheus, probe_receiver,
-                     probe_targets)
+                     probe_targets, scraped)
 from .processes import (ClusterSpec, ManagedProcess, PostgresCluster, StartupError, free_port, port_in_use,
                         start_alertmanager, start_prometheus, wait_http_ok)
+from .state import piece_kind, read_file, read_manifest, recorded_pieces
 
 __all__ = ["StackConfig", "Stack", "PieceStatus", "StartupError", "DEFAULT_STATE_DIR", "MANIFEST", "TOKEN_FILE",
            "DATABASE_URL_FILE"]
@@ -148,7 +151,7 @@ class _Piece:
     def from_manifest(cls, d: dict[str, Any]) -> "_Piece":
         known = {f.name for f in fields(cls)}
         piece = cls(**{k: v for k, v in d.items() if k in known})
-        piece.kind = piece.kind or piece.name.split("-")[0]
+        piece.kind = piece_kind(d)
         return piece
 
 
@@ -167,9 +170,6 @@ class Stack:
         self.catalog: Catalog | None = None
 
     # -- names and urls ------------------------------------------------------------------------------
-    def _ha(self) -> bool:
-        return self.config.ha or bool(self._manifest().get("ha"))
-
     def piece_name(self, kind: str, index: int = 0) -> str:
         """`prometheus` in the single shape; `prometheus-a`, `prometheus-b`, ... in the HA shape."""
         if kind in ("postgres", "exporter") or not self.config.ha:
@@ -196,8 +196,10 @@ class Stack:
     def url(self, piece: str) -> str:
         """Base URL of a piece; a bare kind (`prometheus`) is the first replica. Pieces recorded by
         an earlier `up` (another process) are found where they were started."""
+        return self._url(piece, {p.name: p.url for p in self._recorded()})
+
+    def _url(self, piece: str, recorded: dict[str, str]) -> str:
         kind, index = self._resolve(piece)
-        recorded = {p.name: p.url for p in self._recorded()}
         for candidate in (piece, f"{kind}-{replica_name(index)}"):
             if candidate in recorded:
                 return recorded[candidate]
@@ -205,7 +207,8 @@ class Stack:
         return f"postgresql://127.0.0.1:{port}" if kind == "postgres" else f"http://{defaults.HOST}:{port}"
 
     def urls(self, kind: str) -> list[str]:
-        return [self.url(n) for n in self.names(kind)]
+        recorded = {p.name: p.url for p in self._recorded()}
+        return [self._url(n, recorded) for n in self.names(kind)]
 
     @property
     def manifest_path(self) -> Path:
@@ -325,14 +328,14 @@ class Stack:
 
     def _receiver_env(self, index: int) -> dict[str, str]:
         c = self.config
-        am_urls = self.urls("alertmanager")
+        am_urls, prom_urls = self.urls("alertmanager"), self.urls("prometheus")
         env = {**os.environ, "DATABASE_URL": self._database_url, "RECEIVER_TOKEN": self.token,
                "CHANNEL_MAP_FILE": str(self.state / "channel_map.yml"),
                # each receiver talks to "its" Alertmanager first (silences gossip across the cluster) and
                # falls back to the others; the history reconciler polls them all
                "ALERTMANAGER_URL": ",".join(am_urls[index % len(am_urls):] + am_urls[:index % len(am_urls)]),
                # graphs in the page and /status read Prometheus (its replica of the same letter)
-               "PROMETHEUS_URL": self.urls("prometheus")[index % len(self.urls("prometheus"))],
+               "PROMETHEUS_URL": prom_urls[index % len(prom_urls)],
                "NOTIFICATIONS_ENABLED": "true",
                "PYTHONUNBUFFERED": "1"}
         if self.catalog is not None and self.catalog.external_url:
@@ -346,7 +349,8 @@ class Stack:
 
     def _start_receiver(self, index: int) -> None:
         c = self.config
-        name, url = self.piece_name("receiver", index), self.urls("receiver")[index]
+        name = self.piece_name("receiver", index)
+        url = self.url(name)
         port = self._ports("receiver")[index]
         rcv = ManagedProcess(name, self._cli("receiver", "--listen", f"{defaults.HOST}:{port}"),
                              self.logs / f"{name}.log", env=self._receiver_env(index)).start()
@@ -356,7 +360,8 @@ class Stack:
 
     def _start_alertmanager(self, index: int) -> None:
         c = self.config
-        name, url = self.piece_name("alertmanager", index), self.urls("alertmanager")[index]
+        name = self.piece_name("alertmanager", index)
+        url = self.url(name)
         cluster = None
         if c.ha:
             cluster = ClusterSpec(c.cluster_ports[index],
@@ -369,7 +374,8 @@ class Stack:
 
     def _start_prometheus(self, index: int) -> None:
         c = self.config
-        name, url = self.piece_name("prometheus", index), self.urls("prometheus")[index]
+        name = self.piece_name("prometheus", index)
+        url = self.url(name)
         prom = start_prometheus(self._prometheus_config(name), self._ports("prometheus")[index], self._data_dir(name),
                                 self.logs / f"{name}.log", c.ready_timeout, resend_delay=c.resend_delay, name=name)
         self._add(_Piece(name, url, url + "/-/ready", prom.pid, str(prom.log_path), kind="prometheus",
@@ -394,9 +400,7 @@ class Stack:
 
     # -- up ---------------------------------------------------------------------------------------------
     def up(self) -> "Stack":
-        # (the bot's targets are not the stack's: one still up does not mean a stack runs)
-        ours = [s for s in self.status() if not s.name.startswith("target")] if self.manifest_path.exists() else []
-        if any(s.running for s in ours):
+        if self._any_running():
             raise StartupError(f"a stack is already running from {self.state} (`d76 stack down` first)")
         self.manifest_path.unlink(missing_ok=True)  # a stale record of a stack that died
         self.state.mkdir(parents=True, exist_ok=True)
@@ -444,8 +448,7 @@ class Stack:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             health = probe_targets(self.url("prometheus"), SCRAPE_JOB)
-            if health is not None and all(describe_scrape(health.get(t)).detail != _NOT_SCRAPED
-                                          and t in health for t in self.config.scrape_targets()):
+            if health is not None and all(scraped(health.get(t)) for t in self.config.scrape_targets()):
                 return True
             time.sleep(0.2)
         return False
@@ -501,15 +504,19 @@ class Stack:
 
     # -- status / down ----------------------------------------------------------------------------------
     def _manifest(self) -> dict[str, Any]:
-        try:
-            return json.loads(self.manifest_path.read_text())
-        except (OSError, ValueError):
-            return {"pieces": []}
+        return read_manifest(self.state)
 
-    def _recorded(self) -> list[_Piece]:
+    def _recorded(self, manifest: dict[str, Any] | None = None) -> list[_Piece]:
+        """The pieces this object started, else those the manifest (`manifest`, or read now) records."""
         if self._pieces:
             return list(self._pieces.values())
-        return [_Piece.from_manifest(p) for p in self._manifest().get("pieces", [])]
+        m = self._manifest() if manifest is None else manifest
+        return [_Piece.from_manifest(p) for p in recorded_pieces(m)]
+
+    def _any_running(self) -> bool:
+        """Whether a process of a recorded stack is still alive (the bot's targets are not the
+        stack's: one still up does not mean a stack runs; nothing is asked over HTTP)."""
+        return any(_postgres_running(p) if p.kind == "postgres" else _alive(p.pid) for p in self._recorded())
 
     def status(self) -> list[PieceStatus]:
         recorded = self._recorded()
@@ -517,8 +524,7 @@ class Stack:
         out = []
         for piece in recorded:
             if piece.kind == "postgres":
-                port = int(piece.url.rsplit(":", 1)[1])
-                running = port_in_use(port)
+                running = _postgres_running(piece)
                 out.append(PieceStatus(piece.name, piece.url, None, running, running))
                 continue
             if piece.kind == "target" or (piece.kind == "exporter" and piece.pid is None):
@@ -564,7 +570,7 @@ class Stack:
     def down(self, timeout: float = 10.0) -> list[str]:
         """Stop every piece (this process's children and those recorded by an earlier `up`)."""
         manifest = self._manifest()
-        recorded = [p for p in reversed(self._recorded()) if p.kind != "postgres"]
+        recorded = [p for p in reversed(self._recorded(manifest)) if p.kind != "postgres"]
         stopped = [p.name for p in recorded if _alive(p.pid)]
         self._stop_started()
         for p in recorded:
@@ -598,18 +604,17 @@ class Stack:
 
     def token_from_disk(self) -> str:
         if not self.token:
-            try:
-                self.token = (self.state / TOKEN_FILE).read_text().strip()
-            except OSError:
-                self.token = ""
+            self.token = read_file(self.state, TOKEN_FILE) or ""
         return self.token
 
     def logs_of(self, piece: str) -> Path:
         return self.logs / f"{piece}.log"
 
-    def iter_status_lines(self) -> Iterator[str]:
-        st = self.status()
-        if self._ha():
+    def iter_status_lines(self, statuses: list[PieceStatus] | None = None) -> Iterator[str]:
+        """Lines for `d76 stack status`: of `statuses` (a `status()` already taken), or probed now."""
+        st = self.status() if statuses is None else statuses
+        manifest = self._manifest()
+        if self.config.ha or manifest.get("ha"):
             n = {kind: sum(1 for s in st if s.name.startswith(kind + "-"))
                  for kind in ("prometheus", "alertmanager", "receiver")}
             yield (f"HA: {n['prometheus']} Prometheus replicas, {n['alertmanager']} clustered "
@@ -619,16 +624,13 @@ class Stack:
             state = "healthy" if s.healthy else ("running" if s.running else
                                                  "down" if s.name.startswith("target") else "stopped")
             yield f"{s.name:<{width}} {state:<8} {s.url}  {s.detail}".rstrip()
-        database = self._manifest().get("database")
+        database = manifest.get("database")
         if database:
             yield f"{'database':<{width}} {'':<8} {database}"
 
     def database_url(self) -> str | None:
         """The receiver's DATABASE_URL (password included: it comes from a 0600 file), or None."""
-        try:
-            return (self.state / DATABASE_URL_FILE).read_text().strip() or None
-        except OSError:
-            return None
+        return read_file(self.state, DATABASE_URL_FILE)
 
     def notes(self) -> list[str]:
         """What an operator should know once, at start: where links in messages point."""
@@ -645,12 +647,14 @@ class Stack:
         return [f"links: runbooks at {base}; no history links in messages (set policy.external_url)"] if base else []
 
 
-_NOT_SCRAPED = "prometheus: not scraped yet"
-
-
 def _address(url: str) -> str:
     """`http://host:port` -> `host:port` (a scrape target's address)."""
     return url.split("://", 1)[-1].rstrip("/")
+
+
+def _postgres_running(piece: _Piece) -> bool:
+    """The throwaway cluster has no pid of ours: its port answering is it running."""
+    return port_in_use(int(piece.url.rsplit(":", 1)[1]))
 
 
 def _alive(pid: int | None) -> bool:

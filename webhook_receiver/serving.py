@@ -97,11 +97,10 @@ class _Channel(HTTPChannel):
         return not (self.requests or self.request is not None or self.total_outbufs_len or self.closing())
 
     def bytes_waiting(self) -> bool:
-        """A request may be on its way (bytes not read yet): do not evict. EOF or an error: evict."""
+        """A request may be on its way (bytes not read yet): do not evict. Nothing pending
+        (BlockingIOError), EOF or an error: evict."""
         try:
             return bool(self.socket.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
-        except (BlockingIOError, InterruptedError):
-            return False
         except OSError:
             return False
 
@@ -222,11 +221,26 @@ def make_server(app: Any, listen: str, options: ServingOptions | None = None) ->
     return ReceiverServer(app, adj=Adjustments(**adj), request_timeout=o.request_timeout)
 
 
+def _close_app(app: Flask) -> None:
+    """Stop what `create_app` started: background senders first, then the store they use."""
+    notifications = app.extensions.get("d76_notifications")
+    if notifications is not None:
+        notifications.stop()
+    state = app.extensions.get("d76_receiver")
+    if state is not None:
+        state.store.close()
+
+
 def serve(app: Flask, listen: str, options: ServingOptions | None = None) -> None:
     """Block serving `app` on `listen` until SIGTERM or SIGINT; then stop accepting, let in-flight
-    requests finish, and close the store."""
+    requests finish, and close the store. When `listen` cannot be bound (OSError), the app is
+    closed too before the error propagates."""
     o = options or ServingOptions()
-    server = make_server(app, listen, o)
+    try:
+        server = make_server(app, listen, o)
+    except OSError:
+        _close_app(app)
+        raise
 
     log.info("receiver listening", extra={"fields": {
         "listen": f"{server.effective_host}:{server.effective_port}", "threads": o.threads,
@@ -247,11 +261,6 @@ def serve(app: Flask, listen: str, options: ServingOptions | None = None) -> Non
         log.info("receiver stopping", extra={"fields": {"signal": stopped_by[0] if stopped_by else None}})
         server.close()
         server.task_dispatcher.shutdown(timeout=10)
-        notifications = app.extensions.get("d76_notifications")
-        if notifications is not None:  # background senders first, then the store they use
-            notifications.stop()
-        state = app.extensions.get("d76_receiver")
-        if state is not None:
-            state.store.close()
+        _close_app(app)
         log.info("receiver stopped", extra={"fields": {"evicted_connections": server.evicted_total,
                                                        "timed_out_requests": server.timed_out_total}})

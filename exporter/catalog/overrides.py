@@ -32,7 +32,7 @@ import yaml
 
 from .model import CHANNEL_ALIASES, CHANNELS, SEVERITIES, CatalogError, parse_duration
 
-__all__ = ["load_overrides", "validate_overrides", "override_errors", "OVERRIDES_SCHEMA"]
+__all__ = ["load_overrides", "override_errors", "OVERRIDES_SCHEMA"]
 
 _DURATION = {"type": "string"}
 _SEVERITY_POLICY = {
@@ -159,14 +159,6 @@ def _under_unknown(path: Any, unknown: set[str]) -> bool:
     return len(path) >= 2 and path[0] == "alerts" and str(path[1]) in unknown
 
 
-def validate_overrides(data: Any, alert_names: list[str], source: str = "overrides") -> dict[str, Any]:
-    """Return the overrides as a dict, or raise `CatalogError` listing every structural problem."""
-    errors = override_errors(data, alert_names, source)
-    if errors:
-        raise CatalogError(errors)
-    return data or {}
-
-
 def _walk(node: Any, path: tuple = ()):
     if isinstance(node, dict):
         for k, v in node.items():
@@ -174,9 +166,9 @@ def _walk(node: Any, path: tuple = ()):
     yield path, node
 
 
-def load_overrides(path: Path, alert_names: list[str] | None = None) -> Any:
-    """The parsed override file. Checked here only when `alert_names` is given; `build_catalog`
-    checks it itself so structural and semantic problems are reported together."""
+def load_overrides(path: Path) -> Any:
+    """The parsed override file, unchecked: `build_catalog` checks it (`override_errors` and its own
+    semantic checks) so structural and semantic problems are reported together."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
@@ -185,4 +177,4 @@ def load_overrides(path: Path, alert_names: list[str] | None = None) -> Any:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise CatalogError(f"{path}: not valid YAML: {exc}") from None
-    return data if alert_names is None else validate_overrides(data, alert_names, source=str(path))
+    return data

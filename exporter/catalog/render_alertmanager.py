@@ -6,7 +6,7 @@ from typing import Any, Sequence
 from .model import SEVERITIES, Catalog
 from .render_prometheus import dump_yaml, header
 
-__all__ = ["render_alertmanager_config", "render_channel_map", "receiver_name", "WATCHDOG_RECEIVER",
+__all__ = ["render_alertmanager_config", "alertmanager_doc", "render_channel_map", "receiver_name", "WATCHDOG_RECEIVER",
            "inhibit_rules", "TOKEN_FILE_LOCAL", "TOKEN_FILE_COMPOSE"]
 
 WATCHDOG_RECEIVER = "d76-watchdog"
@@ -62,6 +62,13 @@ def render_alertmanager_config(catalog: Catalog, *, receiver_url: str | Sequence
     """alertmanager.yml. Several `receiver_url`s (receiver replicas on one database) give every
     route one webhook per replica: Alertmanager posts each notification to all of them and the
     receivers store and tell it once (they deduplicate in the shared database)."""
+    return header(catalog) + dump_yaml(alertmanager_doc(catalog, receiver_url=receiver_url,
+                                                        bearer_token_file=bearer_token_file))
+
+
+def alertmanager_doc(catalog: Catalog, *, receiver_url: str | Sequence[str],
+                     bearer_token_file: str | None) -> dict[str, Any]:
+    """alertmanager.yml as data (a new dict each call; `render_existing` derives its fragment from it)."""
     s = catalog.settings
     urls = [receiver_url] if isinstance(receiver_url, str) else list(receiver_url)
     routes: list[dict[str, Any]] = [{
@@ -94,7 +101,7 @@ def render_alertmanager_config(catalog: Catalog, *, receiver_url: str | Sequence
         "receivers": [{"name": name, "webhook_configs": [_webhook(u, bearer_token_file) for u in urls]}
                       for name in (WATCHDOG_RECEIVER, *(receiver_name(sev) for sev in SEVERITIES))],
     }
-    return header(catalog) + dump_yaml(doc)
+    return doc
 
 
 def render_channel_map(catalog: Catalog) -> str:

@@ -19,8 +19,8 @@ from typing import Any
 import yaml
 
 from .model import SEVERITIES, SOURCES, Catalog, CatalogError
-from .render_alertmanager import WATCHDOG_RECEIVER, receiver_name, render_alertmanager_config
-from .render_prometheus import dump_yaml, header, render_rule_files
+from .render_alertmanager import WATCHDOG_RECEIVER, alertmanager_doc, receiver_name
+from .render_prometheus import bot_scrape_job, dump_yaml, header, render_rule_files
 
 __all__ = ["OUR_ROUTE_MATCHERS", "OUR_RECEIVERS", "render_fragment", "fragment_doc", "merge_fragment",
            "render_merged", "render_scrape_job", "render_existing_rule_files"]
@@ -33,8 +33,7 @@ OUR_RECEIVERS = [WATCHDOG_RECEIVER] + [receiver_name(s) for s in SEVERITIES]
 
 def fragment_doc(catalog: Catalog, *, receiver_url: str, bearer_token_file: str | None) -> dict[str, Any]:
     """The fragment as data: `route` (one subtree), `receivers`, `inhibit_rules`."""
-    full = yaml.safe_load(render_alertmanager_config(catalog, receiver_url=receiver_url,
-                                                     bearer_token_file=bearer_token_file))
+    full = alertmanager_doc(catalog, receiver_url=receiver_url, bearer_token_file=bearer_token_file)
     root = full["route"]
     route: dict[str, Any] = {"receiver": root["receiver"], "matchers": list(OUR_ROUTE_MATCHERS)}
     route.update({k: v for k, v in root.items() if k not in ("receiver", "matchers", "routes")})
@@ -114,9 +113,7 @@ def render_existing_rule_files(catalog: Catalog) -> dict[str, str]:
 
 def render_scrape_job(catalog: Catalog, bot_target: str) -> str:
     """The scrape job to add to the operator's prometheus.yml `scrape_configs`."""
-    s = catalog.settings
-    job = [{"job_name": "d75", "scrape_interval": s.scrape_interval, "scrape_timeout": s.scrape_interval,
-            "static_configs": [{"targets": [bot_target]}]}]
+    job = [bot_scrape_job(catalog, [bot_target])]
     return (header(catalog) + "# add this job to `scrape_configs` in your prometheus.yml (the rules expect "
             "job=\"d75\"),\n# and the rule files to `rule_files`, e.g. - /etc/prometheus/d76/rules/*.yml\n"
             + dump_yaml(job))

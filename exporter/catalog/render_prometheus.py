@@ -8,8 +8,8 @@ import yaml
 from .build import fmt_num, value_template
 from .model import SOURCES, AlertDef, Catalog
 
-__all__ = ["render_rule_files", "render_prometheus_config", "rule_for", "rules_for", "header", "dump_yaml",
-           "SCRAPE_JOB"]
+__all__ = ["render_rule_files", "render_prometheus_config", "bot_scrape_job", "rule_for", "rules_for", "header",
+           "dump_yaml", "SCRAPE_JOB"]
 
 SCRAPE_JOB = "d75"  # CONTRACT section 1: Prometheus scrapes the exporter as job="d75"
 
@@ -94,6 +94,23 @@ def _targets(value: str | Sequence[str] | None) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
+def bot_scrape_job(catalog: Catalog, targets: str | Sequence[str], file_sd: str | None = None) -> dict[str, Any]:
+    """The scrape job of the bot's exporter(s) (job d75), static `targets` or read from `file_sd`."""
+    s = catalog.settings
+    job: dict[str, Any] = {
+        "job_name": SCRAPE_JOB,
+        # fast scrape + fast evaluation: a P0 without `for` reaches Alertmanager about a second after
+        # the bot sets it (CONTRACT P0 latency goal); the exporter's /metrics is cheap (see benchmarks)
+        "scrape_interval": s.scrape_interval,
+        "scrape_timeout": s.scrape_interval,
+    }
+    if file_sd:
+        job["file_sd_configs"] = [{"files": [file_sd]}]
+    else:
+        job["static_configs"] = [{"targets": _targets(targets)}]
+    return job
+
+
 def render_prometheus_config(catalog: Catalog, *, exporter_target: str | Sequence[str],
                              alertmanager_target: str | Sequence[str], rule_files: list[str],
                              receiver_target: str | Sequence[str] | None = None,
@@ -101,7 +118,7 @@ def render_prometheus_config(catalog: Catalog, *, exporter_target: str | Sequenc
                              external_labels: Mapping[str, str] | None = None,
                              drop_alert_labels: Sequence[str] = (),
                              alertmanager_timeout: str | None = None,
-                             scrape_job: str = SCRAPE_JOB, exporter_file_sd: str | None = None) -> str:
+                             exporter_file_sd: str | None = None) -> str:
     """prometheus.yml: the exporter scraped fast (job d75), the pipeline's own pieces at a normal pace.
 
     `exporter_target` is one bot (`host:port`) or several; `exporter_file_sd` instead reads the bot's
@@ -115,17 +132,7 @@ def render_prometheus_config(catalog: Catalog, *, exporter_target: str | Sequenc
     next batch, so one that hangs holds up the others; the default is 10s).
     """
     s = catalog.settings
-    scrape: list[dict[str, Any]] = [{
-        "job_name": scrape_job,
-        # fast scrape + fast evaluation: a P0 without `for` reaches Alertmanager about a second after
-        # the bot sets it (CONTRACT P0 latency goal); the exporter's /metrics is cheap (see benchmarks)
-        "scrape_interval": s.scrape_interval,
-        "scrape_timeout": s.scrape_interval,
-    }]
-    if exporter_file_sd:
-        scrape[0]["file_sd_configs"] = [{"files": [exporter_file_sd]}]
-    else:
-        scrape[0]["static_configs"] = [{"targets": _targets(exporter_target)}]
+    scrape = [bot_scrape_job(catalog, exporter_target, exporter_file_sd)]
     for job, target in (("prometheus", self_target), ("alertmanager", alertmanager_target),
                         ("receiver", receiver_target)):
         if target:

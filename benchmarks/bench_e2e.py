@@ -29,9 +29,9 @@ from pathlib import Path
 import requests
 
 from benchmarks.common import percentile, scratch_dir
-from exporter.simulator import EXCHANGES
+from simulator.engine import EXCHANGES
 from local_stack.runner import Stack, StackConfig
-from tests.fakes import FakeTelegram
+from tests.support.fakes import FakeTelegram
 
 PAGE_SPACING = 6.5
 REFIRE_TRIALS = 6

@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
 from exporter import ArbRouteHooks, D75Metrics, ExchangeHealthHooks, RateLimiterHooks
 from exporter.serve import make_metrics_app, serve_in_thread
-from exporter.simulator import Simulator, SimulatorConfig
+from simulator.engine import Simulator, SimulatorConfig
 
 N_CALLS = 200_000
 REPEATS = 5

@@ -2,7 +2,7 @@
 
 The receiver is the real `d76 receiver` process (waitress, notifications on in dry-run as the CLI
 runs them, bearer token) on a throwaway PostgreSQL 15 cluster (or SQLite). Bodies come from
-`tests/fakes/mutations.py` (the Alertmanager 0.25 fixtures, mutated structurally, in
+`tests/support/fakes/mutations.py` (the Alertmanager 0.25 fixtures, mutated structurally, in
 serialisation and at the byte level) with a fixed seed, posted by a few keep-alive clients. Then
 200 posts with a wrong or missing token. Prints the counts by status (target: no 5xx), the rate,
 and checks that every 200 stored exactly one payload row and that 4xx/401 stored nothing. Bodies
@@ -43,7 +43,7 @@ def _count_rows(database_url: str, table: str) -> int:
 
 def main() -> None:
     from local_stack.processes import ManagedProcess, free_port, wait_http_ok
-    from tests.fakes.mutations import load_seed_bodies, mutate_body
+    from tests.support.fakes.mutations import load_seed_bodies, mutate_body
 
     n = int(os.environ.get("BENCH_FUZZ_BODIES", "10000"))
     seed = int(os.environ.get("BENCH_FUZZ_SEED", "20261123"))

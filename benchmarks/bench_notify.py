@@ -25,8 +25,8 @@ __all__ = ["main"]
 def main() -> None:
     from waitress.server import create_server
 
-    from tests.fakes import FakeTelegram
-    from tests.fakes.payloads import am_alert, am_payload
+    from tests.support.fakes import FakeTelegram
+    from tests.support.fakes.payloads import am_alert, am_payload
     from webhook_receiver.app import create_app
     from webhook_receiver.settings import load_settings
 

@@ -11,6 +11,7 @@ Run: `.venv/bin/python -m benchmarks.run receiver`
 """
 from __future__ import annotations
 
+from vocabulary import SEVERITIES, SOURCES
 import json
 import os
 import random
@@ -21,8 +22,6 @@ from datetime import datetime, timedelta, timezone
 
 from benchmarks.common import percentile, postgres_cluster, run_threads, scratch_dir
 
-SEVERITIES = ("P0", "P1", "P2", "P3")
-SOURCES = ("rate_limiter", "exchange_health", "arb_route", "arb_universe", "cross_sync", "risk_guard", "system")
 
 
 def webhook_body(seq: int, size: int, t0: datetime) -> bytes:

@@ -33,9 +33,9 @@ import requests
 import yaml
 
 from benchmarks.common import postgres_cluster, scratch_dir
-from exporter.catalog import load_catalog, render_alertmanager_config
+from catalog import load_catalog, render_alertmanager_config
 from local_stack.processes import ManagedProcess, PostgresCluster, free_port, start_alertmanager, wait_http_ok
-from tests.fakes import FakeTelegram
+from tests.support.fakes import FakeTelegram
 
 CHAT = "-1001"
 TOKEN = "bench-receiver-token"

@@ -9,6 +9,7 @@ look, and stops the stack (unless --keep).
 """
 from __future__ import annotations
 
+from vocabulary import WATCHDOG
 import secrets
 import sys
 import time
@@ -136,7 +137,7 @@ def run_demo(stack: Any, console: Any, timeout: float, secret: str = "") -> list
     printed: list[str] = []
 
     def relevant() -> list[dict[str, Any]]:
-        return [a for a in _alerts(stack, since) if a["alertname"] != "Watchdog"]
+        return [a for a in _alerts(stack, since) if a["alertname"] != WATCHDOG]
 
     def wait(pred, what: str, live: Live) -> list[dict[str, Any]]:
         """Poll until `pred(rows, told)`: the alerts, and what Telegram was told of each (read once
@@ -197,7 +198,7 @@ def command(state_dir: Path, keep: bool, timeout: float, free_ports: bool) -> No
     """Run the whole stack with the simulator and walk through incidents."""
     from rich.console import Console
 
-    from exporter.catalog import CatalogError
+    from catalog import CatalogError
     from local_stack.processes import free_port
     from local_stack.runner import Stack, StackConfig, StartupError
 

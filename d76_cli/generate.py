@@ -5,14 +5,14 @@ needs (rule files, a scrape job, an Alertmanager fragment, optionally merged int
 """
 from __future__ import annotations
 
+import vocabulary
+from vocabulary import DEFAULT_RECEIVER_URL
 import sys
 from pathlib import Path
 
 import click
 
-from local_stack import defaults
 
-from .stack_client import DEFAULT_RECEIVER_URL
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,7 +36,7 @@ def _fail(exc: Exception) -> None:
                                      f"[default: policy.external_url, else {DEFAULT_RECEIVER_URL}].")
 @click.option("--token-file", help="With --for-existing: the file holding the receiver's bearer token, as "
                                    "Alertmanager sees it (use an absolute path).")
-@click.option("--bot-target", default=f"{defaults.HOST}:{defaults.EXPORTER_PORT}", show_default=True,
+@click.option("--bot-target", default=f"{vocabulary.HOST}:{vocabulary.EXPORTER_PORT}", show_default=True,
               help="With --for-existing: host:port of the bot's /metrics for the scrape job.")
 @click.option("--merge-with", "merge_with", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="With --for-existing: also write alertmanager.merged.yml, this alertmanager.yml with "
@@ -44,7 +44,7 @@ def _fail(exc: Exception) -> None:
 def command(config: Path | None, check: bool, root: Path, for_existing: Path | None, receiver_url: str | None,
             token_file: str | None, bot_target: str, merge_with: Path | None) -> None:
     """Generate every file derived from the threshold catalog."""
-    from exporter.catalog import CatalogError, check_generated, load_catalog, write_generated
+    from catalog import CatalogError, check_generated, load_catalog, write_generated
 
     if for_existing is None and (receiver_url or token_file or merge_with):
         raise click.UsageError("--receiver-url, --token-file and --merge-with go with --for-existing DIR")
@@ -76,8 +76,8 @@ def command(config: Path | None, check: bool, root: Path, for_existing: Path | N
 
 def _write_for_existing(catalog, out: Path, receiver_url: str, token_file: str | None, bot_target: str,
                         merge_with: Path | None) -> None:
-    from exporter.catalog import CatalogError
-    from exporter.catalog.render_existing import (render_existing_rule_files, render_fragment, render_merged,
+    from catalog import CatalogError
+    from catalog.render_existing import (render_existing_rule_files, render_fragment, render_merged,
                                                   render_scrape_job)
 
     files: dict[str, str] = {f"rules/{n}": t for n, t in render_existing_rule_files(catalog).items()}

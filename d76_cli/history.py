@@ -10,13 +10,14 @@ values outside the known sets (severity, source, status) are refused with the va
 """
 from __future__ import annotations
 
+from vocabulary import SEVERITIES
 import re
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import click
 
-from exporter.catalog.model import SOURCES
+from catalog.model import SOURCES
 
 from .stack_client import database_url as _database_url
 from .stack_client import state_dir_option
@@ -58,7 +59,7 @@ def _fmt(dt: datetime | None) -> str:
 @click.command(name="history")
 @click.option("--since", type=_When(), default=None, help="start time (RFC 3339 or 30m/6h/7d ago)")
 @click.option("--until", type=_When(), default=None)
-@click.option("--severity", multiple=True, type=click.Choice(["P0", "P1", "P2", "P3"]), help="repeatable")
+@click.option("--severity", multiple=True, type=click.Choice(SEVERITIES), help="repeatable")
 @click.option("--source", default=None, type=click.Choice(SOURCES))
 @click.option("--alertname", default=None, help="exactly this alertname, e.g. ExchangeFrozen")
 @click.option("--status", type=click.Choice(["firing", "resolved"]), default=None)

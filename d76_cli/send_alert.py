@@ -21,7 +21,7 @@ __all__ = ["command"]
 
 
 def _ttl(value: str) -> timedelta:
-    from exporter.catalog import CatalogError, parse_duration
+    from catalog import CatalogError, parse_duration
 
     try:
         seconds = parse_duration(value, "--ttl")

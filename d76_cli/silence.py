@@ -68,7 +68,7 @@ def _call(target: Endpoint, fn: Any, *args: Any) -> Any:
 
 
 def _duration(value: str) -> timedelta:
-    from exporter.catalog import CatalogError, parse_duration
+    from catalog import CatalogError, parse_duration
 
     try:
         seconds = parse_duration(value, "--duration")

@@ -14,8 +14,8 @@ from types import FrameType
 
 import click
 
-from exporter.scenarios import SCENARIO_NAMES
-from local_stack.defaults import EXPORTER_PORT, HOST
+from simulator.scenarios import SCENARIO_NAMES
+from vocabulary import EXPORTER_PORT, HOST
 
 __all__ = ["command", "parse_listen"]
 
@@ -63,8 +63,8 @@ def command(scenario: str, target: str | None, listen: tuple[str, int], exchange
 
     from exporter.metrics import D75Metrics
     from exporter.serve import serve_in_thread
-    from exporter.simulator import BadTarget, Simulator, SimulatorConfig
-    from exporter.simulator_app import make_simulator_app
+    from simulator.engine import BadTarget, Simulator, SimulatorConfig
+    from simulator.app import make_simulator_app
     from webhook_receiver.logs import configure_logging
 
     configure_logging(log_level)

@@ -1,6 +1,8 @@
 """`d76 stack up|status|down|logs`: the whole pipeline on loopback without Docker."""
 from __future__ import annotations
 
+import vocabulary
+from catalog import deploy_configs
 import signal
 import sys
 import threading
@@ -34,7 +36,7 @@ def _ports(text: str) -> tuple[int, ...]:
 
 
 def _targets(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
-    from local_stack.deploy_configs import parse_target
+    from catalog.deploy_configs import parse_target
 
     try:
         return tuple(parse_target(v) for v in values)
@@ -49,14 +51,14 @@ def _ports_option(name: str, default: tuple[int, ...], text: str) -> Callable[[C
 
 @command.command("up")
 @_state_opt
-@click.option("--exporter-port", type=int, default=defaults.EXPORTER_PORT, show_default=True)
-@click.option("--prometheus-port", type=int, default=defaults.PROMETHEUS_PORT, show_default=True,
+@click.option("--exporter-port", type=int, default=vocabulary.EXPORTER_PORT, show_default=True)
+@click.option("--prometheus-port", type=int, default=vocabulary.PROMETHEUS_PORT, show_default=True,
               help="Prometheus (with --ha: replica a).")
-@click.option("--alertmanager-port", type=int, default=defaults.ALERTMANAGER_PORT, show_default=True,
+@click.option("--alertmanager-port", type=int, default=vocabulary.ALERTMANAGER_PORT, show_default=True,
               help="Alertmanager (with --ha: replica a).")
-@click.option("--receiver-port", type=int, default=defaults.RECEIVER_PORT, show_default=True,
+@click.option("--receiver-port", type=int, default=vocabulary.RECEIVER_PORT, show_default=True,
               help="Receiver (with --ha: replica a).")
-@click.option("--postgres-port", type=int, default=defaults.POSTGRES_PORT, show_default=True)
+@click.option("--postgres-port", type=int, default=vocabulary.POSTGRES_PORT, show_default=True)
 @click.option("--config", "catalog_override", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Catalog override file (thresholds, for, severities, policy).")
 @click.option("--database-url", envvar="DATABASE_URL", default=None,
@@ -69,17 +71,17 @@ def _ports_option(name: str, default: tuple[int, ...], text: str) -> Callable[[C
 @click.option("--no-simulator", is_flag=True,
               help="Scrape the bot's own exporter on 127.0.0.1:--exporter-port instead of starting the simulator "
                    "(the same as --target 127.0.0.1:PORT).")
-@click.option("--resend-delay", default=defaults.PROMETHEUS_RESEND_DELAY, show_default=True,
+@click.option("--resend-delay", default=deploy_configs.PROMETHEUS_RESEND_DELAY, show_default=True,
               help="Prometheus --rules.alert.resend-delay (docs/architecture.md, Timing).")
 @click.option("--ha", is_flag=True, help="Two Prometheus replicas, three clustered Alertmanagers, two receivers "
                                          "on one PostgreSQL (docs/ha.md).")
-@_ports_option("--ha-prometheus-ports", defaults.HA_PROMETHEUS_PORTS[1:], "With --ha: the other Prometheus replicas.")
-@_ports_option("--ha-alertmanager-ports", defaults.HA_ALERTMANAGER_PORTS[1:],
+@_ports_option("--ha-prometheus-ports", vocabulary.HA_PROMETHEUS_PORTS[1:], "With --ha: the other Prometheus replicas.")
+@_ports_option("--ha-alertmanager-ports", vocabulary.HA_ALERTMANAGER_PORTS[1:],
                "With --ha: the other Alertmanagers.")
-@_ports_option("--ha-receiver-ports", defaults.HA_RECEIVER_PORTS[1:], "With --ha: the other receivers.")
-@_ports_option("--cluster-ports", defaults.HA_ALERTMANAGER_CLUSTER_PORTS,
+@_ports_option("--ha-receiver-ports", vocabulary.HA_RECEIVER_PORTS[1:], "With --ha: the other receivers.")
+@_ports_option("--cluster-ports", vocabulary.HA_ALERTMANAGER_CLUSTER_PORTS,
                "With --ha: each Alertmanager's gossip port (TCP and UDP), one per Alertmanager.")
-@click.option("--peer-timeout", default=defaults.ALERTMANAGER_PEER_TIMEOUT, show_default=True,
+@click.option("--peer-timeout", default=deploy_configs.ALERTMANAGER_PEER_TIMEOUT, show_default=True,
               help="With --ha: Alertmanager --cluster.peer-timeout.")
 @click.option("--foreground", is_flag=True, help="Stay attached; Ctrl-C stops everything.")
 def up(state_dir: Path, exporter_port: int, prometheus_port: int, alertmanager_port: int, receiver_port: int,
@@ -90,7 +92,7 @@ def up(state_dir: Path, exporter_port: int, prometheus_port: int, alertmanager_p
        peer_timeout: str, foreground: bool) -> None:
     """Start every piece, each with a readiness wait; print where to look."""
     from local_stack.runner import Stack, StackConfig, StartupError
-    from exporter.catalog import CatalogError
+    from catalog import CatalogError
 
     cfg = StackConfig(state_dir=state_dir, exporter_port=exporter_port, prometheus_port=prometheus_port,
                       alertmanager_port=alertmanager_port, receiver_port=receiver_port,

@@ -15,6 +15,8 @@ Each answer says where it came from (`origin`), so an error can name it ("the st
 """
 from __future__ import annotations
 
+import vocabulary
+from vocabulary import DEFAULT_ALERTMANAGER_URL, DEFAULT_RECEIVER_URL
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,8 +31,6 @@ __all__ = ["DEFAULT_STATE_DIR", "StackInfo", "Endpoint", "load_stack", "state_di
            "receiver", "alertmanager"]
 
 DEFAULT_STATE_DIR = defaults.DEFAULT_STATE_DIR
-DEFAULT_RECEIVER_URL = f"http://{defaults.HOST}:{defaults.RECEIVER_PORT}"
-DEFAULT_ALERTMANAGER_URL = f"http://{defaults.HOST}:{defaults.ALERTMANAGER_PORT}"
 
 state_dir_option = click.option(
     "--state-dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_STATE_DIR,

@@ -1,4 +1,5 @@
-"""D75 exporter: the contract metrics, one hook class per D75 component, WSGI serving, a simulator.
+"""D75 exporter, the library the bot imports: the contract metrics, one hook class per D75
+component, WSGI serving, and one-off events (`exporter.events`).
 
     from exporter import D75Metrics, RateLimiterHooks, make_metrics_app
 
@@ -6,8 +7,6 @@
     limiter = RateLimiterHooks(metrics)          # RateLimiterHooks(None): every call a no-op
     limiter.on_consume("binance", "order", remaining=180, capacity=1200)
 
-The simulator (``exporter.simulator``) and the rule catalog (``exporter.catalog``) are not
-imported here, so the bot pays only for what it uses.
 """
 from __future__ import annotations
 

@@ -21,6 +21,7 @@ queue (a full queue drops the event and says so in the log). `strict=True` raise
 """
 from __future__ import annotations
 
+from vocabulary import DEFAULT_ALERTMANAGER_URL, IDENTIFYING_LABELS, SEVERITIES, SOURCES
 import json
 import logging
 import os
@@ -39,9 +40,6 @@ __all__ = ["AlertClient", "send_alert", "build_alert", "EventError", "IDENTIFYIN
 
 log = logging.getLogger("d76.events")
 
-SEVERITIES = ("P0", "P1", "P2", "P3")
-SOURCES = ("rate_limiter", "exchange_health", "arb_route", "arb_universe", "cross_sync", "risk_guard", "system")
-IDENTIFYING_LABELS = ("exchange", "route", "symbol", "tier", "scope")
 DEFAULT_TTL = timedelta(minutes=15)
 _WORD = re.compile(r"[A-Za-z0-9]+")
 
@@ -102,7 +100,7 @@ class AlertClient:
     def __init__(self, alertmanager_url: str | None = None, *, timeout: float = 2.0, retries: int = 2,
                  strict: bool = False, background: bool = False, queue_size: int = 1000,
                  ttl: timedelta = DEFAULT_TTL) -> None:
-        self.url = (alertmanager_url or os.environ.get("ALERTMANAGER_URL") or "http://127.0.0.1:9093").rstrip("/")
+        self.url = (alertmanager_url or os.environ.get("ALERTMANAGER_URL") or DEFAULT_ALERTMANAGER_URL).rstrip("/")
         self.timeout = timeout
         self.strict = strict
         self.ttl = ttl

@@ -15,7 +15,7 @@ from typing import Any
 import requests
 import yaml
 
-from .defaults import HA_REPLICA_LABEL as REPLICA_LABEL
+from vocabulary import HA_REPLICA_LABEL as REPLICA_LABEL
 
 __all__ = ["Probe", "probe_alertmanager", "probe_prometheus", "probe_receiver", "probe_http",
            "alertmanager_cluster", "probe_targets", "describe_scrape", "scraped"]

@@ -1,6 +1,8 @@
 """Real server processes on loopback with readiness waits and clear start-up errors."""
 from __future__ import annotations
 
+import vocabulary
+from catalog import deploy_configs
 import os
 import shutil
 import signal
@@ -12,7 +14,6 @@ from pathlib import Path
 
 import requests
 
-from . import defaults
 
 PG_BIN = Path(os.environ.get("D76_PG_BIN", "/usr/lib/postgresql/15/bin"))
 
@@ -124,7 +125,7 @@ def _check_port(piece: str, port: int) -> None:
 
 def start_prometheus(
     config_file: Path, port: int, data_dir: Path, log_path: Path, timeout: float = 30.0, *,
-    resend_delay: str = defaults.PROMETHEUS_RESEND_DELAY, name: str = "prometheus",
+    resend_delay: str = deploy_configs.PROMETHEUS_RESEND_DELAY, name: str = "prometheus",
 ) -> ManagedProcess:
     """Start a real Prometheus on 127.0.0.1:`port` and wait until /-/ready answers.
 
@@ -168,10 +169,10 @@ class ClusterSpec:
 
     listen_port: int
     peer_ports: tuple[int, ...] = ()
-    peer_timeout: str = defaults.ALERTMANAGER_PEER_TIMEOUT
+    peer_timeout: str = deploy_configs.ALERTMANAGER_PEER_TIMEOUT
 
     def args(self) -> list[str]:
-        h = defaults.HOST
+        h = vocabulary.HOST
         return [f"--cluster.listen-address={h}:{self.listen_port}",
                 f"--cluster.advertise-address={h}:{self.listen_port}",
                 *(f"--cluster.peer={h}:{p}" for p in self.peer_ports),

@@ -1,6 +1,6 @@
 """The whole pipeline on one machine, without Docker: simulator -> Prometheus -> Alertmanager -> receiver.
 
-`Stack(StackConfig(...)).up()` renders the configs (`local_stack.deploy_configs`, from the catalog)
+`Stack(StackConfig(...)).up()` renders the configs (`catalog.deploy_configs`, from the catalog)
 into the state folder, starts each piece with a readiness wait (a failure names the piece and stops
 what was started), and records pids in `state/stack.json` so `status` and `down` work from another
 command. Processes run in their own sessions, so `d76 stack up` can return while they keep running.
@@ -26,6 +26,8 @@ The state folder is read back through `local_stack.state` (also by the other `d7
 """
 from __future__ import annotations
 
+import vocabulary
+from catalog import deploy_configs
 import json
 import os
 import secrets
@@ -38,11 +40,11 @@ from typing import Any, Callable, Iterator
 
 import requests
 
-from exporter.catalog import Catalog, load_catalog, render_channel_map, render_rule_files
-from exporter.catalog.render_prometheus import SCRAPE_JOB
+from catalog import Catalog, load_catalog, render_channel_map, render_rule_files
+from catalog.render_prometheus import SCRAPE_JOB
 
 from . import defaults
-from .deploy_configs import alertmanager_config, local_topology, parse_target, prometheus_config, replica_name
+from catalog.deploy_configs import alertmanager_config, local_topology, parse_target, prometheus_config, replica_name
 from webhook_receiver.settings import redact_url
 
 from .probes import (Probe, describe_scrape, probe_alertmanager, probe_http, probe_prometheus, probe_receiver,
@@ -65,11 +67,11 @@ DATABASE_URL_FILE = defaults.STATE_DATABASE_URL_FILE
 @dataclass
 class StackConfig:
     state_dir: Path = DEFAULT_STATE_DIR
-    exporter_port: int = defaults.EXPORTER_PORT
-    prometheus_port: int = defaults.PROMETHEUS_PORT        # single, or replica a
-    alertmanager_port: int = defaults.ALERTMANAGER_PORT    # single, or replica a
-    receiver_port: int = defaults.RECEIVER_PORT            # single, or replica a
-    postgres_port: int = defaults.POSTGRES_PORT
+    exporter_port: int = vocabulary.EXPORTER_PORT
+    prometheus_port: int = vocabulary.PROMETHEUS_PORT        # single, or replica a
+    alertmanager_port: int = vocabulary.ALERTMANAGER_PORT    # single, or replica a
+    receiver_port: int = vocabulary.RECEIVER_PORT            # single, or replica a
+    postgres_port: int = vocabulary.POSTGRES_PORT
     catalog_override: Path | None = None
     database_url: str | None = None       # default: SQLite in the state folder (HA: the throwaway PostgreSQL)
     postgres: bool = False                # start a throwaway PostgreSQL cluster in the state folder
@@ -79,14 +81,14 @@ class StackConfig:
     targets: tuple[str, ...] = ()         # the real bot's exporters (host:port); the simulator then does not start
     receiver_env: dict[str, str] = field(default_factory=dict)
     ready_timeout: float = 40.0
-    resend_delay: str = defaults.PROMETHEUS_RESEND_DELAY
+    resend_delay: str = deploy_configs.PROMETHEUS_RESEND_DELAY
     # the HA shape: the other replicas' ports (replica a uses the ports above)
     ha: bool = False
-    ha_prometheus_ports: tuple[int, ...] = defaults.HA_PROMETHEUS_PORTS[1:]
-    ha_alertmanager_ports: tuple[int, ...] = defaults.HA_ALERTMANAGER_PORTS[1:]
-    ha_receiver_ports: tuple[int, ...] = defaults.HA_RECEIVER_PORTS[1:]
-    cluster_ports: tuple[int, ...] = defaults.HA_ALERTMANAGER_CLUSTER_PORTS  # one per Alertmanager
-    peer_timeout: str = defaults.ALERTMANAGER_PEER_TIMEOUT
+    ha_prometheus_ports: tuple[int, ...] = vocabulary.HA_PROMETHEUS_PORTS[1:]
+    ha_alertmanager_ports: tuple[int, ...] = vocabulary.HA_ALERTMANAGER_PORTS[1:]
+    ha_receiver_ports: tuple[int, ...] = vocabulary.HA_RECEIVER_PORTS[1:]
+    cluster_ports: tuple[int, ...] = vocabulary.HA_ALERTMANAGER_CLUSTER_PORTS  # one per Alertmanager
+    peer_timeout: str = deploy_configs.ALERTMANAGER_PEER_TIMEOUT
 
     def prometheus_ports(self) -> tuple[int, ...]:
         return (self.prometheus_port, *self.ha_prometheus_ports) if self.ha else (self.prometheus_port,)
@@ -106,7 +108,7 @@ class StackConfig:
     def scrape_targets(self) -> tuple[str, ...]:
         """What Prometheus scrapes as job d75: the given targets, else the simulator (or, without
         it, the bot's exporter) on exporter_port."""
-        return tuple(self.targets) or (f"{defaults.HOST}:{self.exporter_port}",)
+        return tuple(self.targets) or (f"{vocabulary.HOST}:{self.exporter_port}",)
 
     @classmethod
     def with_free_ports(cls, state_dir: Path, *, ha: bool = False, **kw: Any) -> "StackConfig":
@@ -190,7 +192,7 @@ class Stack:
         kind, _, suffix = piece.partition("-")
         if kind not in KINDS:
             raise KeyError(f"unknown piece {piece!r}")
-        index = defaults.REPLICA_NAMES.index(suffix) if suffix else 0
+        index = vocabulary.REPLICA_NAMES.index(suffix) if suffix else 0
         return kind, index
 
     def url(self, piece: str) -> str:
@@ -204,7 +206,7 @@ class Stack:
             if candidate in recorded:
                 return recorded[candidate]
         port = self._ports(kind)[index]
-        return f"postgresql://127.0.0.1:{port}" if kind == "postgres" else f"http://{defaults.HOST}:{port}"
+        return f"postgresql://127.0.0.1:{port}" if kind == "postgres" else f"http://{vocabulary.HOST}:{port}"
 
     def urls(self, kind: str) -> list[str]:
         recorded = {p.name: p.url for p in self._recorded()}
@@ -219,7 +221,7 @@ class Stack:
         c = self.config
         # runbook links: this stack's receiver, on its real port, unless the override file says otherwise
         catalog: Catalog = load_catalog(c.catalog_override,
-                                        runbook_base_url=f"http://{defaults.HOST}:{c.receiver_port}/runbooks/")
+                                        runbook_base_url=f"http://{vocabulary.HOST}:{c.receiver_port}/runbooks/")
         self.catalog = catalog
         prom_dir, am_dir = self.state / "prometheus", self.state / "alertmanager"
         (prom_dir / "rules").mkdir(parents=True, exist_ok=True)
@@ -320,7 +322,7 @@ class Stack:
                                  kind="target"), None)
             return
         sim = ManagedProcess("exporter", self._cli(
-            "simulate", "--scenario", c.scenario, "--listen", f"{defaults.HOST}:{c.exporter_port}",
+            "simulate", "--scenario", c.scenario, "--listen", f"{vocabulary.HOST}:{c.exporter_port}",
             *c.simulator_args), self.logs / "exporter.log").start()
         self._procs["exporter"] = sim
         wait_http_ok(url + "/metrics", c.ready_timeout, sim)
@@ -352,7 +354,7 @@ class Stack:
         name = self.piece_name("receiver", index)
         url = self.url(name)
         port = self._ports("receiver")[index]
-        rcv = ManagedProcess(name, self._cli("receiver", "--listen", f"{defaults.HOST}:{port}"),
+        rcv = ManagedProcess(name, self._cli("receiver", "--listen", f"{vocabulary.HOST}:{port}"),
                              self.logs / f"{name}.log", env=self._receiver_env(index)).start()
         self._procs[name] = rcv
         wait_http_ok(url + "/readyz", c.ready_timeout, rcv)
@@ -639,7 +641,7 @@ class Stack:
             return [f"links: messages link to {m['external_url']} (policy.external_url; runbooks at "
                     f"{m.get('runbook_base_url')})"]
         base = m.get("runbook_base_url") or ""
-        if base.startswith(f"http://{defaults.HOST}:"):
+        if base.startswith(f"http://{vocabulary.HOST}:"):
             return [f"links are local-only: runbook links in messages point at {base} (this machine; a phone "
                     "cannot open them) and messages carry no history links. For links that work on a phone, "
                     "make the receiver reachable at a public URL and set `policy: {external_url: "

@@ -1,7 +1,10 @@
 """Shared fixtures: markers by folder, and real servers on loopback.
 
-tests/unit/*        -> marker `unit` (no server, fast)
-tests/integration/* -> marker `integration` (real Prometheus, Alertmanager, PostgreSQL, HTTP fakes)
+tests/unit/**        -> marker `unit` (no server, fast)
+tests/integration/** -> marker `integration` (real Prometheus, Alertmanager, PostgreSQL, HTTP fakes)
+
+Both are laid out as the packages are (tests/unit/notify/test_pacing.py tests
+webhook_receiver/notify/pacing.py); what several tests share is in tests/support/.
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import pytest
 
+from tests.support import paths
 from local_stack.processes import (
     ManagedProcess,
     PostgresCluster,
@@ -26,12 +30,10 @@ from local_stack.processes import (
 if TYPE_CHECKING:
     from flask import Flask
 
-    from tests.fakes import FakeTelegram
+    from tests.support.fakes import FakeTelegram
     from webhook_receiver.store import AlertStore
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED_FIXTURES = REPO_ROOT.parent / "shared" / "fixtures" / "alertmanager-0.25"
-LOCAL_FIXTURES = REPO_ROOT / "tests" / "fixtures" / "alertmanager-0.25"
+REPO_ROOT = paths.REPO
 D76 = str(Path(sys.executable).with_name("d76"))
 
 
@@ -54,7 +56,7 @@ def repo_root() -> Path:
 @pytest.fixture(scope="session")
 def am_fixtures_dir() -> Path:
     """Real Alertmanager 0.25 webhook bodies (copied into the repo so a clone is self-contained)."""
-    return LOCAL_FIXTURES
+    return paths.AM_FIXTURES
 
 
 @pytest.fixture(scope="session")
@@ -146,7 +148,7 @@ def store(database_url: str) -> Iterator["AlertStore"]:
 @pytest.fixture
 def tg() -> Iterator["FakeTelegram"]:
     """The fake Telegram Bot API on loopback."""
-    from tests.fakes import FakeTelegram
+    from tests.support.fakes import FakeTelegram
 
     with FakeTelegram() as server:
         yield server

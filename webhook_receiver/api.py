@@ -7,6 +7,7 @@ matches what was stored), numbers are range-checked before they reach SQL, and r
 through the depth-bounded JSON parser (`safejson`)."""
 from __future__ import annotations
 
+from vocabulary import SEVERITIES
 import base64
 import hmac
 import logging
@@ -32,7 +33,6 @@ __all__ = ["bp", "alert_to_json", "encode_cursor", "decode_cursor"]
 log = logging.getLogger("webhook_receiver.api")
 bp = Blueprint("receiver", __name__)
 
-SEVERITIES = ("P0", "P1", "P2", "P3")
 _MAX_ID = 2**63 - 1  # BIGINT / SQLite INTEGER
 _ALERT_PARAMS = {"since", "until", "severity", "source", "status", "acknowledged", "alertname", "limit", "cursor"}
 

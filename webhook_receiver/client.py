@@ -17,6 +17,7 @@ time fields into aware `datetime` objects.
 """
 from __future__ import annotations
 
+from vocabulary import SEVERITIES
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Iterator
 
@@ -40,7 +41,7 @@ class HistoryClientError(Exception):
 def _sev(value: Any) -> str:
     """`"P0"`, or an enum member whose value or name is P0 (the seed's `AlertSeverity.P0`)."""
     for v in (getattr(value, "value", None), getattr(value, "name", None), value):
-        if isinstance(v, str) and v.upper() in ("P0", "P1", "P2", "P3"):
+        if isinstance(v, str) and v.upper() in SEVERITIES:
             return v.upper()
     raise ValueError(f"severity must be one of P0, P1, P2, P3, got {value!r}")
 

@@ -1,6 +1,7 @@
 """The receiver's own Prometheus metrics, on a registry of its own (never the global one)."""
 from __future__ import annotations
 
+from vocabulary import SEVERITIES
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 __all__ = ["ReceiverMetrics"]
@@ -40,7 +41,7 @@ class ReceiverMetrics:
         )
         # series that exist from the start: dashboards and rate() show 0 instead of nothing
         self.storage_errors.labels("/webhook/alertmanager")
-        for sev in ("P0", "P1", "P2", "P3"):
+        for sev in SEVERITIES:
             self.alerts_stored.labels(sev)
         for status in ("firing", "resolved"):
             self.alerts_received.labels(status)

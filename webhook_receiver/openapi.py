@@ -1,7 +1,7 @@
 """The receiver's HTTP API described as OpenAPI 3.0 (served at `GET /openapi.json`).
 
 Hand-written in one place, next to the routes it describes (`api.py`, the Telegram webhook in
-`notify/channels/telegram/updates.py`, `runbooks.py`). `tests/unit/test_history_openapi.py` checks
+`notify/channels/telegram/updates.py`, `runbooks.py`). `tests/unit/receiver/test_openapi.py` checks
 that every route of the app is described and every described path is a route; the integration test
 runs schemathesis against a live receiver (no input may get a 5xx).
 """

@@ -7,6 +7,7 @@ Every raw value (environment and config file) stays reachable in `Settings.raw` 
 """
 from __future__ import annotations
 
+from vocabulary import DEFAULT_ALERTMANAGER_URL
 import logging
 import os
 import re
@@ -24,7 +25,6 @@ __all__ = ["Settings", "SettingsError", "load_settings", "parse_alertmanager_url
 log = logging.getLogger(__name__)
 
 DEFAULT_SQLITE_PATH = "d76-alerts.sqlite3"
-DEFAULT_ALERTMANAGER_URL = "http://127.0.0.1:9093"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 

@@ -20,7 +20,7 @@ import requests
 import yaml
 
 from local_stack.runner import Stack, StackConfig
-from tests.fakes import FakeTelegram
+from tests.support.fakes import FakeTelegram
 
 CHAT = "-1001234"
 WAIT = 40.0

@@ -2,13 +2,14 @@
 generated channel map and the runbook pages are package data read through importlib.resources."""
 from __future__ import annotations
 
+from tests.support import paths
 import shutil
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = paths.REPO
 
 CHECK = textwrap.dedent("""
     import sys, tempfile

@@ -6,6 +6,9 @@ replicas, three clustered Alertmanagers, two receivers); every service belongs t
 """
 from __future__ import annotations
 
+from tests.support import paths
+import vocabulary
+from catalog import deploy_configs
 import re
 import shutil
 import subprocess
@@ -14,10 +17,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from local_stack import defaults
-from local_stack.deploy_configs import COMPOSE_TARGETS_FILE
+from catalog.deploy_configs import COMPOSE_TARGETS_FILE
 
-REPO = Path(__file__).resolve().parents[1].parent
+REPO = paths.REPO
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())  # resolves the x-* anchors/merges
 SERVICES = COMPOSE["services"]
 SERVICE_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")  # compose spec: service names
@@ -86,22 +88,22 @@ def test_every_mounted_host_path_exists():
 
 
 def test_ports_agree_with_the_native_runner():
-    assert _published("exporter") == (defaults.EXPORTER_PORT, defaults.EXPORTER_PORT)
-    assert _published("receiver") == (defaults.RECEIVER_PORT, defaults.RECEIVER_PORT)
-    assert _published("prometheus") == (defaults.PROMETHEUS_PORT, 9090)
-    assert _published("alertmanager") == (defaults.ALERTMANAGER_PORT, 9093)
-    assert _published("grafana") == (defaults.GRAFANA_PORT, 3000)
-    assert _published("postgres") == (defaults.POSTGRES_PORT, 5432)
+    assert _published("exporter") == (vocabulary.EXPORTER_PORT, vocabulary.EXPORTER_PORT)
+    assert _published("receiver") == (vocabulary.RECEIVER_PORT, vocabulary.RECEIVER_PORT)
+    assert _published("prometheus") == (vocabulary.PROMETHEUS_PORT, 9090)
+    assert _published("alertmanager") == (vocabulary.ALERTMANAGER_PORT, 9093)
+    assert _published("grafana") == (vocabulary.GRAFANA_PORT, 3000)
+    assert _published("postgres") == (vocabulary.POSTGRES_PORT, 5432)
     # `d76 stack up --ha` and the ha profile publish the same ports, replica a first
-    assert [_published(f"prometheus-{x}") for x in "ab"] == [(p, 9090) for p in defaults.HA_PROMETHEUS_PORTS]
-    assert [_published(f"alertmanager-{x}") for x in "abc"] == [(p, 9093) for p in defaults.HA_ALERTMANAGER_PORTS]
-    assert [_published(f"receiver-{x}") for x in "ab"] == [(p, defaults.RECEIVER_PORT)
-                                                           for p in defaults.HA_RECEIVER_PORTS]
+    assert [_published(f"prometheus-{x}") for x in "ab"] == [(p, 9090) for p in vocabulary.HA_PROMETHEUS_PORTS]
+    assert [_published(f"alertmanager-{x}") for x in "abc"] == [(p, 9093) for p in vocabulary.HA_ALERTMANAGER_PORTS]
+    assert [_published(f"receiver-{x}") for x in "ab"] == [(p, vocabulary.RECEIVER_PORT)
+                                                           for p in vocabulary.HA_RECEIVER_PORTS]
 
 
 def test_prometheus_runs_with_the_runners_resend_delay():
     for name in ("prometheus", "prometheus-a", "prometheus-b"):
-        assert _flag(name, "--rules.alert.resend-delay") == [defaults.PROMETHEUS_RESEND_DELAY], name
+        assert _flag(name, "--rules.alert.resend-delay") == [deploy_configs.PROMETHEUS_RESEND_DELAY], name
 
 
 def test_service_names_match_the_generated_compose_configs():
@@ -116,14 +118,14 @@ def test_service_names_match_the_generated_compose_configs():
     # the bot: from D75_TARGETS through file_sd, the simulator service by default
     d75 = next(j for j in prom["scrape_configs"] if j["job_name"] == "d75")
     assert d75["file_sd_configs"] == [{"files": [COMPOSE_TARGETS_FILE]}] and "static_configs" not in d75
-    assert _d75_targets_default() == f"exporter:{defaults.EXPORTER_PORT}"
-    assert _published("exporter")[1] == defaults.EXPORTER_PORT
+    assert _d75_targets_default() == f"exporter:{vocabulary.EXPORTER_PORT}"
+    assert _published("exporter")[1] == vocabulary.EXPORTER_PORT
     am_target = prom["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"][0]
     assert am_target == "alertmanager:9093"
     am = yaml.safe_load((REPO / "alertmanager/alertmanager.compose.yml").read_text())
     for rcv in am["receivers"]:
         hook = rcv["webhook_configs"][0]
-        assert hook["url"] == f"http://receiver:{defaults.RECEIVER_PORT}/webhook/alertmanager"
+        assert hook["url"] == f"http://receiver:{vocabulary.RECEIVER_PORT}/webhook/alertmanager"
         assert hook["http_config"]["authorization"]["credentials_file"] == "/run/secrets/receiver_token"
     assert "receiver_token" in SERVICES["alertmanager"]["secrets"]
     # the mounted config is the compose variant, at the path the command reads
@@ -141,11 +143,11 @@ def test_ha_prometheus_replicas_send_every_alert_to_every_alertmanager_without_t
         config_file = f"./prometheus/prometheus.compose-ha-{x}.yml"
         assert _mounts(name)[config_file] == "/etc/prometheus/prometheus.yml"
         prom = yaml.safe_load((REPO / config_file).read_text())
-        assert prom["global"]["external_labels"] == {defaults.HA_REPLICA_LABEL: x}
+        assert prom["global"]["external_labels"] == {vocabulary.HA_REPLICA_LABEL: x}
         assert prom["alerting"]["alert_relabel_configs"] == [
-            {"action": "labeldrop", "regex": defaults.HA_REPLICA_LABEL}]
+            {"action": "labeldrop", "regex": vocabulary.HA_REPLICA_LABEL}]
         assert sorted(prom["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]) == alertmanagers
-        assert prom["alerting"]["alertmanagers"][0]["timeout"] == defaults.ALERTMANAGER_SEND_TIMEOUT
+        assert prom["alerting"]["alertmanagers"][0]["timeout"] == deploy_configs.ALERTMANAGER_SEND_TIMEOUT
         assert next(j for j in prom["scrape_configs"] if j["job_name"] == "d75")["file_sd_configs"] == [
             {"files": [COMPOSE_TARGETS_FILE]}]
         for job in prom["scrape_configs"]:
@@ -164,12 +166,12 @@ def test_ha_alertmanagers_form_one_cluster_and_post_to_both_receivers():
         assert _mounts(name)["./alertmanager/alertmanager.compose-ha.yml"] == "/etc/alertmanager/alertmanager.yml"
         assert _flag(name, "--cluster.listen-address") == ["0.0.0.0:9094"]
         assert sorted(_flag(name, "--cluster.peer")) == sorted(f"{n}:9094" for n in names if n != name)
-        assert _flag(name, "--cluster.peer-timeout") == [defaults.ALERTMANAGER_PEER_TIMEOUT]
+        assert _flag(name, "--cluster.peer-timeout") == [deploy_configs.ALERTMANAGER_PEER_TIMEOUT]
         assert "receiver_token" in SERVICES[name]["secrets"]
     am = yaml.safe_load((REPO / "alertmanager/alertmanager.compose-ha.yml").read_text())
     for rcv in am["receivers"]:
         urls = sorted(h["url"] for h in rcv["webhook_configs"])
-        assert urls == [f"http://receiver-{x}:{defaults.RECEIVER_PORT}/webhook/alertmanager" for x in "ab"], rcv
+        assert urls == [f"http://receiver-{x}:{vocabulary.RECEIVER_PORT}/webhook/alertmanager" for x in "ab"], rcv
     envs = [SERVICES[f"receiver-{x}"]["environment"] for x in "ab"]
     assert envs[0]["DATABASE_URL"] == envs[1]["DATABASE_URL"] == SERVICES["receiver"]["environment"]["DATABASE_URL"]
     # each receiver talks to its own Alertmanager first, then the others (the history reconciler polls all)
@@ -228,7 +230,7 @@ def _run(tmp_path: Path, targets: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.parametrize("value,expected", [
-    (None, [f"exporter:{defaults.EXPORTER_PORT}"]),
+    (None, [f"exporter:{vocabulary.EXPORTER_PORT}"]),
     ("bot.lan:9876", ["bot.lan:9876"]),
     ("bot-a.lan:9876, host.docker.internal:9877,10.0.0.5:9100", ["bot-a.lan:9876", "host.docker.internal:9877",
                                                                  "10.0.0.5:9100"]),

@@ -10,7 +10,7 @@ export.
     export.py     CSV / JSON export of the history (and reading the CSV back)
     service.py    wiring into the app: threads started with it, stopped when its store closes
 
-The tables are the store's (`webhook_receiver.store.history`, `store.retention`); nothing here
+The tables are the store's (`webhook_receiver.store.episodes`, `store.prune_queries`); nothing here
 imports the HTTP layer.
 """
 from __future__ import annotations

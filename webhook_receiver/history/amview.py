@@ -12,7 +12,7 @@ from typing import Any, Iterable
 from ..errors import PayloadError
 from ..payload import parse_time
 from ..storable import clean_text
-from ..store.history import PolledAlert
+from ..store.episodes import PolledAlert
 
 __all__ = ["parse_am_alerts", "merge_replicas", "parse_am_time"]
 

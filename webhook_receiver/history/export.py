@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from ..store.base import AlertQuery, AlertStore
-from ..store.history import HistoryTables
+from ..store.episodes import HistoryTables
 
 __all__ = ["EXPORT_COLUMNS", "export_rows", "iter_alerts", "to_csv", "read_csv", "to_json", "iso"]
 

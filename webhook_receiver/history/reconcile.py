@@ -39,6 +39,7 @@ every write is idempotent anyway (guarded updates, one open episode per alert an
 """
 from __future__ import annotations
 
+from vocabulary import SEVERITIES
 import logging
 import time
 from dataclasses import dataclass, field
@@ -51,7 +52,7 @@ from ..errors import StorageUnavailable
 from ..payload import WebhookPayload
 from ..store.base import AlertStore, Transaction, ms_floor, utcnow
 from ..store.changes import AlertChange, IngestHook
-from ..store.history import EpisodeCause, HistoryTables, PolledAlert
+from ..store.episodes import EpisodeCause, HistoryTables, PolledAlert
 from .amview import merge_replicas, parse_am_alerts, parse_am_time
 from .metrics import HistoryMetrics
 from .settings import HistorySettings
@@ -63,7 +64,7 @@ log = logging.getLogger("d76.history.reconcile")
 Key = tuple[str, datetime]
 SEEN_PERSIST_SECONDS = 30.0  # how often `am_last_seen_at` is written for an alert Alertmanager still lists
 SILENCE_REFRESH_SECONDS = 30.0
-NOTIFIED_SEVERITIES = ("P0", "P1", "P2", "P3")
+NOTIFIED_SEVERITIES = SEVERITIES
 
 
 @dataclass

@@ -4,7 +4,7 @@ PAYLOAD_RETENTION_DAYS (default 14) are deleted in the background, in small batc
 Each batch is one short transaction (HISTORY_PRUNE_BATCH rows, default 1000) followed by a pause
 (HISTORY_PRUNE_PAUSE_SECONDS), so a webhook never waits behind a long delete: on SQLite a batch
 holds the single writer for a few milliseconds, on PostgreSQL it locks only the rows it deletes.
-What is deleted, exactly: `webhook_receiver.store.retention`. Rows still waiting for delivery are
+What is deleted, exactly: `webhook_receiver.store.prune_queries`. Rows still waiting for delivery are
 never deleted, nor is an alert that is still firing, however old.
 
 One receiver process prunes at a time (the `prune` lease); pruning is idempotent anyway.
@@ -23,8 +23,8 @@ from typing import Callable
 from ..background import Periodic
 from ..errors import StorageUnavailable
 from ..store.base import AlertStore, utcnow
-from ..store.history import HistoryTables
-from ..store.retention import PruneCounts, Retention
+from ..store.episodes import HistoryTables
+from ..store.prune_queries import PruneCounts, Retention
 from .metrics import HistoryMetrics
 from .settings import HistorySettings
 

@@ -7,6 +7,7 @@ stranger's Alertmanager (`HISTORY_RECONCILE=true|false` decides explicitly).
 """
 from __future__ import annotations
 
+from vocabulary import DEFAULT_ALERTMANAGER_URL
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -18,7 +19,7 @@ __all__ = ["HistorySettings", "load_history_settings"]
 
 @dataclass(frozen=True)
 class HistorySettings:
-    alertmanager_urls: tuple[str, ...] = ("http://127.0.0.1:9093",)
+    alertmanager_urls: tuple[str, ...] = (DEFAULT_ALERTMANAGER_URL,)
     # reconciliation with Alertmanager (history.reconcile explains the rules)
     reconcile_enabled: bool = False
     reconcile_interval_seconds: float = 5.0

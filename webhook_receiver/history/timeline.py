@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..store.base import AlertStore
-from ..store.history import HistoryTables
+from ..store.episodes import HistoryTables
 
 __all__ = ["build_timeline", "render_text", "EVENT_ORDER"]
 

@@ -24,6 +24,7 @@ always first).
 """
 from __future__ import annotations
 
+from vocabulary import SEVERITIES
 import re
 from dataclasses import dataclass, field
 from importlib import resources
@@ -42,7 +43,6 @@ PACKAGED_MAP = "channel_map.yml"
 _ALIASES = {"email_digest": "email"}
 
 
-SEVERITIES = ("P0", "P1", "P2", "P3")
 # severities told without a sound unless the map says otherwise (P0/P1 are loud)
 DEFAULT_QUIET = frozenset({"P2", "P3"})
 DEFAULT_CHAT = "default"

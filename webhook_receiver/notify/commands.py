@@ -16,6 +16,7 @@ syntax) and values (no control characters). In a group a command may be addresse
 """
 from __future__ import annotations
 
+from vocabulary import SEVERITIES
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -32,7 +33,6 @@ MAX_COMMENT = 500
 MAX_ID = 2**63 - 1       # BIGINT
 MIN_MUTE = timedelta(minutes=1)
 MAX_MUTE = timedelta(days=30)
-SEVERITIES = ("P0", "P1", "P2", "P3")
 
 # (command, description) as registered with setMyCommands, in the order Telegram shows them
 COMMANDS: tuple[tuple[str, str], ...] = (

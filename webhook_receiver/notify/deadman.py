@@ -8,6 +8,7 @@ dedupe key carries the last-seen time, so several processes (or a restart) queue
 """
 from __future__ import annotations
 
+from vocabulary import WATCHDOG
 import logging
 from datetime import datetime, timezone
 from typing import Any, Callable
@@ -29,7 +30,7 @@ def _aware(v: Any) -> datetime | None:
 
 class DeadmanSwitch:
     def __init__(self, store: Any, outbox: Any, lane: tuple[str, str], timeout_seconds: float, *,
-                 watchdog: str = "Watchdog",
+                 watchdog: str = WATCHDOG,
                  now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
                  on_queued: Callable[[], None] | None = None) -> None:
         self.store = store

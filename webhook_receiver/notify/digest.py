@@ -11,6 +11,7 @@ once and a failure is retried.
 """
 from __future__ import annotations
 
+from vocabulary import SEVERITIES
 import logging
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
@@ -28,7 +29,7 @@ DIGEST_LANE = ("email", "default")
 log = logging.getLogger("d76.notify.digest")
 
 
-SUMMARY_SEVERITIES = ("P0", "P1", "P2", "P3")
+SUMMARY_SEVERITIES = SEVERITIES
 
 
 def _window(store: Any, since: datetime, until: datetime, limit: int) -> list[dict[str, Any]]:
@@ -60,7 +61,7 @@ def collect_digest(store: Any, since: datetime, until: datetime, severity: str =
                    limit: int = 50_000) -> DigestContent:
     from ..history.export import export_rows, to_csv
     from ..store.base import AlertQuery
-    from ..store.history import HistoryTables
+    from ..store.episodes import HistoryTables
 
     window = _window(store, since, until, limit)
     tables = HistoryTables(store)

@@ -3,6 +3,7 @@ retries, what was only counted in a storm, time to deliver, and the outbox depth
 database at scrape time, so it counts every receiver's backlog)."""
 from __future__ import annotations
 
+from vocabulary import SEVERITIES
 import logging
 from typing import Any, Iterator
 
@@ -54,7 +55,7 @@ class NotifyMetrics:
                 self.failed.labels(channel, kind)
             self.retries.labels(channel)
             self.rate_limited.labels(channel)
-        for sev in ("P0", "P1", "P2", "P3"):
+        for sev in SEVERITIES:
             self.folded.labels(sev)
 
 

@@ -2,6 +2,7 @@
 the store has it now). Pure data; no I/O."""
 from __future__ import annotations
 
+from vocabulary import IDENTIFYING_LABELS, PLUMBING_LABELS, SEVERITIES, severity_rank
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -9,18 +10,7 @@ from typing import Any, Mapping
 
 __all__ = ["AlertView", "Notice", "SEVERITY_ORDER", "IDENTIFYING_LABELS", "severity_rank", "format_duration"]
 
-SEVERITY_ORDER = ("P0", "P1", "P2", "P3")
-IDENTIFYING_LABELS = ("exchange", "route", "symbol", "tier", "scope")
-# labels that say where a series was scraped, not what is on fire
-PLUMBING_LABELS = frozenset({"instance", "job", "replica", "prometheus", "monitor", "endpoint", "namespace", "pod"})
-
-
-def severity_rank(severity: str | None) -> int:
-    """P0 -> 0 ... P3 -> 3; anything else sorts last."""
-    try:
-        return SEVERITY_ORDER.index(severity or "")
-    except ValueError:
-        return len(SEVERITY_ORDER)
+SEVERITY_ORDER = SEVERITIES
 
 
 def _as_dict(value: Any) -> dict[str, Any]:

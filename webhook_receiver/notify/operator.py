@@ -8,6 +8,7 @@ component being down: the answer says so (`/status` exists for the night everyth
 """
 from __future__ import annotations
 
+from vocabulary import SEVERITIES
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -218,7 +219,7 @@ class OperatorConsole:
                 mutes = []
             lines += [prom.result(), *ams.result(), receiver, *rest]
             total = sum(counts.values())
-            by_sev = " · ".join(f"{s} {counts.get(s, 0)}" for s in ("P0", "P1", "P2", "P3"))
+            by_sev = " · ".join(f"{s} {counts.get(s, 0)}" for s in SEVERITIES)
             firing = f"{'🔥' if counts.get('P0') else ('🟠' if total else '🟢')} Firing: {total} ({by_sev})"
             extra = []
             if acked:

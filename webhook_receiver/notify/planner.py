@@ -9,6 +9,7 @@ mentions follows Telegram's severities. Watchdog queues nothing: it feeds the de
 """
 from __future__ import annotations
 
+from vocabulary import WATCHDOG
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from .channel_map import ChannelMap
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = ["NotifyPlanner", "HEARTBEAT_ALERTNAMES", "routed_channels"]
 
-HEARTBEAT_ALERTNAMES = frozenset({"Watchdog"})
+HEARTBEAT_ALERTNAMES = frozenset({WATCHDOG})
 
 
 def routed_channels(cmap: ChannelMap, channels: Mapping[str, Any], severity: str) -> list[str]:

@@ -6,6 +6,7 @@ come from the channel registry, so a new channel adds its own.
 """
 from __future__ import annotations
 
+from vocabulary import DEFAULT_ALERTMANAGER_URL, SEVERITIES
 import os
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -15,7 +16,6 @@ from ..settings import parse_alertmanager_urls
 
 __all__ = ["NotifySettings", "SettingsError", "load_notify_settings"]
 
-SEVERITIES = ("P0", "P1", "P2", "P3")
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class NotifySettings:
     alert_email_to: tuple[str, ...] = ()
     digest_hour_utc: int = 8
     # the rest of the pipeline
-    alertmanager_urls: tuple[str, ...] = ("http://127.0.0.1:9093",)
+    alertmanager_urls: tuple[str, ...] = (DEFAULT_ALERTMANAGER_URL,)
     external_url: str | None = None
     # graphs in the page: PNGs of the alert's expression (Prometheus query_range), sent as a reply
     prometheus_url: str | None = None

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Iterator, Mapping, Sequence, TypeVar
 
 from ..errors import NotFoundError, QueryError
-from ..migrations import MIGRATIONS, latest_version
+from .migrations import MIGRATIONS, latest_version
 from .changes import AlertChange, IngestHook, no_hook
 from ..payload import ParsedAlert, WebhookPayload
 

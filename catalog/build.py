@@ -1,0 +1,294 @@
+"""Build the rendered `Catalog` from the defaults plus an optional override file."""
+from __future__ import annotations
+
+from vocabulary import WATCHDOG
+
+import difflib
+import re
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from .defaults import DEFAULT_SPECS
+from .model import (CHANNEL_ALIASES, SEVERITIES, SOURCES, AlertDef, AlertSpec, Catalog, CatalogError,
+                    CatalogSettings, LabelThreshold, SeverityPolicy)
+from .overrides import load_overrides, override_errors
+from .promql import add_matcher, eq_matcher, not_in_matcher
+
+__all__ = ["load_catalog", "build_catalog", "DEFAULT_SEVERITY_POLICY", "fmt_num", "value_template",
+           "WATCHDOG"]
+
+# CONTRACT section 4. Discord is not listed: when DISCORD_WEBHOOK_URL is set it mirrors Telegram.
+DEFAULT_SEVERITY_POLICY: dict[str, SeverityPolicy] = {
+    "P0": SeverityPolicy(["telegram"], "0s", "10s", "5m", 10),
+    "P1": SeverityPolicy(["telegram", "slack"], "5s", "1m", "30m", 5),
+    "P2": SeverityPolicy(["telegram", "slack"], "30s", "2m", "1h", 3, quiet=True),
+    "P3": SeverityPolicy(["email"], "5m", "30m", "24h", 1, quiet=True),
+}
+# labels a Telegram route may match or pick topics by, besides the alerts' identifying labels
+ROUTE_LABELS = ("alertname", "severity", "source", "job", "instance")
+# accepted in override files written for earlier versions, meaning what they meant then
+LEGACY_POLICY_KEYS = {"telegram_budget_per_minute": "share_per_minute"}
+
+WATCHDOG = AlertDef(
+    name=WATCHDOG, source="system", severity=None, expr="vector(1)", for_="0s", threshold=None,
+    comparison=None, metric="", labels=[],
+    summary="Alerting pipeline heartbeat",
+    description="Always firing. If it stops arriving at the receiver, Prometheus, Alertmanager or the "
+                "link between them is broken; the receiver's dead man's switch then pages (P0).",
+    runbook="watchdog", runbook_url="", unit="",
+    meaning="Not a problem: this alert always fires. Its absence is the problem, detected by the "
+            "receiver's dead man's switch.",
+    checks=("If the receiver reports the pipeline down: is Prometheus up and evaluating rules? "
+            "Is Alertmanager up? Can Alertmanager reach the receiver (token, URL)?",),
+)
+
+_PLACEHOLDER = re.compile(r"\{(threshold|threshold_pct|threshold_usd|threshold_bytes|keep|for|value|"
+                          r"label:[a-z_][a-z0-9_]*)\}")
+
+
+def fmt_num(x: float) -> str:
+    """A number as PromQL and people read it: no exponent for ordinary magnitudes, no trailing zeros."""
+    if float(x).is_integer() and abs(x) < 1e15:
+        return str(int(x))
+    return "%.10g" % x
+
+
+def _fmt_bytes(x: float) -> str:
+    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if abs(x) >= size:
+            return f"{fmt_num(round(x / size, 3))} {unit}"
+    return f"{fmt_num(x)} B"
+
+
+def value_template(unit: str) -> str:
+    """The Go template that prints `$value` for a unit (only functions tests can reproduce exactly)."""
+    return {
+        "ratio": "{{ $value | humanizePercentage }}",
+        "seconds": '{{ $value | printf "%.2f" }}s',
+        "usd": '{{ $value | printf "%.0f" }} USD',
+        "bytes": "{{ $value | humanize }}B",
+    }.get(unit, '{{ $value | printf "%.0f" }}')
+
+
+def _fill(text: str, spec: AlertSpec, threshold: float | None, for_: str) -> str:
+    def sub(m: re.Match) -> str:
+        name = m.group(1)
+        if name.startswith("label:"):
+            return "{{ $labels.%s }}" % name[6:]
+        if name == "value":
+            return value_template(spec.unit)
+        if name == "for":
+            return for_
+        if threshold is None:
+            raise CatalogError(f"alerts.{spec.name}: template uses {{{name}}} but the alert has no threshold")
+        if name == "threshold":
+            return fmt_num(threshold)
+        if name == "threshold_pct":
+            return fmt_num(round(threshold * 100, 6))
+        if name == "threshold_usd":
+            return f"{threshold:,.0f}"
+        if name == "threshold_bytes":
+            return _fmt_bytes(threshold)
+        return fmt_num(round(1 - threshold, 10))  # keep
+    return _PLACEHOLDER.sub(sub, text)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _threshold_errors(spec: AlertSpec, value: Any, key: str) -> list[str]:
+    """Range checks of one threshold value (its type was checked by the schema)."""
+    if not _is_number(value):
+        return []
+    t = float(value)
+    if spec.unit == "ratio" and not 0 <= t <= 1:
+        return [f"{key}: a ratio between 0 and 1, got {value!r}"]
+    if spec.unit in ("usd", "seconds", "count", "bps", "bytes", "score") and t < 0:
+        return [f"{key}: must not be negative, got {value!r}"]
+    return []
+
+
+def _alert_errors(spec: AlertSpec, ov: dict[str, Any], source: str) -> list[str]:
+    """Semantic checks of one alert's override (thresholds, `by` labels); all problems, not the first."""
+    key = f"{source}: alerts.{spec.name}"
+    errors: list[str] = []
+    if "threshold" in ov:
+        if spec.threshold is None:
+            errors.append(f"{key}.threshold: {spec.name} has no adjustable threshold "
+                          "(it matches a fixed status value); change its severity or for instead")
+        else:
+            errors += _threshold_errors(spec, ov["threshold"], f"{key}.threshold")
+    by = ov.get("by")
+    if isinstance(by, dict):
+        if spec.threshold is None:
+            errors.append(f"{key}.by: {spec.name} has no adjustable threshold, so no per-label thresholds")
+            return errors
+        if len(by) > 1:
+            errors.append(f"{key}.by: one label per alert, got {', '.join(map(str, by))}")
+        for label, values in by.items():
+            if label not in spec.labels:
+                has = f"its labels: {', '.join(spec.labels)}" if spec.labels else "it has no identifying labels"
+                errors.append(f"{key}.by.{label}: unknown label for {spec.name} ({has})")
+                continue
+            if isinstance(values, dict):
+                if not values:
+                    errors.append(f"{key}.by.{label}: give at least one value, e.g. {{upbit: 1.5}}")
+                for value, threshold in values.items():
+                    if not isinstance(value, str) or not value or any(c in value for c in '"\\\n'):
+                        errors.append(f"{key}.by.{label}.{value}: a label value must be a non-empty string "
+                                      "without quotes, backslashes or newlines")
+                        continue
+                    errors += _threshold_errors(spec, threshold, f"{key}.by.{label}.{value}")
+    return errors
+
+
+def _external_url_errors(policy: dict[str, Any], source: str) -> list[str]:
+    url = policy.get("external_url")
+    if not isinstance(url, str):
+        return []
+    parts = urlsplit(url)
+    if (parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment
+            or any(c.isspace() for c in url)):
+        return [f"{source}: policy.external_url: an http(s) base URL like https://alerts.example.com "
+                f"(no query or fragment), got {url!r}"]
+    return []
+
+
+def _telegram_errors(policy: dict[str, Any], source: str) -> list[str]:
+    """`policy.telegram.routes`: the receiver's own checks, plus label names no alert carries."""
+    from webhook_receiver.notify.channel_map import route_errors
+
+    tg = policy.get("telegram")
+    routes = tg.get("routes") if isinstance(tg, dict) else None
+    key = "policy.telegram.routes"
+    errors = [f"{source}: {e}" for e in route_errors(routes, key)]
+    if errors or not isinstance(routes, list):
+        return errors
+    known = sorted({lab for s in DEFAULT_SPECS for lab in s.labels} | set(ROUTE_LABELS))
+    for n, r in enumerate(routes):
+        named = [(f"{key}[{n}].topic_label", r.get("topic_label"))] if r.get("topic_label") else []
+        named += [(f"{key}[{n}].match.{lab}", lab) for lab in (r.get("match") or {})]
+        for where, lab in named:
+            if lab not in known:
+                hint = difflib.get_close_matches(lab, known, n=1)
+                errors.append(f"{source}: {where}: no alert carries the label {lab!r}"
+                              + (f" (did you mean {hint[0]}?)" if hint else f" (labels: {', '.join(known)})"))
+    return errors
+
+
+def _with_matcher(expr: str, label: str, matcher: str, name: str) -> str:
+    out, n = add_matcher(expr, label, matcher)
+    if not n:  # a catalog bug (the label comes from no selector), not an operator mistake
+        raise CatalogError(f"alerts.{name}.by.{label}: no selector in the expression carries {label!r}")
+    return out
+
+
+def _render(spec: AlertSpec, ov: dict[str, Any], settings: CatalogSettings) -> AlertDef:
+    threshold = float(ov["threshold"]) if "threshold" in ov else spec.threshold
+    for_ = ov.get("for", spec.for_)
+    severity = ov.get("severity", spec.severity)
+    slug = re.sub(r"(?<!^)(?=[A-Z])", "-", spec.name).lower()
+    expr = _fill(spec.expr, spec, threshold, for_)
+    by: list[LabelThreshold] = []
+    for label, values in (ov.get("by") or {}).items():
+        for value, t in values.items():
+            by.append(LabelThreshold(
+                label=label, value=value, threshold=float(t),
+                expr=_with_matcher(_fill(spec.expr, spec, float(t), for_), label, eq_matcher(label, value),
+                                   spec.name),
+                summary=_fill(spec.summary, spec, float(t), for_),
+                description=_fill(spec.description, spec, float(t), for_)))
+        if values:  # the default rule: every value without a threshold of its own
+            expr = _with_matcher(expr, label, not_in_matcher(label, list(values)), spec.name)
+    return AlertDef(
+        name=spec.name, source=spec.source, severity=severity,
+        expr=expr, for_=for_, threshold=threshold,
+        comparison=spec.comparison, metric=spec.metric, labels=list(spec.labels),
+        summary=_fill(spec.summary, spec, threshold, for_),
+        description=_fill(spec.description, spec, threshold, for_),
+        runbook=slug, runbook_url=settings.runbook_base_url + slug, unit=spec.unit,
+        enabled=ov.get("enabled", True), meaning=spec.meaning, checks=spec.checks, probe=spec.probe,
+        by=tuple(by),
+    )
+
+
+def _check_specs(specs: tuple[AlertSpec, ...]) -> None:
+    seen: set[str] = set()
+    for s in specs:
+        if s.name in seen:
+            raise CatalogError(f"alerts.{s.name}: defined twice")
+        seen.add(s.name)
+        if s.source not in SOURCES:
+            raise CatalogError(f"alerts.{s.name}.source: unknown source {s.source!r}")
+        if s.severity not in SEVERITIES:
+            raise CatalogError(f"alerts.{s.name}.severity: {s.severity!r} is not one of P0-P3")
+
+
+def _settings(policy: dict[str, Any], runbook_base_url: str | None = None) -> CatalogSettings:
+    fields = {k: (tuple(v) if k == "group_by" else v) for k, v in policy.items()
+              if k not in ("severities", "telegram", "telegram_budget_total_per_minute")}  # the last: no longer used
+    if runbook_base_url and not fields.get("external_url"):
+        # the deployment's own default (a local stack: its receiver's real port); the file still wins
+        fields.setdefault("runbook_base_url", runbook_base_url)
+    if fields.get("external_url"):
+        fields["external_url"] = fields["external_url"].rstrip("/")
+        # links a phone can open: the receiver serves the runbooks under its public URL
+        fields.setdefault("runbook_base_url", fields["external_url"] + "/runbooks/")
+    settings = CatalogSettings(**fields)
+    if not settings.runbook_base_url.endswith("/"):
+        settings = replace(settings, runbook_base_url=settings.runbook_base_url + "/")
+    return settings
+
+
+def build_catalog(overrides: dict[str, Any] | None = None, *, source: str = "overrides",
+                  runbook_base_url: str | None = None) -> Catalog:
+    """The catalog with `overrides` applied; `CatalogError` listing every problem otherwise.
+
+    `runbook_base_url` replaces the default runbook base (the receiver on 127.0.0.1:9099) when the
+    overrides set neither `policy.runbook_base_url` nor `policy.external_url`: a local stack passes
+    its receiver's real address."""
+    names = [s.name for s in DEFAULT_SPECS] + [WATCHDOG.name]
+    _check_specs(DEFAULT_SPECS)
+    errors = override_errors(overrides, names, source)
+    ov: dict[str, Any] = overrides if isinstance(overrides, dict) else {}
+    alert_ov: dict[str, Any] = ov.get("alerts") if isinstance(ov.get("alerts"), dict) else {}
+    policy: dict[str, Any] = ov.get("policy") if isinstance(ov.get("policy"), dict) else {}
+    if alert_ov.get("Watchdog"):
+        errors.append(f"{source}: alerts.Watchdog: the heartbeat cannot be changed "
+                      "(the receiver's dead man's switch depends on it)")
+    for spec in DEFAULT_SPECS:
+        if isinstance(alert_ov.get(spec.name), dict):
+            errors += _alert_errors(spec, alert_ov[spec.name], source)
+    errors += _external_url_errors(policy, source)
+    errors += _telegram_errors(policy, source)
+    if errors:
+        raise CatalogError(sorted(dict.fromkeys(errors)))
+    settings = _settings(policy, runbook_base_url)
+    sev_policy = {sev: replace(p, **_severity_override((policy.get("severities") or {}).get(sev, {})))
+                  for sev, p in DEFAULT_SEVERITY_POLICY.items()}
+    alerts = [_render(spec, alert_ov.get(spec.name, {}), settings) for spec in DEFAULT_SPECS]
+    alerts.append(replace(WATCHDOG, runbook_url=settings.runbook_base_url + WATCHDOG.runbook))
+    tg = policy.get("telegram") if isinstance(policy.get("telegram"), dict) else {}
+    return Catalog(alerts=alerts, severity_policy=sev_policy,
+                   settings=settings, override_file=None if source == "overrides" else source,
+                   telegram_routes=tuple(dict(r) for r in tg.get("routes") or ()))
+
+
+def _severity_override(ov: dict[str, Any]) -> dict[str, Any]:
+    """An override's severity policy in today's names (legacy keys and channel names mapped)."""
+    out = {LEGACY_POLICY_KEYS.get(k, k): v for k, v in ov.items()}
+    if "channels" in out:
+        out["channels"] = [CHANNEL_ALIASES.get(c, c) for c in out["channels"]]
+    return out
+
+
+def load_catalog(override_file: Path | str | None = None, *, runbook_base_url: str | None = None) -> Catalog:
+    """The default catalog, or the defaults with an operator's override file applied
+    (`runbook_base_url`: see `build_catalog`)."""
+    if override_file is None:
+        return build_catalog(None, runbook_base_url=runbook_base_url)
+    return build_catalog(load_overrides(Path(override_file)), source=str(override_file),
+                         runbook_base_url=runbook_base_url)

@@ -1,0 +1,65 @@
+"""Grafana dashboards and provisioning, generated from the catalog (`d76 generate` writes them).
+
+`render_dashboards(catalog)` returns repo-relative path -> text for `grafana/dashboards/*.json` and
+`grafana/provisioning/**`; it is one of `catalog.generate.GENERATORS`.
+"""
+from __future__ import annotations
+
+import json
+
+from ..model import Catalog
+
+from . import history, overview, pipeline
+from .builder import GENERATED_NOTE, PG, PROM
+
+__all__ = ["render_dashboards", "build_dashboards"]
+
+DATASOURCES = f"""# {GENERATED_NOTE}
+apiVersion: 1
+datasources:
+  - name: Prometheus
+    uid: {PROM['uid']}
+    type: prometheus
+    access: proxy
+    url: http://prometheus:9090
+    isDefault: true
+    jsonData:
+      timeInterval: 5s
+  - name: D76 history
+    uid: {PG['uid']}
+    type: {PG['type']}
+    access: proxy
+    url: postgres:5432
+    user: d76
+    jsonData:
+      database: d76
+      sslmode: disable
+      postgresVersion: 1500
+    secureJsonData:
+      password: ${{POSTGRES_PASSWORD}}
+"""
+
+PROVIDER = f"""# {GENERATED_NOTE}
+apiVersion: 1
+providers:
+  - name: d76
+    folder: D76
+    type: file
+    disableDeletion: true
+    allowUiUpdates: false
+    options:
+      path: /var/lib/grafana/dashboards
+"""
+
+
+def build_dashboards(catalog: Catalog) -> dict[str, dict]:
+    return {"overview": overview.build(catalog), "alert-history": history.build(catalog),
+            "pipeline": pipeline.build(catalog)}
+
+
+def render_dashboards(catalog: Catalog) -> dict[str, str]:
+    files = {f"grafana/dashboards/d76-{name}.json": json.dumps(d, indent=2, ensure_ascii=False) + "\n"
+             for name, d in build_dashboards(catalog).items()}
+    files["grafana/provisioning/datasources/datasources.yml"] = DATASOURCES
+    files["grafana/provisioning/dashboards/d76.yml"] = PROVIDER
+    return files

@@ -1,0 +1,276 @@
+"""promtool unit tests for every alert, generated from each alert's `Probe` (`prometheus/tests/`).
+
+For each alert three tests run against the generated rule file:
+  at-threshold   the probe's `at` level held for the whole test: nothing fires;
+  past-threshold the `past` level: still silent one evaluation before `for` elapses, firing after it,
+                 with the exact labels and annotations (summary, description with the value, runbook);
+  resolve        `past`, then back to `calm`: nothing fires at the end.
+The expected annotations are rendered here from the Go templates with `render_go_template`, which
+knows only the few template functions the catalog uses (anything else is an error), so promtool
+checks our texts and values too.
+
+An alert with per-label thresholds (`by: {exchange: {upbit: 1.5}}`) gets the three tests for the
+default rule on a value without a threshold of its own, the same three for each special value at
+its own threshold (its series relabelled), and two tests with both series at once: the special
+value silent at its threshold while the other fires past the default, and the reverse.
+"""
+from __future__ import annotations
+
+from vocabulary import WATCHDOG
+
+import math
+import re
+from dataclasses import replace
+from typing import Any
+
+from .build import fmt_num
+from .model import AlertDef, Catalog, CatalogError, Probe
+from .render_prometheus import annotations_for, dump_yaml, header
+
+__all__ = ["render_promtool_tests", "render_go_template", "SAMPLE_INTERVAL"]
+
+SAMPLE_INTERVAL = 15  # seconds between input samples and between rule evaluations
+_PRE = 4              # samples before the change for `drop` and `step` probes
+
+_GO = re.compile(r"\{\{ (?:\$labels\.(?P<label>[a-zA-Z_][a-zA-Z0-9_]*)|\$value \| (?P<fn>humanizePercentage|humanize)"
+                 r'|\$value \| printf "%\.(?P<prec>\d)f") \}\}')
+
+
+def _go_g4(v: float) -> str:
+    return "%.4g" % v
+
+
+def _humanize(v: float) -> str:
+    """Prometheus' `humanize` template function (metric prefixes, %.4g)."""
+    if v == 0 or math.isnan(v) or math.isinf(v):
+        return _go_g4(v)
+    if abs(v) >= 1:
+        prefix = ""
+        for p in ("k", "M", "G", "T", "P", "E", "Z", "Y"):
+            if abs(v) < 1000:
+                break
+            prefix, v = p, v / 1000
+        return _go_g4(v) + prefix
+    prefix = ""
+    for p in ("m", "u", "n", "p", "f", "a", "z", "y"):
+        if abs(v) >= 1:
+            break
+        prefix, v = p, v * 1000
+    return _go_g4(v) + prefix
+
+
+def render_go_template(text: str, labels: dict[str, str], value: float) -> str:
+    """Render the subset of Prometheus alert templates the catalog uses; refuse anything else."""
+    def sub(m: re.Match) -> str:
+        if m.group("label"):
+            return labels.get(m.group("label"), "<no value>")
+        if m.group("fn") == "humanizePercentage":
+            return _go_g4(value * 100) + "%"
+        if m.group("fn") == "humanize":
+            return _humanize(value)
+        return "%.*f" % (int(m.group("prec")), value)
+    out = _GO.sub(sub, text)
+    if "{{" in out:
+        raise CatalogError(f"template construct not supported by the test renderer: {text!r}")
+    return out
+
+
+def _segments(probe: Probe, phases: list[tuple[float, int]]) -> dict[str, str]:
+    """Input series (selector -> promtool values) for consecutive phases of (level, samples)."""
+    out: dict[str, list[str]] = {}
+    cum: dict[str, float] = {}
+    i = 0  # sample index (time = 15 s * i)
+
+    def add(sel: str, seg: str) -> None:
+        out.setdefault(sel, []).append(seg)
+
+    if probe.kind == "counter":
+        for sel in probe.series(phases[0][0]):
+            add(sel, "0")
+            cum[sel] = 0.0
+        i = 1
+    if probe.kind in ("drop", "step"):
+        for sel in probe.series(phases[0][0]):
+            add(sel, f"{fmt_num(probe.base)}x{_PRE - 1}")
+        i = _PRE
+    for level, n in phases:
+        for sel, v in probe.series(level).items():
+            if probe.kind == "counter":
+                start = cum[sel] + v
+                add(sel, f"{fmt_num(round(start, 6))}+{fmt_num(v)}x{n - 1}")
+                cum[sel] = round(cum[sel] + v * n, 6)
+            elif probe.kind == "age":
+                add(sel, f"{fmt_num(SAMPLE_INTERVAL * i - v)}+{SAMPLE_INTERVAL}x{n - 1}")
+            elif probe.kind == "step":
+                add(sel, f"{fmt_num(probe.base + v)}x{n - 1}")
+            else:
+                add(sel, f"{fmt_num(v)}x{n - 1}")
+        i += n
+    return {sel: " ".join(segs) for sel, segs in out.items()}
+
+
+def _prefix_samples(probe: Probe) -> int:
+    """Samples `_segments` puts before the first phase."""
+    return {"counter": 1, "drop": _PRE, "step": _PRE}.get(probe.kind, 0)
+
+
+def _onset(probe: Probe) -> int:
+    """Seconds from the start until the condition first holds."""
+    return {"counter": SAMPLE_INTERVAL, "drop": _PRE * SAMPLE_INTERVAL,
+            "step": _PRE * SAMPLE_INTERVAL}.get(probe.kind, 0)
+
+
+def _samples(seconds: float) -> int:
+    return int(math.ceil(seconds / SAMPLE_INTERVAL)) + 1
+
+
+def _dur(seconds: float) -> str:
+    return f"{int(seconds)}s"
+
+
+def _input(series: dict[str, str]) -> list[dict[str, str]]:
+    return [{"series": sel, "values": vals} for sel, vals in series.items()]
+
+
+def _relabel(probe: Probe, label: str, new: str) -> Probe:
+    """The probe with its series (and expected labels) moved to `label=new`."""
+    old = probe.exp_labels.get(label)
+    if old is None:
+        raise CatalogError(f"probe has no {label!r} label to give a per-label threshold test")
+    if old == new:
+        return probe
+    before, after = f'{label}="{old}"', f'{label}="{new}"'
+    series = probe.series
+    return replace(probe, series=lambda v: {sel.replace(before, after): x for sel, x in series(v).items()},
+                   exp_labels={**probe.exp_labels, label: new})
+
+
+def _firing(a: AlertDef, p: Probe, level: float) -> dict[str, Any]:
+    labels = {**p.exp_labels, "severity": a.severity or "none", "source": a.source}
+    value = p.value_for(level)
+    threshold = a.threshold
+    if a.by:
+        label = a.by[0].label
+        threshold = a.threshold_for(label, p.exp_labels.get(label, ""))
+    template = annotations_for(a, a.summary, a.description, threshold)
+    return {"exp_labels": labels,
+            "exp_annotations": {k: render_go_template(v, p.exp_labels, value) if k in ("summary", "description", "value")
+                                else v for k, v in template.items()}}
+
+
+def _fire_at(a: AlertDef, p: Probe) -> int:
+    f = a.for_seconds
+    return int(_onset(p) + (max(f, p.settle_seconds) + SAMPLE_INTERVAL if f
+                            else max(p.settle_seconds, SAMPLE_INTERVAL)))
+
+
+def _by_tests(a: AlertDef) -> list[dict[str, Any]]:
+    """Tests of an alert with per-label thresholds (see the module docstring)."""
+    assert a.probe is not None and a.by_label is not None
+    label = a.by_label
+    special = {b.value for b in a.by}
+    other = a.probe.exp_labels.get(label, "other")
+    n = 1
+    while other in special:
+        other, n = f"other{n if n > 1 else ''}", n + 1
+    default = replace(a, probe=_relabel(a.probe, label, other), by=())
+    tests = _tests_for(default, suffix=f" ({label}={other}, default threshold)")
+    for b in a.by:
+        view = replace(a, threshold=b.threshold, summary=b.summary, description=b.description,
+                       probe=_relabel(a.probe, label, b.value), by=())
+        tests += _tests_for(view, suffix=f" ({label}={b.value}, own threshold)")
+        ps, pd = view.probe, default.probe
+        assert ps is not None and pd is not None
+        total = _fire_at(view, ps) + 60
+        for quiet, loud, quiet_t, loud_t, what in (
+                (ps, pd, b.threshold, a.threshold, f"{b.value} silent at its own threshold, {other} past the default"),
+                (pd, ps, a.threshold, b.threshold, f"{b.value} past its own threshold, {other} silent at the default")):
+            loud_view = view if loud is ps else default
+            series = {**_segments(quiet, [(quiet.at(quiet_t), _samples(total))]),
+                      **_segments(loud, [(loud.past(loud_t), _samples(total))])}
+            tests.append({
+                "name": f"{a.name}: {what}",
+                "interval": _dur(SAMPLE_INTERVAL),
+                "input_series": _input(series),
+                "alert_rule_test": [{"eval_time": _dur(_fire_at(a, ps)), "alertname": a.name,
+                                     "exp_alerts": [_firing(loud_view, loud, loud.past(loud_t))]}],
+            })
+    return tests
+
+
+def _tests_for(a: AlertDef, suffix: str = "") -> list[dict[str, Any]]:
+    if a.by:
+        return _by_tests(a)
+    p = a.probe
+    if p is None:
+        raise CatalogError(f"alerts.{a.name}: no probe, cannot generate its promtool test")
+    t = a.threshold
+    at, past, calm = p.at(t), p.past(t), p.calm(t)
+    onset = _onset(p)
+    f = a.for_seconds
+    fire_at = _fire_at(a, p)
+    total = fire_at + 60
+    firing = [_firing(a, p, past)]
+    tests: list[dict[str, Any]] = []
+    what = f"{a.comparison} {fmt_num(t)}" if t is not None else "condition"
+    tests.append({
+        "name": f"{a.name}: silent at {fmt_num(at)} ({what}){suffix}",
+        "interval": _dur(SAMPLE_INTERVAL),
+        "input_series": _input(_segments(p, [(at, _samples(total))])),
+        "alert_rule_test": [{"eval_time": _dur(fire_at), "alertname": a.name, "exp_alerts": []}],
+    })
+    checks: list[dict[str, Any]] = []
+    if f:
+        checks.append({"eval_time": _dur(onset + f - SAMPLE_INTERVAL), "alertname": a.name, "exp_alerts": []})
+    checks.append({"eval_time": _dur(fire_at), "alertname": a.name, "exp_alerts": firing})
+    tests.append({
+        "name": f"{a.name}: fires at {fmt_num(past)}" + (f" after {a.for_}" if f else "") + suffix,
+        "interval": _dur(SAMPLE_INTERVAL),
+        "input_series": _input(_segments(p, [(past, _samples(total))])),
+        "alert_rule_test": checks,
+    })
+    # resolve: hold `past` until it fires, then return to calm long enough for every window to empty
+    pre = _prefix_samples(p)
+    hold = fire_at // SAMPLE_INTERVAL - pre + 1
+    if p.kind == "step":  # a restart cannot be undone: `changes()` forgets it once out of its 15m window
+        end = onset + 900 + 2 * SAMPLE_INTERVAL
+        phases = [(past, end // SAMPLE_INTERVAL - pre + 1)]
+    else:
+        back = _samples(p.settle_seconds + f + 120)
+        phases = [(past, hold), (calm, back)]
+        end = (pre + hold + back - 1) * SAMPLE_INTERVAL
+    tests.append({
+        "name": f"{a.name}: resolves when the value returns to {fmt_num(calm)}{suffix}",
+        "interval": _dur(SAMPLE_INTERVAL),
+        "input_series": _input(_segments(p, phases)),
+        "alert_rule_test": [{"eval_time": _dur(fire_at), "alertname": a.name, "exp_alerts": firing},
+                            {"eval_time": _dur(end), "alertname": a.name, "exp_alerts": []}],
+    })
+    return tests
+
+
+def _watchdog_tests(a: AlertDef) -> list[dict[str, Any]]:
+    return [{
+        "name": "Watchdog: always firing",
+        "interval": _dur(SAMPLE_INTERVAL),
+        "input_series": [],
+        "alert_rule_test": [{"eval_time": "5m", "alertname": a.name, "exp_alerts": [{
+            "exp_labels": {"severity": "none", "source": a.source},
+            "exp_annotations": annotations_for(a, a.summary, a.description, None)}]}],
+    }]
+
+
+def render_promtool_tests(catalog: Catalog, rule_files: dict[str, str]) -> dict[str, str]:
+    """File name under prometheus/tests/ -> promtool test YAML, one per rule file."""
+    out: dict[str, str] = {}
+    for fname in rule_files:
+        source = fname[len("d75-"):-len(".yml")].replace("-", "_")
+        tests: list[dict[str, Any]] = []
+        for a in catalog.enabled_alerts:
+            if a.source != source:
+                continue
+            tests += _watchdog_tests(a) if a.name == WATCHDOG else _tests_for(a)
+        doc = {"rule_files": [f"../rules/{fname}"], "evaluation_interval": _dur(SAMPLE_INTERVAL),
+               "tests": tests}
+        out[fname.replace(".yml", "_test.yml")] = header(catalog) + dump_yaml(doc)
+    return out

@@ -1,0 +1,65 @@
+"""One runbook page per alert (`webhook_receiver/runbook_pages/<slug>.md`) and an index."""
+from __future__ import annotations
+
+from vocabulary import WATCHDOG
+
+from .model import AlertDef, Catalog
+from .render_prometheus import header
+
+__all__ = ["render_runbooks"]
+
+
+def _silence_matchers(a: AlertDef) -> str:
+    parts = [f"alertname={a.name}"] + [f"{lbl}=<{lbl}>" for lbl in a.labels]
+    return " ".join(parts)
+
+
+def _page(catalog: Catalog, a: AlertDef) -> str:
+    lines = [header(catalog, "<!--").rstrip("\n") + " -->", "", f"# {a.name}", ""]
+    facts = [("severity", a.severity or "none (heartbeat)"), ("source", a.source),
+             ("fires on", ", ".join(a.labels) or "the bot as a whole")]
+    if a.threshold is not None:
+        facts.append(("threshold", f"{a.comparison} {a.threshold:g}" + (" (default)" if a.by else "")))
+    for b in a.by:
+        facts.append((f"threshold for {b.label}={b.value}", f"{a.comparison} {b.threshold:g}"))
+    facts.append(("for", a.for_))
+    lines += [f"- **{k}**: {v}" for k, v in facts]
+    lines += ["", "```promql", a.expr, *[b.expr for b in a.by], "```", "", "## What it means for the bot", "",
+              a.meaning or a.summary, "", "## First checks", ""]
+    lines += [f"{i}. {c}" for i, c in enumerate(a.checks or ("Look at the Overview dashboard.",), 1)]
+    lines += ["", "## How to silence", ""]
+    if a.name == WATCHDOG:
+        lines += ["Do not silence the Watchdog: the receiver's dead man's switch would then page that the "
+                  "alerting pipeline is down.", ""]
+    else:
+        lines += [
+            "- From Telegram: press **Silence 1h** or **Silence 24h** under the alert message (creates an "
+            "Alertmanager silence matching this alert's identifying labels).",
+            "- From a shell:",
+            "",
+            "  ```sh",
+            f"  amtool silence add --alertmanager.url=http://127.0.0.1:9093 --duration=1h \\",
+            f"      --comment='reason' {_silence_matchers(a)}",
+            "  ```",
+            "- Silencing hides the notification only; the alert is still stored in the receiver's history.",
+            "",
+            "## Tuning",
+            "",
+            f"Change `alerts.{a.name}` (`threshold`, `for`, `severity`, `enabled`"
+            + (f", per-label thresholds `by: {{{a.labels[0]}: {{VALUE: THRESHOLD}}}}`"
+               if a.threshold is not None and a.labels else "")
+            + ") in an override file and run `d76 generate --config FILE`; never edit the generated rule files.",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def render_runbooks(catalog: Catalog) -> dict[str, str]:
+    """Repo-relative path -> markdown."""
+    out = {f"webhook_receiver/runbook_pages/{a.runbook}.md": _page(catalog, a) for a in catalog.alerts}
+    index = [header(catalog, "<!--").rstrip("\n") + " -->", "", "# Runbooks", "",
+             "| alert | severity | source | for |", "|---|---|---|---|"]
+    for a in sorted(catalog.alerts, key=lambda a: (a.severity or "P9", a.source, a.name)):
+        index.append(f"| [{a.name}]({a.runbook}.md) | {a.severity or 'none'} | {a.source} | {a.for_} |")
+    out["webhook_receiver/runbook_pages/README.md"] = "\n".join(index) + "\n"
+    return out

@@ -1,0 +1,173 @@
+"""Rule policy as tests: what every generated alert must carry, and CONTRACT section 3 coverage."""
+from __future__ import annotations
+
+from tests.support import paths
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from prometheus_client import CollectorRegistry
+
+from catalog import SEVERITIES, SOURCES, load_catalog, render_rule_files
+from exporter.metrics import D75Metrics
+
+REPO = paths.REPO
+CATALOG = load_catalog()
+ALERTS = {a.name: a for a in CATALOG.alerts}
+
+# CONTRACT section 3, row by row: (source, alert, expected comparison/threshold or None, for, severity)
+CONTRACT_ROWS = [
+    ("rate_limiter", "RateLimitLow", ("<", 0.20), "0s", "P2"),
+    ("rate_limiter", "RateLimitHttp429", (">", 0), "0s", "P1"),
+    ("rate_limiter", "RateLimitExhausted", (">", 0), "0s", "P2"),
+    ("exchange_health", "ExchangeDegraded", None, "0s", "P2"),
+    ("exchange_health", "ExchangeDown", None, "0s", "P1"),
+    ("exchange_health", "ExchangeDownSustained", None, "5m", "P0"),
+    ("exchange_health", "ExchangeFrozen", None, "0s", "P0"),
+    ("exchange_health", "ExchangeLatencyHigh", (">", 0.5), "5m", "P2"),
+    ("exchange_health", "ExchangeLatencyCritical", (">", 2), "0s", "P0"),
+    ("exchange_health", "OrderbookLagging", (">", 5), "0s", "P2"),
+    ("exchange_health", "OrderbookStale", (">", 10), "0s", "P0"),
+    ("exchange_health", "ExchangeErrorRatioHigh", (">", 0.05), "1m", "P1"),
+    ("exchange_health", "ExchangeErrorRatioCritical", (">", 0.10), "0s", "P0"),
+    ("arb_route", "RouteScoreLow", ("<", 50), "0s", "P2"),
+    ("arb_route", "RouteScoreDrop", (">", 0.30), "0s", "P2"),
+    ("arb_universe", "NoActiveRoutes", ("<", 1), "5m", "P1"),
+    ("cross_sync", "InventoryImbalanceHigh", (">", 0.5), "0s", "P2"),
+    ("cross_sync", "TotalExposureHigh", (">", 0.8), "0s", "P1"),
+    ("cross_sync", "RebalanceFailing", (">=", 3), "0s", "P1"),
+    ("cross_sync", "InventorySyncFailing", (">", 0), "0s", "P2"),
+    ("risk_guard", "ExchangeDailyLoss", (">", 10_000), "0s", "P1"),
+    ("risk_guard", "RouteLossStreak", (">=", 3), "0s", "P2"),
+    ("risk_guard", "RouteSpreadWide", (">", 500), "0s", "P2"),
+    ("risk_guard", "SymbolExposureHigh", (">", 0.5), "0s", "P2"),
+    ("risk_guard", "SymbolDrawdown", (">", 0.20), "0s", "P1"),
+    ("risk_guard", "SymbolVolatilityHigh", (">", 0.10), "0s", "P2"),
+    ("risk_guard", "GlobalDailyLoss", (">", 50_000), "0s", "P0"),
+    ("risk_guard", "GlobalExposureHigh", (">", 100_000), "0s", "P0"),
+    ("risk_guard", "GlobalImbalanceHigh", (">", 0.5), "0s", "P1"),
+    ("risk_guard", "RiskGuardGlobalBlock", None, "0s", "P0"),
+    ("risk_guard", "RiskGuardExchangeBlock", None, "0s", "P1"),
+    ("risk_guard", "RiskGuardRouteBlock", None, "0s", "P2"),
+    ("risk_guard", "RiskGuardSymbolBlock", None, "0s", "P2"),
+    ("system", "ExporterDown", None, "0s", "P0"),
+]
+
+
+@pytest.mark.parametrize("source,name,cmp,for_,severity", CONTRACT_ROWS, ids=[r[1] for r in CONTRACT_ROWS])
+def test_every_contract_row_is_in_the_catalog(source, name, cmp, for_, severity):
+    a = ALERTS[name]
+    assert (a.source, a.for_, a.severity) == (source, for_, severity)
+    if cmp is not None:
+        assert (a.comparison, a.threshold) == cmp
+        if name != "RouteScoreDrop":  # expressed as "score / 1m max < 0.7"
+            assert f"{cmp[0]} {cmp[1]:g}" in a.expr
+
+
+def test_catalog_size_and_p3_warnings():
+    assert len(CATALOG.alerts) >= 31
+    p3 = [a for a in CATALOG.alerts if a.severity == "P3"]
+    assert len(p3) >= 3
+    assert any(a.source == "system" and a.name != "Watchdog" for a in CATALOG.alerts)
+
+
+def test_watchdog_is_always_firing_and_has_no_paging_severity():
+    w = ALERTS["Watchdog"]
+    assert w.expr == "vector(1)" and w.severity is None
+
+
+def test_exporter_down_watches_only_the_bot_target():
+    assert ALERTS["ExporterDown"].expr == 'up{job="d75"} == 0'
+
+
+@pytest.mark.parametrize("alert", CATALOG.alerts, ids=lambda a: a.name)
+def test_alert_has_what_operators_need(alert):
+    assert re.fullmatch(r"[A-Z][A-Za-z0-9]+", alert.name)
+    assert alert.source in SOURCES
+    assert alert.severity in SEVERITIES or alert.name == "Watchdog"
+    assert alert.summary.strip() and "\n" not in alert.summary
+    assert alert.description.strip()
+    if alert.threshold is not None or alert.comparison == "==":
+        assert "$value" in alert.description, "the description must show the current value"
+    assert alert.runbook_url.endswith("/" + alert.runbook)
+    page = REPO / "webhook_receiver" / "runbook_pages" / f"{alert.runbook}.md"
+    assert page.is_file(), f"missing runbook {page}"
+    text = page.read_text()
+    assert f"# {alert.name}" in text and "## How to silence" in text
+
+
+def test_rules_carry_severity_source_and_no_values_in_labels():
+    for fname, text in render_rule_files(CATALOG).items():
+        for group in yaml.safe_load(text)["groups"]:
+            for rule in group["rules"]:
+                labels = rule["labels"]
+                assert set(labels) == {"severity", "source"}, rule["alert"]
+                assert not any("{{" in str(v) for v in labels.values()), "values belong in annotations"
+                ann = rule["annotations"]
+                needed = {"summary", "description", "runbook_url"} | ({"value"} if rule["alert"] != "Watchdog" else set())
+                assert needed <= set(ann) <= \
+                    {"summary", "description", "runbook_url", "value", "threshold"}, rule["alert"]
+                if "threshold" in ann:
+                    float(ann["threshold"])  # a plain number (graphs draw it)
+
+
+def _exposed_metric_names() -> set[str]:
+    reg = CollectorRegistry()
+    m = D75Metrics(registry=reg, data_dir=REPO)
+    m.capital_usd.set(1)
+    names: set[str] = set()
+    for fam in reg.collect():
+        for s in fam.samples:
+            names.add(s.name)
+        names.add(fam.name)
+        if fam.type == "counter":
+            names.add(fam.name + "_total")
+    return names
+
+
+# PromQL words that look like metric names but are functions/keywords
+_PROMQL_WORDS = {"sum", "by", "on", "rate", "increase", "time", "max", "max_over_time", "group_left",
+                 "changes", "vector", "and", "or", "unless", "without", "ignoring", "label_replace"}
+
+
+def _metric_names(expr: str) -> set[str]:
+    """Metric names in a PromQL expression: strip matchers, ranges and grouping clauses, then
+    keep the identifiers that are not PromQL functions or keywords."""
+    stripped = re.sub(r'"(?:[^"\\]|\\.)*"', "", expr)  # string literals (label_replace arguments)
+    stripped = re.sub(r"\{[^}]*\}|\[[^\]]*\]", "", stripped)
+    stripped = re.sub(r"\b(by|on|without|ignoring|group_left|group_right)\s*\([^)]*\)", " ", stripped)
+    words = set(re.findall(r"[a-zA-Z_:][a-zA-Z0-9_:]*", stripped))
+    return words - _PROMQL_WORDS
+
+
+def test_every_metric_a_rule_uses_is_exposed_by_the_exporter():
+    exposed = _exposed_metric_names() | {"up"}
+    for a in CATALOG.alerts:
+        used = _metric_names(a.expr)
+        assert a.metric in used or a.name == "Watchdog", (a.name, used)
+        unknown = used - exposed
+        assert not unknown, f"{a.name} uses metrics the exporter does not expose: {unknown}"
+
+
+def test_metric_name_parser_finds_names():
+    assert _metric_names('sum by (job, instance) (rate(d75_x_total{a="b"}[1m])) / on (job) d75_y > 1') \
+        == {"d75_x_total", "d75_y"}
+    assert _metric_names('label_replace(d75_z{t="e"} == 3, "exchange", "$1", "scope", "(.+)")') == {"d75_z"}
+
+
+def test_every_alert_about_one_exchange_carries_the_exchange_label():
+    """An exchange's P0 inhibits its other alerts by `equal: [exchange]`: every alert that concerns
+    one exchange must carry that label (the exchange-tier guard's scope is copied into it)."""
+    from catalog.promql import METRIC_LABELS
+
+    about_one = [a for a in CATALOG.alerts
+                 if ("exchange" in METRIC_LABELS.get(a.metric, ()) and a.labels) or 'tier="exchange"' in a.expr]
+    assert {"RateLimitHttp429", "InventorySyncFailing", "ExchangeDailyLoss", "RiskGuardExchangeBlock",
+            "OrderbookStale"} <= {a.name for a in about_one}
+    for a in about_one:
+        assert "exchange" in a.labels, a.name
+        # the promtool tests check that the rule really emits it
+        assert a.probe is not None and a.probe.exp_labels.get("exchange"), a.name
+    guard = ALERTS["RiskGuardExchangeBlock"]
+    assert guard.probe.exp_labels["exchange"] == guard.probe.exp_labels["scope"]

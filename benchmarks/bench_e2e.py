@@ -29,8 +29,8 @@ from pathlib import Path
 import requests
 
 from benchmarks.common import percentile, scratch_dir
-from simulator.engine import EXCHANGES
 from local_stack.runner import Stack, StackConfig
+from simulator.engine import EXCHANGES
 from tests.support.fakes import FakeTelegram
 
 PAGE_SPACING = 6.5
@@ -62,8 +62,8 @@ def _trials(stack: Stack, tg: FakeTelegram, rng: random.Random, exchanges: list[
         time.sleep(max(0.0, last_page + PAGE_SPACING - time.monotonic()) + rng.uniform(0, 1.0))
         n = len(tg.messages)
         applied = stack.scenario("exchange-frozen", target=ex)["applied_at"]
-        msg = tg.wait_for(lambda: next((m for m in tg.messages[n:]
-                                        if f"[P0] {ex} is FROZEN" in m.visible_text), None), timeout=60)
+        msg = tg.wait_for(lambda n=n, ex=ex: next((m for m in tg.messages[n:]
+                                                   if f"[P0] {ex} is FROZEN" in m.visible_text), None), timeout=60)
         last_page = time.monotonic()
         latency = msg.at + offset - applied
         if warm_up and i == 0:

@@ -13,7 +13,7 @@ import gzip
 import statistics
 import tempfile
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import prometheus_client
 import requests

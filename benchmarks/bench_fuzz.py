@@ -92,7 +92,9 @@ def main() -> None:
                         failures.append((i, status, body))
 
         took = run_threads(worker, threads)
-        print("by status: " + ", ".join(f"{c} x {s if s else 'no answer'}" for s, c in sorted(counts.items())), flush=True)
+        print(
+            "by status: " + ", ".join(f"{c} x {s if s else 'no answer'}" for s, c in sorted(counts.items())), flush=True
+        )
         print(f"{n / took:.0f} bodies/s ({took:.1f} s); 5xx or no answer: "
               f"{sum(c for s, c in counts.items() if s >= 500 or s == 0)}", flush=True)
         if failures:
@@ -108,7 +110,9 @@ def main() -> None:
             h = {"Content-Type": "application/json"}
             if i % 2:
                 h["Authorization"] = "Bearer wrong-" + str(i)
-            bad_auth[requests.post(f"{url}/webhook/alertmanager", data=bodies[i], headers=h, timeout=10).status_code] += 1
+            bad_auth[
+                requests.post(f"{url}/webhook/alertmanager", data=bodies[i], headers=h, timeout=10).status_code
+            ] += 1
         payloads_after_auth = _count_rows(database_url, "webhook_payloads")
         healthy = requests.get(f"{url}/healthz", timeout=5).status_code
         alerts = _count_rows(database_url, "alerts")

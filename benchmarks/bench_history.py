@@ -17,7 +17,7 @@ import os
 import statistics
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from benchmarks.bench_receiver import webhook_body
 from benchmarks.common import percentile, postgres_cluster, scratch_dir
@@ -27,7 +27,7 @@ def load(url: str, old_alerts: int, recent: int) -> None:
     """Old resolved alerts with one sent notification each, and recent ones, with COPY."""
     import psycopg
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     t0 = time.perf_counter()
     with psycopg.connect(url) as conn:
         with conn.cursor() as cur:
@@ -55,7 +55,7 @@ def load(url: str, old_alerts: int, recent: int) -> None:
 
 def ingest_until(app, stop: threading.Event, seq0: int, lat: list[float], pace: float = 0.01) -> None:  # type: ignore[no-untyped-def]
     c = app.test_client()
-    t0 = datetime.now(timezone.utc)
+    t0 = datetime.now(UTC)
     i = 0
     while not stop.is_set():
         body = webhook_body(seq0 + i, 1, t0)

@@ -3,7 +3,8 @@
 Stack: a throwaway PostgreSQL 15 cluster, the receiver app (create_app) under waitress on loopback
 with notifications on, the fake Telegram Bot API. Each sample POSTs one new P0 alert to
 /webhook/alertmanager and measures until the fake records the sendMessage request (same process,
-same monotonic clock). "Under budget": samples are spaced 3.05 s apart (Telegram: about 1 msg/s per chat and 20 a minute per group)
+same monotonic clock). "Under budget": samples are spaced 3.05 s apart (Telegram: about 1 msg/s per
+chat and 20 a minute per group)
 and a channel map with generous per-minute budgets is used, so pacing never holds a sample back;
 what is measured is store + outbox + dispatcher wake-up + HTTP to Telegram. Goal: p99 < 50 ms.
 Set BENCH_NOTIFY_SAMPLES (default 20).

@@ -11,17 +11,16 @@ Run: `.venv/bin/python -m benchmarks.run receiver`
 """
 from __future__ import annotations
 
-from vocabulary import SEVERITIES, SOURCES
 import json
 import os
 import random
 import statistics
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from benchmarks.common import percentile, postgres_cluster, run_threads, scratch_dir
-
+from vocabulary import SEVERITIES, SOURCES
 
 
 def webhook_body(seq: int, size: int, t0: datetime) -> bytes:
@@ -41,14 +40,24 @@ def webhook_body(seq: int, size: int, t0: datetime) -> bytes:
             "generatorURL": "http://127.0.0.1:9090/graph?g0.expr=d75_route_score+%3C+50",
             "fingerprint": f"{n:016x}",
         })
-    return json.dumps({"receiver": "d76", "status": "firing", "alerts": alerts, "groupLabels": {"alertname": "RouteScoreLow"},
-                       "commonLabels": {"alertname": "RouteScoreLow"}, "commonAnnotations": {},
-                       "externalURL": "http://127.0.0.1:9093", "version": "4",
-                       "groupKey": '{}:{alertname="RouteScoreLow"}', "truncatedAlerts": 0}).encode()
+    return json.dumps(
+        {
+            "receiver": "d76",
+            "status": "firing",
+            "alerts": alerts,
+            "groupLabels": {"alertname": "RouteScoreLow"},
+            "commonLabels": {"alertname": "RouteScoreLow"},
+            "commonAnnotations": {},
+            "externalURL": "http://127.0.0.1:9093",
+            "version": "4",
+            "groupKey": '{}:{alertname="RouteScoreLow"}',
+            "truncatedAlerts": 0,
+        }
+    ).encode()
 
 
 def bench_ingest(app, group: int, payloads: int, seq0: int, threads: int = 4) -> None:  # type: ignore[no-untyped-def]
-    t0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    t0 = datetime(2026, 11, 1, tzinfo=UTC)
     bodies = [webhook_body(seq0 + i, group, t0) for i in range(payloads)]
     lat: list[float] = []
     lock = threading.Lock()
@@ -79,7 +88,7 @@ def bulk_load(url: str, rows: int) -> tuple[datetime, datetime]:
     import psycopg
 
     rnd = random.Random(76)
-    start = datetime(2026, 9, 1, tzinfo=timezone.utc)
+    start = datetime(2026, 9, 1, tzinfo=UTC)
     span = timedelta(days=60)
     t = time.perf_counter()
     with psycopg.connect(url) as conn:

@@ -25,7 +25,7 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,7 @@ STORM_DEADLINE = 180.0
 
 
 def _iso(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 @dataclass
@@ -145,7 +145,7 @@ class Bench:
 
 
 def _alert(name: str, severity: str, source: str, labels: dict[str, str], token: str) -> dict[str, Any]:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return {"labels": {"alertname": name, "severity": severity, "source": source, "job": "d75", **labels},
             "annotations": {"summary": f"{token} {name}", "description": f"{name} on {token}",
                             "value": "3", "threshold": "2"},

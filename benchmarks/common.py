@@ -6,9 +6,10 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from local_stack.processes import PostgresCluster
@@ -41,7 +42,7 @@ def scratch_dir(prefix: str) -> Iterator[Path]:
 
 
 @contextmanager
-def postgres_cluster(base: Path) -> Iterator["PostgresCluster"]:
+def postgres_cluster(base: Path) -> Iterator[PostgresCluster]:
     """A throwaway PostgreSQL 15 cluster in `base / "pg"` (server defaults: fsync and
     synchronous_commit on), stopped at the end; `cluster.url` is its database."""
     from local_stack.processes import PostgresCluster

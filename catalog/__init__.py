@@ -8,10 +8,27 @@ prometheus.yml, alertmanager.yml, the receiver's channel map, runbooks and promt
 """
 from .build import DEFAULT_SEVERITY_POLICY, build_catalog, load_catalog
 from .generate import GENERATORS, check_generated, generated_files, write_generated
-from .model import (CHANNELS, SEVERITIES, SOURCES, AlertDef, Catalog, CatalogError, CatalogSettings,
-                    LabelThreshold, SeverityPolicy, parse_duration)
-from .render_alertmanager import (TOKEN_FILE_COMPOSE, TOKEN_FILE_LOCAL, WATCHDOG_RECEIVER, inhibit_rules,
-                                  receiver_name, render_alertmanager_config, render_channel_map)
+from .model import (
+                    CHANNELS,
+                    SEVERITIES,
+                    SOURCES,
+                    AlertDef,
+                    Catalog,
+                    CatalogError,
+                    CatalogSettings,
+                    LabelThreshold,
+                    SeverityPolicy,
+                    parse_duration,
+)
+from .render_alertmanager import (
+                    TOKEN_FILE_COMPOSE,
+                    TOKEN_FILE_LOCAL,
+                    WATCHDOG_RECEIVER,
+                    inhibit_rules,
+                    receiver_name,
+                    render_alertmanager_config,
+                    render_channel_map,
+)
 from .render_prometheus import render_prometheus_config, render_rule_files
 from .render_promtool_tests import render_go_template, render_promtool_tests
 from .render_runbooks import render_runbooks

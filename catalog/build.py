@@ -1,8 +1,6 @@
 """Build the rendered `Catalog` from the defaults plus an optional override file."""
 from __future__ import annotations
 
-from vocabulary import WATCHDOG
-
 import difflib
 import re
 from dataclasses import replace
@@ -10,9 +8,21 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from vocabulary import WATCHDOG
+
 from .defaults import DEFAULT_SPECS
-from .model import (CHANNEL_ALIASES, SEVERITIES, SOURCES, AlertDef, AlertSpec, Catalog, CatalogError,
-                    CatalogSettings, LabelThreshold, SeverityPolicy)
+from .model import (
+    CHANNEL_ALIASES,
+    SEVERITIES,
+    SOURCES,
+    AlertDef,
+    AlertSpec,
+    Catalog,
+    CatalogError,
+    CatalogSettings,
+    LabelThreshold,
+    SeverityPolicy,
+)
 from .overrides import load_overrides, override_errors
 from .promql import add_matcher, eq_matcher, not_in_matcher
 

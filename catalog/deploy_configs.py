@@ -6,8 +6,8 @@ pieces listen: on loopback for the native runner, by service name for docker-com
 HA shape (two Prometheus replicas, three clustered Alertmanagers, two receivers on one database).
 
 `render_deploy_configs` is one of the catalog's generators (`catalog.generate.GENERATORS`);
-`d76 generate` writes its files and `d76 generate --check` checks them. The native runner renders the same topology with the
-ports it was given into its state folder.
+`d76 generate` writes its files and `d76 generate --check` checks them. The native runner renders
+the same topology with the ports it was given into its state folder.
 """
 from __future__ import annotations
 

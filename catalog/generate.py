@@ -1,8 +1,8 @@
 """The set of generated, committed files: write them, or report which are stale."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from .dashboards import render_dashboards
 from .deploy_configs import render_deploy_configs

@@ -6,10 +6,11 @@ Keeping the two apart means an override of a threshold changes the expression an
 """
 from __future__ import annotations
 
-from vocabulary import DEFAULT_RUNBOOK_BASE_URL, SEVERITIES, SOURCES
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
+
+from vocabulary import DEFAULT_RUNBOOK_BASE_URL, SEVERITIES, SOURCES
 
 __all__ = [
     "SEVERITIES", "SOURCES", "CHANNELS", "CatalogError", "AlertSpec", "AlertDef", "SeverityPolicy",

@@ -1,7 +1,8 @@
 """alertmanager.yml and the receiver's channel map, rendered from the catalog (CONTRACT section 4)."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from .model import SEVERITIES, Catalog
 from .render_prometheus import dump_yaml, header

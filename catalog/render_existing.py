@@ -84,7 +84,9 @@ def merge_fragment(foreign: Any, fragment: dict[str, Any]) -> dict[str, Any]:
     route = dict(foreign["route"])
     route["routes"] = [fragment["route"]] + [r for r in (route.get("routes") or []) if not _is_ours_route(r)]
     merged["route"] = route
-    receivers = [r for r in (foreign.get("receivers") or []) if not (isinstance(r, dict) and r.get("name") in OUR_RECEIVERS)]
+    receivers = [
+        r for r in (foreign.get("receivers") or []) if not (isinstance(r, dict) and r.get("name") in OUR_RECEIVERS)
+    ]
     merged["receivers"] = receivers + fragment["receivers"]
     inhibit = [r for r in (foreign.get("inhibit_rules") or []) if not _is_ours_inhibit(r)]
     merged["inhibit_rules"] = inhibit + fragment["inhibit_rules"]

@@ -1,11 +1,12 @@
 """Prometheus rule files (one per source) and prometheus.yml, rendered from the catalog."""
 from __future__ import annotations
 
-from vocabulary import WATCHDOG
-
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import yaml
+
+from vocabulary import WATCHDOG
 
 from .build import fmt_num, value_template
 from .model import SOURCES, AlertDef, Catalog

@@ -16,12 +16,12 @@ value silent at its threshold while the other fires past the default, and the re
 """
 from __future__ import annotations
 
-from vocabulary import WATCHDOG
-
 import math
 import re
 from dataclasses import replace
 from typing import Any
+
+from vocabulary import WATCHDOG
 
 from .build import fmt_num
 from .model import AlertDef, Catalog, CatalogError, Probe
@@ -153,9 +153,13 @@ def _firing(a: AlertDef, p: Probe, level: float) -> dict[str, Any]:
         label = a.by[0].label
         threshold = a.threshold_for(label, p.exp_labels.get(label, ""))
     template = annotations_for(a, a.summary, a.description, threshold)
-    return {"exp_labels": labels,
-            "exp_annotations": {k: render_go_template(v, p.exp_labels, value) if k in ("summary", "description", "value")
-                                else v for k, v in template.items()}}
+    return {
+        "exp_labels": labels,
+        "exp_annotations": {
+            k: render_go_template(v, p.exp_labels, value) if k in ("summary", "description", "value") else v
+            for k, v in template.items()
+        },
+    }
 
 
 def _fire_at(a: AlertDef, p: Probe) -> int:

@@ -38,7 +38,7 @@ def _page(catalog: Catalog, a: AlertDef) -> str:
             "- From a shell:",
             "",
             "  ```sh",
-            f"  amtool silence add --alertmanager.url=http://127.0.0.1:9093 --duration=1h \\",
+            "  amtool silence add --alertmanager.url=http://127.0.0.1:9093 --duration=1h \\",
             f"      --comment='reason' {_silence_matchers(a)}",
             "  ```",
             "- Silencing hides the notification only; the alert is still stored in the receiver's history.",

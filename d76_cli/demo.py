@@ -9,17 +9,18 @@ look, and stops the stack (unless --keep).
 """
 from __future__ import annotations
 
-from vocabulary import WATCHDOG
 import secrets
 import sys
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 import yaml
+
+from vocabulary import WATCHDOG
 
 __all__ = ["command", "INCIDENTS"]
 
@@ -87,10 +88,21 @@ def _ask(stack: Any, secret: str, text: str) -> None:
 
     chat = os.environ.get("TELEGRAM_CHAT_ID") or "console"
     users = [u for u in os.environ.get("TELEGRAM_ALLOWED_USER_IDS", "").split(",") if u.strip().isdigit()]
-    update = {"update_id": int(time.time()), "message": {
-        "message_id": int(time.time()) % 100000, "date": int(time.time()), "text": text,
-        "chat": {"id": int(chat) if chat.lstrip("-").isdigit() else chat, "type": "supergroup"},
-        "from": {"id": int(users[0]) if users else 1, "is_bot": False, "first_name": "demo", "username": "demo-operator"}}}
+    update = {
+        "update_id": int(time.time()),
+        "message": {
+            "message_id": int(time.time()) % 100000,
+            "date": int(time.time()),
+            "text": text,
+            "chat": {"id": int(chat) if chat.lstrip("-").isdigit() else chat, "type": "supergroup"},
+            "from": {
+                "id": int(users[0]) if users else 1,
+                "is_bot": False,
+                "first_name": "demo",
+                "username": "demo-operator",
+            },
+        },
+    }
     r = requests.post(f"{stack.url('receiver')}/telegram/webhook", json=update, timeout=10,
                       headers={"X-Telegram-Bot-Api-Secret-Token": secret})
     r.raise_for_status()
@@ -131,7 +143,7 @@ def run_demo(stack: Any, console: Any, timeout: float, secret: str = "") -> list
     from rich.live import Live
     from rich.markup import escape
 
-    since = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+    since = datetime.now(UTC).isoformat().replace("+00:00", "Z")
     tail = LogTail(stack.logs_of("receiver"))
     seen: dict[str, dict[str, Any]] = {}
     printed: list[str] = []

@@ -7,7 +7,7 @@ see `d76_cli.stack_client`). The scheduled daily send runs inside the receiver.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -47,7 +47,7 @@ def command(send_now: bool, hours: float, config_file: str | None, database_url:
     store = open_store(db.url, settings)
     try:
         if not send_now:
-            until = datetime.now(timezone.utc)
+            until = datetime.now(UTC)
             click.echo(render_text(collect_digest(store, until - timedelta(hours=hours), until)), nl=False)
             return
         if not notify.email_enabled:

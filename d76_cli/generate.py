@@ -5,14 +5,13 @@ needs (rule files, a scrape job, an Alertmanager fragment, optionally merged int
 """
 from __future__ import annotations
 
-import vocabulary
-from vocabulary import DEFAULT_RECEIVER_URL
 import sys
 from pathlib import Path
 
 import click
 
-
+import vocabulary
+from vocabulary import DEFAULT_RECEIVER_URL
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -77,8 +76,7 @@ def command(config: Path | None, check: bool, root: Path, for_existing: Path | N
 def _write_for_existing(catalog, out: Path, receiver_url: str, token_file: str | None, bot_target: str,
                         merge_with: Path | None) -> None:
     from catalog import CatalogError
-    from catalog.render_existing import (render_existing_rule_files, render_fragment, render_merged,
-                                                  render_scrape_job)
+    from catalog.render_existing import render_existing_rule_files, render_fragment, render_merged, render_scrape_job
 
     files: dict[str, str] = {f"rules/{n}": t for n, t in render_existing_rule_files(catalog).items()}
     files["prometheus-scrape.yml"] = render_scrape_job(catalog, bot_target)

@@ -10,14 +10,14 @@ values outside the known sets (severity, source, status) are refused with the va
 """
 from __future__ import annotations
 
-from vocabulary import SEVERITIES
 import re
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import click
 
 from catalog.model import SOURCES
+from vocabulary import SEVERITIES
 
 from .stack_client import database_url as _database_url
 from .stack_client import state_dir_option
@@ -29,7 +29,7 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
 def parse_when(value: str, now: datetime | None = None) -> datetime:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     m = _REL.match(value.strip())
     if m:
         return now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
@@ -53,7 +53,7 @@ class _When(click.ParamType):
 
 
 def _fmt(dt: datetime | None) -> str:
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S") if dt else ""
+    return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if dt else ""
 
 
 @click.command(name="history")

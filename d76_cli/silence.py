@@ -12,14 +12,13 @@ silences gossip to the others.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import click
 
-from .stack_client import (Endpoint, alertmanager, api_error, default_actor, receiver, receiver_request,
-                           state_dir_option)
+from .stack_client import Endpoint, alertmanager, api_error, default_actor, receiver, receiver_request, state_dir_option
 
 __all__ = ["command", "parse_matcher"]
 
@@ -113,7 +112,7 @@ def create(matchers: tuple[str, ...], alert_id: int | None, duration: str, comme
         raise click.UsageError("these matchers would silence everything; name at least one label value")
     length = _duration(duration)
     target = alertmanager(alertmanager_url, state_dir)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     silence_id = _call(target, _client(target).create_silence, parsed, now, now + length, by or default_actor(),
                        comment or "silenced with d76 silence")
     click.echo(f"silence {silence_id}: {', '.join(_show(m) for m in parsed)} until "

@@ -63,8 +63,8 @@ def command(scenario: str, target: str | None, listen: tuple[str, int], exchange
 
     from exporter.metrics import D75Metrics
     from exporter.serve import serve_in_thread
-    from simulator.engine import BadTarget, Simulator, SimulatorConfig
     from simulator.app import make_simulator_app
+    from simulator.engine import BadTarget, Simulator, SimulatorConfig
     from webhook_receiver.logs import configure_logging
 
     configure_logging(log_level)
@@ -108,6 +108,6 @@ def command(scenario: str, target: str | None, listen: tuple[str, int], exchange
     server.stop()
 
 
-def _step(sim: "object") -> None:
+def _step(sim: object) -> None:
     name = sim.next_scenario()  # type: ignore[attr-defined]
     click.echo(f"d76 simulate: scenario {name}", err=True)

@@ -1,16 +1,16 @@
 """`d76 stack up|status|down|logs`: the whole pipeline on loopback without Docker."""
 from __future__ import annotations
 
-import vocabulary
-from catalog import deploy_configs
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import click
 
+import vocabulary
+from catalog import deploy_configs
 from local_stack import defaults
 
 __all__ = ["command"]
@@ -91,8 +91,8 @@ def up(state_dir: Path, exporter_port: int, prometheus_port: int, alertmanager_p
        ha_alertmanager_ports: tuple[int, ...], ha_receiver_ports: tuple[int, ...], cluster_ports: tuple[int, ...],
        peer_timeout: str, foreground: bool) -> None:
     """Start every piece, each with a readiness wait; print where to look."""
-    from local_stack.runner import Stack, StackConfig, StartupError
     from catalog import CatalogError
+    from local_stack.runner import Stack, StackConfig, StartupError
 
     cfg = StackConfig(state_dir=state_dir, exporter_port=exporter_port, prometheus_port=prometheus_port,
                       alertmanager_port=alertmanager_port, receiver_port=receiver_port,
@@ -115,7 +115,10 @@ def up(state_dir: Path, exporter_port: int, prometheus_port: int, alertmanager_p
         click.echo(note)
     click.echo(f"logs: {stack.logs}")
     if not foreground:
-        click.echo("stop with: d76 stack down" + ("" if state_dir == defaults.DEFAULT_STATE_DIR else f" --state-dir {state_dir}"))
+        click.echo(
+            "stop with: d76 stack down"
+            + ("" if state_dir == defaults.DEFAULT_STATE_DIR else f" --state-dir {state_dir}")
+        )
         return
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -15,17 +15,17 @@ Each answer says where it came from (`origin`), so an error can name it ("the st
 """
 from __future__ import annotations
 
-import vocabulary
-from vocabulary import DEFAULT_ALERTMANAGER_URL, DEFAULT_RECEIVER_URL
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import click
 
 from local_stack import defaults
 from local_stack.state import piece_kind, read_file, read_manifest, recorded_pieces
+from vocabulary import DEFAULT_ALERTMANAGER_URL, DEFAULT_RECEIVER_URL
 
 __all__ = ["DEFAULT_STATE_DIR", "StackInfo", "Endpoint", "load_stack", "state_dir_option", "database_url",
            "receiver", "alertmanager"]

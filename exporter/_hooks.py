@@ -19,8 +19,9 @@ import math
 import threading
 import time
 import weakref
+from collections.abc import Callable, Hashable, Iterable
 from enum import Enum
-from typing import Any, Callable, Hashable, Iterable
+from typing import Any
 
 from .metrics import D75Metrics
 
@@ -123,7 +124,7 @@ class Hooks:
         self._reporter = ErrorReporter(metrics)
         self._caches_lock = threading.Lock()
         # the objects ``bind`` handed out (they hold children of their own); see ``_retire``
-        self._bound: "weakref.WeakSet[Any]" = weakref.WeakSet()
+        self._bound: weakref.WeakSet[Any] = weakref.WeakSet()
         if metrics is None:
             for name in self.hook_methods:
                 setattr(self, name, _noop)
@@ -148,7 +149,7 @@ class Hooks:
                 child = cache[key] = metric.labels(*values)
         return child
 
-    def _peers(self) -> list["Hooks"]:
+    def _peers(self) -> list[Hooks]:
         """This instance and every other live instance of its class on the same ``D75Metrics``:
         a value retired through one must be forgotten by all (they cache the same children)."""
         registry = getattr(self.metrics, "_hook_instances", None)

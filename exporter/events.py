@@ -21,19 +21,21 @@ queue (a full queue drops the event and says so in the log). `strict=True` raise
 """
 from __future__ import annotations
 
-from vocabulary import DEFAULT_ALERTMANAGER_URL, IDENTIFYING_LABELS, SEVERITIES, SOURCES
 import json
 import logging
 import os
 import queue
 import re
 import threading
-from datetime import datetime, timedelta, timezone
-from typing import Any, Mapping
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
+
+from vocabulary import DEFAULT_ALERTMANAGER_URL, IDENTIFYING_LABELS, SEVERITIES, SOURCES
 
 __all__ = ["AlertClient", "send_alert", "build_alert", "EventError", "IDENTIFYING_LABELS", "SEVERITIES",
            "SOURCES", "camel_case"]
@@ -58,7 +60,7 @@ def camel_case(title: str) -> str:
 
 
 def _iso(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def build_alert(severity: str, source: str, title: str, message: str,
@@ -87,7 +89,7 @@ def build_alert(severity: str, source: str, title: str, message: str,
             annotations[str(key)] = value if isinstance(value, str) else json.dumps(value, default=str)
     if runbook_url:
         annotations["runbook_url"] = runbook_url
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     alert = {"labels": labels, "annotations": annotations, "startsAt": _iso(now), "endsAt": _iso(now + ttl)}
     if generator_url:
         alert["generatorURL"] = generator_url

@@ -60,7 +60,7 @@ class BoundExchangeHealth:
 
     __slots__ = ("_hooks", "_key", "_status", "_latency", "_orderbook", "_ok", "_error", "__weakref__")
 
-    def __init__(self, hooks: "ExchangeHealthHooks", exchange: Any, ok: Any, error: Any) -> None:
+    def __init__(self, hooks: ExchangeHealthHooks, exchange: Any, ok: Any, error: Any) -> None:
         self._hooks = hooks
         self._key = exchange  # the raw argument, as the hooks' caches are keyed
         self._status = hooks._status.get(exchange)

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import os
 import weakref
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Info
 from prometheus_client.core import GaugeMetricFamily
@@ -105,7 +105,7 @@ class D75Metrics:
         self.registry: CollectorRegistry = registry if registry is not None else CollectorRegistry()
         reg = self.registry
         # the hook objects reporting into these metrics (see Hooks._retire)
-        self._hook_instances: "weakref.WeakSet[object]" = weakref.WeakSet()
+        self._hook_instances: weakref.WeakSet[object] = weakref.WeakSet()
         self.data_dir = str(Path(data_dir if data_dir is not None else os.getcwd()).resolve())
 
         # rate limiter

@@ -32,7 +32,7 @@ class BoundRateLimiter:
 
     __slots__ = ("_hooks", "_key", "_ratio", "_rejected", "_http_429", "__weakref__")
 
-    def __init__(self, hooks: "RateLimiterHooks", key: tuple[Any, Any],
+    def __init__(self, hooks: RateLimiterHooks, key: tuple[Any, Any],
                  ratio: Any, rejected: Any, http_429: Any) -> None:
         self._hooks = hooks
         self._key = key

@@ -1,8 +1,6 @@
 """Real server processes on loopback with readiness waits and clear start-up errors."""
 from __future__ import annotations
 
-import vocabulary
-from catalog import deploy_configs
 import os
 import shutil
 import signal
@@ -14,6 +12,8 @@ from pathlib import Path
 
 import requests
 
+import vocabulary
+from catalog import deploy_configs
 
 PG_BIN = Path(os.environ.get("D76_PG_BIN", "/usr/lib/postgresql/15/bin"))
 
@@ -42,7 +42,7 @@ def require_binary(name: str, piece: str) -> str:
     return path
 
 
-def wait_http_ok(url: str, timeout: float = 30.0, proc: "ManagedProcess | None" = None) -> None:
+def wait_http_ok(url: str, timeout: float = 30.0, proc: ManagedProcess | None = None) -> None:
     """Poll `url` until it answers 2xx; fail early if `proc` exits."""
     deadline = time.monotonic() + timeout
     last = "no answer"
@@ -75,7 +75,7 @@ class ManagedProcess:
     env: dict[str, str] | None = None
     popen: subprocess.Popen | None = field(default=None, repr=False)
 
-    def start(self) -> "ManagedProcess":
+    def start(self) -> ManagedProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
         self.popen = subprocess.Popen(
@@ -238,7 +238,7 @@ class PostgresCluster:
             args = ["runuser", "-u", "postgres", "--", *args]
         return subprocess.run(args, check=check, capture_output=True, text=True)
 
-    def init(self) -> "PostgresCluster":
+    def init(self) -> PostgresCluster:
         initdb = PG_BIN / "initdb"
         if not initdb.exists():
             raise StartupError(f"postgres: {initdb} not found (PostgreSQL 15 server is not installed)")
@@ -257,7 +257,7 @@ class PostgresCluster:
                 raise StartupError(f"postgres: initdb failed: {res.stderr.strip()[-2000:]}")
         return self
 
-    def start(self, timeout: float = 30.0) -> "PostgresCluster":
+    def start(self, timeout: float = 30.0) -> PostgresCluster:
         _check_port("postgres", self.port)
         opts = (
             f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.socket_dir} "

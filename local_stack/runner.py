@@ -26,31 +26,47 @@ The state folder is read back through `local_stack.state` (also by the other `d7
 """
 from __future__ import annotations
 
-import vocabulary
-from catalog import deploy_configs
 import json
 import os
 import secrets
 import signal
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import requests
 
-from catalog import Catalog, load_catalog, render_channel_map, render_rule_files
-from catalog.render_prometheus import SCRAPE_JOB
-
-from . import defaults
+import vocabulary
+from catalog import Catalog, deploy_configs, load_catalog, render_channel_map, render_rule_files
 from catalog.deploy_configs import alertmanager_config, local_topology, parse_target, prometheus_config, replica_name
+from catalog.render_prometheus import SCRAPE_JOB
 from webhook_receiver.settings import redact_url
 
-from .probes import (Probe, describe_scrape, probe_alertmanager, probe_http, probe_prometheus, probe_receiver,
-                     probe_targets, scraped)
-from .processes import (ClusterSpec, ManagedProcess, PostgresCluster, StartupError, free_port, port_in_use,
-                        start_alertmanager, start_prometheus, wait_http_ok)
+from . import defaults
+from .probes import (
+    Probe,
+    describe_scrape,
+    probe_alertmanager,
+    probe_http,
+    probe_prometheus,
+    probe_receiver,
+    probe_targets,
+    scraped,
+)
+from .processes import (
+    ClusterSpec,
+    ManagedProcess,
+    PostgresCluster,
+    StartupError,
+    free_port,
+    port_in_use,
+    start_alertmanager,
+    start_prometheus,
+    wait_http_ok,
+)
 from .state import piece_kind, read_file, read_manifest, recorded_pieces
 
 __all__ = ["StackConfig", "Stack", "PieceStatus", "StartupError", "DEFAULT_STATE_DIR", "MANIFEST", "TOKEN_FILE",
@@ -111,7 +127,7 @@ class StackConfig:
         return tuple(self.targets) or (f"{vocabulary.HOST}:{self.exporter_port}",)
 
     @classmethod
-    def with_free_ports(cls, state_dir: Path, *, ha: bool = False, **kw: Any) -> "StackConfig":
+    def with_free_ports(cls, state_dir: Path, *, ha: bool = False, **kw: Any) -> StackConfig:
         """Every port picked free right now (tests, benchmarks, `d76 demo --free-ports`)."""
         base = cls(state_dir=state_dir, ha=ha, **kw)
         n_prom, n_am, n_rcv = (len(base.prometheus_ports()), len(base.alertmanager_ports()),
@@ -150,7 +166,7 @@ class _Piece:
     expected_peers: int = 0   # alertmanager in a cluster: members it should see
 
     @classmethod
-    def from_manifest(cls, d: dict[str, Any]) -> "_Piece":
+    def from_manifest(cls, d: dict[str, Any]) -> _Piece:
         known = {f.name for f in fields(cls)}
         piece = cls(**{k: v for k, v in d.items() if k in known})
         piece.kind = piece_kind(d)
@@ -401,7 +417,7 @@ class Stack:
                                f"see {pending[0].log}")
 
     # -- up ---------------------------------------------------------------------------------------------
-    def up(self) -> "Stack":
+    def up(self) -> Stack:
         if self._any_running():
             raise StartupError(f"a stack is already running from {self.state} (`d76 stack down` first)")
         self.manifest_path.unlink(missing_ok=True)  # a stale record of a stack that died
@@ -584,7 +600,7 @@ class Stack:
             self.manifest_path.unlink()
         return stopped
 
-    def __enter__(self) -> "Stack":
+    def __enter__(self) -> Stack:
         return self.up()
 
     def __exit__(self, *exc: object) -> None:

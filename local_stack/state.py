@@ -7,8 +7,9 @@ them here, so both agree on what a missing or broken file means: nothing recorde
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from . import defaults
 

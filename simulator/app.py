@@ -10,11 +10,13 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
-from .scenarios import SCENARIOS, UnknownScenario
 from exporter.serve import make_metrics_app
+
 from .engine import BadTarget, Simulator
+from .scenarios import SCENARIOS, UnknownScenario
 
 __all__ = ["make_simulator_app"]
 

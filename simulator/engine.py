@@ -21,8 +21,8 @@ from exporter.exchange_health import ExchangeHealthHooks
 from exporter.metrics import D75Metrics
 from exporter.rate_limiter import RateLimiterHooks
 from exporter.risk_guard import GLOBAL_SCOPE, RiskGuardHooks
-from .scenarios import (CAPITAL_USD, SCENARIO_NAMES, ScenarioContext, TickView, UnknownScenario,
-                        get_scenario)
+
+from .scenarios import CAPITAL_USD, SCENARIO_NAMES, ScenarioContext, TickView, UnknownScenario, get_scenario
 
 __all__ = ["Simulator", "SimulatorConfig", "EXCHANGES", "SYMBOLS", "RATE_LIMIT_CATEGORIES",
            "UnknownScenario", "BadTarget"]
@@ -267,7 +267,7 @@ class Simulator:
         return name
 
     # -- background ticking ---------------------------------------------------------------------
-    def start(self) -> "Simulator":
+    def start(self) -> Simulator:
         """Publish once now, then every ``tick`` seconds in a daemon thread."""
         with self._lock:
             self._step(time.time(), advance=False)

@@ -20,8 +20,8 @@ Known overlaps, inherent in the thresholds rather than choices of the simulator:
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 __all__ = ["SCENARIOS", "SCENARIO_NAMES", "Scenario", "TickView", "ScenarioContext", "get_scenario",
            "UnknownScenario", "CAPITAL_USD"]

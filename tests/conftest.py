@@ -12,12 +12,12 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.support import paths
 from local_stack.processes import (
     ManagedProcess,
     PostgresCluster,
@@ -26,6 +26,7 @@ from local_stack.processes import (
     start_prometheus,
     wait_http_ok,
 )
+from tests.support import paths
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -135,7 +136,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def store(database_url: str) -> Iterator["AlertStore"]:
+def store(database_url: str) -> Iterator[AlertStore]:
     """A migrated store on `database_url`."""
     from webhook_receiver.store import open_store
 
@@ -146,7 +147,7 @@ def store(database_url: str) -> Iterator["AlertStore"]:
 
 
 @pytest.fixture
-def tg() -> Iterator["FakeTelegram"]:
+def tg() -> Iterator[FakeTelegram]:
     """The fake Telegram Bot API on loopback."""
     from tests.support.fakes import FakeTelegram
 
@@ -155,7 +156,7 @@ def tg() -> Iterator["FakeTelegram"]:
 
 
 @pytest.fixture
-def make_app() -> Iterator[Callable[..., "Flask"]]:
+def make_app() -> Iterator[Callable[..., Flask]]:
     """`make_app(env, **create_app_kwargs)`: a receiver app from settings given as environment
     variables; every app's store (and its background threads) is closed at the end."""
     from webhook_receiver.app import create_app
@@ -173,7 +174,7 @@ def make_app() -> Iterator[Callable[..., "Flask"]]:
         app.extensions["d76_receiver"].store.close()
 
 
-def telegram_env(tg: "FakeTelegram", chat: str = "-1001", **extra: str) -> dict[str, str]:
+def telegram_env(tg: FakeTelegram, chat: str = "-1001", **extra: str) -> dict[str, str]:
     """Receiver settings that point Telegram at the fake (no long polling unless asked)."""
     return {"TELEGRAM_BOT_TOKEN": tg.token, "TELEGRAM_CHAT_ID": chat, "TELEGRAM_API_URL": tg.api_url,
             "TELEGRAM_POLLING": "false", "NOTIFY_POLL_SECONDS": "0.05", **extra}

@@ -8,8 +8,9 @@ includes credentials.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Sequence
+from typing import Any
 from urllib.parse import quote
 
 import requests
@@ -25,7 +26,9 @@ class AlertmanagerError(Exception):
 
 
 class AlertmanagerClient:
-    def __init__(self, urls: str | Sequence[str], timeout: float = 5.0, session: requests.Session | None = None) -> None:
+    def __init__(
+        self, urls: str | Sequence[str], timeout: float = 5.0, session: requests.Session | None = None
+    ) -> None:
         self.urls = [urls] if isinstance(urls, str) else list(urls)
         self.urls = [u.rstrip("/") for u in self.urls if u]
         if not self.urls:
@@ -127,6 +130,6 @@ class AlertmanagerClient:
             raise AlertmanagerError("alertmanager: /api/v2/status did not answer an object")
         return out
 
-    def replicas(self) -> list["AlertmanagerClient"]:
+    def replicas(self) -> list[AlertmanagerClient]:
         """One client per URL (sharing this client's session and timeout)."""
         return [AlertmanagerClient(u, timeout=self.timeout, session=self._session) for u in self.urls]

@@ -7,24 +7,25 @@ matches what was stored), numbers are range-checked before they reach SQL, and r
 through the depth-bounded JSON parser (`safejson`)."""
 from __future__ import annotations
 
-from vocabulary import SEVERITIES
 import base64
 import hmac
 import logging
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.datastructures import MultiDict
 
-from .state import get_actions, get_ingest_hook, get_metrics, get_outbox, get_settings, get_store
+from vocabulary import SEVERITIES
+
 from .errors import AuthError, NotFoundError, PayloadError, QueryError
-from .payload import parse_alertmanager_payload, parse_time
-from .safejson import JSONError, loads
 from .history.export import iso, iter_alerts, to_csv
 from .history.timeline import build_timeline
+from .payload import parse_alertmanager_payload, parse_time
+from .safejson import JSONError, loads
+from .state import get_actions, get_ingest_hook, get_metrics, get_outbox, get_settings, get_store
 from .storable import clean_text
 from .store import AlertQuery
 
@@ -258,7 +259,9 @@ def ack_alert(alert_id: str) -> Any:
         raise QueryError("comment", "expected a string of at most 2000 characters")
     # one path for every acknowledgement: recorded, and the messages that told it edited (queued
     # in the same transaction)
-    result = get_actions().acknowledge(ident, clean_text(by.strip()), clean_text(comment) if comment is not None else None)
+    result = get_actions().acknowledge(
+        ident, clean_text(by.strip()), clean_text(comment) if comment is not None else None
+    )
     return jsonify({"changed": result.changed, "alert": alert_to_json(result.alert)})
 
 
@@ -268,7 +271,7 @@ def stats() -> Any:
     unknown = sorted(set(request.args.keys()) - {"since", "until"})
     if unknown:
         raise QueryError(unknown[0], "unknown parameter; known: since, until")
-    until = _time_param(request.args, "until") or datetime.now(timezone.utc)
+    until = _time_param(request.args, "until") or datetime.now(UTC)
     try:
         since = _time_param(request.args, "since") or until - timedelta(hours=24)
     except OverflowError:

@@ -10,7 +10,7 @@ import os
 import socket
 import threading
 import uuid
-from typing import Callable
+from collections.abc import Callable
 
 __all__ = ["Periodic", "process_owner_id"]
 
@@ -32,7 +32,7 @@ class Periodic:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def start(self) -> "Periodic":
+    def start(self) -> Periodic:
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name=f"d76-{self.name}", daemon=True)
         self._thread.start()

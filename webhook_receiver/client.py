@@ -17,11 +17,13 @@ time fields into aware `datetime` objects.
 """
 from __future__ import annotations
 
-from vocabulary import SEVERITIES
-from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import requests
+
+from vocabulary import SEVERITIES
 
 __all__ = ["HistoryClient", "HistoryClientError"]
 
@@ -49,7 +51,7 @@ def _sev(value: Any) -> str:
 def _rfc3339(dt: datetime) -> str:
     if dt.tzinfo is None:
         raise ValueError("times must be timezone-aware")
-    return dt.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _alert_params(since: datetime | None = None, until: datetime | None = None, severity: Any = None,
@@ -129,7 +131,7 @@ class HistoryClient:
                           alertname: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
         """Alerts that started in the last `minutes`, newest first (every page, up to `limit`).
         `severity`: "P0", a list of them, or an enum member."""
-        since = datetime.now(timezone.utc) - timedelta(minutes=minutes)
+        since = datetime.now(UTC) - timedelta(minutes=minutes)
         return list(self.iter_alerts(since=since, severity=severity, source=source, status=status,
                                      acknowledged=acknowledged, alertname=alertname, limit=limit))
 
@@ -150,7 +152,7 @@ class HistoryClient:
                         until: datetime | None = None) -> dict[str, Any]:
         """Counts by severity, source and status and mean times to acknowledge and resolve, over
         the last `hours` (or [since, until))."""
-        until = until or datetime.now(timezone.utc)
+        until = until or datetime.now(UTC)
         since = since or until - timedelta(hours=hours)
         return self._get("/api/stats", {"since": _rfc3339(since), "until": _rfc3339(until)})
 

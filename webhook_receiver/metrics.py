@@ -1,8 +1,9 @@
 """The receiver's own Prometheus metrics, on a registry of its own (never the global one)."""
 from __future__ import annotations
 
-from vocabulary import SEVERITIES
 from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from vocabulary import SEVERITIES
 
 __all__ = ["ReceiverMetrics"]
 

@@ -98,107 +98,271 @@ _ALERT = {
 }
 
 
-def spec(settings: "Settings | None" = None, server_url: str | None = None) -> dict[str, Any]:
+def spec(settings: Settings | None = None, server_url: str | None = None) -> dict[str, Any]:
     """The description; limits as `settings` configure them (defaults without)."""
     from .settings import Settings
 
     s = settings or Settings()
     bearer = [{"bearer": []}]
     paths: dict[str, Any] = {
-        "/webhook/alertmanager": {"post": {
-            "summary": "Alertmanager webhook (payload version 4); 200 only once durably stored",
-            "security": bearer,
-            "requestBody": {"required": True, "content": {"application/json": {"schema": PAYLOAD_SCHEMA}}},
-            "responses": {"200": _json({"type": "object", "properties": {
-                "status": {"type": "string"}, "payload_id": {"type": "integer"}, "alerts": {"type": "integer"},
-                "changes": {"type": "object", "additionalProperties": {"type": "integer"}}}}),
-                "400": _R400, "401": _R401, "413": _err("body too large"), "503": _R503}}},
-        "/api/alerts": {"get": {
-            "summary": "History, newest first", "security": bearer,
-            "parameters": [*_FILTERS, _limit(s.api_max_limit, s.api_default_limit)],
-            "responses": {"200": _json({"type": "object", "properties": {
-                "alerts": {"type": "array", "items": {"$ref": "#/components/schemas/Alert"}},
-                "count": {"type": "integer"}, "next_cursor": {"type": "string", "nullable": True}}}),
-                "400": _R400, "401": _R401, "503": _R503}}},
-        "/api/alerts.csv": {"get": {
-            "summary": "History as CSV (same filters); X-Next-Cursor when more rows match", "security": bearer,
-            "parameters": [*_FILTERS, _limit(s.api_export_max_rows, 10_000)],
-            "responses": {"200": {"description": "CSV, one row per alert occurrence",
-                                  "content": {"text/csv": {"schema": {"type": "string"}}}},
-                          "400": _R400, "401": _R401, "503": _R503}}},
-        "/api/alerts/{alert_id}": {"get": {
-            "summary": "One alert with its notification deliveries", "security": bearer, "parameters": [_ID],
-            "responses": {"200": _json({"type": "object", "properties": {"alert": {"$ref": "#/components/schemas/Alert"}}}),
-                          "400": _R400, "401": _R401, "404": _R404, "503": _R503}}},
-        "/api/alerts/{alert_id}/timeline": {"get": {
-            "summary": "Fired, each notification, acknowledged, silenced, suppressed episodes, resolved; durations",
-            "security": bearer, "parameters": [_ID],
-            "responses": {"200": _json({"type": "object", "properties": {
-                "alert": {"$ref": "#/components/schemas/Alert"},
-                "events": {"type": "array", "items": {"type": "object", "required": ["at", "event"], "properties": {
-                    "at": _TIME, "event": {"type": "string"}}}},
-                "durations": {"type": "object", "properties": {
-                    k: {"type": "number", "nullable": True} for k in (
-                        "time_to_notify_seconds", "time_to_acknowledge_seconds", "time_to_resolve_seconds",
-                        "suppressed_seconds")}},
-                "episodes": {"type": "array", "items": {"type": "object"}}}}),
-                "400": _R400, "401": _R401, "404": _R404, "503": _R503}}},
-        "/api/alerts/{alert_id}/ack": {"post": {
-            "summary": "Acknowledge (the first acknowledgement wins)", "security": bearer, "parameters": [_ID],
-            "requestBody": {"required": False, "content": {"application/json": {"schema": {
-                "type": "object", "properties": {"by": {"type": "string", "minLength": 1, "maxLength": 200},
-                                                 "comment": {"type": "string", "maxLength": 2000}}}}}},
-            "responses": {"200": _json({"type": "object", "properties": {
-                "changed": {"type": "boolean"}, "alert": {"$ref": "#/components/schemas/Alert"}}}),
-                "400": _R400, "401": _R401, "404": _R404, "503": _R503}}},
-        "/api/stats": {"get": {
-            "summary": "Counts by severity, source and status; mean time to acknowledge and to resolve",
-            "security": bearer,
-            "parameters": [_q("since", _TIME, "default: 24 hours before until"), _q("until", _TIME, "default: now")],
-            "responses": {"200": _json({"type": "object", "properties": {
-                "since": _TIME, "until": _TIME, "total": {"type": "integer"}, "acknowledged": {"type": "integer"},
-                "by_severity": {"type": "object", "additionalProperties": {"type": "integer"}},
-                "by_source": {"type": "object", "additionalProperties": {"type": "integer"}},
-                "by_status": {"type": "object", "additionalProperties": {"type": "integer"}},
-                "mean_time_to_acknowledge_seconds": {"type": "number", "nullable": True},
-                "mean_time_to_resolve_seconds": {"type": "number", "nullable": True}}}),
-                "400": _R400, "401": _R401, "503": _R503}}},
-        "/telegram/webhook": {"post": {
-            "summary": "Telegram updates (Ack / Silence buttons); present when notifications are on",
-            "parameters": [{"name": "X-Telegram-Bot-Api-Secret-Token", "in": "header", "required": True,
-                            "schema": {"type": "string"}}],
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
-            "responses": {"200": _json({"type": "object"}), "400": _R400, "401": _R401,
-                          "403": _err("the webhook is off (TELEGRAM_WEBHOOK_SECRET unset)"), "503": _R503}}},
+        "/webhook/alertmanager": {
+            "post": {
+                "summary": "Alertmanager webhook (payload version 4); 200 only once durably stored",
+                "security": bearer,
+                "requestBody": {"required": True, "content": {"application/json": {"schema": PAYLOAD_SCHEMA}}},
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "status": {"type": "string"},
+                                "payload_id": {"type": "integer"},
+                                "alerts": {"type": "integer"},
+                                "changes": {"type": "object", "additionalProperties": {"type": "integer"}},
+                            },
+                        }
+                    ),
+                    "400": _R400,
+                    "401": _R401,
+                    "413": _err("body too large"),
+                    "503": _R503,
+                },
+            }
+        },
+        "/api/alerts": {
+            "get": {
+                "summary": "History, newest first",
+                "security": bearer,
+                "parameters": [*_FILTERS, _limit(s.api_max_limit, s.api_default_limit)],
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "alerts": {"type": "array", "items": {"$ref": "#/components/schemas/Alert"}},
+                                "count": {"type": "integer"},
+                                "next_cursor": {"type": "string", "nullable": True},
+                            },
+                        }
+                    ),
+                    "400": _R400,
+                    "401": _R401,
+                    "503": _R503,
+                },
+            }
+        },
+        "/api/alerts.csv": {
+            "get": {
+                "summary": "History as CSV (same filters); X-Next-Cursor when more rows match",
+                "security": bearer,
+                "parameters": [*_FILTERS, _limit(s.api_export_max_rows, 10_000)],
+                "responses": {
+                    "200": {
+                        "description": "CSV, one row per alert occurrence",
+                        "content": {"text/csv": {"schema": {"type": "string"}}},
+                    },
+                    "400": _R400,
+                    "401": _R401,
+                    "503": _R503,
+                },
+            }
+        },
+        "/api/alerts/{alert_id}": {
+            "get": {
+                "summary": "One alert with its notification deliveries",
+                "security": bearer,
+                "parameters": [_ID],
+                "responses": {
+                    "200": _json({"type": "object", "properties": {"alert": {"$ref": "#/components/schemas/Alert"}}}),
+                    "400": _R400,
+                    "401": _R401,
+                    "404": _R404,
+                    "503": _R503,
+                },
+            }
+        },
+        "/api/alerts/{alert_id}/timeline": {
+            "get": {
+                "summary": "Fired, each notification, acknowledged, silenced, suppressed episodes, resolved; durations",
+                "security": bearer,
+                "parameters": [_ID],
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "alert": {"$ref": "#/components/schemas/Alert"},
+                                "events": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "object",
+                                        "required": ["at", "event"],
+                                        "properties": {"at": _TIME, "event": {"type": "string"}},
+                                    },
+                                },
+                                "durations": {
+                                    "type": "object",
+                                    "properties": {
+                                        k: {"type": "number", "nullable": True}
+                                        for k in (
+                                            "time_to_notify_seconds",
+                                            "time_to_acknowledge_seconds",
+                                            "time_to_resolve_seconds",
+                                            "suppressed_seconds",
+                                        )
+                                    },
+                                },
+                                "episodes": {"type": "array", "items": {"type": "object"}},
+                            },
+                        }
+                    ),
+                    "400": _R400,
+                    "401": _R401,
+                    "404": _R404,
+                    "503": _R503,
+                },
+            }
+        },
+        "/api/alerts/{alert_id}/ack": {
+            "post": {
+                "summary": "Acknowledge (the first acknowledgement wins)",
+                "security": bearer,
+                "parameters": [_ID],
+                "requestBody": {
+                    "required": False,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "by": {"type": "string", "minLength": 1, "maxLength": 200},
+                                    "comment": {"type": "string", "maxLength": 2000},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "changed": {"type": "boolean"},
+                                "alert": {"$ref": "#/components/schemas/Alert"},
+                            },
+                        }
+                    ),
+                    "400": _R400,
+                    "401": _R401,
+                    "404": _R404,
+                    "503": _R503,
+                },
+            }
+        },
+        "/api/stats": {
+            "get": {
+                "summary": "Counts by severity, source and status; mean time to acknowledge and to resolve",
+                "security": bearer,
+                "parameters": [
+                    _q("since", _TIME, "default: 24 hours before until"),
+                    _q("until", _TIME, "default: now"),
+                ],
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "since": _TIME,
+                                "until": _TIME,
+                                "total": {"type": "integer"},
+                                "acknowledged": {"type": "integer"},
+                                "by_severity": {"type": "object", "additionalProperties": {"type": "integer"}},
+                                "by_source": {"type": "object", "additionalProperties": {"type": "integer"}},
+                                "by_status": {"type": "object", "additionalProperties": {"type": "integer"}},
+                                "mean_time_to_acknowledge_seconds": {"type": "number", "nullable": True},
+                                "mean_time_to_resolve_seconds": {"type": "number", "nullable": True},
+                            },
+                        }
+                    ),
+                    "400": _R400,
+                    "401": _R401,
+                    "503": _R503,
+                },
+            }
+        },
+        "/telegram/webhook": {
+            "post": {
+                "summary": "Telegram updates (Ack / Silence buttons); present when notifications are on",
+                "parameters": [
+                    {
+                        "name": "X-Telegram-Bot-Api-Secret-Token",
+                        "in": "header",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    }
+                ],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+                "responses": {
+                    "200": _json({"type": "object"}),
+                    "400": _R400,
+                    "401": _R401,
+                    "403": _err("the webhook is off (TELEGRAM_WEBHOOK_SECRET unset)"),
+                    "503": _R503,
+                },
+            }
+        },
         "/healthz": {"get": {"summary": "Liveness", "responses": {"200": _json({"type": "object"})}}},
-        "/readyz": {"get": {"summary": "Readiness (storage reachable)",
-                            "responses": {"200": _json({"type": "object"}), "503": _R503}}},
-        "/metrics": {"get": {"summary": "The receiver's own Prometheus metrics",
-                             "responses": {"200": {"description": "Prometheus text format",
-                                                   "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
-        "/openapi.json": {"get": {"summary": "This description",
-                                  "responses": {"200": _json({"type": "object"})}}},
-        "/runbooks/": {"get": {"summary": "Runbook index", "responses": {
-            "200": _HTML,
-            "404": _err("runbooks not available")}}},
+        "/readyz": {
+            "get": {
+                "summary": "Readiness (storage reachable)",
+                "responses": {"200": _json({"type": "object"}), "503": _R503},
+            }
+        },
+        "/metrics": {
+            "get": {
+                "summary": "The receiver's own Prometheus metrics",
+                "responses": {
+                    "200": {
+                        "description": "Prometheus text format",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        },
+        "/openapi.json": {"get": {"summary": "This description", "responses": {"200": _json({"type": "object"})}}},
+        "/runbooks/": {
+            "get": {"summary": "Runbook index", "responses": {"200": _HTML, "404": _err("runbooks not available")}}
+        },
         "/alerts": {
-            "get": {"summary": "Human-readable list of alerts (what a packed message's \"+N more\" link opens): "
-                               "the API's filters; a sign-in form when RECEIVER_TOKEN is set and no cookie",
-                    "responses": {"200": _HTML, "400": _HTML_ERR}},
-            "post": {"summary": "Sign in to the pages with the receiver token (sets a cookie)",
-                     "responses": {"200": _HTML, "303": {"description": "signed in"}, "401": _HTML_ERR}}},
+            "get": {
+                "summary": 'Human-readable list of alerts (what a packed message\'s "+N more" link opens): '
+                "the API's filters; a sign-in form when RECEIVER_TOKEN is set and no cookie",
+                "responses": {"200": _HTML, "400": _HTML_ERR},
+            },
+            "post": {
+                "summary": "Sign in to the pages with the receiver token (sets a cookie)",
+                "responses": {"200": _HTML, "303": {"description": "signed in"}, "401": _HTML_ERR},
+            },
+        },
         "/alerts/{alert_id}": {
-            "get": {"summary": "Human-readable page of one alert (what a history link opens)",
-                    "parameters": [_PAGE_ID],
-                    "responses": {"200": _HTML, "400": _HTML_ERR, "404": _HTML_ERR}},
-            "post": {"summary": "Sign in to the pages with the receiver token (sets a cookie)",
-                     "parameters": [_PAGE_ID],
-                     "responses": {"200": _HTML, "303": {"description": "signed in"}, "401": _HTML_ERR}}},
-        "/runbooks/{slug}": {"get": {
-            "summary": "One runbook page",
-            "parameters": [{"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}],
-            "responses": {"200": _HTML,
-                          "404": _err("no such runbook")}}},
+            "get": {
+                "summary": "Human-readable page of one alert (what a history link opens)",
+                "parameters": [_PAGE_ID],
+                "responses": {"200": _HTML, "400": _HTML_ERR, "404": _HTML_ERR},
+            },
+            "post": {
+                "summary": "Sign in to the pages with the receiver token (sets a cookie)",
+                "parameters": [_PAGE_ID],
+                "responses": {"200": _HTML, "303": {"description": "signed in"}, "401": _HTML_ERR},
+            },
+        },
+        "/runbooks/{slug}": {
+            "get": {
+                "summary": "One runbook page",
+                "parameters": [{"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {"200": _HTML, "404": _err("no such runbook")},
+            }
+        },
     }
     out: dict[str, Any] = {
         "openapi": "3.0.3",

@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -99,13 +99,13 @@ def _login_post(self_url: str) -> Response:
 
 
 def _fmt(dt: datetime | None) -> str:
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC") if dt else ""
+    return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if dt else ""
 
 
 def _age(start: datetime | None, end: datetime | None = None) -> str:
     if start is None:
         return ""
-    seconds = int(((end or datetime.now(timezone.utc)) - start).total_seconds())
+    seconds = int(((end or datetime.now(UTC)) - start).total_seconds())
     if seconds < 0:
         return ""
     d, rem = divmod(seconds, 86400)
@@ -128,7 +128,7 @@ def _silence(alert: dict[str, Any]) -> str:
     until = alert.get("silenced_until")
     if not alert.get("silence_id") or until is None:
         return ""
-    state = "silenced until" if until > datetime.now(timezone.utc) else "silence ended"
+    state = "silenced until" if until > datetime.now(UTC) else "silence ended"
     return f"{state} {_fmt(until)} (silence {alert['silence_id']})"
 
 

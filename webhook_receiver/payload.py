@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import jsonschema
@@ -137,7 +137,7 @@ def parse_time(value: str, where: str) -> datetime:
     if dt.tzinfo is None:
         raise PayloadError(f"{where}: time has no timezone: {value[:40]!r}")
     try:
-        return dt.astimezone(timezone.utc)
+        return dt.astimezone(UTC)
     except (OverflowError, ValueError):  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
         raise PayloadError(f"{where}: time out of range in UTC: {value[:40]!r}") from None
 

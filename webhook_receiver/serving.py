@@ -28,8 +28,9 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from flask import Flask
 from waitress.adjustments import Adjustments
@@ -60,7 +61,7 @@ class ServingOptions:
     max_body_bytes: int | None = None
 
     @classmethod
-    def from_settings(cls, settings: Any, threads: int | None = None) -> "ServingOptions":
+    def from_settings(cls, settings: Any, threads: int | None = None) -> ServingOptions:
         return cls(
             threads=threads or settings.threads, connection_limit=settings.connection_limit,
             idle_timeout=settings.idle_timeout, request_timeout=settings.request_timeout,

@@ -5,7 +5,7 @@ variable (never its value, which may be a secret) when the text does not parse o
 """
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 __all__ = ["SettingsError", "parse_bool", "parse_int", "parse_float", "parse_str", "parse_list"]
 

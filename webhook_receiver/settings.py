@@ -7,15 +7,17 @@ Every raw value (environment and config file) stays reachable in `Settings.raw` 
 """
 from __future__ import annotations
 
-from vocabulary import DEFAULT_ALERTMANAGER_URL
 import logging
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
+
+from vocabulary import DEFAULT_ALERTMANAGER_URL
 
 from .setting_parsers import SettingsError, parse_bool, parse_float, parse_int, parse_list
 

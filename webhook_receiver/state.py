@@ -7,7 +7,7 @@ app module.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from flask import current_app
 
@@ -30,8 +30,8 @@ class ReceiverState:
     settings: Settings
     store: AlertStore
     metrics: ReceiverMetrics
-    outbox: "Outbox"
-    actions: "AlertActions"
+    outbox: Outbox
+    actions: AlertActions
     ingest_hook: IngestHook = no_hook
 
 
@@ -55,9 +55,9 @@ def get_ingest_hook() -> IngestHook:
     return get_state().ingest_hook
 
 
-def get_actions() -> "AlertActions":
+def get_actions() -> AlertActions:
     return get_state().actions
 
 
-def get_outbox() -> "Outbox":
+def get_outbox() -> Outbox:
     return get_state().outbox

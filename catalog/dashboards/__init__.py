@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 
 from ..model import Catalog
-
 from . import history, overview, pipeline
 from .builder import GENERATED_NOTE, PG, PROM
 

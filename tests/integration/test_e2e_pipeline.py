@@ -12,8 +12,8 @@ import os
 import re
 import signal
 import time
-from datetime import datetime, timezone
-from typing import Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 import requests
@@ -36,7 +36,7 @@ OVERRIDES = {
 class E2E:
     def __init__(self, stack: Stack, tg: FakeTelegram) -> None:
         self.stack, self.tg = stack, tg
-        self.started = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+        self.started = datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
     def messages_containing(self, text: str, after: int = 0) -> list:
         return [m for m in self.tg.messages[after:] if text in m.visible_text]
@@ -137,7 +137,7 @@ def test_frozen_exchange_pages_once_and_inhibits_its_lower_alerts(e2e):
     assert requests.get(runbook, timeout=5).status_code == 200
     assert e2e.stack.logs_of("receiver").read_text().count("RECEIVER_EXTERNAL_URL is not set: links") == 1
     # Alertmanager now holds a P1 DOWN for upbit (inhibited) and one for binance (a control)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     alerts = [{"labels": {"alertname": "ExchangeDown", "severity": "P1", "source": "exchange_health",
                           "exchange": ex, "job": "d75"},
                "annotations": {"summary": f"{ex} is DOWN", "description": "injected"},

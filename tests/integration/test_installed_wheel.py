@@ -2,12 +2,13 @@
 generated channel map and the runbook pages are package data read through importlib.resources."""
 from __future__ import annotations
 
-from tests.support import paths
 import shutil
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+
+from tests.support import paths
 
 REPO = paths.REPO
 

@@ -14,14 +14,26 @@ def make_v3(store) -> None:
     with store.transaction() as tx:
         for i in range(V3_ROWS):
             tx.execute(
-                'INSERT INTO alerts (fingerprint, starts_at, alertname, status, severity, source, title, message, '
+                "INSERT INTO alerts (fingerprint, starts_at, alertname, status, severity, source, title, message, "
                 'labels, annotations, metadata, "timestamp", last_received_at, ends_at, receive_count, acknowledged, '
                 "silence_id, silenced_until) VALUES (%s, %s, %s, %s, 'P1', 'exchange_health', 't', 'm', %s, %s, %s, "
                 "%s, %s, %s, 3, %s, %s, %s)",
-                (f"fp{i}", _t(store, f"2026-11-20T0{i}:00:00.123456Z"), "ExchangeDown", "resolved" if i else "firing",
-                 '{"exchange":"upbit"}', "{}", "{}", _t(store, f"2026-11-20T0{i}:00:00.5Z"), _t(store, f"2026-11-20T0{i}:00:00.5Z"),
-                 _t(store, "2026-11-21T02:00:00Z") if i else None, False, "sil-1" if i else None,
-                 _t(store, "2026-11-21T03:00:00Z") if i else None))
+                (
+                    f"fp{i}",
+                    _t(store, f"2026-11-20T0{i}:00:00.123456Z"),
+                    "ExchangeDown",
+                    "resolved" if i else "firing",
+                    '{"exchange":"upbit"}',
+                    "{}",
+                    "{}",
+                    _t(store, f"2026-11-20T0{i}:00:00.5Z"),
+                    _t(store, f"2026-11-20T0{i}:00:00.5Z"),
+                    _t(store, "2026-11-21T02:00:00Z") if i else None,
+                    False,
+                    "sil-1" if i else None,
+                    _t(store, "2026-11-21T03:00:00Z") if i else None,
+                ),
+            )
         tx.execute("INSERT INTO messages (channel, destination, shape, remote_ids, sent_at, updated_at) "
                    "VALUES ('telegram', '-100', 'single', '[\"7\"]', %s, %s)",
                    (_t(store, "2026-11-20T01:00:01Z"), _t(store, "2026-11-20T01:00:01Z")))

@@ -6,9 +6,6 @@ replicas, three clustered Alertmanagers, two receivers); every service belongs t
 """
 from __future__ import annotations
 
-from tests.support import paths
-import vocabulary
-from catalog import deploy_configs
 import re
 import shutil
 import subprocess
@@ -17,7 +14,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+import vocabulary
+from catalog import deploy_configs
 from catalog.deploy_configs import COMPOSE_TARGETS_FILE
+from tests.support import paths
 
 REPO = paths.REPO
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())  # resolves the x-* anchors/merges
@@ -246,8 +246,12 @@ def test_d75_targets_become_the_file_prometheus_reads(tmp_path, value, expected)
     config = (REPO / "prometheus/prometheus.compose.yml").read_text().replace(COMPOSE_TARGETS_FILE, str(written))
     (tmp_path / "prometheus.yml").write_text(config)
     (tmp_path / "rules").symlink_to(REPO / "prometheus" / "rules")
-    check = subprocess.run([shutil.which("promtool") or "promtool", "check", "config", str(tmp_path / "prometheus.yml")],
-                           capture_output=True, text=True, timeout=60)
+    check = subprocess.run(
+        [shutil.which("promtool") or "promtool", "check", "config", str(tmp_path / "prometheus.yml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert check.returncode == 0 and "WARNING" not in check.stdout + check.stderr, check.stdout + check.stderr
 
 

@@ -13,12 +13,13 @@ is not an import.)
 """
 from __future__ import annotations
 
-from tests.support import paths
 import ast
 import re
 from pathlib import Path
 
 import pytest
+
+from tests.support import paths
 
 REPO = paths.REPO
 PACKAGES = ("vocabulary", "exporter", "simulator", "catalog", "webhook_receiver", "local_stack", "d76_cli")
@@ -70,7 +71,9 @@ def test_exporter_holds_only_the_bots_library() -> None:
 
 def test_the_severity_tuple_is_written_once() -> None:
     """Every production module reads the severities from `vocabulary`."""
-    literal = re.compile(r"""\(\s*["']P0["'],\s*["']P1["'],\s*["']P2["'],\s*["']P3["']\s*\)|\[\s*["']P0["'],\s*["']P1["'],\s*["']P2["'],\s*["']P3["']\s*\]""")
+    literal = re.compile(
+        r"""\(\s*["']P0["'],\s*["']P1["'],\s*["']P2["'],\s*["']P3["']\s*\)|\[\s*["']P0["'],\s*["']P1["'],\s*["']P2["'],\s*["']P3["']\s*\]"""
+    )
     writers = [str(p.relative_to(REPO)) for pkg in PACKAGES for p in _sources(pkg)
                if literal.search(p.read_text(encoding="utf-8"))]
     assert writers == ["vocabulary.py"]

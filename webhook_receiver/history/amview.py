@@ -5,9 +5,10 @@ raised: one odd entry must not stop the history of the others from being reconci
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any
 
 from ..errors import PayloadError
 from ..payload import parse_time

@@ -12,8 +12,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime, timezone
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 from ..store.base import AlertQuery, AlertStore
 from ..store.episodes import HistoryTables
@@ -39,7 +40,7 @@ _FORMULA = ("=", "+", "-", "@", "\t", "\r", "'")
 def iso(dt: datetime | None) -> str | None:
     if dt is None:
         return None
-    return dt.astimezone(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return dt.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def _secs(later: datetime | None, earlier: datetime | None) -> float | None:
@@ -88,7 +89,9 @@ def export_rows(alerts: Iterable[Mapping[str, Any]], episodes: Mapping[int, Sequ
     return out
 
 
-def iter_alerts(store: AlertStore, query: AlertQuery, max_rows: int, page: int = 1000) -> Iterator[list[dict[str, Any]]]:
+def iter_alerts(
+    store: AlertStore, query: AlertQuery, max_rows: int, page: int = 1000
+) -> Iterator[list[dict[str, Any]]]:
     """Pages of export rows matching `query` (newest first), at most `max_rows` in all."""
     tables = HistoryTables(store)
     for rows in store.iter_alert_pages(query, max_rows, page):

@@ -39,12 +39,14 @@ every write is idempotent anyway (guarded updates, one open episode per alert an
 """
 from __future__ import annotations
 
-from vocabulary import SEVERITIES
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
+
+from vocabulary import SEVERITIES
 
 from ..alertmanager_api import AlertmanagerClient, AlertmanagerError
 from ..background import Periodic
@@ -140,7 +142,9 @@ class Reconciler:
             return ans
         ans.alerts, bad = parse_am_alerts(raw)
         if bad:
-            log.warning("alertmanager listed malformed alerts; skipped", extra={"fields": {"replica": r.index, "skipped": bad}})
+            log.warning(
+                "alertmanager listed malformed alerts; skipped", extra={"fields": {"replica": r.index, "skipped": bad}}
+            )
         try:
             ans.started_at = parse_am_time(r.client.status().get("uptime"))
         except AlertmanagerError as exc:
@@ -378,7 +382,7 @@ class ReconcileWorker:
         self._last_step: float | None = None
         self._last_error = 0.0
 
-    def start(self) -> "ReconcileWorker":
+    def start(self) -> ReconcileWorker:
         self._worker = Periodic("history-reconcile", self._step, self._delay, log).start()
         return self
 

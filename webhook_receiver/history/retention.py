@@ -16,9 +16,9 @@ import itertools
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable
 
 from ..background import Periodic
 from ..errors import StorageUnavailable
@@ -104,7 +104,7 @@ class PruneWorker:
         self._stop = threading.Event()  # also ends a prune between two batches
         self._worker: Periodic | None = None
 
-    def start(self) -> "PruneWorker":
+    def start(self) -> PruneWorker:
         delays = itertools.chain([self.first_delay], itertools.repeat(self.settings.prune_interval_seconds))
         self._worker = Periodic("history-prune", self._step, lambda: next(delays), log).start()
         return self

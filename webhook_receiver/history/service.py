@@ -3,11 +3,12 @@ store closes (like the notification service)."""
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..alertmanager_api import AlertmanagerClient
-from ..settings import Settings, redact_url
 from ..background import process_owner_id
+from ..settings import Settings, redact_url
 from ..store.base import AlertStore
 from ..store.changes import IngestHook
 from .metrics import HistoryMetrics
@@ -31,7 +32,7 @@ class HistoryService:
         self.reconcile_worker = ReconcileWorker(self.reconciler, self.owner) if self.reconciler else None
         self.prune_worker = PruneWorker(store, settings, self.owner, self.metrics) if settings.prune_enabled else None
 
-    def start(self) -> "HistoryService":
+    def start(self) -> HistoryService:
         if self.reconcile_worker is not None:
             self.reconcile_worker.start()
         if self.prune_worker is not None:

@@ -7,9 +7,10 @@ stranger's Alertmanager (`HISTORY_RECONCILE=true|false` decides explicitly).
 """
 from __future__ import annotations
 
-from vocabulary import DEFAULT_ALERTMANAGER_URL
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
+
+from vocabulary import DEFAULT_ALERTMANAGER_URL
 
 from ..setting_parsers import parse_bool, parse_float, parse_int, parse_list
 from ..settings import Settings

@@ -8,7 +8,7 @@ resolve, time suppressed).
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from ..store.base import AlertStore
@@ -86,7 +86,7 @@ def build_timeline(store: AlertStore, alert_id: int) -> dict[str, Any] | None:
                 by_alert_id=e["inhibiting_alert_id"], by_fingerprint=e["cause"],
                 by_labels=_labels_text(e.get("inhibiting_labels")) or None)
             add("inhibition_ended", e["ended_at"], episode_id=e["id"], by_alertname=e["inhibiting_alertname"])
-        stop = e["ended_at"] or end_of_alert or datetime.now(timezone.utc)
+        stop = e["ended_at"] or end_of_alert or datetime.now(UTC)
         suppressed_s += max(0.0, (stop - e["started_at"]).total_seconds())
     if alert["status"] == "resolved":
         add("resolved", alert["ends_at"], reconciled=alert.get("reconciled_at") is not None,
@@ -98,7 +98,9 @@ def build_timeline(store: AlertStore, alert_id: int) -> dict[str, Any] | None:
     durations = {
         "time_to_notify_seconds": _seconds(first_notified, alert["starts_at"]),
         "time_to_acknowledge_seconds": _seconds(alert["acknowledged_at"], alert["starts_at"]),
-        "time_to_resolve_seconds": _seconds(alert["ends_at"], alert["starts_at"]) if alert["status"] == "resolved" else None,
+        "time_to_resolve_seconds": _seconds(alert["ends_at"], alert["starts_at"])
+        if alert["status"] == "resolved"
+        else None,
         "suppressed_seconds": round(suppressed_s, 3) if episodes else None,
     }
     return {"alert": alert, "events": events, "durations": durations,
@@ -107,7 +109,7 @@ def build_timeline(store: AlertStore, alert_id: int) -> dict[str, Any] | None:
 
 def _fmt(dt: Any) -> str:
     if isinstance(dt, datetime):
-        return dt.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+        return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
     return str(dt)
 
 

@@ -21,7 +21,8 @@ pacing; `init_app` wires it all into a Flask app. Nothing here imports the HTTP 
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .service import NotifyService
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["init_app", "NotifyService"]
 
 
-def init_app(app: Any, store: Any, raw: Mapping[str, str] | None, *, start: bool = True) -> "NotifyService | None":
+def init_app(app: Any, store: Any, raw: Mapping[str, str] | None, *, start: bool = True) -> NotifyService | None:
     from .service import init_app as _init
 
     return _init(app, store, raw, start=start)

@@ -12,9 +12,10 @@ or `unsilence` of its silence).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from ..alertmanager_api import AlertmanagerClient, AlertmanagerError
 from ..errors import NotFoundError
@@ -47,7 +48,7 @@ class Mute:
     ended_by: str | None = None
 
     def active(self, now: datetime | None = None) -> bool:
-        return self.ended_at is None and self.ends_at > (now or datetime.now(timezone.utc))
+        return self.ended_at is None and self.ends_at > (now or datetime.now(UTC))
 
     def scope(self) -> str:
         return " ".join(str(Matcher.from_am(m)) for m in self.matchers)
@@ -137,7 +138,7 @@ class AlertActions:
             raise ActionError("no Alertmanager configured (ALERTMANAGER_URL)")
         alert = AlertView.from_row(raw)
         alert_id = int(raw["id"])
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         until = now + duration
         try:
             silence_id = self.alertmanager.create_silence(
@@ -188,7 +189,7 @@ class AlertActions:
         label), recorded with who and why. Raises ActionError when Alertmanager refuses or is down."""
         if not matchers:
             raise ActionError("a maintenance window needs at least one matcher")
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         until = now + duration
         why = (reason or "").strip()
         try:
@@ -210,7 +211,7 @@ class AlertActions:
 
     def mutes(self, active_only: bool = True, limit: int = 50) -> list[Mute]:
         d = self.store.dialect
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         with self.store.transaction(write=False) as tx:
             if active_only:
                 rows = tx.fetchall("SELECT * FROM maintenance_windows WHERE ended_at IS NULL AND ends_at > %s "
@@ -301,7 +302,7 @@ class AlertActions:
 def _aware(v: Any) -> datetime:
     if isinstance(v, str):
         v = datetime.fromisoformat(v.replace("Z", "+00:00"))
-    return v if v.tzinfo else v.replace(tzinfo=timezone.utc)
+    return v if v.tzinfo else v.replace(tzinfo=UTC)
 
 
 def _human(d: timedelta) -> str:

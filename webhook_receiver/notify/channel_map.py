@@ -24,14 +24,16 @@ always first).
 """
 from __future__ import annotations
 
-from vocabulary import SEVERITIES
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
+
+from vocabulary import SEVERITIES
 
 from .channels.base import Destination
 

@@ -16,11 +16,13 @@ syntax) and values (no control characters). In a group a command may be addresse
 """
 from __future__ import annotations
 
-from vocabulary import SEVERITIES
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Mapping
+from typing import Any
+
+from vocabulary import SEVERITIES
 
 __all__ = ["Command", "CommandError", "Matcher", "parse_command", "parse_duration", "parse_matcher",
            "COMMANDS", "MAX_MUTE", "MAX_TEXT", "clean_text"]
@@ -75,7 +77,7 @@ class Matcher:
         return {"name": self.name, "value": self.value, "isRegex": self.regex, "isEqual": self.equal}
 
     @classmethod
-    def from_am(cls, m: Mapping[str, Any]) -> "Matcher":
+    def from_am(cls, m: Mapping[str, Any]) -> Matcher:
         """An Alertmanager v2 matcher (`name`, `value`, `isRegex`, `isEqual`) as a Matcher."""
         return cls(str(m.get("name")), str(m.get("value")), bool(m.get("isRegex")), bool(m.get("isEqual", True)))
 

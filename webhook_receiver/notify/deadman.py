@@ -8,10 +8,12 @@ dedupe key carries the last-seen time, so several processes (or a restart) queue
 """
 from __future__ import annotations
 
-from vocabulary import WATCHDOG
 import logging
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from vocabulary import WATCHDOG
 
 from ..background import Periodic
 
@@ -25,13 +27,13 @@ def _aware(v: Any) -> datetime | None:
         return None
     if isinstance(v, str):
         v = datetime.fromisoformat(v.replace("Z", "+00:00"))
-    return v if v.tzinfo else v.replace(tzinfo=timezone.utc)
+    return v if v.tzinfo else v.replace(tzinfo=UTC)
 
 
 class DeadmanSwitch:
     def __init__(self, store: Any, outbox: Any, lane: tuple[str, str], timeout_seconds: float, *,
                  watchdog: str = WATCHDOG,
-                 now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC),
                  on_queued: Callable[[], None] | None = None) -> None:
         self.store = store
         self.outbox = outbox
@@ -93,7 +95,7 @@ class DeadmanSwitch:
         if self.on_queued:
             self.on_queued()
 
-    def start(self, interval: float | None = None) -> "DeadmanSwitch":
+    def start(self, interval: float | None = None) -> DeadmanSwitch:
         every = interval or max(1.0, min(30.0, self.timeout / 4))
         self._worker = Periodic("deadman", self.check, lambda: every, log).start()
         return self

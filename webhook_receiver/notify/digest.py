@@ -11,10 +11,12 @@ once and a failure is retried.
 """
 from __future__ import annotations
 
-from vocabulary import SEVERITIES
 import logging
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from vocabulary import SEVERITIES
 
 from ..background import Periodic
 from .channels.base import Part
@@ -83,7 +85,7 @@ def send_digest(store: Any, settings: NotifySettings, *, until: datetime | None 
     channel = EmailChannel.from_settings(settings)
     if channel is None:
         raise ValueError("email digest is off: set SMTP_HOST, ALERT_EMAIL_FROM and ALERT_EMAIL_TO")
-    until = until or datetime.now(timezone.utc)
+    until = until or datetime.now(UTC)
     content = collect_digest(store, until - timedelta(hours=hours), until)
     part: Part = channel.render_single(Notice("digest", payload={"content": content}), "default")[0]
     message_id = channel.send("default", part) or ""
@@ -96,20 +98,20 @@ def digest_builder(store: Any, hours: float = 24.0) -> Callable[[dict], DigestCo
     """The dispatcher's hook for `digest` rows: their payload carries the window's end."""
 
     def build(payload: dict) -> DigestContent:
-        until = datetime.fromisoformat(payload["until"]) if payload.get("until") else datetime.now(timezone.utc)
+        until = datetime.fromisoformat(payload["until"]) if payload.get("until") else datetime.now(UTC)
         return collect_digest(store, until - timedelta(hours=hours), until)
 
     return build
 
 
 def next_run(now: datetime, hour_utc: int) -> datetime:
-    run = now.astimezone(timezone.utc).replace(hour=hour_utc, minute=0, second=0, microsecond=0)
+    run = now.astimezone(UTC).replace(hour=hour_utc, minute=0, second=0, microsecond=0)
     return run if run > now else run + timedelta(days=1)
 
 
 class DigestScheduler:
     def __init__(self, store: Any, outbox: Any, settings: NotifySettings, *,
-                 now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC),
                  on_queued: Callable[[], None] | None = None) -> None:
         self.store = store
         self.outbox = outbox
@@ -121,7 +123,7 @@ class DigestScheduler:
         """Queue the digest for the day of `at` (once per day across processes)."""
         n = self.outbox.enqueue_now([{
             "channel": DIGEST_LANE[0], "destination": DIGEST_LANE[1], "kind": "digest", "severity": "P3",
-            "dedupe_key": f"digest:{at.astimezone(timezone.utc):%Y-%m-%d}",
+            "dedupe_key": f"digest:{at.astimezone(UTC):%Y-%m-%d}",
             "payload": {"until": at.isoformat()}}])
         if n and self.on_queued:
             self.on_queued()
@@ -131,7 +133,7 @@ class DigestScheduler:
         self._at = next_run(self.now(), self.settings.digest_hour_utc)
         return (self._at - self.now()).total_seconds()
 
-    def start(self) -> "DigestScheduler":
+    def start(self) -> DigestScheduler:
         self._worker = Periodic("digest", lambda: self.queue(self._at), self._due_in, log).start()
         return self
 

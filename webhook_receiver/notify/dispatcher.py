@@ -22,12 +22,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any, Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from ..errors import StorageUnavailable
 from ..background import process_owner_id
+from ..errors import StorageUnavailable
 from ..store.base import AlertStore
 from .channel_map import ChannelMap
 from .channels.base import DeliveryError, Part, TailCount
@@ -48,7 +49,7 @@ IDLE_EXIT_SECONDS = 30.0
 
 
 def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class _Stop(Exception):
@@ -79,7 +80,7 @@ _quiet = _Quiet()
 class LaneRunner:
     """Delivers one lane. `step()` does at most one slot's work and says what to do next."""
 
-    def __init__(self, d: "Dispatcher", lane: Lane, channel: Any) -> None:
+    def __init__(self, d: Dispatcher, lane: Lane, channel: Any) -> None:
         self.d = d
         self.lane = lane
         self.channel = channel
@@ -105,7 +106,9 @@ class LaneRunner:
         if self.holding and not had:
             since = _utcnow() - timedelta(seconds=WINDOW_SECONDS)
             now_wall, now_mono = _utcnow(), self.d.clock()
-            self.pacer.seed(now_mono - (now_wall - t).total_seconds() for t in self.d.outbox.recent_sends(self.lane, since))
+            self.pacer.seed(
+                now_mono - (now_wall - t).total_seconds() for t in self.d.outbox.recent_sends(self.lane, since)
+            )
             log.info("lane taken", extra={"fields": {"lane": str(self.lane), "worker": self.d.worker_id}})
         return self.holding
 
@@ -585,7 +588,7 @@ class Dispatcher:
         return handled
 
     # threads ------------------------------------------------------------------------------------
-    def start(self) -> "Dispatcher":
+    def start(self) -> Dispatcher:
         if self._supervisor is None or not self._supervisor.is_alive():
             self.stop_event.clear()
             self._supervisor = threading.Thread(target=self._supervise, name="d76-dispatcher", daemon=True)

@@ -22,9 +22,10 @@ import logging
 import math
 import re
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests
@@ -153,7 +154,7 @@ def render_png(series: Sequence[Series], alert: AlertView, *, threshold: float |
     ax = fig.add_subplot(1, 1, 1)
 
     def when(ts: Sequence[float]) -> list[datetime]:
-        return [datetime.fromtimestamp(t, timezone.utc) for t in ts]
+        return [datetime.fromtimestamp(t, UTC) for t in ts]
 
     for s in others:
         ax.plot(when(s.times), s.values, color="#b0b0b0", linewidth=0.9)
@@ -170,12 +171,12 @@ def render_png(series: Sequence[Series], alert: AlertView, *, threshold: float |
     left = start
     if first > start.timestamp() + 60:
         pad = max(5.0, (end.timestamp() - first) * 0.1)
-        left = max(start, datetime.fromtimestamp(first - pad, timezone.utc))
+        left = max(start, datetime.fromtimestamp(first - pad, UTC))
     if alert.starts_at and left <= alert.starts_at <= end:
         ax.axvline(alert.starts_at, color="#ff7f0e", linewidth=1.0, linestyle=":", label="fired")
     ax.set_xlim(left, end)
     short = (end - left).total_seconds() < 600
-    ax.xaxis.set_major_formatter(DateFormatter("%H:%M:%S" if short else "%H:%M", tz=timezone.utc))
+    ax.xaxis.set_major_formatter(DateFormatter("%H:%M:%S" if short else "%H:%M", tz=UTC))
     ax.grid(True, alpha=0.3)
     title = f"[{alert.severity}] {alert.alertname}  {alert.identity(50)}"
     ax.set_title(title[:100], fontsize=10, loc="left")
@@ -208,7 +209,7 @@ class GraphRenderer:
                  worker_id: str = "graphs", window_seconds: float = 1800.0, timeout: float = 5.0,
                  on_ready: Callable[[], None] | None = None, poll_seconds: float = 2.0,
                  session: requests.Session | None = None,
-                 now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.store = store
         self.outbox = outbox
         self.prometheus_url = prometheus_url
@@ -272,7 +273,7 @@ class GraphRenderer:
     def wake(self) -> None:
         self._wake.set()
 
-    def start(self) -> "GraphRenderer":
+    def start(self) -> GraphRenderer:
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="d76-graphs", daemon=True)
         self._thread.start()

@@ -3,13 +3,15 @@ retries, what was only counted in a storm, time to deliver, and the outbox depth
 database at scrape time, so it counts every receiver's backlog)."""
 from __future__ import annotations
 
-from vocabulary import SEVERITIES
 import logging
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from vocabulary import SEVERITIES
 
 __all__ = ["NotifyMetrics", "OutboxDepthCollector"]
 

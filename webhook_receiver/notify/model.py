@@ -2,11 +2,13 @@
 the store has it now). Pure data; no I/O."""
 from __future__ import annotations
 
-from vocabulary import IDENTIFYING_LABELS, PLUMBING_LABELS, SEVERITIES, severity_rank
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from vocabulary import IDENTIFYING_LABELS, PLUMBING_LABELS, SEVERITIES, severity_rank
 
 __all__ = ["AlertView", "Notice", "SEVERITY_ORDER", "IDENTIFYING_LABELS", "severity_rank", "format_duration"]
 
@@ -26,12 +28,12 @@ def _as_dt(value: Any) -> datetime | None:
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
     try:
         dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
         return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ class AlertView:
     silenced_until: datetime | None = None
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> "AlertView":
+    def from_row(cls, row: Mapping[str, Any]) -> AlertView:
         labels = {str(k): str(v) for k, v in _as_dict(row.get("labels")).items()}
         annotations = {str(k): str(v) for k, v in _as_dict(row.get("annotations")).items()}
         alertname = str(row.get("alertname") or labels.get("alertname") or "unknown")

@@ -8,15 +8,17 @@ component being down: the answer says so (`/status` exists for the night everyth
 """
 from __future__ import annotations
 
-from vocabulary import SEVERITIES
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import requests
+
+from vocabulary import SEVERITIES
 
 from ..alertmanager_api import AlertmanagerClient, AlertmanagerError
 from ..errors import NotFoundError
@@ -50,9 +52,9 @@ def _age(seconds: float) -> str:
 
 
 def _hm(dt: datetime) -> str:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     fmt = "%H:%M UTC" if abs((dt - now).total_seconds()) < 20 * 3600 else "%Y-%m-%d %H:%M UTC"
-    return dt.astimezone(timezone.utc).strftime(fmt)
+    return dt.astimezone(UTC).strftime(fmt)
 
 
 @dataclass(frozen=True)
@@ -162,7 +164,7 @@ class OperatorConsole:
             return f"❌ Watchdog: unknown ({type(exc).__name__})"
         if seen is None:
             return "⚠️ Watchdog: never received (is Alertmanager sending to this receiver?)"
-        age = (datetime.now(timezone.utc) - seen).total_seconds()
+        age = (datetime.now(UTC) - seen).total_seconds()
         mark = "✅" if age <= self.watchdog_timeout else "🚨"
         return f"{mark} Watchdog: last {_age(age)} ago"
 
@@ -190,7 +192,7 @@ class OperatorConsole:
             prom = pool.submit(self._prometheus)
             ams = pool.submit(self._alertmanagers)
             muted = pool.submit(self._muted_count)
-            lines = [f"📊 <b>Pipeline status</b> · {datetime.now(timezone.utc).strftime('%H:%M:%S UTC')}"]
+            lines = [f"📊 <b>Pipeline status</b> · {datetime.now(UTC).strftime('%H:%M:%S UTC')}"]
             storage_ok = True
             try:
                 self.store.ping()
@@ -207,9 +209,9 @@ class OperatorConsole:
                 try:
                     depth = self.outbox.depth()
                     waiting = sum(depth.values())
-                    rest.append(("✅ Outbox: nothing waiting" if not waiting else
+                    rest.append("✅ Outbox: nothing waiting" if not waiting else
                                  ("⏳" if waiting < 50 else "⚠️") + " Outbox: " +
-                                 ", ".join(f"{_e(c)} {n}" for c, n in sorted(depth.items()) if n) + " waiting"))
+                                 ", ".join(f"{_e(c)} {n}" for c, n in sorted(depth.items()) if n) + " waiting")
                     counts, acked = self._firing_counts()
                     mutes = self.actions.mutes()
                 except Exception as exc:
@@ -266,7 +268,7 @@ class OperatorConsole:
         def muted_names(ids: list[str]) -> list[str]:
             return [f"mute #{mutes[i].id}" if i in mutes else f"silence {i[:8]}" for i in ids]
 
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         out: list[_Listed] = []
         seen_fp: set[str] = set()
         for raw in rows:
@@ -294,7 +296,7 @@ class OperatorConsole:
                                        "starts_at": h.get("startsAt"), "annotations": h.get("annotations") or {}})
             out.append(_Listed(sev, view.alertname, view.identity(60), view.starts_at, None, None, None,
                                muted_names(silenced.get(str(h.get("fingerprint")), [])), labels))
-        far = datetime.min.replace(tzinfo=timezone.utc)
+        far = datetime.min.replace(tzinfo=UTC)
         out.sort(key=lambda x: (severity_rank(x.severity), -(x.starts_at or far).timestamp()))
         return out, am_ok
 
@@ -305,7 +307,7 @@ class OperatorConsole:
         page = min(max(1, page), pages)
         chunk = listed[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
         desc = " ".join([*(query.get("severities") or []), *(str(Matcher(**m)) for m in query.get("matchers") or [])])
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         counts: dict[str, int] = {}
         for x in listed:
             counts[x.severity] = counts.get(x.severity, 0) + 1
@@ -315,7 +317,9 @@ class OperatorConsole:
             head += f" · filter <code>{_e(desc, 200)}</code>"
         if pages > 1:
             head += f" · page {page}/{pages}"
-        lines = [head if listed else "🟢 <b>Nothing firing</b>" + (f" for <code>{_e(desc, 200)}</code>" if desc else "")]
+        lines = [
+            head if listed else "🟢 <b>Nothing firing</b>" + (f" for <code>{_e(desc, 200)}</code>" if desc else "")
+        ]
         for x in chunk:
             bits = [f"{EMOJI.get(x.severity, '🔔')} <b>{_e(x.severity or '?', 4)}</b>"]
             if x.alert_id is not None:
@@ -431,7 +435,9 @@ class OperatorConsole:
                 lines = [f"❓ {_e(exc)}:"]
                 lines += [f"🔧 #{m.id} <code>{_e(m.scope(), 120)}</code> until {_hm(m.ends_at)}" for m in open_[:10]]
                 buttons = [{"text": f"🔔 End #{m.id}", "callback_data": f"um:{m.id}"} for m in open_[:6]]
-                return Answer("\n".join(lines), {"inline_keyboard": [buttons[i:i + 3] for i in range(0, len(buttons), 3)]})
+                return Answer(
+                    "\n".join(lines), {"inline_keyboard": [buttons[i : i + 3] for i in range(0, len(buttons), 3)]}
+                )
             return Answer(f"❌ Could not unmute: {_e(exc, 300)}")
         return Answer(f"🔔 Maintenance window #{mute.id} (<code>{_e(mute.scope(), 120)}</code>) ended by "
                       f"{_e(who, 64)}. Its alerts notify again.")

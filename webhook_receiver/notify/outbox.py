@@ -31,9 +31,10 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from ..store.base import AlertStore, Transaction, in_lists, utcnow
 
@@ -195,8 +196,8 @@ class Outbox:
         return [t for t in (self.d.time_out(r["sent_at"]) for r in rows) if t is not None]
 
     # ---- outcomes --------------------------------------------------------------------------------
-    def _update(self, ids: Sequence[int], sets: str, values: "Callable[[Transaction], tuple]",
-                after: "Callable[[Transaction], None] | None" = None, where: str = "") -> None:
+    def _update(self, ids: Sequence[int], sets: str, values: Callable[[Transaction], tuple],
+                after: Callable[[Transaction], None] | None = None, where: str = "") -> None:
         """`UPDATE notifications SET <sets> WHERE id IN (ids) <where>` in one transaction; `values(tx)`
         gives the SET parameters (they may use the transaction's time)."""
         if not ids:

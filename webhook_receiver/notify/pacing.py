@@ -15,7 +15,7 @@ import bisect
 import threading
 import time
 from collections import deque
-from typing import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from .channels.base import ChannelLimits
 from .model import severity_rank

@@ -9,8 +9,10 @@ mentions follows Telegram's severities. Watchdog queues nothing: it feeds the de
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
 from vocabulary import WATCHDOG
-from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from .channel_map import ChannelMap
 from .outbox import Outbox
@@ -43,7 +45,7 @@ class NotifyPlanner:
         self.channel_map = channel_map
         self.on_heartbeat = on_heartbeat
 
-    def rows_for(self, change: "AlertChange") -> list[dict[str, Any]]:
+    def rows_for(self, change: AlertChange) -> list[dict[str, Any]]:
         if change.alertname in HEARTBEAT_ALERTNAMES:
             return []
         if change.kind == "new":
@@ -63,7 +65,7 @@ class NotifyPlanner:
                              "payload": {"alertname": change.alertname, **extra}})
         return rows
 
-    def __call__(self, tx: "Transaction", changes: "list[AlertChange]", payload: "WebhookPayload") -> None:
+    def __call__(self, tx: Transaction, changes: list[AlertChange], payload: WebhookPayload) -> None:
         rows: list[dict[str, Any]] = []
         heartbeat = False
         for change in changes:

@@ -31,8 +31,9 @@ row is still waiting (one line tells both).
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from .model import AlertView, severity_rank
 from .pacing import Shares

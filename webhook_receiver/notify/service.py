@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import yaml
 
@@ -138,7 +139,7 @@ class NotifyService:
         deadman = self.deadman if self.settings.deadman_enabled else None
         return [w for w in (self.graphs, self.bot_setup, self.poller, deadman, self.digest) if w is not None]
 
-    def start(self) -> "NotifyService":
+    def start(self) -> NotifyService:
         self.dispatcher.start()
         for worker in self._workers():
             worker.start()

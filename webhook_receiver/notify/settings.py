@@ -6,10 +6,12 @@ come from the channel registry, so a new channel adds its own.
 """
 from __future__ import annotations
 
-from vocabulary import DEFAULT_ALERTMANAGER_URL, SEVERITIES
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
+
+from vocabulary import DEFAULT_ALERTMANAGER_URL, SEVERITIES
 
 from ..setting_parsers import SettingsError, parse_bool, parse_float, parse_int, parse_list, parse_str
 from ..settings import parse_alertmanager_urls

@@ -13,7 +13,7 @@ __all__ = ["AlertChange", "AlertQuery", "AlertStore", "IngestHook", "IngestResul
            "open_store"]
 
 
-def open_store(url: str, settings: "Settings | None" = None) -> AlertStore:
+def open_store(url: str, settings: Settings | None = None) -> AlertStore:
     """The store for `url` (`sqlite:///PATH` or `postgresql://...`). Does not migrate."""
     if url.startswith(("postgresql://", "postgres://")):
         from .postgres import PostgresStore

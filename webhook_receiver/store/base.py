@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable, Iterator, Mapping, Sequence, TypeVar
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 from ..errors import NotFoundError, QueryError
-from .migrations import MIGRATIONS, latest_version
-from .changes import AlertChange, IngestHook, no_hook
 from ..payload import ParsedAlert, WebhookPayload
+from .changes import AlertChange, IngestHook, no_hook
+from .migrations import MIGRATIONS, latest_version
 
 __all__ = [
     "AlertQuery",
@@ -64,7 +65,7 @@ REPLICA_START_WINDOW = timedelta(minutes=10)
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 T = TypeVar("T")
@@ -215,7 +216,9 @@ class AlertStore(ABC):
         """Raise `StorageUnavailable` unless storage answers a trivial query."""
 
     @abstractmethod
-    def _ingest_rows(self, tx: Transaction, payload: WebhookPayload, alerts: list[ParsedAlert]) -> tuple[int, list[AlertChange]]:
+    def _ingest_rows(
+        self, tx: Transaction, payload: WebhookPayload, alerts: list[ParsedAlert]
+    ) -> tuple[int, list[AlertChange]]:
         """Insert the raw payload and upsert its alerts; return (payload id, changes)."""
 
     # ---- migrations ----
@@ -249,6 +252,7 @@ class AlertStore(ABC):
     def _lock_fingerprints(self, tx: Transaction, fingerprints: list[str]) -> None:
         """Serialise ingests that touch the same fingerprints (several receivers, several HA
         Alertmanagers posting at once). A backend with one writer at a time needs nothing."""
+        return None
 
     def _same_occurrence(self, tx: Transaction, alerts: list[ParsedAlert]) -> list[ParsedAlert]:
         """Give an alert the start of the occurrence it belongs to when another Prometheus replica
@@ -264,7 +268,7 @@ class AlertStore(ABC):
         try:
             earliest = first - REPLICA_START_WINDOW
         except OverflowError:  # a start in the year 1 (Go's zero time and its neighbours)
-            earliest = datetime.min.replace(tzinfo=timezone.utc)
+            earliest = datetime.min.replace(tzinfo=UTC)
         known: dict[str, list[tuple[datetime, datetime | None]]] = {}
         for chunk, marks in in_lists(fps):
             # firing, or started since `earliest`; written as NOT (... AND ...) because SQLite turns

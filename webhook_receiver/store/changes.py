@@ -7,9 +7,10 @@ supplies the hook.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Callable, Literal
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from ..payload import WebhookPayload
@@ -46,6 +47,6 @@ class AlertChange:
 IngestHook = Callable[["Transaction", "list[AlertChange]", "WebhookPayload"], None]
 
 
-def no_hook(tx: "Transaction", changes: "list[AlertChange]", payload: "WebhookPayload") -> None:
+def no_hook(tx: Transaction, changes: list[AlertChange], payload: WebhookPayload) -> None:
     """The default: store only."""
     return None

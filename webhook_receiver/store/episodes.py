@@ -8,9 +8,10 @@ commit together.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from .base import ALERT_COLUMNS, ORIGIN_POLLED, AlertStore, Transaction, in_lists, ms_floor
 
@@ -77,7 +78,9 @@ class HistoryTables:
             "am_last_seen_at, origin FROM alerts WHERE status = 'firing'")
         return [self._alert(r) for r in rows]
 
-    def alerts_for(self, tx: Transaction, keys: Iterable[tuple[str, datetime]]) -> dict[tuple[str, datetime], dict[str, Any]]:
+    def alerts_for(
+        self, tx: Transaction, keys: Iterable[tuple[str, datetime]]
+    ) -> dict[tuple[str, datetime], dict[str, Any]]:
         """Stored occurrences (any status) matching Alertmanager's (fingerprint, millisecond startsAt)."""
         wanted: dict[str, set[datetime]] = {}
         for fp, start in keys:
@@ -118,7 +121,9 @@ class HistoryTables:
     def mark_seen(self, tx: Transaction, alert_ids: Sequence[int]) -> None:
         """Alertmanager listed these alerts now (kept so an end time survives a restart)."""
         for chunk, marks in in_lists(alert_ids):
-            tx.execute(f"UPDATE alerts SET am_last_seen_at = %s WHERE id IN ({marks})", (self.d.time_in(tx.now), *chunk))
+            tx.execute(
+                f"UPDATE alerts SET am_last_seen_at = %s WHERE id IN ({marks})", (self.d.time_in(tx.now), *chunk)
+            )
 
     def resolve_reconciled(self, tx: Transaction, alert_id: int, ends_at: datetime,
                            last_seen: datetime | None) -> dict[str, Any] | None:
@@ -146,10 +151,12 @@ class HistoryTables:
         meta["reconcileReopened"] = trace[-20:]
         tx.execute("UPDATE alerts SET status = 'firing', ends_at = NULL, reconciled_at = NULL, am_last_seen_at = %s, "
                    "metadata = %s WHERE id = %s", (self.d.time_in(tx.now), self.d.json_in(meta), alert_id))
-        tx.execute("UPDATE suppressed_episodes SET ended_at = NULL WHERE alert_id = %s AND ended_at = %s "
-                   "AND NOT EXISTS (SELECT 1 FROM suppressed_episodes o WHERE o.alert_id = suppressed_episodes.alert_id "
-                   "AND o.kind = suppressed_episodes.kind AND o.cause = suppressed_episodes.cause AND o.ended_at IS NULL)",
-                   (alert_id, row["ends_at"]))
+        tx.execute(
+            "UPDATE suppressed_episodes SET ended_at = NULL WHERE alert_id = %s AND ended_at = %s "
+            "AND NOT EXISTS (SELECT 1 FROM suppressed_episodes o WHERE o.alert_id = suppressed_episodes.alert_id "
+            "AND o.kind = suppressed_episodes.kind AND o.cause = suppressed_episodes.cause AND o.ended_at IS NULL)",
+            (alert_id, row["ends_at"]),
+        )
         return True
 
     # ---- suppressed episodes ----------------------------------------------------------------------
@@ -190,7 +197,10 @@ class HistoryTables:
             conds.append("silence_ends_at IS NULL OR silence_ends_at <> %s")
             wvals.append(d.time_in(c.silence_ends_at))
         if c.silence_created_by is not None:
-            sets += ["silence_created_by = coalesce(silence_created_by, %s)", "silence_comment = coalesce(silence_comment, %s)"]
+            sets += [
+                "silence_created_by = coalesce(silence_created_by, %s)",
+                "silence_comment = coalesce(silence_comment, %s)",
+            ]
             vals += [c.silence_created_by, c.silence_comment]
             conds.append("silence_created_by IS NULL")
         if c.inhibiting_alert_id is not None:
@@ -198,9 +208,11 @@ class HistoryTables:
             vals.append(c.inhibiting_alert_id)
             conds.append("inhibiting_alert_id IS NULL")
         if sets:
-            tx.execute(f"UPDATE suppressed_episodes SET {', '.join(sets)} WHERE alert_id = %s AND kind = %s AND cause = %s "
-                       f"AND ended_at IS NULL AND ({' OR '.join('(' + x + ')' for x in conds)})",
-                       (*vals, alert_id, c.kind, c.cause, *wvals))
+            tx.execute(
+                f"UPDATE suppressed_episodes SET {', '.join(sets)} WHERE alert_id = %s AND kind = %s AND cause = %s "
+                f"AND ended_at IS NULL AND ({' OR '.join('(' + x + ')' for x in conds)})",
+                (*vals, alert_id, c.kind, c.cause, *wvals),
+            )
         return False
 
     @staticmethod
@@ -223,8 +235,9 @@ class HistoryTables:
                 return self.episodes_for(ids, own)
         out: dict[int, list[dict[str, Any]]] = {}
         for chunk, marks in in_lists(ids):
-            for r in tx.fetchall(f"SELECT * FROM suppressed_episodes WHERE alert_id IN ({marks}) ORDER BY started_at, id",
-                                 chunk):
+            for r in tx.fetchall(
+                f"SELECT * FROM suppressed_episodes WHERE alert_id IN ({marks}) ORDER BY started_at, id", chunk
+            ):
                 out.setdefault(int(r["alert_id"]), []).append(self._episode(r))
         return out
 
@@ -259,7 +272,9 @@ class HistoryTables:
             r = dict(r)
             for c in ("created_at", "updated_at", "sent_at"):
                 r[c] = d.time_out(r[c])
-            r["remote_ids"] = [str(x) for x in (d.json_out(r["remote_ids"]) or [])] if r["remote_ids"] is not None else []
+            r["remote_ids"] = (
+                [str(x) for x in (d.json_out(r["remote_ids"]) or [])] if r["remote_ids"] is not None else []
+            )
             r["message_alerts"] = int(r["message_alerts"] or 0)
             out.append(r)
         return out

@@ -14,9 +14,9 @@ a number out of range) is `UnstorableInput` (400), never a 500.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
-from typing import Any, Iterator
+from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
@@ -25,10 +25,10 @@ from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
 from ..errors import StorageUnavailable, UnstorableInput
 from ..payload import ParsedAlert, WebhookPayload
+from ..settings import redact_url
 from .base import AlertStore, Dialect, Transaction, alert_metadata, classify
 from .breaker import CircuitBreaker
 from .changes import AlertChange
-from ..settings import redact_url
 
 __all__ = ["PostgresStore"]
 
@@ -202,7 +202,9 @@ class PostgresStore(AlertStore):
         tx.execute("SELECT count(pg_advisory_xact_lock(hashtextextended(f, 7676))) "
                    "FROM (SELECT unnest(%s::text[]) AS f ORDER BY 1) s", (fingerprints,))
 
-    def _ingest_rows(self, tx: Transaction, payload: WebhookPayload, alerts: list[ParsedAlert]) -> tuple[int, list[AlertChange]]:
+    def _ingest_rows(
+        self, tx: Transaction, payload: WebhookPayload, alerts: list[ParsedAlert]
+    ) -> tuple[int, list[AlertChange]]:
         params = {
             "now": tx.now, "group_key": payload.group_key, "receiver": payload.receiver,
             "pstatus": payload.status, "body": payload.raw, "count": len(payload.alerts),
@@ -231,10 +233,18 @@ class PostgresStore(AlertStore):
             r = by_key[(a.fingerprint, a.starts_at)]
             changes.append(
                 AlertChange(
-                    alert_id=int(r["id"]), kind=classify(r["old_status"], r["old_annotations"], a, r["old_receive_count"]),  # type: ignore[arg-type]
-                    fingerprint=a.fingerprint, starts_at=a.starts_at, status=r["status"],
-                    alertname=a.alertname, severity=a.severity, source=a.source, labels=a.labels,
-                    annotations=a.annotations, ends_at=r["ends_at"], generator_url=a.generator_url,
+                    alert_id=int(r["id"]),
+                    kind=classify(r["old_status"], r["old_annotations"], a, r["old_receive_count"]),  # type: ignore[arg-type]
+                    fingerprint=a.fingerprint,
+                    starts_at=a.starts_at,
+                    status=r["status"],
+                    alertname=a.alertname,
+                    severity=a.severity,
+                    source=a.source,
+                    labels=a.labels,
+                    annotations=a.annotations,
+                    ends_at=r["ends_at"],
+                    generator_url=a.generator_url,
                 )
             )
         return payload_id, changes

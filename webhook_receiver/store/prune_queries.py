@@ -47,7 +47,7 @@ class PruneCounts:
     def add(self, table: str, n: int) -> None:
         self.rows[table] = self.rows.get(table, 0) + n
 
-    def merge(self, other: "PruneCounts") -> None:
+    def merge(self, other: PruneCounts) -> None:
         for t, n in other.rows.items():
             self.add(t, n)
 
@@ -121,11 +121,17 @@ class Retention:
             out.add("suppressed_episodes", _one(
                 tx, f"SELECT count(*) AS n FROM suppressed_episodes WHERE alert_id IN ({old_ids})", (h, h)))
             # messages whose every notification belongs to a pruned alert, or that none refers to
-            out.add("messages", _one(
-                tx, "SELECT count(*) AS n FROM messages m WHERE EXISTS (SELECT 1 FROM notifications n "
+            out.add(
+                "messages",
+                _one(
+                    tx,
+                    "SELECT count(*) AS n FROM messages m WHERE EXISTS (SELECT 1 FROM notifications n "
                     f"WHERE n.message_ref = m.id AND n.alert_id IN ({old_ids})) AND NOT EXISTS (SELECT 1 FROM "
-                    f"notifications k WHERE k.message_ref = m.id AND (k.alert_id IS NULL OR k.alert_id NOT IN ({old_ids})))",
-                (h, h, h, h)))
+                    f"notifications k WHERE k.message_ref = m.id "
+                    f"AND (k.alert_id IS NULL OR k.alert_id NOT IN ({old_ids})))",
+                    (h, h, h, h),
+                ),
+            )
             out.add("messages", _one(tx, f"SELECT count(*) AS n {_OLD_LONE_MESSAGES}", (h,)))
             out.add("webhook_payloads", _one(tx, f"SELECT count(*) AS n {_OLD_PAYLOADS}", (p,)))
         return out

@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ..errors import StorageUnavailable, UnstorableInput
 from ..payload import ParsedAlert, WebhookPayload
@@ -43,7 +44,7 @@ class SQLiteDialect(Dialect):
         # sorts as text nor parses back; Alertmanager's zero time is year 1.
         if dt is None:
             return None
-        return dt.astimezone(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+        return dt.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
     def time_out(self, v: Any) -> datetime | None:
         if v is None or isinstance(v, datetime):
@@ -212,7 +213,9 @@ class SQLiteStore(AlertStore):
                 raise StorageUnavailable(f"sqlite: migration {version} failed: {exc}") from exc
 
     # ---- ingest: one writer, so read-then-write per alert is race free ----
-    def _ingest_rows(self, tx: Transaction, payload: WebhookPayload, alerts: list[ParsedAlert]) -> tuple[int, list[AlertChange]]:
+    def _ingest_rows(
+        self, tx: Transaction, payload: WebhookPayload, alerts: list[ParsedAlert]
+    ) -> tuple[int, list[AlertChange]]:
         d = self.dialect
         now = d.time_in(tx.now)
         cur = tx.execute(
@@ -232,15 +235,34 @@ class SQLiteStore(AlertStore):
             if old is None:
                 ends = d.time_in(a.ends_at or tx.now) if a.status == "resolved" else None
                 row = tx.fetchone(
-                    'INSERT INTO alerts (fingerprint, starts_at, alertname, status, severity, source, title, '
+                    "INSERT INTO alerts (fingerprint, starts_at, alertname, status, severity, source, title, "
                     'message, labels, annotations, metadata, "timestamp", last_received_at, ends_at, '
-                    "receive_count, acknowledged) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 1, 0) "
+                    "receive_count, acknowledged) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 1, 0) "
                     "RETURNING id",
-                    (a.fingerprint, starts, a.alertname, a.status, a.severity, a.source, a.title, a.message,
-                     d.json_in(a.labels), d.json_in(a.annotations), meta, now, now, ends),
+                    (
+                        a.fingerprint,
+                        starts,
+                        a.alertname,
+                        a.status,
+                        a.severity,
+                        a.source,
+                        a.title,
+                        a.message,
+                        d.json_in(a.labels),
+                        d.json_in(a.annotations),
+                        meta,
+                        now,
+                        now,
+                        ends,
+                    ),
                 )
                 assert row is not None
-                alert_id, status, ends_dt = int(row["id"]), a.status, (a.ends_at or tx.now) if a.status == "resolved" else None
+                alert_id, status, ends_dt = (
+                    int(row["id"]),
+                    a.status,
+                    (a.ends_at or tx.now) if a.status == "resolved" else None,
+                )
                 kind = "new"
             else:
                 alert_id = int(old["id"])

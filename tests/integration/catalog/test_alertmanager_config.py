@@ -2,17 +2,16 @@
 inhibitions of CONTRACT section 4 evaluated by a real Alertmanager."""
 from __future__ import annotations
 
-from tests.support import paths
 import subprocess
 import time
-from datetime import datetime, timezone
-from pathlib import Path
+from datetime import UTC, datetime
 
 import pytest
 import requests
 
 from catalog import SEVERITIES, SOURCES, load_catalog
 from local_stack.processes import require_binary
+from tests.support import paths
 
 REPO = paths.REPO
 AMTOOL = require_binary("amtool", "alertmanager")
@@ -60,7 +59,7 @@ def am(alertmanager_factory, tmp_path) -> str:
 
 
 def _post(am: str, *label_sets: dict[str, str]) -> None:
-    now = datetime.now(timezone.utc).isoformat()
+    now = datetime.now(UTC).isoformat()
     r = requests.post(f"{am}/api/v2/alerts", json=[{"labels": ls, "startsAt": now} for ls in label_sets], timeout=5)
     assert r.status_code == 200, r.text
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime, timedelta, timezone
-from typing import Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -88,7 +88,7 @@ def history_db(pg_cluster) -> Iterator[str]:
         c.execute("CREATE DATABASE dashboards")
     store = open_store(url)
     store.migrate()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     iso = lambda dt: dt.isoformat().replace("+00:00", "Z")  # noqa: E731
     samples = [
         am_alert("ExchangeFrozen", "P0", starts_at=iso(now - timedelta(hours=3)), labels={"exchange": "upbit"}),

@@ -2,13 +2,12 @@
 checked with the catalog's tests)."""
 from __future__ import annotations
 
-from tests.support import paths
 import subprocess
-from pathlib import Path
 
 import pytest
 
 from local_stack.processes import require_binary
+from tests.support import paths
 
 REPO = paths.REPO
 

@@ -18,10 +18,9 @@ in (the inhibitions there are scoped to our alerts).
 """
 from __future__ import annotations
 
-from tests.support import paths
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -31,6 +30,7 @@ import yaml
 from catalog import AlertDef, load_catalog, render_alertmanager_config
 from catalog.render_existing import render_merged
 from local_stack.processes import free_port
+from tests.support import paths
 
 REPO = paths.REPO
 CATALOG = load_catalog()
@@ -158,7 +158,7 @@ def test_every_inhibition_pair_in_a_real_alertmanager(alertmanager_factory, tmp_
     cfg.write_text(text)
     _, am = alertmanager_factory(cfg)
 
-    now = datetime.now(timezone.utc).isoformat()
+    now = datetime.now(UTC).isoformat()
     batch = [{"labels": labels, "startsAt": now} for c in CASES for labels in c.alerts]
     expected: dict[Labels, tuple[str, str]] = {}
     for c in CASES:

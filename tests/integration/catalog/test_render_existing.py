@@ -7,7 +7,6 @@ scrape job and rule files added.
 """
 from __future__ import annotations
 
-from tests.support import paths
 import subprocess
 from pathlib import Path
 
@@ -15,9 +14,10 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from d76_cli.generate import command as generate
 from catalog import SEVERITIES, SOURCES, load_catalog
+from d76_cli.generate import command as generate
 from local_stack.processes import require_binary
+from tests.support import paths
 
 REPO = paths.REPO
 AMTOOL = require_binary("amtool", "alertmanager")

@@ -6,13 +6,9 @@ incident fires its alert with the right severity and labels, and it clears when 
 """
 from __future__ import annotations
 
-from tests.support import paths
-import shutil
-import subprocess
 import sys
 import time
-from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 import requests
@@ -20,6 +16,7 @@ import yaml
 
 from catalog import load_catalog, render_prometheus_config, render_rule_files
 from local_stack.processes import ManagedProcess, free_port, start_prometheus, wait_http_ok
+from tests.support import paths
 
 REPO = paths.REPO
 DEADLINE = 45.0

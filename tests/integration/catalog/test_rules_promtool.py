@@ -1,7 +1,6 @@
 """promtool against the generated files: syntax, config, and the generated unit tests of every alert."""
 from __future__ import annotations
 
-from tests.support import paths
 import shutil
 import subprocess
 from pathlib import Path
@@ -10,6 +9,7 @@ import yaml
 
 from catalog import load_catalog, write_generated
 from local_stack.processes import require_binary
+from tests.support import paths
 
 REPO = paths.REPO
 PROMTOOL = require_binary("promtool", "prometheus")

@@ -1,10 +1,10 @@
 """The README's first command ends in `d76 demo`: it must run the whole pipeline and finish by itself."""
 from __future__ import annotations
 
-from tests.support import paths
 import subprocess
 import sys
-from pathlib import Path
+
+from tests.support import paths
 
 REPO = paths.REPO
 

@@ -1,17 +1,16 @@
 """`send_alert` against a real Alertmanager running the generated configuration."""
 from __future__ import annotations
 
-from tests.support import paths
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
-from pathlib import Path
+from datetime import UTC, datetime
 
 import pytest
 import requests
 
 from exporter.events import AlertClient, send_alert
+from tests.support import paths
 
 REPO = paths.REPO
 
@@ -51,7 +50,7 @@ def test_event_arrives_with_labels_and_routes_like_a_rule(alertmanager):
 
 
 def test_event_is_inhibited_by_a_p0_on_the_same_exchange(alertmanager):
-    now = datetime.now(timezone.utc).isoformat()
+    now = datetime.now(UTC).isoformat()
     requests.post(f"{alertmanager}/api/v2/alerts", timeout=5, json=[{
         "labels": {"alertname": "ExchangeFrozen", "severity": "P0", "source": "exchange_health",
                    "exchange": "upbit", "job": "d75"}, "startsAt": now}]).raise_for_status()

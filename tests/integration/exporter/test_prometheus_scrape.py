@@ -3,16 +3,16 @@ Prometheus loaded with rules from the catalog: per-exchange thresholds and retir
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 import requests
 import yaml
 from prometheus_client import CollectorRegistry
 
-from exporter import D75Metrics, ExchangeHealthHooks, make_metrics_app, serve_in_thread
 from catalog import load_catalog, render_prometheus_config, render_rule_files
+from exporter import D75Metrics, ExchangeHealthHooks, make_metrics_app, serve_in_thread
 from local_stack.processes import free_port
 
 DEADLINE = 30.0
@@ -34,7 +34,9 @@ class Bot:
         """Active (pending or firing) alerts `name` by exchange, from /api/v1/alerts."""
         r = requests.get(f"{self.prom_url}/api/v1/alerts", timeout=10)
         r.raise_for_status()
-        return {a["labels"].get("exchange", ""): a for a in r.json()["data"]["alerts"] if a["labels"]["alertname"] == name}
+        return {
+            a["labels"].get("exchange", ""): a for a in r.json()["data"]["alerts"] if a["labels"]["alertname"] == name
+        }
 
     def wait(self, predicate: Callable[[], object], what: str, tick: Callable[[], None] = lambda: None) -> object:
         deadline = time.monotonic() + DEADLINE
@@ -87,8 +89,10 @@ def test_per_exchange_threshold_fires_for_upbit_and_not_for_binance(bot_factory)
         assert "binance" not in bot.alerts("ExchangeLatencyCritical")
         time.sleep(0.25)
     bot.health.on_rest_latency("binance", 2.5)
-    firing = bot.wait(lambda: "binance" in bot.alerts("ExchangeLatencyCritical") and bot.alerts("ExchangeLatencyCritical"),
-                      "ExchangeLatencyCritical for binance past the default")
+    firing = bot.wait(
+        lambda: "binance" in bot.alerts("ExchangeLatencyCritical") and bot.alerts("ExchangeLatencyCritical"),
+        "ExchangeLatencyCritical for binance past the default",
+    )
     assert "over 2s" in firing["binance"]["annotations"]["description"]
 
 

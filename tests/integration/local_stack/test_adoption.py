@@ -8,16 +8,15 @@ subprocesses and find the stack from its state folder; `d76 stack status` follow
 """
 from __future__ import annotations
 
-from tests.support import paths
 import os
 import re
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import requests
@@ -26,6 +25,7 @@ import yaml
 from exporter import D75Metrics, ExchangeHealthHooks, make_metrics_app
 from exporter.serve import RunningServer, serve_in_thread
 from local_stack.processes import free_port, port_in_use
+from tests.support import paths
 from tests.support.fakes import FakeTelegram
 
 REPO = paths.REPO

@@ -5,31 +5,33 @@ Alerts go the whole real way: the test's own exporter (the project's `D75Metrics
 `ExchangeHealthHooks`, served on the port the replicas scrape) sets exchanges DEGRADED and back;
 both Prometheus replicas evaluate the generated rules and send to all three Alertmanagers, which
 post to both receivers. Each exchange has a unique name (`ha017`), so it can be counted in history,
-outbox and Telegram texts (`tests/support/delivery.py`). One stack for the module, started and stopped with `d76 stack up --ha` / `d76 stack down`.
+outbox and Telegram texts (`tests/support/delivery.py`). One stack for the module, started and stopped
+with `d76 stack up --ha` / `d76 stack down`.
 """
 from __future__ import annotations
 
-from tests.support import paths
-from catalog import deploy_configs
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator, TypeVar
+from typing import TypeVar
 
 import psycopg
 import pytest
 import requests
 import yaml
 
+from catalog import deploy_configs
 from exporter import D75Metrics, ExchangeHealthHooks, make_metrics_app, serve_in_thread
 from local_stack.probes import probe_alertmanager
 from local_stack.processes import port_in_use
 from local_stack.runner import Stack, StackConfig
-from tests.support.fakes import FakeTelegram
+from tests.support import paths
 from tests.support.delivery import TOLD_STATUSES, DeliveryReport, delivery_report
+from tests.support.fakes import FakeTelegram
 
 REPO = paths.REPO
 ALERT = "ExchangeDegraded"   # P2, no `for`: fires at the first evaluation that sees status 1
@@ -208,7 +210,9 @@ def _lane_holder(ha: HA) -> tuple[str | None, int]:
     """Which receiver delivers the Telegram chat now (the lane's lease owner is host:pid:random), and
     how many of the chat's rows are still waiting."""
     with psycopg.connect(ha.db) as conn:
-        row = conn.execute("SELECT owner FROM notify_lanes WHERE channel = 'telegram' AND lease_until > now()").fetchone()
+        row = conn.execute(
+            "SELECT owner FROM notify_lanes WHERE channel = 'telegram' AND lease_until > now()"
+        ).fetchone()
         waiting = conn.execute("SELECT count(*) FROM notifications WHERE channel = 'telegram' "
                                "AND status IN ('pending', 'sending')").fetchone()[0]
     if row is None:

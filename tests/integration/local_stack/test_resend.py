@@ -9,15 +9,15 @@ Real simulator, Prometheus, Alertmanager and receiver; the fake Telegram Bot API
 """
 from __future__ import annotations
 
-from catalog import deploy_configs
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 import requests
 
-from catalog import load_catalog, parse_duration
+from catalog import deploy_configs, load_catalog, parse_duration
 from local_stack.runner import Stack, StackConfig
 from tests.support.fakes import FakeTelegram
 

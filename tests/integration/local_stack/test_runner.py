@@ -2,7 +2,6 @@
 mode; status and down from another process (the CLI)."""
 from __future__ import annotations
 
-from tests.support import paths
 import os
 import socket
 import subprocess
@@ -14,6 +13,7 @@ import requests
 
 from local_stack.processes import StartupError, free_port, port_in_use
 from local_stack.runner import Stack, StackConfig
+from tests.support import paths
 
 REPO = paths.REPO
 
@@ -32,7 +32,9 @@ def test_port_taken_is_named_and_nothing_starts(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", cfg.alertmanager_port))
         s.listen(1)
-        with pytest.raises(StartupError, match=rf"alertmanager: port 127.0.0.1:{cfg.alertmanager_port} is already in use"):
+        with pytest.raises(
+            StartupError, match=rf"alertmanager: port 127.0.0.1:{cfg.alertmanager_port} is already in use"
+        ):
             Stack(cfg).up()
     assert not port_in_use(cfg.exporter_port) and not port_in_use(cfg.receiver_port)
 

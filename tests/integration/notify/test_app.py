@@ -171,8 +171,12 @@ def test_ack_through_the_api_edits_the_telegram_message(pg_url, tg) -> None:
         [edit] = tg.wait_edits(1)
         assert "Acked by lee" in tg.find_message(CHAT, msg.message_id).visible_text
         assert edit["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == f"sil:{alert_id}:1h"
-        wait(lambda: {(d["kind"], d["status"]) for d in client.get(f"/api/alerts/{alert_id}").json["alert"]["deliveries"]}
-             == {("firing", "sent"), ("ack", "sent")})
+        wait(
+            lambda: (
+                {(d["kind"], d["status"]) for d in client.get(f"/api/alerts/{alert_id}").json["alert"]["deliveries"]}
+                == {("firing", "sent"), ("ack", "sent")}
+            )
+        )
     finally:
         app.extensions["d76_receiver"].store.close()
 
@@ -220,7 +224,9 @@ def test_console_dry_run_without_token(pg_url, capsys) -> None:
         post_alerts(client, am_alert("GlobalDailyLoss", "P0", source="risk_guard",
                                      annotations={"summary": "일일 손실 한도 초과"}))
         alert_id = client.get("/api/alerts").json["alerts"][0]["id"]
-        wait(lambda: [d["status"] for d in client.get(f"/api/alerts/{alert_id}").json["alert"]["deliveries"]] == ["sent"])
+        wait(
+            lambda: [d["status"] for d in client.get(f"/api/alerts/{alert_id}").json["alert"]["deliveries"]] == ["sent"]
+        )
         out = capsys.readouterr().out
         assert "[telegram dry-run]" in out and "🚨 [P0] 일일 손실 한도 초과" in out
     finally:
@@ -231,7 +237,9 @@ def test_ack_all_and_silence_all_on_a_packed_message(pg_url, tg, alertmanager) -
     app = make_app(pg_url, tg, TELEGRAM_WEBHOOK_SECRET=SECRET, ALERTMANAGER_URL=alertmanager)
     client = app.test_client()
     try:
-        post_alerts(client, *[am_alert("ExchangeDown", "P1", labels={"exchange": ex}) for ex in ("okx", "kraken", "bybit")])
+        post_alerts(
+            client, *[am_alert("ExchangeDown", "P1", labels={"exchange": ex}) for ex in ("okx", "kraken", "bybit")]
+        )
         [msg] = tg.wait_messages(1)  # three at once: one packed message
         assert msg.visible_text.startswith("⚠️ 3 alerts firing (P1 3)")
         datas = [b["callback_data"] for row in msg.reply_markup["inline_keyboard"] for b in row]

@@ -1,7 +1,7 @@
 """Channel clients against local servers speaking the real protocols (fake Bot API, Slack, Discord, SMTP)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -136,7 +136,7 @@ def test_discord_embeds_and_429_json_retry_after() -> None:
 
 
 def test_smtp_digest_has_both_parts_and_auth() -> None:
-    now = datetime(2026, 11, 23, 8, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 23, 8, tzinfo=UTC)
     alerts = [AlertView.from_row({"alertname": "DiskFreeLow", "severity": "P3", "status": "firing",
                                   "labels": {"path": "/data"}, "annotations": {"summary": "디스크 <10%"},
                                   "starts_at": "2026-11-23T01:00:00Z"}),

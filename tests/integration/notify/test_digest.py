@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from tests.support.fakes import SMTPServer
 from tests.support.fakes.payloads import am_alert, am_payload
@@ -22,7 +22,7 @@ from webhook_receiver.store import open_store
 
 
 def seed(store, settings) -> None:
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:00:00Z")
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:00:00Z")
     alerts = [am_alert("DiskFreeLowEarly", "P3", source="system", starts_at=now, labels={"path": "/data"}),
               am_alert("RateLimitEarly", "P3", source="rate_limiter", starts_at=now, labels={"exchange": "upbit"}),
               am_alert("RouteScoreLow", "P2", source="arb_route", starts_at=now)]
@@ -35,9 +35,15 @@ def seed(store, settings) -> None:
 
 def test_scheduled_digest_goes_out_once_through_the_outbox(pg_url) -> None:
     with SMTPServer() as smtp:
-        settings = load_notify_settings({"SMTP_HOST": smtp.host, "SMTP_PORT": str(smtp.port),
-                                         "ALERT_EMAIL_FROM": "d76@example.org", "ALERT_EMAIL_TO": "ops@example.org,cto@example.org",
-                                         "DIGEST_HOUR_UTC": "8"})
+        settings = load_notify_settings(
+            {
+                "SMTP_HOST": smtp.host,
+                "SMTP_PORT": str(smtp.port),
+                "ALERT_EMAIL_FROM": "d76@example.org",
+                "ALERT_EMAIL_TO": "ops@example.org,cto@example.org",
+                "DIGEST_HOUR_UTC": "8",
+            }
+        )
         store = open_store(pg_url)
         store.migrate()
         try:
@@ -46,7 +52,7 @@ def test_scheduled_digest_goes_out_once_through_the_outbox(pg_url) -> None:
             outbox = Outbox(store)
             assert [(r["severity"], r["channel"]) for r in outbox.list()] == [("P2", "telegram")]
             sched = DigestScheduler(store, outbox, settings)
-            at = datetime.now(timezone.utc)
+            at = datetime.now(UTC)
             assert sched.queue(at) is True
             assert sched.queue(at) is False  # once per day, across processes
             d = Dispatcher(store, outbox, build_channels(settings), settings, DEFAULT_CHANNEL_MAP,
@@ -69,9 +75,9 @@ def test_scheduled_digest_goes_out_once_through_the_outbox(pg_url) -> None:
 
 
 def test_next_run_is_the_configured_hour() -> None:
-    now = datetime(2026, 11, 23, 9, 30, tzinfo=timezone.utc)
-    assert next_run(now, 8) == datetime(2026, 11, 24, 8, tzinfo=timezone.utc)
-    assert next_run(now, 10) == datetime(2026, 11, 23, 10, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
+    assert next_run(now, 8) == datetime(2026, 11, 24, 8, tzinfo=UTC)
+    assert next_run(now, 10) == datetime(2026, 11, 23, 10, tzinfo=UTC)
 
 
 def test_cli_send_now_and_preview(pg_url, tmp_path) -> None:
@@ -90,5 +96,7 @@ def test_cli_send_now_and_preview(pg_url, tmp_path) -> None:
         assert sent.returncode == 0, sent.stderr
         assert "digest sent to ops@example.org: 2 P3 alerts (1 open, 1 resolved)" in sent.stdout
         assert smtp.wait_messages(1)[0].message.get_body(("html",)) is not None
-        off = subprocess.run([*cli, "--send-now"], env={**env, "SMTP_HOST": ""}, capture_output=True, text=True, timeout=60)
+        off = subprocess.run(
+            [*cli, "--send-now"], env={**env, "SMTP_HOST": ""}, capture_output=True, text=True, timeout=60
+        )
         assert off.returncode == 1 and "email digest is off" in off.stderr

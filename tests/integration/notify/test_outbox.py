@@ -101,8 +101,8 @@ def test_racing_processes_never_both_hold_a_lane(store) -> None:
 
 
 def test_version_3_upgrades_a_postgresql_database_with_rows(pg_url) -> None:
-    from webhook_receiver.store.migrations import MIGRATIONS
     from webhook_receiver.store import open_store
+    from webhook_receiver.store.migrations import MIGRATIONS
 
     s = open_store(pg_url)
     try:

@@ -13,8 +13,10 @@ counted) when Prometheus is down.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from datetime import UTC
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -246,7 +248,9 @@ def test_alerts_paged_then_ack(console: Console) -> None:
     console.tg.press_button("ap:2", chat_id=DM, message_id=reply.message_id, user_id=OPERATOR)
     console.tg.wait_edits(n_edits + 1, 15)
     page2 = console.tg.find_message(DM, reply.message_id)
-    assert "page 2/2" in page2.visible_text and [b["callback_data"] for b in page2.reply_markup["inline_keyboard"][0]] == ["ap:1"]
+    assert "page 2/2" in page2.visible_text and [
+        b["callback_data"] for b in page2.reply_markup["inline_keyboard"][0]
+    ] == ["ap:1"]
     assert console.tg.wait_callback_answers(1)[-1]["text"] == "Page 2"
 
     only = console.command("/alerts route=r03-x-BTC", chat=DM).visible_text
@@ -357,8 +361,15 @@ def test_graph_absent_when_prometheus_is_down(tmp_path: Path) -> None:
         port = free_port()
         dead_prometheus = f"http://127.0.0.1:{free_port()}"
         am = f"http://127.0.0.1:{free_port()}"  # not needed here: nothing is silenced
-        proc, _ = _receiver(tmp_path, tg, port, am, dead_prometheus, _channel_map(tmp_path, {"upbit": tg.create_topic(MAIN)}),
-                            name="receiver-noprom")
+        proc, _ = _receiver(
+            tmp_path,
+            tg,
+            port,
+            am,
+            dead_prometheus,
+            _channel_map(tmp_path, {"upbit": tg.create_topic(MAIN)}),
+            name="receiver-noprom",
+        )
         try:
             c = Console(tg, f"http://127.0.0.1:{port}", am, dead_prometheus, {}, tmp_path / "x", proc)
             t0 = time.monotonic()
@@ -381,7 +392,7 @@ def test_maintenance_windows_and_answers_on_postgresql(pg_url: str, alertmanager
     """The new tables and queries on PostgreSQL: a window opened, ended by /unsilence of its silence,
     the covered alert's message refreshed; an answer found by its message; a graph row's life."""
     import json
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from webhook_receiver.alertmanager_api import AlertmanagerClient
     from webhook_receiver.notify.actions import AlertActions
@@ -409,7 +420,7 @@ def test_maintenance_windows_and_answers_on_postgresql(pg_url: str, alertmanager
         assert sil["id"] == mute.silence_id and ended is not None and ended.ended_by == "telegram:lee"
         assert actions.mutes() == [] and actions.get_mute(mute.id).ended_at is not None
         [alert] = store.list_alerts(AlertQuery())
-        assert alert["silenced_until"] <= datetime.now(timezone.utc)
+        assert alert["silenced_until"] <= datetime.now(UTC)
 
         lane = Lane("telegram", MAIN)
         outbox.enqueue_now([{"channel": "telegram", "destination": MAIN, "kind": "reply", "dedupe_key": "reply:x",

@@ -5,18 +5,19 @@ restart), on a PostgreSQL cluster of its own so the shared session cluster is ne
 """
 from __future__ import annotations
 
-from tests.support import paths
 import shutil
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import requests
 
 from local_stack.processes import ManagedProcess, PostgresCluster
+from tests.support import paths
 
 TOKEN = "am-test-token-123"
 HDR = {"Authorization": f"Bearer {TOKEN}"}
@@ -27,8 +28,16 @@ Receiver = tuple[ManagedProcess, str]
 @pytest.fixture
 def start_receiver(receiver_process: Callable[..., Receiver]) -> Callable[..., Receiver]:
     def start(database_url: str, **extra: str) -> Receiver:
-        return receiver_process({"DATABASE_URL": database_url, "RECEIVER_TOKEN": TOKEN, "NOTIFICATIONS_ENABLED": "false",
-                                 "RECEIVER_DB_POOL_TIMEOUT": "1", **extra}, threads=4)
+        return receiver_process(
+            {
+                "DATABASE_URL": database_url,
+                "RECEIVER_TOKEN": TOKEN,
+                "NOTIFICATIONS_ENABLED": "false",
+                "RECEIVER_DB_POOL_TIMEOUT": "1",
+                **extra,
+            },
+            threads=4,
+        )
 
     return start
 
@@ -99,7 +108,7 @@ def test_alertmanager_to_receiver(database_url: str, tmp_path: Path, start_recei
                                   alertmanager_factory: Callable[[Path], tuple[ManagedProcess, str]]) -> None:
     _, url = start_receiver(database_url)
     _, am = alertmanager_factory(am_config(tmp_path, url))
-    t0 = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(seconds=30)
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30)
     group = [am_alert("RouteScoreLow", f"upbit-binance-{s}", t0) for s in ("BTC", "ETH", "XRP")]
     push(am, group + [am_alert("ExchangeFrozen", "-", t0, sev="P0")])
 
@@ -109,11 +118,13 @@ def test_alertmanager_to_receiver(database_url: str, tmp_path: Path, start_recei
     low = [a for a in alerts if a["alertname"] == "RouteScoreLow"]
     # one grouped notification carried the three RouteScoreLow alerts
     assert len({a["metadata"]["groupKey"] for a in low}) == 1 and "RouteScoreLow" in low[0]["metadata"]["groupKey"]
-    assert all(a["status"] == "firing" and a["starts_at"] == t0.isoformat().replace("+00:00", ".000000Z") for a in alerts)
+    assert all(
+        a["status"] == "firing" and a["starts_at"] == t0.isoformat().replace("+00:00", ".000000Z") for a in alerts
+    )
     assert all(len(a["fingerprint"]) == 16 for a in alerts)
 
     # resolve one of the group: same labels and startsAt, endsAt in the past
-    t_end = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(seconds=1)
+    t_end = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
     push(am, [am_alert("RouteScoreLow", "upbit-binance-BTC", t0, ends=t_end)])
     resolved = poll(lambda: stored(url, status="resolved"), "the resolve")
     assert [a["labels"]["route"] for a in resolved] == ["upbit-binance-BTC"]
@@ -122,8 +133,11 @@ def test_alertmanager_to_receiver(database_url: str, tmp_path: Path, start_recei
     assert {a["status"] for a in stored(url, status="firing")} == {"firing"} and len(stored(url, status="firing")) == 3
 
 
-def test_storage_outage_then_retries_stored_once(tmp_path: Path, start_receiver: Callable[..., Receiver],
-                                                 alertmanager_factory: Callable[[Path], tuple[ManagedProcess, str]]) -> None:
+def test_storage_outage_then_retries_stored_once(
+    tmp_path: Path,
+    start_receiver: Callable[..., Receiver],
+    alertmanager_factory: Callable[[Path], tuple[ManagedProcess, str]],
+) -> None:
     # pytest's tmp_path is 0700 under root; the cluster runs as `postgres` and must reach its folder
     base = Path(tempfile.mkdtemp(prefix="d76-outage-"))
     base.chmod(0o755)
@@ -131,7 +145,7 @@ def test_storage_outage_then_retries_stored_once(tmp_path: Path, start_receiver:
     try:
         _, url = start_receiver(cluster.url)
         _, am = alertmanager_factory(am_config(tmp_path, url))
-        t0 = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(seconds=10)
+        t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=10)
         push(am, [am_alert("Before", "r1", t0)])
         poll(lambda: len(stored(url)) == 1, "the first alert")
 
@@ -144,16 +158,28 @@ def test_storage_outage_then_retries_stored_once(tmp_path: Path, start_receiver:
 
         # Alertmanager delivers these while the database is down; it gets 503 and retries.
         push(am, [am_alert("During", f"r{i}", t0) for i in range(5)])
-        push(am, [am_alert("Before", "r1", t0, ends=datetime.now(timezone.utc) - timedelta(seconds=1))])
-        metrics_text = poll(lambda: (lambda t: t if "d76_receiver_storage_errors_total{operation=\"/webhook/alertmanager\"}" in t
-                                     and _storage_errors(t) >= 3 else None)(requests.get(f"{url}/metrics", timeout=5).text),
-                            "Alertmanager's failed deliveries")
+        push(am, [am_alert("Before", "r1", t0, ends=datetime.now(UTC) - timedelta(seconds=1))])
+        metrics_text = poll(
+            lambda: (
+                lambda t: (
+                    t
+                    if 'd76_receiver_storage_errors_total{operation="/webhook/alertmanager"}' in t
+                    and _storage_errors(t) >= 3
+                    else None
+                )
+            )(requests.get(f"{url}/metrics", timeout=5).text),
+            "Alertmanager's failed deliveries",
+        )
         assert _storage_errors(metrics_text) >= 3
 
         cluster.start()
         poll(lambda: requests.get(f"{url}/readyz", timeout=5).status_code == 200, "readyz after restart")
-        poll(lambda: len(stored(url, alertname="During")) == 5 and stored(url, alertname="Before")[0]["status"] == "resolved",
-             "the retried deliveries")
+        poll(
+            lambda: (
+                len(stored(url, alertname="During")) == 5 and stored(url, alertname="Before")[0]["status"] == "resolved"
+            ),
+            "the retried deliveries",
+        )
         alerts = stored(url)
         assert len(alerts) == 6
         keys = [(a["fingerprint"], a["starts_at"]) for a in alerts]

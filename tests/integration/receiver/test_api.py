@@ -1,12 +1,12 @@
 """The receiver's store and HTTP API, the same suite on SQLite and on a real PostgreSQL 15."""
 from __future__ import annotations
 
-import copy
 import json
 import threading
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -54,8 +54,8 @@ def make_payload(alerts: list[dict[str, Any]], status: str = "firing") -> bytes:
 
 def make_alert(i: int, severity: str = "P2", status: str = "firing", starts: datetime | None = None,
                source: str = "arb_route", summary: str = "s") -> dict[str, Any]:
-    starts = starts or datetime(2026, 11, 23, 0, 0, tzinfo=timezone.utc) + timedelta(minutes=i)
-    ends = (starts + timedelta(minutes=3)) if status == "resolved" else datetime(1, 1, 1, tzinfo=timezone.utc)
+    starts = starts or datetime(2026, 11, 23, 0, 0, tzinfo=UTC) + timedelta(minutes=i)
+    ends = (starts + timedelta(minutes=3)) if status == "resolved" else datetime(1, 1, 1, tzinfo=UTC)
     return {"status": status, "labels": {"alertname": f"A{i % 3}", "severity": severity, "source": source,
                                          "route": f"r{i}"},
             "annotations": {"summary": summary, "description": f"value {i}"},
@@ -109,7 +109,7 @@ def test_firing_then_resolved_sets_end(client: FlaskClient, am_fixtures_dir: Pat
 
 
 def test_new_occurrence_after_resolve_is_a_new_row(client: FlaskClient) -> None:
-    t0 = datetime(2026, 11, 23, 1, 0, tzinfo=timezone.utc)
+    t0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
     post(client, make_payload([make_alert(1, status="resolved", starts=t0)], "resolved"))
     post(client, make_payload([make_alert(1, starts=t0 + timedelta(hours=1))]))
     alerts = client.get("/api/alerts", headers=AUTH).json["alerts"]
@@ -143,7 +143,10 @@ def test_concurrent_duplicates_store_once(app: Flask, store: AlertStore) -> None
         t.join(60)
     assert errors == []
     assert store.count("alerts") == 20
-    assert {a["receive_count"] for a in store.list_alerts(__import__("webhook_receiver.store", fromlist=["AlertQuery"]).AlertQuery(limit=50))} == {20}
+    assert {
+        a["receive_count"]
+        for a in store.list_alerts(__import__("webhook_receiver.store", fromlist=["AlertQuery"]).AlertQuery(limit=50))
+    } == {20}
 
 
 # ---- bad input ----
@@ -159,7 +162,9 @@ def test_concurrent_duplicates_store_once(app: Flask, store: AlertStore) -> None
          b'"startsAt": "2026-11-23T01:00:00Z", "fingerprint": "f"}]}', "alerts[0].labels.alertname"),
     ],
 )
-def test_malformed_payload_is_400_and_stores_nothing(client: FlaskClient, store: AlertStore, data: bytes, fragment: str) -> None:
+def test_malformed_payload_is_400_and_stores_nothing(
+    client: FlaskClient, store: AlertStore, data: bytes, fragment: str
+) -> None:
     r = post(client, data)
     assert r.status_code == 400 and fragment in r.json["error"]
     assert store.count("webhook_payloads") == 0
@@ -249,7 +254,7 @@ def test_get_ack_and_stats(client: FlaskClient, store: AlertStore, am_fixtures_d
     r = client.get("/api/alerts/abc", headers=AUTH)
     assert r.status_code == 400 and r.json["param"] == "id"
 
-    at = datetime(2026, 11, 23, 1, 10, 9, 367000, tzinfo=timezone.utc)  # 60 s after start
+    at = datetime(2026, 11, 23, 1, 10, 9, 367000, tzinfo=UTC)  # 60 s after start
     assert store.ack_alert(a["id"], "kim", "on it", at=at) is True
     r = client.post(f"/api/alerts/{a['id']}/ack", json={"by": "lee", "comment": "me too"}, headers=AUTH)
     assert r.status_code == 200 and r.json["changed"] is False
@@ -284,14 +289,25 @@ def test_metrics_and_readiness(client: FlaskClient, am_fixtures_dir: Path) -> No
 
 # ---- the ingest hook (the notification outbox is written in the same transaction) ----
 
-def test_planner_runs_in_the_ingest_transaction(app: Flask, client: FlaskClient, store: AlertStore, am_fixtures_dir: Path) -> None:
+def test_planner_runs_in_the_ingest_transaction(
+    app: Flask, client: FlaskClient, store: AlertStore, am_fixtures_dir: Path
+) -> None:
     seen: list[list[AlertChange]] = []
 
     def planner(tx: Transaction, changes: list[AlertChange], payload: WebhookPayload) -> None:
         seen.append(changes)
-        rows = [{"alert_id": c.alert_id, "channel": "telegram", "kind": "firing" if c.status == "firing" else "resolved",
-                 "severity": c.severity, "payload": {"n": 1}, "dedupe_key": f"{c.alert_id}:telegram:{c.kind}"}
-                for c in changes if c.kind in ("new", "resolved")]
+        rows = [
+            {
+                "alert_id": c.alert_id,
+                "channel": "telegram",
+                "kind": "firing" if c.status == "firing" else "resolved",
+                "severity": c.severity,
+                "payload": {"n": 1},
+                "dedupe_key": f"{c.alert_id}:telegram:{c.kind}",
+            }
+            for c in changes
+            if c.kind in ("new", "resolved")
+        ]
         Outbox(store).enqueue(tx, rows)
 
     state = app.extensions["d76_receiver"]
@@ -315,12 +331,14 @@ def test_planner_runs_in_the_ingest_transaction(app: Flask, client: FlaskClient,
     r = post(client, body(am_fixtures_dir, "firing-p2-group-of-two.json"))
     assert r.status_code == 500 and r.json == {"error": "internal error"}
     # rolled back together: no payload, no alert, no notification
-    assert store.count("webhook_payloads") == before and store.count("alerts") == 1 and store.count("notifications") == 2
+    assert (
+        store.count("webhook_payloads") == before and store.count("alerts") == 1 and store.count("notifications") == 2
+    )
 
 
 def test_set_silence_and_migrations_idempotent(store: AlertStore, client: FlaskClient, am_fixtures_dir: Path) -> None:
     post(client, body(am_fixtures_dir, "firing-p0-single.json"))
-    until = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
+    until = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
     assert store.set_silence(1, "sil-123", until) is True
     assert store.set_silence(999, "sil-123", until) is False
     a = store.get_alert(1)

@@ -3,7 +3,7 @@ export round trips (CLI csv = CLI json = API csv); `d76 history --id N` prints t
 daily digest carries the day's history as CSV (through the local SMTP server)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 from pathlib import Path
 
@@ -39,7 +39,7 @@ def seed(database_url: str) -> dict[str, int]:
     """Today's history: a P0 acked and resolved, a P1 silenced, a P3 open; an old P2."""
     store = open_store(database_url)
     store.migrate()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     rows = [
         am_alert("ExchangeFrozen", "P0", starts_at=iso(now - timedelta(minutes=30)), labels={"exchange": "upbit"},
                  status="resolved", ends_at=iso(now - timedelta(minutes=10))),
@@ -114,7 +114,7 @@ def test_export_round_trips_between_cli_and_api(database_url: str, make_app, tmp
     from_json = json.loads(r_json.output)
     assert from_csv == from_json and len(from_csv) == 4
     app = make_app({"DATABASE_URL": database_url})
-    api = app.test_client().get("/api/alerts.csv?since=" + iso(datetime.now(timezone.utc) - timedelta(days=7)))
+    api = app.test_client().get("/api/alerts.csv?since=" + iso(datetime.now(UTC) - timedelta(days=7)))
     assert api.status_code == 200 and api.headers["Content-Type"].startswith("text/csv")
     assert read_csv(api.get_data(as_text=True)) == from_json
     row = next(r for r in from_json if r["alertname"] == "RateLimitHttp429")

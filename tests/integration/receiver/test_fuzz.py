@@ -7,10 +7,8 @@ bodies: never a 5xx either. Deterministic (derandomized) and bounded to stay wel
 """
 from __future__ import annotations
 
-from tests.support import paths
 import json
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -18,10 +16,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.support import paths
 from tests.support.fakes.mutations import ODD_TIMES, load_seed_bodies, mutate_body
 from webhook_receiver.errors import PayloadError
-from webhook_receiver.store.base import REPLICA_START_WINDOW
 from webhook_receiver.payload import parse_alertmanager_payload
+from webhook_receiver.store.base import REPLICA_START_WINDOW
 
 SEEDS = load_seed_bodies()
 TOKEN = "fuzz-token"
@@ -112,30 +111,43 @@ def test_any_character_in_any_field_is_stored_or_refused_never_5xx(client: Any) 
     run()
 
 
-_odd_text = st.one_of(st.text(ANY_CHAR, max_size=30), st.sampled_from(["9" * 5000, "-1", "0", "1e9", "NaN", *ODD_TIMES]))
+_odd_text = st.one_of(
+    st.text(ANY_CHAR, max_size=30), st.sampled_from(["9" * 5000, "-1", "0", "1e9", "NaN", *ODD_TIMES])
+)
 
 
 def test_query_and_ack_endpoints_never_5xx(client: Any) -> None:
     body = (paths.AM_FIXTURES / "firing-p0-single.json").read_bytes()
-    assert client.post("/webhook/alertmanager", data=body, headers=HDR, content_type="application/json").status_code == 200
+    assert (
+        client.post("/webhook/alertmanager", data=body, headers=HDR, content_type="application/json").status_code == 200
+    )
     names = ["since", "until", "severity", "source", "status", "acknowledged", "alertname", "limit", "cursor"]
 
     @FUZZ
-    @given(params=st.lists(st.tuples(st.sampled_from(names + ["bogus\x00"]), _odd_text), max_size=4),
-           alert_id=st.one_of(st.sampled_from(["1", "0", "-1", "9" * 30, "1e3", "%00", "１"]), st.text(ANY_CHAR, min_size=1, max_size=5)),
-           ack_body=st.one_of(
-               st.binary(max_size=200),
-               st.builds(lambda d: json.dumps(d, allow_nan=True).encode("utf-8", "surrogatepass"),
-                         st.dictionaries(st.sampled_from(["by", "comment", "x"]),
-                                         st.one_of(st.none(), st.integers(), st.floats(), _odd_text,
-                                                   st.lists(st.integers(), max_size=2)), max_size=3)),
-               st.just(b"[" * 50_000)),
-           stats=st.lists(st.tuples(st.sampled_from(["since", "until", "x"]), _odd_text), max_size=2))
+    @given(
+        params=st.lists(st.tuples(st.sampled_from(names + ["bogus\x00"]), _odd_text), max_size=4),
+        alert_id=st.one_of(
+            st.sampled_from(["1", "0", "-1", "9" * 30, "1e3", "%00", "１"]), st.text(ANY_CHAR, min_size=1, max_size=5)
+        ),
+        ack_body=st.one_of(
+            st.binary(max_size=200),
+            st.builds(
+                lambda d: json.dumps(d, allow_nan=True).encode("utf-8", "surrogatepass"),
+                st.dictionaries(
+                    st.sampled_from(["by", "comment", "x"]),
+                    st.one_of(st.none(), st.integers(), st.floats(), _odd_text, st.lists(st.integers(), max_size=2)),
+                    max_size=3,
+                ),
+            ),
+            st.just(b"[" * 50_000),
+        ),
+        stats=st.lists(st.tuples(st.sampled_from(["since", "until", "x"]), _odd_text), max_size=2),
+    )
     def run(params: list[tuple[str, str]], alert_id: str, ack_body: bytes,
             stats: list[tuple[str, str]]) -> None:
         qs = "&".join(f"{quote(k, safe='', errors='surrogatepass')}={quote(v, safe='', errors='surrogatepass')}"
                       for k, v in params)
-        for path in (f"/api/alerts?{qs}", f"/api/stats?" + "&".join(
+        for path in (f"/api/alerts?{qs}", "/api/stats?" + "&".join(
                 f"{k}={quote(v, safe='', errors='surrogatepass')}" for k, v in stats)):
             r = client.get(path, headers=HDR)
             assert r.status_code in (200, 400), (path[:200], r.status_code, r.get_data(as_text=True)[:300])
@@ -143,7 +155,12 @@ def test_query_and_ack_endpoints_never_5xx(client: Any) -> None:
         r = client.get(f"/api/alerts/{ident}", headers=HDR)
         assert r.status_code in (200, 400, 404), (alert_id, r.status_code)
         r = client.post(f"/api/alerts/{ident}/ack", data=ack_body, headers=HDR, content_type="application/json")
-        assert r.status_code in (200, 400, 404), (alert_id, ack_body[:100], r.status_code, r.get_data(as_text=True)[:300])
+        assert r.status_code in (200, 400, 404), (
+            alert_id,
+            ack_body[:100],
+            r.status_code,
+            r.get_data(as_text=True)[:300],
+        )
 
     run()
     # what was acknowledged with odd text reads back as stored text
@@ -151,7 +168,9 @@ def test_query_and_ack_endpoints_never_5xx(client: Any) -> None:
     assert r.status_code == 200 and "\x00" not in json.dumps(r.get_json(), ensure_ascii=False)
 
 
-@pytest.mark.parametrize("starts", ["0001-01-01T00:00:00Z", "0999-12-31T23:59:59.5+00:00", "9999-12-31T23:59:59.999999Z"])
+@pytest.mark.parametrize(
+    "starts", ["0001-01-01T00:00:00Z", "0999-12-31T23:59:59.5+00:00", "9999-12-31T23:59:59.999999Z"]
+)
 def test_extreme_start_times_are_stored_and_read_back(client: Any, starts: str) -> None:
     """Found by the fuzz test: SQLite wrote year 1 as "1-01-01..." and could not read it back."""
     doc = json.loads(json.dumps(SEEDS[0]))

@@ -4,7 +4,7 @@ outside their type, range or enum, missing required parts); none may get a 5xx, 
 must get a 4xx. Examples per operation are few and the seed fixed, to keep this under a minute."""
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 import requests

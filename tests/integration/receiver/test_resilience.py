@@ -9,7 +9,6 @@
 """
 from __future__ import annotations
 
-from tests.support import paths
 import json
 import shutil
 import socket
@@ -17,15 +16,16 @@ import sqlite3
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable
 
 import psycopg
 import pytest
 import requests
 
 from local_stack.processes import ManagedProcess, PostgresCluster, free_port, wait_http_ok
+from tests.support import paths
 from tests.support.fakes.payloads import am_alert, am_payload
 from webhook_receiver.errors import UnstorableInput
 from webhook_receiver.notify.outbox import Outbox
@@ -59,7 +59,9 @@ def _read_response(sock: socket.socket) -> tuple[int, bytes]:
             raise ConnectionError("closed before the headers")
         data += chunk
     head, _, body = data.partition(b"\r\n\r\n")
-    length = next(int(line.split(b":", 1)[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:"))
+    length = next(
+        int(line.split(b":", 1)[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")
+    )
     while len(body) < length:
         chunk = sock.recv(65536)
         if not chunk:
@@ -234,7 +236,9 @@ def test_postgres_stopped_under_a_burst_answers_503_fast_then_stores_once(
             n = conn.execute("SELECT count(*) FROM alerts WHERE alertname = 'BurstAlert'").fetchone()
             dup = conn.execute("SELECT count(*) FROM (SELECT fingerprint, starts_at FROM alerts "
                                "GROUP BY 1, 2 HAVING count(*) > 1) d").fetchone()
-            twice = conn.execute("SELECT count(*) FROM alerts WHERE alertname = 'BurstAlert' AND receive_count = 2").fetchone()
+            twice = conn.execute(
+                "SELECT count(*) FROM alerts WHERE alertname = 'BurstAlert' AND receive_count = 2"
+            ).fetchone()
         print(f"PostgreSQL back: /readyz 200 after {ready_s:.2f} s; BurstAlert rows {n[0]}, duplicates {dup[0]}")
         assert n == (200,) and dup == (0,) and twice == (10,)
     finally:

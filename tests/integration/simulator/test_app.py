@@ -5,7 +5,6 @@ independently of the catalog): calm must cross nothing, each scenario exactly it
 """
 from __future__ import annotations
 
-from tests.support import paths
 import gzip
 import os
 import signal
@@ -14,16 +13,16 @@ import sys
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Iterator
 
 import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from simulator.scenarios import SCENARIO_NAMES
 from local_stack.processes import free_port
+from simulator.scenarios import SCENARIO_NAMES
+from tests.support import paths
 
 CAPITAL = 100_000.0
 TICK = 0.1
@@ -118,14 +117,14 @@ def violations(before: tuple[float, Scrape], after: tuple[float, Scrape]) -> set
     def delta(name: str, key: tuple) -> float:
         return b[name].get(key, 0.0) - a[name].get(key, 0.0)
 
-    for k, v in b["d75_rate_limit_remaining_ratio"].items():
+    for v in b["d75_rate_limit_remaining_ratio"].values():
         if v < 0.20:
             out.add("rate_limit_remaining")
     for name, tag in (("d75_rate_limit_http_429_total", "http_429"), ("d75_rate_limit_rejected_total", "rejections"),
                       ("d75_inventory_sync_failures_total", "sync_failures")):
         if any(delta(name, k) > 0 for k in b[name]):
             out.add(tag)
-    for k, v in b["d75_exchange_health_status"].items():
+    for v in b["d75_exchange_health_status"].values():
         if v in (1, 2, 3):
             out.add({1: "degraded", 2: "down", 3: "frozen"}[int(v)])
     for v in b["d75_exchange_rest_latency_seconds"].values():

@@ -11,8 +11,8 @@ import requests
 from prometheus_client import CollectorRegistry
 
 from exporter import D75Metrics, RateLimiterHooks, make_metrics_app, serve_in_thread
-from simulator.engine import Simulator, SimulatorConfig
 from simulator.app import make_simulator_app
+from simulator.engine import Simulator, SimulatorConfig
 
 
 def _refused(host: str, port: int) -> bool:

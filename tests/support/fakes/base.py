@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
@@ -75,7 +76,7 @@ class FakeHTTPServer:
         self._thread: threading.Thread | None = None
 
     # lifecycle -------------------------------------------------------------------------------
-    def start(self) -> "FakeHTTPServer":
+    def start(self) -> FakeHTTPServer:
         self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True, request_handler=_QuietHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, name=type(self).__name__, daemon=True)
         self._thread.start()
@@ -92,7 +93,7 @@ class FakeHTTPServer:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    def __enter__(self) -> "FakeHTTPServer":
+    def __enter__(self) -> FakeHTTPServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -5,17 +5,19 @@ the mutation soak (`benchmarks/bench_fuzz.py`, driven by a seeded `random.Random
 fixtures) and applies one to three mutations: structural (a nasty string, a value of the wrong
 type, a key removed or added, nesting, an odd time, many alerts, an empty list), a serialisation
 choice (NaN allowed, surrogates as raw bytes), and byte-level damage (truncation, flipped bytes,
-a BOM, a 5,000-digit number, a duplicated key, a body over the size limit). Many results are invalid on purpose; a good share
+a BOM, a 5,000-digit number, a duplicated key, a body over the size limit). Many results are invalid
+on purpose; a good share
 stays valid so the storage path is exercised too.
 """
 from __future__ import annotations
 
-from tests.support import paths
 import copy
 import json
 import random
-from pathlib import Path
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
+
+from tests.support import paths
 
 __all__ = ["NASTY_STRINGS", "ODD_TIMES", "load_seed_bodies", "mutate_body", "mutate_doc", "serialise"]
 
@@ -148,7 +150,7 @@ def _m_many(doc: Any, rng: random.Random) -> Any:
     if alerts:
         first = alerts[0]
         n = rng.choice([2, 10, 60])
-        for i in range(n):
+        for _ in range(n):
             a = copy.deepcopy(first)
             if isinstance(a, dict) and rng.random() < 0.8:
                 a["fingerprint"] = f"{rng.getrandbits(64):016x}"

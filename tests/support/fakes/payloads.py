@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 __all__ = ["am_alert", "am_payload"]
@@ -19,7 +19,7 @@ def am_alert(alertname: str, severity: str | None = "P1", *, status: str = "firi
            "runbook_url": f"https://example.invalid/runbooks/{alertname.lower()}", **(annotations or {})}
     return {"status": status, "labels": lab, "annotations": ann, "startsAt": starts_at,
             "endsAt": ends_at or ("0001-01-01T00:00:00Z" if status == "firing" else
-                                  datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")),
+                                  datetime.now(UTC).isoformat().replace("+00:00", "Z")),
             "generatorURL": f"http://127.0.0.1:9090/graph?g0.expr={alertname}", "fingerprint": fp}
 
 

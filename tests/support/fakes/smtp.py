@@ -36,7 +36,7 @@ class ReceivedMail:
 
 
 class _Handler:
-    def __init__(self, owner: "SMTPServer") -> None:
+    def __init__(self, owner: SMTPServer) -> None:
         self.owner = owner
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
@@ -78,7 +78,7 @@ class SMTPServer:
               and auth_data.password.decode() == self.password)
         return AuthResult(success=ok, handled=False)
 
-    def start(self) -> "SMTPServer":
+    def start(self) -> SMTPServer:
         self.port = free_port()
         kwargs: dict[str, Any] = {}
         if self.user is not None:
@@ -99,7 +99,7 @@ class SMTPServer:
             self._controller.stop()
             self._controller = None
 
-    def __enter__(self) -> "SMTPServer":
+    def __enter__(self) -> SMTPServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

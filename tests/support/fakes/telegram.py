@@ -269,13 +269,13 @@ class FakeTelegram(FakeHTTPServer):
         self.push_update(update)
         return update["message"]
 
-    def replies_to(self, chat_id: str | int, message_id: int) -> list["SentMessage"]:
+    def replies_to(self, chat_id: str | int, message_id: int) -> list[SentMessage]:
         """The bot's messages in `chat_id` that reply to `message_id`."""
         with self._lock:
             return [m for m in self.messages if m.chat_id == str(chat_id)
                     and (m.params.get("reply_parameters") or {}).get("message_id") == message_id]
 
-    def wait_reply(self, chat_id: str | int, message_id: int, timeout: float = 10.0) -> "SentMessage":
+    def wait_reply(self, chat_id: str | int, message_id: int, timeout: float = 10.0) -> SentMessage:
         return self.wait_for(lambda: (self.replies_to(chat_id, message_id) or [None])[0], timeout)
 
     def wait_photos(self, n: int, timeout: float = 10.0) -> list[SentPhoto]:

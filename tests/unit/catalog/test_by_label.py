@@ -6,9 +6,9 @@ import pytest
 import yaml
 
 from catalog import CatalogError, build_catalog, render_promtool_tests, render_rule_files, render_runbooks
-from catalog.promql import add_matcher, eq_matcher, not_in_matcher
 from catalog.dashboards import build_dashboards
 from catalog.dashboards.builder import legend_regex
+from catalog.promql import add_matcher, eq_matcher, not_in_matcher
 
 OV = {"alerts": {
     "ExchangeLatencyHigh": {"threshold": 0.5, "by": {"exchange": {"upbit": 1.5, "bithumb": 1.0}}},
@@ -48,7 +48,9 @@ def test_the_matcher_goes_on_every_selector_carrying_the_label_and_values_are_es
     drop = _rules(CAT, "RouteScoreDrop")
     assert drop[0]["expr"] == ('d75_route_score{route!~"upbit-binance-BTC|a\\\\.b-c"} / '
                                'max_over_time(d75_route_score{route!~"upbit-binance-BTC|a\\\\.b-c"}[1m]) < 0.7')
-    assert drop[2]["expr"].startswith('d75_route_score{route="a.b-c"} / max_over_time(d75_route_score{route="a.b-c"}[1m])')
+    assert drop[2]["expr"].startswith(
+        'd75_route_score{route="a.b-c"} / max_over_time(d75_route_score{route="a.b-c"}[1m])'
+    )
     exposure = _rules(CAT, "SymbolExposureHigh")
     assert exposure[1]["expr"] == ('d75_exposure_usd{symbol="BTC"} / on (job, instance) group_left () '
                                    'd75_capital_usd > 0.7')  # capital has no symbol label: untouched
@@ -57,7 +59,9 @@ def test_the_matcher_goes_on_every_selector_carrying_the_label_and_values_are_es
 
 
 def test_add_matcher_leaves_strings_and_foreign_metrics_alone():
-    expr = 'label_replace(d75_riskguard_state{tier="exchange"} == 3, "d75_exchange_health_status", "$1", "scope", "(.+)")'
+    expr = (
+        'label_replace(d75_riskguard_state{tier="exchange"} == 3, "d75_exchange_health_status", "$1", "scope", "(.+)")'
+    )
     out, n = add_matcher(expr, "scope", eq_matcher("scope", "upbit"))
     assert n == 1 and out.startswith('label_replace(d75_riskguard_state{tier="exchange", scope="upbit"} == 3, '
                                      '"d75_exchange_health_status"')
@@ -65,20 +69,47 @@ def test_add_matcher_leaves_strings_and_foreign_metrics_alone():
     assert not_in_matcher("route", ["a+b", "c|d"]) == 'route!~"a\\\\+b|c\\\\|d"'
 
 
-@pytest.mark.parametrize("alerts,key,words", [
-    ({"ExchangeFrozen": {"by": {"exchange": {"upbit": 1}}}}, "alerts.ExchangeFrozen.by", "no adjustable threshold"),
-    ({"GlobalDailyLoss": {"by": {"exchange": {"upbit": 1}}}}, "alerts.GlobalDailyLoss.by.exchange",
-     "it has no identifying labels"),
-    ({"ExchangeLatencyHigh": {"by": {"symbol": {"BTC": 1}}}}, "alerts.ExchangeLatencyHigh.by.symbol", "unknown label"),
-    ({"ExchangeLatencyHigh": {"by": {"exchange": {"upbit": "slow"}}}}, "alerts.ExchangeLatencyHigh.by.exchange.upbit",
-     "not of type 'number'"),
-    ({"ExchangeLatencyHigh": {"by": {"exchange": {"upbit": -1}}}}, "alerts.ExchangeLatencyHigh.by.exchange.upbit",
-     "must not be negative"),
-    ({"ExchangeLatencyHigh": {"by": {"exchange": {}}}}, "alerts.ExchangeLatencyHigh.by.exchange", "at least one value"),
-    ({"ExchangeLatencyHigh": {"by": {"exchange": {'up"bit': 1}}}}, "alerts.ExchangeLatencyHigh.by.exchange.up\"bit",
-     "without quotes"),
-    ({"ExchangeLatencyHigh": {"by": {"exchange": [1]}}}, "alerts.ExchangeLatencyHigh.by.exchange", "not of type 'object'"),
-])
+@pytest.mark.parametrize(
+    "alerts,key,words",
+    [
+        ({"ExchangeFrozen": {"by": {"exchange": {"upbit": 1}}}}, "alerts.ExchangeFrozen.by", "no adjustable threshold"),
+        (
+            {"GlobalDailyLoss": {"by": {"exchange": {"upbit": 1}}}},
+            "alerts.GlobalDailyLoss.by.exchange",
+            "it has no identifying labels",
+        ),
+        (
+            {"ExchangeLatencyHigh": {"by": {"symbol": {"BTC": 1}}}},
+            "alerts.ExchangeLatencyHigh.by.symbol",
+            "unknown label",
+        ),
+        (
+            {"ExchangeLatencyHigh": {"by": {"exchange": {"upbit": "slow"}}}},
+            "alerts.ExchangeLatencyHigh.by.exchange.upbit",
+            "not of type 'number'",
+        ),
+        (
+            {"ExchangeLatencyHigh": {"by": {"exchange": {"upbit": -1}}}},
+            "alerts.ExchangeLatencyHigh.by.exchange.upbit",
+            "must not be negative",
+        ),
+        (
+            {"ExchangeLatencyHigh": {"by": {"exchange": {}}}},
+            "alerts.ExchangeLatencyHigh.by.exchange",
+            "at least one value",
+        ),
+        (
+            {"ExchangeLatencyHigh": {"by": {"exchange": {'up"bit': 1}}}},
+            'alerts.ExchangeLatencyHigh.by.exchange.up"bit',
+            "without quotes",
+        ),
+        (
+            {"ExchangeLatencyHigh": {"by": {"exchange": [1]}}},
+            "alerts.ExchangeLatencyHigh.by.exchange",
+            "not of type 'object'",
+        ),
+    ],
+)
 def test_bad_per_label_thresholds_name_the_key(alerts, key, words):
     with pytest.raises(CatalogError) as e:
         build_catalog({"alerts": alerts})

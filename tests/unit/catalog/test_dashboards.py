@@ -1,15 +1,14 @@
 """Generated Grafana dashboards carry what Grafana needs to import them, and follow the catalog."""
 from __future__ import annotations
 
-from tests.support import paths
 import json
-from pathlib import Path
 
 import pytest
 import yaml
 
 from catalog import build_catalog, load_catalog
 from catalog.dashboards import build_dashboards, render_dashboards
+from tests.support import paths
 
 REPO = paths.REPO
 DASHBOARDS = build_dashboards(load_catalog())

@@ -2,17 +2,18 @@
 piece listens natively, in compose, and in the HA shape."""
 from __future__ import annotations
 
-from tests.support import paths
-import vocabulary
-from catalog import deploy_configs
-import ast
-from pathlib import Path
-
 import yaml
 
-from catalog import GENERATORS, generated_files, load_catalog
-from catalog.deploy_configs import (COMPOSE_HA, alertmanager_config, local_topology, prometheus_config,
-                                        render_deploy_configs)
+import vocabulary
+from catalog import GENERATORS, deploy_configs, generated_files, load_catalog
+from catalog.deploy_configs import (
+    COMPOSE_HA,
+    alertmanager_config,
+    local_topology,
+    prometheus_config,
+    render_deploy_configs,
+)
+from tests.support import paths
 
 REPO = paths.REPO
 

@@ -1,7 +1,6 @@
 """The committed generated files are exactly what the catalog renders; stale copies are caught."""
 from __future__ import annotations
 
-from tests.support import paths
 import json
 import shutil
 from pathlib import Path
@@ -9,8 +8,9 @@ from pathlib import Path
 import yaml
 from click.testing import CliRunner
 
-from d76_cli.generate import command as generate
 from catalog import check_generated, generated_files, load_catalog, write_generated
+from d76_cli.generate import command as generate
+from tests.support import paths
 
 REPO = paths.REPO
 
@@ -44,8 +44,13 @@ def test_edited_missing_and_orphaned_files_are_reported(tmp_path):
     rules.write_text(rules.read_text().replace("> 0.5", "> 0.9"))
     (root / "alertmanager/alertmanager.yml").unlink()
     (root / "webhook_receiver/runbook_pages/old-alert.md").write_text("# OldAlert\n")
-    assert check_generated(cat, root) == sorted(["prometheus/rules/d75-exchange-health.yml",
-                                                 "alertmanager/alertmanager.yml", "webhook_receiver/runbook_pages/old-alert.md"])
+    assert check_generated(cat, root) == sorted(
+        [
+            "prometheus/rules/d75-exchange-health.yml",
+            "alertmanager/alertmanager.yml",
+            "webhook_receiver/runbook_pages/old-alert.md",
+        ]
+    )
     r = CliRunner().invoke(generate, ["--check", "--root", str(root)])
     assert r.exit_code == 1 and "d75-exchange-health.yml" in r.output
     changed = write_generated(cat, root)

@@ -7,8 +7,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from d76_cli.generate import command as generate
 from catalog import CatalogError, build_catalog, load_catalog, render_alertmanager_config, render_channel_map
+from d76_cli.generate import command as generate
 
 
 def _write(tmp_path: Path, data) -> Path:
@@ -71,20 +71,39 @@ def test_channels_come_from_the_receivers_registry():
         build_catalog({"policy": {"severities": {"P1": {"channels": ["pager"]}}}})
 
 
-@pytest.mark.parametrize("data,key,words", [
-    ({"alerts": {"ExchangeFrozn": {"for": "1m"}}}, "alerts.ExchangeFrozn", "did you mean ExchangeFrozen"),
-    ({"alerts": {"ExchangeLatencyHigh": {"for": "-5m"}}}, "alerts.ExchangeLatencyHigh.for", "negative"),
-    ({"alerts": {"ExchangeLatencyHigh": {"for": "5 minutes"}}}, "alerts.ExchangeLatencyHigh.for", "not a Prometheus duration"),
-    ({"alerts": {"ExchangeFrozen": {"severity": "P7"}}}, "alerts.ExchangeFrozen.severity", "P0, P1, P2, P3"),
-    ({"alerts": {"ExchangeFrozen": {"threshold": 2}}}, "alerts.ExchangeFrozen.threshold", "no adjustable threshold"),
-    ({"alerts": {"RateLimitLow": {"threshold": 1.5}}}, "alerts.RateLimitLow.threshold", "between 0 and 1"),
-    ({"alerts": {"RateLimitLow": {"threshold": "low"}}}, "alerts.RateLimitLow.threshold", "not of type 'number'"),
-    ({"alerts": {"RateLimitLow": {"treshold": 0.1}}}, "alerts.RateLimitLow.treshold", "unknown key"),
-    ({"alerts": {"Watchdog": {"severity": "P1"}}}, "alerts.Watchdog", "heartbeat"),
-    ({"policy": {"severities": {"P1": {"repeat_interval": "-1h"}}}}, "policy.severities.P1.repeat_interval", "negative"),
-    ({"policy": {"severities": {"P1": {"channels": ["pager"]}}}}, "policy.severities.P1.channels.0", "is not one of"),
-    ({"polcy": {}}, "polcy", "unknown key"),
-])
+@pytest.mark.parametrize(
+    "data,key,words",
+    [
+        ({"alerts": {"ExchangeFrozn": {"for": "1m"}}}, "alerts.ExchangeFrozn", "did you mean ExchangeFrozen"),
+        ({"alerts": {"ExchangeLatencyHigh": {"for": "-5m"}}}, "alerts.ExchangeLatencyHigh.for", "negative"),
+        (
+            {"alerts": {"ExchangeLatencyHigh": {"for": "5 minutes"}}},
+            "alerts.ExchangeLatencyHigh.for",
+            "not a Prometheus duration",
+        ),
+        ({"alerts": {"ExchangeFrozen": {"severity": "P7"}}}, "alerts.ExchangeFrozen.severity", "P0, P1, P2, P3"),
+        (
+            {"alerts": {"ExchangeFrozen": {"threshold": 2}}},
+            "alerts.ExchangeFrozen.threshold",
+            "no adjustable threshold",
+        ),
+        ({"alerts": {"RateLimitLow": {"threshold": 1.5}}}, "alerts.RateLimitLow.threshold", "between 0 and 1"),
+        ({"alerts": {"RateLimitLow": {"threshold": "low"}}}, "alerts.RateLimitLow.threshold", "not of type 'number'"),
+        ({"alerts": {"RateLimitLow": {"treshold": 0.1}}}, "alerts.RateLimitLow.treshold", "unknown key"),
+        ({"alerts": {"Watchdog": {"severity": "P1"}}}, "alerts.Watchdog", "heartbeat"),
+        (
+            {"policy": {"severities": {"P1": {"repeat_interval": "-1h"}}}},
+            "policy.severities.P1.repeat_interval",
+            "negative",
+        ),
+        (
+            {"policy": {"severities": {"P1": {"channels": ["pager"]}}}},
+            "policy.severities.P1.channels.0",
+            "is not one of",
+        ),
+        ({"polcy": {}}, "polcy", "unknown key"),
+    ],
+)
 def test_invalid_overrides_name_the_key(tmp_path, data, key, words):
     with pytest.raises(CatalogError) as e:
         load_catalog(_write(tmp_path, data))

@@ -1,9 +1,7 @@
 """Rule policy as tests: what every generated alert must carry, and CONTRACT section 3 coverage."""
 from __future__ import annotations
 
-from tests.support import paths
 import re
-from pathlib import Path
 
 import pytest
 import yaml
@@ -11,6 +9,7 @@ from prometheus_client import CollectorRegistry
 
 from catalog import SEVERITIES, SOURCES, load_catalog, render_rule_files
 from exporter.metrics import D75Metrics
+from tests.support import paths
 
 REPO = paths.REPO
 CATALOG = load_catalog()
@@ -98,14 +97,16 @@ def test_alert_has_what_operators_need(alert):
 
 
 def test_rules_carry_severity_source_and_no_values_in_labels():
-    for fname, text in render_rule_files(CATALOG).items():
+    for text in render_rule_files(CATALOG).values():
         for group in yaml.safe_load(text)["groups"]:
             for rule in group["rules"]:
                 labels = rule["labels"]
                 assert set(labels) == {"severity", "source"}, rule["alert"]
                 assert not any("{{" in str(v) for v in labels.values()), "values belong in annotations"
                 ann = rule["annotations"]
-                needed = {"summary", "description", "runbook_url"} | ({"value"} if rule["alert"] != "Watchdog" else set())
+                needed = {"summary", "description", "runbook_url"} | (
+                    {"value"} if rule["alert"] != "Watchdog" else set()
+                )
                 assert needed <= set(ann) <= \
                     {"summary", "description", "runbook_url", "value", "threshold"}, rule["alert"]
                 if "threshold" in ann:

@@ -1,17 +1,20 @@
 """`d76 generate --for-existing`: the Alertmanager fragment and merging it into a foreign config."""
 from __future__ import annotations
 
-from tests.support import paths
-from pathlib import Path
-
 import pytest
 import yaml
 from click.testing import CliRunner
 
-from d76_cli.generate import command as generate
 from catalog import CatalogError, build_catalog, load_catalog
-from catalog.render_existing import (OUR_RECEIVERS, OUR_ROUTE_MATCHERS, fragment_doc, merge_fragment,
-                                              render_existing_rule_files)
+from catalog.render_existing import (
+    OUR_RECEIVERS,
+    OUR_ROUTE_MATCHERS,
+    fragment_doc,
+    merge_fragment,
+    render_existing_rule_files,
+)
+from d76_cli.generate import command as generate
+from tests.support import paths
 
 REPO = paths.REPO
 FOREIGN = yaml.safe_load((REPO / "tests/fixtures/foreign/alertmanager.yml").read_text())

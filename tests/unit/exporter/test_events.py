@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import socket
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import requests
 
 from exporter.events import AlertClient, EventError, build_alert, camel_case
 from local_stack.processes import free_port
 
-NOW = datetime(2026, 11, 23, 6, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
 
 
 def test_build_alert_labels_and_annotations():
@@ -57,7 +58,7 @@ def test_unreachable_alertmanager_returns_false_quickly():
         client.close()
     assert time.monotonic() - t0 < 5
     strict = AlertClient(f"http://127.0.0.1:{free_port()}", retries=0, strict=True)
-    with pytest.raises(Exception):
+    with pytest.raises(requests.RequestException):
         strict.send("P1", "risk_guard", "Kill switch", "m")
     strict.close()
 

@@ -12,8 +12,17 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 import exporter._hooks as hooks_mod
-from exporter import (ArbRouteHooks, ArbUniverseHooks, CrossSyncHooks, D75Metrics, ExchangeHealthHooks,
-                      GuardState, HealthStatus, RateLimiterHooks, RiskGuardHooks)
+from exporter import (
+    ArbRouteHooks,
+    ArbUniverseHooks,
+    CrossSyncHooks,
+    D75Metrics,
+    ExchangeHealthHooks,
+    GuardState,
+    HealthStatus,
+    RateLimiterHooks,
+    RiskGuardHooks,
+)
 
 
 @pytest.fixture
@@ -360,7 +369,7 @@ class BrokenMetric:
 
     _name = "broken"
 
-    def labels(self, *a: Any, **k: Any) -> "BrokenMetric":
+    def labels(self, *a: Any, **k: Any) -> BrokenMetric:
         raise Boom("labels")
 
     def set(self, *a: Any) -> None:
@@ -371,14 +380,14 @@ class BrokenMetric:
 
 
 class BrokenChildMetric(BrokenMetric):
-    def labels(self, *a: Any, **k: Any) -> "BrokenMetric":
+    def labels(self, *a: Any, **k: Any) -> BrokenMetric:
         return BrokenMetric()
 
 
 @pytest.mark.parametrize("broken", [BrokenMetric, BrokenChildMetric])
 def test_a_metric_that_raises_never_reaches_the_caller(tmp_path: Path, broken: type) -> None:
     m = D75Metrics(CollectorRegistry(), data_dir=tmp_path, process_collector=False)
-    for attr, value in list(vars(m).items()):
+    for attr in list(vars(m)):
         if attr not in ("registry", "data_dir", "data_disk", "exporter_info") and not attr.startswith("_"):
             setattr(m, attr, broken())        # every metric, the hook error counter included
     for cls, name, args in ALL_CALLS:

@@ -10,8 +10,15 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 import exporter
-from exporter import (ArbRouteHooks, ArbUniverseHooks, CrossSyncHooks, D75Metrics, ExchangeHealthHooks,
-                      RateLimiterHooks, RiskGuardHooks)
+from exporter import (
+    ArbRouteHooks,
+    ArbUniverseHooks,
+    CrossSyncHooks,
+    D75Metrics,
+    ExchangeHealthHooks,
+    RateLimiterHooks,
+    RiskGuardHooks,
+)
 from exporter.metrics import CONTRACT_METRICS
 
 # CONTRACT section 1, typed out again here on purpose: the test must not trust the module's table.

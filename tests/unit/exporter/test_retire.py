@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from exporter import (ArbRouteHooks, CrossSyncHooks, D75Metrics, ExchangeHealthHooks, RateLimiterHooks,
-                      RiskGuardHooks)
+from exporter import ArbRouteHooks, CrossSyncHooks, D75Metrics, ExchangeHealthHooks, RateLimiterHooks, RiskGuardHooks
 
 
 @pytest.fixture

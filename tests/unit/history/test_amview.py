@@ -1,7 +1,7 @@
 """Alertmanager's /api/v2/alerts parsed and merged over replicas (pure)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from webhook_receiver.history.amview import merge_replicas, parse_am_alerts
 
@@ -17,7 +17,7 @@ def test_malformed_entries_are_skipped_and_counted() -> None:
     alerts, bad = parse_am_alerts([_a("1"), "x", {"fingerprint": "2"}, _a("3", starts="yesterday"),
                                    {**_a("4"), "labels": ["a"]}, _a("5", ends="0001-01-01T00:00:00Z")])
     assert [a.fingerprint for a in alerts] == ["1", "5"] and bad == 4
-    assert alerts[0].starts_at == datetime(2026, 11, 23, 1, 0, 0, 123000, tzinfo=timezone.utc)
+    assert alerts[0].starts_at == datetime(2026, 11, 23, 1, 0, 0, 123000, tzinfo=UTC)
     assert alerts[1].ends_at is None and alerts[0].receivers == ("d76-p1",)
     assert parse_am_alerts({"not": "a list"}) == ([], 1)
 
@@ -30,4 +30,4 @@ def test_union_over_replicas_keeps_every_cause_and_the_latest_end() -> None:
     assert len(merged) == 2
     one = next(x for x in merged.values() if x.fingerprint == "1")
     assert one.silenced_by == ("s1",) and one.inhibited_by == ("f9",) and one.state == "suppressed"
-    assert one.ends_at == datetime(2026, 11, 23, 3, tzinfo=timezone.utc) and one.suppressed
+    assert one.ends_at == datetime(2026, 11, 23, 3, tzinfo=UTC) and one.suppressed

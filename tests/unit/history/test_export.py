@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import string
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from webhook_receiver.history.export import EXPORT_COLUMNS, export_rows, read_csv, to_csv, to_json
 
-T0 = datetime(2026, 11, 23, 1, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40)
 labels = st.dictionaries(st.text(string.ascii_letters + "_", min_size=1, max_size=8), text, max_size=4)
 
@@ -36,8 +36,23 @@ def store_rows(draw):  # type: ignore[no-untyped-def]
 @settings(max_examples=200, deadline=None, derandomize=True)
 @given(st.lists(store_rows(), max_size=5), st.lists(st.sampled_from(["silenced", "inhibited"]), max_size=3), text)
 def test_csv_round_trips(rows, kinds, who) -> None:
-    eps = {rows[0]["id"]: [{"kind": k, "cause": "c", "silence_created_by": who, "silence_comment": who,
-                            "inhibiting_alertname": who or None, "inhibiting_alert_id": 7} for k in kinds]} if rows else {}
+    eps = (
+        {
+            rows[0]["id"]: [
+                {
+                    "kind": k,
+                    "cause": "c",
+                    "silence_created_by": who,
+                    "silence_comment": who,
+                    "inhibiting_alertname": who or None,
+                    "inhibiting_alert_id": 7,
+                }
+                for k in kinds
+            ]
+        }
+        if rows
+        else {}
+    )
     out = export_rows(rows, eps)
     assert read_csv(to_csv(out)) == out
     assert list(out[0]) == list(EXPORT_COLUMNS) if out else True

@@ -11,8 +11,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from d76_cli.main import cli
 from catalog.deploy_configs import parse_target
+from d76_cli.main import cli
 from local_stack.probes import describe_scrape
 from local_stack.runner import Stack, StackConfig, StartupError
 

@@ -2,7 +2,7 @@
 (every error names its key), the rows the planner queues, and packing that never mixes topics."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import yaml
@@ -27,7 +27,9 @@ ROUTES = [
 
 
 def cmap(routes=ROUTES, **sev_extra):
-    sev = {s: {"channels": ["telegram"], "share_per_minute": 5, **sev_extra.get(s, {})} for s in ("P0", "P1", "P2", "P3")}
+    sev = {
+        s: {"channels": ["telegram"], "share_per_minute": 5, **sev_extra.get(s, {})} for s in ("P0", "P1", "P2", "P3")
+    }
     return parse_channel_map({"severities": sev, "telegram": {"routes": routes}}, "test")
 
 
@@ -57,19 +59,25 @@ def test_default_map_routes_everything_to_the_default_chat() -> None:
     assert DEFAULT_CHANNEL_MAP.telegram_destinations("P0", {}, MAIN) == [Destination(MAIN, None, False)]
 
 
-@pytest.mark.parametrize("routes, key", [
-    ([{"severities": ["P1"], "topic_label": "exchange", "topics": {"upbit": "eleven"}}], "telegram.routes[0].topics.upbit"),
-    ([{}, {"topics": {"upbit": 11}}], "telegram.routes[1].topics: needs topic_label"),
-    ([{"topic_label": "exchange"}], "telegram.routes[0].topic_label: needs topics"),
-    ([{"chat": "my group"}], "telegram.routes[0].chat"),
-    ([{"severities": ["P5"]}], "telegram.routes[0].severities"),
-    ([{"thread": 0}], "telegram.routes[0].thread"),
-    ([{"thread": True}], "telegram.routes[0].thread"),
-    ([{"topic": 3}], "telegram.routes[0].topic: unknown key"),
-    ([{"match": {"exchange": 3}}], "telegram.routes[0].match.exchange"),
-    ([{"quiet": "yes"}], "telegram.routes[0].quiet"),
-    ({"severities": ["P0"]}, "telegram.routes: expected a list"),
-])
+@pytest.mark.parametrize(
+    "routes, key",
+    [
+        (
+            [{"severities": ["P1"], "topic_label": "exchange", "topics": {"upbit": "eleven"}}],
+            "telegram.routes[0].topics.upbit",
+        ),
+        ([{}, {"topics": {"upbit": 11}}], "telegram.routes[1].topics: needs topic_label"),
+        ([{"topic_label": "exchange"}], "telegram.routes[0].topic_label: needs topics"),
+        ([{"chat": "my group"}], "telegram.routes[0].chat"),
+        ([{"severities": ["P5"]}], "telegram.routes[0].severities"),
+        ([{"thread": 0}], "telegram.routes[0].thread"),
+        ([{"thread": True}], "telegram.routes[0].thread"),
+        ([{"topic": 3}], "telegram.routes[0].topic: unknown key"),
+        ([{"match": {"exchange": 3}}], "telegram.routes[0].match.exchange"),
+        ([{"quiet": "yes"}], "telegram.routes[0].quiet"),
+        ({"severities": ["P0"]}, "telegram.routes: expected a list"),
+    ],
+)
 def test_bad_routes_are_refused_naming_the_key(routes, key) -> None:
     with pytest.raises(ValueError) as info:
         cmap(routes)
@@ -120,7 +128,7 @@ def test_planner_rows_carry_chat_topic_and_quietness() -> None:
     tg.use_channel_map(cmap())
     out = _Outbox()
     planner = NotifyPlanner(out, {"telegram": tg}, cmap())
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     changes = [AlertChange(alert_id=i, kind="new", fingerprint=f"f{i}", starts_at=now, status="firing", alertname=n,
                            severity=sev, source="exchange_health", labels=labels)
                for i, (n, sev, labels) in enumerate([("ExchangeFrozen", "P0", {"exchange": "upbit"}),

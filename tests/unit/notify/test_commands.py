@@ -10,7 +10,14 @@ from hypothesis import strategies as st
 
 from webhook_receiver.notify.channels.telegram.format import parse_callback_data
 from webhook_receiver.notify.commands import (
-    COMMANDS, MAX_MUTE, Command, CommandError, Matcher, clean_text, parse_command, parse_duration,
+    COMMANDS,
+    MAX_MUTE,
+    Command,
+    CommandError,
+    Matcher,
+    clean_text,
+    parse_command,
+    parse_duration,
 )
 
 

@@ -2,11 +2,16 @@
 threshold, and a real PNG from matplotlib (checked chunk by chunk as the fake Bot API does)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from tests.support.fakes.telegram import check_png
 from webhook_receiver.notify.graphs import (
-    Series, alert_threshold, expr_from_generator_url, graph_caption, render_png, split_comparison,
+    Series,
+    alert_threshold,
+    expr_from_generator_url,
+    graph_caption,
+    render_png,
+    split_comparison,
 )
 from webhook_receiver.notify.model import AlertView
 
@@ -20,7 +25,10 @@ def test_expression_from_prometheus_link() -> None:
 
 def test_left_side_of_the_comparison_is_plotted() -> None:
     assert split_comparison("d75_route_score < 50") == ("d75_route_score", 50.0)
-    assert split_comparison("-sum by (job) (d75_daily_pnl_usd) > 50000") == ("-sum by (job) (d75_daily_pnl_usd)", 50000.0)
+    assert split_comparison("-sum by (job) (d75_daily_pnl_usd) > 50000") == (
+        "-sum by (job) (d75_daily_pnl_usd)",
+        50000.0,
+    )
     assert split_comparison("increase(x[1m]) > bool 0") == ("increase(x[1m])", 0.0)
     assert split_comparison("x >= 1e3") == ("x", 1000.0)
     for whole in ("vector(1)", "label_replace(x == 3, \"a\", \"$1\", \"b\", \"(.+)\")", "a > 1 and b > 2",
@@ -36,7 +44,7 @@ def test_threshold_annotation_wins_over_the_expression() -> None:
 
 
 def test_render_makes_a_real_png_with_the_alert_series_first() -> None:
-    end = datetime(2026, 11, 23, 3, 0, tzinfo=timezone.utc)
+    end = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
     start = end - timedelta(minutes=30)
     alert = AlertView.from_row({"id": 7, "alertname": "ExchangeLatencyHigh", "severity": "P0",
                                 "labels": {"exchange": "upbit", "job": "d75"},

@@ -2,9 +2,9 @@
 holds notifications, on SQLite (PostgreSQL: tests/integration/notify/test_outbox.py)."""
 from __future__ import annotations
 
-from webhook_receiver.store.migrations import MIGRATIONS
 from webhook_receiver.notify.outbox import Lane, Outbox
 from webhook_receiver.store import open_store
+from webhook_receiver.store.migrations import MIGRATIONS
 
 
 def test_version_3_keeps_old_rows_and_opens_kinds(tmp_path):

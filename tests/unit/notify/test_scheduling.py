@@ -94,7 +94,9 @@ def test_acks_are_settled_or_edited() -> None:
     assert [s.rows for s in settled] == [[pending.row]]  # the first message will show it
     assert p.shape == "edit" and p.message_ref == 3
     # a channel that cannot edit tells an acknowledgement as a note
-    p2, _ = plan([item(kind="ack", sev="P1", alert_id=4, original={"status": "sent", "message_ref": 1})], can_edit=False)
+    p2, _ = plan(
+        [item(kind="ack", sev="P1", alert_id=4, original={"status": "sent", "message_ref": 1})], can_edit=False
+    )
     assert p2.shape == "single" and p2.items[0].kind == "ack"
 
 

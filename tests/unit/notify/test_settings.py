@@ -17,10 +17,19 @@ def test_defaults_are_off_and_dry_run() -> None:
 
 
 def test_values_and_secrets_hidden_from_repr() -> None:
-    s = load_notify_settings({"TELEGRAM_BOT_TOKEN": "123:SECRET", "TELEGRAM_CHAT_ID": "-100",
-                              "TELEGRAM_ALLOWED_USER_IDS": "1, 2", "SLACK_WEBHOOK_URL": "https://hooks/x",
-                              "SLACK_WEBHOOK_URL_P1": "https://hooks/p1", "SMTP_PASSWORD": "pw",
-                              "TELEGRAM_WEBHOOK_SECRET": "whs", "DIGEST_HOUR_UTC": "7", "DEADMAN_TIMEOUT_SECONDS": "90"})
+    s = load_notify_settings(
+        {
+            "TELEGRAM_BOT_TOKEN": "123:SECRET",
+            "TELEGRAM_CHAT_ID": "-100",
+            "TELEGRAM_ALLOWED_USER_IDS": "1, 2",
+            "SLACK_WEBHOOK_URL": "https://hooks/x",
+            "SLACK_WEBHOOK_URL_P1": "https://hooks/p1",
+            "SMTP_PASSWORD": "pw",
+            "TELEGRAM_WEBHOOK_SECRET": "whs",
+            "DIGEST_HOUR_UTC": "7",
+            "DEADMAN_TIMEOUT_SECONDS": "90",
+        }
+    )
     assert s.notifications_enabled and not s.telegram_dry_run and not s.telegram_polling  # webhook mode
     assert s.telegram_allowed_user_ids == frozenset({1, 2}) and s.digest_hour_utc == 7
     assert s.slack_url_for("P1") == "https://hooks/p1" and s.slack_url_for("P2") == "https://hooks/x"

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -24,7 +24,7 @@ def test_firing_fixture(am_fixtures_dir: Path) -> None:
     assert a.severity == "P0" and a.source == "exchange_health" and a.alertname == "ExchangeFrozen"
     assert a.title == "Exchange upbit is FROZEN"
     assert "<script>" in a.message  # stored as received; escaping is the formatter's job
-    assert a.starts_at == datetime(2026, 11, 23, 1, 9, 9, 367000, tzinfo=timezone.utc)
+    assert a.starts_at == datetime(2026, 11, 23, 1, 9, 9, 367000, tzinfo=UTC)
     assert a.ends_at is None  # Go zero time means "no end"
     assert json.loads(p.raw)["version"] == "4"
 
@@ -32,7 +32,7 @@ def test_firing_fixture(am_fixtures_dir: Path) -> None:
 def test_resolved_fixture_has_end(am_fixtures_dir: Path) -> None:
     [a] = parse_alertmanager_payload(_load(am_fixtures_dir, "resolved-p0.json")).alerts
     assert a.status == "resolved"
-    assert a.ends_at == datetime(2026, 11, 23, 1, 9, 12, 515000, tzinfo=timezone.utc)
+    assert a.ends_at == datetime(2026, 11, 23, 1, 9, 12, 515000, tzinfo=UTC)
 
 
 def test_group_with_korean_text(am_fixtures_dir: Path) -> None:
@@ -49,8 +49,8 @@ def test_unknown_fields_are_ignored(am_fixtures_dir: Path) -> None:
 
 
 def test_nanosecond_times_and_offsets() -> None:
-    assert parse_time("2026-11-23T01:09:09.123456789Z", "t") == datetime(2026, 11, 23, 1, 9, 9, 123456, tzinfo=timezone.utc)
-    assert parse_time("2026-11-23T10:09:09+09:00", "t") == datetime(2026, 11, 23, 1, 9, 9, tzinfo=timezone.utc)
+    assert parse_time("2026-11-23T01:09:09.123456789Z", "t") == datetime(2026, 11, 23, 1, 9, 9, 123456, tzinfo=UTC)
+    assert parse_time("2026-11-23T10:09:09+09:00", "t") == datetime(2026, 11, 23, 1, 9, 9, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,7 @@ what it accepts is storable on every backend (no NUL, no lone surrogate), determ
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -154,10 +154,12 @@ def test_accepted_edge_cases() -> None:
     assert parse_alertmanager_payload(b"\xef\xbb\xbf" + seed).alerts[0].fingerprint == "799840b667ae99f5"  # one BOM
     empty = parse_alertmanager_payload(b'{"version":"4","status":"firing","alerts":[]}')
     assert empty.alerts == []
-    dup = parse_alertmanager_payload(seed.replace(b'"status": "firing"', b'"status": "resolved", "status": "firing"', 1))
+    dup = parse_alertmanager_payload(
+        seed.replace(b'"status": "firing"', b'"status": "resolved", "status": "firing"', 1)
+    )
     assert dup.status == "firing"  # duplicate keys: the last one wins
     zero = parse_alertmanager_payload(_body(startsAt="0001-01-01T00:00:00Z"))
-    assert zero.alerts[0].starts_at == datetime(1, 1, 1, tzinfo=timezone.utc)
+    assert zero.alerts[0].starts_at == datetime(1, 1, 1, tzinfo=UTC)
 
 
 def test_dict_argument_with_raw_nul_and_surrogates_is_cleaned() -> None:

@@ -24,9 +24,11 @@ def test_nesting_depth(text: str, depth: int) -> None:
     assert nesting_depth(text) == depth
 
 
-_json = st.recursive(st.none() | st.integers() | st.text(ANY_CHAR, max_size=6),
-                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
-                     max_leaves=40)
+_json = st.recursive(
+    st.none() | st.integers() | st.text(ANY_CHAR, max_size=6),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    max_leaves=40,
+)
 
 
 def _depth(v: object) -> int:
@@ -77,4 +79,6 @@ def test_clean_text_is_storable_idempotent_and_length_preserving(text: str) -> N
 
 
 def test_clean_tree_keys_and_values() -> None:
-    assert clean_tree({"k\x00": ["\ud800", 1, None, {"x": "ok"}]}) == {f"k{REPLACEMENT}": [REPLACEMENT, 1, None, {"x": "ok"}]}
+    assert clean_tree({"k\x00": ["\ud800", 1, None, {"x": "ok"}]}) == {
+        f"k{REPLACEMENT}": [REPLACEMENT, 1, None, {"x": "ok"}]
+    }

@@ -68,9 +68,17 @@ def test_serving_and_pool_knobs() -> None:
     s = load_settings({})
     assert (s.threads, s.connection_limit, s.idle_timeout, s.request_timeout, s.backlog) == (8, 200, 30.0, 30.0, 1024)
     assert (s.db_pool_size, s.db_pool_timeout, s.db_connect_timeout) == (16, 1.0, 3)
-    s = load_settings({"RECEIVER_THREADS": "16", "RECEIVER_CONNECTION_LIMIT": "1000", "RECEIVER_IDLE_TIMEOUT_SECONDS": "5",
-                       "RECEIVER_REQUEST_TIMEOUT_SECONDS": "2.5", "RECEIVER_BACKLOG": "4096",
-                       "RECEIVER_DB_POOL_TIMEOUT": "0.5", "RECEIVER_DB_CONNECT_TIMEOUT": "5"})
+    s = load_settings(
+        {
+            "RECEIVER_THREADS": "16",
+            "RECEIVER_CONNECTION_LIMIT": "1000",
+            "RECEIVER_IDLE_TIMEOUT_SECONDS": "5",
+            "RECEIVER_REQUEST_TIMEOUT_SECONDS": "2.5",
+            "RECEIVER_BACKLOG": "4096",
+            "RECEIVER_DB_POOL_TIMEOUT": "0.5",
+            "RECEIVER_DB_CONNECT_TIMEOUT": "5",
+        }
+    )
     assert (s.threads, s.connection_limit, s.idle_timeout, s.request_timeout, s.backlog) == (16, 1000, 5.0, 2.5, 4096)
     assert (s.db_pool_timeout, s.db_connect_timeout) == (0.5, 5)
     assert "connection_limit=1000" in repr(s)

@@ -8,8 +8,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from exporter.metrics import D75Metrics
-from simulator.scenarios import SCENARIO_NAMES, SCENARIOS, UnknownScenario
 from simulator.engine import BadTarget, Simulator, SimulatorConfig
+from simulator.scenarios import SCENARIO_NAMES, SCENARIOS, UnknownScenario
 
 
 def make(tmp_path: Path, **cfg: object) -> Simulator:

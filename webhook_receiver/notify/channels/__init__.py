@@ -12,8 +12,17 @@ from typing import TypeVar
 
 from .base import Channel, ChannelLimits, DeliveryError, Destination, Part, TailCount
 
-__all__ = ["Channel", "ChannelLimits", "DeliveryError", "Destination", "Part", "TailCount", "register", "channel_classes",
-           "channel_names"]
+__all__ = [
+    "Channel",
+    "ChannelLimits",
+    "DeliveryError",
+    "Destination",
+    "Part",
+    "TailCount",
+    "register",
+    "channel_classes",
+    "channel_names",
+]
 
 _REGISTRY: dict[str, type] = {}
 _LOADED = False

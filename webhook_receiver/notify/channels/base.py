@@ -11,8 +11,9 @@ channel map all read the registry.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from ..model import Notice
 
@@ -114,8 +115,15 @@ class Channel(Protocol):
         """One alert (or a system notice) in full; several parts when it is longer than one message
         may be. The first part carries the buttons; later edits edit the first."""
 
-    def render_packed(self, notices: Sequence[Notice], destination: str, *,
-                      tail: Sequence[TailCount] = (), fit: bool = True, message_ref: int | None = None) -> tuple[Part, int]:
+    def render_packed(
+        self,
+        notices: Sequence[Notice],
+        destination: str,
+        *,
+        tail: Sequence[TailCount] = (),
+        fit: bool = True,
+        message_ref: int | None = None,
+    ) -> tuple[Part, int]:
         """Several notices in ONE message, in the given order, as many as fit; returns the part and
         how many of `notices` it names (at least one). With fit=False (re-rendering a message that
         was already sent) all are included and the text is shortened safely if needed."""

@@ -3,7 +3,8 @@
 label value like "@everyone" never pings anyone."""
 from __future__ import annotations
 
-from typing import Any, ClassVar, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 from ..model import AlertView, Notice
 from ..settings import NotifySettings
@@ -60,7 +61,9 @@ def packed_payload(notices: Sequence[Notice], tail: Sequence[TailCount] = ()) ->
     for members in group_notices(notices):
         first = members[0]
         name = first.alert.alertname if first.alert else ""
-        lines.append(f"**{'✅ Resolved ' if first.kind == 'resolved' else ''}[{first.severity}] {name}** ×{len(members)}")
+        lines.append(
+            f"**{'✅ Resolved ' if first.kind == 'resolved' else ''}[{first.severity}] {name}** ×{len(members)}"
+        )
         lines.extend(_line(n) for n in members)
     for t in tail:
         lines.append(f"*… +{t.count} {'resolved' if t.kind == 'resolved' else 'more'} {t.alertname} [{t.severity}]: "
@@ -90,7 +93,7 @@ class DiscordChannel:
         return "DiscordChannel(url=***)"
 
     @classmethod
-    def from_settings(cls, settings: NotifySettings) -> "DiscordChannel | None":
+    def from_settings(cls, settings: NotifySettings) -> DiscordChannel | None:
         if not settings.discord_webhook_url:
             return None
         return cls(settings.discord_webhook_url, ChannelLimits(

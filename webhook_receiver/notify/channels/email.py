@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import html
 import smtplib
-import socket
 import ssl
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import Any, ClassVar, Mapping, Sequence
+from typing import Any, ClassVar
 
 from ..model import AlertView, Notice, format_duration
 from ..settings import NotifySettings
@@ -72,7 +72,7 @@ def build_digest(alerts: Sequence[AlertView], since: datetime, until: datetime, 
 
 
 def csv_filename(d: DigestContent) -> str:
-    return f"d76-history-{d.until.astimezone(timezone.utc):%Y-%m-%d}.csv"
+    return f"d76-history-{d.until.astimezone(UTC):%Y-%m-%d}.csv"
 
 
 def _secs(v: float | None) -> str:
@@ -80,7 +80,7 @@ def _secs(v: float | None) -> str:
 
 
 def _fmt(dt: datetime | None) -> str:
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if dt else "-"
+    return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if dt else "-"
 
 
 def _labels(a: AlertView) -> str:
@@ -199,7 +199,7 @@ class SMTPSender:
             raise DeliveryError(f"smtp: TLS failed ({exc.reason or type(exc).__name__})", permanent=True) from None
         except smtplib.SMTPRecipientsRefused as exc:
             raise DeliveryError(f"smtp: recipients refused ({len(exc.recipients)})", permanent=True) from None
-        except (smtplib.SMTPException, OSError, socket.timeout) as exc:
+        except (TimeoutError, smtplib.SMTPException, OSError) as exc:
             raise DeliveryError(f"smtp: {type(exc).__name__}") from None
         return str(msg["Message-ID"])
 
@@ -221,7 +221,7 @@ class EmailChannel:
         self.limits = ChannelLimits(min_interval=0.0, per_minute=60, max_chars=10_000_000)
 
     @classmethod
-    def from_settings(cls, settings: NotifySettings) -> "EmailChannel | None":
+    def from_settings(cls, settings: NotifySettings) -> EmailChannel | None:
         if not settings.email_enabled:
             return None
         sender = SMTPSender(settings.smtp_host or "", settings.smtp_port, user=settings.smtp_user,

@@ -7,8 +7,9 @@ notices (in the dispatcher's priority order) whose rendering a channel accepts.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence, TypeVar
+from typing import TypeVar
 
 from ..model import Notice, severity_rank
 

@@ -4,7 +4,8 @@ all (`SLACK_WEBHOOK_URL`); each webhook is its own destination, paced at about o
 acknowledgements are new (packable) messages."""
 from __future__ import annotations
 
-from typing import Any, ClassVar, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 from ..model import AlertView, Notice, format_duration
 from ..settings import SEVERITIES, NotifySettings
@@ -47,13 +48,17 @@ def slack_payload(alert: AlertView, kind: str = "firing") -> dict[str, Any]:
         {"type": "section", "fields": fields},
     ]
     if alert.value:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*value*: `{slack_escape(alert.value, 200)}`"}})
+        blocks.append(
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"*value*: `{slack_escape(alert.value, 200)}`"}}
+        )
     if alert.message:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": slack_escape(alert.message)}})
     extra = sorted((k, v) for k, v in alert.annotations.items()
                    if k not in ("summary", "description", "runbook_url", "value") and v)
     for k, v in extra[:10]:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*{slack_escape(k, 50)}*: {slack_escape(v)}"}})
+        blocks.append(
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"*{slack_escape(k, 50)}*: {slack_escape(v)}"}}
+        )
     if resolved and alert.duration_seconds() is not None:
         blocks.append({"type": "context", "elements": [
             {"type": "mrkdwn", "text": f"resolved after {format_duration(alert.duration_seconds() or 0)}"}]})
@@ -83,7 +88,9 @@ def packed_payload(notices: Sequence[Notice], tail: Sequence[TailCount] = ()) ->
             + "(" + " · ".join(f"{s} {c}" for s, c in counts) + ")") if firing else "✅ Resolved"
     if firing and resolved:
         head += f" · ✅ {resolved} resolved"
-    blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": head[:150], "emoji": True}}]
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": head[:150], "emoji": True}}
+    ]
     for members in group_notices(notices):
         first = members[0]
         name = first.alert.alertname if first.alert else ""
@@ -120,13 +127,15 @@ class SlackChannel:
         return f"SlackChannel(destinations={sorted(self._posters)})"
 
     @classmethod
-    def from_settings(cls, settings: NotifySettings) -> "SlackChannel | None":
+    def from_settings(cls, settings: NotifySettings) -> SlackChannel | None:
         urls = dict(settings.slack_webhook_urls)
         if settings.slack_webhook_url:
             urls["default"] = settings.slack_webhook_url
         if not urls:
             return None
-        return cls(urls, ChannelLimits(min_interval=settings.slack_min_interval, per_minute=60, max_chars=SECTION_CHARS))
+        return cls(
+            urls, ChannelLimits(min_interval=settings.slack_min_interval, per_minute=60, max_chars=SECTION_CHARS)
+        )
 
     def destinations(self, severity: str, labels: Mapping[str, str]) -> list[Destination]:
         if severity in self._posters:

@@ -9,8 +9,19 @@ import pytest
 from tests.support.fakes.telegram import parse_telegram_html
 from webhook_receiver.notify.channels.base import TailCount
 from webhook_receiver.notify.channels.telegram.format import (
-    MAX_ENTITIES, Callback, LinkBuilder, alert_keyboard, callback_data, packed_keyboard, parse_callback_data,
-    render_alert, render_packed, render_resolved, split_html, truncate_html, visible_length,
+    MAX_ENTITIES,
+    Callback,
+    LinkBuilder,
+    alert_keyboard,
+    callback_data,
+    packed_keyboard,
+    parse_callback_data,
+    render_alert,
+    render_packed,
+    render_resolved,
+    split_html,
+    truncate_html,
+    visible_length,
 )
 from webhook_receiver.notify.model import AlertView, Notice
 
@@ -158,7 +169,9 @@ def test_resolved_shows_duration() -> None:
     assert "after 12m 5s" in visible
 
 
-def _notices(n: int, name: str = "RouteScoreLow", sev: str = "P2", kind: str = "firing", start: int = 1) -> list[Notice]:
+def _notices(
+    n: int, name: str = "RouteScoreLow", sev: str = "P2", kind: str = "firing", start: int = 1
+) -> list[Notice]:
     return [Notice(kind, _alert(id=start + i, alertname=name, severity=sev, labels={"route": f"upbit-binance-C{i}"},
                                 annotations={"value": f"{40 + i % 9}"})) for i in range(n)]
 

@@ -50,8 +50,15 @@ def handler(clock=lambda: 0.0) -> tuple[CallbackHandler, Console, Replies]:
 
 
 def msg(text: Any, chat: Any = -1001, user: Any = OPERATOR, chat_type: str = "supergroup", **extra: Any) -> dict:
-    return {"message": {"message_id": 7, "chat": {"id": chat, "type": chat_type}, "from": {"id": user, "username": "kim"},
-                        "text": text, **extra}}
+    return {
+        "message": {
+            "message_id": 7,
+            "chat": {"id": chat, "type": chat_type},
+            "from": {"id": user, "username": "kim"},
+            "text": text,
+            **extra,
+        }
+    }
 
 
 def test_an_operators_command_is_run_and_answered_in_its_topic() -> None:

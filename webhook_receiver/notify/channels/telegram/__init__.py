@@ -2,7 +2,9 @@
 (`format`) and button presses / long polling (`updates`)."""
 from __future__ import annotations
 
-from typing import Any, ClassVar, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, ClassVar
 
 from ...channel_map import ChannelMap
 from ...model import Notice
@@ -12,8 +14,15 @@ from ..base import ChannelLimits, Destination, Part, TailCount
 from .client import TelegramClient
 from .console import ConsoleTelegram
 from .format import (
-    TELEGRAM_MAX_CHARS, LinkBuilder, alert_keyboard, packed_keyboard, render_alert, render_deadman, render_packed,
-    split_html, truncate_html,
+    TELEGRAM_MAX_CHARS,
+    LinkBuilder,
+    alert_keyboard,
+    packed_keyboard,
+    render_alert,
+    render_deadman,
+    render_packed,
+    split_html,
+    truncate_html,
 )
 
 __all__ = ["TelegramChannel", "TelegramClient", "ConsoleTelegram"]
@@ -29,11 +38,11 @@ class TelegramChannel:
     per_alert: ClassVar[bool] = True
     can_edit: ClassVar[bool] = True
 
-    def __init__(self, client: Any, chat_id: str, limits: ChannelLimits, links: LinkBuilder = LinkBuilder()) -> None:
+    def __init__(self, client: Any, chat_id: str, limits: ChannelLimits, links: LinkBuilder | None = None) -> None:
         self.client = client
         self.chat_id = str(chat_id)
         self.limits = limits
-        self.links = links
+        self.links = links or LinkBuilder()
         self.channel_map: ChannelMap | None = None
 
     def use_channel_map(self, channel_map: ChannelMap) -> None:
@@ -41,7 +50,7 @@ class TelegramChannel:
         self.channel_map = channel_map
 
     @classmethod
-    def from_settings(cls, settings: NotifySettings) -> "TelegramChannel":
+    def from_settings(cls, settings: NotifySettings) -> TelegramChannel:
         """Always on: without a token (or chat) it is the console dry run (CONTRACT section 6)."""
         limits = ChannelLimits(min_interval=settings.telegram_chat_min_interval,
                                per_minute=settings.telegram_chat_per_minute,
@@ -73,10 +82,8 @@ class TelegramChannel:
     # rendering ---------------------------------------------------------------------------------
     def render_single(self, notice: Notice, destination: str) -> list[Part]:
         if notice.kind == "deadman":
-            from datetime import datetime, timezone
-
             p = notice.payload
-            at = datetime.fromisoformat(p["at"]) if p.get("at") else datetime.now(timezone.utc)
+            at = datetime.fromisoformat(p["at"]) if p.get("at") else datetime.now(UTC)
             return [Part(render_deadman(bool(p.get("down", True)), float(p.get("silent_for", 0)), at))]
         alert = notice.alert
         if alert is None:

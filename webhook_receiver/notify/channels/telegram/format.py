@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Iterable, Sequence
+from datetime import UTC, datetime
 
 from ...model import AlertView, Notice, format_duration
 from ..base import TailCount
@@ -209,7 +209,7 @@ def _safe_url(url: str | None) -> str | None:
 
 
 def _ts(dt: datetime | None) -> str:
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC") if dt else "?"
+    return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if dt else "?"
 
 
 @dataclass(frozen=True)
@@ -466,7 +466,9 @@ def packed_keyboard(message_ref: int, open_alerts: Iterable[AlertView]) -> dict:
     rows: list[list[dict]] = []
     unacked = [a for a in open_list if not a.acknowledged_by]
     if len(unacked) <= PER_LINE_BUTTONS:
-        line = [{"text": f"✅ {a.identity(24)}", "callback_data": callback_data("ack", int(a.id or 0))} for a in unacked]
+        line = [
+            {"text": f"✅ {a.identity(24)}", "callback_data": callback_data("ack", int(a.id or 0))} for a in unacked
+        ]
         for i in range(0, len(line), 3):
             rows.append(line[i:i + 3])
     all_row = []

@@ -25,8 +25,9 @@ import html
 import logging
 import threading
 import time
+from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Protocol
 
 from flask import Blueprint, jsonify, request
 
@@ -170,7 +171,7 @@ class CallbackHandler:
             query = None
             # the answer's row records its message id just after Telegram answered: a button
             # pressed at once may come before that commit, so look a few times
-            for attempt in range(QUERY_LOOKUPS if isinstance(mid, int) else 0):
+            for _ in range(QUERY_LOOKUPS if isinstance(mid, int) else 0):
                 query = self.replies.query_of(chat_id, mid)
                 if query is not None:
                     break
@@ -332,7 +333,7 @@ class BotSetup:
                     break
         self.done.set()
 
-    def start(self) -> "BotSetup":
+    def start(self) -> BotSetup:
         self._thread = threading.Thread(target=self._run, name="d76-telegram-setup", daemon=True)
         self._thread.start()
         return self
@@ -356,7 +357,7 @@ class LongPoller:
         self._wait = 0.0  # before the next poll
         self._worker: Periodic | None = None
 
-    def start(self) -> "LongPoller":
+    def start(self) -> LongPoller:
         self._failures, self._wait = 0, 0.0
         self._worker = Periodic("telegram-poller", self._step, lambda: self._wait, log).start()
         return self

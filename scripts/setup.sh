@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Sets up everything on a fresh Debian machine: real Prometheus and Alertmanager (Debian packages),
+# PostgreSQL 15, headless Chromium and its driver for the page tests,
 # a virtual environment in .venv with the project and its pinned dependencies.
 # Idempotent: a second run only checks.
 set -euo pipefail
@@ -9,6 +10,9 @@ need_apt=()
 command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 && command -v amtool >/dev/null 2>&1 || need_apt+=(prometheus-alertmanager)
 if [ ! -x /usr/lib/postgresql/15/bin/initdb ]; then need_apt+=(postgresql-15); fi
+# the page tests drive Debian's headless Chromium through its own driver (no browser download)
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
+[ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} (apt)"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -1,15 +1,17 @@
 """Grafana dashboards and provisioning, generated from the catalog (`d76 generate` writes them).
 
+The dashboards are built with grafana-foundation-sdk (`panels.py` holds what our panels share);
 `render_dashboards(catalog)` returns repo-relative path -> text for `grafana/dashboards/*.json` and
 `grafana/provisioning/**`; it is one of `catalog.generate.GENERATORS`.
 """
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from ..model import Catalog
 from . import history, overview, pipeline
-from .builder import GENERATED_NOTE, PG, PROM
+from .panels import GENERATED_NOTE, PG, PROM
 
 __all__ = ["render_dashboards", "build_dashboards"]
 
@@ -17,7 +19,7 @@ DATASOURCES = f"""# {GENERATED_NOTE}
 apiVersion: 1
 datasources:
   - name: Prometheus
-    uid: {PROM['uid']}
+    uid: {PROM.uid}
     type: prometheus
     access: proxy
     url: http://prometheus:9090
@@ -25,8 +27,8 @@ datasources:
     jsonData:
       timeInterval: 5s
   - name: D76 history
-    uid: {PG['uid']}
-    type: {PG['type']}
+    uid: {PG.uid}
+    type: {PG.type_val}
     access: proxy
     url: postgres:5432
     user: d76
@@ -51,7 +53,8 @@ providers:
 """
 
 
-def build_dashboards(catalog: Catalog) -> dict[str, dict]:
+def build_dashboards(catalog: Catalog) -> dict[str, dict[str, Any]]:
+    """Each dashboard's Grafana JSON model, by name."""
     return {"overview": overview.build(catalog), "alert-history": history.build(catalog),
             "pipeline": pipeline.build(catalog)}
 

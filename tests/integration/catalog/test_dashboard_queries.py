@@ -31,6 +31,11 @@ PROM_TARGETS = _targets("prometheus")
 SQL_TARGETS = _targets("grafana-postgresql-datasource")
 
 
+def test_every_query_is_run_here():
+    every = [t for d in DASHBOARDS.values() for p in d["panels"] for t in p["targets"]]
+    assert len(PROM_TARGETS) + len(SQL_TARGETS) == len(every) and SQL_TARGETS and PROM_TARGETS
+
+
 def _promql(expr: str) -> str:
     """What Grafana sends: template variables set to All (`.*`)."""
     return re.sub(r"\$(exchange|route|symbol)", ".*", expr)

@@ -7,7 +7,7 @@ import yaml
 
 from catalog import CatalogError, build_catalog, render_promtool_tests, render_rule_files, render_runbooks
 from catalog.dashboards import build_dashboards
-from catalog.dashboards.builder import legend_regex
+from catalog.dashboards.thresholds import legend_regex
 from catalog.promql import add_matcher, eq_matcher, not_in_matcher
 
 OV = {"alerts": {

@@ -24,8 +24,8 @@ def test_committed_json_is_what_the_catalog_renders():
 @pytest.mark.parametrize("name", sorted(DASHBOARDS))
 def test_dashboard_is_importable(name):
     d = DASHBOARDS[name]
-    assert d["uid"].startswith("d76-") and len(d["uid"]) <= 40 and d["title"]
-    assert d["schemaVersion"] >= 36
+    assert d["uid"] == f"d76-{name}" and len(d["uid"]) <= 40 and d["title"]
+    assert d["schemaVersion"] >= 36 and d["editable"] is False and d["tags"][0] == "d76"
     ids, cells = set(), set()
     for p in d["panels"]:
         assert p["id"] not in ids
@@ -46,6 +46,71 @@ def test_dashboard_is_importable(name):
 def test_overview_has_the_variables():
     names = {v["name"] for v in DASHBOARDS["overview"]["templating"]["list"]}
     assert names == {"exchange", "route", "symbol"}
+    for v in DASHBOARDS["overview"]["templating"]["list"]:
+        assert v["type"] == "query" and v["datasource"]["uid"] in PROVISIONED_UIDS
+        assert v["query"]["query"].startswith("label_values(") and v["refresh"] == 2
+        assert v["includeAll"] and v["multi"] and v["allValue"] == ".*"
+        assert v["current"]["value"] == ["$__all"]
+
+
+@pytest.mark.parametrize("name", sorted(DASHBOARDS))
+def test_panels_fill_rows_left_to_right(name):
+    """A panel starts a new row only when it does not fit the rest of the current one."""
+    panels = DASHBOARDS[name]["panels"]
+    assert panels[0]["gridPos"]["x"] == panels[0]["gridPos"]["y"] == 0
+    for prev, p in zip(panels, panels[1:]):
+        a, b = prev["gridPos"], p["gridPos"]
+        if b["y"] == a["y"]:
+            assert b["x"] == a["x"] + a["w"], p["title"]
+        else:
+            assert b["x"] == 0 and a["x"] + a["w"] + b["w"] > 24 and b["y"] >= a["y"] + a["h"], p["title"]
+
+
+@pytest.mark.parametrize("name", sorted(DASHBOARDS))
+def test_field_defaults_are_explicit(name):
+    """Grafana's own default steps draw red from 80 and its stats, legends and tooltips have defaults the
+    SDK's do not share: every panel states what it shows."""
+    for p in DASHBOARDS[name]["panels"]:
+        defaults = p["fieldConfig"]["defaults"]
+        steps = defaults["thresholds"]["steps"]
+        assert defaults["thresholds"]["mode"] == "absolute" and steps[0]["value"] is None, p["title"]
+        assert all(s["color"] for s in steps) and defaults["unit"] and isinstance(defaults["mappings"], list)
+        options = p.get("options", {})
+        if p["type"] == "stat":
+            assert options["reduceOptions"]["calcs"] == ["lastNotNull"], p["title"]
+        if "legend" in options:
+            assert options["legend"]["showLegend"], p["title"]
+        if "tooltip" in options:
+            assert options["tooltip"]["sort"] == "none", p["title"]
+        if p["type"] == "timeseries" and len(steps) > 1:
+            assert defaults["custom"]["thresholdsStyle"]["mode"] == "line+area", p["title"]
+
+
+def test_state_timelines_name_every_state():
+    for d in DASHBOARDS.values():
+        for p in (p for p in d["panels"] if p["type"] == "state-timeline"):
+            (mapping,) = p["fieldConfig"]["defaults"]["mappings"]
+            assert mapping["type"] == "value" and all(r["text"] and r["color"] for r in mapping["options"].values())
+    health = _panel(DASHBOARDS["overview"], "Exchange health")["fieldConfig"]["defaults"]
+    assert [health["mappings"][0]["options"][str(i)]["text"] for i in range(4)] == [
+        "HEALTHY", "DEGRADED", "DOWN", "FROZEN"]
+    assert (health["min"], health["max"]) == (0, 3)
+
+
+def test_queries_are_of_their_datasource():
+    kinds = {"prometheus": 0, "grafana-postgresql-datasource": 0}
+    for d in DASHBOARDS.values():
+        for p in d["panels"]:
+            for t in p["targets"]:
+                kinds[t["datasource"]["type"]] += 1
+                if t["datasource"]["type"] == "prometheus":
+                    assert t["expr"] and t["legendFormat"] and t["range"] != t["instant"]
+                else:
+                    assert t["rawQuery"] and t["editorMode"] == "code"
+                    assert t["format"] == ("time_series" if p["type"] == "timeseries" else "table"), p["title"]
+    assert all(kinds.values()), kinds
+    history = DASHBOARDS["alert-history"]["panels"]
+    assert {t["datasource"]["type"] for p in history for t in p["targets"]} == {"grafana-postgresql-datasource"}
 
 
 def _panel(d, title):

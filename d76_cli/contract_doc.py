@@ -355,18 +355,13 @@ def contract_files(template_root: Path = REPO_ROOT) -> dict[str, str]:
 
 def write_contract(root: Path) -> list[Path]:
     """Write docs/contract.md under `root` when it changed; the paths written."""
-    changed = []
-    for rel, text in contract_files().items():
-        path = root / rel
-        if path.is_file() and path.read_text(encoding="utf-8") == text:
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        changed.append(path)
-    return changed
+    from catalog.generate import write_files
+
+    return write_files(root, contract_files())
 
 
 def check_contract(root: Path) -> list[str]:
     """Repo-relative paths under `root` that are missing or differ from what the code renders."""
-    return [rel for rel, text in contract_files().items()
-            if not (root / rel).is_file() or (root / rel).read_text(encoding="utf-8") != text]
+    from catalog.generate import stale_files
+
+    return stale_files(root, contract_files())

@@ -1,7 +1,7 @@
 """The set of generated, committed files: write them, or report which are stale."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from .dashboards import render_dashboards
@@ -12,7 +12,8 @@ from .render_prometheus import render_rule_files
 from .render_promtool_tests import render_promtool_tests
 from .render_runbooks import render_runbooks
 
-__all__ = ["GENERATORS", "generated_files", "write_generated", "check_generated", "GENERATED_DIRS"]
+__all__ = ["GENERATORS", "generated_files", "write_generated", "check_generated", "GENERATED_DIRS", "write_files",
+           "stale_files"]
 
 Generator = Callable[[Catalog], dict[str, str]]
 
@@ -61,11 +62,9 @@ def _orphans(root: Path, files: dict[str, str]) -> list[str]:
     return out
 
 
-def write_generated(catalog: Catalog, root: Path) -> list[Path]:
-    """Write every generated file under `root`; remove files in generated folders nobody produces.
-    Returns the paths whose content changed."""
+def write_files(root: Path, files: Mapping[str, str]) -> list[Path]:
+    """Write repo-relative path -> text under `root` where the content differs; the paths written."""
     changed: list[Path] = []
-    files = generated_files(catalog)
     for rel, text in files.items():
         path = root / rel
         if path.exists() and path.read_text(encoding="utf-8") == text:
@@ -73,6 +72,20 @@ def write_generated(catalog: Catalog, root: Path) -> list[Path]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         changed.append(path)
+    return changed
+
+
+def stale_files(root: Path, files: Mapping[str, str]) -> list[str]:
+    """Repo-relative paths of `files` that are missing under `root` or differ from their text."""
+    return [rel for rel, text in files.items()
+            if not (root / rel).is_file() or (root / rel).read_text(encoding="utf-8") != text]
+
+
+def write_generated(catalog: Catalog, root: Path) -> list[Path]:
+    """Write every generated file under `root`; remove files in generated folders nobody produces.
+    Returns the paths whose content changed."""
+    files = generated_files(catalog)
+    changed = write_files(root, files)
     for rel in _orphans(root, files):
         (root / rel).unlink()
         changed.append(root / rel)
@@ -82,6 +95,4 @@ def write_generated(catalog: Catalog, root: Path) -> list[Path]:
 def check_generated(catalog: Catalog, root: Path) -> list[str]:
     """Repo-relative paths that are missing, different from what the catalog renders, or orphaned."""
     files = generated_files(catalog)
-    stale = [rel for rel, text in files.items()
-             if not (root / rel).is_file() or (root / rel).read_text(encoding="utf-8") != text]
-    return sorted(stale + _orphans(root, files))
+    return sorted(stale_files(root, files) + _orphans(root, files))

@@ -42,8 +42,10 @@ def _fail(exc: Exception) -> None:
                    "the fragment merged in (the file itself is not changed).")
 def command(config: Path | None, check: bool, root: Path, for_existing: Path | None, receiver_url: str | None,
             token_file: str | None, bot_target: str, merge_with: Path | None) -> None:
-    """Generate every file derived from the threshold catalog."""
+    """Generate every file derived from the threshold catalog, and docs/contract.md from the code."""
     from catalog import CatalogError, check_generated, load_catalog, write_generated
+
+    from .contract_doc import check_contract, write_contract
 
     if for_existing is None and (receiver_url or token_file or merge_with):
         raise click.UsageError("--receiver-url, --token-file and --merge-with go with --for-existing DIR")
@@ -58,7 +60,7 @@ def command(config: Path | None, check: bool, root: Path, for_existing: Path | N
                             token_file, bot_target, merge_with)
         return
     if check:
-        stale = check_generated(catalog, root)
+        stale = check_generated(catalog, root) + check_contract(root)
         if stale:
             click.echo("stale generated files (run `d76 generate`" + (f" --config {config}" if config else "")
                        + "):", err=True)
@@ -67,7 +69,7 @@ def command(config: Path | None, check: bool, root: Path, for_existing: Path | N
             sys.exit(1)
         click.echo(f"generated files are up to date ({len(catalog.alerts)} alerts)")
         return
-    changed = write_generated(catalog, root)
+    changed = write_generated(catalog, root) + write_contract(root)
     for p in changed:
         click.echo(f"wrote {p.relative_to(root) if p.is_relative_to(root) else p}")
     click.echo(f"{len(changed)} file(s) changed; {len(catalog.alerts)} alerts in the catalog")

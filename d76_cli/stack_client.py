@@ -24,7 +24,8 @@ from typing import Any
 import click
 
 from local_stack import defaults
-from local_stack.state import piece_kind, read_file, read_manifest, recorded_pieces
+from local_stack.manifest import piece_kind, read_manifest, recorded_pieces
+from local_stack.state import read_file
 from vocabulary import DEFAULT_ALERTMANAGER_URL, DEFAULT_RECEIVER_URL
 
 __all__ = ["DEFAULT_STATE_DIR", "StackInfo", "Endpoint", "load_stack", "state_dir_option", "database_url",

@@ -123,6 +123,20 @@ def _check_port(piece: str, port: int) -> None:
         raise StartupError(f"{piece}: port 127.0.0.1:{port} is already in use")
 
 
+def _start_ready(name: str, port: int, data_dir: Path, log_path: Path, timeout: float,
+                 args: list[str]) -> ManagedProcess:
+    """Start a Prometheus or Alertmanager (`args`: the binary and its flags) with its data folder and
+    wait until its /-/ready answers on 127.0.0.1:`port`; stopped again if it does not."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    proc = ManagedProcess(name, args, log_path).start()
+    try:
+        wait_http_ok(f"http://127.0.0.1:{port}/-/ready", timeout, proc)
+    except StartupError:
+        proc.stop()
+        raise
+    return proc
+
+
 def start_prometheus(
     config_file: Path, port: int, data_dir: Path, log_path: Path, timeout: float = 30.0, *,
     resend_delay: str = deploy_configs.PROMETHEUS_RESEND_DELAY, name: str = "prometheus",
@@ -135,27 +149,16 @@ def start_prometheus(
     """
     binary = require_binary("prometheus", name)
     _check_port(name, port)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    proc = ManagedProcess(
-        name,
-        [
-            binary,
-            f"--config.file={config_file}",
-            f"--storage.tsdb.path={data_dir}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--web.enable-lifecycle",
-            "--web.enable-admin-api",
-            f"--web.external-url=http://127.0.0.1:{port}",
-            f"--rules.alert.resend-delay={resend_delay}",
-        ],
-        log_path,
-    ).start()
-    try:
-        wait_http_ok(f"http://127.0.0.1:{port}/-/ready", timeout, proc)
-    except StartupError:
-        proc.stop()
-        raise
-    return proc
+    return _start_ready(name, port, data_dir, log_path, timeout, [
+        binary,
+        f"--config.file={config_file}",
+        f"--storage.tsdb.path={data_dir}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--web.enable-lifecycle",
+        "--web.enable-admin-api",
+        f"--web.external-url=http://127.0.0.1:{port}",
+        f"--rules.alert.resend-delay={resend_delay}",
+    ])
 
 
 @dataclass(frozen=True)
@@ -192,25 +195,14 @@ def start_alertmanager(
     _check_port(name, port)
     if cluster is not None:
         _check_port(f"{name} (cluster)", cluster.listen_port)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    proc = ManagedProcess(
-        name,
-        [
-            binary,
-            f"--config.file={config_file}",
-            f"--storage.path={data_dir}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            f"--web.external-url=http://127.0.0.1:{port}",
-            *(cluster.args() if cluster else ["--cluster.listen-address="]),
-        ],
-        log_path,
-    ).start()
-    try:
-        wait_http_ok(f"http://127.0.0.1:{port}/-/ready", timeout, proc)
-    except StartupError:
-        proc.stop()
-        raise
-    return proc
+    return _start_ready(name, port, data_dir, log_path, timeout, [
+        binary,
+        f"--config.file={config_file}",
+        f"--storage.path={data_dir}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        f"--web.external-url=http://127.0.0.1:{port}",
+        *(cluster.args() if cluster else ["--cluster.listen-address="]),
+    ])
 
 
 class PostgresCluster:

@@ -1,7 +1,8 @@
 """`d76 stack up --target`: what the runner renders for the real bot, and where links point.
 
 No server here: the runner's rendering and its receiver environment, the target parser, and the
-scrape-health wording (the integration test `test_stack_adoption.py` runs the whole thing)."""
+scrape-health wording (the integration test
+`tests/integration/local_stack/test_adoption.py` runs the whole thing)."""
 from __future__ import annotations
 
 import json
@@ -13,15 +14,18 @@ from click.testing import CliRunner
 
 from catalog.deploy_configs import parse_target
 from d76_cli.main import cli
+from local_stack.preflight import check_config
 from local_stack.probes import describe_scrape
+from local_stack.render import receiver_env
 from local_stack.runner import Stack, StackConfig, StartupError
+from local_stack.state import write_secret
 
 
 def _rendered(tmp_path, **kw) -> Stack:
     stack = Stack(StackConfig(state_dir=tmp_path / "s", exporter_port=1111, prometheus_port=2222,
                               alertmanager_port=3333, receiver_port=4444, **kw))
     stack.state.mkdir(parents=True)
-    stack._check_config()
+    check_config(stack.config)
     stack._render()
     stack._write_manifest()
     return stack
@@ -67,7 +71,7 @@ def test_runbook_links_follow_the_stacks_receiver_port_and_say_so(tmp_path, monk
     monkeypatch.delenv("RECEIVER_EXTERNAL_URL", raising=False)
     stack = _rendered(tmp_path)
     assert {u.rsplit("/", 1)[0] for u in _runbook_urls(stack)} == {"http://127.0.0.1:4444/runbooks"}
-    assert "RECEIVER_EXTERNAL_URL" not in stack._receiver_env(0)
+    assert "RECEIVER_EXTERNAL_URL" not in receiver_env(stack.config, stack.rendered, 0, "")
     [note] = stack.notes()
     assert note.startswith("links are local-only: runbook links in messages point at http://127.0.0.1:4444/runbooks/")
     assert "policy: {external_url:" in note
@@ -78,7 +82,7 @@ def test_external_url_goes_to_the_links_and_the_receiver(tmp_path):
     ov.write_text("policy: {external_url: 'https://alerts.example.com/d76/'}\n")
     stack = _rendered(tmp_path, catalog_override=ov, receiver_env={"X": "1"})
     assert {u.rsplit("/", 1)[0] for u in _runbook_urls(stack)} == {"https://alerts.example.com/d76/runbooks"}
-    env = stack._receiver_env(0)
+    env = receiver_env(stack.config, stack.rendered, 0, "")
     assert env["RECEIVER_EXTERNAL_URL"] == "https://alerts.example.com/d76" and env["X"] == "1"
     assert stack.notes() == ["links: messages link to https://alerts.example.com/d76 (policy.external_url; "
                              "runbooks at https://alerts.example.com/d76/runbooks/)"]
@@ -90,7 +94,7 @@ def test_external_url_goes_to_the_links_and_the_receiver(tmp_path):
 
 def test_secrets_in_the_state_folder_are_private(tmp_path):
     stack = _rendered(tmp_path)
-    stack._write_secret("database_url", "postgresql://u:pw@db/x")
+    write_secret(stack.state, "database_url", "postgresql://u:pw@db/x")
     for rel in ("alertmanager/receiver_token", "database_url"):
         assert stat.S_IMODE((stack.state / rel).stat().st_mode) == 0o600, rel
     assert stack.database_url() == "postgresql://u:pw@db/x"
@@ -109,7 +113,7 @@ def test_scrape_health_wording():
 
 def test_the_database_is_shown_without_its_password(tmp_path):
     stack = _rendered(tmp_path)
-    stack._database_url = "postgresql://d76:hunter2@db.internal:5432/d76"
+    stack.started.database_url = "postgresql://d76:hunter2@db.internal:5432/d76"
     stack._write_manifest()
     lines = list(stack.iter_status_lines())
     assert lines == ["database      " + " " * 9 + "postgresql://d76:***@db.internal:5432/d76"]

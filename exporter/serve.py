@@ -110,7 +110,7 @@ def serve_in_thread(app: WSGIApp, host: str = "127.0.0.1", port: int = 0,
         def stop_waitress() -> None:
             # waitress has no public "stop a server running in a thread": closing every
             # dispatcher in its socket map makes run()'s loop end; then the worker threads go.
-            for dispatcher in list(wserver._map.values()):  # type: ignore[attr-defined]
+            for dispatcher in list(wserver._map.values()):
                 try:
                     dispatcher.handle_close()
                 except Exception:  # noqa: BLE001

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -45,26 +45,25 @@ def command() -> None:
     """Receiver database: apply migrations, show the schema version, prune old history."""
 
 
-@command.command()
-@_url_opt
-@_cfg_opt
+def _store_command(f: Callable[..., None]) -> click.Command:
+    """A `d76 db` subcommand on the store given by --database-url / --config."""
+    return command.command()(_url_opt(_cfg_opt(f)))
+
+
+@_store_command
 def upgrade(database_url: str | None, config_file: str | None) -> None:
     """Apply every pending migration."""
     with _opened(database_url, config_file) as (store, shown):
         applied = store.migrate()
-        version = store.current_version()
-    click.echo(f"{shown}: applied {applied or 'nothing'}; now at version {version}")
+        click.echo(f"{shown}: applied {applied or 'nothing'}; now at version {store.current_version()}")
 
 
-@command.command()
-@_url_opt
-@_cfg_opt
+@_store_command
 def current(database_url: str | None, config_file: str | None) -> None:
     """Print the applied schema version and any pending migrations."""
     with _opened(database_url, config_file) as (store, shown):
-        version = store.current_version()
-        pending = store.pending_versions()
-    click.echo(f"{shown}: version {version}" + (f" (pending: {pending})" if pending else " (up to date)"))
+        version, pending = store.current_version(), store.pending_versions()
+        click.echo(f"{shown}: version {version}" + (f" (pending: {pending})" if pending else " (up to date)"))
 
 
 _AGE = re.compile(r"^(\d+(?:\.\d+)?)([mhdw])$")

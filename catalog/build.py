@@ -257,7 +257,7 @@ def build_catalog(overrides: dict[str, Any] | None = None, *, source: str = "ove
                   runbook_base_url: str | None = None) -> Catalog:
     """The catalog with `overrides` applied; `CatalogError` listing every problem otherwise.
 
-    `runbook_base_url` replaces the default runbook base (the receiver on 127.0.0.1:9099) when the
+    `runbook_base_url` replaces the default runbook base (`vocabulary.DEFAULT_RUNBOOK_BASE_URL`) when the
     overrides set neither `policy.runbook_base_url` nor `policy.external_url`: a local stack passes
     its receiver's real address."""
     names = [s.name for s in DEFAULT_SPECS] + [WATCHDOG.name]

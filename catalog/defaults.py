@@ -15,12 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from vocabulary import EXPORTER_PORT
+
 from .model import AlertSpec, Probe
 
 __all__ = ["DEFAULT_SPECS", "BOT"]
 
 # every promtool input series carries the labels Prometheus adds to the exporter's samples
-BOT = {"job": "d75", "instance": "bot:9876"}
+BOT = {"job": "d75", "instance": f"bot:{EXPORTER_PORT}"}
 
 
 Labels = Mapping[str, str]

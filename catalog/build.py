@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from vocabulary import WATCHDOG
+import vocabulary
 
 from .defaults import DEFAULT_SPECS
 from .model import (
@@ -42,7 +42,7 @@ ROUTE_LABELS = ("alertname", "severity", "source", "job", "instance")
 LEGACY_POLICY_KEYS = {"telegram_budget_per_minute": "share_per_minute"}
 
 WATCHDOG = AlertDef(
-    name=WATCHDOG, source="system", severity=None, expr="vector(1)", for_="0s", threshold=None,
+    name=vocabulary.WATCHDOG, source="system", severity=None, expr="vector(1)", for_="0s", threshold=None,
     comparison=None, metric="", labels=[],
     summary="Alerting pipeline heartbeat",
     description="Always firing. If it stops arriving at the receiver, Prometheus, Alertmanager or the "
@@ -238,7 +238,7 @@ def _check_specs(specs: tuple[AlertSpec, ...]) -> None:
 
 
 def _settings(policy: dict[str, Any], runbook_base_url: str | None = None) -> CatalogSettings:
-    fields = {k: (tuple(v) if k == "group_by" else v) for k, v in policy.items()
+    fields: dict[str, Any] = {k: (tuple(v) if k == "group_by" else v) for k, v in policy.items()
               if k not in ("severities", "telegram", "telegram_budget_total_per_minute")}  # the last: no longer used
     if runbook_base_url and not fields.get("external_url"):
         # the deployment's own default (a local stack: its receiver's real port); the file still wins
@@ -257,17 +257,16 @@ def build_catalog(overrides: dict[str, Any] | None = None, *, source: str = "ove
                   runbook_base_url: str | None = None) -> Catalog:
     """The catalog with `overrides` applied; `CatalogError` listing every problem otherwise.
 
-    `runbook_base_url` replaces the default runbook base (the receiver on 127.0.0.1:9099) when the
+    `runbook_base_url` replaces the default runbook base (`vocabulary.DEFAULT_RUNBOOK_BASE_URL`) when the
     overrides set neither `policy.runbook_base_url` nor `policy.external_url`: a local stack passes
     its receiver's real address."""
     names = [s.name for s in DEFAULT_SPECS] + [WATCHDOG.name]
     _check_specs(DEFAULT_SPECS)
     errors = override_errors(overrides, names, source)
-    ov: dict[str, Any] = overrides if isinstance(overrides, dict) else {}
-    alert_ov: dict[str, Any] = ov.get("alerts") if isinstance(ov.get("alerts"), dict) else {}
-    policy: dict[str, Any] = ov.get("policy") if isinstance(ov.get("policy"), dict) else {}
-    if alert_ov.get("Watchdog"):
-        errors.append(f"{source}: alerts.Watchdog: the heartbeat cannot be changed "
+    alert_ov = _section(overrides, "alerts")
+    policy = _section(overrides, "policy")
+    if alert_ov.get(WATCHDOG.name):
+        errors.append(f"{source}: alerts.{WATCHDOG.name}: the heartbeat cannot be changed "
                       "(the receiver's dead man's switch depends on it)")
     for spec in DEFAULT_SPECS:
         if isinstance(alert_ov.get(spec.name), dict):
@@ -281,10 +280,16 @@ def build_catalog(overrides: dict[str, Any] | None = None, *, source: str = "ove
                   for sev, p in DEFAULT_SEVERITY_POLICY.items()}
     alerts = [_render(spec, alert_ov.get(spec.name, {}), settings) for spec in DEFAULT_SPECS]
     alerts.append(replace(WATCHDOG, runbook_url=settings.runbook_base_url + WATCHDOG.runbook))
-    tg = policy.get("telegram") if isinstance(policy.get("telegram"), dict) else {}
+    tg = _section(policy, "telegram")
     return Catalog(alerts=alerts, severity_policy=sev_policy,
                    settings=settings, override_file=None if source == "overrides" else source,
                    telegram_routes=tuple(dict(r) for r in tg.get("routes") or ()))
+
+
+def _section(parent: object, key: str) -> dict[str, Any]:
+    """``parent[key]`` when both are mappings (the schema has checked them), else an empty one."""
+    value = parent.get(key) if isinstance(parent, dict) else None
+    return value if isinstance(value, dict) else {}
 
 
 def _severity_override(ov: dict[str, Any]) -> dict[str, Any]:

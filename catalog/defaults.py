@@ -13,48 +13,69 @@ with long `for`s: they go to the daily digest, so they may overlap a P2 on the s
 """
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Callable, Mapping
+
+from vocabulary import EXPORTER_PORT
 
 from .model import AlertSpec, Probe
 
 __all__ = ["DEFAULT_SPECS", "BOT"]
 
 # every promtool input series carries the labels Prometheus adds to the exporter's samples
-BOT = {"job": "d75", "instance": "bot:9876"}
+BOT = {"job": "d75", "instance": f"bot:{EXPORTER_PORT}"}
 
 
-def _sel(metric: str, **labels: str) -> str:
-    allp = {**BOT, **labels}
+Labels = Mapping[str, str]
+FromThreshold = Callable[[float], float]   # a probe level computed from the alert's threshold
+
+
+def _sel(metric: str, labels: Labels | None = None) -> str:
+    allp = {**BOT, **(labels or {})}
     return metric + "{" + ",".join(f'{k}="{v}"' for k, v in allp.items()) + "}"
 
 
-def _gauge(metric: str, *, at, past, calm, scale: float = 1.0, aggregated: bool = False,
-           **labels: str) -> Probe:
+def _of_threshold(level: FromThreshold) -> Callable[[float | None], float]:
+    """A probe level (`Probe.at` ...) from a function of the threshold, which the alert must have."""
+    def of(t: float | None) -> float:
+        if t is None:
+            raise ValueError("this probe computes its levels from a threshold, and the alert has none")
+        return level(t)
+    return of
+
+
+def _same(t: float) -> float:
+    return t
+
+
+def _gauge(metric: str, labels: Labels | None = None, *, at: FromThreshold, past: FromThreshold,
+           calm: FromThreshold, scale: float = 1.0, aggregated: bool = False) -> Probe:
     """A single gauge series whose sample value is `scale * level` (`aggregated`: the rule sums it
     by job and instance, so the alert carries only those)."""
-    s = _sel(metric, **labels)
-    return Probe(series=lambda v: {s: scale * v}, at=at, past=past, calm=calm,
-                 exp_labels=dict(BOT) if aggregated else {**BOT, **labels})
+    s = _sel(metric, labels)
+    return Probe(series=lambda v: {s: scale * v}, at=_of_threshold(at), past=_of_threshold(past),
+                 calm=_of_threshold(calm), exp_labels=dict(BOT) if aggregated else {**BOT, **(labels or {})})
 
 
-def _status(metric: str, *, at: float, past: float, calm: float, _exp_extra: dict[str, str] | None = None,
-            **labels: str) -> Probe:
-    """A status gauge; `_exp_extra`: labels the rule adds to the alert (label_replace)."""
-    p = _gauge(metric, at=lambda t: at, past=lambda t: past, calm=lambda t: calm, **labels)
-    return replace(p, exp_labels={**p.exp_labels, **(_exp_extra or {})})
+def _status(metric: str, labels: Labels | None = None, *, at: float, past: float, calm: float,
+            exp_extra: Labels | None = None) -> Probe:
+    """A status gauge (no threshold: fixed levels); `exp_extra`: labels the rule adds to the alert
+    (label_replace)."""
+    s = _sel(metric, labels)
+    return Probe(series=lambda v: {s: v}, at=lambda _t: at, past=lambda _t: past, calm=lambda _t: calm,
+                 exp_labels={**BOT, **(labels or {}), **(exp_extra or {})})
 
 
-def _counter(metric: str, *, window_samples: int, **labels: str) -> Probe:
+def _counter(metric: str, labels: Labels | None = None, *, window_samples: int) -> Probe:
     """A counter growing by `level` per 15 s sample; `increase(...[w])` then reads level * samples.
 
     `at` spreads the threshold over the window (a hair under it: floating point), `past` adds at
     least one event per sample."""
-    s = _sel(metric, **labels)
+    s = _sel(metric, labels)
     ws = window_samples
-    return Probe(series=lambda v: {s: v}, at=lambda t: t / ws * (1 - 1e-9),
-                 past=lambda t: max(1.0, (t + 1) / ws), calm=lambda t: 0.0,
+    return Probe(series=lambda v: {s: v}, at=_of_threshold(lambda t: t / ws * (1 - 1e-9)),
+                 past=_of_threshold(lambda t: max(1.0, (t + 1) / ws)), calm=lambda _t: 0.0,
                  kind="counter", settle_seconds=window_samples * 15,
-                 value=lambda v: v * window_samples, exp_labels={**BOT, **labels})
+                 value=lambda v: v * window_samples, exp_labels={**BOT, **(labels or {})})
 
 
 EX = {"exchange": "upbit"}
@@ -64,32 +85,28 @@ SY = {"symbol": "BTC"}
 CAPITAL = 100_000.0
 
 
-def _capital_ratio(*, at, past, calm, with_symbol: bool) -> Probe:
+def _capital_ratio(*, at: FromThreshold, past: FromThreshold, calm: FromThreshold, with_symbol: bool) -> Probe:
     """Exposure of one symbol as `level` x capital, with the capital series alongside."""
-    exp = _sel("d75_exposure_usd", **SY)
+    exp = _sel("d75_exposure_usd", SY)
     cap = _sel("d75_capital_usd")
     labels = {**BOT, **SY} if with_symbol else dict(BOT)
-    return Probe(series=lambda v: {exp: round(v * CAPITAL, 6), cap: CAPITAL}, at=at, past=past,
-                 calm=calm, exp_labels=labels)
+    return Probe(series=lambda v: {exp: round(v * CAPITAL, 6), cap: CAPITAL}, at=_of_threshold(at),
+                 past=_of_threshold(past), calm=_of_threshold(calm), exp_labels=labels)
 
 
-def _error_ratio(*, at, past) -> Probe:
+def _error_ratio(*, at: FromThreshold, past: FromThreshold) -> Probe:
     """REST requests per 15 s sample: 100 in all, `level` of them errors."""
-    err = _sel("d75_exchange_requests_total", outcome="error", **EX)
-    ok = _sel("d75_exchange_requests_total", outcome="ok", **EX)
-    return Probe(series=lambda v: {err: round(100 * v, 6), ok: round(100 * (1 - v), 6)}, at=at,
-                 past=past, calm=lambda t: 0.01, kind="counter", settle_seconds=60,
+    err = _sel("d75_exchange_requests_total", {"outcome": "error", **EX})
+    ok = _sel("d75_exchange_requests_total", {"outcome": "ok", **EX})
+    return Probe(series=lambda v: {err: round(100 * v, 6), ok: round(100 * (1 - v), 6)}, at=_of_threshold(at),
+                 past=_of_threshold(past), calm=lambda _t: 0.01, kind="counter", settle_seconds=60,
                  exp_labels={**BOT, **EX})
 
 
-def _orderbook_age(*, at, past) -> Probe:
-    s = _sel("d75_exchange_orderbook_last_update_timestamp_seconds", **EX)
-    return Probe(series=lambda v: {s: v}, at=at, past=past, calm=lambda t: 0.0, kind="age",
-                 exp_labels={**BOT, **EX})
-
-
-def _same(t):
-    return t
+def _orderbook_age(*, at: FromThreshold, past: FromThreshold) -> Probe:
+    s = _sel("d75_exchange_orderbook_last_update_timestamp_seconds", EX)
+    return Probe(series=lambda v: {s: v}, at=_of_threshold(at), past=_of_threshold(past), calm=lambda _t: 0.0,
+                 kind="age", exp_labels={**BOT, **EX})
 
 
 _RL_CHECKS = (
@@ -136,7 +153,7 @@ DEFAULT_SPECS: tuple[AlertSpec, ...] = (
             meaning="The bot is close to its own request budget for this exchange and category; the next "
             "burst will be refused locally (RateLimitExhausted) or by the exchange (HTTP 429).",
             checks=_RL_CHECKS,
-            probe=_gauge("d75_rate_limit_remaining_ratio", at=_same, past=lambda t: t - 0.01, calm=lambda t: 0.9, **RL),
+            probe=_gauge("d75_rate_limit_remaining_ratio", RL, at=_same, past=lambda t: t - 0.01, calm=lambda t: 0.9),
         ),
         AlertSpec(
             name="RateLimitHttp429",
@@ -154,7 +171,7 @@ DEFAULT_SPECS: tuple[AlertSpec, ...] = (
             meaning="The exchange itself is throttling the bot: orders may be rejected and repeated "
             "violations can lead to a temporary IP or key ban.",
             checks=_RL_CHECKS + ("Check whether another process shares the same API key or IP.",),
-            probe=_counter("d75_rate_limit_http_429_total", window_samples=4, **RL),
+            probe=_counter("d75_rate_limit_http_429_total", RL, window_samples=4),
         ),
         AlertSpec(
             name="RateLimitExhausted",
@@ -171,7 +188,7 @@ DEFAULT_SPECS: tuple[AlertSpec, ...] = (
             "in the last minute because the token bucket was empty.",
             meaning="Requests are being dropped by the bot's own limiter: quotes or orders are delayed or lost.",
             checks=_RL_CHECKS,
-            probe=_counter("d75_rate_limit_rejected_total", window_samples=4, **RL),
+            probe=_counter("d75_rate_limit_rejected_total", RL, window_samples=4),
         ),
         AlertSpec(
             name="RateLimitHeadroomShrinking",
@@ -189,7 +206,7 @@ DEFAULT_SPECS: tuple[AlertSpec, ...] = (
             "for {for} (now {value}). An early warning, before RateLimitLow.",
             meaning="Sustained high request usage: an early warning for capacity planning, not an incident.",
             checks=_RL_CHECKS,
-            probe=_gauge("d75_rate_limit_remaining_ratio", at=_same, past=lambda t: t - 0.05, calm=lambda t: 0.9, **RL),
+            probe=_gauge("d75_rate_limit_remaining_ratio", RL, at=_same, past=lambda t: t - 0.05, calm=lambda t: 0.9),
         ),
         # ------------------------------------------------------------------ exchange_health
         AlertSpec(
@@ -206,7 +223,7 @@ DEFAULT_SPECS: tuple[AlertSpec, ...] = (
             "partially failing API. Routes through it score lower.",
             meaning="The exchange answers, but slowly or with errors; the route scorer already penalises it.",
             checks=_EX_CHECKS,
-            probe=_status("d75_exchange_health_status", at=0, past=1, calm=0, **EX),
+            probe=_status("d75_exchange_health_status", EX, at=0, past=1, calm=0),
         ),
         AlertSpec(
             name="ExchangeDown",
@@ -222,7 +239,7 @@ DEFAULT_SPECS: tuple[AlertSpec, ...] = (
             "on it has stopped; after 5m this becomes ExchangeDownSustained (P0, failover).",
             meaning="No usable API on this exchange: open positions there cannot be managed.",
             checks=_EX_CHECKS,
-            probe=_status("d75_exchange_health_status", at=1, past=2, calm=0, **EX),
+            probe=_status("d75_exchange_health_status", EX, at=1, past=2, calm=0),
         ),
         AlertSpec(
             name="ExchangeDownSustained",
@@ -239,7 +256,7 @@ DEFAULT_SPECS: tuple[AlertSpec, ...] = (
             "inventory and routes away from it.",
             meaning="A long outage: inventory stuck on the exchange is at risk and routes through it are dead.",
             checks=_EX_CHECKS + ("Start the failover procedure: disable the exchange's routes, rebalance away.",),
-            probe=_status("d75_exchange_health_status", at=1, past=2, calm=0, **EX),
+            probe=_status("d75_exchange_health_status", EX, at=1, past=2, calm=0),
         ),
         AlertSpec(
             name="ExchangeFrozen",
@@ -255,7 +272,7 @@ DEFAULT_SPECS: tuple[AlertSpec, ...] = (
             "trading on it is halted. Its DOWN/DEGRADED alerts are inhibited.",
             meaning="Prices from this exchange cannot be trusted (stale or stuck); acting on them loses money.",
             checks=_EX_CHECKS + ("Check the websocket feed and the orderbook age panel.",),
-            probe=_status("d75_exchange_health_status", at=2, past=3, calm=0, **EX),
+            probe=_status("d75_exchange_health_status", EX, at=2, past=3, calm=0),
         ),
         AlertSpec(
             name="ExchangeLatencyHigh",
@@ -272,9 +289,7 @@ DEFAULT_SPECS: tuple[AlertSpec, ...] = (
             description="REST latency to {label:exchange} is {value} (over {threshold}s for {for}).",
             meaning="Slow API calls: quotes go stale before orders land, so fills slip.",
             checks=_EX_CHECKS,
-            probe=_gauge(
-                "d75_exchange_rest_latency_seconds", at=_same, past=lambda t: t + 0.1, calm=lambda t: 0.1, **EX
-            ),
+            probe=_gauge("d75_exchange_rest_latency_seconds", EX, at=_same, past=lambda t: t + 0.1, calm=lambda t: 0.1),
         ),
         AlertSpec(
             name="ExchangeLatencyCritical",
@@ -291,9 +306,7 @@ DEFAULT_SPECS: tuple[AlertSpec, ...] = (
             "on prices that no longer exist.",
             meaning="The exchange is effectively unusable for arbitrage at this latency.",
             checks=_EX_CHECKS,
-            probe=_gauge(
-                "d75_exchange_rest_latency_seconds", at=_same, past=lambda t: t + 0.5, calm=lambda t: 0.1, **EX
-            ),
+            probe=_gauge("d75_exchange_rest_latency_seconds", EX, at=_same, past=lambda t: t + 0.5, calm=lambda t: 0.1),
         ),
         AlertSpec(
             name="ExchangeLatencyElevated",
@@ -312,7 +325,11 @@ DEFAULT_SPECS: tuple[AlertSpec, ...] = (
             meaning="A slow drift in latency: network path, region or exchange load.",
             checks=_EX_CHECKS,
             probe=_gauge(
-                "d75_exchange_rest_latency_seconds", at=_same, past=lambda t: t + 0.05, calm=lambda t: 0.1, **EX
+                "d75_exchange_rest_latency_seconds",
+                EX,
+                at=_same,
+                past=lambda t: t + 0.05,
+                calm=lambda t: 0.1,
             ),
         ),
         AlertSpec(
@@ -403,7 +420,7 @@ DEFAULT_SPECS: tuple[AlertSpec, ...] = (
                 "Route score panel: which component (spread, depth, latency, fees) fell.",
                 "Health of both exchanges of the route.",
             ),
-            probe=_gauge("d75_route_score", at=_same, past=lambda t: t - 1, calm=lambda t: 80, **RT),
+            probe=_gauge("d75_route_score", RT, at=_same, past=lambda t: t - 1, calm=lambda t: 80),
         ),
         AlertSpec(
             name="RouteScoreDrop",
@@ -421,10 +438,10 @@ DEFAULT_SPECS: tuple[AlertSpec, ...] = (
             meaning="A sudden collapse: usually one exchange of the route degraded or liquidity vanished.",
             checks=("Route score panel for the route, and the health of both exchanges.",),
             probe=Probe(
-                series=lambda v: {_sel("d75_route_score", **RT): 80 * (1 - v)},
-                at=_same,
-                past=lambda t: t + 0.05,
-                calm=lambda t: 0.0,
+                series=lambda v: {_sel("d75_route_score", RT): 80 * (1 - v)},
+                at=_of_threshold(_same),
+                past=_of_threshold(lambda t: t + 0.05),
+                calm=lambda _t: 0.0,
                 kind="drop",
                 base=80.0,
                 value=lambda v: 1 - v,
@@ -451,7 +468,7 @@ DEFAULT_SPECS: tuple[AlertSpec, ...] = (
                 "Universe panel: why routes are skipped (scores, exchange health, risk guard).",
                 "Risk guard state: a global BLOCK also empties the universe.",
             ),
-            probe=_gauge("d75_universe_routes", at=_same, past=lambda t: t - 1, calm=lambda t: 10, state="active"),
+            probe=_gauge("d75_universe_routes", {"state": "active"}, at=_same, past=lambda t: t - 1, calm=lambda t: 10),
         ),
         # ------------------------------------------------------------------ cross_sync
         AlertSpec(
@@ -471,7 +488,7 @@ DEFAULT_SPECS: tuple[AlertSpec, ...] = (
                 "Inventory panel: balances per exchange.",
                 "Is rebalancing running and succeeding?",
             ),
-            probe=_gauge("d75_inventory_imbalance_ratio", at=_same, past=lambda t: t + 0.05, calm=lambda t: 0.1, **SY),
+            probe=_gauge("d75_inventory_imbalance_ratio", SY, at=_same, past=lambda t: t + 0.05, calm=lambda t: 0.1),
         ),
         AlertSpec(
             name="InventoryImbalanceRising",
@@ -489,7 +506,7 @@ DEFAULT_SPECS: tuple[AlertSpec, ...] = (
             "(now {value}). An early warning, before InventoryImbalanceHigh.",
             meaning="Rebalancing is not keeping up with trading flow.",
             checks=("Inventory panel: balances per exchange.",),
-            probe=_gauge("d75_inventory_imbalance_ratio", at=_same, past=lambda t: t + 0.05, calm=lambda t: 0.1, **SY),
+            probe=_gauge("d75_inventory_imbalance_ratio", SY, at=_same, past=lambda t: t + 0.05, calm=lambda t: 0.1),
         ),
         AlertSpec(
             name="TotalExposureHigh",
@@ -545,7 +562,7 @@ DEFAULT_SPECS: tuple[AlertSpec, ...] = (
                 "Withdrawal/deposit status of both exchanges for the asset (network suspended?).",
                 "The bot's rebalance log for the error.",
             ),
-            probe=_gauge("d75_rebalance_consecutive_failures", at=lambda t: t - 1, past=_same, calm=lambda t: 0, **SY),
+            probe=_gauge("d75_rebalance_consecutive_failures", SY, at=lambda t: t - 1, past=_same, calm=lambda t: 0),
         ),
         AlertSpec(
             name="InventorySyncFailing",
@@ -561,7 +578,7 @@ DEFAULT_SPECS: tuple[AlertSpec, ...] = (
             description="{value} balance API calls to {label:exchange} failed or timed out in the last 5m.",
             meaning="The bot's view of balances on this exchange may be wrong; sizing decisions use old numbers.",
             checks=_EX_CHECKS + ("API key permissions and expiry for the balance endpoint.",),
-            probe=_counter("d75_inventory_sync_failures_total", window_samples=20, **EX),
+            probe=_counter("d75_inventory_sync_failures_total", EX, window_samples=20),
         ),
         # ------------------------------------------------------------------ risk_guard
         AlertSpec(
@@ -578,9 +595,7 @@ DEFAULT_SPECS: tuple[AlertSpec, ...] = (
             description="Realised loss on {label:exchange} since 00:00 UTC is {value} (limit {threshold_usd} USD).",
             meaning="The exchange-tier loss limit is breached: the risk guard should be degrading or blocking it.",
             checks=_RISK_CHECKS,
-            probe=_gauge(
-                "d75_daily_pnl_usd", at=_same, past=lambda t: t + 5000, calm=lambda t: -1000, scale=-1.0, **EX
-            ),
+            probe=_gauge("d75_daily_pnl_usd", EX, at=_same, past=lambda t: t + 5000, calm=lambda t: -1000, scale=-1.0),
         ),
         AlertSpec(
             name="DailyLossWarning",
@@ -597,9 +612,7 @@ DEFAULT_SPECS: tuple[AlertSpec, ...] = (
             "{threshold_usd} USD, before ExchangeDailyLoss).",
             meaning="A losing day on this exchange; informational.",
             checks=_RISK_CHECKS,
-            probe=_gauge(
-                "d75_daily_pnl_usd", at=_same, past=lambda t: t + 1000, calm=lambda t: -1000, scale=-1.0, **EX
-            ),
+            probe=_gauge("d75_daily_pnl_usd", EX, at=_same, past=lambda t: t + 1000, calm=lambda t: -1000, scale=-1.0),
         ),
         AlertSpec(
             name="RouteLossStreak",
@@ -615,7 +628,7 @@ DEFAULT_SPECS: tuple[AlertSpec, ...] = (
             description="{label:route} lost {value} trades in a row (alert at {threshold}).",
             meaning="The route's edge may be gone (fees, slippage, a faster competitor).",
             checks=_RISK_CHECKS,
-            probe=_gauge("d75_route_loss_streak", at=lambda t: t - 1, past=_same, calm=lambda t: 0, **RT),
+            probe=_gauge("d75_route_loss_streak", RT, at=lambda t: t - 1, past=_same, calm=lambda t: 0),
         ),
         AlertSpec(
             name="RouteSpreadWide",
@@ -632,7 +645,7 @@ DEFAULT_SPECS: tuple[AlertSpec, ...] = (
             "pricing error or a suspended market, not an opportunity.",
             meaning="Spreads this wide are almost always bad data or a halted market on one side.",
             checks=_RISK_CHECKS + ("Check both exchanges' market status for the symbol.",),
-            probe=_gauge("d75_route_spread_bps", at=_same, past=lambda t: t + 150, calm=lambda t: 50, **RT),
+            probe=_gauge("d75_route_spread_bps", RT, at=_same, past=lambda t: t + 150, calm=lambda t: 50),
         ),
         AlertSpec(
             name="SymbolExposureHigh",
@@ -664,7 +677,7 @@ DEFAULT_SPECS: tuple[AlertSpec, ...] = (
             description="{label:symbol} is {value} below its peak (over {threshold_pct}%).",
             meaning="Inventory held in the symbol is losing value fast.",
             checks=_RISK_CHECKS,
-            probe=_gauge("d75_symbol_drawdown_ratio", at=_same, past=lambda t: t + 0.05, calm=lambda t: 0.01, **SY),
+            probe=_gauge("d75_symbol_drawdown_ratio", SY, at=_same, past=lambda t: t + 0.05, calm=lambda t: 0.01),
         ),
         AlertSpec(
             name="SymbolVolatilityHigh",
@@ -680,7 +693,7 @@ DEFAULT_SPECS: tuple[AlertSpec, ...] = (
             description="Volatility of {label:symbol} is {value} (over {threshold_pct}%).",
             meaning="Prices move faster than trades settle: legs fill at very different prices.",
             checks=_RISK_CHECKS,
-            probe=_gauge("d75_symbol_volatility_ratio", at=_same, past=lambda t: t + 0.05, calm=lambda t: 0.02, **SY),
+            probe=_gauge("d75_symbol_volatility_ratio", SY, at=_same, past=lambda t: t + 0.05, calm=lambda t: 0.02),
         ),
         AlertSpec(
             name="GlobalDailyLoss",
@@ -699,12 +712,12 @@ DEFAULT_SPECS: tuple[AlertSpec, ...] = (
             checks=_RISK_CHECKS + ("Confirm the global guard is in BLOCK and no orders are going out.",),
             probe=_gauge(
                 "d75_daily_pnl_usd",
+                EX,
                 at=_same,
                 past=lambda t: t + 10_000,
                 calm=lambda t: -1000,
                 scale=-1.0,
                 aggregated=True,
-                **EX,
             ),
         ),
         AlertSpec(
@@ -722,7 +735,12 @@ DEFAULT_SPECS: tuple[AlertSpec, ...] = (
             meaning="The bot-wide exposure limit is breached.",
             checks=_RISK_CHECKS,
             probe=_gauge(
-                "d75_exposure_usd", at=_same, past=lambda t: t + 20_000, calm=lambda t: 10_000, aggregated=True, **SY
+                "d75_exposure_usd",
+                SY,
+                at=_same,
+                past=lambda t: t + 20_000,
+                calm=lambda t: 10_000,
+                aggregated=True,
             ),
         ),
         AlertSpec(
@@ -742,11 +760,11 @@ DEFAULT_SPECS: tuple[AlertSpec, ...] = (
             checks=_RISK_CHECKS + ("Inventory panel: which symbol.",),
             probe=_gauge(
                 "d75_inventory_imbalance_ratio",
+                SY,
                 at=_same,
                 past=lambda t: t + 0.05,
                 calm=lambda t: 0.1,
                 aggregated=True,
-                **SY,
             ),
         ),
     )
@@ -767,12 +785,11 @@ DEFAULT_SPECS: tuple[AlertSpec, ...] = (
             checks=_RISK_CHECKS,
             probe=_status(
                 "d75_riskguard_state",
+                {"tier": tier, "scope": scope},
                 at=2,
                 past=3,
                 calm=0,
-                tier=tier,
-                scope=scope,
-                _exp_extra={"exchange": scope} if tier == "exchange" else None,
+                exp_extra={"exchange": scope} if tier == "exchange" else None,
             ),
         )
         for tier, sev, scope in (
@@ -818,7 +835,11 @@ DEFAULT_SPECS: tuple[AlertSpec, ...] = (
             meaning="The bot will soon fail to write its state and trade log.",
             checks=("`df -h` on the bot host; rotate or ship logs.",),
             probe=_gauge(
-                "d75_data_disk_free_ratio", at=_same, past=lambda t: t - 0.01, calm=lambda t: 0.5, path="/var/lib/d75"
+                "d75_data_disk_free_ratio",
+                {"path": "/var/lib/d75"},
+                at=_same,
+                past=lambda t: t - 0.01,
+                calm=lambda t: 0.5,
             ),
         ),
         AlertSpec(
@@ -837,7 +858,11 @@ DEFAULT_SPECS: tuple[AlertSpec, ...] = (
             meaning="Disk usage is trending towards full.",
             checks=("`df -h` on the bot host; rotate or ship logs.",),
             probe=_gauge(
-                "d75_data_disk_free_ratio", at=_same, past=lambda t: t - 0.02, calm=lambda t: 0.5, path="/var/lib/d75"
+                "d75_data_disk_free_ratio",
+                {"path": "/var/lib/d75"},
+                at=_same,
+                past=lambda t: t - 0.02,
+                calm=lambda t: 0.5,
             ),
         ),
         AlertSpec(
@@ -856,7 +881,10 @@ DEFAULT_SPECS: tuple[AlertSpec, ...] = (
             meaning="A memory leak or an oversized universe; the process may be OOM-killed mid-trade.",
             checks=("Memory trend on the dashboard: steady growth means a leak.",),
             probe=_gauge(
-                "process_resident_memory_bytes", at=_same, past=lambda t: t * 1.25, calm=lambda t: 100_000_000
+                "process_resident_memory_bytes",
+                at=_same,
+                past=lambda t: t * 1.25,
+                calm=lambda t: 100_000_000,
             ),
         ),
         AlertSpec(
@@ -875,9 +903,9 @@ DEFAULT_SPECS: tuple[AlertSpec, ...] = (
             checks=("The bot's logs around the restart: crash or deploy?",),
             probe=Probe(
                 series=lambda v: {_sel("process_start_time_seconds"): v},
-                at=_same,
-                past=lambda t: t + 1,
-                calm=lambda t: 0.0,
+                at=_of_threshold(_same),
+                past=_of_threshold(lambda t: t + 1),
+                calm=lambda _t: 0.0,
                 kind="step",
                 base=1_700_000_000.0,
                 value=lambda v: 1.0 if v else 0.0,
@@ -900,7 +928,7 @@ DEFAULT_SPECS: tuple[AlertSpec, ...] = (
             "last 15m (the bot was not affected; the metric may be stale).",
             meaning="A bug or a data problem in the bot's reporting: dashboards and alerts may miss something.",
             checks=("The bot's logs for `metrics hook failed` warnings.",),
-            probe=_counter("d75_exporter_hook_errors_total", window_samples=60, hook="risk_guard.on_decision"),
+            probe=_counter("d75_exporter_hook_errors_total", {"hook": "risk_guard.on_decision"}, window_samples=60),
         ),
     )
 )

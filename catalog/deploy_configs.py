@@ -51,13 +51,13 @@ def parse_target(text: str) -> str:
     value = text.strip()
     host, sep, port = value.rpartition(":")
     if "://" in value or "/" in value:
-        raise ValueError(f"{text!r}: give HOST:PORT (e.g. 127.0.0.1:9876), not a URL; "
+        raise ValueError(f"{text!r}: give HOST:PORT (e.g. {vocabulary.HOST}:{vocabulary.EXPORTER_PORT}), not a URL; "
                          "Prometheus scrapes http://HOST:PORT/metrics")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError(f"{text!r}: expected HOST:PORT with a port between 1 and 65535")
     bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
     if not bare or any(c.isspace() or c in "'\"[]{},#" for c in bare) or (":" in bare and bare == host):
-        raise ValueError(f"{text!r}: not a host name or address (IPv6: [::1]:9876)")
+        raise ValueError(f"{text!r}: not a host name or address (IPv6: [::1]:{vocabulary.EXPORTER_PORT})")
     return f"{host}:{int(port)}"
 
 
@@ -106,13 +106,17 @@ def local_topology(*, exporter_port: int = vocabulary.EXPORTER_PORT,
 # The bot's targets come from D75_TARGETS through COMPOSE_TARGETS_FILE (default: the simulator,
 # `exporter:9876`); `exporters` records that default.
 COMPOSE_SINGLE = Topology(
-    exporters=(f"exporter:{vocabulary.EXPORTER_PORT}",), prometheus=("prometheus:9090",),
-    alertmanagers=("alertmanager:9093",), receivers=(f"receiver:{vocabulary.RECEIVER_PORT}",),
-    token_file=TOKEN_FILE_COMPOSE, self_scrape=("localhost:9090",), exporter_file_sd=COMPOSE_TARGETS_FILE)
+    exporters=(f"exporter:{vocabulary.EXPORTER_PORT}",),
+    prometheus=(f"prometheus:{vocabulary.PROMETHEUS_PORT}",),
+    alertmanagers=(f"alertmanager:{vocabulary.ALERTMANAGER_PORT}",),
+    receivers=(f"receiver:{vocabulary.RECEIVER_PORT}",),
+    token_file=TOKEN_FILE_COMPOSE, self_scrape=(f"localhost:{vocabulary.PROMETHEUS_PORT}",),
+    exporter_file_sd=COMPOSE_TARGETS_FILE)
 COMPOSE_HA = Topology(
     exporters=(f"exporter:{vocabulary.EXPORTER_PORT}",), exporter_file_sd=COMPOSE_TARGETS_FILE,
-    prometheus=tuple(f"prometheus-{replica_name(i)}:9090" for i in range(len(vocabulary.HA_PROMETHEUS_PORTS))),
-    alertmanagers=tuple(f"alertmanager-{replica_name(i)}:9093"
+    prometheus=tuple(f"prometheus-{replica_name(i)}:{vocabulary.PROMETHEUS_PORT}"
+                     for i in range(len(vocabulary.HA_PROMETHEUS_PORTS))),
+    alertmanagers=tuple(f"alertmanager-{replica_name(i)}:{vocabulary.ALERTMANAGER_PORT}"
                         for i in range(len(vocabulary.HA_ALERTMANAGER_PORTS))),
     receivers=tuple(f"receiver-{replica_name(i)}:{vocabulary.RECEIVER_PORT}"
                     for i in range(len(vocabulary.HA_RECEIVER_PORTS))),

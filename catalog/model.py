@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from vocabulary import DEFAULT_RUNBOOK_BASE_URL, SEVERITIES, SOURCES
+from vocabulary import DEFAULT_RUNBOOK_BASE_URL, IDENTIFYING_LABELS, SEVERITIES, SOURCES
 
 __all__ = [
     "SEVERITIES", "SOURCES", "CHANNELS", "CatalogError", "AlertSpec", "AlertDef", "SeverityPolicy",
@@ -191,7 +191,7 @@ class CatalogSettings:
     runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL
     # public base URL of the receiver (links a phone can open); None: links stay local
     external_url: str | None = None
-    group_by: tuple[str, ...] = ("alertname", "exchange", "route", "symbol", "tier", "scope")
+    group_by: tuple[str, ...] = ("alertname", *IDENTIFYING_LABELS)
     watchdog_repeat_interval: str = "1m"
 
 

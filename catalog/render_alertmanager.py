@@ -4,6 +4,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from vocabulary import WATCHDOG
+
 from .model import SEVERITIES, Catalog
 from .render_prometheus import dump_yaml, header
 
@@ -45,7 +47,7 @@ def inhibit_rules(catalog: Catalog) -> list[dict[str, Any]]:
                       "equal": ["job", "instance"]})
     if "ExporterDown" in names:
         rules.append({"source_matchers": ['alertname="ExporterDown"', 'instance=~".+"'],
-                      "target_matchers": ['alertname!="ExporterDown"', 'alertname!="Watchdog"'],
+                      "target_matchers": ['alertname!="ExporterDown"', f'alertname!="{WATCHDOG}"'],
                       "equal": ["job", "instance"]})
     return rules
 
@@ -75,7 +77,7 @@ def alertmanager_doc(catalog: Catalog, *, receiver_url: str | Sequence[str],
     routes: list[dict[str, Any]] = [{
         # the heartbeat: sent every minute so the receiver's dead man's switch notices when it stops
         "receiver": WATCHDOG_RECEIVER,
-        "matchers": ['alertname="Watchdog"'],
+        "matchers": [f'alertname="{WATCHDOG}"'],
         "group_by": ["alertname"],
         "group_wait": "0s",
         "group_interval": "30s",

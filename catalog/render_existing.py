@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from vocabulary import WATCHDOG_SEVERITY
+
 from .model import SEVERITIES, SOURCES, Catalog, CatalogError
 from .render_alertmanager import WATCHDOG_RECEIVER, alertmanager_doc, receiver_name
 from .render_prometheus import bot_scrape_job, dump_yaml, header, render_rule_files
@@ -25,9 +27,9 @@ from .render_prometheus import bot_scrape_job, dump_yaml, header, render_rule_fi
 __all__ = ["OUR_ROUTE_MATCHERS", "OUR_RECEIVERS", "render_fragment", "fragment_doc", "merge_fragment",
            "render_merged", "render_scrape_job", "render_existing_rule_files"]
 
-# what makes an alert ours: a CONTRACT source and a CONTRACT severity (Watchdog: "none"); a foreign
+# what makes an alert ours: a CONTRACT source and a CONTRACT severity (Watchdog: WATCHDOG_SEVERITY); a foreign
 # alert would need both label values to be caught by our subtree
-OUR_ROUTE_MATCHERS = [f'source=~"{"|".join(SOURCES)}"', f'severity=~"{"|".join(SEVERITIES)}|none"']
+OUR_ROUTE_MATCHERS = [f'source=~"{"|".join(SOURCES)}"', f'severity=~"{"|".join((*SEVERITIES, WATCHDOG_SEVERITY))}"']
 OUR_RECEIVERS = [WATCHDOG_RECEIVER] + [receiver_name(s) for s in SEVERITIES]
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import yaml
 
-from vocabulary import WATCHDOG
+from vocabulary import WATCHDOG, WATCHDOG_SEVERITY
 
 from .build import fmt_num, value_template
 from .model import SOURCES, AlertDef, Catalog
@@ -56,7 +56,7 @@ def _rule(alert: AlertDef, expr: str, summary: str, description: str, threshold:
     rule: dict[str, Any] = {"alert": alert.name, "expr": expr}
     if alert.for_ not in ("0s", "0"):
         rule["for"] = alert.for_
-    rule["labels"] = {"severity": alert.severity or "none", "source": alert.source}
+    rule["labels"] = {"severity": alert.severity or WATCHDOG_SEVERITY, "source": alert.source}
     rule["annotations"] = annotations_for(alert, summary, description, threshold)
     return rule
 

@@ -21,7 +21,7 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from vocabulary import WATCHDOG
+from vocabulary import WATCHDOG, WATCHDOG_SEVERITY
 
 from .build import fmt_num
 from .model import AlertDef, Catalog, CatalogError, Probe
@@ -146,7 +146,7 @@ def _relabel(probe: Probe, label: str, new: str) -> Probe:
 
 
 def _firing(a: AlertDef, p: Probe, level: float) -> dict[str, Any]:
-    labels = {**p.exp_labels, "severity": a.severity or "none", "source": a.source}
+    labels = {**p.exp_labels, "severity": a.severity or WATCHDOG_SEVERITY, "source": a.source}
     value = p.value_for(level)
     threshold = a.threshold
     if a.by:
@@ -255,11 +255,11 @@ def _tests_for(a: AlertDef, suffix: str = "") -> list[dict[str, Any]]:
 
 def _watchdog_tests(a: AlertDef) -> list[dict[str, Any]]:
     return [{
-        "name": "Watchdog: always firing",
+        "name": f"{WATCHDOG}: always firing",
         "interval": _dur(SAMPLE_INTERVAL),
         "input_series": [],
         "alert_rule_test": [{"eval_time": "5m", "alertname": a.name, "exp_alerts": [{
-            "exp_labels": {"severity": "none", "source": a.source},
+            "exp_labels": {"severity": WATCHDOG_SEVERITY, "source": a.source},
             "exp_annotations": annotations_for(a, a.summary, a.description, None)}]}],
     }]
 

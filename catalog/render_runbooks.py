@@ -1,7 +1,7 @@
 """One runbook page per alert (`webhook_receiver/runbook_pages/<slug>.md`) and an index."""
 from __future__ import annotations
 
-from vocabulary import WATCHDOG
+from vocabulary import DEFAULT_ALERTMANAGER_URL, WATCHDOG, WATCHDOG_SEVERITY
 
 from .model import AlertDef, Catalog
 from .render_prometheus import header
@@ -29,7 +29,7 @@ def _page(catalog: Catalog, a: AlertDef) -> str:
     lines += [f"{i}. {c}" for i, c in enumerate(a.checks or ("Look at the Overview dashboard.",), 1)]
     lines += ["", "## How to silence", ""]
     if a.name == WATCHDOG:
-        lines += ["Do not silence the Watchdog: the receiver's dead man's switch would then page that the "
+        lines += [f"Do not silence the {WATCHDOG}: the receiver's dead man's switch would then page that the "
                   "alerting pipeline is down.", ""]
     else:
         lines += [
@@ -38,7 +38,7 @@ def _page(catalog: Catalog, a: AlertDef) -> str:
             "- From a shell:",
             "",
             "  ```sh",
-            "  amtool silence add --alertmanager.url=http://127.0.0.1:9093 --duration=1h \\",
+            f"  amtool silence add --alertmanager.url={DEFAULT_ALERTMANAGER_URL} --duration=1h \\",
             f"      --comment='reason' {_silence_matchers(a)}",
             "  ```",
             "- Silencing hides the notification only; the alert is still stored in the receiver's history.",
@@ -60,6 +60,6 @@ def render_runbooks(catalog: Catalog) -> dict[str, str]:
     index = [header(catalog, "<!--").rstrip("\n") + " -->", "", "# Runbooks", "",
              "| alert | severity | source | for |", "|---|---|---|---|"]
     for a in sorted(catalog.alerts, key=lambda a: (a.severity or "P9", a.source, a.name)):
-        index.append(f"| [{a.name}]({a.runbook}.md) | {a.severity or 'none'} | {a.source} | {a.for_} |")
+        index.append(f"| [{a.name}]({a.runbook}.md) | {a.severity or WATCHDOG_SEVERITY} | {a.source} | {a.for_} |")
     out["webhook_receiver/runbook_pages/README.md"] = "\n".join(index) + "\n"
     return out

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import click
 
-from webhook_receiver.notify.model import IDENTIFYING_LABELS
+from vocabulary import IDENTIFYING_LABELS
 
 from .stack_client import api_error, default_actor, receiver, receiver_request, state_dir_option
 
 __all__ = ["command"]
 
 
-def _where(labels: dict) -> str:
+def _where(labels: dict[str, str]) -> str:
     return " ".join(f"{k}={labels[k]}" for k in IDENTIFYING_LABELS if labels.get(k))
 
 

@@ -3,13 +3,22 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from webhook_receiver.store import AlertStore
 
 __all__ = ["command"]
 
 
-def _open(database_url: str | None, config_file: str | None):  # type: ignore[no-untyped-def]
+@contextmanager
+def _opened(database_url: str | None, config_file: str | None) -> Iterator[tuple[AlertStore, str]]:
+    """The store and its URL as shown (password hidden); closed at the end, its outages as command errors."""
+    from webhook_receiver.errors import StorageUnavailable
     from webhook_receiver.settings import SettingsError, load_settings, redact_url
     from webhook_receiver.store import open_store
 
@@ -18,7 +27,13 @@ def _open(database_url: str | None, config_file: str | None):  # type: ignore[no
     except SettingsError as exc:
         raise click.ClickException(f"configuration: {exc}") from None
     url = database_url or settings.database_url
-    return open_store(url, settings), redact_url(url)
+    store = open_store(url, settings)
+    try:
+        yield store, redact_url(url)
+    except StorageUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        store.close()
 
 
 _url_opt = click.option("--database-url", default=None, help="overrides DATABASE_URL")
@@ -30,40 +45,25 @@ def command() -> None:
     """Receiver database: apply migrations, show the schema version, prune old history."""
 
 
-@command.command()
-@_url_opt
-@_cfg_opt
+def _store_command(f: Callable[..., None]) -> click.Command:
+    """A `d76 db` subcommand on the store given by --database-url / --config."""
+    return command.command()(_url_opt(_cfg_opt(f)))
+
+
+@_store_command
 def upgrade(database_url: str | None, config_file: str | None) -> None:
     """Apply every pending migration."""
-    from webhook_receiver.errors import StorageUnavailable
-
-    store, shown = _open(database_url, config_file)
-    try:
+    with _opened(database_url, config_file) as (store, shown):
         applied = store.migrate()
-        version = store.current_version()
-    except StorageUnavailable as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        store.close()
-    click.echo(f"{shown}: applied {applied or 'nothing'}; now at version {version}")
+        click.echo(f"{shown}: applied {applied or 'nothing'}; now at version {store.current_version()}")
 
 
-@command.command()
-@_url_opt
-@_cfg_opt
+@_store_command
 def current(database_url: str | None, config_file: str | None) -> None:
     """Print the applied schema version and any pending migrations."""
-    from webhook_receiver.errors import StorageUnavailable
-
-    store, shown = _open(database_url, config_file)
-    try:
-        version = store.current_version()
-        pending = store.pending_versions()
-    except StorageUnavailable as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        store.close()
-    click.echo(f"{shown}: version {version}" + (f" (pending: {pending})" if pending else " (up to date)"))
+    with _opened(database_url, config_file) as (store, shown):
+        version, pending = store.current_version(), store.pending_versions()
+        click.echo(f"{shown}: version {version}" + (f" (pending: {pending})" if pending else " (up to date)"))
 
 
 _AGE = re.compile(r"^(\d+(?:\.\d+)?)([mhdw])$")
@@ -73,7 +73,7 @@ _AGE_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 class _Age(click.ParamType):
     name = "AGE"
 
-    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
         m = _AGE.match(str(value).strip())
         if not m or float(m.group(1)) <= 0:
             self.fail("expected an age like 30d, 12h, 90m or 2w", param, ctx)
@@ -95,7 +95,6 @@ def prune(older_than: float | None, payloads_older_than: float | None, dry_run: 
     """Delete resolved alerts (with their notifications, messages and suppressed episodes) and raw
     payloads older than the retention, in small batches. Alerts still firing and notifications still
     waiting for delivery are kept, however old."""
-    from webhook_receiver.errors import StorageUnavailable
     from webhook_receiver.history.retention import Pruner
     from webhook_receiver.history.settings import load_history_settings
     from webhook_receiver.settings import SettingsError, load_settings
@@ -106,8 +105,7 @@ def prune(older_than: float | None, payloads_older_than: float | None, dry_run: 
         raise click.ClickException(f"configuration: {exc}") from None
     days = older_than if older_than is not None else hs.retention_days
     payload_days = payloads_older_than if payloads_older_than is not None else min(hs.payload_retention_days, days)
-    store, shown = _open(database_url, config_file)
-    try:
+    with _opened(database_url, config_file) as (store, shown):
         if store.pending_versions():
             raise click.ClickException("the database schema is not up to date; run `d76 db upgrade`")
         pruner = Pruner(store, batch=batch or hs.prune_batch, pause_seconds=hs.prune_pause_seconds)
@@ -115,10 +113,6 @@ def prune(older_than: float | None, payloads_older_than: float | None, dry_run: 
         t0 = time.monotonic()
         counts = pruner.dry_run(cut) if dry_run else pruner.run(cut)
         took = time.monotonic() - t0
-    except StorageUnavailable as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        store.close()
     verb = "would delete" if dry_run else "deleted"
     click.echo(f"{shown}: history before {cut.history:%Y-%m-%d %H:%M} UTC, payloads before "
                f"{cut.payloads:%Y-%m-%d %H:%M} UTC")

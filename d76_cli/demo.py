@@ -15,14 +15,32 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import click
 import yaml
 
-from vocabulary import WATCHDOG
+import vocabulary
+from vocabulary import WATCHDOG, NotificationStatus
 
-__all__ = ["command", "INCIDENTS"]
+if TYPE_CHECKING:
+    import requests
+
+__all__ = ["command", "INCIDENTS", "DemoStack", "print_history"]
+
+
+class DemoStack(Protocol):
+    """What the demo uses of the running stack (``local_stack``'s ``Stack``)."""
+
+    logs: Path
+
+    def url(self, piece: str) -> str: ...
+
+    def api(self, method: str, path: str, receiver: str = "receiver", **kw: Any) -> requests.Response: ...
+
+    def scenario(self, name: str, target: str | None = None) -> dict[str, Any]: ...
+
+    def logs_of(self, piece: str) -> Path: ...
 
 
 @dataclass(frozen=True)
@@ -79,7 +97,7 @@ class LogTail:
         return out
 
 
-def _ask(stack: Any, secret: str, text: str) -> None:
+def _ask(stack: DemoStack, secret: str, text: str) -> None:
     """Send a command as the operator's phone would: a Telegram update to the receiver's webhook.
     The answer goes through the outbox like every message (printed in a dry run)."""
     import os
@@ -108,20 +126,20 @@ def _ask(stack: Any, secret: str, text: str) -> None:
     r.raise_for_status()
 
 
-def _alerts(stack: Any, since: str) -> list[dict[str, Any]]:
+def _alerts(stack: DemoStack, since: str) -> list[dict[str, Any]]:
     r = stack.api("GET", "/api/alerts", params={"since": since, "limit": 200})
     r.raise_for_status()
     return r.json()["alerts"]
 
 
-def _telegram_state(stack: Any, alert_id: int) -> str:
+def _telegram_state(stack: DemoStack, alert_id: int) -> str:
     r = stack.api("GET", f"/api/alerts/{alert_id}")
     if not r.ok:
         return "?"
     ds = [d for d in r.json()["alert"].get("deliveries", []) if d["channel"] == "telegram"]
     if not ds:
         return "-"
-    marks = {"sent": "✓", "failed": "✗", "folded": "+counted"}
+    marks = {NotificationStatus.SENT: "✓", NotificationStatus.FAILED: "✗", NotificationStatus.FOLDED: "+counted"}
     return " ".join(f"{d['kind']}{marks.get(d['status'], '…')}" for d in ds)
 
 
@@ -133,13 +151,28 @@ def _table(rows: list[dict[str, Any]], told: dict[int, str]) -> Any:
         t.add_column(col, no_wrap=col in ("alertname", "status"))
     for a in sorted(rows, key=lambda a: a["id"]):
         labels = a.get("labels") or {}
-        where = labels.get("exchange") or labels.get("scope") or labels.get("route") or labels.get("symbol") or ""
+        where = next((labels[k] for k in vocabulary.IDENTIFYING_LABELS if k != "tier" and labels.get(k)), "")
         t.add_row(str(a["id"]), a["severity"], a["alertname"], where, a["status"],
                   told[a["id"]], a.get("acknowledged_by") or "")
     return t
 
 
-def run_demo(stack: Any, console: Any, timeout: float, secret: str = "") -> list[dict[str, Any]]:
+def _told(stack: DemoStack, rows: list[dict[str, Any]]) -> dict[int, str]:
+    """What Telegram was told of each alert (see `_telegram_state`), by alert id."""
+    return {a["id"]: _telegram_state(stack, a["id"]) for a in rows}
+
+
+def print_history(console: Any, stack: DemoStack) -> None:
+    """The receiver's whole history as a table, as `d76 history` shows it (or why it cannot)."""
+    console.rule("[bold]history (d76 history)")
+    try:
+        rows = _alerts(stack, "1970-01-01T00:00:00Z")
+        console.print(_table(rows, _told(stack, rows)))
+    except Exception as exc:  # noqa: BLE001 - the stack may be what failed
+        console.print(f"(history unavailable: {exc})")
+
+
+def run_demo(stack: DemoStack, console: Any, timeout: float, secret: str = "") -> list[dict[str, Any]]:
     from rich.live import Live
     from rich.markup import escape
 
@@ -157,7 +190,7 @@ def run_demo(stack: Any, console: Any, timeout: float, secret: str = "") -> list
         deadline = time.monotonic() + timeout
         while True:
             rows = relevant()
-            told = {a["id"]: _telegram_state(stack, a["id"]) for a in rows}
+            told = _told(stack, rows)
             for msg in tail.new_messages():
                 printed.append(msg)
                 live.console.print(escape(msg), style="dim")
@@ -205,7 +238,9 @@ def run_demo(stack: Any, console: Any, timeout: float, secret: str = "") -> list
               show_default=True)
 @click.option("--keep", is_flag=True, help="Leave the stack running at the end (`d76 stack down --state-dir ...`).")
 @click.option("--timeout", type=float, default=150.0, show_default=True, help="Seconds to wait for each step.")
-@click.option("--free-ports", is_flag=True, help="Pick free ports instead of the defaults (9876, 9090, 9093, 9099).")
+@click.option("--free-ports", is_flag=True, help="Pick free ports instead of the defaults ("
+              f"{vocabulary.EXPORTER_PORT}, {vocabulary.PROMETHEUS_PORT}, {vocabulary.ALERTMANAGER_PORT}, "
+              f"{vocabulary.RECEIVER_PORT}).")
 def command(state_dir: Path, keep: bool, timeout: float, free_ports: bool) -> None:
     """Run the whole stack with the simulator and walk through incidents."""
     from rich.console import Console
@@ -231,7 +266,7 @@ def command(state_dir: Path, keep: bool, timeout: float, free_ports: bool) -> No
         cfg.exporter_port, cfg.prometheus_port, cfg.alertmanager_port, cfg.receiver_port = (
             free_port(), free_port(), free_port(), free_port())
     # graphs in the page: the receiver asks this Prometheus for the alert's last 30 minutes
-    cfg.receiver_env["PROMETHEUS_URL"] = f"http://127.0.0.1:{cfg.prometheus_port}"
+    cfg.receiver_env["PROMETHEUS_URL"] = f"http://{vocabulary.HOST}:{cfg.prometheus_port}"
     stack = Stack(cfg)
     console.rule("[bold]D76 demo: bot simulator -> Prometheus -> Alertmanager -> receiver -> Telegram")
     dry = "printed here (dry run)" if not _has_telegram() else "sent to your Telegram chat"
@@ -251,11 +286,7 @@ def command(state_dir: Path, keep: bool, timeout: float, free_ports: bool) -> No
     except DemoFailed as exc:
         console.print(f"[red]demo failed:[/red] {exc}")
     finally:
-        console.rule("[bold]history (d76 history)")
-        try:
-            console.print(_table(stack, [a for a in _alerts(stack, "1970-01-01T00:00:00Z")]))
-        except Exception as exc:  # the stack may be what failed
-            console.print(f"(history unavailable: {exc})")
+        print_history(console, stack)
         console.print(f"Prometheus    {stack.url('prometheus')}/alerts")
         console.print(f"Alertmanager  {stack.url('alertmanager')}/#/alerts")
         console.print(f"Receiver API  {stack.url('receiver')}/api/alerts  (Authorization: Bearer "

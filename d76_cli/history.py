@@ -13,14 +13,18 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from catalog.model import SOURCES
-from vocabulary import SEVERITIES
+from vocabulary import SEVERITIES, SOURCES
 
 from .stack_client import database_url as _database_url
 from .stack_client import state_dir_option
+
+if TYPE_CHECKING:
+    from webhook_receiver.store import AlertQuery, AlertStore
 
 __all__ = ["command", "parse_when"]
 
@@ -45,7 +49,7 @@ def parse_when(value: str, now: datetime | None = None) -> datetime:
 class _When(click.ParamType):
     name = "TIME"
 
-    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
         try:
             return parse_when(value)
         except ValueError as exc:
@@ -74,8 +78,10 @@ def _fmt(dt: datetime | None) -> str:
 @click.option("--database-url", default=None, help="overrides DATABASE_URL")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None)
 @state_dir_option
-def command(since, until, severity, source, alertname, status, acknowledged, limit, fmt, output,  # type: ignore[no-untyped-def]
-            alert_id, database_url, config_file, state_dir) -> None:
+def command(since: datetime | None, until: datetime | None, severity: tuple[str, ...], source: str | None,
+            alertname: str | None, status: str | None, acknowledged: bool | None, limit: int | None, fmt: str,
+            output: str | None, alert_id: int | None, database_url: str | None, config_file: str | None,
+            state_dir: Path) -> None:
     """Print recent alerts, newest first (or export them, or one alert's timeline)."""
     from webhook_receiver.errors import StorageUnavailable
     from webhook_receiver.settings import SettingsError, load_settings
@@ -114,14 +120,14 @@ def _write(text: str, output: str | None) -> None:
         click.echo(text, nl=False)
 
 
-def _export(store, query, limit: int, fmt: str, output: str | None) -> None:  # type: ignore[no-untyped-def]
+def _export(store: AlertStore, query: AlertQuery, limit: int, fmt: str, output: str | None) -> None:
     from webhook_receiver.history.export import iter_alerts, to_csv, to_json
 
     rows = [r for page in iter_alerts(store, query, limit) for r in page]
     _write(to_csv(rows) if fmt == "csv" else to_json(rows), output)
 
 
-def _timeline(store, alert_id: int, fmt: str, output: str | None) -> None:  # type: ignore[no-untyped-def]
+def _timeline(store: AlertStore, alert_id: int, fmt: str, output: str | None) -> None:
     import json
 
     from webhook_receiver.history.export import iso
@@ -131,7 +137,7 @@ def _timeline(store, alert_id: int, fmt: str, output: str | None) -> None:  # ty
     if t is None:
         raise click.ClickException(f"alert {alert_id} not found")
     if fmt == "json":
-        def conv(v):  # type: ignore[no-untyped-def]
+        def conv(v: Any) -> Any:
             return iso(v) if isinstance(v, datetime) else v
         body = {"alert": {k: conv(v) for k, v in t["alert"].items()},
                 "events": [{k: conv(v) for k, v in e.items()} for e in t["events"]], "durations": t["durations"]}
@@ -142,7 +148,7 @@ def _timeline(store, alert_id: int, fmt: str, output: str | None) -> None:  # ty
         _write(render_text(t), output)
 
 
-def _table(rows) -> None:  # type: ignore[no-untyped-def]
+def _table(rows: list[dict[str, Any]]) -> None:
     from rich.console import Console
     from rich.table import Table
 

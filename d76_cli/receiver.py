@@ -14,6 +14,8 @@ import sys
 
 import click
 
+from vocabulary import HOST, RECEIVER_PORT
+
 __all__ = ["command", "check_listen"]
 
 log = logging.getLogger("webhook_receiver")
@@ -43,7 +45,7 @@ def _bind_error(host: str, port: int, exc: OSError) -> str:
 
 
 @click.command(name="receiver")
-@click.option("--listen", default=None, help="HOST:PORT (default RECEIVER_LISTEN or 127.0.0.1:9099)")
+@click.option("--listen", default=None, help=f"HOST:PORT (default RECEIVER_LISTEN or {HOST}:{RECEIVER_PORT})")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
               help="YAML file of VARIABLE: value with ${VAR} substitution (environment wins)")
 @click.option("--threads", type=click.IntRange(1, 256), default=None, help="waitress worker threads")

@@ -1,7 +1,7 @@
 """`d76 send-alert`: post a one-off event to Alertmanager, like the bot's `send_alert(...)`.
 
 Which Alertmanager: `--alertmanager-url` / ALERTMANAGER_URL, else the stack `d76 stack up` started
-(`--state-dir`), else 127.0.0.1:9093. Alerts are not gossiped between clustered Alertmanagers, so
+(`--state-dir`), else `vocabulary.DEFAULT_ALERTMANAGER_URL`. Alerts are not gossiped between clustered Alertmanagers, so
 with several (an HA stack, or a comma-separated URL list) the event goes to each, as Prometheus does;
 their shared notification log tells it once.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from exporter.events import SEVERITIES, SOURCES
+from vocabulary import DEFAULT_ALERTMANAGER_URL, SEVERITIES, SOURCES
 
 from .stack_client import alertmanager, state_dir_option
 
@@ -40,7 +40,7 @@ def _ttl(value: str) -> timedelta:
 @click.option("--meta", multiple=True, metavar="KEY=VALUE",
               help="exchange/route/symbol/tier/scope become labels; anything else an annotation")
 @click.option("--alertmanager-url", envvar="ALERTMANAGER_URL", default=None,
-              help="[default: the stack in --state-dir, else http://127.0.0.1:9093]; comma-separated: several")
+              help=f"[default: the stack in --state-dir, else {DEFAULT_ALERTMANAGER_URL}]; comma-separated: several")
 @state_dir_option
 @click.option("--ttl", default="15m", show_default=True, help="the event resolves itself after this long")
 @click.option("--runbook-url", default=None)

@@ -1,7 +1,7 @@
 """`d76 silence create|list|expire`: Alertmanager silences (API v2), from the command line.
 
 Which Alertmanager: `--alertmanager-url` / ALERTMANAGER_URL, else the stack `d76 stack up` started
-(`--state-dir`), else 127.0.0.1:9093 (`d76_cli.stack_client`). In a cluster one member is enough:
+(`--state-dir`), else `vocabulary.DEFAULT_ALERTMANAGER_URL` (`d76_cli.stack_client`). In a cluster one member is enough:
 silences gossip to the others.
 
     d76 silence create exchange=upbit alertname=~"Exchange.*" --duration 2h -m "upbit maintenance"
@@ -18,6 +18,8 @@ from typing import Any
 
 import click
 
+from vocabulary import DEFAULT_ALERTMANAGER_URL
+
 from .stack_client import Endpoint, alertmanager, api_error, default_actor, receiver, receiver_request, state_dir_option
 
 __all__ = ["command", "parse_matcher"]
@@ -26,7 +28,7 @@ _MATCHER = re.compile(r'^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*(.*?)\s*$'
 MAX_SECONDS = 30 * 86400
 
 _am_opt = click.option("--alertmanager-url", envvar="ALERTMANAGER_URL", default=None,
-                       help="[default: the stack in --state-dir, else http://127.0.0.1:9093]")
+                       help=f"[default: the stack in --state-dir, else {DEFAULT_ALERTMANAGER_URL}]")
 
 
 def parse_matcher(text: str) -> dict[str, Any]:

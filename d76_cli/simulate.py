@@ -23,7 +23,7 @@ __all__ = ["command", "parse_listen"]
 def parse_listen(value: str) -> tuple[str, int]:
     host, sep, port_s = value.rpartition(":")
     if not sep or not host:
-        raise ValueError("expected HOST:PORT, e.g. 127.0.0.1:9876")
+        raise ValueError(f"expected HOST:PORT, e.g. {HOST}:{EXPORTER_PORT}")
     try:
         port = int(port_s)
     except ValueError:

@@ -1,16 +1,18 @@
-"""What every hook class shares: a no-op mode, label-child caching, and failure containment.
+"""What every hook class shares: a no-op mode, shared label-child caches, and failure containment.
 
 The bot calls hooks on its hot path, so the rules are:
 
 * a hook never raises into the caller and never blocks on anything but prometheus-client's own
   per-value lock; any exception (bad input, a broken metric) is counted in
   ``d75_exporter_hook_errors_total{hook}`` and logged at most once per ``LOG_INTERVAL_S`` per hook;
-* label children are looked up once (``metric.labels(...)``) and cached in a plain dict keyed by
-  the raw arguments, so the steady-state cost is one dict lookup plus the value update;
 * ``metrics=None`` turns every hook into a no-op, for bots that run without the exporter;
+* label children are found through ``Children``, one cache per metric shared by every hook object
+  on the same ``D75Metrics`` (see there), so the steady-state cost is one dict lookup plus the value
+  update, about half of prometheus-client's own ``metric.labels(...)``;
 * ``remove``-style methods retire the series of an exchange, route or symbol the bot stopped
-  trading (``prometheus_client``'s ``remove_by_labels``) and forget the cached children, so a later
-  report of the same value starts a fresh series instead of updating a child nobody exports.
+  trading: ``Children.retire`` removes them from the metric (``remove_by_labels``, as
+  prometheus-client's ``remove``) and from the one shared cache, so every hook object, and every
+  object from ``bind()`` (they read through the same cache), starts a fresh series at the next report.
 """
 from __future__ import annotations
 
@@ -18,9 +20,8 @@ import logging
 import math
 import threading
 import time
-import weakref
-from collections.abc import Callable, Hashable, Iterable
-from enum import Enum
+from collections.abc import Callable, Hashable
+from enum import Enum, IntEnum
 from typing import Any
 
 from .metrics import D75Metrics
@@ -31,6 +32,8 @@ LOG_INTERVAL_S = 60.0
 # More distinct label sets than this for one metric is a bug in the caller (e.g. an order id used
 # as a label); refusing them protects Prometheus from a cardinality explosion.
 MAX_LABEL_SETS = 10_000
+
+_SHARING = threading.Lock()  # creates each metric's Children once
 
 
 def _noop(*_args: Any, **_kwargs: Any) -> None:
@@ -69,6 +72,86 @@ def non_negative(value: float) -> float:
     if v < 0:
         raise ValueError("value must not be negative")
     return v
+
+
+def ratio01(value: float) -> float:
+    """A 0..1 ratio; out-of-range finite values are clamped, NaN/inf refused."""
+    v = finite(value)
+    return v if 0.0 <= v <= 1.0 else clamp_ratio(v)
+
+
+def count(value: int) -> int:
+    """A non-negative integer count (bools refused: ``True`` is almost certainly a bug)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError("count must be a non-negative int")
+    return value
+
+
+def state_parser(states: type[IntEnum], what: str) -> Callable[[object], int]:
+    """A parser of ``states`` values for a hook: from an int, a name (any case) or an Enum member of
+    the bot's own (matched by name, else by value)."""
+    by_name = {s.name: int(s) for s in states}
+    values = set(by_name.values())
+
+    def parse(state: object) -> int:
+        if type(state) is int and state in values:  # the common case first
+            return state
+        if isinstance(state, Enum):
+            named = by_name.get(state.name.upper())
+            if named is not None:
+                return named
+            state = state.value
+        if isinstance(state, str):
+            try:
+                return by_name[state.strip().upper()]
+            except KeyError:
+                raise ValueError(f"unknown {what} {state!r}") from None
+        if isinstance(state, int) and not isinstance(state, bool) and state in values:
+            return int(state)
+        raise ValueError(f"{what} must be {min(values)}..{max(values)} or one of {list(by_name)}")
+
+    parse.__doc__ = f"The {what} as an int, from an int, a name (any case) or an Enum member (matched by name, " \
+        "else value)."
+    return parse
+
+
+class Children(dict[Hashable, Any]):
+    """The label children of one metric, keyed by the raw arguments the bot passes (a str, an enum
+    member, or a tuple of them): the hot path is ``children.get(key)``, a plain dict lookup.
+
+    There is one per metric and ``D75Metrics`` (``Hooks._shared``), not one per hook object: every
+    hook object and every object from ``bind()`` reads through it, so a value retired through any of
+    them is forgotten by all, with nothing to notify. Writes (``child``, ``retire``) take a lock;
+    reads do not (a dict lookup is atomic)."""
+
+    __slots__ = ("metric", "names", "_values", "_lock")
+
+    def __init__(self, metric: Any, names: tuple[str, ...]) -> None:
+        super().__init__()
+        self.metric = metric
+        self.names = names                              # the metric's label names, in order
+        self._values: dict[Hashable, tuple[str, ...]] = {}  # key -> its label values
+        self._lock = threading.Lock()
+
+    def child(self, key: Hashable, labels: tuple[object, ...]) -> Any:
+        """Cache miss path: validate the label values, create the child, remember it under ``key``."""
+        values = tuple(label_value(v) for v in labels)
+        with self._lock:
+            child = self.get(key)
+            if child is None:
+                if len(self) >= MAX_LABEL_SETS:
+                    raise ValueError(f"more than {MAX_LABEL_SETS} label sets for {self.metric!r}")
+                child = self[key] = self.metric.labels(*values)
+                self._values[key] = values
+        return child
+
+    def retire(self, **labels: str) -> None:
+        """Remove every child whose labels include ``labels`` from the metric and from this cache."""
+        where = [(self.names.index(name), value) for name, value in labels.items()]
+        with self._lock:
+            self.metric.remove_by_labels(labels)
+            for key in [k for k, vs in self._values.items() if all(vs[i] == v for i, v in where)]:
+                del self[key], self._values[key]
 
 
 class ErrorReporter:
@@ -122,104 +205,48 @@ class Hooks:
     def __init__(self, metrics: D75Metrics | None) -> None:
         self.metrics = metrics
         self._reporter = ErrorReporter(metrics)
-        self._caches_lock = threading.Lock()
-        # the objects ``bind`` handed out (they hold children of their own); see ``_retire``
-        self._bound: weakref.WeakSet[Any] = weakref.WeakSet()
         if metrics is None:
             for name in self.hook_methods:
                 setattr(self, name, _noop)
-        else:
-            try:
-                metrics._hook_instances.add(self)  # so a retired value is forgotten by every instance
-            except Exception:  # noqa: BLE001 - a stand-in metrics object without the registry
-                pass
+
+    def _shared(self, attr: str, *names: str) -> Children:
+        """The ``Children`` of ``metrics.<attr>`` (label names ``names``) shared by every hook object
+        on the same ``D75Metrics``; in no-op mode an unused empty one."""
+        m = self.metrics
+        if m is None:
+            return Children(None, names)
+        metric = getattr(m, attr)
+        with _SHARING:
+            children = m._hook_children.get(attr)
+            if children is None or children.metric is not metric:
+                children = m._hook_children[attr] = Children(metric, names)
+        return children
 
     def _fail(self, hook: str, exc: BaseException) -> None:
         self._reporter.report(f"{self.component}.{hook}", exc)
 
-    def _child(self, cache: dict[Hashable, Any], metric: Any, key: Hashable,
-               labels: tuple[object, ...]) -> Any:
-        """Cache miss path: validate label values, create the child, remember it under ``key``."""
-        values = tuple(label_value(v) for v in labels)
-        with self._caches_lock:
-            child = cache.get(key)
+    def _set(self, hook: str, children: Children, key: Hashable, value: object,
+             check: Callable[[Any], float]) -> None:
+        """Shared body of the gauge-setting hooks on one label (``key`` is its raw value):
+        validate, cached child lookup, set; never raises."""
+        try:
+            v = check(value)
+            child = children.get(key)
             if child is None:
-                if len(cache) >= MAX_LABEL_SETS:
-                    raise ValueError(f"more than {MAX_LABEL_SETS} label sets for {metric._name}")
-                child = cache[key] = metric.labels(*values)
-        return child
+                child = children.child(key, (key,))
+            child.set(v)
+        except Exception as exc:  # noqa: BLE001
+            self._fail(hook, exc)
 
-    def _peers(self) -> list[Hooks]:
-        """This instance and every other live instance of its class on the same ``D75Metrics``:
-        a value retired through one must be forgotten by all (they cache the same children)."""
-        registry = getattr(self.metrics, "_hook_instances", None)
-        peers = [h for h in list(registry) if type(h) is type(self)] if registry is not None else []
-        return peers if self in peers else [self, *peers]
-
-    def _retire(self, hook: str, label: str, value: object, metrics: Iterable[Any],
-                caches: Callable[[Any], Iterable[tuple[dict[Hashable, Any], Callable[[Hashable, str], bool]]]],
-                also: dict[str, str] | None = None,
-                bound: Callable[[Hashable, str], bool] | None = None) -> str | None:
-        """Drop every child with ``label=value`` (and ``also``) of ``metrics``; then, in this instance
-        and its peers, the cache entries ``caches(instance)`` selects (a cache and a predicate on its
-        key and the value), and the bound objects whose ``_key`` ``bound`` selects forget their
-        children (``_forget``: their next call creates fresh ones).
-        Never raises; returns the label value, or None when the call failed (a counted hook error)."""
+    def _retire(self, hook: str, label: str, value: object, *children: Children) -> str | None:
+        """Drop every child with ``label=value`` of each of ``children``' metrics, for every hook
+        object. Never raises; returns the label value, or None when the call failed (a counted
+        hook error)."""
         try:
             v = label_value(value)
-            for metric in metrics:
-                metric.remove_by_labels({label: v, **(also or {})})
-            for peer in self._peers():
-                with peer._caches_lock:
-                    for cache, selects in caches(peer):
-                        for key in [k for k in cache if selects(k, v)]:
-                            del cache[key]
-                if bound is not None:
-                    for obj in list(peer._bound):
-                        if bound(obj._key, v):
-                            obj._forget()
+            for c in children:
+                c.retire(**{label: v})
             return v
         except Exception as exc:  # noqa: BLE001
             self._fail(hook, exc)
             return None
-
-
-def key_is(raw: object, value: str) -> bool:
-    """Cache keyed by the raw label argument itself: whether it has the label value ``value``."""
-    try:
-        return label_value(raw) == value
-    except Exception:  # noqa: BLE001 - a bad key never had a child
-        return False
-
-
-def key_at(pos: int) -> Callable[[Hashable, str], bool]:
-    """Cache keyed by a tuple of raw label arguments; select on position ``pos``."""
-    def selects(raw: Hashable, value: str) -> bool:
-        return isinstance(raw, tuple) and len(raw) > pos and key_is(raw[pos], value)
-    return selects
-
-
-def ratio01(value: float) -> float:
-    """A 0..1 ratio; out-of-range finite values are clamped, NaN/inf refused."""
-    v = finite(value)
-    return v if 0.0 <= v <= 1.0 else clamp_ratio(v)
-
-
-def count(value: int) -> int:
-    """A non-negative integer count (bools refused: ``True`` is almost certainly a bug)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError("count must be a non-negative int")
-    return value
-
-
-def set_gauge(hooks: Hooks, hook: str, cache: dict[Hashable, Any], metric: Any,
-              labels: tuple[object, ...], value: object, check: Callable[[Any], float]) -> None:
-    """Shared body of the gauge-setting hooks: validate, cached child lookup, set; never raises."""
-    try:
-        v = check(value)
-        child = cache.get(labels)
-        if child is None:
-            child = hooks._child(cache, metric, labels, labels)
-        child.set(v)
-    except Exception as exc:  # noqa: BLE001
-        hooks._fail(hook, exc)

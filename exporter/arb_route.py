@@ -10,9 +10,7 @@ maximum in PromQL.
 """
 from __future__ import annotations
 
-from typing import Any
-
-from ._hooks import Hooks, finite, key_at, set_gauge
+from ._hooks import Hooks, finite
 from .metrics import D75Metrics
 
 __all__ = ["ArbRouteHooks", "route_name"]
@@ -38,20 +36,15 @@ class ArbRouteHooks(Hooks):
 
     def __init__(self, metrics: D75Metrics | None) -> None:
         super().__init__(metrics)
-        self._score: dict[Any, Any] = {}
-        self._spread: dict[Any, Any] = {}
+        self._score = self._shared("route_score", "route")
+        self._spread = self._shared("route_spread_bps", "route")
 
     def on_score(self, route: str, score: float) -> None:
-        set_gauge(self, "on_score", self._score, getattr(self.metrics, "route_score", None),
-                  (route,), score, _score)
+        self._set("on_score", self._score, route, score, _score)
 
     def on_spread(self, route: str, spread_bps: float) -> None:
-        set_gauge(self, "on_spread", self._spread, getattr(self.metrics, "route_spread_bps", None),
-                  (route,), spread_bps, finite)
+        self._set("on_spread", self._spread, route, spread_bps, finite)
 
     def remove(self, route: str) -> None:
         """Retire a route: its score and spread disappear from /metrics (its alerts resolve)."""
-        m = self.metrics
-        assert m is not None
-        self._retire("remove", "route", route, (m.route_score, m.route_spread_bps),
-                     lambda h: [(h._score, key_at(0)), (h._spread, key_at(0))])
+        self._retire("remove", "route", route, self._score, self._spread)

@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from ._hooks import Hooks, count, label_value
 from .metrics import D75Metrics
@@ -25,21 +24,20 @@ class ArbUniverseHooks(Hooks):
 
     def __init__(self, metrics: D75Metrics | None) -> None:
         super().__init__(metrics)
-        self._children: dict[Any, Any] = {}
+        self._routes = self._shared("universe_routes", "state")
 
-    def _set(self, active: int, skip: int) -> None:
+    def _publish(self, active: int, skip: int) -> None:
         values = (count(active), count(skip))
         for state, value in zip(ROUTE_STATES, values):
-            child = self._children.get(state)
+            child = self._routes.get(state)
             if child is None:
-                child = self._child(self._children, self.metrics.universe_routes,  # type: ignore[union-attr]
-                                    state, (state,))
+                child = self._routes.child(state, (state,))
             child.set(value)
 
     def on_counts(self, active: int, skip: int) -> None:
         """Both counts at once, so the two series always describe the same evaluation."""
         try:
-            self._set(active, skip)
+            self._publish(active, skip)
         except Exception as exc:  # noqa: BLE001
             self._fail("on_counts", exc)
 
@@ -55,6 +53,6 @@ class ArbUniverseHooks(Hooks):
                     skip += 1
                 else:
                     raise ValueError(f"unknown route state {s!r}")
-            self._set(active, skip)
+            self._publish(active, skip)
         except Exception as exc:  # noqa: BLE001
             self._fail("on_states", exc)

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ._hooks import Hooks, count, key_at, key_is, non_negative, ratio01, set_gauge
+from ._hooks import Hooks, count, non_negative, ratio01
 from .metrics import D75Metrics
 
 __all__ = ["CrossSyncHooks"]
@@ -34,30 +34,28 @@ class CrossSyncHooks(Hooks):
 
     def __init__(self, metrics: D75Metrics | None) -> None:
         super().__init__(metrics)
-        self._imbalance: dict[Any, Any] = {}
-        self._exposure: dict[Any, Any] = {}
-        self._failures_gauge: dict[Any, Any] = {}
-        self._sync_failures: dict[Any, Any] = {}
-        self._consecutive: dict[Any, int] = {}
+        self._imbalance = self._shared("inventory_imbalance_ratio", "symbol")
+        self._exposure = self._shared("exposure_usd", "symbol")
+        self._failures = self._shared("rebalance_consecutive_failures", "symbol")
+        self._sync_failures = self._shared("inventory_sync_failures", "exchange")
+        self._capital: Any = getattr(metrics, "capital_usd", None)
+        # symbol -> (the gauge child this object counted on, the count): a count continues only on
+        # the same child, so one retired through any hook object starts again from 0
+        self._consecutive: dict[Any, tuple[Any, int]] = {}
 
     def on_inventory(self, symbol: str, imbalance_ratio: float, exposure_usd: float) -> None:
         """One symbol's inventory: imbalance 0..1 across exchanges and open exposure in USD."""
-        m = self.metrics
-        set_gauge(self, "on_inventory", self._imbalance, getattr(m, "inventory_imbalance_ratio", None),
-                  (symbol,), imbalance_ratio, ratio01)
-        set_gauge(self, "on_inventory", self._exposure, getattr(m, "exposure_usd", None),
-                  (symbol,), exposure_usd, non_negative)
+        self._set("on_inventory", self._imbalance, symbol, imbalance_ratio, ratio01)
+        self._set("on_inventory", self._exposure, symbol, exposure_usd, non_negative)
 
     def on_snapshot(self, imbalance: Mapping[str, float], exposure_usd: Mapping[str, float],
                     capital_usd: float | None = None) -> None:
         """A whole inventory snapshot; a bad entry is counted and skipped, the rest is recorded."""
         try:
             for symbol, value in imbalance.items():
-                set_gauge(self, "on_snapshot", self._imbalance, self.metrics.inventory_imbalance_ratio,  # type: ignore[union-attr]
-                          (symbol,), value, ratio01)
+                self._set("on_snapshot", self._imbalance, symbol, value, ratio01)
             for symbol, value in exposure_usd.items():
-                set_gauge(self, "on_snapshot", self._exposure, self.metrics.exposure_usd,  # type: ignore[union-attr]
-                          (symbol,), value, non_negative)
+                self._set("on_snapshot", self._exposure, symbol, value, non_negative)
             if capital_usd is not None:
                 self.on_capital(capital_usd)
         except Exception as exc:  # noqa: BLE001
@@ -65,40 +63,41 @@ class CrossSyncHooks(Hooks):
 
     def on_capital(self, capital_usd: float) -> None:
         try:
-            self.metrics.capital_usd.set(non_negative(capital_usd))  # type: ignore[union-attr]
+            self._capital.set(non_negative(capital_usd))
         except Exception as exc:  # noqa: BLE001
             self._fail("on_capital", exc)
 
     def on_rebalance(self, symbol: str, ok: bool) -> None:
         """A rebalance attempt finished; the hook keeps the consecutive-failure count."""
-        try:
-            n = 0 if ok else self._consecutive.get(symbol, 0) + 1
-            self._set_failures("on_rebalance", symbol, n)
-        except Exception as exc:  # noqa: BLE001
-            self._fail("on_rebalance", exc)
+        self._set_failures("on_rebalance", symbol, 0 if ok else None)
 
     def on_rebalance_failures(self, symbol: str, consecutive_failures: int) -> None:
         """The consecutive-failure count, when the bot keeps it itself."""
-        try:
-            self._set_failures("on_rebalance_failures", symbol, count(consecutive_failures))
-        except Exception as exc:  # noqa: BLE001
-            self._fail("on_rebalance_failures", exc)
+        self._set_failures("on_rebalance_failures", symbol, consecutive_failures)
 
-    def _set_failures(self, hook: str, symbol: str, n: int) -> None:
-        child = self._failures_gauge.get(symbol)
-        if child is None:
-            child = self._child(self._failures_gauge, self.metrics.rebalance_consecutive_failures,  # type: ignore[union-attr]
-                                symbol, (symbol,))
-        child.set(n)
-        self._consecutive[symbol] = n
+    def _set_failures(self, hook: str, symbol: str, n: int | None) -> None:
+        """Set the rebalance failure gauge to ``n``, or (None: one more failure) to one more than
+        this object counted on the same child."""
+        try:
+            if n is not None:
+                n = count(n)
+            child = self._failures.get(symbol)
+            if child is None:
+                child = self._failures.child(symbol, (symbol,))
+            if n is None:
+                counted_on, so_far = self._consecutive.get(symbol, (None, 0))
+                n = (so_far if counted_on is child else 0) + 1
+            child.set(n)
+            self._consecutive[symbol] = (child, n)
+        except Exception as exc:  # noqa: BLE001
+            self._fail(hook, exc)
 
     def on_sync_result(self, exchange: str, ok: bool) -> None:
         """A balance API call finished; failures and timeouts count in the sync failure counter."""
         try:
             child = self._sync_failures.get(exchange)
             if child is None:
-                child = self._child(self._sync_failures, self.metrics.inventory_sync_failures,  # type: ignore[union-attr]
-                                    exchange, (exchange,))
+                child = self._sync_failures.child(exchange, (exchange,))
             if not ok:
                 child.inc()
         except Exception as exc:  # noqa: BLE001
@@ -109,16 +108,8 @@ class CrossSyncHooks(Hooks):
 
     def remove_symbol(self, symbol: str) -> None:
         """Retire a symbol: its imbalance, exposure and rebalance-failure series disappear."""
-        m = self.metrics
-        assert m is not None
-        self._retire("remove_symbol", "symbol", symbol,
-                     (m.inventory_imbalance_ratio, m.exposure_usd, m.rebalance_consecutive_failures),
-                     lambda h: [(h._imbalance, key_at(0)), (h._exposure, key_at(0)),
-                                (h._failures_gauge, key_is), (h._consecutive, key_is)])
+        self._retire("remove_symbol", "symbol", symbol, self._imbalance, self._exposure, self._failures)
 
     def remove_exchange(self, exchange: str) -> None:
         """Retire an exchange: its balance-sync failure counter disappears."""
-        m = self.metrics
-        assert m is not None
-        self._retire("remove_exchange", "exchange", exchange, (m.inventory_sync_failures,),
-                     lambda h: [(h._sync_failures, key_is)])
+        self._retire("remove_exchange", "exchange", exchange, self._sync_failures)

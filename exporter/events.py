@@ -184,11 +184,16 @@ class AlertClient:
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Background mode: wait until every queued event was posted (True) or `timeout` passes."""
-        if self._queue is None:
+        q = self._queue
+        if q is None:
             return True
         done = threading.Event()
-        waiter = threading.Thread(target=lambda: (self._queue.join(), done.set()), daemon=True)  # type: ignore[union-attr]
-        waiter.start()
+
+        def join() -> None:
+            q.join()
+            done.set()
+
+        threading.Thread(target=join, daemon=True).start()
         return done.wait(timeout)
 
     def close(self, timeout: float = 5.0) -> None:

@@ -14,10 +14,10 @@
 from __future__ import annotations
 
 import time
-from enum import Enum, IntEnum
+from enum import IntEnum
 from typing import Any
 
-from ._hooks import Hooks, finite, key_is, non_negative
+from ._hooks import Hooks, finite, non_negative, state_parser
 from .metrics import D75Metrics
 
 __all__ = ["ExchangeHealthHooks", "BoundExchangeHealth", "HealthStatus", "health_status_value"]
@@ -27,92 +27,55 @@ class HealthStatus(IntEnum):
     """``d75_exchange_health_status`` values (CONTRACT section 1)."""
 
     HEALTHY = 0
-    DEGRADED = 1
-    DOWN = 2
-    FROZEN = 3
+    DEGRADED = 1   # answers, but slowly or with errors
+    DOWN = 2       # no usable API
+    FROZEN = 3     # its data is not moving: trading on it halted
 
 
-_BY_NAME = {s.name: int(s) for s in HealthStatus}
+health_status_value = state_parser(HealthStatus, "health status")
 
 
-def health_status_value(status: object) -> int:
-    """0..3 from an int, a name (any case) or an Enum member (matched by name, else value)."""
-    if isinstance(status, Enum):
-        by_name = _BY_NAME.get(status.name.upper())
-        if by_name is not None:
-            return by_name
-        status = status.value
-    if isinstance(status, str):
-        try:
-            return _BY_NAME[status.strip().upper()]
-        except KeyError:
-            raise ValueError(f"unknown health status {status!r}") from None
-    if isinstance(status, int) and not isinstance(status, bool) and 0 <= status <= 3:
-        return int(status)
-    raise ValueError(f"health status must be 0..3 or one of {list(_BY_NAME)}")
+def _timestamp(ts: float | None) -> float:
+    """An orderbook update's unix time; None means now."""
+    return time.time() if ts is None else finite(ts)
 
 
 class BoundExchangeHealth:
-    """One exchange with its label children resolved; methods never raise.
+    """One exchange; methods never raise. The children are looked up in the hooks' shared caches on
+    every call (one dict lookup), so a ``remove`` through any hook object is seen here too.
 
     Gauge children are created on first use: a status, latency or orderbook timestamp born at 0
     before the bot reported anything would be a lie (timestamp 0 reads as a 56-year-old book)."""
 
-    __slots__ = ("_hooks", "_key", "_status", "_latency", "_orderbook", "_ok", "_error", "__weakref__")
+    __slots__ = ("_hooks", "_key", "_ok_key", "_error_key", "_orderbook", "_requests")
 
-    def __init__(self, hooks: ExchangeHealthHooks, exchange: Any, ok: Any, error: Any) -> None:
+    def __init__(self, hooks: ExchangeHealthHooks, exchange: Any) -> None:
         self._hooks = hooks
         self._key = exchange  # the raw argument, as the hooks' caches are keyed
-        self._status = hooks._status.get(exchange)
-        self._latency = hooks._latency.get(exchange)
-        self._orderbook = hooks._orderbook.get(exchange)
-        self._ok = ok
-        self._error = error
+        self._ok_key, self._error_key = (exchange, "ok"), (exchange, "error")
+        self._orderbook, self._requests = hooks._orderbook, hooks._requests
 
     def status(self, status: object) -> None:
-        try:
-            value = health_status_value(status)
-            child = self._status
-            if child is None:
-                child = self._status = self._hooks._gauge("exchange_health_status", self._key)
-            child.set(value)
-        except Exception as exc:  # noqa: BLE001
-            self._hooks._fail("status", exc)
+        self._hooks._set("status", self._hooks._status, self._key, status, health_status_value)
 
     def rest_latency(self, seconds: float) -> None:
-        try:
-            value = non_negative(seconds)
-            child = self._latency
-            if child is None:
-                child = self._latency = self._hooks._gauge("exchange_rest_latency", self._key)
-            child.set(value)
-        except Exception as exc:  # noqa: BLE001
-            self._hooks._fail("rest_latency", exc)
+        self._hooks._set("rest_latency", self._hooks._latency, self._key, seconds, non_negative)
 
     def orderbook_update(self, ts: float | None = None) -> None:
         try:
-            value = time.time() if ts is None else finite(ts)
-            child = self._orderbook
-            if child is None:
-                child = self._orderbook = self._hooks._gauge("exchange_orderbook_last_update",
-                                                             self._key)
-            child.set(value)
+            value = time.time() if ts is None else finite(ts)  # _timestamp, inlined: the hottest call
+            (self._orderbook.get(self._key) or self._orderbook.child(self._key, (self._key,))).set(value)
         except Exception as exc:  # noqa: BLE001
             self._hooks._fail("orderbook_update", exc)
 
     def request(self, ok: bool, count: int = 1) -> None:
         try:
-            child = self._ok if ok else self._error
-            if child is None:  # the exchange was retired and is reported again
-                self._ok, self._error = self._hooks._requests(self._key)
-                child = self._ok if ok else self._error
+            child = self._requests.get(self._ok_key if ok else self._error_key)
+            if child is None:
+                child = self._hooks._request_counters(self._key)[0 if ok else 1]
             child.inc(count)
         except Exception as exc:  # noqa: BLE001
             self._hooks._fail("request", exc)
-
-    def _forget(self) -> None:
-        """Called by ``remove``: the children are gone; the next call creates fresh ones."""
-        self._status = self._latency = self._orderbook = self._ok = self._error = None
 
 
 class _NoopExchange:
@@ -139,77 +102,41 @@ class ExchangeHealthHooks(Hooks):
 
     def __init__(self, metrics: D75Metrics | None) -> None:
         super().__init__(metrics)
-        self._status: dict[Any, Any] = {}
-        self._latency: dict[Any, Any] = {}
-        self._orderbook: dict[Any, Any] = {}
-        self._ok: dict[Any, Any] = {}
-        self._error: dict[Any, Any] = {}
+        self._status = self._shared("exchange_health_status", "exchange")
+        self._latency = self._shared("exchange_rest_latency", "exchange")
+        self._orderbook = self._shared("exchange_orderbook_last_update", "exchange")
+        self._requests = self._shared("exchange_requests", "exchange", "outcome")  # keyed (exchange, outcome)
 
     def remove(self, exchange: str) -> None:
         """Retire an exchange the bot no longer trades: its status, latency, orderbook timestamp and
         request counters disappear from /metrics (Prometheus marks them stale, its alerts resolve).
         Reporting it again later starts fresh series, also through objects from ``bind``."""
-        m = self.metrics
-        assert m is not None
-        self._retire("remove", "exchange", exchange,
-                     (m.exchange_health_status, m.exchange_rest_latency, m.exchange_orderbook_last_update,
-                      m.exchange_requests),
-                     lambda h: [(c, key_is) for c in (h._status, h._latency, h._orderbook, h._ok, h._error)],
-                     bound=key_is)
+        self._retire("remove", "exchange", exchange, self._status, self._latency, self._orderbook, self._requests)
 
-    def _requests(self, exchange: Any) -> tuple[Any, Any]:
+    def _request_counters(self, exchange: Any) -> tuple[Any, Any]:
         """ok and error counters of an exchange, both created (at 0) on first sight, so the
         error ratio is defined from the first request on."""
-        m = self.metrics
-        assert m is not None
-        ok = self._child(self._ok, m.exchange_requests, exchange, (exchange, "ok"))
-        error = self._child(self._error, m.exchange_requests, exchange, (exchange, "error"))
+        ok = self._requests.child((exchange, "ok"), (exchange, "ok"))
+        error = self._requests.child((exchange, "error"), (exchange, "error"))
         return ok, error
-
-    def _gauge(self, attr: str, exchange: Any) -> Any:
-        """Cache miss path for the per-exchange gauges (``attr`` names the D75Metrics attribute)."""
-        cache = {"exchange_health_status": self._status, "exchange_rest_latency": self._latency,
-                 "exchange_orderbook_last_update": self._orderbook}[attr]
-        return self._child(cache, getattr(self.metrics, attr), exchange, (exchange,))
 
     def on_status(self, exchange: str, status: object) -> None:
         """Health status: ``HealthStatus``, its name (any case), 0..3, or the bot's own enum."""
-        try:
-            value = health_status_value(status)
-            child = self._status.get(exchange)
-            if child is None:
-                child = self._gauge("exchange_health_status", exchange)
-            child.set(value)
-        except Exception as exc:  # noqa: BLE001
-            self._fail("on_status", exc)
+        self._set("on_status", self._status, exchange, status, health_status_value)
 
     def on_rest_latency(self, exchange: str, seconds: float) -> None:
-        try:
-            value = non_negative(seconds)
-            child = self._latency.get(exchange)
-            if child is None:
-                child = self._gauge("exchange_rest_latency", exchange)
-            child.set(value)
-        except Exception as exc:  # noqa: BLE001
-            self._fail("on_rest_latency", exc)
+        self._set("on_rest_latency", self._latency, exchange, seconds, non_negative)
 
     def on_orderbook_update(self, exchange: str, ts: float | None = None) -> None:
         """An orderbook update arrived; ``ts`` is its unix time (default: now)."""
-        try:
-            value = time.time() if ts is None else finite(ts)
-            child = self._orderbook.get(exchange)
-            if child is None:
-                child = self._gauge("exchange_orderbook_last_update", exchange)
-            child.set(value)
-        except Exception as exc:  # noqa: BLE001
-            self._fail("on_orderbook_update", exc)
+        self._set("on_orderbook_update", self._orderbook, exchange, ts, _timestamp)
 
     def on_request(self, exchange: str, ok: bool, count: int = 1) -> None:
         """A REST request finished (``ok`` False for errors and timeouts)."""
         try:
-            child = (self._ok if ok else self._error).get(exchange)
+            child = self._requests.get((exchange, "ok" if ok else "error"))
             if child is None:
-                child = self._requests(exchange)[0 if ok else 1]
+                child = self._request_counters(exchange)[0 if ok else 1]
             child.inc(count)
         except Exception as exc:  # noqa: BLE001
             self._fail("on_request", exc)
@@ -219,10 +146,8 @@ class ExchangeHealthHooks(Hooks):
         if self.metrics is None:
             return _NoopExchange()
         try:
-            ok, error = self._requests(exchange)
-            bound = BoundExchangeHealth(self, exchange, ok, error)
-            self._bound.add(bound)
-            return bound
+            self._request_counters(exchange)
+            return BoundExchangeHealth(self, exchange)
         except Exception as exc:  # noqa: BLE001
             self._fail("bind", exc)
             return _NoopExchange()

@@ -12,14 +12,17 @@ instances never collide and a test never sees another test's series.
 from __future__ import annotations
 
 import os
-import weakref
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Info
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from ._hooks import Children
 
 __all__ = ["D75Metrics", "DataDiskCollector", "CONTRACT_METRICS", "EXPORTER_VERSION"]
 
@@ -47,6 +50,38 @@ CONTRACT_METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
     "d75_symbol_drawdown_ratio": ("gauge", ("symbol",)),
     "d75_symbol_volatility_ratio": ("gauge", ("symbol",)),
     "d75_riskguard_state": ("gauge", ("tier", "scope")),
+}
+
+
+# D75Metrics attribute -> (contract metric, its help text); type and labels are in CONTRACT_METRICS
+_DOCUMENTATION: dict[str, tuple[str, str]] = {
+    # rate limiter
+    "rate_limit_remaining_ratio": ("d75_rate_limit_remaining_ratio", "Token bucket tokens left / capacity, 0..1"),
+    "rate_limit_rejected": ("d75_rate_limit_rejected_total", "Requests refused because the token bucket was empty"),
+    "rate_limit_http_429": ("d75_rate_limit_http_429_total", "HTTP 429 answers received from the exchange"),
+    # exchange health
+    "exchange_health_status": ("d75_exchange_health_status",
+                               "Exchange health: 0 HEALTHY, 1 DEGRADED, 2 DOWN, 3 FROZEN"),
+    "exchange_rest_latency": ("d75_exchange_rest_latency_seconds", "Current (rolling) REST latency of the exchange"),
+    "exchange_orderbook_last_update": ("d75_exchange_orderbook_last_update_timestamp_seconds",
+                                       "Unix time of the last orderbook update (age = time() - this)"),
+    "exchange_requests": ("d75_exchange_requests_total", "REST requests by outcome (ok/error)"),
+    # arb route / universe
+    "route_score": ("d75_route_score", "RouteScore 0..100"),
+    "universe_routes": ("d75_universe_routes", "Number of routes in each state (active/skip)"),
+    # cross-exchange sync
+    "inventory_imbalance_ratio": ("d75_inventory_imbalance_ratio", "Cross-exchange inventory imbalance, 0..1"),
+    "exposure_usd": ("d75_exposure_usd", "Open exposure in USD"),
+    "capital_usd": ("d75_capital_usd", "Trading capital in USD"),
+    "rebalance_consecutive_failures": ("d75_rebalance_consecutive_failures", "Rebalance attempts failed in a row"),
+    "inventory_sync_failures": ("d75_inventory_sync_failures_total", "Balance API failures / timeouts"),
+    # risk guard
+    "daily_pnl_usd": ("d75_daily_pnl_usd", "Realised PnL since 00:00 UTC in USD; negative is a loss"),
+    "route_loss_streak": ("d75_route_loss_streak", "Losing trades in a row"),
+    "route_spread_bps": ("d75_route_spread_bps", "Current spread in basis points"),
+    "symbol_drawdown_ratio": ("d75_symbol_drawdown_ratio", "Drawdown from peak, 0..1"),
+    "symbol_volatility_ratio": ("d75_symbol_volatility_ratio", "Volatility proxy, 0..1"),
+    "riskguard_state": ("d75_riskguard_state", "Risk guard decision: 0 ALLOW, 1 DEGRADE, 2 COOLDOWN, 3 BLOCK"),
 }
 
 
@@ -95,6 +130,28 @@ class D75Metrics:
     (``exporter.rate_limiter.RateLimiterHooks`` and friends), which never raise.
     """
 
+    # the contract metrics, built from _DOCUMENTATION and CONTRACT_METRICS
+    rate_limit_remaining_ratio: Gauge
+    rate_limit_rejected: Counter
+    rate_limit_http_429: Counter
+    exchange_health_status: Gauge
+    exchange_rest_latency: Gauge
+    exchange_orderbook_last_update: Gauge
+    exchange_requests: Counter
+    route_score: Gauge
+    universe_routes: Gauge
+    inventory_imbalance_ratio: Gauge
+    exposure_usd: Gauge
+    capital_usd: Gauge
+    rebalance_consecutive_failures: Gauge
+    inventory_sync_failures: Counter
+    daily_pnl_usd: Gauge
+    route_loss_streak: Gauge
+    route_spread_bps: Gauge
+    symbol_drawdown_ratio: Gauge
+    symbol_volatility_ratio: Gauge
+    riskguard_state: Gauge
+
     def __init__(
         self,
         registry: CollectorRegistry | None = None,
@@ -104,64 +161,13 @@ class D75Metrics:
     ) -> None:
         self.registry: CollectorRegistry = registry if registry is not None else CollectorRegistry()
         reg = self.registry
-        # the hook objects reporting into these metrics (see Hooks._retire)
-        self._hook_instances: weakref.WeakSet[object] = weakref.WeakSet()
+        # attribute name -> its label children as every hook object finds them (exporter._hooks)
+        self._hook_children: dict[str, Children] = {}
         self.data_dir = str(Path(data_dir if data_dir is not None else os.getcwd()).resolve())
 
-        # rate limiter
-        self.rate_limit_remaining_ratio = Gauge(
-            "d75_rate_limit_remaining_ratio", "Token bucket tokens left / capacity, 0..1",
-            ["exchange", "category"], registry=reg)
-        self.rate_limit_rejected = Counter(
-            "d75_rate_limit_rejected_total", "Requests refused because the token bucket was empty",
-            ["exchange", "category"], registry=reg)
-        self.rate_limit_http_429 = Counter(
-            "d75_rate_limit_http_429_total", "HTTP 429 answers received from the exchange",
-            ["exchange", "category"], registry=reg)
-        # exchange health
-        self.exchange_health_status = Gauge(
-            "d75_exchange_health_status", "Exchange health: 0 HEALTHY, 1 DEGRADED, 2 DOWN, 3 FROZEN",
-            ["exchange"], registry=reg)
-        self.exchange_rest_latency = Gauge(
-            "d75_exchange_rest_latency_seconds", "Current (rolling) REST latency of the exchange",
-            ["exchange"], registry=reg)
-        self.exchange_orderbook_last_update = Gauge(
-            "d75_exchange_orderbook_last_update_timestamp_seconds",
-            "Unix time of the last orderbook update (age = time() - this)", ["exchange"], registry=reg)
-        self.exchange_requests = Counter(
-            "d75_exchange_requests_total", "REST requests by outcome (ok/error)",
-            ["exchange", "outcome"], registry=reg)
-        # arb route / universe
-        self.route_score = Gauge("d75_route_score", "RouteScore 0..100", ["route"], registry=reg)
-        self.universe_routes = Gauge(
-            "d75_universe_routes", "Number of routes in each state (active/skip)", ["state"], registry=reg)
-        # cross-exchange sync
-        self.inventory_imbalance_ratio = Gauge(
-            "d75_inventory_imbalance_ratio", "Cross-exchange inventory imbalance, 0..1",
-            ["symbol"], registry=reg)
-        self.exposure_usd = Gauge("d75_exposure_usd", "Open exposure in USD", ["symbol"], registry=reg)
-        self.capital_usd = Gauge("d75_capital_usd", "Trading capital in USD", registry=reg)
-        self.rebalance_consecutive_failures = Gauge(
-            "d75_rebalance_consecutive_failures", "Rebalance attempts failed in a row",
-            ["symbol"], registry=reg)
-        self.inventory_sync_failures = Counter(
-            "d75_inventory_sync_failures_total", "Balance API failures / timeouts",
-            ["exchange"], registry=reg)
-        # risk guard
-        self.daily_pnl_usd = Gauge(
-            "d75_daily_pnl_usd", "Realised PnL since 00:00 UTC in USD; negative is a loss",
-            ["exchange"], registry=reg)
-        self.route_loss_streak = Gauge(
-            "d75_route_loss_streak", "Losing trades in a row", ["route"], registry=reg)
-        self.route_spread_bps = Gauge(
-            "d75_route_spread_bps", "Current spread in basis points", ["route"], registry=reg)
-        self.symbol_drawdown_ratio = Gauge(
-            "d75_symbol_drawdown_ratio", "Drawdown from peak, 0..1", ["symbol"], registry=reg)
-        self.symbol_volatility_ratio = Gauge(
-            "d75_symbol_volatility_ratio", "Volatility proxy, 0..1", ["symbol"], registry=reg)
-        self.riskguard_state = Gauge(
-            "d75_riskguard_state", "Risk guard decision: 0 ALLOW, 1 DEGRADE, 2 COOLDOWN, 3 BLOCK",
-            ["tier", "scope"], registry=reg)
+        for attr, (name, documentation) in _DOCUMENTATION.items():
+            kind, labels = CONTRACT_METRICS[name]
+            setattr(self, attr, (Gauge if kind == "gauge" else Counter)(name, documentation, labels, registry=reg))
 
         # the exporter about itself
         self.hook_errors = Counter(

@@ -18,63 +18,44 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._hooks import Hooks, clamp_ratio, key_at, label_value
+from ._hooks import Children, Hooks, clamp_ratio, label_value
 from .metrics import D75Metrics
 
 __all__ = ["RateLimiterHooks", "BoundRateLimiter"]
 
 
-_EXCHANGE, _CATEGORY = key_at(0), key_at(1)  # cache keys are (exchange, category)
-
-
 class BoundRateLimiter:
-    """One (exchange, category) bucket with its label children resolved; methods never raise."""
+    """One (exchange, category) bucket; methods never raise. The children are looked up in the
+    hooks' shared caches on every call (one dict lookup), so a ``remove`` through any hook object
+    is seen here too and a retired bucket reported again starts fresh series."""
 
-    __slots__ = ("_hooks", "_key", "_ratio", "_rejected", "_http_429", "__weakref__")
+    __slots__ = ("_hooks", "_key", "_ratio", "_rejected", "_http_429")
 
-    def __init__(self, hooks: RateLimiterHooks, key: tuple[Any, Any],
-                 ratio: Any, rejected: Any, http_429: Any) -> None:
+    def __init__(self, hooks: RateLimiterHooks, key: tuple[Any, Any]) -> None:
         self._hooks = hooks
         self._key = key
-        self._ratio = ratio
-        self._rejected = rejected
-        self._http_429 = http_429
+        self._ratio, self._rejected, self._http_429 = hooks._ratio, hooks._rejected, hooks._http_429
 
     def consume(self, remaining: float, capacity: float) -> None:
         try:
             r = remaining / capacity
             if not 0.0 <= r <= 1.0:
                 r = clamp_ratio(r)
-            child = self._ratio
-            if child is None:
-                child = self._ratio = self._hooks._ratio_child(self._key)
-            child.set(r)
+            (self._ratio.get(self._key) or self._hooks._new(self._ratio, self._key)).set(r)
         except Exception as exc:  # noqa: BLE001
             self._hooks._fail("consume", exc)
 
     def reject(self, count: int = 1) -> None:
         try:
-            child = self._rejected
-            if child is None:  # retired, and reported again
-                self._rejected, self._http_429 = self._hooks._counters(self._key)
-                child = self._rejected
-            child.inc(count)
+            (self._rejected.get(self._key) or self._hooks._new(self._rejected, self._key)).inc(count)
         except Exception as exc:  # noqa: BLE001
             self._hooks._fail("reject", exc)
 
     def http_429(self, count: int = 1) -> None:
         try:
-            child = self._http_429
-            if child is None:
-                self._rejected, self._http_429 = self._hooks._counters(self._key)
-                child = self._http_429
-            child.inc(count)
+            (self._http_429.get(self._key) or self._hooks._new(self._http_429, self._key)).inc(count)
         except Exception as exc:  # noqa: BLE001
             self._hooks._fail("http_429", exc)
-
-    def _forget(self) -> None:
-        """Called by ``remove``: the children are gone; the next call creates fresh ones."""
-        self._ratio = self._rejected = self._http_429 = None
 
 
 class _NoopBucket:
@@ -98,40 +79,28 @@ class RateLimiterHooks(Hooks):
 
     def __init__(self, metrics: D75Metrics | None) -> None:
         super().__init__(metrics)
-        self._ratio: dict[Any, Any] = {}
-        self._rejected: dict[Any, Any] = {}
-        self._http_429: dict[Any, Any] = {}
+        # every cache is keyed by the raw (exchange, category)
+        self._ratio = self._shared("rate_limit_remaining_ratio", "exchange", "category")
+        self._rejected = self._shared("rate_limit_rejected", "exchange", "category")
+        self._http_429 = self._shared("rate_limit_http_429", "exchange", "category")
 
     def remove(self, exchange: str, category: str | None = None) -> None:
         """Retire the buckets of an exchange (every category, or only ``category``): their
         remaining ratio and counters disappear from /metrics; reporting them again starts fresh."""
-        m = self.metrics
-        assert m is not None
         try:
-            cat = None if category is None else label_value(category)
+            also = {} if category is None else {"category": label_value(category)}
+            v = label_value(exchange)
+            for children in (self._ratio, self._rejected, self._http_429):
+                children.retire(exchange=v, **also)
         except Exception as exc:  # noqa: BLE001
             self._fail("remove", exc)
-            return
 
-        def selects(key: Any, value: str) -> bool:
-            return _EXCHANGE(key, value) and (cat is None or _CATEGORY(key, cat))
-
-        self._retire("remove", "exchange", exchange,
-                     (m.rate_limit_remaining_ratio, m.rate_limit_rejected, m.rate_limit_http_429),
-                     lambda h: [(c, selects) for c in (h._ratio, h._rejected, h._http_429)],
-                     {} if cat is None else {"category": cat}, bound=selects)
-
-    # -- cache miss paths ------------------------------------------------------------------
-    def _ratio_child(self, key: tuple[Any, Any]) -> Any:
-        assert self.metrics is not None
-        return self._child(self._ratio, self.metrics.rate_limit_remaining_ratio, key, key)
-
-    def _counters(self, key: tuple[Any, Any]) -> tuple[Any, Any]:
-        """Both counters of a label set, created together (at 0) on first sight."""
-        assert self.metrics is not None
-        rejected = self._child(self._rejected, self.metrics.rate_limit_rejected, key, key)
-        http_429 = self._child(self._http_429, self.metrics.rate_limit_http_429, key, key)
-        return rejected, http_429
+    def _new(self, children: Children, key: tuple[Any, Any]) -> Any:
+        """Cache miss path: the child of ``key`` in ``children``, with both counters of the label set
+        created (at 0) on first sight, so the first rejection or 429 is visible to ``increase()``."""
+        self._rejected.child(key, key)
+        self._http_429.child(key, key)
+        return children.child(key, key)
 
     # -- hooks -------------------------------------------------------------------------------
     def on_consume(self, exchange: str, category: str, remaining: float, capacity: float) -> None:
@@ -141,35 +110,23 @@ class RateLimiterHooks(Hooks):
             if not 0.0 <= r <= 1.0:
                 r = clamp_ratio(r)
             key = (exchange, category)
-            child = self._ratio.get(key)
-            if child is None:
-                self._counters(key)
-                child = self._ratio_child(key)
-            child.set(r)
+            (self._ratio.get(key) or self._new(self._ratio, key)).set(r)
         except Exception as exc:  # noqa: BLE001
             self._fail("on_consume", exc)
 
     def on_reject(self, exchange: str, category: str, count: int = 1) -> None:
         """A request refused because the bucket was empty."""
-        try:
-            key = (exchange, category)
-            child = self._rejected.get(key)
-            if child is None:
-                child = self._counters(key)[0]
-            child.inc(count)
-        except Exception as exc:  # noqa: BLE001
-            self._fail("on_reject", exc)
+        self._inc("on_reject", self._rejected, (exchange, category), count)
 
     def on_http_429(self, exchange: str, category: str, count: int = 1) -> None:
         """The exchange answered HTTP 429 (we exceeded its limit despite the bucket)."""
+        self._inc("on_http_429", self._http_429, (exchange, category), count)
+
+    def _inc(self, hook: str, counters: Children, key: tuple[Any, Any], count: int) -> None:
         try:
-            key = (exchange, category)
-            child = self._http_429.get(key)
-            if child is None:
-                child = self._counters(key)[1]
-            child.inc(count)
+            (counters.get(key) or self._new(counters, key)).inc(count)
         except Exception as exc:  # noqa: BLE001
-            self._fail("on_http_429", exc)
+            self._fail(hook, exc)
 
     def bind(self, exchange: str, category: str) -> BoundRateLimiter | _NoopBucket:
         """A pre-bound bucket for the hottest calls. Never raises: bad labels give a no-op bucket
@@ -178,10 +135,8 @@ class RateLimiterHooks(Hooks):
             return _NoopBucket()
         try:
             key = (exchange, category)
-            rejected, http_429 = self._counters(key)
-            bound = BoundRateLimiter(self, key, self._ratio.get(key), rejected, http_429)
-            self._bound.add(bound)
-            return bound
+            self._new(self._rejected, key)
+            return BoundRateLimiter(self, key)
         except Exception as exc:  # noqa: BLE001
             self._fail("bind", exc)
             return _NoopBucket()

@@ -35,6 +35,8 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from prometheus_client import make_wsgi_app
 from prometheus_client.registry import Collector
 
+from vocabulary import HOST
+
 __all__ = ["make_metrics_app", "serve_in_thread", "RunningServer", "WSGIApp"]
 
 log = logging.getLogger("exporter.serve")
@@ -81,7 +83,7 @@ class RunningServer:
         self._thread.join(timeout)
 
 
-def serve_in_thread(app: WSGIApp, host: str = "127.0.0.1", port: int = 0,
+def serve_in_thread(app: WSGIApp, host: str = HOST, port: int = 0,
                     server: Literal["wsgiref", "waitress"] = "wsgiref") -> RunningServer:
     """Serve ``app`` on ``host:port`` (port 0 picks a free one) in a daemon thread.
 
@@ -110,7 +112,7 @@ def serve_in_thread(app: WSGIApp, host: str = "127.0.0.1", port: int = 0,
         def stop_waitress() -> None:
             # waitress has no public "stop a server running in a thread": closing every
             # dispatcher in its socket map makes run()'s loop end; then the worker threads go.
-            for dispatcher in list(wserver._map.values()):  # type: ignore[attr-defined]
+            for dispatcher in list(wserver._map.values()):
                 try:
                     dispatcher.handle_close()
                 except Exception:  # noqa: BLE001

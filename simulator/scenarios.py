@@ -23,6 +23,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from vocabulary import WATCHDOG
+
 __all__ = ["SCENARIOS", "SCENARIO_NAMES", "Scenario", "TickView", "ScenarioContext", "get_scenario",
            "UnknownScenario", "CAPITAL_USD"]
 
@@ -201,7 +203,7 @@ def _guard_block(v: TickView, t: str, c: ScenarioContext) -> None:
 
 
 SCENARIOS: tuple[Scenario, ...] = (
-    Scenario("calm", "everything inside the calm bands: no alert but Watchdog", None, _calm),
+    Scenario("calm", f"everything inside the calm bands: no alert but {WATCHDOG}", None, _calm),
     Scenario("exchange-degraded", "target exchange status DEGRADED (1)", "exchange", _status(1)),
     Scenario("exchange-down", "target exchange status DOWN (2)", "exchange", _status(2)),
     Scenario("exchange-frozen", "target exchange status FROZEN (3)", "exchange", _status(3)),

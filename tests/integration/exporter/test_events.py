@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime
 
 import pytest
@@ -11,6 +10,7 @@ import requests
 
 from exporter.events import AlertClient, send_alert
 from tests.support import paths
+from tests.support.history import wait_for
 
 REPO = paths.REPO
 
@@ -28,14 +28,8 @@ def _alerts(url: str, name: str) -> list[dict]:
     return [a for a in requests.get(f"{url}/api/v2/alerts", timeout=5).json() if a["labels"]["alertname"] == name]
 
 
-def _wait(pred, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.1)
+def _wait(pred):
+    return wait_for(pred, timeout=15.0, what="Alertmanager shows the alert")
 
 
 def test_event_arrives_with_labels_and_routes_like_a_rule(alertmanager):

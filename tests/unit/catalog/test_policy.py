@@ -15,43 +15,51 @@ REPO = paths.REPO
 CATALOG = load_catalog()
 ALERTS = {a.name: a for a in CATALOG.alerts}
 
-# CONTRACT section 3, row by row: (source, alert, expected comparison/threshold or None, for, severity)
-CONTRACT_ROWS = [
-    ("rate_limiter", "RateLimitLow", ("<", 0.20), "0s", "P2"),
-    ("rate_limiter", "RateLimitHttp429", (">", 0), "0s", "P1"),
-    ("rate_limiter", "RateLimitExhausted", (">", 0), "0s", "P2"),
-    ("exchange_health", "ExchangeDegraded", None, "0s", "P2"),
-    ("exchange_health", "ExchangeDown", None, "0s", "P1"),
-    ("exchange_health", "ExchangeDownSustained", None, "5m", "P0"),
-    ("exchange_health", "ExchangeFrozen", None, "0s", "P0"),
-    ("exchange_health", "ExchangeLatencyHigh", (">", 0.5), "5m", "P2"),
-    ("exchange_health", "ExchangeLatencyCritical", (">", 2), "0s", "P0"),
-    ("exchange_health", "OrderbookLagging", (">", 5), "0s", "P2"),
-    ("exchange_health", "OrderbookStale", (">", 10), "0s", "P0"),
-    ("exchange_health", "ExchangeErrorRatioHigh", (">", 0.05), "1m", "P1"),
-    ("exchange_health", "ExchangeErrorRatioCritical", (">", 0.10), "0s", "P0"),
-    ("arb_route", "RouteScoreLow", ("<", 50), "0s", "P2"),
-    ("arb_route", "RouteScoreDrop", (">", 0.30), "0s", "P2"),
-    ("arb_universe", "NoActiveRoutes", ("<", 1), "5m", "P1"),
-    ("cross_sync", "InventoryImbalanceHigh", (">", 0.5), "0s", "P2"),
-    ("cross_sync", "TotalExposureHigh", (">", 0.8), "0s", "P1"),
-    ("cross_sync", "RebalanceFailing", (">=", 3), "0s", "P1"),
-    ("cross_sync", "InventorySyncFailing", (">", 0), "0s", "P2"),
-    ("risk_guard", "ExchangeDailyLoss", (">", 10_000), "0s", "P1"),
-    ("risk_guard", "RouteLossStreak", (">=", 3), "0s", "P2"),
-    ("risk_guard", "RouteSpreadWide", (">", 500), "0s", "P2"),
-    ("risk_guard", "SymbolExposureHigh", (">", 0.5), "0s", "P2"),
-    ("risk_guard", "SymbolDrawdown", (">", 0.20), "0s", "P1"),
-    ("risk_guard", "SymbolVolatilityHigh", (">", 0.10), "0s", "P2"),
-    ("risk_guard", "GlobalDailyLoss", (">", 50_000), "0s", "P0"),
-    ("risk_guard", "GlobalExposureHigh", (">", 100_000), "0s", "P0"),
-    ("risk_guard", "GlobalImbalanceHigh", (">", 0.5), "0s", "P1"),
-    ("risk_guard", "RiskGuardGlobalBlock", None, "0s", "P0"),
-    ("risk_guard", "RiskGuardExchangeBlock", None, "0s", "P1"),
-    ("risk_guard", "RiskGuardRouteBlock", None, "0s", "P2"),
-    ("risk_guard", "RiskGuardSymbolBlock", None, "0s", "P2"),
-    ("system", "ExporterDown", None, "0s", "P0"),
-]
+# CONTRACT section 3, row by row: source, alert, expected comparison and threshold ("-": none), for, severity
+CONTRACT_TABLE = """
+rate_limiter     RateLimitLow                < 0.20    0s  P2
+rate_limiter     RateLimitHttp429            > 0       0s  P1
+rate_limiter     RateLimitExhausted          > 0       0s  P2
+exchange_health  ExchangeDegraded            -         0s  P2
+exchange_health  ExchangeDown                -         0s  P1
+exchange_health  ExchangeDownSustained       -         5m  P0
+exchange_health  ExchangeFrozen              -         0s  P0
+exchange_health  ExchangeLatencyHigh         > 0.5     5m  P2
+exchange_health  ExchangeLatencyCritical     > 2       0s  P0
+exchange_health  OrderbookLagging            > 5       0s  P2
+exchange_health  OrderbookStale              > 10      0s  P0
+exchange_health  ExchangeErrorRatioHigh      > 0.05    1m  P1
+exchange_health  ExchangeErrorRatioCritical  > 0.10    0s  P0
+arb_route        RouteScoreLow               < 50      0s  P2
+arb_route        RouteScoreDrop              > 0.30    0s  P2
+arb_universe     NoActiveRoutes              < 1       5m  P1
+cross_sync       InventoryImbalanceHigh      > 0.5     0s  P2
+cross_sync       TotalExposureHigh           > 0.8     0s  P1
+cross_sync       RebalanceFailing            >= 3      0s  P1
+cross_sync       InventorySyncFailing        > 0       0s  P2
+risk_guard       ExchangeDailyLoss           > 10_000  0s  P1
+risk_guard       RouteLossStreak             >= 3      0s  P2
+risk_guard       RouteSpreadWide             > 500     0s  P2
+risk_guard       SymbolExposureHigh          > 0.5     0s  P2
+risk_guard       SymbolDrawdown              > 0.20    0s  P1
+risk_guard       SymbolVolatilityHigh        > 0.1     0s  P2
+risk_guard       GlobalDailyLoss             > 50_000  0s  P0
+risk_guard       GlobalExposureHigh          > 100_000 0s  P0
+risk_guard       GlobalImbalanceHigh         > 0.5     0s  P1
+risk_guard       RiskGuardGlobalBlock        -         0s  P0
+risk_guard       RiskGuardExchangeBlock      -         0s  P1
+risk_guard       RiskGuardRouteBlock         -         0s  P2
+risk_guard       RiskGuardSymbolBlock        -         0s  P2
+system           ExporterDown                -         0s  P0
+"""
+
+
+def _row(line: str) -> tuple[str, str, tuple[str, float] | None, str, str]:
+    source, name, *cmp, for_, severity = line.split()
+    return source, name, (cmp[0], float(cmp[1])) if cmp != ["-"] else None, for_, severity
+
+
+CONTRACT_ROWS = [_row(line) for line in CONTRACT_TABLE.strip().splitlines()]
 
 
 @pytest.mark.parametrize("source,name,cmp,for_,severity", CONTRACT_ROWS, ids=[r[1] for r in CONTRACT_ROWS])

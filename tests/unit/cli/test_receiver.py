@@ -1,4 +1,4 @@
-"""`d76 db upgrade|current` and `d76 history` on an SQLite file (no server needed)."""
+"""`d76 db upgrade|current|prune` and `d76 history` on an SQLite file (no server needed)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,6 +27,18 @@ def test_db_upgrade_and_current(db_url: str) -> None:
     assert r.exit_code == 0 and f"applied {versions}" in r.output
     r = runner.invoke(cli, ["db", "current", "--database-url", db_url])
     assert r.exit_code == 0 and f"version {versions[-1]} (up to date)" in r.output
+
+
+def test_db_prune_refuses_an_unmigrated_db_then_counts_and_deletes(db_url: str) -> None:
+    runner = CliRunner()
+    env = {"DATABASE_URL": db_url}
+    r = runner.invoke(cli, ["db", "prune", "--older-than", "30d"], env=env)
+    assert r.exit_code == 1 and "d76 db upgrade" in r.output
+    assert runner.invoke(cli, ["db", "upgrade"], env=env).exit_code == 0
+    r = runner.invoke(cli, ["db", "prune", "--older-than", "30d", "--dry-run"], env=env)
+    assert r.exit_code == 0 and "would delete" in r.output and "total 0 rows" in r.output, r.output
+    r = runner.invoke(cli, ["db", "prune", "--older-than", "30d"], env=env)
+    assert r.exit_code == 0 and "deleted" in r.output and "total 0 rows in" in r.output, r.output
 
 
 def test_history_table_and_filters(db_url: str, am_fixtures_dir: Path) -> None:

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import os
+import typing
 from pathlib import Path
 
 import prometheus_client
 import pytest
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 import exporter
@@ -93,6 +94,16 @@ def test_every_contract_metric_has_exact_name_type_and_labels(tmp_path: Path) ->
     # and the text format carries exactly the contract names with their TYPE lines
     for name, (mtype, _) in CONTRACT.items():
         assert f"# TYPE {name} {mtype}\n" in text
+
+
+def test_every_declared_attribute_is_built_with_its_declared_type(tmp_path: Path) -> None:
+    """D75Metrics declares its contract attributes as annotations and builds them from a table."""
+    m = D75Metrics(CollectorRegistry(), data_dir=tmp_path, process_collector=False)
+    declared = {a: t for a, t in typing.get_type_hints(D75Metrics).items() if t in (Gauge, Counter)}
+    assert len(declared) == len(CONTRACT)
+    for attr, kind in declared.items():
+        assert type(getattr(m, attr)) is kind, attr
+    assert {getattr(m, a)._name for a in declared} == {n.removesuffix("_total") for n in CONTRACT}  # noqa: SLF001
 
 
 def test_values_land_where_the_hooks_put_them(tmp_path: Path) -> None:

@@ -256,7 +256,7 @@ def command(state_dir: Path, keep: bool, timeout: float, free_ports: bool) -> No
     graphs = (state_dir / "graphs").resolve()
     secret = secrets.token_urlsafe(24)
     cfg = StackConfig(state_dir=state_dir, catalog_override=override,
-                      receiver_env={"DEADMAN_TIMEOUT_SECONDS": "600", "NOTIFY_SUMMARY_INTERVAL_SECONDS": "5",
+                      receiver_env={"DEADMAN_TIMEOUT_SECONDS": "600",
                                     # the operator's commands arrive by webhook in the demo (see _ask)
                                     "TELEGRAM_WEBHOOK_SECRET": secret,
                                     "TELEGRAM_POLLING": "true" if _has_telegram() else "false",

@@ -93,7 +93,7 @@ def ha(session_tmp: Path) -> Iterator[HA]:
     with FakeTelegram() as tg:
         cfg = StackConfig.with_free_ports(base / "stack", ha=True, simulator=False, catalog_override=override)
         env = {**os.environ, "TELEGRAM_API_URL": tg.api_url, "TELEGRAM_BOT_TOKEN": tg.token,
-               "TELEGRAM_CHAT_ID": "-100777", "TELEGRAM_POLLING": "false", "NOTIFY_SUMMARY_INTERVAL_SECONDS": "1",
+               "TELEGRAM_CHAT_ID": "-100777", "TELEGRAM_POLLING": "false",
                "NOTIFY_POLL_SECONDS": "0.2", "DEADMAN_TIMEOUT_SECONDS": "3600"}
         env.pop("DATABASE_URL", None)
         exporter = serve_in_thread(make_metrics_app(metrics.registry), port=cfg.exporter_port)

@@ -48,4 +48,4 @@ def test_sent_failed_and_outbox_depth(tmp_path):
             m = _samples(c)
             assert m[sent_key] == 1 and m[depth_key] == 0
         finally:
-            app.extensions["d76_receiver"].store.close()
+            app.extensions["d76_receiver"].close()

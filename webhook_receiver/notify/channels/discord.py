@@ -4,16 +4,18 @@ label value like "@everyone" never pings anyone."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from ...setting_parsers import integer, load, number, setting, url
 from ..model import AlertView, Notice
 from ..settings import NotifySettings
 from . import register
-from .base import ChannelLimits, Destination, Part, TailCount
+from .base import ChannelLimits, Destination, Part, SettingsClass, TailCount
 from .http_webhook import WebhookPoster
 from .packing import fit_count, group_notices, line_parts, severity_counts
 
-__all__ = ["DiscordChannel", "discord_payload"]
+__all__ = ["DiscordChannel", "DiscordSettings", "discord_payload"]
 
 _SEV_COLOR = {"P0": 0xD32F2F, "P1": 0xF57C00, "P2": 0xFBC02D, "P3": 0x1976D2}
 DESCRIPTION_CHARS = 4096
@@ -78,9 +80,19 @@ def _fits(payload: dict[str, Any]) -> bool:
     return len(e["description"]) <= DESCRIPTION_CHARS and len(e["description"]) + len(e["title"]) <= EMBED_TOTAL_CHARS
 
 
+@dataclass(frozen=True)
+class DiscordSettings:
+    webhook_url: str | None = setting("DISCORD_WEBHOOK_URL", None, "a Discord webhook for the severities the "
+                                      "channel map routes to Discord", url, secret=True)
+    min_interval: float = setting("DISCORD_MIN_INTERVAL_SECONDS", 0.5, "seconds between two messages",
+                                  number(0.0, 60.0))
+    per_minute: int = setting("DISCORD_PER_MINUTE", 30, "messages in a minute", integer(1, 10_000))
+
+
 @register
 class DiscordChannel:
     name: ClassVar[str] = "discord"
+    settings: ClassVar[SettingsClass] = DiscordSettings
     settings_keys: ClassVar[tuple[str, ...]] = ("DISCORD_WEBHOOK_URL",)
     per_alert: ClassVar[bool] = True
     can_edit: ClassVar[bool] = False
@@ -93,12 +105,12 @@ class DiscordChannel:
         return "DiscordChannel(url=***)"
 
     @classmethod
-    def from_settings(cls, settings: NotifySettings) -> DiscordChannel | None:
-        if not settings.discord_webhook_url:
+    def from_settings(cls, raw: Mapping[str, str], notify: NotifySettings) -> DiscordChannel | None:
+        s = load(DiscordSettings, raw)
+        if not s.webhook_url:
             return None
-        return cls(settings.discord_webhook_url, ChannelLimits(
-            min_interval=settings.discord_min_interval, per_minute=settings.discord_per_minute,
-            max_chars=DESCRIPTION_CHARS))
+        return cls(s.webhook_url, ChannelLimits(min_interval=s.min_interval, per_minute=s.per_minute,
+                                                max_chars=DESCRIPTION_CHARS))
 
     def destinations(self, severity: str, labels: Mapping[str, str]) -> list[Destination]:
         return [Destination("default")]

@@ -5,16 +5,20 @@ acknowledgements are new (packable) messages."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from vocabulary import SEVERITIES
+
+from ...setting_parsers import load, number, setting, setting_per, url
 from ..model import AlertView, Notice, format_duration
-from ..settings import SEVERITIES, NotifySettings
+from ..settings import NotifySettings
 from . import register
-from .base import ChannelLimits, Destination, Part, TailCount
+from .base import ChannelLimits, DeliveryError, Destination, Part, SettingsClass, TailCount
 from .http_webhook import WebhookPoster
 from .packing import fit_count, group_notices, line_parts, severity_counts
 
-__all__ = ["SlackChannel", "slack_payload", "slack_escape"]
+__all__ = ["SlackChannel", "SlackSettings", "slack_payload", "slack_escape"]
 
 _SEV_EMOJI = {"P0": ":rotating_light:", "P1": ":warning:", "P2": ":zap:", "P3": ":information_source:"}
 SECTION_CHARS = 2900  # Slack: 3000 per section text
@@ -111,9 +115,23 @@ def packed_payload(notices: Sequence[Notice], tail: Sequence[TailCount] = ()) ->
     return {"text": head[:300], "blocks": blocks}
 
 
+@dataclass(frozen=True)
+class SlackSettings:
+    webhook_url: str | None = setting("SLACK_WEBHOOK_URL", None, "a Slack incoming webhook for every severity the "
+                                      "channel map routes to Slack", url, secret=True)
+    webhook_urls: Mapping[str, str] = setting_per("SLACK_WEBHOOK_URL_{}", SEVERITIES, "the Slack incoming webhook "
+                                                  "for {} (instead of SLACK_WEBHOOK_URL)", url, secret=True)
+    min_interval: float = setting("SLACK_MIN_INTERVAL_SECONDS", 1.05, "seconds between two messages to one "
+                                  "webhook", number(0.0, 60.0))
+
+    def url_for(self, severity: str) -> str | None:
+        return self.webhook_urls.get(severity) or self.webhook_url
+
+
 @register
 class SlackChannel:
     name: ClassVar[str] = "slack"
+    settings: ClassVar[SettingsClass] = SlackSettings
     settings_keys: ClassVar[tuple[str, ...]] = ("SLACK_WEBHOOK_URL", *(f"SLACK_WEBHOOK_URL_{s}" for s in SEVERITIES))
     per_alert: ClassVar[bool] = True
     can_edit: ClassVar[bool] = False
@@ -127,15 +145,14 @@ class SlackChannel:
         return f"SlackChannel(destinations={sorted(self._posters)})"
 
     @classmethod
-    def from_settings(cls, settings: NotifySettings) -> SlackChannel | None:
-        urls = dict(settings.slack_webhook_urls)
-        if settings.slack_webhook_url:
-            urls["default"] = settings.slack_webhook_url
+    def from_settings(cls, raw: Mapping[str, str], notify: NotifySettings) -> SlackChannel | None:
+        s = load(SlackSettings, raw)
+        urls = dict(s.webhook_urls)
+        if s.webhook_url:
+            urls["default"] = s.webhook_url
         if not urls:
             return None
-        return cls(
-            urls, ChannelLimits(min_interval=settings.slack_min_interval, per_minute=60, max_chars=SECTION_CHARS)
-        )
+        return cls(urls, ChannelLimits(min_interval=s.min_interval, per_minute=60, max_chars=SECTION_CHARS))
 
     def destinations(self, severity: str, labels: Mapping[str, str]) -> list[Destination]:
         if severity in self._posters:
@@ -156,8 +173,6 @@ class SlackChannel:
     def send(self, destination: str, part: Part, *, reply_to: str | None = None) -> str | None:
         poster = self._posters.get(destination)
         if poster is None:
-            from .base import DeliveryError
-
             raise DeliveryError(f"slack: no webhook configured for {destination!r}", permanent=True)
         poster.post(part.extras["payload"])
         return None

@@ -103,7 +103,7 @@ def spec(settings: Settings | None = None, server_url: str | None = None) -> dic
     from .settings import Settings
 
     s = settings or Settings()
-    bearer = [{"bearer": []}]
+    bearer: list[dict[str, list[str]]] = [{"bearer": []}]
     paths: dict[str, Any] = {
         "/webhook/alertmanager": {
             "post": {

@@ -29,10 +29,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, make_response, redirect, render_template_string, request
+from werkzeug.wrappers import Response as AnyResponse  # what redirect() answers (flask's Response is one)
+
+from vocabulary import IDENTIFYING_LABELS, AlertStatus
 
 from .api import parse_alert_query  # the API's own filters and their checks
 from .errors import QueryError
-from .notify.model import IDENTIFYING_LABELS
 from .state import runtime
 
 __all__ = ["bp", "COOKIE", "cookie_value"]
@@ -83,7 +85,7 @@ def _login(error: str = "") -> Response:
     return _page(_LOGIN, 401, title="Sign in", error=error)
 
 
-def _login_post(self_url: str) -> Response:
+def _login_post(self_url: str) -> AnyResponse:
     """The token pasted into the form: right -> cookie and back to the same page (303)."""
     token = runtime().settings.receiver_token
     given = request.form.get("token", "").strip()
@@ -159,7 +161,7 @@ def alert_page(alert_id: str) -> Any:
         last=_fmt(alert.get("last_received_at")), acked_at=_fmt(alert.get("acknowledged_at")),
         duration=_age(alert.get("starts_at"), alert.get("ends_at")), silence=_silence(alert),
         runbook=_http_url(annotations.get("runbook_url")),
-        same=("../alerts?" + urlencode({"alertname": alert["alertname"], "status": "firing"})))
+        same=("../alerts?" + urlencode({"alertname": alert["alertname"], "status": AlertStatus.FIRING.value})))
 
 
 @bp.route("/alerts", methods=["GET", "POST"])

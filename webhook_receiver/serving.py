@@ -113,6 +113,9 @@ class ReceiverServer(TcpWSGIServer):
     at `connection_limit`, and bounds how long one request may take to arrive."""
 
     channel_class = _Channel
+    # set by waitress (which carries no type hints)
+    next_channel_cleanup: float
+    in_connection_overflow: bool
 
     def __init__(self, application: Any, *, request_timeout: float = 30.0, **kw: Any) -> None:
         self.request_timeout = request_timeout

@@ -33,7 +33,7 @@ from typing import Any
 
 import yaml
 
-from vocabulary import SEVERITIES
+from vocabulary import SEVERITIES, Severity
 
 from .channels.base import Destination
 
@@ -46,7 +46,7 @@ _ALIASES = {"email_digest": "email"}
 
 
 # severities told without a sound unless the map says otherwise (P0/P1 are loud)
-DEFAULT_QUIET = frozenset({"P2", "P3"})
+DEFAULT_QUIET = frozenset({Severity.P2.value, Severity.P3.value})
 DEFAULT_CHAT = "default"
 _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _CHAT = re.compile(r"^(-?[0-9]{1,20}|@[A-Za-z][A-Za-z0-9_]{3,31})$")
@@ -116,8 +116,9 @@ class ChannelMap:
 
 
 DEFAULT_CHANNEL_MAP = ChannelMap(
-    channels={"P0": ("telegram",), "P1": ("telegram", "slack"), "P2": ("telegram", "slack"), "P3": ("email",)},
-    shares={"P0": 10, "P1": 5, "P2": 3, "P3": 1},
+    channels={Severity.P0.value: ("telegram",), Severity.P1.value: ("telegram", "slack"),
+              Severity.P2.value: ("telegram", "slack"), Severity.P3.value: ("email",)},
+    shares={Severity.P0.value: 10, Severity.P1.value: 5, Severity.P2.value: 3, Severity.P3.value: 1},
 )
 
 

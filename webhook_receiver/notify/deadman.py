@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 from vocabulary import WATCHDOG, NotificationKind, Severity
 
@@ -24,7 +23,7 @@ __all__ = ["DeadmanSwitch", "watchdog_last_seen"]
 log = logging.getLogger("d76.notify.deadman")
 
 
-def _aware(v: Any) -> datetime | None:
+def _aware(v: datetime | str | None) -> datetime | None:
     if v is None:
         return None
     if isinstance(v, str):

@@ -200,7 +200,7 @@ class Outbox:
         return [t for t in (self.d.time_out(r["sent_at"]) for r in rows) if t is not None]
 
     # ---- outcomes --------------------------------------------------------------------------------
-    def _update(self, ids: Sequence[int], sets: str, values: Callable[[Transaction], tuple],
+    def _update(self, ids: Sequence[int], sets: str, values: Callable[[Transaction], tuple[Any, ...]],
                 after: Callable[[Transaction], None] | None = None, where: str = "") -> None:
         """`UPDATE notifications SET <sets> WHERE id IN (ids) <where>` in one transaction; `values(tx)`
         gives the SET parameters (they may use the transaction's time)."""

@@ -131,7 +131,8 @@ def _order(items: Sequence[Item], lead: str | None) -> list[Item]:
 def _bound(items: list[Item], name_bound: int) -> tuple[list[Item], list[Item]]:
     """(named, counted): beyond `name_bound` of one (kind, alertname) only counts are given."""
     seen: dict[tuple[bool, str], int] = {}
-    named, counted = [], []
+    named: list[Item] = []
+    counted: list[Item] = []
     for i in items:
         key = (i.kind == K.RESOLVED, i.alertname)
         seen[key] = seen.get(key, 0) + 1

@@ -16,9 +16,11 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+from vocabulary import AlertStatus
+
 from ..errors import NotFoundError, QueryError
 from ..payload import ParsedAlert, WebhookPayload
-from .changes import AlertChange, IngestHook, no_hook
+from .changes import AlertChange, ChangeKind, IngestHook, no_hook
 from .migrations import MIGRATIONS, latest_version
 
 __all__ = [
@@ -91,7 +93,9 @@ class Dialect:
         return dt
 
     def time_out(self, v: Any) -> datetime | None:
-        return v
+        if v is None or isinstance(v, datetime):  # psycopg reads timestamptz as aware datetimes
+            return v
+        raise TypeError(f"not a time: {type(v).__name__}")
 
     def json_in(self, obj: Any) -> Any:
         return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
@@ -169,7 +173,7 @@ def dedupe_alerts(alerts: Iterable[ParsedAlert]) -> list[ParsedAlert]:
     for a in alerts:
         key = (a.fingerprint, a.starts_at)
         prev = seen.get(key)
-        if prev is None or not (prev.status == "resolved" and a.status == "firing"):
+        if prev is None or not (prev.status == AlertStatus.RESOLVED and a.status == AlertStatus.FIRING):
             seen[key] = a
     return list(seen.values())
 
@@ -183,16 +187,17 @@ def alert_metadata(a: ParsedAlert, p: WebhookPayload) -> dict[str, Any]:
     }
 
 
-def classify(old_status: str | None, old_annotations: Any, a: ParsedAlert, old_receive_count: int | None = None) -> str:
+def classify(old_status: str | None, old_annotations: Any, a: ParsedAlert,
+             old_receive_count: int | None = None) -> ChangeKind:
     if old_status is None:
         return "new"
-    if old_receive_count == 0 and old_status == "firing":
+    if old_receive_count == 0 and old_status == AlertStatus.FIRING:
         # known until now only from Alertmanager's API (it was suppressed): its first webhook is
         # the first time it is told, so it is new to the notifications
         return "new"
-    if old_status == "firing" and a.status == "resolved":
+    if old_status == AlertStatus.FIRING and a.status == AlertStatus.RESOLVED:
         return "resolved"
-    if old_status == "firing" and old_annotations != a.annotations:
+    if old_status == AlertStatus.FIRING and old_annotations != a.annotations:
         return "updated"
     return "unchanged"
 

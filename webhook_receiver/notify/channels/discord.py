@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from vocabulary import NotificationKind, Severity
+
 from ...setting_parsers import integer, load, number, setting, url
 from ..model import AlertView, Notice
 from ..settings import NotifySettings
@@ -17,15 +19,17 @@ from .packing import fit_count, group_notices, line_parts, severity_counts
 
 __all__ = ["DiscordChannel", "DiscordSettings", "discord_payload"]
 
-_SEV_COLOR = {"P0": 0xD32F2F, "P1": 0xF57C00, "P2": 0xFBC02D, "P3": 0x1976D2}
+_SEV_COLOR: dict[str, int] = {Severity.P0: 0xD32F2F, Severity.P1: 0xF57C00, Severity.P2: 0xFBC02D,
+                              Severity.P3: 0x1976D2}
+K = NotificationKind
 DESCRIPTION_CHARS = 4096
 EMBED_TOTAL_CHARS = 6000
-_NO_MENTIONS = {"parse": []}
+_NO_MENTIONS: dict[str, list[str]] = {"parse": []}
 
 
-def discord_payload(alert: AlertView, kind: str = "firing") -> dict[str, Any]:
-    resolved = kind == "resolved" or alert.resolved
-    if kind == "ack" and alert.acknowledged_by:
+def discord_payload(alert: AlertView, kind: NotificationKind = K.FIRING) -> dict[str, Any]:
+    resolved = kind == K.RESOLVED or alert.resolved
+    if kind == K.ACK and alert.acknowledged_by:
         title = f"👤 {alert.acknowledged_by} acknowledged [{alert.severity}] {alert.title}"
     else:
         title = ("✅ RESOLVED " if resolved else "") + f"[{alert.severity}] {alert.title}"
@@ -57,18 +61,18 @@ def _line(n: Notice) -> str:
 
 def packed_payload(notices: Sequence[Notice], tail: Sequence[TailCount] = ()) -> dict[str, Any]:
     counts = severity_counts(notices)
-    firing = sum(c for _, c in counts) + sum(t.count for t in tail if t.kind != "resolved")
+    firing = sum(c for _, c in counts) + sum(t.count for t in tail if t.kind != K.RESOLVED)
     title = (f"{firing} alerts firing (" + " · ".join(f"{s} {c}" for s, c in counts) + ")") if firing else "✅ Resolved"
     lines: list[str] = []
     for members in group_notices(notices):
         first = members[0]
         name = first.alert.alertname if first.alert else ""
         lines.append(
-            f"**{'✅ Resolved ' if first.kind == 'resolved' else ''}[{first.severity}] {name}** ×{len(members)}"
+            f"**{'✅ Resolved ' if first.kind == K.RESOLVED else ''}[{first.severity}] {name}** ×{len(members)}"
         )
         lines.extend(_line(n) for n in members)
     for t in tail:
-        lines.append(f"*… +{t.count} {'resolved' if t.kind == 'resolved' else 'more'} {t.alertname} [{t.severity}]: "
+        lines.append(f"*… +{t.count} {'resolved' if t.kind == K.RESOLVED else 'more'} {t.alertname} [{t.severity}]: "
                      f"see /alerts {t.alertname}*")
     color = _SEV_COLOR.get(counts[0][0], 0x757575) if counts else 0x388E3C
     return {"embeds": [{"title": title[:256], "description": "\n".join(lines), "color": color}],

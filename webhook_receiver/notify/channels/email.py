@@ -199,7 +199,9 @@ class SMTPSender:
                                 status=exc.smtp_code) from None
         except smtplib.SMTPResponseException as exc:
             code = exc.smtp_code
-            raise DeliveryError(f"smtp: {code} {exc.smtp_error.decode(errors='replace')[:200]}",
+            said = exc.smtp_error
+            reply = said.decode(errors="replace") if isinstance(said, bytes) else str(said)
+            raise DeliveryError(f"smtp: {code} {reply[:200]}",
                                 permanent=500 <= code < 600, status=code) from None
         except ssl.SSLError as exc:
             raise DeliveryError(f"smtp: TLS failed ({exc.reason or type(exc).__name__})", permanent=True) from None

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from vocabulary import SEVERITIES
+from vocabulary import SEVERITIES, NotificationKind, Severity
 
 from ...setting_parsers import load, number, setting, setting_per, url
 from ..model import AlertView, Notice, format_duration
@@ -20,7 +20,9 @@ from .packing import fit_count, group_notices, line_parts, severity_counts
 
 __all__ = ["SlackChannel", "SlackSettings", "slack_payload", "slack_escape"]
 
-_SEV_EMOJI = {"P0": ":rotating_light:", "P1": ":warning:", "P2": ":zap:", "P3": ":information_source:"}
+_SEV_EMOJI: dict[str, str] = {Severity.P0: ":rotating_light:", Severity.P1: ":warning:", Severity.P2: ":zap:",
+              Severity.P3: ":information_source:"}
+K = NotificationKind
 SECTION_CHARS = 2900  # Slack: 3000 per section text
 MAX_BLOCKS = 48       # Slack: 50 per message
 MAX_LINES = 100       # beyond this a packed message is a wall on a phone; the rest goes in the next one
@@ -38,9 +40,9 @@ def _link(url: str | None, label: str) -> str | None:
     return None
 
 
-def slack_payload(alert: AlertView, kind: str = "firing") -> dict[str, Any]:
-    resolved = kind == "resolved" or alert.resolved
-    if kind == "ack" and alert.acknowledged_by:
+def slack_payload(alert: AlertView, kind: NotificationKind = K.FIRING) -> dict[str, Any]:
+    resolved = kind == K.RESOLVED or alert.resolved
+    if kind == K.ACK and alert.acknowledged_by:
         head = f"👤 {alert.acknowledged_by} acknowledged [{alert.severity}] {alert.title}"
     else:
         head = ("✅ RESOLVED " if resolved else _SEV_EMOJI.get(alert.severity, "") + " ") + \
@@ -86,8 +88,8 @@ def _line(n: Notice) -> str:
 
 def packed_payload(notices: Sequence[Notice], tail: Sequence[TailCount] = ()) -> dict[str, Any]:
     counts = severity_counts(notices)
-    firing = sum(c for _, c in counts) + sum(t.count for t in tail if t.kind != "resolved")
-    resolved = sum(1 for n in notices if n.kind == "resolved") + sum(t.count for t in tail if t.kind == "resolved")
+    firing = sum(c for _, c in counts) + sum(t.count for t in tail if t.kind != K.RESOLVED)
+    resolved = sum(1 for n in notices if n.kind == K.RESOLVED) + sum(t.count for t in tail if t.kind == K.RESOLVED)
     head = (f"{_SEV_EMOJI.get(counts[0][0], '') if counts else ''} {firing} alerts firing "
             + "(" + " · ".join(f"{s} {c}" for s, c in counts) + ")") if firing else "✅ Resolved"
     if firing and resolved:
@@ -98,7 +100,7 @@ def packed_payload(notices: Sequence[Notice], tail: Sequence[TailCount] = ()) ->
     for members in group_notices(notices):
         first = members[0]
         name = first.alert.alertname if first.alert else ""
-        title = (f"✅ *Resolved [{first.severity}] {slack_escape(name, 100)}*" if first.kind == "resolved"
+        title = (f"✅ *Resolved [{first.severity}] {slack_escape(name, 100)}*" if first.kind == K.RESOLVED
                  else f"{_SEV_EMOJI.get(first.severity, '')} *[{first.severity}] {slack_escape(name, 100)}*")
         chunk = [f"{title} ×{len(members)}"]
         for n in members:
@@ -110,7 +112,7 @@ def packed_payload(notices: Sequence[Notice], tail: Sequence[TailCount] = ()) ->
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(chunk)}})
     for t in tail:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": slack_escape(
-            f"… +{t.count} {'resolved' if t.kind == 'resolved' else 'more'} {t.alertname} [{t.severity}]: "
+            f"… +{t.count} {'resolved' if t.kind == K.RESOLVED else 'more'} {t.alertname} [{t.severity}]: "
             f"see /alerts {t.alertname}", 300)}]})
     return {"text": head[:300], "blocks": blocks}
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 from vocabulary import NotificationKind
 
@@ -22,7 +22,7 @@ from ...model import Notice
 from ...settings import NotifySettings
 from .. import register
 from ..base import ChannelLimits, Destination, Part, SettingsClass, TailCount
-from .client import TelegramClient
+from .client import BotAPI, TelegramClient
 from .console import ConsoleTelegram
 from .format import (
     TELEGRAM_MAX_CHARS,
@@ -40,24 +40,6 @@ from .settings import TelegramSettings
 __all__ = ["TelegramChannel", "TelegramClient", "ConsoleTelegram", "TelegramSettings", "BotAPI"]
 
 log = logging.getLogger("d76.notify.telegram")
-
-
-class BotAPI(Protocol):
-    """The calls the channel makes (`TelegramClient`, or `ConsoleTelegram` in a dry run)."""
-
-    def send_message(self, chat_id: str | int, text: str, *, reply_markup: dict[str, Any] | None = None,
-                     reply_to_message_id: int | None = None, disable_preview: bool = True,
-                     message_thread_id: int | None = None, disable_notification: bool = False) -> int: ...
-
-    def send_photo(self, chat_id: str | int, png: bytes, *, caption: str | None = None,
-                   reply_to_message_id: int | None = None, message_thread_id: int | None = None,
-                   disable_notification: bool = False) -> int: ...
-
-    def edit_message_text(self, chat_id: str | int, message_id: int, text: str, *,
-                          reply_markup: dict[str, Any] | None = None) -> None: ...
-
-    def answer_callback_query(self, callback_query_id: str, text: str | None = None,
-                              show_alert: bool = False) -> None: ...
 
 
 @register

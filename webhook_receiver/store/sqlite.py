@@ -37,6 +37,9 @@ _REFUSED = (UnicodeEncodeError, OverflowError, sqlite3.DataError)
 
 class SQLiteDialect(Dialect):
     name = "sqlite"
+    SECONDS_BETWEEN = "((julianday({later}) - julianday({earlier})) * 86400.0)"
+    JSON_SET_TEXT = "json_set({column}, '$.{key}', %s)"
+    JSON_WITHOUT = "json_remove({column}, '$.{key}')"
 
     def sql(self, text: str) -> str:
         return text.replace("%s", "?")
@@ -58,15 +61,6 @@ class SQLiteDialect(Dialect):
             if not (sep and year.isdigit()):
                 raise
             return datetime.fromisoformat(f"{int(year):04d}-{rest}")
-
-    def json_set_text(self, column: str, key: str) -> str:
-        return f"json_set({column}, '$.{key}', %s)"
-
-    def json_without(self, column: str, key: str) -> str:
-        return f"json_remove({column}, '$.{key}')"
-
-    def seconds_between(self, later: str, earlier: str) -> str:
-        return f"((julianday({later}) - julianday({earlier})) * 86400.0)"
 
     def json_in(self, obj: Any) -> Any:
         text = super().json_in(obj)

@@ -3,7 +3,6 @@ POST /telegram/webhook and through getUpdates long polling, silences in a real A
 the dead man's switch, and the console dry run."""
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from flask import Flask
 
 from tests.support.fakes import FakeTelegram
 from tests.support.fakes.payloads import am_alert, am_payload
+from tests.support.waiting import until as wait
 from webhook_receiver.app import close_app, create_app
 from webhook_receiver.runtime import ReceiverRuntime
 from webhook_receiver.settings import load_settings
@@ -67,16 +67,6 @@ def runtime(app: Flask) -> ReceiverRuntime:
 def post_alerts(client, *alerts) -> None:
     r = client.post("/webhook/alertmanager", json=am_payload(*alerts))
     assert r.status_code == 200, r.get_data(as_text=True)
-
-
-def wait(predicate, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = predicate()
-        if v:
-            return v
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
 
 
 def press(client, tg: FakeTelegram, data: str, message_id: int, user_id: int = OPERATOR, secret: str = SECRET):

@@ -14,7 +14,7 @@ from ..model import AlertView, Notice
 from ..settings import NotifySettings
 from . import register
 from .base import ChannelLimits, Destination, Part, SettingsClass, TailCount
-from .http_webhook import WebhookPoster
+from .http_webhook import WebhookPoster, single_part
 from .packing import fit_count, group_notices, line_parts, severity_counts
 
 __all__ = ["DiscordChannel", "DiscordSettings", "discord_payload"]
@@ -120,9 +120,7 @@ class DiscordChannel:
         return [Destination("default")]
 
     def render_single(self, notice: Notice, destination: str) -> list[Part]:
-        if notice.alert is None:
-            raise ValueError(f"discord: a {notice.kind!r} notice needs an alert")
-        return [Part(notice.alert.title, {"payload": discord_payload(notice.alert, notice.kind)})]
+        return single_part(self.name, notice, discord_payload)
 
     def render_packed(self, notices: Sequence[Notice], destination: str, *, tail: Sequence[TailCount] = (),
                       fit: bool = True, message_ref: int | None = None) -> tuple[Part, int]:

@@ -15,7 +15,7 @@ from ..model import AlertView, Notice, format_duration
 from ..settings import NotifySettings
 from . import register
 from .base import ChannelLimits, DeliveryError, Destination, Part, SettingsClass, TailCount
-from .http_webhook import WebhookPoster
+from .http_webhook import WebhookPoster, single_part
 from .packing import fit_count, group_notices, line_parts, severity_counts
 
 __all__ = ["SlackChannel", "SlackSettings", "slack_payload", "slack_escape"]
@@ -162,9 +162,7 @@ class SlackChannel:
         return [Destination("default")] if "default" in self._posters else []
 
     def render_single(self, notice: Notice, destination: str) -> list[Part]:
-        if notice.alert is None:
-            raise ValueError(f"slack: a {notice.kind!r} notice needs an alert")
-        return [Part(notice.alert.title, {"payload": slack_payload(notice.alert, notice.kind)})]
+        return single_part(self.name, notice, slack_payload)
 
     def render_packed(self, notices: Sequence[Notice], destination: str, *, tail: Sequence[TailCount] = (),
                       fit: bool = True, message_ref: int | None = None) -> tuple[Part, int]:

@@ -22,6 +22,7 @@ from vocabulary import AlertStatus, NotificationKind
 from ..alertmanager_api import AlertmanagerClient, AlertmanagerError
 from ..errors import NotFoundError
 from ..store.base import AlertStore, Transaction
+from .channels.base import Channel
 from .commands import Matcher
 from .model import AlertView
 from .outbox import Outbox
@@ -64,7 +65,7 @@ class AckResult:
 
 
 class AlertActions:
-    def __init__(self, store: AlertStore, outbox: Outbox, channels: Mapping[str, Any] | None = None,
+    def __init__(self, store: AlertStore, outbox: Outbox, channels: Mapping[str, Channel] | None = None,
                  alertmanager: AlertmanagerClient | None = None,
                  on_queued: Callable[[], None] | None = None) -> None:
         self.store = store
@@ -125,7 +126,7 @@ class AlertActions:
         rows = [{"channel": r["channel"], "destination": r["destination"], "kind": K.REFRESH,
                  "message_ref": int(r["message_ref"]), "payload": {"message_ref": int(r["message_ref"])},
                  "dedupe_key": f"refresh:{r['message_ref']}:{tag}"}
-                for r in refs if getattr(self.channels.get(r["channel"]), "can_edit", False)]
+                for r in refs if _can_edit(self.channels.get(r["channel"]))]
         return self.outbox.enqueue(tx, rows) if rows else 0
 
     def silence(self, alert_id: int, duration: timedelta, by: str, comment: str | None = None) -> str:
@@ -300,6 +301,10 @@ class AlertActions:
         log.info("silence ended", extra={"fields": {"silence_id": sil["id"], "by": by, "alerts": n,
                                                      "mute_id": mute.id if mute else None}})
         return sil, mute
+
+
+def _can_edit(channel: Channel | None) -> bool:
+    return channel is not None and channel.can_edit
 
 
 def _aware(v: datetime | str | None) -> datetime:

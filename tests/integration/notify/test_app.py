@@ -150,8 +150,9 @@ def test_long_polling_ack_without_public_url(pg_url, tg, apps: Apps) -> None:
 
 
 @pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
-def test_resolve_through_the_app_edits_message(backend, request, tmp_path, tg, apps: Apps) -> None:
+def test_resolve_through_the_app_edits_message(backend, request, tmp_path, tg) -> None:
     url = request.getfixturevalue("pg_url") if backend == "postgresql" else f"sqlite:///{tmp_path / 'alerts.db'}"
+    apps: Apps = request.getfixturevalue("apps")  # after the database: the app closes before it is dropped
     app = apps.make(url, tg)
     client = app.test_client()
     post_alerts(client, am_alert("ExchangeDown", "P1", labels={"exchange": "okx"}))

@@ -17,11 +17,20 @@ __all__ = [
     "RECEIVER_PORT", "GRAFANA_PORT", "POSTGRES_PORT", "HA_PROMETHEUS_PORTS", "HA_ALERTMANAGER_PORTS",
     "HA_ALERTMANAGER_CLUSTER_PORTS", "HA_RECEIVER_PORTS", "HA_REPLICA_LABEL", "REPLICA_NAMES",
     "DEFAULT_ALERTMANAGER_URL", "DEFAULT_RECEIVER_URL", "DEFAULT_PROMETHEUS_URL", "DEFAULT_RUNBOOK_BASE_URL",
-    "NotificationKind", "NotificationStatus", "MessageShape",
+    "NotificationKind", "NotificationStatus", "MessageShape", "Severity", "AlertStatus",
 ]
 
 # P0 critical (page now) .. P3 low (the daily email digest). Order matters: most severe first.
 SEVERITIES: tuple[str, ...] = ("P0", "P1", "P2", "P3")
+
+
+class Severity(StrEnum):
+    """The severities by name, for code that means one of them (`Severity.P0` pages first)."""
+
+    P0 = SEVERITIES[0]
+    P1 = SEVERITIES[1]
+    P2 = SEVERITIES[2]
+    P3 = SEVERITIES[3]
 
 
 def severity_rank(severity: str | None) -> int:
@@ -105,3 +114,15 @@ class MessageShape(StrEnum):
     PACKED = "packed"       # several alerts, one line each
     DEADMAN = "deadman"
     DIGEST = "digest"
+    REPLY = "reply"         # the answer to an operator's command
+    PHOTO = "photo"         # a graph, as a reply to its page
+    # counted by d76_notifications_messages_total, never stored as a message's shape:
+    PART = "part"           # a later part of a message too long for one
+    EDIT = "edit"           # a sent message edited (acknowledged, resolved, refreshed)
+
+
+class AlertStatus(StrEnum):
+    """An alert's status, as Alertmanager says it."""
+
+    FIRING = "firing"
+    RESOLVED = "resolved"

@@ -64,7 +64,7 @@ def main() -> None:
                 time.sleep(3.05)
         finally:
             server.close()
-            app.extensions["d76_receiver"].store.close()
+            app.extensions["d76_receiver"].close()
     print(f"samples: {len(lat)} (PostgreSQL store, waitress, fake Telegram on loopback)")
     print(f"webhook 200 latency   p50 {statistics.median(ack):6.1f} ms  p99 {nearest_rank(ack, 0.99):6.1f} ms")
     print(f"webhook -> sendMessage p50 {statistics.median(lat):6.1f} ms  p99 {nearest_rank(lat, 0.99):6.1f} ms  "

@@ -32,15 +32,17 @@ def command(send_now: bool, hours: float, config_file: str | None, database_url:
     alerts listed in full, the day's history attached as CSV (when sent)."""
     from webhook_receiver.errors import StorageUnavailable
     from webhook_receiver.notify.channels.base import DeliveryError
-    from webhook_receiver.notify.channels.email import render_text
+    from webhook_receiver.notify.channels.email import EmailSettings, render_text
     from webhook_receiver.notify.digest import collect_digest, send_digest
     from webhook_receiver.notify.settings import load_notify_settings
+    from webhook_receiver.setting_parsers import load
     from webhook_receiver.settings import SettingsError, load_settings
     from webhook_receiver.store import open_store
 
     try:
         settings = load_settings(config_file=config_file)
         notify = load_notify_settings(settings.raw)
+        email = load(EmailSettings, settings.raw)
     except SettingsError as exc:
         raise click.ClickException(f"configuration: {exc}") from None
     db = _database_url(database_url, settings, state_dir)
@@ -50,10 +52,10 @@ def command(send_now: bool, hours: float, config_file: str | None, database_url:
             until = datetime.now(UTC)
             click.echo(render_text(collect_digest(store, until - timedelta(hours=hours), until)), nl=False)
             return
-        if not notify.email_enabled:
+        if not email.enabled:
             raise click.ClickException("email digest is off: set SMTP_HOST, ALERT_EMAIL_FROM and ALERT_EMAIL_TO")
         message_id, content = send_digest(store, notify, hours=hours)
-        click.echo(f"digest sent to {', '.join(notify.alert_email_to)}: {len(content.alerts)} P3 alerts "
+        click.echo(f"digest sent to {', '.join(email.mail_to)}: {len(content.alerts)} P3 alerts "
                    f"({len(content.open)} open, {len(content.resolved)} resolved), Message-ID {message_id}")
     except DeliveryError as exc:
         raise click.ClickException(f"sending failed: {exc}") from None

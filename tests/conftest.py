@@ -171,7 +171,7 @@ def make_app() -> Iterator[Callable[..., Flask]]:
 
     yield make
     for app in apps:
-        app.extensions["d76_receiver"].store.close()
+        app.extensions["d76_receiver"].close()
 
 
 def telegram_env(tg: FakeTelegram, chat: str = "-1001", **extra: str) -> dict[str, str]:

@@ -108,8 +108,8 @@ class AlertmanagerClient:
             except ValueError:
                 body = {}
             body = body if isinstance(body, dict) else {}
-            cluster = body.get("cluster") if isinstance(body.get("cluster"), dict) else {}
-            info = body.get("versionInfo") if isinstance(body.get("versionInfo"), dict) else {}
+            cluster = _obj(body.get("cluster"))
+            info = _obj(body.get("versionInfo"))
             out.append({"url": base, "ok": True, "version": str(info.get("version") or "?"),
                         "cluster": str(cluster.get("status") or "?"),
                         "peers": len(cluster.get("peers") or [])})
@@ -133,3 +133,8 @@ class AlertmanagerClient:
     def replicas(self) -> list[AlertmanagerClient]:
         """One client per URL (sharing this client's session and timeout)."""
         return [AlertmanagerClient(u, timeout=self.timeout, session=self._session) for u in self.urls]
+
+
+def _obj(v: Any) -> dict[str, Any]:
+    """A JSON object from an answer, or {} when it is missing or of another type."""
+    return v if isinstance(v, dict) else {}

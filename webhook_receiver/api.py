@@ -25,7 +25,7 @@ from .history.export import iso, iter_alerts, to_csv
 from .history.timeline import build_timeline
 from .payload import parse_alertmanager_payload, parse_time
 from .safejson import JSONError, loads
-from .state import get_actions, get_ingest_hook, get_metrics, get_outbox, get_settings, get_store
+from .state import runtime
 from .storable import clean_text
 from .store import AlertQuery
 
@@ -40,7 +40,7 @@ _ALERT_PARAMS = {"since", "until", "severity", "source", "status", "acknowledged
 
 def require_auth() -> None:
     """Bearer token check (constant time) when RECEIVER_TOKEN is set."""
-    token = get_settings().receiver_token
+    token = runtime().settings.receiver_token
     if not token:
         return
     header = request.headers.get("Authorization", "")
@@ -113,7 +113,7 @@ def parse_alert_query(args: MultiDict[str, str], *, max_limit: int | None = None
     unknown = sorted(set(args.keys()) - _ALERT_PARAMS)
     if unknown:
         raise QueryError(unknown[0], f"unknown parameter; known: {', '.join(sorted(_ALERT_PARAMS))}")
-    settings = get_settings()
+    settings = runtime().settings
     severities: list[str] = []
     for v in args.getlist("severity"):
         for s in v.split(","):
@@ -157,8 +157,9 @@ def webhook_alertmanager() -> Any:
     t0 = time.perf_counter()
     body = request.get_data(cache=False)  # raises 413 over MAX_CONTENT_LENGTH
     payload = parse_alertmanager_payload(body)
-    metrics = get_metrics()
-    result = get_store().ingest(payload, get_ingest_hook())
+    rt = runtime()
+    metrics = rt.metrics
+    result = rt.ingest(payload)  # committed (and the dispatcher woken)
     # only now, after the commit, may we say 200
     elapsed = time.perf_counter() - t0
     metrics.ingest_seconds.observe(elapsed)
@@ -181,7 +182,7 @@ def webhook_alertmanager() -> Any:
 def list_alerts() -> Any:
     require_auth()
     q = parse_alert_query(request.args)
-    rows = get_store().list_alerts(q)
+    rows = runtime().store.list_alerts(q)
     next_cursor = encode_cursor(rows[-1]["starts_at"], rows[-1]["id"]) if len(rows) == q.limit else None
     return jsonify({"alerts": [alert_to_json(r) for r in rows], "count": len(rows), "next_cursor": next_cursor})
 
@@ -190,10 +191,10 @@ def list_alerts() -> Any:
 def get_alert(alert_id: str) -> Any:
     require_auth()
     ident = _alert_id(alert_id)
-    alert = get_store().get_alert(ident)
+    alert = runtime().store.get_alert(ident)
     if alert is None:
         raise NotFoundError(f"alert {alert_id} not found")
-    alert["deliveries"] = get_outbox().deliveries(ident)
+    alert["deliveries"] = runtime().outbox.deliveries(ident)
     return jsonify({"alert": alert_to_json(alert)})
 
 
@@ -204,7 +205,7 @@ def alert_timeline(alert_id: str) -> Any:
     if request.args:
         raise QueryError(sorted(request.args.keys())[0], "unknown parameter; this endpoint takes none")
     ident = _alert_id(alert_id)
-    t = build_timeline(get_store(), ident)
+    t = build_timeline(runtime().store, ident)
     if t is None:
         raise NotFoundError(f"alert {alert_id} not found")
     return jsonify({"alert": alert_to_json(t["alert"]), "events": [_jsonable(e) for e in t["events"]],
@@ -215,11 +216,11 @@ def alert_timeline(alert_id: str) -> Any:
 def alerts_csv() -> Any:
     """The history as CSV (same filters as /api/alerts; `limit` up to RECEIVER_API_EXPORT_MAX_ROWS)."""
     require_auth()
-    settings = get_settings()
+    settings = runtime().settings
     q = parse_alert_query(request.args, max_limit=settings.api_export_max_rows,
                           default_limit=min(settings.api_export_max_rows, 10_000))
     rows: list[dict[str, Any]] = []
-    for page in iter_alerts(get_store(), q, q.limit):
+    for page in iter_alerts(runtime().store, q, q.limit):
         rows.extend(page)
     resp = Response(to_csv(rows), mimetype="text/csv")
     resp.headers["Content-Disposition"] = "attachment; filename=d76-alerts.csv"
@@ -235,7 +236,7 @@ def openapi() -> Any:
     """This API, described (OpenAPI 3.0); no auth: it holds no data."""
     from .openapi import spec
 
-    return jsonify(spec(get_settings()))
+    return jsonify(spec(runtime().settings))
 
 
 @bp.post("/api/alerts/<alert_id>/ack")
@@ -259,7 +260,7 @@ def ack_alert(alert_id: str) -> Any:
         raise QueryError("comment", "expected a string of at most 2000 characters")
     # one path for every acknowledgement: recorded, and the messages that told it edited (queued
     # in the same transaction)
-    result = get_actions().acknowledge(
+    result = runtime().actions.acknowledge(
         ident, clean_text(by.strip()), clean_text(comment) if comment is not None else None
     )
     return jsonify({"changed": result.changed, "alert": alert_to_json(result.alert)})
@@ -278,7 +279,7 @@ def stats() -> Any:
         raise QueryError("until", "too early to look back 24 hours; give since as well") from None
     if since >= until:
         raise QueryError("until", "must be later than since")
-    out = get_store().stats(since, until)
+    out = runtime().store.stats(since, until)
     return jsonify({"since": iso(since), "until": iso(until), **out})
 
 
@@ -289,10 +290,10 @@ def healthz() -> Any:
 
 @bp.get("/readyz")
 def readyz() -> Any:
-    get_store().ping()  # StorageUnavailable -> 503
-    return jsonify({"status": "ready", "backend": get_store().dialect.name})
+    runtime().store.ping()  # StorageUnavailable -> 503
+    return jsonify({"status": "ready", "backend": runtime().store.dialect.name})
 
 
 @bp.get("/metrics")
 def metrics() -> Response:
-    return Response(generate_latest(get_metrics().registry), mimetype=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(runtime().metrics.registry), mimetype=CONTENT_TYPE_LATEST)

@@ -1,5 +1,8 @@
 """Flask app factory (flaskr style): `create_app(settings, store=None, hook=None)`.
 
+The app is the HTTP face of one `ReceiverRuntime` (store, notifications, history jobs), which it
+builds and starts; `close_app(app)` stops it.
+
 Domain errors become HTTP answers in ONE place (`_register_error_handlers`): bad input 400,
 auth 401, unknown id 404, too large 413, storage unavailable 503 with Retry-After. Bad input is
 never a 500.
@@ -14,15 +17,13 @@ from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from .errors import PayloadError, ReceiverError, StorageUnavailable
-from .metrics import ReceiverMetrics
-from .notify.actions import AlertActions
-from .notify.outbox import Outbox
+from .runtime import ReceiverRuntime
 from .safejson import BoundedJSONProvider
 from .settings import Settings, load_settings
-from .state import EXTENSION, ReceiverState, get_metrics
+from .state import EXTENSION, runtime
 from .store import AlertStore, IngestHook, open_store
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "close_app"]
 
 log = logging.getLogger("webhook_receiver")
 
@@ -30,26 +31,26 @@ RETRY_AFTER_SECONDS = 5
 
 
 def create_app(settings: Settings | None = None, store: AlertStore | None = None,
-               hook: IngestHook | None = None, **notify_kwargs: Any) -> Flask:
+               hook: IngestHook | None = None, *, start: bool = True, **notify_options: Any) -> Flask:
     """Build the receiver. Opens the store and applies pending migrations (unless
-    RECEIVER_APPLY_MIGRATIONS=false), then wires notifications (`webhook_receiver.notify`) when they
-    are enabled. `hook` replaces the ingest hook (tests); `notify_kwargs` go to the notification
-    service (e.g. `channels={...}` to replace a channel, `start=False`)."""
+    RECEIVER_APPLY_MIGRATIONS=false), builds its runtime (notifications when they are enabled, the
+    history jobs) and starts it (unless `start=False`). `hook` replaces the ingest hook (tests);
+    `notify_options` go to the notification service (e.g. `channels={...}` to replace a channel)."""
     settings = settings or load_settings()
     app = Flask(__name__)
-    app.json = BoundedJSONProvider(app)  # request.get_json() anywhere: bad nesting is a 400, never a 500
+    json = BoundedJSONProvider(app)  # request.get_json() anywhere: bad nesting is a 400, never a 500
+    json.sort_keys = False
+    json.ensure_ascii = False
+    app.json = json
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
     store = store or open_store(settings.database_url, settings)
     if settings.apply_migrations:
         applied = store.migrate()
         if applied:
             log.info("migrations applied", extra={"fields": {"versions": applied, "backend": store.dialect.name}})
-    outbox = Outbox(store)
-    state = ReceiverState(settings, store, ReceiverMetrics(), outbox, AlertActions(store, outbox))
-    app.extensions[EXTENSION] = state
+    rt = ReceiverRuntime(settings, store, hook=hook, notify_options=notify_options)
+    app.extensions[EXTENSION] = rt
 
     if not settings.auth_enabled:
         log.warning("RECEIVER_TOKEN is not set: no auth (local demo only)")
@@ -59,30 +60,23 @@ def create_app(settings: Settings | None = None, store: AlertStore | None = None
     from .runbooks import bp as runbooks_bp
 
     app.register_blueprint(bp)
-    app.config["D76_RUNBOOKS_DIR"] = settings.raw.get("RUNBOOKS_DIR")
+    app.config["D76_RUNBOOKS_DIR"] = settings.runbooks_dir
     app.register_blueprint(runbooks_bp)
     app.register_blueprint(pages_bp)  # /alerts/<id>, /alerts: the HTML pages links in messages open
+    for channel_bp in rt.notify.blueprints if rt.notify is not None else ():
+        app.register_blueprint(channel_bp)  # e.g. POST /telegram/webhook
     _register_request_metrics(app)
     _register_error_handlers(app)
-
-    from .notify import init_app as init_notifications
-
-    service = init_notifications(app, store, settings.raw, **notify_kwargs)
-    if hook is not None:
-        state.ingest_hook = hook
-    from .history import init_app as init_history
-
-    history = init_history(app, store, settings)  # reconciler and pruner (webhook_receiver.history)
-    store_close = store.close
-
-    def close() -> None:  # whoever closes the store must not leave our threads using it
-        history.stop()
-        if service is not None:
-            service.stop()
-        store_close()
-
-    store.close = close  # type: ignore[method-assign]
+    if start:
+        rt.start()
     return app
+
+
+def close_app(app: Flask) -> None:
+    """Stop what `create_app` started: the background threads first, then the store they use."""
+    rt = app.extensions.get(EXTENSION)
+    if isinstance(rt, ReceiverRuntime):
+        rt.close()
 
 
 def _register_request_metrics(app: Flask) -> None:
@@ -93,7 +87,7 @@ def _register_request_metrics(app: Flask) -> None:
     @app.after_request
     def _count(resp: Any) -> Any:
         endpoint = request.url_rule.rule if request.url_rule is not None else "unmatched"
-        m = get_metrics()
+        m = runtime().metrics
         m.requests.labels(endpoint, request.method, str(resp.status_code)).inc()
         t0 = g.get("d76_t0")
         if t0 is not None:
@@ -111,7 +105,7 @@ def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(StorageUnavailable)
     def _storage(exc: StorageUnavailable) -> Any:
         op = request.url_rule.rule if request.url_rule is not None else "unknown"
-        get_metrics().storage_errors.labels(op).inc()
+        runtime().metrics.storage_errors.labels(op).inc()
         log.error("storage unavailable", extra={"fields": {"endpoint": op, "error": str(exc)}})
         resp = _error(503, "storage unavailable, retry later")
         resp.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
@@ -119,7 +113,7 @@ def _register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(PayloadError)
     def _payload(exc: PayloadError) -> Any:
-        get_metrics().payload_errors.inc()
+        runtime().metrics.payload_errors.inc()
         log.warning("bad webhook payload", extra={"fields": {"error": str(exc)}})
         return _error(400, str(exc))
 

@@ -11,8 +11,17 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable
+from typing import Protocol
 
-__all__ = ["Periodic", "process_owner_id"]
+__all__ = ["Periodic", "Worker", "process_owner_id"]
+
+
+class Worker(Protocol):
+    """A background job of the receiver: started with it, stopped before its store closes."""
+
+    def start(self) -> object: ...
+
+    def stop(self) -> None: ...
 
 
 def process_owner_id(random_chars: int = 6) -> str:
@@ -22,7 +31,7 @@ def process_owner_id(random_chars: int = 6) -> str:
 
 
 class Periodic:
-    def __init__(self, name: str, step: Callable[[], None], delay: Callable[[], float],
+    def __init__(self, name: str, step: Callable[[], object], delay: Callable[[], float],
                  log: logging.Logger | None = None) -> None:
         """`delay()` says how long to wait before each step (called again after every step)."""
         self.name = name

@@ -75,6 +75,16 @@ def _json(schema: dict[str, Any], desc: str = "OK") -> dict[str, Any]:
     return {"description": desc, "content": {"application/json": {"schema": schema}}}
 
 
+def _ok(**properties: Any) -> dict[str, Any]:
+    """A 200 answering a JSON object with these properties."""
+    return _json({"type": "object", "properties": properties})
+
+
+_INT = {"type": "integer"}
+_COUNTS = {"type": "object", "additionalProperties": {"type": "integer"}}
+_ALERT_REF = {"$ref": "#/components/schemas/Alert"}
+
+
 _ALERT = {
     "type": "object",
     "properties": {
@@ -103,7 +113,7 @@ def spec(settings: Settings | None = None, server_url: str | None = None) -> dic
     from .settings import Settings
 
     s = settings or Settings()
-    bearer = [{"bearer": []}]
+    bearer: list[dict[str, list[str]]] = [{"bearer": []}]
     paths: dict[str, Any] = {
         "/webhook/alertmanager": {
             "post": {
@@ -111,17 +121,7 @@ def spec(settings: Settings | None = None, server_url: str | None = None) -> dic
                 "security": bearer,
                 "requestBody": {"required": True, "content": {"application/json": {"schema": PAYLOAD_SCHEMA}}},
                 "responses": {
-                    "200": _json(
-                        {
-                            "type": "object",
-                            "properties": {
-                                "status": {"type": "string"},
-                                "payload_id": {"type": "integer"},
-                                "alerts": {"type": "integer"},
-                                "changes": {"type": "object", "additionalProperties": {"type": "integer"}},
-                            },
-                        }
-                    ),
+                    "200": _ok(status={"type": "string"}, payload_id=_INT, alerts=_INT, changes=_COUNTS),
                     "400": _R400,
                     "401": _R401,
                     "413": _err("body too large"),
@@ -135,16 +135,8 @@ def spec(settings: Settings | None = None, server_url: str | None = None) -> dic
                 "security": bearer,
                 "parameters": [*_FILTERS, _limit(s.api_max_limit, s.api_default_limit)],
                 "responses": {
-                    "200": _json(
-                        {
-                            "type": "object",
-                            "properties": {
-                                "alerts": {"type": "array", "items": {"$ref": "#/components/schemas/Alert"}},
-                                "count": {"type": "integer"},
-                                "next_cursor": {"type": "string", "nullable": True},
-                            },
-                        }
-                    ),
+                    "200": _ok(alerts={"type": "array", "items": _ALERT_REF}, count=_INT,
+                               next_cursor={"type": "string", "nullable": True}),
                     "400": _R400,
                     "401": _R401,
                     "503": _R503,
@@ -173,7 +165,7 @@ def spec(settings: Settings | None = None, server_url: str | None = None) -> dic
                 "security": bearer,
                 "parameters": [_ID],
                 "responses": {
-                    "200": _json({"type": "object", "properties": {"alert": {"$ref": "#/components/schemas/Alert"}}}),
+                    "200": _ok(alert=_ALERT_REF),
                     "400": _R400,
                     "401": _R401,
                     "404": _R404,
@@ -187,34 +179,15 @@ def spec(settings: Settings | None = None, server_url: str | None = None) -> dic
                 "security": bearer,
                 "parameters": [_ID],
                 "responses": {
-                    "200": _json(
-                        {
-                            "type": "object",
-                            "properties": {
-                                "alert": {"$ref": "#/components/schemas/Alert"},
-                                "events": {
-                                    "type": "array",
-                                    "items": {
-                                        "type": "object",
-                                        "required": ["at", "event"],
-                                        "properties": {"at": _TIME, "event": {"type": "string"}},
-                                    },
-                                },
-                                "durations": {
-                                    "type": "object",
-                                    "properties": {
-                                        k: {"type": "number", "nullable": True}
-                                        for k in (
-                                            "time_to_notify_seconds",
-                                            "time_to_acknowledge_seconds",
-                                            "time_to_resolve_seconds",
-                                            "suppressed_seconds",
-                                        )
-                                    },
-                                },
-                                "episodes": {"type": "array", "items": {"type": "object"}},
-                            },
-                        }
+                    "200": _ok(
+                        alert=_ALERT_REF,
+                        events={"type": "array", "items": {"type": "object", "required": ["at", "event"],
+                                                           "properties": {"at": _TIME, "event": {"type": "string"}}}},
+                        durations={"type": "object", "properties": {
+                            k: {"type": "number", "nullable": True}
+                            for k in ("time_to_notify_seconds", "time_to_acknowledge_seconds",
+                                      "time_to_resolve_seconds", "suppressed_seconds")}},
+                        episodes={"type": "array", "items": {"type": "object"}},
                     ),
                     "400": _R400,
                     "401": _R401,
@@ -243,15 +216,7 @@ def spec(settings: Settings | None = None, server_url: str | None = None) -> dic
                     },
                 },
                 "responses": {
-                    "200": _json(
-                        {
-                            "type": "object",
-                            "properties": {
-                                "changed": {"type": "boolean"},
-                                "alert": {"$ref": "#/components/schemas/Alert"},
-                            },
-                        }
-                    ),
+                    "200": _ok(changed={"type": "boolean"}, alert=_ALERT_REF),
                     "400": _R400,
                     "401": _R401,
                     "404": _R404,
@@ -268,22 +233,10 @@ def spec(settings: Settings | None = None, server_url: str | None = None) -> dic
                     _q("until", _TIME, "default: now"),
                 ],
                 "responses": {
-                    "200": _json(
-                        {
-                            "type": "object",
-                            "properties": {
-                                "since": _TIME,
-                                "until": _TIME,
-                                "total": {"type": "integer"},
-                                "acknowledged": {"type": "integer"},
-                                "by_severity": {"type": "object", "additionalProperties": {"type": "integer"}},
-                                "by_source": {"type": "object", "additionalProperties": {"type": "integer"}},
-                                "by_status": {"type": "object", "additionalProperties": {"type": "integer"}},
-                                "mean_time_to_acknowledge_seconds": {"type": "number", "nullable": True},
-                                "mean_time_to_resolve_seconds": {"type": "number", "nullable": True},
-                            },
-                        }
-                    ),
+                    "200": _ok(since=_TIME, until=_TIME, total=_INT, acknowledged=_INT, by_severity=_COUNTS,
+                               by_source=_COUNTS, by_status=_COUNTS,
+                               mean_time_to_acknowledge_seconds={"type": "number", "nullable": True},
+                               mean_time_to_resolve_seconds={"type": "number", "nullable": True}),
                     "400": _R400,
                     "401": _R401,
                     "503": _R503,

@@ -29,11 +29,13 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, make_response, redirect, render_template_string, request
+from werkzeug.wrappers import Response as AnyResponse  # what redirect() answers (flask's Response is one)
+
+from vocabulary import IDENTIFYING_LABELS, AlertStatus
 
 from .api import parse_alert_query  # the API's own filters and their checks
 from .errors import QueryError
-from .notify.model import IDENTIFYING_LABELS
-from .state import get_outbox, get_settings, get_store
+from .state import runtime
 
 __all__ = ["bp", "COOKIE", "cookie_value"]
 
@@ -54,7 +56,7 @@ def cookie_value(token: str) -> str:
 
 
 def _allowed() -> bool:
-    token = get_settings().receiver_token
+    token = runtime().settings.receiver_token
     if not token:
         return True
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
@@ -65,7 +67,7 @@ def _allowed() -> bool:
 
 
 def _secure_cookie() -> bool:
-    external = str(get_settings().raw.get("RECEIVER_EXTERNAL_URL") or "")
+    external = str(runtime().settings.raw.get("RECEIVER_EXTERNAL_URL") or "")
     return request.is_secure or external.lower().startswith("https://")
 
 
@@ -83,9 +85,9 @@ def _login(error: str = "") -> Response:
     return _page(_LOGIN, 401, title="Sign in", error=error)
 
 
-def _login_post(self_url: str) -> Response:
+def _login_post(self_url: str) -> AnyResponse:
     """The token pasted into the form: right -> cookie and back to the same page (303)."""
-    token = get_settings().receiver_token
+    token = runtime().settings.receiver_token
     given = request.form.get("token", "").strip()
     if not token:
         return redirect(self_url, 303)
@@ -141,13 +143,13 @@ def alert_page(alert_id: str) -> Any:
         return _login()
     if not alert_id.isdigit() or len(alert_id) > 18 or int(alert_id) < 1:
         return _page(_MISSING, 404, title="No such alert", what=f"{alert_id!r} is not an alert id", home="../alerts")
-    alert = get_store().get_alert(int(alert_id))
+    alert = runtime().store.get_alert(int(alert_id))
     if alert is None:
         return _page(_MISSING, 404, title="No such alert", what=f"no alert #{alert_id} in the history",
                      home="../alerts")
     labels = alert.get("labels") or {}
     annotations = alert.get("annotations") or {}
-    deliveries = get_outbox().deliveries(int(alert_id))
+    deliveries = runtime().outbox.deliveries(int(alert_id))
     return _page(
         _ALERT, title=f"#{alert['id']} {alert['alertname']}", a=alert, labels=sorted(labels.items()),
         annotations=[(k, v, _http_url(v) if k.endswith("_url") else None) for k, v in sorted(annotations.items())],
@@ -159,7 +161,7 @@ def alert_page(alert_id: str) -> Any:
         last=_fmt(alert.get("last_received_at")), acked_at=_fmt(alert.get("acknowledged_at")),
         duration=_age(alert.get("starts_at"), alert.get("ends_at")), silence=_silence(alert),
         runbook=_http_url(annotations.get("runbook_url")),
-        same=("../alerts?" + urlencode({"alertname": alert["alertname"], "status": "firing"})))
+        same=("../alerts?" + urlencode({"alertname": alert["alertname"], "status": AlertStatus.FIRING.value})))
 
 
 @bp.route("/alerts", methods=["GET", "POST"])
@@ -177,7 +179,7 @@ def alert_list() -> Any:
         q = parse_alert_query(args)
     except QueryError as exc:
         return _page(_MISSING, 400, title="Bad filter", what=str(exc), home="alerts")
-    rows = get_store().list_alerts(q)
+    rows = runtime().store.list_alerts(q)
     shown = [(k, v) for k, v in request.args.items(multi=True) if k in _LIST_PARAMS and v]
     return _page(_LIST, title="Alerts", filters=shown, rows=[{
         "id": r["id"], "severity": r["severity"], "alertname": r["alertname"], "status": r["status"],

@@ -37,6 +37,8 @@ from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
 from waitress.server import TcpWSGIServer
 
+from .app import close_app
+
 __all__ = ["serve", "parse_listen", "make_server", "ServingOptions", "ReceiverServer"]
 
 log = logging.getLogger("webhook_receiver.serving")
@@ -111,6 +113,9 @@ class ReceiverServer(TcpWSGIServer):
     at `connection_limit`, and bounds how long one request may take to arrive."""
 
     channel_class = _Channel
+    # set by waitress (which carries no type hints)
+    next_channel_cleanup: float
+    in_connection_overflow: bool
 
     def __init__(self, application: Any, *, request_timeout: float = 30.0, **kw: Any) -> None:
         self.request_timeout = request_timeout
@@ -222,16 +227,6 @@ def make_server(app: Any, listen: str, options: ServingOptions | None = None) ->
     return ReceiverServer(app, adj=Adjustments(**adj), request_timeout=o.request_timeout)
 
 
-def _close_app(app: Flask) -> None:
-    """Stop what `create_app` started: background senders first, then the store they use."""
-    notifications = app.extensions.get("d76_notifications")
-    if notifications is not None:
-        notifications.stop()
-    state = app.extensions.get("d76_receiver")
-    if state is not None:
-        state.store.close()
-
-
 def serve(app: Flask, listen: str, options: ServingOptions | None = None) -> None:
     """Block serving `app` on `listen` until SIGTERM or SIGINT; then stop accepting, let in-flight
     requests finish, and close the store. When `listen` cannot be bound (OSError), the app is
@@ -240,7 +235,7 @@ def serve(app: Flask, listen: str, options: ServingOptions | None = None) -> Non
     try:
         server = make_server(app, listen, o)
     except OSError:
-        _close_app(app)
+        close_app(app)
         raise
 
     log.info("receiver listening", extra={"fields": {
@@ -262,6 +257,6 @@ def serve(app: Flask, listen: str, options: ServingOptions | None = None) -> Non
         log.info("receiver stopping", extra={"fields": {"signal": stopped_by[0] if stopped_by else None}})
         server.close()
         server.task_dispatcher.shutdown(timeout=10)
-        _close_app(app)
+        close_app(app)
         log.info("receiver stopped", extra={"fields": {"evicted_connections": server.evicted_total,
                                                        "timed_out_requests": server.timed_out_total}})

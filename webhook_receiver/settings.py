@@ -17,9 +17,9 @@ from typing import Any
 
 import yaml
 
-from vocabulary import DEFAULT_ALERTMANAGER_URL
+from vocabulary import DEFAULT_ALERTMANAGER_URL, HOST, RECEIVER_PORT
 
-from .setting_parsers import SettingsError, parse_bool, parse_float, parse_int, parse_list
+from .setting_parsers import SettingRow, SettingsError, flag, integer, load, number, parse_list, setting, text
 
 __all__ = ["Settings", "SettingsError", "load_settings", "parse_alertmanager_urls", "DEFAULT_SQLITE_PATH",
            "DEFAULT_ALERTMANAGER_URL"]
@@ -28,34 +28,75 @@ log = logging.getLogger(__name__)
 
 DEFAULT_SQLITE_PATH = "d76-alerts.sqlite3"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+CONFIG_FILE = SettingRow("D76_CONFIG", "", "a YAML file of VARIABLE: value with ${VAR} substitution (the "
+                         "environment wins); `--config` of the commands")
+
+
+def _database_url(raw: Mapping[str, str], key: str, default: str) -> str:
+    value = raw.get(key)
+    if not value:
+        return default
+    if value.startswith(("postgresql://", "postgres://", "sqlite:///")):
+        return value
+    raise SettingsError(f"{key}: expected sqlite:///PATH or postgresql://... ")
+
+
+def _listen(raw: Mapping[str, str], key: str, default: str) -> str:
+    listen = raw.get(key) or default
+    if ":" not in listen:
+        raise SettingsError(f"{key}: expected HOST:PORT")
+    return listen
+
+
+def _alertmanager_urls(raw: Mapping[str, str], key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    return parse_alertmanager_urls(raw)[0]
 
 
 @dataclass(frozen=True)
 class Settings:
-    database_url: str = f"sqlite:///{DEFAULT_SQLITE_PATH}"
-    receiver_token: str | None = field(default=None, repr=False)
-    # receiver knobs
-    listen: str = "127.0.0.1:9099"
-    threads: int = 8
+    database_url: str = setting("DATABASE_URL", f"sqlite:///{DEFAULT_SQLITE_PATH}",
+                                "where the history is kept: sqlite:///PATH or postgresql://...", _database_url)
+    receiver_token: str | None = setting("RECEIVER_TOKEN", None, "the bearer token Alertmanager and API clients "
+                                         "send; unset: no auth (a local demo only)", text, secret=True)
+    listen: str = setting("RECEIVER_LISTEN", f"{HOST}:{RECEIVER_PORT}", "HOST:PORT `d76 receiver` listens on",
+                          _listen)
     # serving (waitress): see webhook_receiver.serving for why these values
-    connection_limit: int = 200
-    idle_timeout: float = 30.0
-    request_timeout: float = 30.0
-    backlog: int = 1024
-    max_body_bytes: int = 1024 * 1024
-    api_default_limit: int = 100
-    api_max_limit: int = 1000
-    api_export_max_rows: int = 100_000
+    threads: int = setting("RECEIVER_THREADS", 8, "worker threads serving requests", integer(1, 256))
+    connection_limit: int = setting("RECEIVER_CONNECTION_LIMIT", 200, "open sockets at most (idle keep-alive "
+                                    "connections are closed to make room)", integer(8, 100_000))
+    idle_timeout: float = setting("RECEIVER_IDLE_TIMEOUT_SECONDS", 30.0, "an idle keep-alive connection is closed "
+                                  "after this", number(1.0, 3600.0))
+    request_timeout: float = setting("RECEIVER_REQUEST_TIMEOUT_SECONDS", 30.0, "a request must arrive completely "
+                                     "within this", number(1.0, 3600.0))
+    backlog: int = setting("RECEIVER_BACKLOG", 1024, "connections the kernel holds while every slot is busy",
+                           integer(1, 65_535))
+    max_body_bytes: int = setting("RECEIVER_MAX_BODY_BYTES", 1024 * 1024, "a larger request body is answered 413",
+                                  integer(1024, 1024**3))
+    api_default_limit: int = setting("RECEIVER_API_DEFAULT_LIMIT", 100, "alerts per page of GET /api/alerts "
+                                     "without `limit`", integer(1, 100_000))
+    api_max_limit: int = setting("RECEIVER_API_MAX_LIMIT", 1000, "the largest `limit` of GET /api/alerts",
+                                 integer(1, 100_000))
+    api_export_max_rows: int = setting("RECEIVER_API_EXPORT_MAX_ROWS", 100_000, "rows of one CSV/JSON export at "
+                                       "most", integer(1, 10_000_000))
     # PostgreSQL: pool >= threads + background workers; a short checkout so outages answer 503 fast
-    db_pool_size: int = 16
-    db_pool_timeout: float = 1.0
-    db_connect_timeout: int = 3
-    sqlite_busy_timeout_ms: int = 5000
-    apply_migrations: bool = True
+    db_pool_size: int = setting("RECEIVER_DB_POOL_SIZE", 16, "PostgreSQL connections in the pool",
+                                integer(1, 500))
+    db_pool_timeout: float = setting("RECEIVER_DB_POOL_TIMEOUT", 1.0, "seconds to wait for a pooled connection "
+                                     "before answering 503", number(0.05, 600.0))
+    db_connect_timeout: int = setting("RECEIVER_DB_CONNECT_TIMEOUT", 3, "seconds to connect to PostgreSQL",
+                                      integer(2, 600))
+    sqlite_busy_timeout_ms: int = setting("RECEIVER_SQLITE_BUSY_TIMEOUT_MS", 5000, "milliseconds SQLite waits "
+                                          "for a lock", integer(0, 600_000))
+    apply_migrations: bool = setting("RECEIVER_APPLY_MIGRATIONS", True, "apply pending schema migrations at "
+                                     "start", flag)
     # Alertmanager API v2: every replica of an HA cluster (silences go to the first that answers;
     # the history reconciler polls them all). `alertmanager_url_set`: given explicitly (not the default)
-    alertmanager_urls: tuple[str, ...] = (DEFAULT_ALERTMANAGER_URL,)
+    alertmanager_urls: tuple[str, ...] = setting(
+        "ALERTMANAGER_URL", (DEFAULT_ALERTMANAGER_URL,), "Alertmanager API v2 URLs, comma separated (every "
+        "replica of an HA cluster): silences, and the history's reconciliation", _alertmanager_urls)
     alertmanager_url_set: bool = False
+    runbooks_dir: str | None = setting("RUNBOOKS_DIR", None, "serve /runbooks from this folder instead of the "
+                                       "packaged pages", text)
     # everything, as strings (environment and config file); secrets inside, so never printed
     raw: Mapping[str, str] = field(default_factory=dict, repr=False)
 
@@ -98,11 +139,9 @@ def _substitute(value: Any, env: Mapping[str, str], where: str) -> Any:
 def _read_config_file(path: str | os.PathLike[str], env: Mapping[str, str]) -> dict[str, str]:
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
     except OSError as exc:
         raise SettingsError(f"config file {p}: cannot read ({exc.strerror})") from None
-    try:
-        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise SettingsError(f"config file {p}: not valid YAML ({type(exc).__name__})") from None
     if data is None:
@@ -119,14 +158,6 @@ def _read_config_file(path: str | os.PathLike[str], env: Mapping[str, str]) -> d
             continue
         out[name] = str(value).lower() if isinstance(value, bool) else str(value)
     return out
-
-
-def _database_url(value: str | None) -> str:
-    if not value:
-        return f"sqlite:///{DEFAULT_SQLITE_PATH}"
-    if value.startswith(("postgresql://", "postgres://", "sqlite:///")):
-        return value
-    raise SettingsError("DATABASE_URL: expected sqlite:///PATH or postgresql://... ")
 
 
 def parse_alertmanager_urls(raw: Mapping[str, str]) -> tuple[tuple[str, ...], bool]:
@@ -162,29 +193,4 @@ def load_settings(
         raw.update(_read_config_file(config_file, env))
     raw.update({k: v for k, v in env.items() if isinstance(v, str)})
 
-    am_urls, am_set = parse_alertmanager_urls(raw)
-    listen = raw.get("RECEIVER_LISTEN") or "127.0.0.1:9099"
-    if ":" not in listen:
-        raise SettingsError("RECEIVER_LISTEN: expected HOST:PORT")
-    return Settings(
-        database_url=_database_url(raw.get("DATABASE_URL")),
-        receiver_token=raw.get("RECEIVER_TOKEN") or None,
-        listen=listen,
-        threads=parse_int(raw, "RECEIVER_THREADS", 8, 1, 256),
-        connection_limit=parse_int(raw, "RECEIVER_CONNECTION_LIMIT", 200, 8, 100_000),
-        idle_timeout=parse_float(raw, "RECEIVER_IDLE_TIMEOUT_SECONDS", 30.0, 1.0, 3600.0),
-        request_timeout=parse_float(raw, "RECEIVER_REQUEST_TIMEOUT_SECONDS", 30.0, 1.0, 3600.0),
-        backlog=parse_int(raw, "RECEIVER_BACKLOG", 1024, 1, 65_535),
-        max_body_bytes=parse_int(raw, "RECEIVER_MAX_BODY_BYTES", 1024 * 1024, 1024, 1024**3),
-        api_default_limit=parse_int(raw, "RECEIVER_API_DEFAULT_LIMIT", 100, 1, 100_000),
-        api_max_limit=parse_int(raw, "RECEIVER_API_MAX_LIMIT", 1000, 1, 100_000),
-        api_export_max_rows=parse_int(raw, "RECEIVER_API_EXPORT_MAX_ROWS", 100_000, 1, 10_000_000),
-        db_pool_size=parse_int(raw, "RECEIVER_DB_POOL_SIZE", 16, 1, 500),
-        db_pool_timeout=parse_float(raw, "RECEIVER_DB_POOL_TIMEOUT", 1.0, 0.05, 600.0),
-        db_connect_timeout=parse_int(raw, "RECEIVER_DB_CONNECT_TIMEOUT", 3, 2, 600),
-        sqlite_busy_timeout_ms=parse_int(raw, "RECEIVER_SQLITE_BUSY_TIMEOUT_MS", 5000, 0, 600_000),
-        apply_migrations=parse_bool(raw, "RECEIVER_APPLY_MIGRATIONS", True),
-        alertmanager_urls=am_urls,
-        alertmanager_url_set=am_set,
-        raw=raw,
-    )
+    return load(Settings, raw, alertmanager_url_set=parse_alertmanager_urls(raw)[1], raw=raw)

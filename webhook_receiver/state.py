@@ -1,63 +1,21 @@
-"""The receiver's per-app state and its request-scoped getters (flaskr style).
-
-`create_app` puts one `ReceiverState` in `app.extensions`; views and error handlers reach the store,
-settings, metrics, the ingest hook and the alert actions through these getters, never through the
-app module.
-"""
+"""The receiver's runtime as the views see it (flaskr style): `create_app` keeps one
+`ReceiverRuntime` in `app.extensions`; views and error handlers reach the store, settings, metrics,
+outbox and actions through `runtime()`, never through the app module."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from flask import current_app
 
-from .metrics import ReceiverMetrics
-from .settings import Settings
-from .store import AlertStore, IngestHook, no_hook
-
 if TYPE_CHECKING:
-    from .notify.actions import AlertActions
-    from .notify.outbox import Outbox
+    from .runtime import ReceiverRuntime
 
-__all__ = ["ReceiverState", "get_state", "get_store", "get_settings", "get_metrics", "get_ingest_hook",
-           "get_actions", "get_outbox", "EXTENSION"]
+__all__ = ["runtime", "EXTENSION"]
 
 EXTENSION = "d76_receiver"
 
 
-@dataclass
-class ReceiverState:
-    settings: Settings
-    store: AlertStore
-    metrics: ReceiverMetrics
-    outbox: Outbox
-    actions: AlertActions
-    ingest_hook: IngestHook = no_hook
-
-
-def get_state() -> ReceiverState:
-    return current_app.extensions[EXTENSION]
-
-
-def get_store() -> AlertStore:
-    return get_state().store
-
-
-def get_settings() -> Settings:
-    return get_state().settings
-
-
-def get_metrics() -> ReceiverMetrics:
-    return get_state().metrics
-
-
-def get_ingest_hook() -> IngestHook:
-    return get_state().ingest_hook
-
-
-def get_actions() -> AlertActions:
-    return get_state().actions
-
-
-def get_outbox() -> Outbox:
-    return get_state().outbox
+def runtime() -> ReceiverRuntime:
+    """The current app's runtime (inside a request or an app context)."""
+    rt: ReceiverRuntime = current_app.extensions[EXTENSION]
+    return rt

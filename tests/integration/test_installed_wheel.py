@@ -26,7 +26,7 @@ CHECK = textwrap.dedent("""
     page = app.test_client().get("/runbooks/exchange-frozen")
     assert page.status_code == 200 and "ExchangeFrozen" in page.get_data(as_text=True), page.status_code
     assert app.test_client().get("/runbooks/").status_code == 200
-    app.extensions["d76_receiver"].store.close()
+    app.extensions["d76_receiver"].close()
     print("installed wheel ok")
 """)
 

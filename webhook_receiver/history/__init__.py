@@ -8,19 +8,9 @@ export.
     retention.py  the pruner (small batches) and its background thread
     timeline.py   one alert's story: fired, told, acknowledged, silenced, suppressed, resolved
     export.py     CSV / JSON export of the history (and reading the CSV back)
-    service.py    wiring into the app: threads started with it, stopped when its store closes
+    service.py    the reconciler's and the pruner's threads, started and stopped with the runtime
 
 The tables are the store's (`webhook_receiver.store.episodes`, `store.prune_queries`); nothing here
 imports the HTTP layer.
 """
 from __future__ import annotations
-
-from typing import Any
-
-__all__ = ["init_app"]
-
-
-def init_app(app: Any, store: Any, settings: Any, *, start: bool = True) -> Any:
-    from .service import init_app as _init
-
-    return _init(app, store, settings, start=start)

@@ -57,7 +57,7 @@ def parse_am_alerts(data: Any) -> tuple[list[PolledAlert], int]:
         if not isinstance(fp, str) or not fp or len(fp) > 128 or labels is None or starts is None:
             bad += 1
             continue
-        status = item.get("status") if isinstance(item.get("status"), dict) else {}
+        status = _obj(item.get("status"))
         receivers = tuple(clean_text(str(r.get("name"))) for r in item.get("receivers") or []
                           if isinstance(r, dict) and r.get("name"))
         out.append(PolledAlert(
@@ -88,3 +88,7 @@ def merge_replicas(answers: Iterable[list[PolledAlert]]) -> dict[tuple[str, date
                 receivers=tuple(dict.fromkeys(prev.receivers + a.receivers)),
                 state="suppressed" if "suppressed" in (prev.state, a.state) else prev.state)
     return out
+
+
+def _obj(v: Any) -> dict[str, Any]:
+    return v if isinstance(v, dict) else {}

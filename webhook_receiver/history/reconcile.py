@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from vocabulary import SEVERITIES
+from vocabulary import SEVERITIES, AlertStatus
 
 from ..alertmanager_api import AlertmanagerClient, AlertmanagerError
 from ..background import Periodic
@@ -123,14 +123,15 @@ class Reconciler:
         self.tables = HistoryTables(store)
         client = client or AlertmanagerClient(settings.alertmanager_urls, timeout=settings.reconcile_timeout_seconds)
         self.replicas = [_Replica(c.base_url, i, c) for i, c in enumerate(client.replicas())]
-        self.hook = hook or (lambda: None)  # type: ignore[return-value,arg-type]
+        self.hook: Callable[[], IngestHook | None] = hook or (lambda: None)
         self.metrics = metrics or HistoryMetrics()
         self.now = now
         self.missing: dict[Key, int] = {}
         self._next_missing: dict[Key, int] = {}
         self.last_seen: dict[Key, datetime] = {}
         self.reported_ends: dict[Key, datetime] = {}
-        self._silences: dict[str, tuple[float, dict | None]] = {}
+        self._silences: dict[str, tuple[float, dict[str, Any] | None]] = {}
+        self._stored: dict[Key, dict[str, Any]] = {}
 
     # ---- asking Alertmanager -------------------------------------------------------------------------
     def _ask(self, r: _Replica) -> _Answer:
@@ -151,11 +152,11 @@ class Reconciler:
             ans.error = f"status: {exc}"
         return ans
 
-    def _silence(self, silence_id: str, answers: list[_Answer]) -> dict | None:
+    def _silence(self, silence_id: str, answers: list[_Answer]) -> dict[str, Any] | None:
         cached = self._silences.get(silence_id)
         if cached is not None and time.monotonic() - cached[0] < SILENCE_REFRESH_SECONDS:
             return cached[1]
-        found: dict | None = None
+        found: dict[str, Any] | None = None
         for a in answers:
             if a.alerts is None or not any(silence_id in x.silenced_by for x in a.alerts):
                 continue
@@ -195,10 +196,10 @@ class Reconciler:
         union = merge_replicas(a.alerts or [] for a in listed)
         silences = {sid: self._silence(sid, listed) for sid in {s for x in union.values() for s in x.silenced_by}}
         now = self.now()
-        for key, a in union.items():
+        for key, polled in union.items():
             self.last_seen[key] = now
-            if a.ends_at is not None:
-                self.reported_ends[key] = a.ends_at
+            if polled.ends_at is not None:
+                self.reported_ends[key] = polled.ends_at
         self._next_missing = dict(self.missing)
         with self.store.transaction() as tx:
             tx.now = now
@@ -269,15 +270,15 @@ class Reconciler:
             return
         known = self.tables.alerts_for(tx, unknown)
         for key, a in unknown.items():
-            row = known.get(key)
-            if row is not None:
-                if row["status"] == "resolved" and row.get("reconciled_at") is not None:
-                    if self.tables.reopen(tx, int(row["id"])):
-                        res.reopened.append(int(row["id"]))
+            had = known.get(key)
+            if had is not None:
+                if had["status"] == AlertStatus.RESOLVED and had.get("reconciled_at") is not None:
+                    if self.tables.reopen(tx, int(had["id"])):
+                        res.reopened.append(int(had["id"]))
                         self.metrics.reopened.inc()
                         log.warning("alertmanager lists a reconciled alert again; reopened",
-                                    extra={"fields": {"alert_id": row["id"], "alertname": row["alertname"]}})
-                        self._stored[key] = row
+                                    extra={"fields": {"alert_id": had["id"], "alertname": had["alertname"]}})
+                        self._stored[key] = had
                 continue
             if not a.suppressed:
                 continue  # its webhook is on the way (group_wait)
@@ -288,19 +289,19 @@ class Reconciler:
                 self._stored[key] = {"id": new_id, "fingerprint": a.fingerprint, "starts_at": ms_floor(a.starts_at)}
 
     def _episodes(self, tx: Transaction, res: PollResult, now: datetime, union: dict[Key, PolledAlert],
-                  silences: dict[str, dict | None]) -> None:
+                  silences: dict[str, dict[str, Any] | None]) -> None:
         by_alert: dict[int, list[dict[str, Any]]] = {}
         for e in self.tables.open_episodes(tx):
-            if e["alert_status"] != "firing":
+            if e["alert_status"] != AlertStatus.FIRING:
                 self.tables.close_episode(tx, int(e["id"]), e["alert_ends_at"] or now)
                 res.episodes_closed += 1
             else:
                 by_alert.setdefault(int(e["alert_id"]), []).append(e)
         firing_by_fp: dict[str, dict[str, Any]] = {}
-        for row in self._stored.values():
-            prev = firing_by_fp.get(row["fingerprint"])
-            if prev is None or row["starts_at"] > prev["starts_at"]:
-                firing_by_fp[row["fingerprint"]] = row
+        for stored in self._stored.values():
+            prev = firing_by_fp.get(stored["fingerprint"])
+            if prev is None or stored["starts_at"] > prev["starts_at"]:
+                firing_by_fp[stored["fingerprint"]] = stored
         union_by_fp = {a.fingerprint: a for a in union.values()}
         for key, a in union.items():
             row = self._stored.get(key)
@@ -318,15 +319,15 @@ class Reconciler:
                 else:
                     already[(e["kind"], e["cause"])] = e
             for c in causes:
-                e = already.get((c.kind, c.cause))
-                if e is not None and self.tables.episode_current(e, c):
+                open_now = already.get((c.kind, c.cause))
+                if open_now is not None and self.tables.episode_current(open_now, c):
                     continue  # open and up to date: no statement per suppressed alert per poll
                 if self.tables.open_episode(tx, alert_id, c):
                     res.episodes_opened += 1
                     self.metrics.episodes.labels(c.kind).inc()
 
     @staticmethod
-    def _silence_cause(silence_id: str, sil: dict | None) -> EpisodeCause:
+    def _silence_cause(silence_id: str, sil: dict[str, Any] | None) -> EpisodeCause:
         if not sil:
             return EpisodeCause("silenced", silence_id)
         return EpisodeCause("silenced", silence_id, silence_created_by=_text(sil.get("createdBy")),

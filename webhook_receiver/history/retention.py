@@ -57,7 +57,7 @@ class Pruner:
         return self.retention.count_prunable(cut.history, cut.payloads)
 
     def run(self, cut: Cutoffs, stop: threading.Event | None = None,
-            on_batch: Callable[[PruneCounts], None] | None = None) -> PruneCounts:
+            on_batch: Callable[[PruneCounts], object] | None = None) -> PruneCounts:
         """Delete everything older than the cutoffs, batch by batch; stops early when `stop` is set."""
         total = PruneCounts()
         steps = (

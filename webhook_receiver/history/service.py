@@ -1,29 +1,30 @@
-"""Wiring: the reconciler and the pruner for one receiver app, started with it and stopped when its
-store closes (like the notification service)."""
+"""Wiring: the reconciler and the pruner for one receiver, started and stopped with its runtime (like
+the notification service)."""
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+
+from prometheus_client import CollectorRegistry
 
 from ..alertmanager_api import AlertmanagerClient
 from ..background import process_owner_id
-from ..settings import Settings, redact_url
+from ..settings import redact_url
 from ..store.base import AlertStore
 from ..store.changes import IngestHook
 from .metrics import HistoryMetrics
 from .reconcile import Reconciler, ReconcileWorker
 from .retention import PruneWorker
-from .settings import HistorySettings, load_history_settings
+from .settings import HistorySettings
 
-__all__ = ["HistoryService", "init_app"]
+__all__ = ["HistoryService"]
 
 log = logging.getLogger("d76.history")
 
 
 class HistoryService:
     def __init__(self, store: AlertStore, settings: HistorySettings, *, hook: Callable[[], IngestHook] | None = None,
-                 registry: Any = None, client: AlertmanagerClient | None = None) -> None:
+                 registry: CollectorRegistry | None = None, client: AlertmanagerClient | None = None) -> None:
         self.settings = settings
         self.owner = process_owner_id(8)
         self.metrics = HistoryMetrics(registry)
@@ -51,16 +52,3 @@ class HistoryService:
             self.reconcile_worker.stop()
         if self.prune_worker is not None:
             self.prune_worker.stop()
-
-
-def init_app(app: Any, store: AlertStore, settings: Settings, *, start: bool = True) -> HistoryService:
-    """Build the history jobs for an app; the ingest hook is read at each use (notifications set it)."""
-    hs = load_history_settings(settings)
-    state = app.extensions.get("d76_receiver")
-    registry = state.metrics.registry if state is not None else None
-    service = HistoryService(store, hs, hook=(lambda: state.ingest_hook) if state is not None else None,
-                             registry=registry)
-    app.extensions["d76_history"] = service
-    if start:
-        service.start()
-    return service

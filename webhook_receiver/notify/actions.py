@@ -17,9 +17,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from vocabulary import AlertStatus, NotificationKind
+
 from ..alertmanager_api import AlertmanagerClient, AlertmanagerError
 from ..errors import NotFoundError
 from ..store.base import AlertStore, Transaction
+from .channels.base import Channel
 from .commands import Matcher
 from .model import AlertView
 from .outbox import Outbox
@@ -27,6 +30,7 @@ from .outbox import Outbox
 __all__ = ["AlertActions", "ActionError", "Mute"]
 
 log = logging.getLogger("d76.notify.actions")
+K = NotificationKind
 
 
 class ActionError(Exception):
@@ -61,7 +65,7 @@ class AckResult:
 
 
 class AlertActions:
-    def __init__(self, store: AlertStore, outbox: Outbox, channels: Mapping[str, Any] | None = None,
+    def __init__(self, store: AlertStore, outbox: Outbox, channels: Mapping[str, Channel] | None = None,
                  alertmanager: AlertmanagerClient | None = None,
                  on_queued: Callable[[], None] | None = None) -> None:
         self.store = store
@@ -78,7 +82,7 @@ class AlertActions:
     def _queue_ack(self, tx: Transaction, alert_id: int, severity: str | None) -> int:
         lanes = tx.fetchall("SELECT DISTINCT channel, destination FROM notifications WHERE alert_id = %s "
                             "AND kind = 'firing' AND status <> 'failed'", (alert_id,))
-        rows = [{"alert_id": alert_id, "channel": r["channel"], "destination": r["destination"], "kind": "ack",
+        rows = [{"alert_id": alert_id, "channel": r["channel"], "destination": r["destination"], "kind": K.ACK,
                  "severity": severity, "dedupe_key": f"{alert_id}:{r['channel']}:{r['destination']}:ack"}
                 for r in lanes if r["channel"] in self.channels]
         return self.outbox.enqueue(tx, rows) if rows else 0
@@ -105,7 +109,7 @@ class AlertActions:
             alerts = self.store.get_alerts(ids, tx)
             for alert_id in ids:
                 alert = alerts.get(alert_id)
-                if alert is None or alert["status"] == "resolved":
+                if alert is None or alert["status"] == AlertStatus.RESOLVED:
                     continue
                 if self.store.ack_alert(alert_id, by, None, tx=tx):
                     changed += 1
@@ -119,10 +123,10 @@ class AlertActions:
     def _queue_refresh(self, tx: Transaction, alert_id: int, tag: str) -> int:
         refs = tx.fetchall("SELECT DISTINCT channel, destination, message_ref FROM notifications WHERE alert_id = %s "
                            "AND kind = 'firing' AND status = 'sent' AND message_ref IS NOT NULL", (alert_id,))
-        rows = [{"channel": r["channel"], "destination": r["destination"], "kind": "refresh",
+        rows = [{"channel": r["channel"], "destination": r["destination"], "kind": K.REFRESH,
                  "message_ref": int(r["message_ref"]), "payload": {"message_ref": int(r["message_ref"])},
                  "dedupe_key": f"refresh:{r['message_ref']}:{tag}"}
-                for r in refs if getattr(self.channels.get(r["channel"]), "can_edit", False)]
+                for r in refs if _can_edit(self.channels.get(r["channel"]))]
         return self.outbox.enqueue(tx, rows) if rows else 0
 
     def silence(self, alert_id: int, duration: timedelta, by: str, comment: str | None = None) -> str:
@@ -162,7 +166,7 @@ class AlertActions:
         n = 0
         for alert_id in ids:
             raw = alerts.get(alert_id)
-            if raw is None or raw["status"] == "resolved":
+            if raw is None or raw["status"] == AlertStatus.RESOLVED:
                 continue
             self._silence(raw, duration, by, None)
             n += 1
@@ -299,9 +303,15 @@ class AlertActions:
         return sil, mute
 
 
-def _aware(v: Any) -> datetime:
+def _can_edit(channel: Channel | None) -> bool:
+    return channel is not None and channel.can_edit
+
+
+def _aware(v: datetime | str | None) -> datetime:
     if isinstance(v, str):
         v = datetime.fromisoformat(v.replace("Z", "+00:00"))
+    if v is None:
+        raise ValueError("a maintenance window without its times")
     return v if v.tzinfo else v.replace(tzinfo=UTC)
 
 

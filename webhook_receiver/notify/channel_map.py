@@ -33,7 +33,7 @@ from typing import Any
 
 import yaml
 
-from vocabulary import SEVERITIES
+from vocabulary import SEVERITIES, Severity
 
 from .channels.base import Destination
 
@@ -46,7 +46,7 @@ _ALIASES = {"email_digest": "email"}
 
 
 # severities told without a sound unless the map says otherwise (P0/P1 are loud)
-DEFAULT_QUIET = frozenset({"P2", "P3"})
+DEFAULT_QUIET = frozenset({Severity.P2.value, Severity.P3.value})
 DEFAULT_CHAT = "default"
 _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _CHAT = re.compile(r"^(-?[0-9]{1,20}|@[A-Za-z][A-Za-z0-9_]{3,31})$")
@@ -116,8 +116,9 @@ class ChannelMap:
 
 
 DEFAULT_CHANNEL_MAP = ChannelMap(
-    channels={"P0": ("telegram",), "P1": ("telegram", "slack"), "P2": ("telegram", "slack"), "P3": ("email",)},
-    shares={"P0": 10, "P1": 5, "P2": 3, "P3": 1},
+    channels={Severity.P0.value: ("telegram",), Severity.P1.value: ("telegram", "slack"),
+              Severity.P2.value: ("telegram", "slack"), Severity.P3.value: ("email",)},
+    shares={Severity.P0.value: 10, Severity.P1.value: 5, Severity.P2.value: 3, Severity.P3.value: 1},
 )
 
 
@@ -138,56 +139,74 @@ def route_errors(routes: Any, key: str = "telegram.routes") -> list[str]:
         if not isinstance(r, dict):
             errors.append(f"{k}: expected a mapping, got {type(r).__name__}")
             continue
-        for extra in sorted(set(map(str, r)) - set(ROUTE_KEYS)):
-            errors.append(f"{k}.{extra}: unknown key (allowed here: {', '.join(ROUTE_KEYS)})")
-        sevs = r.get("severities")
-        if sevs is not None:
-            if not isinstance(sevs, list) or not sevs:
-                errors.append(f"{k}.severities: a non-empty list of {', '.join(SEVERITIES)}")
-            else:
-                for s in sevs:
-                    if s not in SEVERITIES:
-                        errors.append(f"{k}.severities: {s!r} is not one of {', '.join(SEVERITIES)}")
-        match = r.get("match")
-        if match is not None:
-            if not isinstance(match, dict) or not match:
-                errors.append(f"{k}.match: a non-empty mapping of label: value")
-            else:
-                for lab, val in match.items():
-                    if not isinstance(lab, str) or not _LABEL.match(lab):
-                        errors.append(f"{k}.match.{lab}: not a label name")
-                    if not isinstance(val, str) or not val:
-                        errors.append(f"{k}.match.{lab}: the value must be a non-empty string, got {val!r}")
-        chat = r.get("chat")
-        if chat is not None and chat != DEFAULT_CHAT:
-            if isinstance(chat, bool) or not isinstance(chat, (str, int)) or not _CHAT.match(str(chat)):
-                errors.append(f"{k}.chat: a chat id (like \"-1001234567890\"), an @channel name or "
-                              f"'{DEFAULT_CHAT}', got {chat!r}")
-        thread = r.get("thread")
-        if thread is not None and not _thread_ok(thread):
-            errors.append(f"{k}.thread: a forum topic's message_thread_id (a positive integer), got {thread!r}")
-        label = r.get("topic_label")
-        topics = r.get("topics")
-        if label is not None and (not isinstance(label, str) or not _LABEL.match(label)):
-            errors.append(f"{k}.topic_label: not a label name: {label!r}")
-        if topics is not None:
-            if label is None:
-                errors.append(f"{k}.topics: needs topic_label (which label's value picks the topic)")
-            if not isinstance(topics, dict) or not topics:
-                errors.append(f"{k}.topics: a non-empty mapping of label value: message_thread_id")
-            else:
-                for val, tid in topics.items():
-                    if not isinstance(val, str) or not val:
-                        errors.append(f"{k}.topics: the label value {val!r} must be a non-empty string")
-                    elif not _thread_ok(tid):
-                        errors.append(f"{k}.topics.{val}: a forum topic's message_thread_id (a positive "
-                                      f"integer), got {tid!r}")
-        elif label is not None:
-            errors.append(f"{k}.topic_label: needs topics (label value: message_thread_id)")
-        for flag in ("quiet", "continue"):
-            if flag in r and not isinstance(r[flag], bool):
-                errors.append(f"{k}.{flag}: true or false, got {r[flag]!r}")
+        errors += [f"{k}.{extra}: unknown key (allowed here: {', '.join(ROUTE_KEYS)})"
+                   for extra in sorted(set(map(str, r)) - set(ROUTE_KEYS))]
+        for check in (_severity_errors, _match_errors, _chat_errors, _topic_errors):
+            errors += check(k, r)
+        errors += [f"{k}.{flag}: true or false, got {r[flag]!r}"
+                   for flag in ("quiet", "continue") if flag in r and not isinstance(r[flag], bool)]
     return errors
+
+
+def _filled(r: Mapping[str, Any], key: str, kind: type, where: str, expected: str) -> tuple[Any, list[str]]:
+    """(value, []) when `key` holds a non-empty `kind`; (None, []) when it is absent; else (None, the
+    error saying what was `expected` at `where`)."""
+    v = r.get(key)
+    if v is None:
+        return None, []
+    if not isinstance(v, kind) or not v:
+        return None, [f"{where}: {expected}"]
+    return v, []
+
+
+def _severity_errors(k: str, r: Mapping[str, Any]) -> list[str]:
+    sevs, errors = _filled(r, "severities", list, f"{k}.severities", f"a non-empty list of {', '.join(SEVERITIES)}")
+    return errors + [f"{k}.severities: {s!r} is not one of {', '.join(SEVERITIES)}"
+                     for s in sevs or () if s not in SEVERITIES]
+
+
+def _match_errors(k: str, r: Mapping[str, Any]) -> list[str]:
+    match, errors = _filled(r, "match", dict, f"{k}.match", "a non-empty mapping of label: value")
+    for lab, val in (match or {}).items():
+        if not isinstance(lab, str) or not _LABEL.match(lab):
+            errors.append(f"{k}.match.{lab}: not a label name")
+        if not isinstance(val, str) or not val:
+            errors.append(f"{k}.match.{lab}: the value must be a non-empty string, got {val!r}")
+    return errors
+
+
+def _chat_errors(k: str, r: Mapping[str, Any]) -> list[str]:
+    errors = []
+    chat = r.get("chat")
+    if chat is not None and chat != DEFAULT_CHAT and (
+            isinstance(chat, bool) or not isinstance(chat, (str, int)) or not _CHAT.match(str(chat))):
+        errors.append(f"{k}.chat: a chat id (like \"-1001234567890\"), an @channel name or "
+                      f"'{DEFAULT_CHAT}', got {chat!r}")
+    thread = r.get("thread")
+    if thread is not None and not _thread_ok(thread):
+        errors.append(f"{k}.thread: a forum topic's message_thread_id (a positive integer), got {thread!r}")
+    return errors
+
+
+def _topic_errors(k: str, r: Mapping[str, Any]) -> list[str]:
+    label = r.get("topic_label")
+    topics = r.get("topics")
+    errors = []
+    if label is not None and (not isinstance(label, str) or not _LABEL.match(label)):
+        errors.append(f"{k}.topic_label: not a label name: {label!r}")
+    if topics is None:
+        if label is not None:
+            errors.append(f"{k}.topic_label: needs topics (label value: message_thread_id)")
+        return errors
+    if label is None:
+        errors.append(f"{k}.topics: needs topic_label (which label's value picks the topic)")
+    topics, wrong = _filled(r, "topics", dict, f"{k}.topics", "a non-empty mapping of label value: message_thread_id")
+    for val, tid in (topics or {}).items():
+        if not isinstance(val, str) or not val:
+            errors.append(f"{k}.topics: the label value {val!r} must be a non-empty string")
+        elif not _thread_ok(tid):
+            errors.append(f"{k}.topics.{val}: a forum topic's message_thread_id (a positive integer), got {tid!r}")
+    return errors + wrong
 
 
 def parse_telegram_routes(routes: Any, key: str = "telegram.routes") -> tuple[TelegramRoute, ...]:

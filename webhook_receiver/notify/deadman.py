@@ -11,18 +11,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
-from vocabulary import WATCHDOG
+from vocabulary import WATCHDOG, NotificationKind, Severity
 
 from ..background import Periodic
+from ..store.base import AlertStore
+from .outbox import Lane, Outbox
 
-__all__ = ["DeadmanSwitch"]
+__all__ = ["DeadmanSwitch", "watchdog_last_seen"]
 
 log = logging.getLogger("d76.notify.deadman")
 
 
-def _aware(v: Any) -> datetime | None:
+def _aware(v: datetime | str | None) -> datetime | None:
     if v is None:
         return None
     if isinstance(v, str):
@@ -30,34 +31,41 @@ def _aware(v: Any) -> datetime | None:
     return v if v.tzinfo else v.replace(tzinfo=UTC)
 
 
+def watchdog_last_seen(store: AlertStore, watchdog: str = WATCHDOG) -> datetime | None:
+    """When the Watchdog alert last arrived (any receiver on this database), or None."""
+    with store.transaction(write=False) as tx:
+        row = tx.fetchone("SELECT max(last_received_at) AS t FROM alerts WHERE alertname = %s", (watchdog,))
+    return _aware(store.dialect.time_out(row["t"])) if row and row["t"] is not None else None
+
+
 class DeadmanSwitch:
-    def __init__(self, store: Any, outbox: Any, lane: tuple[str, str], timeout_seconds: float, *,
+    def __init__(self, store: AlertStore, outbox: Outbox, lane: Lane, timeout_seconds: float, *,
                  watchdog: str = WATCHDOG,
                  now: Callable[[], datetime] = lambda: datetime.now(UTC),
                  on_queued: Callable[[], None] | None = None) -> None:
         self.store = store
         self.outbox = outbox
-        self.lane = lane  # (channel, destination) the page goes to
+        self.lane = lane  # the pager's home: where the page goes
         self.timeout = timeout_seconds
         self.watchdog = watchdog
         self.now = now
         self.on_queued = on_queued
         self.started_at = now()
         self.down = False
+        self._restored = False
+        self._down_since: datetime | None = None
+        self._worker: Periodic | None = None
 
     def last_seen(self) -> datetime | None:
-        with self.store.transaction(write=False) as tx:
-            row = tx.fetchone("SELECT max(last_received_at) AS t FROM alerts WHERE alertname = %s", (self.watchdog,))
-        return _aware(self.store.dialect.time_out(row["t"])) if row and row["t"] is not None else None
-
-    _restored = False
+        return watchdog_last_seen(self.store, self.watchdog)
 
     def _restore(self) -> None:
         """After a restart during an outage, pick the state up from the last deadman row so the
         recovery message still goes out (and the down message is not repeated)."""
         self._restored = True
         with self.store.transaction(write=False) as tx:
-            row = tx.fetchone("SELECT payload FROM notifications WHERE kind = 'deadman' ORDER BY id DESC LIMIT 1")
+            row = tx.fetchone("SELECT payload FROM notifications WHERE kind = %s ORDER BY id DESC LIMIT 1",
+                              (NotificationKind.DEADMAN,))
         payload = self.store.dialect.json_out(row["payload"]) if row else None
         if isinstance(payload, dict) and payload.get("down"):
             self.down = True
@@ -81,14 +89,13 @@ class DeadmanSwitch:
             return "recovered"
         return None
 
-    _down_since: datetime | None = None
-
     def _queue(self, down: bool, silent_for: float, at: datetime) -> None:
         if down:
             self._down_since = at
         key = f"deadman:{'down' if down else 'up'}:{at.isoformat()}"
         n = self.outbox.enqueue_now([{
-            "channel": self.lane[0], "destination": self.lane[1], "kind": "deadman", "severity": "P0",
+            "channel": self.lane.channel, "destination": self.lane.destination, "kind": NotificationKind.DEADMAN,
+            "severity": Severity.P0,
             "dedupe_key": key, "payload": {"down": down, "silent_for": silent_for, "at": at.isoformat()}}])
         log.warning("dead man's switch", extra={"fields": {
             "state": "down" if down else "recovered", "silent_for_s": round(silent_for), "queued": bool(n)}})
@@ -99,8 +106,6 @@ class DeadmanSwitch:
         every = interval or max(1.0, min(30.0, self.timeout / 4))
         self._worker = Periodic("deadman", self.check, lambda: every, log).start()
         return self
-
-    _worker: Periodic | None = None
 
     def stop(self) -> None:
         if self._worker is not None:

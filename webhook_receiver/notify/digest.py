@@ -5,39 +5,39 @@ their mean times to acknowledge and to resolve, silenced and inhibited episodes 
 P3 alerts that started in the window plus those still open in full, and attaches the window's
 history (every severity) as CSV (`history.export`, the columns of `GET /api/alerts.csv`);
 `send_digest(store, settings, ...)` renders and sends it now (the CLI). `DigestScheduler`
-queues a `digest` row on the email lane (dedupe key `digest:<date>`) at DIGEST_HOUR_UTC each day; the
-dispatcher sends it through the email channel, so with several receiver processes the mail goes out
-once and a failure is retried.
+queues a `digest` row on the lane of the channel that takes the digest (the email channel's; dedupe
+key `digest:<date>`) at DIGEST_HOUR_UTC each day; the dispatcher sends it through that channel, so
+with several receiver processes the mail goes out once and a failure is retried.
 """
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from vocabulary import SEVERITIES
+from vocabulary import SEVERITIES, AlertStatus, NotificationKind, Severity
 
 from ..background import Periodic
+from ..history.export import export_rows, to_csv
+from ..store.base import AlertQuery, AlertStore
+from ..store.episodes import HistoryTables
 from .channels.base import Part
 from .channels.email import DigestContent, EmailChannel, SeverityLine, build_digest
 from .model import AlertView, Notice
+from .outbox import Lane, Outbox
 from .settings import NotifySettings
 
-__all__ = ["DigestScheduler", "collect_digest", "next_run", "send_digest", "digest_builder", "DIGEST_LANE"]
-
-DIGEST_LANE = ("email", "default")
+__all__ = ["DigestScheduler", "collect_digest", "next_run", "send_digest", "digest_builder"]
 
 log = logging.getLogger("d76.notify.digest")
 
-
 SUMMARY_SEVERITIES = SEVERITIES
+Row = dict[str, Any]
 
 
-def _window(store: Any, since: datetime, until: datetime, limit: int) -> list[dict[str, Any]]:
+def _window(store: AlertStore, since: datetime, until: datetime, limit: int) -> list[Row]:
     """Every alert that started in [since, until), all severities, oldest first (paged reads)."""
-    from ..store.base import AlertQuery
-
     rows = [r for page in store.iter_alert_pages(AlertQuery(since=since, until=until), limit) for r in page]
     return sorted(rows, key=lambda r: (r["starts_at"], r["id"]))
 
@@ -46,30 +46,27 @@ def _mean(xs: list[float]) -> float | None:
     return sum(xs) / len(xs) if xs else None
 
 
-def summarise(rows: list[dict[str, Any]], episodes: dict[int, list]) -> list[SeverityLine]:
+def summarise(rows: list[Row], episodes: Mapping[int, Iterable[object]]) -> list[SeverityLine]:
     out = []
     for sev in SUMMARY_SEVERITIES:
         mine = [r for r in rows if r["severity"] == sev]
         ack = [(r["acknowledged_at"] - r["starts_at"]).total_seconds() for r in mine if r.get("acknowledged_at")]
         res = [(r["ends_at"] - r["starts_at"]).total_seconds() for r in mine
-               if r["status"] == "resolved" and r.get("ends_at")]
-        out.append(SeverityLine(sev, alerts=len(mine), open=sum(r["status"] == "firing" for r in mine),
+               if r["status"] == AlertStatus.RESOLVED and r.get("ends_at")]
+        out.append(SeverityLine(sev, alerts=len(mine), open=sum(r["status"] == AlertStatus.FIRING for r in mine),
                                 acknowledged=sum(bool(r["acknowledged"]) for r in mine), mtta_seconds=_mean(ack),
                                 mttr_seconds=_mean(res), suppressed=sum(1 for r in mine if episodes.get(int(r["id"])))))
     return out
 
 
-def collect_digest(store: Any, since: datetime, until: datetime, severity: str = "P3",
+def collect_digest(store: AlertStore, since: datetime, until: datetime, severity: str = Severity.P3,
                    limit: int = 50_000) -> DigestContent:
-    from ..history.export import export_rows, to_csv
-    from ..store.base import AlertQuery
-    from ..store.episodes import HistoryTables
-
     window = _window(store, since, until, limit)
     tables = HistoryTables(store)
     episodes = tables.episodes_for(r["id"] for r in window)
     listed = [r for r in window if r["severity"] == severity]
-    still_open = store.list_alerts(AlertQuery(until=until, severities=(severity,), status="firing", limit=5000))
+    still_open = store.list_alerts(AlertQuery(until=until, severities=(severity,), status=AlertStatus.FIRING,
+                                              limit=5000))
     by_id = {r["id"]: r for r in [*listed, *still_open]}
     alerts = [AlertView.from_row(r) for r in sorted(by_id.values(), key=lambda r: r["id"])]
     kinds: dict[str, int] = {"silenced": 0, "inhibited": 0}
@@ -79,25 +76,27 @@ def collect_digest(store: Any, since: datetime, until: datetime, severity: str =
                         csv_text=to_csv(export_rows(window, episodes)), csv_rows=len(window))
 
 
-def send_digest(store: Any, settings: NotifySettings, *, until: datetime | None = None,
+def send_digest(store: AlertStore, settings: NotifySettings, *, until: datetime | None = None,
                 hours: float = 24.0) -> tuple[str, DigestContent]:
-    """Render and send the digest for the `hours` before `until` now; returns (Message-ID, content)."""
-    channel = EmailChannel.from_settings(settings)
+    """Render and send the digest by email for the `hours` before `until` now; returns (Message-ID,
+    content)."""
+    channel = EmailChannel.from_settings(settings.raw, settings)
     if channel is None:
         raise ValueError("email digest is off: set SMTP_HOST, ALERT_EMAIL_FROM and ALERT_EMAIL_TO")
     until = until or datetime.now(UTC)
     content = collect_digest(store, until - timedelta(hours=hours), until)
-    part: Part = channel.render_single(Notice("digest", payload={"content": content}), "default")[0]
-    message_id = channel.send("default", part) or ""
+    to = channel.digest_destination()
+    part: Part = channel.render_single(Notice(NotificationKind.DIGEST, payload={"content": content}), to)[0]
+    message_id = channel.send(to, part) or ""
     log.info("digest sent", extra={"fields": {"alerts": len(content.alerts), "open": len(content.open),
                                               "resolved": len(content.resolved)}})
     return message_id, content
 
 
-def digest_builder(store: Any, hours: float = 24.0) -> Callable[[dict], DigestContent]:
+def digest_builder(store: AlertStore, hours: float = 24.0) -> Callable[[Mapping[str, Any]], DigestContent]:
     """The dispatcher's hook for `digest` rows: their payload carries the window's end."""
 
-    def build(payload: dict) -> DigestContent:
+    def build(payload: Mapping[str, Any]) -> DigestContent:
         until = datetime.fromisoformat(payload["until"]) if payload.get("until") else datetime.now(UTC)
         return collect_digest(store, until - timedelta(hours=hours), until)
 
@@ -110,19 +109,23 @@ def next_run(now: datetime, hour_utc: int) -> datetime:
 
 
 class DigestScheduler:
-    def __init__(self, store: Any, outbox: Any, settings: NotifySettings, *,
+    def __init__(self, store: AlertStore, outbox: Outbox, settings: NotifySettings, *, lane: Lane,
                  now: Callable[[], datetime] = lambda: datetime.now(UTC),
                  on_queued: Callable[[], None] | None = None) -> None:
         self.store = store
         self.outbox = outbox
         self.settings = settings
+        self.lane = lane  # the channel that takes the digest, and where
         self.now = now
         self.on_queued = on_queued
+        self._at = now()
+        self._worker: Periodic | None = None
 
     def queue(self, at: datetime) -> bool:
         """Queue the digest for the day of `at` (once per day across processes)."""
         n = self.outbox.enqueue_now([{
-            "channel": DIGEST_LANE[0], "destination": DIGEST_LANE[1], "kind": "digest", "severity": "P3",
+            "channel": self.lane.channel, "destination": self.lane.destination, "kind": NotificationKind.DIGEST,
+            "severity": Severity.P3,
             "dedupe_key": f"digest:{at.astimezone(UTC):%Y-%m-%d}",
             "payload": {"until": at.isoformat()}}])
         if n and self.on_queued:
@@ -136,8 +139,6 @@ class DigestScheduler:
     def start(self) -> DigestScheduler:
         self._worker = Periodic("digest", lambda: self.queue(self._at), self._due_in, log).start()
         return self
-
-    _worker: Periodic | None = None
 
     def stop(self) -> None:
         if self._worker is not None:

@@ -12,10 +12,12 @@ arriving meanwhile re-plans at once), render it through the channel, send, recor
 - Restart-safe: everything that matters is in the database (rows, messages, leases).
 
 Forum topics and quiet severities travel with each row (`payload.thread_id`, `payload.quiet`) and
-reach the channel in `Part.extras` (`thread_id`, `quiet`). A command's answer (`reply`) is sent as
-a reply to the command (or edits an earlier answer: a page of /alerts). When a P0/P1 page went out
-alone, a `graph` row is queued for the renderer thread (`notify.graphs`); the lane sends its PNG as
-a reply to the page once it is ready, and never waits for it.
+reach the channel in `Part.thread_id` and `Part.quiet`. What only some channels do is asked of their
+abilities (`channels.base`), never of their names: a command's answer (`reply`, `RendersReplies`) is
+sent as a reply to the command (or edits an earlier answer: a page of /alerts); when a P0/P1 page
+went out alone on a channel that `SendsPhotos`, a `graph` row is queued for the renderer thread
+(`notify.graphs`), and the lane sends its PNG as a reply to the page once it is ready, never waiting
+for it; the P0 reserve of a lane is its channel's `limits.p0_reserve_per_minute`.
 """
 from __future__ import annotations
 
@@ -25,13 +27,24 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal, TypeVar
+
+from vocabulary import MessageShape, NotificationKind, NotificationStatus, Severity
 
 from ..background import process_owner_id
 from ..errors import StorageUnavailable
 from ..store.base import AlertStore
 from .channel_map import ChannelMap
-from .channels.base import DeliveryError, Part, TailCount
+from .channels.base import (
+    Channel,
+    DeliveryError,
+    Pager,
+    Part,
+    RendersReplies,
+    SendsPhotos,
+    TailCount,
+    TakesDigest,
+)
 from .graphs import expr_from_generator_url
 from .lanes import LaneLeases
 from .metrics import NotifyMetrics
@@ -41,11 +54,15 @@ from .pacing import WINDOW_SECONDS, GlobalLimiter, LanePacer, Shares
 from .scheduling import Item, SlotPlan, plan_slot
 from .settings import NotifySettings
 
-__all__ = ["Dispatcher", "LaneRunner"]
+__all__ = ["Dispatcher", "LaneRunner", "Step"]
 
 log = logging.getLogger("d76.notify.dispatcher")
 
 IDLE_EXIT_SECONDS = 30.0
+Row = dict[str, Any]
+Step = Literal["sent", "wait", "idle", "busy", "error"]
+R = TypeVar("R")
+K = NotificationKind
 
 
 def _utcnow() -> datetime:
@@ -80,13 +97,11 @@ _quiet = _Quiet()
 class LaneRunner:
     """Delivers one lane. `step()` does at most one slot's work and says what to do next."""
 
-    def __init__(self, d: Dispatcher, lane: Lane, channel: Any) -> None:
+    def __init__(self, d: Dispatcher, lane: Lane, channel: Channel) -> None:
         self.d = d
         self.lane = lane
         self.channel = channel
-        s = d.settings
-        reserve = s.telegram_p0_reserve_per_minute if lane.channel == "telegram" else 0
-        self.pacer = LanePacer(channel.limits, p0_reserve=reserve, clock=d.clock)
+        self.pacer = LanePacer(channel.limits, clock=d.clock)
         self.shares = Shares(d.channel_map.shares, clock=d.clock)
         self.failures_in_row = 0
         self.holding = False
@@ -118,7 +133,7 @@ class LaneRunner:
             self.holding = False
 
     # one step -----------------------------------------------------------------------------------
-    def step(self) -> tuple[str, float]:
+    def step(self) -> tuple[Step, float]:
         """("sent", n) after a slot's work; ("wait", clock time) when the next slot is later;
         ("idle", 0) when nothing is due; ("busy", 0) when another process holds the lane."""
         if not self._lease():
@@ -130,7 +145,7 @@ class LaneRunner:
         plan, settled = plan_slot(items, can_edit=self.channel.can_edit, shares=self.shares,
                                   name_bound=self.d.settings.name_bound)
         for s in settled:
-            self.d.outbox.complete([int(r["id"]) for r in s.rows], "folded", note=s.note)
+            self.d.outbox.complete([int(r["id"]) for r in s.rows], NotificationStatus.FOLDED, note=s.note)
         if plan is None:
             return ("sent", float(sum(len(s.rows) for s in settled))) if settled else ("idle", 0.0)
         at = self.pacer.next_slot(plan.urgent)
@@ -141,13 +156,14 @@ class LaneRunner:
             return "idle", 0.0
         return "sent", float(self._execute(plan))
 
-    def _items(self, rows: list[dict[str, Any]]) -> list[Item]:
+    def _items(self, rows: list[Row]) -> list[Item]:
         alert_ids = [int(r["alert_id"]) for r in rows if r.get("alert_id") is not None]
         raw = self.d.store.get_alerts(alert_ids)
         views = {aid: AlertView.from_row(r) for aid, r in raw.items()}
-        needs_original = [int(r["alert_id"]) for r in rows if r["kind"] in ("resolved", "ack") and r.get("alert_id")]
+        needs_original = [int(r["alert_id"]) for r in rows if r["kind"] in (K.RESOLVED, K.ACK) and r.get("alert_id")]
         originals = self.d.outbox.originals(self.lane, needs_original) if needs_original else {}
-        items, gone = [], []
+        items: list[Item] = []
+        gone: list[int] = []
         for r in rows:
             aid = r.get("alert_id")
             if aid is not None and int(aid) not in views:
@@ -161,36 +177,36 @@ class LaneRunner:
 
     # executing a plan ---------------------------------------------------------------------------
     def _notice(self, item: Item) -> Notice:
-        if item.kind == "digest":
-            return Notice("digest", payload={"content": self.d.build_digest(item.row.get("payload") or {})})
+        if item.kind == K.DIGEST:
+            return Notice(K.DIGEST, payload={"content": self.d.build_digest(item.row.get("payload") or {})})
         return Notice(item.kind, item.alert, item.row.get("payload") or {})
 
     def _execute(self, plan: SlotPlan) -> int:
         try:
-            if plan.shape == "single" and plan.items[0].kind == "reply":
+            if plan.shape == MessageShape.SINGLE and plan.items[0].kind == K.REPLY:
                 return self._reply(plan)
-            if plan.shape == "single" and plan.items[0].kind == "graph":
+            if plan.shape == MessageShape.SINGLE and plan.items[0].kind == K.GRAPH:
                 return self._graph(plan)
-            if plan.shape == "single":
+            if plan.shape == MessageShape.SINGLE:
                 return self._single(plan)
-            if plan.shape == "packed":
+            if plan.shape == MessageShape.PACKED:
                 return self._packed(plan)
             return self._edit(plan)
         except _Stop:
             return 0
 
-    def _all_rows(self, items: list[Item]) -> list[dict[str, Any]]:
+    def _all_rows(self, items: list[Item]) -> list[Row]:
         return [r for i in items for r in (i.row, *i.companions)]
 
-    def _call(self, fn: Callable[[], Any]) -> Any:
+    def _call(self, fn: Callable[[], R]) -> R:
         """One call to the service, accounted in the lane's budget whatever its outcome."""
         try:
             return fn()
         finally:
             self.pacer.record()
 
-    def _send_once(self, plan: SlotPlan, rows: list[dict[str, Any]], shape: str, call: Callable[[], Any], *,
-                   failed_rows: list[dict[str, Any]] | None = None, ref: int | None = None) -> tuple[int, Any] | None:
+    def _send_once(self, plan: SlotPlan, rows: list[Row], shape: MessageShape, call: Callable[[], str | None], *,
+                   failed_rows: list[Row] | None = None, ref: int | None = None) -> tuple[int, str | None] | None:
         """Reserve the message (its id goes into buttons), take the rows into it, make the one call.
         `ref`: a message reserved earlier (a packed message's buttons carry its id).
         Returns (message ref, what the call answered); None when it failed (the message row is
@@ -211,13 +227,9 @@ class LaneRunner:
     def _extras(part: Part, items: Sequence[Item], *, quiet: bool | None = None) -> Part:
         """The forum topic of the items (all of one thread: `plan_slot` sees to it) and whether the
         message is sent without a sound (only when every item asks for quiet)."""
-        extra: dict[str, Any] = {}
         thread = items[0].thread if items else None
-        if thread is not None:
-            extra["thread_id"] = thread
-        if quiet if quiet is not None else (bool(items) and all(i.quiet for i in items)):
-            extra["quiet"] = True
-        return replace(part, extras={**part.extras, **extra}) if extra else part
+        silent = quiet if quiet is not None else (bool(items) and all(i.quiet for i in items))
+        return replace(part, thread_id=thread, quiet=silent)
 
     def _single(self, plan: SlotPlan) -> int:
         item = plan.items[0]
@@ -230,7 +242,7 @@ class LaneRunner:
             self.d.metrics.failed.labels(self.lane.channel, item.kind).inc()
             return 1
         rows = self._all_rows([item])
-        shape = item.kind if item.kind in ("deadman", "digest") else "single"
+        shape = MessageShape(item.kind) if item.kind in (K.DEADMAN, K.DIGEST) else MessageShape.SINGLE
         sent = self._send_once(plan, rows, shape, lambda: self.channel.send(self.lane.destination, parts[0]))
         if sent is None:
             return len(rows)
@@ -238,10 +250,10 @@ class LaneRunner:
         remote = [first or ""]
         for part in parts[1:]:
             remote.append(self._send_continuation(part, first) or "")
-        self._told(rows, ref, first, "single", remote)
+        self._told(rows, ref, first, MessageShape.SINGLE, remote)
         if len(parts) > 1:
-            self.d.metrics.messages.labels(self.lane.channel, "part").inc(len(parts) - 1)
-        if item.kind == "firing" and first:
+            self.d.metrics.messages.labels(self.lane.channel, MessageShape.PART).inc(len(parts) - 1)
+        if item.kind == K.FIRING and first:
             self._queue_graph(item, first)
         return len(rows)
 
@@ -250,12 +262,12 @@ class LaneRunner:
         s = self.d.settings
         a = item.alert
         if (not s.graphs_enabled or a is None or a.resolved or a.id is None or item.severity not in s.graph_severities
-                or not hasattr(self.channel, "send_photo") or not expr_from_generator_url(a.generator_url)):
+                or not isinstance(self.channel, SendsPhotos) or not expr_from_generator_url(a.generator_url)):
             return
         try:
             n = self.d.outbox.enqueue_now([{
-                "alert_id": a.id, "channel": self.lane.channel, "destination": self.lane.destination, "kind": "graph",
-                "severity": item.severity, "status": "rendering",
+                "alert_id": a.id, "channel": self.lane.channel, "destination": self.lane.destination, "kind": K.GRAPH,
+                "severity": item.severity, "status": NotificationStatus.RENDERING,
                 "dedupe_key": f"{a.id}:{self.lane.channel}:{self.lane.destination}:graph",
                 "payload": {"alertname": a.alertname, "reply_to": page_id,
                             **({"thread_id": item.thread} if item.thread is not None else {})}}])
@@ -268,6 +280,9 @@ class LaneRunner:
         """A command's answer: a reply to the command, or an edit of an earlier answer (a page)."""
         item = plan.items[0]
         p = item.row.get("payload") or {}
+        if not isinstance(self.channel, RendersReplies):
+            self.d.outbox.fail([item.id], f"{self.lane.channel}: this channel does not answer commands")
+            return 1
         part = self._extras(self.channel.render_reply(p), [item], quiet=False)
         edit_id, to = p.get("edit_message_id"), p.get("reply_to")
 
@@ -277,10 +292,10 @@ class LaneRunner:
                 return str(edit_id)
             return self.channel.send(self.lane.destination, part, reply_to=str(to) if to else None)
 
-        sent = self._send_once(plan, [item.row], "reply", call)
+        sent = self._send_once(plan, [item.row], MessageShape.REPLY, call)
         if sent is not None:
             ref, remote = sent
-            self._told([item.row], ref, remote, "reply", [remote or ""])
+            self._told([item.row], ref, remote, MessageShape.REPLY, [remote or ""])
         return 1
 
     def _graph(self, plan: SlotPlan) -> int:
@@ -289,7 +304,8 @@ class LaneRunner:
         p = item.row.get("payload") or {}
         rows = [item.row]
         png = self.d.outbox.graph_png(item.id)
-        if not png:
+        channel = self.channel
+        if not png or not isinstance(channel, SendsPhotos):
             self.d.outbox.fail([item.id], "graph: no image")
             self.d.metrics.graph_failures.labels("missing").inc()
             return 1
@@ -297,17 +313,17 @@ class LaneRunner:
 
         def call() -> str | None:
             try:
-                return self.channel.send_photo(self.lane.destination, png, str(p.get("caption") or ""),
-                                               reply_to=str(to) if to else None, thread_id=item.thread, quiet=True)
+                return channel.send_photo(self.lane.destination, png, str(p.get("caption") or ""),
+                                          reply_to=str(to) if to else None, thread_id=item.thread, quiet=True)
             except DeliveryError as exc:
                 if exc.permanent:
                     self.d.metrics.graph_failures.labels("send").inc()
                 raise
 
-        sent = self._send_once(plan, rows, "photo", call)
+        sent = self._send_once(plan, rows, MessageShape.PHOTO, call)
         if sent is not None:
             ref, remote = sent
-            self._told(rows, ref, remote, "photo", [remote or ""])
+            self._told(rows, ref, remote, MessageShape.PHOTO, [remote or ""])
             self.d.outbox.drop_payload_keys([item.id], ["png"])
         return 1
 
@@ -327,16 +343,15 @@ class LaneRunner:
         return None
 
     def _packed(self, plan: SlotPlan) -> int:
-        ref = self.d.outbox.reserve_message(self.lane, "packed")
+        ref = self.d.outbox.reserve_message(self.lane, MessageShape.PACKED)
         notices = [self._notice(i) for i in plan.items]
-        first_names: dict[tuple[str, str], list[str]] = {}
+        first_names: dict[tuple[K, str], list[str]] = {}
         for i in plan.items:
             if i.alert is not None:
-                first_names.setdefault((i.kind if i.kind == "resolved" else "firing", i.alertname), []).append(
-                    i.alert.identity(40))
-        tail: dict[tuple[str, str, str], int] = {}
+                first_names.setdefault((i.told_as, i.alertname), []).append(i.alert.identity(40))
+        tail: dict[tuple[K, str, str], int] = {}
         for i in plan.tail:
-            k = ("resolved" if i.kind == "resolved" else "firing", i.alertname, i.severity)
+            k = (i.told_as, i.alertname, i.severity)
             tail[k] = tail.get(k, 0) + 1
         tail_counts = [TailCount(sev, name, kind, n, tuple(first_names.get((kind, name), ())[:5]))
                        for (kind, name, sev), n in tail.items()]
@@ -348,23 +363,23 @@ class LaneRunner:
         ids = [int(r["id"]) for r in rows + tail_rows]
         # the counted rows are taken too, but not into the message: Ack all acts on the named ones
         self.d.outbox.take([int(r["id"]) for r in tail_rows], self.d.worker_id, self.d.settings.lane_lease_seconds)
-        sent = self._send_once(plan, rows, "packed", lambda: self.channel.send(self.lane.destination, part),
+        sent = self._send_once(plan, rows, MessageShape.PACKED, lambda: self.channel.send(self.lane.destination, part),
                                failed_rows=rows + tail_rows, ref=ref)
         if sent is None:
             return len(ids)
         _, remote = sent
-        self._told(rows, ref, remote, "packed", [remote or ""])
+        self._told(rows, ref, remote, MessageShape.PACKED, [remote or ""])
         if tail_rows:
-            self.d.outbox.complete([int(r["id"]) for r in tail_rows], "folded", message_ref=ref,
+            self.d.outbox.complete([int(r["id"]) for r in tail_rows], NotificationStatus.FOLDED, message_ref=ref,
                                    destination=self.lane.destination, note="counted in a packed message")
             for r in tail_rows:
                 self.d.metrics.folded.labels(r.get("severity") or "").inc()
         self.shares.record(plan.lead)
-        refs = sorted({ref_ for i in taken if i.kind == "resolved" for ref_ in [i.original_ref()] if ref_})
+        refs = sorted({ref_ for i in taken if i.kind == K.RESOLVED for ref_ in [i.original_ref()] if ref_})
         if refs and self.channel.can_edit:
             stamp = _utcnow().isoformat()
             self.d.outbox.enqueue_now([{
-                "channel": self.lane.channel, "destination": self.lane.destination, "kind": "refresh",
+                "channel": self.lane.channel, "destination": self.lane.destination, "kind": K.REFRESH,
                 "message_ref": r, "payload": {"message_ref": r}, "dedupe_key": f"refresh:{r}:{stamp}"} for r in refs])
         self.d.metrics.packed_alerts.labels(self.lane.channel).inc(len(taken))
         log.info("packed message sent", extra={"fields": {
@@ -385,39 +400,40 @@ class LaneRunner:
         if not views:
             self._edit_impossible(plan, "the alerts of that message are gone")
             return len(ids)
-        if msg["shape"] == "packed":
-            notices = [Notice("resolved" if v.resolved else "firing", v) for v in views]
+        if msg["shape"] == MessageShape.PACKED:
+            notices = [Notice(K.RESOLVED if v.resolved else K.FIRING, v) for v in views]
             part, _ = self.channel.render_packed(notices, self.lane.destination, fit=False, message_ref=int(msg["id"]))
         else:
-            part = self.channel.render_single(Notice("firing", views[0]), self.lane.destination)[0]
+            part = self.channel.render_single(Notice(K.FIRING, views[0]), self.lane.destination)[0]
         self.d.outbox.take(ids, self.d.worker_id, self.d.settings.lane_lease_seconds)
+        remote_id = str(msg["remote_ids"][0])
         try:
-            self._call(lambda: self.channel.edit(self.lane.destination, msg["remote_ids"][0], part))
+            self._call(lambda: self.channel.edit(self.lane.destination, remote_id, part))
         except DeliveryError as exc:
             if exc.permanent:
                 self._edit_impossible(plan, str(exc))
             else:
                 self._failed(plan, rows, exc)
             return len(ids)
-        self._told(rows, int(msg["id"]), msg["remote_ids"][0], "edit")
+        self._told(rows, int(msg["id"]), remote_id, MessageShape.EDIT)
         return len(ids)
 
     def _edit_impossible(self, plan: SlotPlan, why: str) -> None:
         """A resolve whose message cannot be edited is told as a new message; an acknowledgement
         or refresh is given up (the alert's state is in the history)."""
-        resolves = [i.row for i in plan.items if i.kind == "resolved"]
-        others = [int(i.row["id"]) for i in plan.items if i.kind != "resolved"]
+        resolves = [i.row for i in plan.items if i.kind == K.RESOLVED]
+        others = [int(i.row["id"]) for i in plan.items if i.kind != K.RESOLVED]
         if resolves:
             self.d.outbox.retry(resolves, why, 0.0, count_failure=False, max_failures=self.d.settings.max_failures,
                                 extra={"no_edit": True})
         if others:
-            self.d.outbox.complete(others, "folded", note=f"not edited: {why}")
+            self.d.outbox.complete(others, NotificationStatus.FOLDED, note=f"not edited: {why}")
         log.info("edit not possible", extra={"fields": {"lane": str(self.lane), "why": why}})
 
     # outcomes -----------------------------------------------------------------------------------
-    def _told(self, rows: list[dict[str, Any]], ref: int, remote: str | None, shape: str,
+    def _told(self, rows: list[Row], ref: int, remote: str | None, shape: MessageShape,
               remote_ids: list[str] | None = None) -> None:
-        self.d.outbox.complete([int(r["id"]) for r in rows], "sent", message_ref=ref, remote_id=remote,
+        self.d.outbox.complete([int(r["id"]) for r in rows], NotificationStatus.SENT, message_ref=ref, remote_id=remote,
                                destination=self.lane.destination, worker=self.d.worker_id, remote_ids=remote_ids)
         self.failures_in_row = 0
         self.d.metrics.messages.labels(self.lane.channel, shape).inc()
@@ -425,14 +441,14 @@ class LaneRunner:
         for r in rows:
             self.d.metrics.sent.labels(self.lane.channel, r["kind"]).inc()
             created = r.get("created_at")
-            if isinstance(created, datetime) and r["kind"] == "firing":
+            if isinstance(created, datetime) and r["kind"] == K.FIRING:
                 self.d.metrics.delivery_seconds.labels(self.lane.channel, r.get("severity") or "").observe(
                     max(0.0, (now - created).total_seconds()))
         log.info("notification sent", extra={"fields": {
             "lane": str(self.lane), "shape": shape, "rows": len(rows), "message_ref": ref,
             "alert_ids": sorted({int(r["alert_id"]) for r in rows if r.get("alert_id") is not None})[:20]}})
 
-    def _failed(self, plan: SlotPlan, rows: list[dict[str, Any]], exc: DeliveryError) -> None:
+    def _failed(self, plan: SlotPlan, rows: list[Row], exc: DeliveryError) -> None:
         s = self.d.settings
         ch = self.lane.channel
         if exc.rate_limited:
@@ -443,7 +459,7 @@ class LaneRunner:
             log.warning("rate limited", extra={"fields": {"lane": str(self.lane), "retry_after_s": exc.retry_after}})
             return
         if exc.permanent:
-            if plan.shape == "packed" and len(rows) > 1:
+            if plan.shape == MessageShape.PACKED and len(rows) > 1:
                 self.d.outbox.retry(rows, str(exc), 0.0, count_failure=False, max_failures=s.max_failures,
                                     extra={"no_pack": True})
                 log.warning("packed message refused; retrying one by one", extra={"fields": {
@@ -475,6 +491,7 @@ class LaneRunner:
         idle_since: float | None = None
         while not self.d.stop_event.is_set():
             self.wake.clear()
+            what: Step
             try:
                 what, value = self.step()
             except StorageUnavailable as exc:
@@ -502,10 +519,10 @@ class LaneRunner:
 class Dispatcher:
     """Delivery for one receiver process: a supervisor thread and one `LaneRunner` thread per lane."""
 
-    def __init__(self, store: AlertStore, outbox: Outbox, channels: Mapping[str, Any], settings: NotifySettings,
+    def __init__(self, store: AlertStore, outbox: Outbox, channels: Mapping[str, Channel], settings: NotifySettings,
                  channel_map: ChannelMap, *, metrics: NotifyMetrics | None = None, worker_id: str | None = None,
                  clock: Callable[[], float] = time.monotonic,
-                 digest_builder: Callable[[dict], Any] | None = None) -> None:
+                 digest_builder: Callable[[Mapping[str, Any]], object] | None = None) -> None:
         self.store = store
         self.outbox = outbox
         self.channels = dict(channels)
@@ -530,7 +547,7 @@ class Dispatcher:
         if self.on_graph_queued is not None:
             self.on_graph_queued()
 
-    def build_digest(self, payload: dict) -> Any:
+    def build_digest(self, payload: Mapping[str, Any]) -> object:
         if self._digest_builder is None:
             raise DeliveryError("email: the digest is not configured (SMTP_HOST, ALERT_EMAIL_FROM/TO)", permanent=True)
         return self._digest_builder(payload)
@@ -553,12 +570,14 @@ class Dispatcher:
             return r
 
     @staticmethod
-    def _default_destination(ch: Any) -> str | None:
-        if getattr(ch, "chat_id", None):  # Telegram's own chat (a routed P0 may go elsewhere)
-            return str(ch.chat_id)
+    def _default_destination(ch: Channel) -> str | None:
+        if isinstance(ch, Pager):  # its own chat (a routed P0 may go elsewhere)
+            return ch.home()
+        if isinstance(ch, TakesDigest):
+            return ch.digest_destination()
         if not ch.per_alert:
-            return "default"
-        dests = ch.destinations("P0", {})
+            return None
+        dests = ch.destinations(Severity.P0, {})
         return dests[0].chat if dests else None
 
     def _adopt(self) -> None:
@@ -600,11 +619,12 @@ class Dispatcher:
     def stop(self, timeout: float = 10.0) -> None:
         self.stop_event.set()
         self.wake()
-        threads = [self._supervisor, *self._threads.values()]
         deadline = time.monotonic() + timeout
-        for t in threads:
-            if t is not None:
-                t.join(max(0.1, deadline - time.monotonic()))
+        # the supervisor first: it starts lane threads, so they are all known once it has ended
+        if self._supervisor is not None:
+            self._supervisor.join(max(0.1, deadline - time.monotonic()))
+        for t in list(self._threads.values()):
+            t.join(max(0.1, deadline - time.monotonic()))
         self._supervisor = None
         self._threads.clear()
 
@@ -630,7 +650,7 @@ class Dispatcher:
 
     def _ensure_thread(self, lane: Lane) -> None:
         t = self._threads.get(lane)
-        if t is not None and t.is_alive():
+        if (t is not None and t.is_alive()) or self.stop_event.is_set():
             return
         r = self.runner(lane)
         if r is None:

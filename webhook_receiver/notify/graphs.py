@@ -30,7 +30,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from .model import PLUMBING_LABELS, AlertView
+from vocabulary import PLUMBING_LABELS
+
+from .model import AlertView
 
 __all__ = ["GraphError", "GraphRenderer", "Series", "expr_from_generator_url", "split_comparison",
            "fetch_range", "render_png", "graph_caption", "alert_threshold", "PNG_SIGNATURE"]
@@ -156,13 +158,15 @@ def render_png(series: Sequence[Series], alert: AlertView, *, threshold: float |
     def when(ts: Sequence[float]) -> list[datetime]:
         return [datetime.fromtimestamp(t, UTC) for t in ts]
 
+    # the x axis takes datetimes (matplotlib's date units, which pick the time ticks); its type hints
+    # know floats only, hence the `type: ignore[arg-type]` on the calls that pass datetimes
     for s in others:
-        ax.plot(when(s.times), s.values, color="#b0b0b0", linewidth=0.9)
+        ax.plot(when(s.times), s.values, color="#b0b0b0", linewidth=0.9)  # type: ignore[arg-type]
     few = max((len(s.times) for s in own), default=0) < 30
     for s in own:
         label = ", ".join(f"{k}={v}" for k, v in sorted(s.labels.items())
                           if k != "__name__" and k not in PLUMBING_LABELS)[:60] or alert.alertname
-        ax.plot(when(s.times), s.values, color="#1f5fbf", linewidth=2.0, label=label,
+        ax.plot(when(s.times), s.values, color="#1f5fbf", linewidth=2.0, label=label,  # type: ignore[arg-type]
                 marker="o" if few else None, markersize=3)
     if threshold is not None:
         ax.axhline(threshold, color="#d62728", linestyle="--", linewidth=1.4, label=f"threshold {threshold:g}")
@@ -173,10 +177,12 @@ def render_png(series: Sequence[Series], alert: AlertView, *, threshold: float |
         pad = max(5.0, (end.timestamp() - first) * 0.1)
         left = max(start, datetime.fromtimestamp(first - pad, UTC))
     if alert.starts_at and left <= alert.starts_at <= end:
-        ax.axvline(alert.starts_at, color="#ff7f0e", linewidth=1.0, linestyle=":", label="fired")
-    ax.set_xlim(left, end)
+        ax.axvline(alert.starts_at, color="#ff7f0e", linewidth=1.0, linestyle=":",  # type: ignore[arg-type]
+                   label="fired")
+    ax.set_xlim(left, end)  # type: ignore[arg-type]
     short = (end - left).total_seconds() < 600
-    ax.xaxis.set_major_formatter(DateFormatter("%H:%M:%S" if short else "%H:%M", tz=UTC))
+    # matplotlib.dates carries no type hints
+    ax.xaxis.set_major_formatter(DateFormatter("%H:%M:%S" if short else "%H:%M", tz=UTC))  # type: ignore[no-untyped-call]
     ax.grid(True, alpha=0.3)
     title = f"[{alert.severity}] {alert.alertname}  {alert.identity(50)}"
     ax.set_title(title[:100], fontsize=10, loc="left")

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from vocabulary import SEVERITIES
+from vocabulary import SEVERITIES, MessageShape, NotificationKind
+
+if TYPE_CHECKING:
+    from .outbox import Outbox
 
 __all__ = ["NotifyMetrics", "OutboxDepthCollector"]
 
@@ -20,6 +23,7 @@ log = logging.getLogger("d76.notify.metrics")
 
 class NotifyMetrics:
     def __init__(self, registry: CollectorRegistry | None = None, channels: tuple[str, ...] = ()) -> None:
+        """`channels`: the channels whose series exist from the start (default: every registered one)."""
         self.registry = registry or CollectorRegistry()
         r = self.registry
         self.sent = Counter("d76_notifications_sent_total", "Notifications told, by channel and kind",
@@ -34,7 +38,8 @@ class NotifyMetrics:
                                     "Calls answered 429 by the service (never counted as failures)",
                                     ["channel"], registry=r)
         self.messages = Counter("d76_notifications_messages_total",
-                                "Messages sent or edited, by shape (single, packed, part, edit, deadman, digest)",
+                                "Messages sent or edited, by shape ("
+                                + ", ".join(MessageShape) + ")",
                                 ["channel", "shape"], registry=r)
         self.packed_alerts = Counter("d76_notifications_packed_alerts_total",
                                      "Alerts named in packed messages", ["channel"], registry=r)
@@ -51,8 +56,12 @@ class NotifyMetrics:
         for reason in ("prometheus", "no_data", "render", "send", "missing"):
             self.graph_failures.labels(reason)
         # the series exist from the start, so rate() and the dashboard show 0 rather than nothing
-        for channel in channels or ("telegram", "slack", "discord", "email"):
-            for kind in ("firing", "resolved"):
+        if not channels:
+            from .channels import channel_names
+
+            channels = channel_names()
+        for channel in channels:
+            for kind in (NotificationKind.FIRING, NotificationKind.RESOLVED):
                 self.sent.labels(channel, kind)
                 self.failed.labels(channel, kind)
             self.retries.labels(channel)
@@ -64,7 +73,7 @@ class NotifyMetrics:
 class OutboxDepthCollector(Collector):
     """`d76_notifications_outbox_depth{channel}`: notifications not yet delivered (pending or in flight)."""
 
-    def __init__(self, outbox: Any, channels: tuple[str, ...]) -> None:
+    def __init__(self, outbox: Outbox, channels: tuple[str, ...]) -> None:
         self.outbox = outbox
         self.channels = channels
 

@@ -8,7 +8,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from vocabulary import IDENTIFYING_LABELS, PLUMBING_LABELS, SEVERITIES, severity_rank
+from vocabulary import (
+    IDENTIFYING_LABELS,
+    PLUMBING_LABELS,
+    SEVERITIES,
+    AlertStatus,
+    NotificationKind,
+    Severity,
+    severity_rank,
+)
 
 __all__ = ["AlertView", "Notice", "SEVERITY_ORDER", "IDENTIFYING_LABELS", "severity_rank", "format_duration"]
 
@@ -64,7 +72,7 @@ class AlertView:
         return cls(
             id=row.get("id"),
             alertname=alertname,
-            status=str(row.get("status") or "firing"),
+            status=str(row.get("status") or AlertStatus.FIRING),
             severity=str(row.get("severity") or labels.get("severity") or ""),
             source=str(row.get("source") or labels.get("source") or ""),
             title=str(row.get("title") or annotations.get("summary") or alertname),
@@ -107,7 +115,7 @@ class AlertView:
 
     @property
     def resolved(self) -> bool:
-        return self.status == "resolved"
+        return self.status == AlertStatus.RESOLVED
 
     def identity(self, max_len: int = 120) -> str:
         """A short name for what is on fire: `upbit`, `upbit-binance-BTC`, `tier=global scope=global`.
@@ -144,7 +152,7 @@ class Notice:
     so a firing notice told late already shows its resolve and acknowledgement.
     """
 
-    kind: str
+    kind: NotificationKind
     alert: AlertView | None = None
     payload: Mapping[str, Any] = field(default_factory=dict)
 
@@ -152,5 +160,5 @@ class Notice:
     def severity(self) -> str:
         if self.alert is not None:
             return self.alert.severity
-        return str(self.payload.get("severity") or "P0")
+        return str(self.payload.get("severity") or Severity.P0)
 

@@ -18,13 +18,13 @@ from typing import Any
 
 import requests
 
-from vocabulary import SEVERITIES
+from vocabulary import SEVERITIES, AlertStatus, Severity
 
 from ..alertmanager_api import AlertmanagerClient, AlertmanagerError
 from ..errors import NotFoundError
 from ..store.base import AlertQuery, AlertStore
 from .actions import ActionError, AlertActions, Mute
-from .channels.telegram.format import _e  # the same escaping and cut as the alert messages
+from .channels.telegram.format import SEVERITY_EMOJI, _e  # the same escaping and cut as the alert messages
 from .commands import COMMANDS, Command, Matcher
 from .model import IDENTIFYING_LABELS, AlertView, severity_rank
 from .outbox import Outbox
@@ -37,7 +37,7 @@ log = logging.getLogger("d76.notify.operator")
 PAGE_SIZE = 10
 MAX_FIRING = 5000        # firing alerts read for /alerts (a storm's worth)
 MAX_SILENCES = 15
-EMOJI = {"P0": "🚨", "P1": "⚠️", "P2": "⚡", "P3": "ℹ️"}
+EMOJI = SEVERITY_EMOJI  # the alert messages' emoji
 
 
 def _age(seconds: float) -> str:
@@ -60,7 +60,7 @@ def _hm(dt: datetime) -> str:
 @dataclass(frozen=True)
 class Answer:
     text: str
-    reply_markup: dict | None = None
+    reply_markup: dict[str, Any] | None = None
     query: dict[str, Any] | None = None
 
 
@@ -116,7 +116,7 @@ class OperatorConsole:
 
     # dispatch ---------------------------------------------------------------------------------------
     def run(self, cmd: Command, who: str) -> Answer:
-        handler = getattr(self, f"_cmd_{cmd.name}")
+        handler: Callable[[Command, str], Answer] = getattr(self, f"_cmd_{cmd.name}")
         return handler(cmd, who)
 
     def _cmd_help(self, cmd: Command, who: str) -> Answer:
@@ -222,7 +222,7 @@ class OperatorConsole:
             lines += [prom.result(), *ams.result(), receiver, *rest]
             total = sum(counts.values())
             by_sev = " · ".join(f"{s} {counts.get(s, 0)}" for s in SEVERITIES)
-            firing = f"{'🔥' if counts.get('P0') else ('🟠' if total else '🟢')} Firing: {total} ({by_sev})"
+            firing = f"{'🔥' if counts.get(Severity.P0) else ('🟠' if total else '🟢')} Firing: {total} ({by_sev})"
             extra = []
             if acked:
                 extra.append(f"{acked} acknowledged")
@@ -237,7 +237,7 @@ class OperatorConsole:
         return Answer("\n".join(lines))
 
     # /alerts ------------------------------------------------------------------------------------------------
-    def _silenced_by(self) -> tuple[dict[str, list[str]], list[dict], bool]:
+    def _silenced_by(self) -> tuple[dict[str, list[str]], list[dict[str, Any]], bool]:
         """fingerprint -> silence ids (Alertmanager's suppressed alerts), those alerts, and whether
         Alertmanager answered."""
         if self.alertmanager is None:
@@ -261,7 +261,7 @@ class OperatorConsole:
     def _listed(self, query: dict[str, Any]) -> tuple[list[_Listed], bool]:
         sevs = tuple(query.get("severities") or ())
         matchers = [Matcher(**m) for m in query.get("matchers") or []]
-        rows = self.store.list_alerts(AlertQuery(status="firing", severities=sevs, limit=MAX_FIRING))
+        rows = self.store.list_alerts(AlertQuery(status=AlertStatus.FIRING, severities=sevs, limit=MAX_FIRING))
         silenced, held, am_ok = self._silenced_by()
         mutes = self._mutes_by_silence() if silenced else {}
 

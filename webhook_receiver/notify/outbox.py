@@ -36,18 +36,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from vocabulary import MessageShape, NotificationKind, NotificationStatus
+
 from ..store.base import AlertStore, Transaction, in_lists, utcnow
 
-__all__ = ["Outbox", "KINDS", "STATUSES", "Lane"]
+__all__ = ["Outbox", "KINDS", "STATUSES", "Lane", "Row"]
 
-KINDS = ("firing", "resolved", "ack", "refresh", "deadman", "digest", "summary", "reply", "graph")
-STATUSES = ("pending", "sending", "sent", "failed", "folded", "rendering")
+KINDS = tuple(NotificationKind)
+STATUSES = tuple(NotificationStatus)
+S = NotificationStatus
+Row = dict[str, Any]
 TIME_COLS = ("next_attempt_at", "locked_until", "created_at", "updated_at", "sent_at")
 # every column but the payload, which `due` reads without a ready graph's PNG (it stays in the row
 # until the lane sends it: `graph_png`)
 _ROW_COLUMNS = ("id, alert_id, channel, destination, kind, severity, status, attempts, next_attempt_at, locked_until, "
                 "locked_by, last_error, message_id, chat_id, dedupe_key, created_at, updated_at, sent_at, message_ref")
-OPEN = ("pending", "sending")
+OPEN = (S.PENDING, S.SENDING)
 
 
 @dataclass(frozen=True, order=True)
@@ -80,7 +84,7 @@ class Outbox:
                     raise ValueError(f"notification row needs {k!r}")
             if r["kind"] not in KINDS:
                 raise ValueError(f"notification kind {r['kind']!r} not one of {KINDS}")
-            status = r.get("status", "pending")
+            status = r.get("status", S.PENDING)
             if status not in STATUSES:
                 raise ValueError(f"notification status {status!r} not one of {STATUSES}")
             cur = tx.execute(
@@ -92,7 +96,7 @@ class Outbox:
                     r.get("alert_id"), r["channel"], r.get("destination") or "", r["kind"], r.get("severity"),
                     status, d.time_in(r.get("next_attempt_at") or tx.now), d.json_in(r.get("payload") or {}),
                     r["dedupe_key"], d.time_in(tx.now), d.time_in(tx.now),
-                    d.time_in(tx.now) if status in ("sent", "folded") else None, r.get("message_ref"),
+                    d.time_in(tx.now) if status in (S.SENT, S.FOLDED) else None, r.get("message_ref"),
                 ),
             )
             n += len(cur.fetchall())  # not rowcount: unknown until sync in pipeline mode
@@ -146,7 +150,7 @@ class Outbox:
         return out
 
     # ---- messages ----------------------------------------------------------------------------------
-    def reserve_message(self, lane: Lane, shape: str) -> int:
+    def reserve_message(self, lane: Lane, shape: MessageShape) -> int:
         """A messages row for a message about to be sent (its id goes into button data)."""
         with self.store.transaction() as tx:
             now = self.d.time_in(tx.now)
@@ -196,7 +200,7 @@ class Outbox:
         return [t for t in (self.d.time_out(r["sent_at"]) for r in rows) if t is not None]
 
     # ---- outcomes --------------------------------------------------------------------------------
-    def _update(self, ids: Sequence[int], sets: str, values: Callable[[Transaction], tuple],
+    def _update(self, ids: Sequence[int], sets: str, values: Callable[[Transaction], tuple[Any, ...]],
                 after: Callable[[Transaction], None] | None = None, where: str = "") -> None:
         """`UPDATE notifications SET <sets> WHERE id IN (ids) <where>` in one transaction; `values(tx)`
         gives the SET parameters (they may use the transaction's time)."""
@@ -217,7 +221,7 @@ class Outbox:
                      lambda tx: (worker, self.d.time_in(tx.now + timedelta(seconds=lease_s)),
                                  self.d.time_in(tx.now), message_ref))
 
-    def complete(self, ids: Sequence[int], status: str, *, message_ref: int | None = None,
+    def complete(self, ids: Sequence[int], status: NotificationStatus, *, message_ref: int | None = None,
                  remote_id: str | None = None, destination: str | None = None, worker: str | None = None,
                  note: str | None = None, remote_ids: Sequence[str] | None = None) -> None:
         """Rows told: `sent` (named in message `message_ref`) or `folded` (told within another).
@@ -225,7 +229,7 @@ class Outbox:
         One short transaction, right after the service answered: with `remote_ids` the message's ids
         are recorded in it too. The time between the service accepting a message and this commit is
         the only moment a crash can make a message be told twice (at least once, never lost)."""
-        if status not in ("sent", "folded"):
+        if status not in (S.SENT, S.FOLDED):
             return
 
         def record_message(tx: Transaction) -> None:

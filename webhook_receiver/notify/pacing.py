@@ -3,7 +3,8 @@
 The only hard budget is the service's (Telegram: about one message a second per chat, 20 a minute
 in a group, about 30 a second per bot; `retry_after` on a 429). Severity decides the order, never
 whether a P0 waits: a P0 takes the next free slot, and a few of each minute's slots
-(`p0_reserve`) are kept free of lower severities so a P0 arriving in a storm still finds one.
+(`ChannelLimits.p0_reserve_per_minute`) are kept free of lower severities so a P0 arriving in a
+storm still finds one.
 The seed's per-severity numbers (P0 10, P1 5, P2 3, P3 1 a minute) are `Shares`: when alerts of
 several severities wait for the same slots, the slots go to them in that proportion.
 
@@ -26,9 +27,9 @@ WINDOW_SECONDS = 60.0
 
 
 class LanePacer:
-    def __init__(self, limits: ChannelLimits, p0_reserve: int = 0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, limits: ChannelLimits, clock: Callable[[], float] = time.monotonic) -> None:
         self.limits = limits
-        self.p0_reserve = max(0, min(p0_reserve, limits.per_minute - 1))
+        self.p0_reserve = max(0, min(limits.p0_reserve_per_minute, limits.per_minute - 1))
         self.clock = clock
         self._sent: list[float] = []  # sorted call times within the window
         self._hold_until = 0.0

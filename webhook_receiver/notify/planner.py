@@ -5,16 +5,18 @@ never stored without its notifications queued, nor queued without being stored. 
 (channel, destination, event) with `dedupe_key = "<alert_id>:<channel>:<destination>:<kind>"`, so HA
 duplicates and Alertmanager's repeats queue nothing twice. Which channels: the channel map for the
 severity, limited to channels that are configured; a configured channel that the map never
-mentions follows Telegram's severities. Watchdog queues nothing: it feeds the dead man's switch.
+mentions follows the pager's severities (`channels.base.Pager`: Telegram). Watchdog queues nothing:
+it feeds the dead man's switch.
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from vocabulary import WATCHDOG
+from vocabulary import WATCHDOG, AlertStatus, NotificationKind
 
 from .channel_map import ChannelMap
+from .channels.base import Channel, Pager
 from .outbox import Outbox
 
 if TYPE_CHECKING:
@@ -26,19 +28,19 @@ __all__ = ["NotifyPlanner", "HEARTBEAT_ALERTNAMES", "routed_channels"]
 HEARTBEAT_ALERTNAMES = frozenset({WATCHDOG})
 
 
-def routed_channels(cmap: ChannelMap, channels: Mapping[str, Any], severity: str) -> list[str]:
+def routed_channels(cmap: ChannelMap, channels: Mapping[str, Channel], severity: str) -> list[str]:
     """Configured per-alert channels that get an alert of this severity."""
     mentioned = {c for chans in cmap.channels.values() for c in chans}
     wanted = list(cmap.channels_for(severity))
-    if "telegram" in wanted:
+    if any(isinstance(channels.get(c), Pager) for c in wanted):
         wanted += [name for name in sorted(channels) if name not in mentioned and name not in wanted]
-    return [c for c in wanted if c in channels and getattr(channels[c], "per_alert", False)]
+    return [c for c in wanted if c in channels and channels[c].per_alert]
 
 
 class NotifyPlanner:
     """Callable hook: `store.ingest(payload, NotifyPlanner(outbox, channels, channel_map))`."""
 
-    def __init__(self, outbox: Outbox, channels: Mapping[str, Any], channel_map: ChannelMap,
+    def __init__(self, outbox: Outbox, channels: Mapping[str, Channel], channel_map: ChannelMap,
                  on_heartbeat: Callable[[], None] | None = None) -> None:
         self.outbox = outbox
         self.channels = channels
@@ -49,9 +51,9 @@ class NotifyPlanner:
         if change.alertname in HEARTBEAT_ALERTNAMES:
             return []
         if change.kind == "new":
-            kind = "resolved" if change.status == "resolved" else "firing"
+            kind = NotificationKind.RESOLVED if change.status == AlertStatus.RESOLVED else NotificationKind.FIRING
         elif change.kind == "resolved":
-            kind = "resolved"
+            kind = NotificationKind.RESOLVED
         else:
             return []  # repeats, duplicates, annotation refreshes: nothing new to tell
         rows = []

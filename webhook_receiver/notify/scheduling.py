@@ -35,12 +35,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from vocabulary import MessageShape, NotificationKind, NotificationStatus, Severity
+
 from .model import AlertView, severity_rank
 from .pacing import Shares
 
 __all__ = ["Item", "SlotPlan", "Settled", "plan_slot"]
 
-EDIT_KINDS = ("ack", "refresh")
+K = NotificationKind
+S = NotificationStatus
+P0 = Severity.P0
+SINGLE, PACKED, EDIT = MessageShape.SINGLE, MessageShape.PACKED, MessageShape.EDIT
+EDIT_KINDS = (K.ACK, K.REFRESH)
 EDIT_AT_MOST = 3  # resolves waiting that are edited one by one; more are packed
 
 
@@ -52,8 +58,13 @@ class Item:
     companions: list[dict[str, Any]] = field(default_factory=list)  # rows told by the same line
 
     @property
-    def kind(self) -> str:
-        return str(self.row["kind"])
+    def kind(self) -> NotificationKind:
+        return NotificationKind(self.row["kind"])
+
+    @property
+    def told_as(self) -> NotificationKind:
+        """How a packed message tells it: resolved, or (anything else) firing."""
+        return K.RESOLVED if self.kind == K.RESOLVED else K.FIRING
 
     @property
     def severity(self) -> str:
@@ -88,14 +99,14 @@ class Item:
 
     def original_ref(self) -> int | None:
         o = self.original
-        if o and o.get("status") == "sent" and o.get("message_ref"):
+        if o and o.get("status") == S.SENT and o.get("message_ref"):
             return int(o["message_ref"])
         return None
 
 
 @dataclass
 class SlotPlan:
-    shape: str  # "single" | "packed" | "edit"
+    shape: MessageShape  # SINGLE | PACKED | EDIT
     items: list[Item]
     urgent: bool = False
     lead: str | None = None
@@ -114,15 +125,16 @@ class Settled:
 
 def _order(items: Sequence[Item], lead: str | None) -> list[Item]:
     return sorted(items, key=lambda i: (0 if lead and i.severity == lead else 1, severity_rank(i.severity),
-                                         i.kind == "resolved", i.alertname, i.id))
+                                         i.kind == K.RESOLVED, i.alertname, i.id))
 
 
 def _bound(items: list[Item], name_bound: int) -> tuple[list[Item], list[Item]]:
     """(named, counted): beyond `name_bound` of one (kind, alertname) only counts are given."""
     seen: dict[tuple[bool, str], int] = {}
-    named, counted = [], []
+    named: list[Item] = []
+    counted: list[Item] = []
     for i in items:
-        key = (i.kind == "resolved", i.alertname)
+        key = (i.kind == K.RESOLVED, i.alertname)
         seen[key] = seen.get(key, 0) + 1
         (named if seen[key] <= name_bound else counted).append(i)
     return named, counted
@@ -135,14 +147,14 @@ def plan_slot(items: Sequence[Item], *, can_edit: bool, shares: Shares, name_bou
     resolve_edits: list[Item] = []
     edits: list[Item] = []
     firing_by_alert = {int(i.row["alert_id"]): i for i in items
-                       if i.kind == "firing" and i.row.get("alert_id") is not None}
+                       if i.kind == K.FIRING and i.row.get("alert_id") is not None}
 
     for i in items:
         k = i.kind
         aid = i.row.get("alert_id")
-        if k in ("deadman", "digest", "firing"):
+        if k in (K.DEADMAN, K.DIGEST, K.FIRING):
             new.append(i)
-        elif k == "resolved":
+        elif k == K.RESOLVED:
             pending_firing = firing_by_alert.get(int(aid)) if aid is not None else None
             if pending_firing is not None:
                 pending_firing.companions.append(i.row)  # one line tells the start and the end
@@ -150,9 +162,9 @@ def plan_slot(items: Sequence[Item], *, can_edit: bool, shares: Shares, name_bou
                 resolve_edits.append(i)
             else:
                 new.append(i)
-        elif k == "ack":
+        elif k == K.ACK:
             o = i.original
-            if o is not None and o.get("status") in ("pending", "sending"):
+            if o is not None and o.get("status") in (S.PENDING, S.SENDING):
                 settled.append(Settled([i.row], "shown in the first message, which had not gone out yet"))
             elif can_edit:
                 if i.original_ref() is None:
@@ -161,7 +173,7 @@ def plan_slot(items: Sequence[Item], *, can_edit: bool, shares: Shares, name_bou
                     edits.append(i)
             else:
                 new.append(i)  # a channel that cannot edit tells the acknowledgement as a note
-        elif k == "refresh":
+        elif k == K.REFRESH:
             if can_edit and (i.row.get("message_ref") or (i.row.get("payload") or {}).get("message_ref")):
                 edits.append(i)
             else:
@@ -178,94 +190,102 @@ def plan_slot(items: Sequence[Item], *, can_edit: bool, shares: Shares, name_bou
 
     # 1. the dead man's switch and the digest go alone
     for i in new:
-        if i.kind in ("deadman", "digest"):
-            return SlotPlan("single", [i], urgent=True), settled
+        if i.kind in (K.DEADMAN, K.DIGEST):
+            return SlotPlan(SINGLE, [i], urgent=True), settled
 
-    firing = [i for i in new if i.kind == "firing"]
-    replies = [i for i in new if i.kind == "reply"]
-    graphs = [i for i in new if i.kind == "graph"]
+    firing = [i for i in new if i.kind == K.FIRING]
+    replies = [i for i in new if i.kind == K.REPLY]
+    graphs = [i for i in new if i.kind == K.GRAPH]
     # resolves told anew, notes of acknowledgements
-    later = [i for i in new if i.kind not in ("firing", "reply", "graph")]
+    later = [i for i in new if i.kind not in (K.FIRING, K.REPLY, K.GRAPH)]
     lone = [i for i in firing if i.no_pack]
 
     # 2. firing P0 first
-    p0 = [i for i in firing if i.severity == "P0"]
+    p0 = [i for i in firing if i.severity == P0]
     if p0:
         p0_lone = [i for i in p0 if i.no_pack]
         if len(p0) == 1 or p0_lone or not allow_pack:
-            return SlotPlan("single", [(p0_lone or p0)[0]], urgent=True, lead="P0"), settled
-        rest = [i for i in firing if i.severity != "P0" and not i.no_pack]
-        ordered = _order(p0, "P0") + _order(rest, None) + _order(later + resolve_edits, None)
+            return SlotPlan(SINGLE, [(p0_lone or p0)[0]], urgent=True, lead=P0), settled
+        rest = [i for i in firing if i.severity != P0 and not i.no_pack]
+        ordered = _order(p0, P0) + _order(rest, None) + _order(later + resolve_edits, None)
         named, counted = _bound(ordered, name_bound)
-        return SlotPlan("packed", named, urgent=True, lead="P0", tail=counted,
+        return SlotPlan(PACKED, named, urgent=True, lead=P0, tail=counted,
                         refresh_refs=_refs(resolve_edits)), settled
 
     # a person waits for a command's answer
     if replies:
-        return SlotPlan("single", [min(replies, key=lambda i: i.id)], urgent=True, lead=None), settled
+        return SlotPlan(SINGLE, [min(replies, key=lambda i: i.id)], urgent=True, lead=None), settled
 
     # 3. other firing alerts
     if len(firing) == 1 or lone or (firing and not allow_pack):
-        pick = sorted(lone or firing, key=lambda i: (severity_rank(i.severity), i.id))[0]
-        return SlotPlan("single", [pick], lead=pick.severity), settled
+        pick = sorted(lone or firing, key=_rank)[0]
+        return SlotPlan(SINGLE, [pick], lead=pick.severity), settled
     if firing:
         lead = shares.pick(i.severity for i in firing)
         ordered = _order(firing, lead) + _order(later + resolve_edits, None)
         named, counted = _bound(ordered, name_bound)
-        return SlotPlan("packed", named, lead=lead, tail=counted, refresh_refs=_refs(resolve_edits)), settled
+        return SlotPlan(PACKED, named, lead=lead, tail=counted, refresh_refs=_refs(resolve_edits)), settled
 
     # graphs follow their pages once no page waits
     if graphs:
-        pick = min(graphs, key=lambda i: (severity_rank(i.severity), i.id))
-        return SlotPlan("single", [pick], lead=pick.severity), settled
+        pick = min(graphs, key=_rank)
+        return SlotPlan(SINGLE, [pick], lead=pick.severity), settled
 
     # 4. resolves (and notes of acknowledgements for channels that cannot edit)
     if resolve_edits and not later and len(resolve_edits) <= EDIT_AT_MOST:
-        i = min(resolve_edits, key=lambda e: (severity_rank(e.severity), e.id))
+        i = min(resolve_edits, key=_rank)
         ref = i.original_ref()
         same = [e for e in resolve_edits + edits if _edit_ref(e) == ref]
-        return SlotPlan("edit", same, message_ref=ref, urgent=i.severity == "P0"), settled
+        return SlotPlan(EDIT, same, message_ref=ref, urgent=i.severity == P0), settled
     pending = later + resolve_edits
     if len(pending) == 1:
-        return SlotPlan("single", pending, lead=pending[0].severity), settled
+        return SlotPlan(SINGLE, pending, lead=pending[0].severity), settled
     if pending:
         lone_later = [i for i in later if i.no_pack]
         if lone_later or not allow_pack:
-            pick = sorted(lone_later or later or resolve_edits, key=lambda i: (severity_rank(i.severity), i.id))[0]
+            pick = sorted(lone_later or later or resolve_edits, key=_rank)[0]
             if pick in resolve_edits:
-                return SlotPlan("edit", [pick], message_ref=pick.original_ref()), settled
-            return SlotPlan("single", [pick], lead=pick.severity), settled
+                return SlotPlan(EDIT, [pick], message_ref=pick.original_ref()), settled
+            return SlotPlan(SINGLE, [pick], lead=pick.severity), settled
         named, counted = _bound(_order(pending, None), name_bound)
-        return SlotPlan("packed", named, tail=counted, refresh_refs=_refs(resolve_edits)), settled
+        return SlotPlan(PACKED, named, tail=counted, refresh_refs=_refs(resolve_edits)), settled
 
     # 5. edits
     if edits:
-        first = min(edits, key=lambda e: (severity_rank(e.severity), e.id))
+        first = min(edits, key=_rank)
         ref = _edit_ref(first)
         same = [e for e in edits if _edit_ref(e) == ref]
-        return SlotPlan("edit", same, message_ref=ref), settled
+        return SlotPlan(EDIT, same, message_ref=ref), settled
     return None, settled
+
+
+def _rank(i: Item) -> tuple[int, int]:
+    """Most severe first, then oldest."""
+    return severity_rank(i.severity), i.id
 
 
 def _lead_thread(new: Sequence[Item], resolve_edits: Sequence[Item], edits: Sequence[Item],
                  shares: Shares) -> int | None:
     """The thread of the row the rules above would serve first."""
-    firing = [i for i in new if i.kind == "firing"]
-    oldest = lambda xs: min(xs, key=lambda i: i.id)  # noqa: E731
-    for group in ([i for i in new if i.kind in ("deadman", "digest")],
-                  [i for i in firing if i.severity == "P0"],
-                  [i for i in new if i.kind == "reply"]):
+    firing = [i for i in new if i.kind == K.FIRING]
+
+    def oldest(xs: Sequence[Item]) -> Item:
+        return min(xs, key=lambda i: i.id)
+
+    for group in ([i for i in new if i.kind in (K.DEADMAN, K.DIGEST)],
+                  [i for i in firing if i.severity == P0],
+                  [i for i in new if i.kind == K.REPLY]):
         if group:
             return oldest(group).thread
     if firing:
         lead = shares.pick(i.severity for i in firing)
         return oldest([i for i in firing if i.severity == lead]).thread
-    rest = [i for i in new if i.kind == "graph"] or [*new, *resolve_edits] or list(edits)
-    return min(rest, key=lambda i: (severity_rank(i.severity), i.id)).thread
+    rest = [i for i in new if i.kind == K.GRAPH] or [*new, *resolve_edits] or list(edits)
+    return min(rest, key=_rank).thread
 
 
 def _edit_ref(i: Item) -> int | None:
-    if i.kind == "refresh":
+    if i.kind == K.REFRESH:
         v = i.row.get("message_ref") or (i.row.get("payload") or {}).get("message_ref")
         return int(v) if v else None
     return i.original_ref()

@@ -1,68 +1,75 @@
-"""Wiring: builds the channels from the registry and settings, the outbox, planner, dispatcher,
-actions, Telegram updates and commands, the graph renderer, dead man's switch and digest scheduler
-for one receiver app."""
+"""Wiring: the notification service of one receiver. Builds the configured channels from the registry
+(giving the channel map to those that route by it), the planner (the ingest hook), the dispatcher,
+the actions, and what the channels' abilities ask for: the dead man's switch for the pager, the
+digest scheduler for the channel that takes the digest, the command intake of the channels that take
+commands, the graph renderer; starts and stops their threads. Nothing here names a channel."""
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 import yaml
+from prometheus_client import CollectorRegistry
 
 from ..alertmanager_api import AlertmanagerClient
+from ..background import Worker
 from ..store.base import AlertStore
 from .actions import ActionError, AlertActions
 from .channel_map import ChannelMap, load_channel_map
-from .channels import channel_classes
-from .deadman import DeadmanSwitch
+from .channels import Channel, Pager, TakesCommands, TakesDigest, UsesChannelMap, channel_classes
+from .deadman import DeadmanSwitch, watchdog_last_seen
+from .desk import CommandDesk, ReplyDesk
 from .digest import DigestScheduler, digest_builder
 from .dispatcher import Dispatcher
+from .graphs import GraphRenderer
 from .metrics import NotifyMetrics, OutboxDepthCollector
-from .outbox import Outbox
+from .outbox import Lane, Outbox
 from .planner import NotifyPlanner
-from .settings import NotifySettings, SettingsError, load_notify_settings
+from .settings import NotifySettings, SettingsError
 
-__all__ = ["NotifyService", "init_app", "build_channels", "ReplyDesk"]
+if TYPE_CHECKING:
+    from flask import Blueprint
+
+__all__ = ["NotifyService", "build_channels"]
 
 log = logging.getLogger("d76.notify")
 
 
-def build_channels(settings: NotifySettings, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Every registered channel that is configured (Telegram always: without a token it is the
+def build_channels(settings: NotifySettings, overrides: Mapping[str, Channel] | None = None) -> dict[str, Channel]:
+    """Every registered channel the settings configure (Telegram always: without a token it is the
     console dry run). `overrides` replaces channels by name (tests, embedding)."""
-    out: dict[str, Any] = {}
+    out: dict[str, Channel] = {}
     for name, cls in channel_classes().items():
-        ch = cls.from_settings(settings)
+        ch = cls.from_settings(settings.raw, settings)
         if ch is not None:
             out[name] = ch
     out.update(overrides or {})
     return out
 
 
-class ReplyDesk:
-    """Answers to commands go through the outbox, to the lane of the chat they came from (so they
-    are paced with everything else sent there), and are found again by the message they became."""
+def _pager(channels: Mapping[str, Channel]) -> Lane | None:
+    """The dead man's switch's lane: the home of the first pager (by name)."""
+    for name, ch in channels.items():
+        if isinstance(ch, Pager):
+            return Lane(name, ch.home())
+    return None
 
-    def __init__(self, outbox: Outbox, channel: str = "telegram", on_queued: Any = None) -> None:
-        self.outbox = outbox
-        self.channel = channel
-        self.on_queued = on_queued
 
-    def queue(self, chat_id: str, payload: dict, dedupe_key: str) -> None:
-        n = self.outbox.enqueue_now([{"channel": self.channel, "destination": str(chat_id), "kind": "reply",
-                                      "dedupe_key": dedupe_key[:500], "payload": payload}])
-        if n and self.on_queued is not None:
-            self.on_queued()
-
-    def query_of(self, chat_id: str, message_id: int) -> dict | None:
-        return self.outbox.reply_payload(str(chat_id), str(message_id))
+def _digest_lane(channels: Mapping[str, Channel]) -> Lane | None:
+    """Where the daily digest goes: the first channel (by name) that takes it."""
+    for name, ch in channels.items():
+        if isinstance(ch, TakesDigest):
+            return Lane(name, ch.digest_destination())
+    return None
 
 
 class NotifyService:
-    def __init__(self, store: AlertStore, settings: NotifySettings, channel_map: ChannelMap | None = None, *,
-                 channels: Mapping[str, Any] | None = None, registry: Any = None,
-                 worker_id: str | None = None) -> None:
+    def __init__(self, store: AlertStore, settings: NotifySettings, outbox: Outbox | None = None, *,
+                 channel_map: ChannelMap | None = None, channels: Mapping[str, Channel] | None = None,
+                 registry: CollectorRegistry | None = None, worker_id: str | None = None,
+                 alertmanager: AlertmanagerClient | None = None) -> None:
         self.store = store
         self.settings = settings
         try:
@@ -71,73 +78,62 @@ class NotifyService:
             raise SettingsError(f"channel map (CHANNEL_MAP_FILE): {exc}") from None
         self.channels = build_channels(settings, channels)
         for ch in self.channels.values():
-            if hasattr(ch, "use_channel_map"):
+            if isinstance(ch, UsesChannelMap):
                 ch.use_channel_map(self.channel_map)
         self.started_at = time.monotonic()
-        self.outbox = Outbox(store)
+        self.outbox = outbox or Outbox(store)
         self.metrics = NotifyMetrics(registry, channels=tuple(self.channels))
         if registry is not None:
             registry.register(OutboxDepthCollector(self.outbox, tuple(self.channels)))
+        digest_lane = _digest_lane(self.channels)
         self.dispatcher = Dispatcher(store, self.outbox, self.channels, settings, self.channel_map,
                                      metrics=self.metrics, worker_id=worker_id,
-                                     digest_builder=digest_builder(store) if "email" in self.channels else None)
+                                     digest_builder=digest_builder(store) if digest_lane else None)
         self.planner = NotifyPlanner(self.outbox, self.channels, self.channel_map)
-        self.alertmanager = AlertmanagerClient(settings.alertmanager_urls)
+        self.alertmanager = alertmanager or AlertmanagerClient(settings.alertmanager_urls)
         self.actions = AlertActions(store, self.outbox, self.channels, self.alertmanager,
                                     on_queued=self.dispatcher.wake)
-        telegram = self.channels.get("telegram")
-        self.telegram = telegram
-        self.callbacks = None
-        self.poller = None
-        self.bot_setup = None
-        deadman_lane = ("telegram", telegram.chat_id) if telegram is not None else ("telegram", "console")
-        self.deadman = DeadmanSwitch(store, self.outbox, deadman_lane, settings.deadman_timeout_seconds,
-                                     on_queued=self.dispatcher.wake)
-        from .operator import OperatorConsole
-
-        self.console = OperatorConsole(store, self.outbox, self.actions, self.alertmanager,
-                                       prometheus_url=settings.prometheus_url, last_watchdog=self.deadman.last_seen,
-                                       watchdog_timeout=settings.deadman_timeout_seconds, started_at=self.started_at)
-        self.replies = ReplyDesk(self.outbox, on_queued=self.dispatcher.wake)
-        if telegram is not None:
-            from .channels.telegram.updates import BotSetup, CallbackHandler, LongPoller
-
-            self.callbacks = CallbackHandler(self.actions, telegram.client, chat_id=telegram.chat_id,
-                                             allowed_user_ids=settings.telegram_allowed_user_ids,
-                                             action_errors=(ActionError,), chats=telegram.chats(),
-                                             console=self.console, replies=self.replies)
-            if not getattr(telegram, "dry_run", False):
-                self.bot_setup = BotSetup(telegram.client, self.callbacks, settings.telegram_set_commands)
-                if settings.telegram_polling:
-                    self.poller = LongPoller(telegram.client, self.callbacks,
-                                             poll_timeout=settings.telegram_poll_timeout)
-        self.graphs = None
+        pager = _pager(self.channels)
+        self.deadman = DeadmanSwitch(store, self.outbox, pager, settings.deadman_timeout_seconds,
+                                     on_queued=self.dispatcher.wake) if pager is not None else None
+        self.blueprints: list[Blueprint] = []
+        self._intake_workers: list[Worker] = []
+        self._take_commands()
+        self.graphs: GraphRenderer | None = None
         if settings.graphs_enabled and settings.prometheus_url:
-            from .graphs import GraphRenderer
-
             self.graphs = GraphRenderer(store, self.outbox, settings.prometheus_url, metrics=self.metrics,
                                         worker_id=self.dispatcher.worker_id,
                                         window_seconds=settings.graph_window_seconds,
                                         timeout=settings.graph_timeout_seconds, on_ready=self.dispatcher.wake)
             self.dispatcher.on_graph_queued = self.graphs.wake
-        self.digest = DigestScheduler(store, self.outbox, settings, on_queued=self.dispatcher.wake) \
-            if "email" in self.channels else None
+        self.digest = DigestScheduler(store, self.outbox, settings, lane=digest_lane,
+                                      on_queued=self.dispatcher.wake) if digest_lane else None
 
-    def plan(self, tx: Any, changes: list, payload: Any) -> None:
-        """The ingest hook handed to the store."""
-        self.planner(tx, changes, payload)
+    def _take_commands(self) -> None:
+        """Each channel that takes commands gets the actions, the operator console and a reply desk
+        of its own; its threads run with the service, its endpoints join the app."""
+        takers = {name: ch for name, ch in self.channels.items() if isinstance(ch, TakesCommands)}
+        if not takers:
+            return
+        from .operator import OperatorConsole
 
-    def blueprint(self) -> Any:
-        from .channels.telegram.updates import telegram_blueprint
+        store = self.store
+        console = OperatorConsole(store, self.outbox, self.actions, self.alertmanager,
+                                  prometheus_url=self.settings.prometheus_url,
+                                  last_watchdog=lambda: watchdog_last_seen(store),
+                                  watchdog_timeout=self.settings.deadman_timeout_seconds, started_at=self.started_at)
+        for name, ch in takers.items():
+            desk = CommandDesk(self.actions, console, ReplyDesk(self.outbox, name, on_queued=self.dispatcher.wake),
+                               action_errors=(ActionError,))
+            intake = ch.take_commands(desk)
+            self._intake_workers += intake.workers
+            if intake.blueprint is not None:
+                self.blueprints.append(intake.blueprint)
 
-        if self.callbacks is None:
-            return None
-        return telegram_blueprint(self.callbacks, self.settings.telegram_webhook_secret)
-
-    def _workers(self) -> list[Any]:
+    def _workers(self) -> list[Worker]:
         """The background threads besides the dispatcher, in the order they start."""
         deadman = self.deadman if self.settings.deadman_enabled else None
-        return [w for w in (self.graphs, self.bot_setup, self.poller, deadman, self.digest) if w is not None]
+        return [w for w in (self.graphs, *self._intake_workers, deadman, self.digest) if w is not None]
 
     def start(self) -> NotifyService:
         self.dispatcher.start()
@@ -145,13 +141,9 @@ class NotifyService:
             worker.start()
         log.info("notifications started", extra={"fields": {
             "channels": sorted(self.channels), "channel_map": self.channel_map.source,
-            "telegram": "dry-run" if getattr(self.telegram, "dry_run", True) else "bot",
-            "polling": self.poller is not None, "deadman_timeout_s": self.settings.deadman_timeout_seconds,
-            "telegram_chats": list(self.telegram.chats()) if self.telegram is not None else [],
-            "telegram_routes": len(self.channel_map.telegram_routes),
+            "deadman": str(self.deadman.lane) if self.deadman is not None else "off (no pager channel)",
+            "deadman_timeout_s": self.settings.deadman_timeout_seconds,
             "graphs": self.settings.prometheus_url if self.graphs is not None else "off (PROMETHEUS_URL unset)",
-            "commands_from": "TELEGRAM_ALLOWED_USER_IDS" if self.settings.telegram_allowed_user_ids
-            else "anyone in the configured chats (set TELEGRAM_ALLOWED_USER_IDS)",
             "external_url": self.settings.external_url or "unset (no history links)"}})
         return self
 
@@ -159,37 +151,3 @@ class NotifyService:
         for worker in reversed(self._workers()):
             worker.stop()
         self.dispatcher.stop()
-
-
-def init_app(app: Any, store: AlertStore, raw: Mapping[str, str] | None, *, start: bool = True,
-             **service_kwargs: Any) -> NotifyService | None:
-    """Wire notifications into a Flask app: the ingest hook, the acknowledge/silence actions, the
-    /telegram/webhook blueprint and the background threads. Returns None when disabled."""
-    from flask import request
-
-    settings = load_notify_settings(raw)
-    if not settings.notifications_enabled:
-        log.info("notifications disabled (NOTIFICATIONS_ENABLED=false)")
-        return None
-    state = app.extensions.get("d76_receiver")
-    registry = state.metrics.registry if state is not None else None
-    service = NotifyService(store, settings, registry=registry, **service_kwargs)
-    if state is not None:
-        state.ingest_hook = service.plan
-        state.actions = service.actions
-    bp = service.blueprint()
-    if bp is not None:
-        app.register_blueprint(bp)
-
-    @app.after_request
-    def _wake_dispatcher(response: Any) -> Any:
-        # the hook ran inside the ingest transaction; once the answer is built (after the commit)
-        # the dispatcher can see the new rows: look now rather than at the next poll
-        if response.status_code == 200 and request.path == "/webhook/alertmanager":
-            service.dispatcher.wake()
-        return response
-
-    app.extensions["d76_notifications"] = service
-    if start:
-        service.start()
-    return service

@@ -16,9 +16,11 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+from vocabulary import AlertStatus
+
 from ..errors import NotFoundError, QueryError
 from ..payload import ParsedAlert, WebhookPayload
-from .changes import AlertChange, IngestHook, no_hook
+from .changes import AlertChange, ChangeKind, IngestHook, no_hook
 from .migrations import MIGRATIONS, latest_version
 
 __all__ = [
@@ -80,9 +82,17 @@ def in_lists(values: Sequence[T], size: int = 500) -> Iterator[tuple[list[T], st
 
 
 class Dialect:
-    """Per-backend conversions. The base class is PostgreSQL (psycopg adapts natively)."""
+    """Per-backend conversions. The base class is PostgreSQL (psycopg adapts natively).
+
+    The SQL that differs between backends is a template per dialect (`{later}`, `{column}`, ...)."""
 
     name = "postgresql"
+    #: seconds from `earlier` to `later` (two SQL time expressions)
+    SECONDS_BETWEEN = "EXTRACT(EPOCH FROM ({later} - {earlier}))"
+    #: `column` (a JSON object) with `key` set to the text parameter `%s`
+    JSON_SET_TEXT = "{column} || jsonb_build_object('{key}', %s::text)"
+    #: `column` (a JSON object) without `key`
+    JSON_WITHOUT = "{column} - '{key}'"
 
     def sql(self, text: str) -> str:
         return text
@@ -91,7 +101,9 @@ class Dialect:
         return dt
 
     def time_out(self, v: Any) -> datetime | None:
-        return v
+        if v is None or isinstance(v, datetime):  # psycopg reads timestamptz as aware datetimes
+            return v
+        raise TypeError(f"not a time: {type(v).__name__}")
 
     def json_in(self, obj: Any) -> Any:
         return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
@@ -100,15 +112,13 @@ class Dialect:
         return json.loads(v) if isinstance(v, str) else v
 
     def seconds_between(self, later: str, earlier: str) -> str:
-        return f"EXTRACT(EPOCH FROM ({later} - {earlier}))"
+        return self.SECONDS_BETWEEN.format(later=later, earlier=earlier)
 
     def json_set_text(self, column: str, key: str) -> str:
-        """SQL for `column` (a JSON object) with `key` set to the text parameter `%s`."""
-        return f"{column} || jsonb_build_object('{key}', %s::text)"
+        return self.JSON_SET_TEXT.format(column=column, key=key)
 
     def json_without(self, column: str, key: str) -> str:
-        """SQL for `column` (a JSON object) without `key`."""
-        return f"{column} - '{key}'"
+        return self.JSON_WITHOUT.format(column=column, key=key)
 
 
 class Transaction:
@@ -169,7 +179,7 @@ def dedupe_alerts(alerts: Iterable[ParsedAlert]) -> list[ParsedAlert]:
     for a in alerts:
         key = (a.fingerprint, a.starts_at)
         prev = seen.get(key)
-        if prev is None or not (prev.status == "resolved" and a.status == "firing"):
+        if prev is None or not (prev.status == AlertStatus.RESOLVED and a.status == AlertStatus.FIRING):
             seen[key] = a
     return list(seen.values())
 
@@ -183,16 +193,17 @@ def alert_metadata(a: ParsedAlert, p: WebhookPayload) -> dict[str, Any]:
     }
 
 
-def classify(old_status: str | None, old_annotations: Any, a: ParsedAlert, old_receive_count: int | None = None) -> str:
+def classify(old_status: str | None, old_annotations: Any, a: ParsedAlert,
+             old_receive_count: int | None = None) -> ChangeKind:
     if old_status is None:
         return "new"
-    if old_receive_count == 0 and old_status == "firing":
+    if old_receive_count == 0 and old_status == AlertStatus.FIRING:
         # known until now only from Alertmanager's API (it was suppressed): its first webhook is
         # the first time it is told, so it is new to the notifications
         return "new"
-    if old_status == "firing" and a.status == "resolved":
+    if old_status == AlertStatus.FIRING and a.status == AlertStatus.RESOLVED:
         return "resolved"
-    if old_status == "firing" and old_annotations != a.annotations:
+    if old_status == AlertStatus.FIRING and old_annotations != a.annotations:
         return "updated"
     return "unchanged"
 
@@ -333,27 +344,18 @@ class AlertStore(ABC):
         d = self.dialect
         where: list[str] = []
         params: list[Any] = []
-        if q.since is not None:
-            where.append("starts_at >= %s")
-            params.append(d.time_in(q.since))
-        if q.until is not None:
-            where.append("starts_at < %s")
-            params.append(d.time_in(q.until))
+        # (condition, its parameter) of each filter given
+        given = [("starts_at >= %s", d.time_in(q.since) if q.since is not None else None),
+                 ("starts_at < %s", d.time_in(q.until) if q.until is not None else None),
+                 ("source = %s", q.source), ("status = %s", q.status), ("alertname = %s", q.alertname),
+                 ("acknowledged = %s", q.acknowledged)]
+        for condition, value in given:
+            if value is not None:
+                where.append(condition)
+                params.append(value)
         if q.severities:
             where.append("severity IN (" + ", ".join(["%s"] * len(q.severities)) + ")")
             params.extend(q.severities)
-        if q.source is not None:
-            where.append("source = %s")
-            params.append(q.source)
-        if q.status is not None:
-            where.append("status = %s")
-            params.append(q.status)
-        if q.alertname is not None:
-            where.append("alertname = %s")
-            params.append(q.alertname)
-        if q.acknowledged is not None:
-            where.append("acknowledged = %s")
-            params.append(q.acknowledged)
         if q.cursor is not None:
             where.append("(starts_at, id) < (%s, %s)")
             params.extend([d.time_in(q.cursor[0]), q.cursor[1]])

@@ -234,7 +234,7 @@ class PostgresStore(AlertStore):
             changes.append(
                 AlertChange(
                     alert_id=int(r["id"]),
-                    kind=classify(r["old_status"], r["old_annotations"], a, r["old_receive_count"]),  # type: ignore[arg-type]
+                    kind=classify(r["old_status"], r["old_annotations"], a, r["old_receive_count"]),
                     fingerprint=a.fingerprint,
                     starts_at=a.starts_at,
                     status=r["status"],

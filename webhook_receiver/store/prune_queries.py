@@ -142,6 +142,6 @@ def _count(cur: Any) -> int:
     return len(cur.fetchall())
 
 
-def _one(tx: Transaction, sql: str, params: tuple) -> int:
+def _one(tx: Transaction, sql: str, params: tuple[Any, ...]) -> int:
     row = tx.fetchone(sql, params)
     return int(row["n"]) if row else 0

@@ -18,11 +18,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from vocabulary import AlertStatus
+
 from ..errors import StorageUnavailable, UnstorableInput
 from ..payload import ParsedAlert, WebhookPayload
 from ..storable import clean_tree
 from .base import AlertStore, Dialect, Transaction, alert_metadata, classify, utcnow
-from .changes import AlertChange
+from .changes import AlertChange, ChangeKind
 
 __all__ = ["SQLiteStore", "SQLiteDialect"]
 
@@ -35,6 +37,9 @@ _REFUSED = (UnicodeEncodeError, OverflowError, sqlite3.DataError)
 
 class SQLiteDialect(Dialect):
     name = "sqlite"
+    SECONDS_BETWEEN = "((julianday({later}) - julianday({earlier})) * 86400.0)"
+    JSON_SET_TEXT = "json_set({column}, '$.{key}', %s)"
+    JSON_WITHOUT = "json_remove({column}, '$.{key}')"
 
     def sql(self, text: str) -> str:
         return text.replace("%s", "?")
@@ -56,15 +61,6 @@ class SQLiteDialect(Dialect):
             if not (sep and year.isdigit()):
                 raise
             return datetime.fromisoformat(f"{int(year):04d}-{rest}")
-
-    def json_set_text(self, column: str, key: str) -> str:
-        return f"json_set({column}, '$.{key}', %s)"
-
-    def json_without(self, column: str, key: str) -> str:
-        return f"json_remove({column}, '$.{key}')"
-
-    def seconds_between(self, later: str, earlier: str) -> str:
-        return f"((julianday({later}) - julianday({earlier})) * 86400.0)"
 
     def json_in(self, obj: Any) -> Any:
         text = super().json_in(obj)
@@ -233,7 +229,7 @@ class SQLiteStore(AlertStore):
             )
             meta = d.json_in(alert_metadata(a, payload))
             if old is None:
-                ends = d.time_in(a.ends_at or tx.now) if a.status == "resolved" else None
+                ends = d.time_in(a.ends_at or tx.now) if a.status == AlertStatus.RESOLVED else None
                 row = tx.fetchone(
                     "INSERT INTO alerts (fingerprint, starts_at, alertname, status, severity, source, title, "
                     'message, labels, annotations, metadata, "timestamp", last_received_at, ends_at, '
@@ -261,27 +257,27 @@ class SQLiteStore(AlertStore):
                 alert_id, status, ends_dt = (
                     int(row["id"]),
                     a.status,
-                    (a.ends_at or tx.now) if a.status == "resolved" else None,
+                    (a.ends_at or tx.now) if a.status == AlertStatus.RESOLVED else None,
                 )
-                kind = "new"
+                kind: ChangeKind = "new"
             else:
                 alert_id = int(old["id"])
                 old_ann = json.loads(old["annotations"])
                 kind = classify(old["status"], old_ann, a, old["receive_count"])
-                if old["status"] == "resolved":
+                if old["status"] == AlertStatus.RESOLVED:
                     # never reopened; a late firing repeat only counts as received
                     tx.execute(
                         "UPDATE alerts SET receive_count = receive_count + 1, last_received_at = %s WHERE id = %s",
                         (now, alert_id),
                     )
-                    status, ends_dt = "resolved", d.time_out(old["ends_at"])
-                    if a.status == "resolved":
+                    status, ends_dt = AlertStatus.RESOLVED, d.time_out(old["ends_at"])
+                    if a.status == AlertStatus.RESOLVED:
                         tx.execute(
                             "UPDATE alerts SET annotations = %s, title = %s, message = %s, metadata = %s WHERE id = %s",
                             (d.json_in(a.annotations), a.title, a.message, meta, alert_id),
                         )
                 else:
-                    ends_dt = (a.ends_at or tx.now) if a.status == "resolved" else None
+                    ends_dt = (a.ends_at or tx.now) if a.status == AlertStatus.RESOLVED else None
                     status = a.status
                     tx.execute(
                         "UPDATE alerts SET receive_count = receive_count + 1, last_received_at = %s, status = %s, "

@@ -60,6 +60,14 @@ def statuses(store) -> Counter:
     return Counter(r["status"] for r in rows(store))
 
 
+def wait_sent(store, n: int, timeout: float) -> None:
+    """Until `n` rows are sent (the dispatchers run in their threads)."""
+    deadline = time.monotonic() + timeout
+    while statuses(store)["sent"] < n:
+        assert time.monotonic() < deadline, f"{statuses(store)} after {timeout} s, not {n} sent"
+        time.sleep(0.05)
+
+
 def deliveries(store, alert_id: int) -> list[dict[str, Any]]:
     return Outbox(store).deliveries(alert_id)
 
@@ -214,10 +222,7 @@ def test_restart_with_full_outbox_delivers_everything_once(store, tg) -> None:
     assert statuses(store)["pending"] == 29
     second = make_dispatcher(store, s, worker_id="second").start()
     try:
-        deadline = time.monotonic() + 20
-        while statuses(store)["sent"] < 30:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        wait_sent(store, 30, timeout=20)
     finally:
         second.stop()
     named = naming_counts(tg, r"\bex\d\d\b")
@@ -235,10 +240,7 @@ def test_two_dispatchers_share_one_lane_and_telegram_limits_hold(store, tg) -> N
         for i in range(40):  # webhooks arriving over ~4 s at both
             ingest(store, s, am_alert("RouteSpread", "P2", labels={"route": f"r{i:02d}"}))
             time.sleep(0.1)
-        deadline = time.monotonic() + 30
-        while statuses(store)["sent"] < 40:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        wait_sent(store, 40, timeout=30)
     finally:
         a.stop()
         b.stop()

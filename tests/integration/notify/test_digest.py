@@ -13,7 +13,7 @@ from tests.support.fakes.payloads import am_alert, am_payload
 from webhook_receiver.notify.channel_map import DEFAULT_CHANNEL_MAP
 from webhook_receiver.notify.digest import DigestScheduler, digest_builder, next_run
 from webhook_receiver.notify.dispatcher import Dispatcher
-from webhook_receiver.notify.outbox import Outbox
+from webhook_receiver.notify.outbox import Lane, Outbox
 from webhook_receiver.notify.planner import NotifyPlanner
 from webhook_receiver.notify.service import build_channels
 from webhook_receiver.notify.settings import load_notify_settings
@@ -51,7 +51,7 @@ def test_scheduled_digest_goes_out_once_through_the_outbox(pg_url) -> None:
             # P3 queues nothing per alert (digest only); the P2 gets its Telegram row
             outbox = Outbox(store)
             assert [(r["severity"], r["channel"]) for r in outbox.list()] == [("P2", "telegram")]
-            sched = DigestScheduler(store, outbox, settings)
+            sched = DigestScheduler(store, outbox, settings, lane=Lane("email", "default"))
             at = datetime.now(UTC)
             assert sched.queue(at) is True
             assert sched.queue(at) is False  # once per day, across processes

@@ -1,12 +1,11 @@
 """Notification metrics on the receiver's /metrics: deliveries, permanent failures, outbox depth."""
 from __future__ import annotations
 
-import time
-
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.fakes import FakeTelegram
 from tests.support.fakes.payloads import am_alert, am_payload
+from tests.support.waiting import until as _wait
 from webhook_receiver.app import create_app
 from webhook_receiver.settings import load_settings
 
@@ -15,13 +14,6 @@ def _samples(client) -> dict[tuple[str, tuple], float]:
     text = client.get("/metrics").get_data(as_text=True)
     return {(s.name, tuple(sorted(s.labels.items()))): s.value
             for fam in text_string_to_metric_families(text) for s in fam.samples}
-
-
-def _wait(pred, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while not pred():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
 
 
 def test_sent_failed_and_outbox_depth(tmp_path):
@@ -48,4 +40,4 @@ def test_sent_failed_and_outbox_depth(tmp_path):
             m = _samples(c)
             assert m[sent_key] == 1 and m[depth_key] == 0
         finally:
-            app.extensions["d76_receiver"].store.close()
+            app.extensions["d76_receiver"].close()

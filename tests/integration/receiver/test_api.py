@@ -29,7 +29,7 @@ def app(database_url: str) -> Iterator[Flask]:
                                     # this suite is about the store and API; notifications have their own
                                     "NOTIFICATIONS_ENABLED": "false"}))
     yield app
-    app.extensions["d76_receiver"].store.close()
+    app.extensions["d76_receiver"].close()
 
 
 @pytest.fixture

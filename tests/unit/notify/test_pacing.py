@@ -2,6 +2,8 @@
 severity shares, and the channel map that carries the shares."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from webhook_receiver.notify.channel_map import load_channel_map, parse_channel_map
@@ -40,7 +42,7 @@ def test_one_a_second_and_twenty_a_minute_per_chat() -> None:
 
 def test_p0_takes_the_next_free_slot_and_the_reserve_is_kept_for_it() -> None:
     clock = Clock()
-    pacer = LanePacer(TELEGRAM, p0_reserve=3, clock=clock)
+    pacer = LanePacer(replace(TELEGRAM, p0_reserve_per_minute=3), clock=clock)
     send_all(pacer, clock, 17, urgent=False)  # a storm of P1/P2 uses 17 of 20
     clock.t += 1.0
     assert pacer.next_slot(urgent=False) > clock.t + 40  # lower severities wait for the window

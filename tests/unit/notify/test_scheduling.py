@@ -3,6 +3,7 @@ resolves and acknowledgements, the naming bound; and a simulated storm under Tel
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 from webhook_receiver.notify.channels.base import ChannelLimits
 from webhook_receiver.notify.channels.telegram.format import render_packed
@@ -111,7 +112,7 @@ def _simulate(arrivals: list[tuple[float, Item]], limits: ChannelLimits, reserve
     Returns when each alert was named and when each message went out."""
     t = [0.0]
     clock = lambda: t[0]  # noqa: E731
-    pacer = LanePacer(limits, p0_reserve=reserve, clock=clock)
+    pacer = LanePacer(replace(limits, p0_reserve_per_minute=reserve), clock=clock)
     shares = Shares(SHARES, clock=clock)
     arrivals = sorted(arrivals, key=lambda a: a[0])
     waiting: list[Item] = []

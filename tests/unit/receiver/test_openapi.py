@@ -29,4 +29,4 @@ def test_every_route_is_described_and_every_description_is_a_route(tmp_path) -> 
                 assert any(code.startswith("2") for code in op["responses"]), path
                 assert not any(code.startswith("5") and code != "503" for code in op["responses"]), path
     finally:
-        app.extensions["d76_receiver"].store.close()
+        app.extensions["d76_receiver"].close()

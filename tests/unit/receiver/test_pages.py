@@ -53,7 +53,7 @@ def client(tmp_path):
     r = c.post("/webhook/alertmanager", data=json.dumps(body), headers=auth, content_type="application/json")
     assert r.status_code == 200, r.text
     yield c
-    app.extensions["d76_receiver"].store.close()
+    app.extensions["d76_receiver"].close()
 
 
 def test_without_the_token_a_phone_gets_the_sign_in_form_then_a_cookie(client):
@@ -94,7 +94,7 @@ def test_secure_cookie_behind_an_https_external_url(tmp_path):
         r = app.test_client().post("/alerts/1", data={"token": TOKEN})
         assert "Secure" in r.headers["Set-Cookie"]
     finally:
-        app.extensions["d76_receiver"].store.close()
+        app.extensions["d76_receiver"].close()
 
 
 def test_one_alert_page_shows_labels_annotations_state_escaped(client):
@@ -149,4 +149,4 @@ def test_without_a_receiver_token_the_pages_are_open_like_the_api(tmp_path):
         c = app.test_client()
         assert c.get("/alerts").status_code == 200 and c.get("/alerts/1").status_code == 404
     finally:
-        app.extensions["d76_receiver"].store.close()
+        app.extensions["d76_receiver"].close()

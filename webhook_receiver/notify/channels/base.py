@@ -1,23 +1,52 @@
-"""The one interface every notification channel implements, and the types it trades in.
+"""The one interface every notification channel implements, the types it trades in, and the small
+abilities a channel may add.
 
 A channel turns alert notices into messages for one kind of destination (a Telegram chat, a Slack
-incoming webhook, ...) and sends them. It knows its own format and its service's limits; it knows
-nothing of the outbox, pacing or the store: the dispatcher decides *when* and *what* (one alert, or
-several packed into one message) and the channel decides *how*.
+incoming webhook, ...) and sends them. It knows its own format, its service's limits and its own
+settings; it knows nothing of the outbox, pacing or the store: the dispatcher decides *when* and
+*what* (one alert, or several packed into one message) and the channel decides *how*.
 
-To add a channel: write one module in `webhook_receiver.notify.channels` with a class implementing
-`Channel` and decorate it with `@register`. Settings, the planner, the dispatcher and the catalog's
-channel map all read the registry.
+`Channel` is what every channel is. An ability is a protocol of its own, checked with `isinstance`
+where it is used, so the core never asks a channel's name:
+
+    UsesChannelMap   routes by the channel map (Telegram: chats, forum topics, quiet severities)
+    SendsPhotos      sends a PNG as a reply to a message (the graph that follows a page)
+    RendersReplies   renders the answer to an operator's command (kind `reply`)
+    TakesCommands    takes operators' commands and button presses (long polling, a webhook)
+    Pager            the channel the operator carries: the dead man's switch pages its home
+                     destination, and a configured channel the channel map never names follows
+                     its severities
+    TakesDigest      sends the daily digest
+
+To add a channel: write one module with a class implementing `Channel` and decorate it with
+`@register` (`webhook_receiver.notify.channels`), inside this package or installed elsewhere and
+named in the entry-point group `d76.channels`. Settings, the planner, the dispatcher and the
+catalog's channel map all read the registry.
 """
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+
+from vocabulary import NotificationKind
 
 from ..model import Notice
 
-__all__ = ["Channel", "ChannelLimits", "DeliveryError", "Destination", "Part", "TailCount"]
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+    from ..channel_map import ChannelMap
+    from ..desk import CommandDesk, CommandIntake
+    from ..settings import NotifySettings
+
+    #: a channel's settings class: a frozen dataclass declared with `setting_parsers.setting`
+    SettingsClass = type[DataclassInstance]
+else:
+    SettingsClass = type
+
+__all__ = ["Channel", "ChannelLimits", "DeliveryError", "Destination", "Part", "TailCount", "UsesChannelMap",
+           "SendsPhotos", "RendersReplies", "TakesCommands", "Pager", "TakesDigest", "SettingsClass"]
 
 
 class DeliveryError(Exception):
@@ -53,13 +82,16 @@ class ChannelLimits:
 
     min_interval: seconds between two calls to one destination (Telegram: ~1 message a second per
     chat); per_minute: calls to one destination in any 60 s (Telegram groups: 20);
-    global_per_second: calls across all destinations (Telegram: ~30 a second per bot; 0 = none).
+    global_per_second: calls across all destinations (Telegram: ~30 a second per bot; 0 = none);
+    p0_reserve_per_minute: of a destination's calls in a minute, how many are kept for P0 (so a P0
+    arriving in a storm still finds a slot; 0 = none).
     """
 
     min_interval: float = 1.0
     per_minute: int = 20
     global_per_second: float = 0.0
     max_chars: int = 4096
+    p0_reserve_per_minute: int = 0
 
 
 @dataclass(frozen=True)
@@ -75,11 +107,15 @@ class Destination:
 
 @dataclass(frozen=True)
 class Part:
-    """One message as the channel will send it: its text plus channel-specific extras
-    (Telegram: `reply_markup`, `message_thread_id`; Slack: blocks)."""
+    """One message as the channel will send it: its text, the forum topic it goes to and whether it is
+    sent without a sound (both set by the dispatcher from the rows it carries; a channel without
+    topics or quiet messages ignores them), plus channel-specific extras (Telegram: `reply_markup`;
+    Slack, Discord: the JSON `payload`)."""
 
     text: str
     extras: Mapping[str, Any] = field(default_factory=dict)
+    thread_id: int | None = None
+    quiet: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,7 +124,7 @@ class TailCount:
 
     severity: str
     alertname: str
-    kind: str  # firing | resolved
+    kind: NotificationKind  # firing | resolved
     count: int
     first_names: tuple[str, ...] = ()
 
@@ -98,6 +134,9 @@ class Channel(Protocol):
     """What the dispatcher needs from a channel. Implementations are registered with `@register`."""
 
     name: ClassVar[str]
+    #: the channel's settings: a frozen dataclass whose fields are declared with
+    #: `webhook_receiver.setting_parsers.setting` (variable, default, meaning, reader)
+    settings: ClassVar[SettingsClass]
     #: setting names (environment) whose presence means "the operator configured this channel";
     #: any of them set turns notifications on by default
     settings_keys: ClassVar[tuple[str, ...]]
@@ -106,6 +145,13 @@ class Channel(Protocol):
     #: whether sent messages can be edited later (ack, resolve)
     can_edit: ClassVar[bool]
     limits: ChannelLimits
+
+    @classmethod
+    def from_settings(cls, raw: Mapping[str, str], notify: NotifySettings) -> Channel | None:
+        """The channel as the raw settings (environment and config file) configure it, or None when
+        they do not; `notify` carries the core settings (the receiver's external URL, ...). Reads
+        its own settings from `raw` (`load(cls.settings, raw)`); a bad value raises `SettingsError`
+        naming the variable."""
 
     def destinations(self, severity: str, labels: Mapping[str, str]) -> list[Destination]:
         """Where a notice of this severity and these labels goes (chats, webhook keys, with their
@@ -133,3 +179,44 @@ class Channel(Protocol):
 
     def edit(self, destination: str, remote_id: str, part: Part) -> None:
         """Replace the text (and extras) of a sent message."""
+
+
+# abilities ---------------------------------------------------------------------------------------------
+@runtime_checkable
+class UsesChannelMap(Protocol):
+    def use_channel_map(self, channel_map: ChannelMap) -> None:
+        """Route by the channel map (given once, before the first `destinations`)."""
+
+
+@runtime_checkable
+class SendsPhotos(Protocol):
+    def send_photo(self, destination: str, png: bytes, caption: str, *, reply_to: str | None = None,
+                   thread_id: int | None = None, quiet: bool = True) -> str | None:
+        """A PNG with a caption, as a reply to `reply_to` (the page); returns its message id."""
+
+
+@runtime_checkable
+class RendersReplies(Protocol):
+    def render_reply(self, payload: Mapping[str, Any]) -> Part:
+        """The answer to a command (a `reply` row's payload: `text`, ...) as one message."""
+
+
+@runtime_checkable
+class TakesCommands(Protocol):
+    def take_commands(self, desk: CommandDesk) -> CommandIntake:
+        """Start taking operators' commands and button presses: what runs them (`desk`: the
+        actions, the operator console, a reply desk bound to this channel's lanes) in, the threads
+        and HTTP endpoints that receive them out."""
+
+
+@runtime_checkable
+class Pager(Protocol):
+    def home(self) -> str:
+        """The channel's own destination (Telegram: TELEGRAM_CHAT_ID): the dead man's switch pages
+        it, and rows queued before lanes existed go there."""
+
+
+@runtime_checkable
+class TakesDigest(Protocol):
+    def digest_destination(self) -> str:
+        """Where the daily digest goes."""

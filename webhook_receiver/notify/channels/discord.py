@@ -4,26 +4,32 @@ label value like "@everyone" never pings anyone."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from vocabulary import NotificationKind, Severity
+
+from ...setting_parsers import integer, load, number, setting, url
 from ..model import AlertView, Notice
 from ..settings import NotifySettings
 from . import register
-from .base import ChannelLimits, Destination, Part, TailCount
-from .http_webhook import WebhookPoster
+from .base import ChannelLimits, Destination, Part, SettingsClass, TailCount
+from .http_webhook import WebhookPoster, single_part
 from .packing import fit_count, group_notices, line_parts, severity_counts
 
-__all__ = ["DiscordChannel", "discord_payload"]
+__all__ = ["DiscordChannel", "DiscordSettings", "discord_payload"]
 
-_SEV_COLOR = {"P0": 0xD32F2F, "P1": 0xF57C00, "P2": 0xFBC02D, "P3": 0x1976D2}
+_SEV_COLOR: dict[str, int] = {Severity.P0: 0xD32F2F, Severity.P1: 0xF57C00, Severity.P2: 0xFBC02D,
+                              Severity.P3: 0x1976D2}
+K = NotificationKind
 DESCRIPTION_CHARS = 4096
 EMBED_TOTAL_CHARS = 6000
-_NO_MENTIONS = {"parse": []}
+_NO_MENTIONS: dict[str, list[str]] = {"parse": []}
 
 
-def discord_payload(alert: AlertView, kind: str = "firing") -> dict[str, Any]:
-    resolved = kind == "resolved" or alert.resolved
-    if kind == "ack" and alert.acknowledged_by:
+def discord_payload(alert: AlertView, kind: NotificationKind = K.FIRING) -> dict[str, Any]:
+    resolved = kind == K.RESOLVED or alert.resolved
+    if kind == K.ACK and alert.acknowledged_by:
         title = f"👤 {alert.acknowledged_by} acknowledged [{alert.severity}] {alert.title}"
     else:
         title = ("✅ RESOLVED " if resolved else "") + f"[{alert.severity}] {alert.title}"
@@ -55,18 +61,18 @@ def _line(n: Notice) -> str:
 
 def packed_payload(notices: Sequence[Notice], tail: Sequence[TailCount] = ()) -> dict[str, Any]:
     counts = severity_counts(notices)
-    firing = sum(c for _, c in counts) + sum(t.count for t in tail if t.kind != "resolved")
+    firing = sum(c for _, c in counts) + sum(t.count for t in tail if t.kind != K.RESOLVED)
     title = (f"{firing} alerts firing (" + " · ".join(f"{s} {c}" for s, c in counts) + ")") if firing else "✅ Resolved"
     lines: list[str] = []
     for members in group_notices(notices):
         first = members[0]
         name = first.alert.alertname if first.alert else ""
         lines.append(
-            f"**{'✅ Resolved ' if first.kind == 'resolved' else ''}[{first.severity}] {name}** ×{len(members)}"
+            f"**{'✅ Resolved ' if first.kind == K.RESOLVED else ''}[{first.severity}] {name}** ×{len(members)}"
         )
         lines.extend(_line(n) for n in members)
     for t in tail:
-        lines.append(f"*… +{t.count} {'resolved' if t.kind == 'resolved' else 'more'} {t.alertname} [{t.severity}]: "
+        lines.append(f"*… +{t.count} {'resolved' if t.kind == K.RESOLVED else 'more'} {t.alertname} [{t.severity}]: "
                      f"see /alerts {t.alertname}*")
     color = _SEV_COLOR.get(counts[0][0], 0x757575) if counts else 0x388E3C
     return {"embeds": [{"title": title[:256], "description": "\n".join(lines), "color": color}],
@@ -78,9 +84,19 @@ def _fits(payload: dict[str, Any]) -> bool:
     return len(e["description"]) <= DESCRIPTION_CHARS and len(e["description"]) + len(e["title"]) <= EMBED_TOTAL_CHARS
 
 
+@dataclass(frozen=True)
+class DiscordSettings:
+    webhook_url: str | None = setting("DISCORD_WEBHOOK_URL", None, "a Discord webhook for the severities the "
+                                      "channel map routes to Discord", url, secret=True)
+    min_interval: float = setting("DISCORD_MIN_INTERVAL_SECONDS", 0.5, "seconds between two messages",
+                                  number(0.0, 60.0))
+    per_minute: int = setting("DISCORD_PER_MINUTE", 30, "messages in a minute", integer(1, 10_000))
+
+
 @register
 class DiscordChannel:
     name: ClassVar[str] = "discord"
+    settings: ClassVar[SettingsClass] = DiscordSettings
     settings_keys: ClassVar[tuple[str, ...]] = ("DISCORD_WEBHOOK_URL",)
     per_alert: ClassVar[bool] = True
     can_edit: ClassVar[bool] = False
@@ -93,20 +109,18 @@ class DiscordChannel:
         return "DiscordChannel(url=***)"
 
     @classmethod
-    def from_settings(cls, settings: NotifySettings) -> DiscordChannel | None:
-        if not settings.discord_webhook_url:
+    def from_settings(cls, raw: Mapping[str, str], notify: NotifySettings) -> DiscordChannel | None:
+        s = load(DiscordSettings, raw)
+        if not s.webhook_url:
             return None
-        return cls(settings.discord_webhook_url, ChannelLimits(
-            min_interval=settings.discord_min_interval, per_minute=settings.discord_per_minute,
-            max_chars=DESCRIPTION_CHARS))
+        return cls(s.webhook_url, ChannelLimits(min_interval=s.min_interval, per_minute=s.per_minute,
+                                                max_chars=DESCRIPTION_CHARS))
 
     def destinations(self, severity: str, labels: Mapping[str, str]) -> list[Destination]:
         return [Destination("default")]
 
     def render_single(self, notice: Notice, destination: str) -> list[Part]:
-        if notice.alert is None:
-            raise ValueError(f"discord: a {notice.kind!r} notice needs an alert")
-        return [Part(notice.alert.title, {"payload": discord_payload(notice.alert, notice.kind)})]
+        return single_part(self.name, notice, discord_payload)
 
     def render_packed(self, notices: Sequence[Notice], destination: str, *, tail: Sequence[TailCount] = (),
                       fit: bool = True, message_ref: int | None = None) -> tuple[Part, int]:

@@ -18,14 +18,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import Any, ClassVar
+from typing import ClassVar
 
+from vocabulary import AlertStatus, NotificationKind
+
+from ...setting_parsers import flag, integer, items, load, setting, text
 from ..model import AlertView, Notice, format_duration
 from ..settings import NotifySettings
 from . import register
-from .base import ChannelLimits, DeliveryError, Destination, Part, TailCount
+from .base import ChannelLimits, DeliveryError, Destination, Part, SettingsClass, TailCount
 
-__all__ = ["DigestContent", "SeverityLine", "EmailChannel", "build_digest", "render_digest_email", "SMTPSender"]
+__all__ = ["DigestContent", "SeverityLine", "EmailChannel", "EmailSettings", "build_digest", "render_digest_email",
+           "SMTPSender", "DIGEST_DESTINATION"]
+
+DIGEST_DESTINATION = "default"  # the one lane of the email channel
 
 
 @dataclass(frozen=True)
@@ -54,11 +60,11 @@ class DigestContent:
 
     @property
     def open(self) -> list[AlertView]:
-        return [a for a in self.alerts if a.status != "resolved"]
+        return [a for a in self.alerts if a.status != AlertStatus.RESOLVED]
 
     @property
     def resolved(self) -> list[AlertView]:
-        return [a for a in self.alerts if a.status == "resolved"]
+        return [a for a in self.alerts if a.status == AlertStatus.RESOLVED]
 
     def top_alertnames(self, n: int = 10) -> list[tuple[str, int]]:
         return Counter(a.alertname for a in self.alerts).most_common(n)
@@ -193,7 +199,9 @@ class SMTPSender:
                                 status=exc.smtp_code) from None
         except smtplib.SMTPResponseException as exc:
             code = exc.smtp_code
-            raise DeliveryError(f"smtp: {code} {exc.smtp_error.decode(errors='replace')[:200]}",
+            said = exc.smtp_error
+            reply = said.decode(errors="replace") if isinstance(said, bytes) else str(said)
+            raise DeliveryError(f"smtp: {code} {reply[:200]}",
                                 permanent=500 <= code < 600, status=code) from None
         except ssl.SSLError as exc:
             raise DeliveryError(f"smtp: TLS failed ({exc.reason or type(exc).__name__})", permanent=True) from None
@@ -204,12 +212,31 @@ class SMTPSender:
         return str(msg["Message-ID"])
 
 
+@dataclass(frozen=True)
+class EmailSettings:
+    smtp_host: str | None = setting("SMTP_HOST", None, "the SMTP server the daily digest is sent through", text)
+    smtp_port: int = setting("SMTP_PORT", 25, "its port", integer(1, 65535))
+    smtp_user: str | None = setting("SMTP_USER", None, "login (with SMTP_PASSWORD); unset: no login", text)
+    smtp_password: str | None = setting("SMTP_PASSWORD", None, "the SMTP login's password", text, secret=True)
+    smtp_starttls: bool = setting("SMTP_STARTTLS", False, "STARTTLS before the login (certificate and host name "
+                                  "verified)", flag)
+    smtp_ca_file: str | None = setting("SMTP_CA_FILE", None, "CA bundle for STARTTLS instead of the system's",
+                                       text)
+    mail_from: str | None = setting("ALERT_EMAIL_FROM", None, "the digest's From", text)
+    mail_to: tuple[str, ...] = setting("ALERT_EMAIL_TO", (), "its recipients, comma separated", items)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.smtp_host and self.mail_from and self.mail_to)
+
+
 @register
 class EmailChannel:
     """The daily digest by email. Not per alert: the digest scheduler queues one `digest` row a day
     and `webhook_receiver.notify.digest` builds its content."""
 
     name: ClassVar[str] = "email"
+    settings: ClassVar[SettingsClass] = EmailSettings
     settings_keys: ClassVar[tuple[str, ...]] = ("SMTP_HOST",)
     per_alert: ClassVar[bool] = False
     can_edit: ClassVar[bool] = False
@@ -221,20 +248,23 @@ class EmailChannel:
         self.limits = ChannelLimits(min_interval=0.0, per_minute=60, max_chars=10_000_000)
 
     @classmethod
-    def from_settings(cls, settings: NotifySettings) -> EmailChannel | None:
-        if not settings.email_enabled:
+    def from_settings(cls, raw: Mapping[str, str], notify: NotifySettings) -> EmailChannel | None:
+        s = load(EmailSettings, raw)
+        if not s.enabled:
             return None
-        sender = SMTPSender(settings.smtp_host or "", settings.smtp_port, user=settings.smtp_user,
-                            password=settings.smtp_password, starttls=settings.smtp_starttls,
-                            ca_file=settings.smtp_ca_file)
-        return cls(sender, settings.alert_email_from or "", settings.alert_email_to)
+        sender = SMTPSender(s.smtp_host or "", s.smtp_port, user=s.smtp_user, password=s.smtp_password,
+                            starttls=s.smtp_starttls, ca_file=s.smtp_ca_file)
+        return cls(sender, s.mail_from or "", s.mail_to)
 
     def destinations(self, severity: str, labels: Mapping[str, str]) -> list[Destination]:
         return []  # nothing per alert
 
+    def digest_destination(self) -> str:
+        return DIGEST_DESTINATION
+
     def render_single(self, notice: Notice, destination: str) -> list[Part]:
         content = notice.payload.get("content")
-        if notice.kind != "digest" or not isinstance(content, DigestContent):
+        if notice.kind != NotificationKind.DIGEST or not isinstance(content, DigestContent):
             raise DeliveryError(f"email: cannot send a {notice.kind!r} notice", permanent=True)
         msg = render_digest_email(content, sender=self.mail_from, recipients=self.mail_to)
         return [Part(str(msg["Subject"]), {"email": msg})]
@@ -244,7 +274,9 @@ class EmailChannel:
         return self.render_single(notices[0], destination)[0], 1
 
     def send(self, destination: str, part: Part, *, reply_to: str | None = None) -> str | None:
-        msg: Any = part.extras["email"]
+        msg = part.extras["email"]
+        if not isinstance(msg, EmailMessage):
+            raise DeliveryError("email: the part carries no message", permanent=True)
         return self.sender.send(msg)
 
     def edit(self, destination: str, remote_id: str, part: Part) -> None:

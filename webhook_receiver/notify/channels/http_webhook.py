@@ -6,13 +6,25 @@ retryable; other 4xx are permanent (bad payload, webhook deleted).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import requests
 
-from .base import DeliveryError
+from vocabulary import NotificationKind
 
-__all__ = ["WebhookPoster"]
+from ..model import AlertView, Notice
+from .base import DeliveryError, Part
+
+__all__ = ["WebhookPoster", "single_part"]
+
+
+def single_part(service: str, notice: Notice,
+                payload: Callable[[AlertView, NotificationKind], dict[str, Any]]) -> list[Part]:
+    """One alert as one webhook message: its JSON body (`payload`) travels in the part's extras."""
+    if notice.alert is None:
+        raise ValueError(f"{service}: a {notice.kind!r} notice needs an alert")
+    return [Part(notice.alert.title, {"payload": payload(notice.alert, notice.kind)})]
 
 
 def _seconds(value: Any, default: float) -> float:

@@ -11,6 +11,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+from vocabulary import NotificationKind
+
 from ..model import Notice, severity_rank
 
 __all__ = ["group_notices", "fit_count", "severity_counts", "LineParts", "line_parts"]
@@ -19,12 +21,12 @@ T = TypeVar("T")
 
 
 def _key(n: Notice) -> tuple[bool, int, str]:
-    return (n.kind == "resolved", severity_rank(n.severity), n.alert.alertname if n.alert else "")
+    return (n.kind == NotificationKind.RESOLVED, severity_rank(n.severity), n.alert.alertname if n.alert else "")
 
 
 def group_notices(notices: Sequence[Notice]) -> list[list[Notice]]:
     """Groups in display order; members keep their relative order."""
-    groups: dict[tuple, list[Notice]] = {}
+    groups: dict[tuple[bool, int, str], list[Notice]] = {}
     for n in sorted(notices, key=_key):
         groups.setdefault(_key(n), []).append(n)
     return list(groups.values())
@@ -32,7 +34,7 @@ def group_notices(notices: Sequence[Notice]) -> list[list[Notice]]:
 
 def severity_counts(notices: Sequence[Notice]) -> list[tuple[str, int]]:
     """(severity, count) of the firing notices, most severe first."""
-    c = Counter(n.severity for n in notices if n.kind != "resolved")
+    c = Counter(n.severity for n in notices if n.kind != NotificationKind.RESOLVED)
     return sorted(c.items(), key=lambda kv: severity_rank(kv[0]))
 
 
@@ -66,7 +68,7 @@ class LineParts:
 def line_parts(n: Notice) -> LineParts:
     a = n.alert
     assert a is not None
-    if n.kind == "resolved" or a.resolved:
+    if n.kind == NotificationKind.RESOLVED or a.resolved:
         state: str | None = "✅"
     elif a.acknowledged_by:
         state = f"👤 {a.acknowledged_by[:40]}"

@@ -5,18 +5,24 @@ acknowledgements are new (packable) messages."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from vocabulary import SEVERITIES, NotificationKind, Severity
+
+from ...setting_parsers import load, number, setting, setting_per, url
 from ..model import AlertView, Notice, format_duration
-from ..settings import SEVERITIES, NotifySettings
+from ..settings import NotifySettings
 from . import register
-from .base import ChannelLimits, Destination, Part, TailCount
-from .http_webhook import WebhookPoster
+from .base import ChannelLimits, DeliveryError, Destination, Part, SettingsClass, TailCount
+from .http_webhook import WebhookPoster, single_part
 from .packing import fit_count, group_notices, line_parts, severity_counts
 
-__all__ = ["SlackChannel", "slack_payload", "slack_escape"]
+__all__ = ["SlackChannel", "SlackSettings", "slack_payload", "slack_escape"]
 
-_SEV_EMOJI = {"P0": ":rotating_light:", "P1": ":warning:", "P2": ":zap:", "P3": ":information_source:"}
+_SEV_EMOJI: dict[str, str] = {Severity.P0: ":rotating_light:", Severity.P1: ":warning:", Severity.P2: ":zap:",
+              Severity.P3: ":information_source:"}
+K = NotificationKind
 SECTION_CHARS = 2900  # Slack: 3000 per section text
 MAX_BLOCKS = 48       # Slack: 50 per message
 MAX_LINES = 100       # beyond this a packed message is a wall on a phone; the rest goes in the next one
@@ -34,9 +40,9 @@ def _link(url: str | None, label: str) -> str | None:
     return None
 
 
-def slack_payload(alert: AlertView, kind: str = "firing") -> dict[str, Any]:
-    resolved = kind == "resolved" or alert.resolved
-    if kind == "ack" and alert.acknowledged_by:
+def slack_payload(alert: AlertView, kind: NotificationKind = K.FIRING) -> dict[str, Any]:
+    resolved = kind == K.RESOLVED or alert.resolved
+    if kind == K.ACK and alert.acknowledged_by:
         head = f"👤 {alert.acknowledged_by} acknowledged [{alert.severity}] {alert.title}"
     else:
         head = ("✅ RESOLVED " if resolved else _SEV_EMOJI.get(alert.severity, "") + " ") + \
@@ -82,8 +88,8 @@ def _line(n: Notice) -> str:
 
 def packed_payload(notices: Sequence[Notice], tail: Sequence[TailCount] = ()) -> dict[str, Any]:
     counts = severity_counts(notices)
-    firing = sum(c for _, c in counts) + sum(t.count for t in tail if t.kind != "resolved")
-    resolved = sum(1 for n in notices if n.kind == "resolved") + sum(t.count for t in tail if t.kind == "resolved")
+    firing = sum(c for _, c in counts) + sum(t.count for t in tail if t.kind != K.RESOLVED)
+    resolved = sum(1 for n in notices if n.kind == K.RESOLVED) + sum(t.count for t in tail if t.kind == K.RESOLVED)
     head = (f"{_SEV_EMOJI.get(counts[0][0], '') if counts else ''} {firing} alerts firing "
             + "(" + " · ".join(f"{s} {c}" for s, c in counts) + ")") if firing else "✅ Resolved"
     if firing and resolved:
@@ -94,7 +100,7 @@ def packed_payload(notices: Sequence[Notice], tail: Sequence[TailCount] = ()) ->
     for members in group_notices(notices):
         first = members[0]
         name = first.alert.alertname if first.alert else ""
-        title = (f"✅ *Resolved [{first.severity}] {slack_escape(name, 100)}*" if first.kind == "resolved"
+        title = (f"✅ *Resolved [{first.severity}] {slack_escape(name, 100)}*" if first.kind == K.RESOLVED
                  else f"{_SEV_EMOJI.get(first.severity, '')} *[{first.severity}] {slack_escape(name, 100)}*")
         chunk = [f"{title} ×{len(members)}"]
         for n in members:
@@ -106,14 +112,28 @@ def packed_payload(notices: Sequence[Notice], tail: Sequence[TailCount] = ()) ->
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(chunk)}})
     for t in tail:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": slack_escape(
-            f"… +{t.count} {'resolved' if t.kind == 'resolved' else 'more'} {t.alertname} [{t.severity}]: "
+            f"… +{t.count} {'resolved' if t.kind == K.RESOLVED else 'more'} {t.alertname} [{t.severity}]: "
             f"see /alerts {t.alertname}", 300)}]})
     return {"text": head[:300], "blocks": blocks}
+
+
+@dataclass(frozen=True)
+class SlackSettings:
+    webhook_url: str | None = setting("SLACK_WEBHOOK_URL", None, "a Slack incoming webhook for every severity the "
+                                      "channel map routes to Slack", url, secret=True)
+    webhook_urls: Mapping[str, str] = setting_per("SLACK_WEBHOOK_URL_{}", SEVERITIES, "the Slack incoming webhook "
+                                                  "for {} (instead of SLACK_WEBHOOK_URL)", url, secret=True)
+    min_interval: float = setting("SLACK_MIN_INTERVAL_SECONDS", 1.05, "seconds between two messages to one "
+                                  "webhook", number(0.0, 60.0))
+
+    def url_for(self, severity: str) -> str | None:
+        return self.webhook_urls.get(severity) or self.webhook_url
 
 
 @register
 class SlackChannel:
     name: ClassVar[str] = "slack"
+    settings: ClassVar[SettingsClass] = SlackSettings
     settings_keys: ClassVar[tuple[str, ...]] = ("SLACK_WEBHOOK_URL", *(f"SLACK_WEBHOOK_URL_{s}" for s in SEVERITIES))
     per_alert: ClassVar[bool] = True
     can_edit: ClassVar[bool] = False
@@ -127,15 +147,14 @@ class SlackChannel:
         return f"SlackChannel(destinations={sorted(self._posters)})"
 
     @classmethod
-    def from_settings(cls, settings: NotifySettings) -> SlackChannel | None:
-        urls = dict(settings.slack_webhook_urls)
-        if settings.slack_webhook_url:
-            urls["default"] = settings.slack_webhook_url
+    def from_settings(cls, raw: Mapping[str, str], notify: NotifySettings) -> SlackChannel | None:
+        s = load(SlackSettings, raw)
+        urls = dict(s.webhook_urls)
+        if s.webhook_url:
+            urls["default"] = s.webhook_url
         if not urls:
             return None
-        return cls(
-            urls, ChannelLimits(min_interval=settings.slack_min_interval, per_minute=60, max_chars=SECTION_CHARS)
-        )
+        return cls(urls, ChannelLimits(min_interval=s.min_interval, per_minute=60, max_chars=SECTION_CHARS))
 
     def destinations(self, severity: str, labels: Mapping[str, str]) -> list[Destination]:
         if severity in self._posters:
@@ -143,9 +162,7 @@ class SlackChannel:
         return [Destination("default")] if "default" in self._posters else []
 
     def render_single(self, notice: Notice, destination: str) -> list[Part]:
-        if notice.alert is None:
-            raise ValueError(f"slack: a {notice.kind!r} notice needs an alert")
-        return [Part(notice.alert.title, {"payload": slack_payload(notice.alert, notice.kind)})]
+        return single_part(self.name, notice, slack_payload)
 
     def render_packed(self, notices: Sequence[Notice], destination: str, *, tail: Sequence[TailCount] = (),
                       fit: bool = True, message_ref: int | None = None) -> tuple[Part, int]:
@@ -156,8 +173,6 @@ class SlackChannel:
     def send(self, destination: str, part: Part, *, reply_to: str | None = None) -> str | None:
         poster = self._posters.get(destination)
         if poster is None:
-            from .base import DeliveryError
-
             raise DeliveryError(f"slack: no webhook configured for {destination!r}", permanent=True)
         poster.post(part.extras["payload"])
         return None

@@ -10,16 +10,34 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 
 from ..base import DeliveryError
 
-__all__ = ["TelegramClient", "DEFAULT_API_URL"]
+__all__ = ["BotAPI", "TelegramClient", "DEFAULT_API_URL"]
 
 DEFAULT_API_URL = "https://api.telegram.org"
 log = logging.getLogger(__name__)
+
+
+class BotAPI(Protocol):
+    """The calls the channel makes (`TelegramClient`, or `ConsoleTelegram` in a dry run)."""
+
+    def send_message(self, chat_id: str | int, text: str, *, reply_markup: dict[str, Any] | None = None,
+                     reply_to_message_id: int | None = None, disable_preview: bool = True,
+                     message_thread_id: int | None = None, disable_notification: bool = False) -> int: ...
+
+    def send_photo(self, chat_id: str | int, png: bytes, *, caption: str | None = None,
+                   reply_to_message_id: int | None = None, message_thread_id: int | None = None,
+                   disable_notification: bool = False) -> int: ...
+
+    def edit_message_text(self, chat_id: str | int, message_id: int, text: str, *,
+                          reply_markup: dict[str, Any] | None = None) -> None: ...
+
+    def answer_callback_query(self, callback_query_id: str, text: str | None = None,
+                              show_alert: bool = False) -> None: ...
 
 
 class TelegramClient:
@@ -76,7 +94,7 @@ class TelegramClient:
         # 403 bot blocked/kicked, 404 unknown method: retrying the same call cannot succeed.
         raise DeliveryError(f"telegram {method}: {code} {desc}", permanent=True, status=code)
 
-    def send_message(self, chat_id: str | int, text: str, *, reply_markup: dict | None = None,
+    def send_message(self, chat_id: str | int, text: str, *, reply_markup: dict[str, Any] | None = None,
                      reply_to_message_id: int | None = None, disable_preview: bool = True,
                      message_thread_id: int | None = None, disable_notification: bool = False) -> int:
         params: dict[str, Any] = {"chat_id": chat_id, "text": text, "parse_mode": "HTML",
@@ -108,7 +126,7 @@ class TelegramClient:
         return dict(self.call("getMe", {}) or {})
 
     def edit_message_text(self, chat_id: str | int, message_id: int, text: str, *,
-                          reply_markup: dict | None = None) -> None:
+                          reply_markup: dict[str, Any] | None = None) -> None:
         params: dict[str, Any] = {"chat_id": chat_id, "message_id": int(message_id), "text": text,
                                   "parse_mode": "HTML", "link_preview_options": {"is_disabled": True}}
         if reply_markup is not None:
@@ -123,7 +141,7 @@ class TelegramClient:
             params["show_alert"] = show_alert
         self.call("answerCallbackQuery", params)
 
-    def get_updates(self, offset: int | None, timeout: int = 25) -> list[dict]:
+    def get_updates(self, offset: int | None, timeout: int = 25) -> list[dict[str, Any]]:
         """Long poll; the HTTP read timeout is the poll timeout plus a margin."""
         params: dict[str, Any] = {"timeout": timeout, "allowed_updates": ["callback_query", "message"]}
         if offset is not None:

@@ -10,7 +10,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 __all__ = ["ConsoleTelegram"]
 
@@ -37,7 +37,7 @@ class ConsoleTelegram:
             stream.write(f"[telegram dry-run] {prefix}\n{plain}\n---\n")
             stream.flush()
 
-    def send_message(self, chat_id: str | int, text: str, *, reply_markup: dict | None = None,
+    def send_message(self, chat_id: str | int, text: str, *, reply_markup: dict[str, Any] | None = None,
                      reply_to_message_id: int | None = None, disable_preview: bool = True,
                      message_thread_id: int | None = None, disable_notification: bool = False) -> int:
         mid = next(self._ids)
@@ -58,7 +58,7 @@ class ConsoleTelegram:
         return mid
 
     def edit_message_text(self, chat_id: str | int, message_id: int, text: str, *,
-                          reply_markup: dict | None = None) -> None:
+                          reply_markup: dict[str, Any] | None = None) -> None:
         self.sent.append((int(message_id), text))
         self._print(f"edit of message {message_id}", text)
 

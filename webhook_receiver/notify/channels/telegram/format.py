@@ -21,6 +21,9 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
+
+from vocabulary import NotificationKind, Severity
 
 from ...model import AlertView, Notice, format_duration
 from ..base import TailCount
@@ -32,10 +35,11 @@ __all__ = [
     "packed_keyboard", "callback_data", "parse_callback_data", "Callback", "LinkBuilder",
 ]
 
+K = NotificationKind
 TELEGRAM_MAX_CHARS = 4096
 # Telegram drops formatting beyond about 100 entities in one message; packed lines stay under it.
 MAX_ENTITIES = 90
-SEVERITY_EMOJI = {"P0": "🚨", "P1": "⚠️", "P2": "⚡", "P3": "ℹ️"}
+SEVERITY_EMOJI: dict[str, str] = {Severity.P0: "🚨", Severity.P1: "⚠️", Severity.P2: "⚡", Severity.P3: "ℹ️"}
 ELLIPSIS = "…"
 KNOWN_ANNOTATIONS = ("summary", "description", "action", "value", "runbook_url")
 MAX_LABEL_VALUE = 200
@@ -328,7 +332,7 @@ def _packed_line(n: Notice, links: LinkBuilder) -> str:
     bits = [f"• {name}"]
     if a.value:
         bits.append(f"— {_e(a.value, 60)}")
-    if n.kind == "resolved" or a.resolved:
+    if n.kind == K.RESOLVED or a.resolved:
         dur = a.duration_seconds()
         bits.append("✅" + (f" after {format_duration(dur)}" if dur is not None else ""))
     elif a.acknowledged_by:
@@ -347,19 +351,19 @@ def _packed_line(n: Notice, links: LinkBuilder) -> str:
 def _group_head(n: Notice, count: int) -> str:
     a = n.alert
     sev = n.severity
-    if n.kind == "resolved":
+    if n.kind == K.RESOLVED:
         return f"✅ <b>Resolved [{_e(sev, 8)}] {_e(a.alertname if a else '', 100)}</b> ×{count}"
     emoji = SEVERITY_EMOJI.get(sev, "🔔")
     return f"{emoji} <b>[{_e(sev, 8)}] {_e(a.alertname if a else '', 100)}</b> ×{count}"
 
 
 def _packed_text(notices: Sequence[Notice], tail: Sequence[TailCount], links: LinkBuilder) -> str:
-    firing = [n for n in notices if n.kind != "resolved"]
-    resolved = [n for n in notices if n.kind == "resolved"]
+    firing = [n for n in notices if n.kind != K.RESOLVED]
+    resolved = [n for n in notices if n.kind == K.RESOLVED]
     counts = severity_counts(notices)
     head_sev = counts[0][0] if counts else None
     parts = [f"{_e(s, 8)} {c}" for s, c in counts]
-    tail_firing = sum(t.count for t in tail if t.kind != "resolved")
+    tail_firing = sum(t.count for t in tail if t.kind != K.RESOLVED)
     total = len(firing) + tail_firing
     if total:
         head = f"{SEVERITY_EMOJI.get(head_sev or '', '🔔')} <b>{total} alert{'s' if total != 1 else ''} firing</b>"
@@ -368,7 +372,7 @@ def _packed_text(notices: Sequence[Notice], tail: Sequence[TailCount], links: Li
     else:
         head = "✅ <b>Resolved</b>"
     if resolved and total:
-        head += f" · ✅ {len(resolved) + sum(t.count for t in tail if t.kind == 'resolved')} resolved"
+        head += f" · ✅ {len(resolved) + sum(t.count for t in tail if t.kind == K.RESOLVED)} resolved"
     lines = [head]
     for members in group_notices(notices):
         lines.append(_group_head(members[0], len(members)))
@@ -377,7 +381,7 @@ def _packed_text(notices: Sequence[Notice], tail: Sequence[TailCount], links: Li
         first = ", ".join(t.first_names[:5])
         pointer = _safe_url(links.alert_list(t.alertname))
         where = f'<a href="{_e(pointer)}">all of them</a>' if pointer else f"/alerts {_e(t.alertname, 100)}"
-        verb = "resolved" if t.kind == "resolved" else "more"
+        verb = "resolved" if t.kind == K.RESOLVED else "more"
         lines.append(f"<i>… +{t.count} {verb} {_e(t.alertname, 100)} [{_e(t.severity, 8)}]"
                      + (f" (named above: {_e(first, 200)})" if first else "") + f": {where}</i>")
     return "\n".join(lines)
@@ -445,7 +449,7 @@ def parse_callback_data(data: str) -> Callback | None:
     return Callback({"pa": "ack_all", "ps": "sil_all"}[action], target, duration)
 
 
-def alert_keyboard(alert_id: int, *, acked: bool = False, resolved: bool = False) -> dict:
+def alert_keyboard(alert_id: int, *, acked: bool = False, resolved: bool = False) -> dict[str, Any]:
     if resolved:
         return {"inline_keyboard": []}
     row = [] if acked else [{"text": "✅ Ack", "callback_data": callback_data("ack", alert_id)}]
@@ -457,13 +461,13 @@ def alert_keyboard(alert_id: int, *, acked: bool = False, resolved: bool = False
 PER_LINE_BUTTONS = 6
 
 
-def packed_keyboard(message_ref: int, open_alerts: Iterable[AlertView]) -> dict:
+def packed_keyboard(message_ref: int, open_alerts: Iterable[AlertView]) -> dict[str, Any]:
     """Ack all / Silence all 1h for the message, plus one Ack button per still-open alert when
     there are few enough to fit on a phone."""
     open_list = [a for a in open_alerts if a.id is not None and not a.resolved]
     if not open_list:
         return {"inline_keyboard": []}
-    rows: list[list[dict]] = []
+    rows: list[list[dict[str, Any]]] = []
     unacked = [a for a in open_list if not a.acknowledged_by]
     if len(unacked) <= PER_LINE_BUTTONS:
         line = [

@@ -25,7 +25,7 @@ import html
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -34,6 +34,7 @@ from flask import Blueprint, jsonify, request
 from ....background import Periodic
 from ...commands import COMMANDS, Command, CommandError, clean_text, parse_command
 from ..base import DeliveryError
+from .client import BotAPI, TelegramClient
 from .format import parse_callback_data
 
 __all__ = ["Actions", "CallbackHandler", "LongPoller", "telegram_blueprint", "BotSetup", "Replies", "Console"]
@@ -42,27 +43,46 @@ log = logging.getLogger("d76.notify.telegram")
 SILENCE_DURATIONS = {"1h": timedelta(hours=1), "24h": timedelta(hours=24)}
 
 
+class Acked(Protocol):
+    @property
+    def changed(self) -> bool: ...
+    @property
+    def alert(self) -> Mapping[str, Any]: ...
+
+
 class Actions(Protocol):
     """What a button press may do (`webhook_receiver.notify.actions.AlertActions`)."""
 
-    def acknowledge(self, alert_id: int, by: str, comment: str | None = None) -> Any: ...
+    def acknowledge(self, alert_id: int, by: str, comment: str | None = None) -> Acked: ...
     def acknowledge_message(self, message_ref: int, by: str) -> int: ...
     def silence(self, alert_id: int, duration: timedelta, by: str, comment: str | None = None) -> str: ...
     def silence_message(self, message_ref: int, duration: timedelta, by: str) -> int: ...
 
 
+class ConsoleAnswer(Protocol):
+    """A command's answer (`webhook_receiver.notify.operator.Answer`): Telegram HTML, its buttons, and
+    the query a paged list was made from."""
+
+    @property
+    def text(self) -> str: ...
+    @property
+    def reply_markup(self) -> dict[str, Any] | None: ...
+    @property
+    def query(self) -> dict[str, Any] | None: ...
+
+
 class Console(Protocol):
     """Runs a parsed command (`webhook_receiver.notify.operator.OperatorConsole`)."""
 
-    def run(self, cmd: Any, who: str) -> Any: ...
-    def alerts_page(self, query: dict, page: int) -> Any: ...
+    def run(self, cmd: Command, who: str) -> ConsoleAnswer: ...
+    def alerts_page(self, query: dict[str, Any], page: int) -> ConsoleAnswer: ...
 
 
 class Replies(Protocol):
     """Where answers go: queued in the outbox for the chat's lane, and found again by message."""
 
-    def queue(self, chat_id: str, payload: dict, dedupe_key: str) -> None: ...
-    def query_of(self, chat_id: str, message_id: int) -> dict | None: ...
+    def queue(self, chat_id: str, payload: dict[str, Any], dedupe_key: str) -> None: ...
+    def query_of(self, chat_id: str, message_id: int) -> dict[str, Any] | None: ...
 
 
 REFUSAL = ("Sorry, this bot only takes commands from its operators. If you are one, ask for your "
@@ -72,7 +92,7 @@ REFUSAL_EVERY = 60.0  # seconds: one refusal per chat and user in that time, how
 
 
 class CallbackHandler:
-    def __init__(self, actions: Actions, telegram: Any, *,
+    def __init__(self, actions: Actions, telegram: BotAPI, *,
                  chat_id: str | None, allowed_user_ids: frozenset[int] = frozenset(),
                  action_errors: tuple[type[Exception], ...] = (), chats: Sequence[str] = (),
                  console: Console | None = None, replies: Replies | None = None,
@@ -99,7 +119,7 @@ class CallbackHandler:
             return chat_type == "private" and user_ok and str(chat_id) == str(user_id)
         return True
 
-    def handle_update(self, update: dict) -> str | None:
+    def handle_update(self, update: dict[str, Any]) -> str | None:
         """Act on one update; returns the text shown to the user (None for updates not for us)."""
         if not isinstance(update, dict):
             return None
@@ -125,7 +145,7 @@ class CallbackHandler:
                 log.warning("answerCallbackQuery failed", extra={"fields": {"error": str(exc)}})
         return answer
 
-    def _act(self, cq: dict) -> str:
+    def _act(self, cq: dict[str, Any]) -> str:
         user = _obj(cq.get("from"))
         message = _obj(cq.get("message"))
         chat = _obj(message.get("chat"))
@@ -163,7 +183,7 @@ class CallbackHandler:
 
 
     # buttons of command answers ---------------------------------------------------------------------
-    def _console_button(self, parsed: Any, who: str, chat_id: str, message: dict, cq_id: str) -> str:
+    def _console_button(self, parsed: Any, who: str, chat_id: str, message: dict[str, Any], cq_id: str) -> str:
         if self.console is None or self.replies is None:
             return "Commands are not enabled here"
         if parsed.action == "alerts_page":
@@ -171,7 +191,9 @@ class CallbackHandler:
             query = None
             # the answer's row records its message id just after Telegram answered: a button
             # pressed at once may come before that commit, so look a few times
-            for _ in range(QUERY_LOOKUPS if isinstance(mid, int) else 0):
+            for _ in range(QUERY_LOOKUPS):
+                if not isinstance(mid, int):
+                    break
                 query = self.replies.query_of(chat_id, mid)
                 if query is not None:
                     break
@@ -191,7 +213,7 @@ class CallbackHandler:
         return "Done" if answer.text.startswith("🔔") else "See the answer in the chat"
 
     # commands ---------------------------------------------------------------------------------------------
-    def _message(self, msg: dict) -> str | None:
+    def _message(self, msg: dict[str, Any]) -> str | None:
         text = msg.get("text")
         if not isinstance(text, str) or not text.startswith("/"):
             return None
@@ -219,8 +241,8 @@ class CallbackHandler:
             return answer_text
         if self.console is None:
             return None
-        if error is not None:
-            self._queue(chat_key, {**payload, "text": "❓ " + _html(error)}, f"reply:{chat_key}:{mid}")
+        if error is not None or cmd is None:
+            self._queue(chat_key, {**payload, "text": "❓ " + _html(error or "")}, f"reply:{chat_key}:{mid}")
             return error
         who = _who(user)
         try:
@@ -234,7 +256,7 @@ class CallbackHandler:
                                "query": answer.query}, f"reply:{chat_key}:{mid}")
         return answer.text
 
-    def _queue(self, chat_id: str, payload: dict, key: str) -> None:
+    def _queue(self, chat_id: str, payload: dict[str, Any], key: str) -> None:
         if self.replies is None:
             return
         self.replies.queue(chat_id, {k: v for k, v in payload.items() if v is not None}, key)
@@ -255,7 +277,7 @@ def _html(text: str) -> str:
     return html.escape(clean_text(text), quote=False)
 
 
-def _thread(msg: dict) -> int | None:
+def _thread(msg: dict[str, Any]) -> int | None:
     """The forum topic a message is in (answers go to the same topic)."""
     t = msg.get("message_thread_id")
     if msg.get("is_topic_message") and isinstance(t, int) and not isinstance(t, bool) and 0 < t < 2**31:
@@ -263,13 +285,13 @@ def _thread(msg: dict) -> int | None:
     return None
 
 
-def _obj(v: Any) -> dict:
+def _obj(v: Any) -> dict[str, Any]:
     """A JSON object from an update, or {} when the field is missing or of another type (an update is
     untrusted input: wrong types are ignored, never a 500)."""
     return v if isinstance(v, dict) else {}
 
 
-def _who(user: dict) -> str:
+def _who(user: dict[str, Any]) -> str:
     """`telegram:<username or id>`, with characters no store accepts (NUL, lone surrogates) dropped."""
     name = user.get("username") if isinstance(user.get("username"), str) else None
     ident = name or str(user.get("id") if isinstance(user.get("id"), (int, str)) else "unknown")
@@ -301,7 +323,7 @@ class BotSetup:
     `/status@<username>`) and register the command list (setMyCommands). Retried a few times; a
     failure is logged, never fatal (the commands work all the same)."""
 
-    def __init__(self, client: Any, handler: CallbackHandler, register_commands: bool = True,
+    def __init__(self, client: TelegramClient, handler: CallbackHandler, register_commands: bool = True,
                  attempts: int = 5) -> None:
         self.client = client
         self.handler = handler
@@ -348,7 +370,7 @@ class LongPoller:
     """getUpdates loop in a daemon thread (`Periodic`: the next poll at once, or after a failure's
     back-off); confirms each update by advancing the offset."""
 
-    def __init__(self, client: Any, handler: CallbackHandler, poll_timeout: int = 25) -> None:
+    def __init__(self, client: TelegramClient, handler: CallbackHandler, poll_timeout: int = 25) -> None:
         self.client = client
         self.handler = handler
         self.poll_timeout = poll_timeout

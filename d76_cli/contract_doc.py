@@ -315,6 +315,15 @@ def override_keys_table() -> str:
     return _table(("key", "value", "default", "meaning"), rows)
 
 
+def settings_table() -> str:
+    """Every receiver setting, from the declarations that parse them (core, notify, history, each channel)."""
+    from webhook_receiver.configuration import settings_by_owner
+
+    rows = [(_cell(owner), _code(row.name), _code(row.default) if row.default else "unset", _cell(row.meaning))
+            for owner, owned in settings_by_owner().items() for row in owned]
+    return _table(("part", "variable", "default", "meaning"), rows)
+
+
 # -- the document ----------------------------------------------------------------------------------------
 TABLES: dict[str, Callable[[], str]] = {
     "metrics": metrics_table,
@@ -326,6 +335,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "inhibitions": inhibitions_table,
     "api": api_table,
     "override-keys": override_keys_table,
+    "settings": settings_table,
 }
 
 

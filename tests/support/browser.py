@@ -18,7 +18,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.support import paths
 
@@ -82,3 +85,14 @@ def horizontal_overflow(driver: webdriver.Chrome) -> list[str]:
           if (r.width > 0 && r.right > vw + 1) out.push(name + ' right=' + Math.round(r.right));
         }
         return out;"""))
+
+
+def text_of(driver: webdriver.Chrome, css: str, containing: str, timeout: float = 15.0) -> str:
+    """The text of the first element matching `css` once it contains `containing` (a click that submits
+    a form navigates: the old page's elements go stale and the new ones are not there yet)."""
+    def ready(d: webdriver.Chrome) -> str | bool:
+        text = str(d.find_element(By.CSS_SELECTOR, css).text)
+        return text if containing in text else False
+
+    waiter = WebDriverWait(driver, timeout, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException))
+    return str(waiter.until(ready, f"no {css} containing {containing!r}"))

@@ -10,7 +10,7 @@ import pytest
 import requests
 from selenium.webdriver.common.by import By
 
-from tests.support.browser import LAPTOP, PHONE, chromium, horizontal_overflow, screenshot_dir
+from tests.support.browser import LAPTOP, PHONE, chromium, horizontal_overflow, screenshot_dir, text_of
 from tests.support.fakes.payloads import am_alert, am_payload
 from webhook_receiver.pages import COOKIE
 
@@ -36,19 +36,18 @@ def test_sign_in_with_the_token_then_the_alert_page_opens(receiver: str, size: t
                             timeout=10).json()["alerts"][0]["id"]
     with chromium(size) as driver:
         driver.get(f"{receiver}/alerts/{alert_id}")
-        assert "sign in" in driver.find_element(By.TAG_NAME, "h1").text.lower()
+        text_of(driver, "h1", "sign in")
         assert driver.execute_script("return window.innerWidth") == size[0]
         driver.save_screenshot(str(shots / "1-sign-in.png"))
 
         driver.find_element(By.NAME, "token").send_keys("not-the-token")
         driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-        assert "not the receiver's token" in driver.find_element(By.CSS_SELECTOR, ".err").text
+        text_of(driver, ".err", "not the receiver's token")
         assert driver.get_cookie(COOKIE) is None
 
         driver.find_element(By.NAME, "token").send_keys(TOKEN)
         driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-        heading = driver.find_element(By.TAG_NAME, "h1").text
-        assert "[P0]" in heading, heading
+        text_of(driver, "h1", "[P0]")
         cookie = driver.get_cookie(COOKIE)
         assert cookie is not None and cookie["httpOnly"] and cookie["sameSite"] == "Lax"
         assert TOKEN not in cookie["value"]  # an HMAC of the token, never the token

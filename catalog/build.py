@@ -25,6 +25,7 @@ from .model import (
 )
 from .overrides import load_overrides, override_errors
 from .promql import add_matcher, eq_matcher, not_in_matcher
+from .schedules import maintenance_windows, oncall_document, schedule_errors
 
 __all__ = ["load_catalog", "build_catalog", "DEFAULT_SEVERITY_POLICY", "fmt_num", "value_template",
            "WATCHDOG"]
@@ -177,7 +178,7 @@ def _telegram_errors(policy: dict[str, Any], source: str) -> list[str]:
     errors = [f"{source}: {e}" for e in route_errors(routes, key)]
     if errors or not isinstance(routes, list):
         return errors
-    known = sorted({lab for s in DEFAULT_SPECS for lab in s.labels} | set(ROUTE_LABELS))
+    known = _known_labels()
     for n, r in enumerate(routes):
         named = [(f"{key}[{n}].topic_label", r.get("topic_label"))] if r.get("topic_label") else []
         named += [(f"{key}[{n}].match.{lab}", lab) for lab in (r.get("match") or {})]
@@ -187,6 +188,11 @@ def _telegram_errors(policy: dict[str, Any], source: str) -> list[str]:
                 errors.append(f"{source}: {where}: no alert carries the label {lab!r}"
                               + (f" (did you mean {hint[0]}?)" if hint else f" (labels: {', '.join(known)})"))
     return errors
+
+
+def _known_labels() -> list[str]:
+    """Labels a route or a window may match: the alerts' identifying labels and the common ones."""
+    return sorted({lab for s in DEFAULT_SPECS for lab in s.labels} | set(ROUTE_LABELS))
 
 
 def _with_matcher(expr: str, label: str, matcher: str, name: str) -> str:
@@ -239,7 +245,8 @@ def _check_specs(specs: tuple[AlertSpec, ...]) -> None:
 
 def _settings(policy: dict[str, Any], runbook_base_url: str | None = None) -> CatalogSettings:
     fields: dict[str, Any] = {k: (tuple(v) if k == "group_by" else v) for k, v in policy.items()
-              if k not in ("severities", "telegram", "telegram_budget_total_per_minute")}  # the last: no longer used
+              if k not in ("severities", "telegram", "oncall", "maintenance",
+                           "telegram_budget_total_per_minute")}  # the last: no longer used
     if runbook_base_url and not fields.get("external_url"):
         # the deployment's own default (a local stack: its receiver's real port); the file still wins
         fields.setdefault("runbook_base_url", runbook_base_url)
@@ -273,6 +280,7 @@ def build_catalog(overrides: dict[str, Any] | None = None, *, source: str = "ove
             errors += _alert_errors(spec, alert_ov[spec.name], source)
     errors += _external_url_errors(policy, source)
     errors += _telegram_errors(policy, source)
+    errors += schedule_errors(policy, source, _known_labels(), {e.split(": ", 2)[1] for e in errors if ": " in e})
     if errors:
         raise CatalogError(sorted(dict.fromkeys(errors)))
     settings = _settings(policy, runbook_base_url)
@@ -283,7 +291,8 @@ def build_catalog(overrides: dict[str, Any] | None = None, *, source: str = "ove
     tg = _section(policy, "telegram")
     return Catalog(alerts=alerts, severity_policy=sev_policy,
                    settings=settings, override_file=None if source == "overrides" else source,
-                   telegram_routes=tuple(dict(r) for r in tg.get("routes") or ()))
+                   telegram_routes=tuple(dict(r) for r in tg.get("routes") or ()),
+                   oncall=oncall_document(policy), maintenance=maintenance_windows(policy))
 
 
 def _section(parent: object, key: str) -> dict[str, Any]:

@@ -9,8 +9,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from vocabulary import DEFAULT_RUNBOOK_BASE_URL, IDENTIFYING_LABELS, SEVERITIES, SOURCES
+
+if TYPE_CHECKING:
+    from webhook_receiver.notify.maintenance import Window
 
 __all__ = [
     "SEVERITIES", "SOURCES", "CHANNELS", "CatalogError", "AlertSpec", "AlertDef", "SeverityPolicy",
@@ -203,6 +207,9 @@ class Catalog:
     override_file: str | None = None
     # Telegram routes (chats, forum topics) as the receiver's channel map reads them (policy.telegram.routes)
     telegram_routes: tuple[dict, ...] = ()
+    # who is on call (policy.oncall, canonical) and the recurring maintenance windows (policy.maintenance)
+    oncall: dict[str, Any] | None = None
+    maintenance: tuple[Window, ...] = ()
 
     @property
     def external_url(self) -> str | None:

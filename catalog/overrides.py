@@ -15,6 +15,12 @@ Example (`d76 generate --config overrides.yml`):
         routes:                                 # first match wins; unmatched: TELEGRAM_CHAT_ID
           - {severities: [P0], chat: "-1002000000001"}          # the on-call group
           - {severities: [P1, P2], topic_label: exchange, topics: {upbit: 11, binance: 12}}
+      oncall:                                   # who is on call: mentioned in P0/P1 pages
+        people: {alice: {telegram: "4242"}, bob: {telegram: "@bob"}}
+        rotation: {order: [alice, bob], handoff: "mon 09:00", timezone: Asia/Seoul, length: 1w}
+      maintenance:                              # recurring windows Alertmanager mutes
+        - {name: upbit-weekly, match: {exchange: upbit}, weekdays: [thursday], times: ["10:00-10:30"],
+           timezone: Asia/Seoul}
 
 Structure is checked with a JSON schema; names and durations get explicit checks so every error
 names the offending key (`alerts.ExchangeFrozen.severity: ...`). Every problem is reported, not
@@ -98,6 +104,14 @@ OVERRIDES_SCHEMA: dict[str, Any] = {
                     "additionalProperties": False,
                     "properties": {"routes": {"type": "array"}},
                 },
+                # on call and maintenance windows: the receiver's validators check the inside (build.py)
+                "oncall": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {"people": {"type": "object"}, "rotation": {"type": "object"},
+                                   "overrides": {"type": "array"}},
+                },
+                "maintenance": {"type": "array"},
             },
         },
     },

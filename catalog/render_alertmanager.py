@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from vocabulary import WATCHDOG
+from webhook_receiver.notify.maintenance import Window, window_routes
 
 from .model import SEVERITIES, Catalog
 from .render_prometheus import dump_yaml, header
@@ -83,12 +84,17 @@ def alertmanager_doc(catalog: Catalog, *, receiver_url: str | Sequence[str],
         "group_interval": "30s",
         "repeat_interval": s.watchdog_repeat_interval,
     }]
+    windows = catalog.maintenance
     for sev in SEVERITIES:
         p = catalog.severity_policy[sev]
         routes.append({"receiver": receiver_name(sev), "matchers": [f'severity="{sev}"'],
                        "group_wait": p.group_wait, "group_interval": p.group_interval,
-                       "repeat_interval": p.repeat_interval})
-    doc = {
+                       "repeat_interval": p.repeat_interval, **_muted_by(windows, sev)})
+    # unclassified alerts (no severity route took them: the root's receiver) are muted by the windows
+    # too, by those not only for our severities
+    routes += _muted_by([w for w in windows if not set(w.match.get("severity", ("",))) <= set(SEVERITIES)]
+                        ).get("routes", [])
+    doc: dict[str, Any] = {
         "global": {"resolve_timeout": "5m"},
         "route": {
             # unclassified alerts (a one-off event with an odd severity) are treated as P2
@@ -104,7 +110,17 @@ def alertmanager_doc(catalog: Catalog, *, receiver_url: str | Sequence[str],
         "receivers": [{"name": name, "webhook_configs": [_webhook(u, bearer_token_file) for u in urls]}
                       for name in (WATCHDOG_RECEIVER, *(receiver_name(sev) for sev in SEVERITIES))],
     }
+    if windows:
+        doc["time_intervals"] = [w.time_interval() for w in windows]
     return doc
+
+
+def _muted_by(windows: Sequence[Window], severity: str | None = None) -> dict[str, Any]:
+    """Child routes muting the alerts each recurring maintenance window matches while it is open
+    (`policy.maintenance`). They sit under each severity's route, so an alert keeps its severity's
+    receiver and timings, and Watchdog (whose route comes first) is never muted."""
+    routes = window_routes(windows, {"severity": severity} if severity else None) if windows else []
+    return {"routes": routes} if routes else {}
 
 
 def render_channel_map(catalog: Catalog) -> str:
@@ -116,4 +132,8 @@ def render_channel_map(catalog: Catalog) -> str:
                        for sev, p in catalog.severity_policy.items()},
         "telegram": {"routes": [dict(r) for r in catalog.telegram_routes]},
     }
+    if catalog.oncall:
+        doc["oncall"] = catalog.oncall
+    if catalog.maintenance:
+        doc["maintenance"] = [w.document() for w in catalog.maintenance]
     return header(catalog) + dump_yaml(doc)

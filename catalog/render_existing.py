@@ -45,7 +45,10 @@ def fragment_doc(catalog: Catalog, *, receiver_url: str, bearer_token_file: str 
     inhibit = [{**rule, "source_matchers": list(rule["source_matchers"]) + OUR_ROUTE_MATCHERS,
                 "target_matchers": list(rule["target_matchers"]) + OUR_ROUTE_MATCHERS}
                for rule in full.get("inhibit_rules", [])]
-    return {"route": route, "receivers": full["receivers"], "inhibit_rules": inhibit}
+    out = {"route": route, "receivers": full["receivers"], "inhibit_rules": inhibit}
+    if full.get("time_intervals"):  # recurring maintenance windows (names d76-*), muted by our routes
+        out["time_intervals"] = full["time_intervals"]
+    return out
 
 
 _FRAGMENT_NOTE = """\
@@ -54,6 +57,7 @@ _FRAGMENT_NOTE = """\
 #                   (it matches only D76 alerts and does not continue, so your routes never see them)
 #   receivers:      append these to your `receivers` (names d76-*)
 #   inhibit_rules:  append these to your `inhibit_rules` (they only touch D76 alerts)
+#   time_intervals: (when present) append these to your `time_intervals` (names d76-*)
 # then `amtool check-config alertmanager.yml` and reload Alertmanager (SIGHUP or POST /-/reload).
 """
 
@@ -92,6 +96,10 @@ def merge_fragment(foreign: Any, fragment: dict[str, Any]) -> dict[str, Any]:
     merged["receivers"] = receivers + fragment["receivers"]
     inhibit = [r for r in (foreign.get("inhibit_rules") or []) if not _is_ours_inhibit(r)]
     merged["inhibit_rules"] = inhibit + fragment["inhibit_rules"]
+    intervals = [t for t in (foreign.get("time_intervals") or [])
+                 if not (isinstance(t, dict) and str(t.get("name", "")).startswith("d76-"))]
+    if intervals or fragment.get("time_intervals"):
+        merged["time_intervals"] = intervals + list(fragment.get("time_intervals") or [])
     return merged
 
 

@@ -248,6 +248,12 @@ _OVERRIDE_KEYS = {
     "policy.severities.<severity>.quiet": "Telegram sends without a sound (`disable_notification`)",
     "policy.severities.<severity>.telegram_budget_per_minute": "the earlier name of `share_per_minute`",
     "policy.telegram.routes": "Telegram chats and forum topics by severity and label (keys below)",
+    "policy.oncall.people": "who can be on call: `name: {telegram: user id or @name, email: ...}`",
+    "policy.oncall.rotation": "`{order: [names], handoff: \"mon 09:00\", timezone, length: 1w, start: date}`: "
+                              "who is on call, mentioned in P0/P1 pages",
+    "policy.oncall.overrides": "`[{who, from, until}]`: someone else on call for a while (wins over the rotation)",
+    "policy.maintenance": "recurring maintenance windows `[{name, match: {label: value}, weekdays, times: "
+                          "[\"10:00-10:30\"], timezone}]`: Alertmanager mutes the alerts they match while open",
 }
 
 

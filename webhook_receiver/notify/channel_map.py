@@ -11,6 +11,8 @@ package, so an installed wheel carries it; `CHANNEL_MAP_FILE` points elsewhere):
       routes:                                   # first match wins (`continue: true` goes on)
       - {severities: [P0], chat: "-1002000"}    # the on-call group
       - {severities: [P1, P2], topic_label: exchange, topics: {upbit: 11, binance: 12}, thread: 10}
+    oncall: {people: {...}, rotation: {...}, overrides: [...]}   # who is on call (notify.oncall)
+    maintenance: [{name: upbit-weekly, match: {exchange: upbit}, ...}]  # recurring windows (notify.maintenance)
 
 A route matches by severity (`severities`, empty: any) and labels (`match`: exact values); it names a
 `chat` (a chat id or @channel; `default` or absent: TELEGRAM_CHAT_ID) and a forum topic: the
@@ -36,6 +38,8 @@ import yaml
 from vocabulary import SEVERITIES, Severity
 
 from .channels.base import Destination
+from .maintenance import MaintenanceSchedule, maintenance_errors, parse_maintenance
+from .oncall import OncallPolicy, oncall_errors, parse_oncall
 
 __all__ = ["ChannelMap", "DEFAULT_CHANNEL_MAP", "load_channel_map", "parse_channel_map", "PACKAGED_MAP",
            "TelegramRoute", "Destination", "parse_telegram_routes", "route_errors", "DEFAULT_QUIET"]
@@ -85,6 +89,8 @@ class ChannelMap:
     source: str = "defaults"
     quiet: frozenset[str] = DEFAULT_QUIET
     telegram_routes: tuple[TelegramRoute, ...] = ()
+    oncall: OncallPolicy = field(default_factory=OncallPolicy)  # `oncall:` (notify.oncall)
+    maintenance: MaintenanceSchedule = field(default_factory=MaintenanceSchedule)  # `maintenance:` (notify.maintenance)
 
     def channels_for(self, severity: str | None) -> tuple[str, ...]:
         return tuple(self.channels.get(severity or "", ()))
@@ -263,13 +269,17 @@ def parse_channel_map(data: Any, source: str = "<data>") -> ChannelMap:
             errors += [f"telegram.{k}: unknown key (allowed here: routes)" for k in telegram if k != "routes"]
             routes = telegram.get("routes")
             errors += route_errors(routes)
+    # sections parsed by the modules that own them
+    errors += oncall_errors(data.get("oncall"), "oncall") + maintenance_errors(data.get("maintenance"), "maintenance")
+    allowed = ("severities", "telegram", "oncall", "maintenance")
     for k in data:
-        if k not in ("severities", "telegram"):
-            errors.append(f"{k}: unknown key (allowed here: severities, telegram)")
+        if k not in allowed:
+            errors.append(f"{k}: unknown key (allowed here: {', '.join(allowed)})")
     if errors:
         raise ValueError(f"{source}: " + "; ".join(errors))
     return ChannelMap(channels=channels, shares=shares, source=source, quiet=frozenset(quiet),
-                      telegram_routes=parse_telegram_routes(routes))
+                      telegram_routes=parse_telegram_routes(routes), oncall=parse_oncall(data.get("oncall")),
+                      maintenance=parse_maintenance(data.get("maintenance")))
 
 
 def load_channel_map(path: str | Path | None = None) -> ChannelMap:

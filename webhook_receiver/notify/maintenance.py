@@ -35,7 +35,7 @@ from vocabulary import WATCHDOG
 from .wallclock import wall
 
 __all__ = ["Window", "MaintenanceSchedule", "parse_maintenance", "maintenance_errors", "WEEKDAYS",
-           "WINDOW_KEYS", "am_interval_name", "valid_timezone", "window_routes"]
+           "WINDOW_KEYS", "am_interval_name", "valid_timezone", "window_routes", "TooManyRoutes"]
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _DAY = {d: i for i, d in enumerate(WEEKDAYS)} | {d[:3]: i for i, d in enumerate(WEEKDAYS)}
@@ -47,6 +47,7 @@ _BAD_VALUE = re.compile(r'["\\\n\r]')
 _RE_SPECIAL = re.compile(r"([.^$*+?()\[\]{}|])")
 HEARTBEATS = frozenset({WATCHDOG})
 MAX_WINDOWS = 50
+MAX_ROUTES = 500  # per parent route (each severity's route gets the same subtree)
 
 
 def am_interval_name(window_name: str) -> str:
@@ -150,6 +151,17 @@ class Window:
     def overlaps(self, other: Window) -> bool:
         """Whether one alert could match both windows (no label they both name has disjoint values)."""
         return all(set(self.match[k]) & set(other.match[k]) for k in set(self.match) & set(other.match))
+
+    def document(self) -> dict[str, Any]:
+        """The window as the channel map carries it (canonical)."""
+        doc: dict[str, Any] = {"name": self.name,
+                               "match": {k: v[0] if len(v) == 1 else list(v) for k, v in self.match.items()}}
+        if self.weekdays:
+            doc["weekdays"] = [WEEKDAYS[d] for d in self.weekdays]
+        if self.times:
+            doc["times"] = [f"{_hhmm(s)}-{_hhmm(e)}" for s, e in self.times]
+        doc["timezone"] = self.timezone
+        return doc
 
     def describe(self) -> str:
         days = ", ".join(WEEKDAYS[d][:3] for d in self.weekdays) if self.weekdays else "every day"
@@ -303,6 +315,10 @@ def _parse(raw: Any, key: str, errors: list[str]) -> tuple[Window, ...]:
             errors.append(f"{k}.timezone: not an IANA time zone (like Asia/Seoul or UTC), got {tz!r}")
         if len(errors) == before:
             out.append(Window(str(name), match, weekdays, times, str(tz)))
+    try:
+        window_routes(out)
+    except TooManyRoutes as exc:
+        errors.append(f"{key}: {exc}")
     return tuple(out)
 
 
@@ -315,20 +331,38 @@ def parse_maintenance(raw: Any, key: str = "maintenance") -> MaintenanceSchedule
     return MaintenanceSchedule(windows)
 
 
-def window_routes(windows: Sequence[Window], chosen: tuple[Window, ...] = ()) -> list[dict[str, Any]]:
+class TooManyRoutes(ValueError):
+    pass
+
+
+def window_routes(windows: Sequence[Window], within: Mapping[str, str] | None = None,
+                  limit: int = MAX_ROUTES) -> list[dict[str, Any]]:
     """Alertmanager child routes muting alerts by window: one route per window matching its labels and
     muted by its interval, nested so an alert that several windows match is muted by each of them
     (a route's `mute_time_intervals` is its own, not inherited). Windows that cannot match one alert
-    together (`exchange: upbit` and `exchange: binance`) are not nested."""
-    out: list[dict[str, Any]] = []
-    for i, w in enumerate(windows):
-        if not all(w.overlaps(c) for c in chosen):
-            continue
-        here = (*chosen, w)
-        route: dict[str, Any] = {"matchers": w.am_matchers(),
-                                 "mute_time_intervals": [am_interval_name(x.name) for x in here]}
-        children = window_routes(windows[i + 1:], here)
-        if children:
-            route["routes"] = children
-        out.append(route)
-    return out
+    together (`exchange: upbit` and `exchange: binance`) are not nested, and under a parent route
+    that fixes labels (`within`: the severity route's severity) the windows that exclude them are
+    left out. TooManyRoutes past `limit` routes (many windows that all overlap)."""
+    fixed = dict(within or {})
+    windows = [w for w in windows if all(fixed[k] in v for k, v in w.match.items() if k in fixed)]
+    made = [0]
+
+    def level(rest: Sequence[Window], chosen: tuple[Window, ...]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for i, w in enumerate(rest):
+            if not all(w.overlaps(c) for c in chosen):
+                continue
+            made[0] += 1
+            if made[0] > limit:
+                raise TooManyRoutes(f"the windows overlap so much that muting each alert by every window "
+                                    f"matching it takes more than {limit} routes: give them disjoint matchers")
+            here = (*chosen, w)
+            route: dict[str, Any] = {"matchers": w.am_matchers(),
+                                     "mute_time_intervals": [am_interval_name(x.name) for x in here]}
+            children = level(rest[i + 1:], here)
+            if children:
+                route["routes"] = children
+            out.append(route)
+        return out
+
+    return level(windows, ())

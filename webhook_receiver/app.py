@@ -56,10 +56,12 @@ def create_app(settings: Settings | None = None, store: AlertStore | None = None
         log.warning("RECEIVER_TOKEN is not set: no auth (local demo only)")
 
     from .api import bp
+    from .oncall_api import bp as oncall_bp
     from .pages import bp as pages_bp
     from .runbooks import bp as runbooks_bp
 
     app.register_blueprint(bp)
+    app.register_blueprint(oncall_bp)  # /api/oncall: who is on call, take it
     app.config["D76_RUNBOOKS_DIR"] = settings.runbooks_dir
     app.register_blueprint(runbooks_bp)
     app.register_blueprint(pages_bp)  # /alerts/<id>, /alerts: the HTML pages links in messages open

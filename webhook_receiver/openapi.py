@@ -317,6 +317,9 @@ def spec(settings: Settings | None = None, server_url: str | None = None) -> dic
             }
         },
     }
+    from .oncall_api import openapi_paths
+
+    paths.update(openapi_paths(bearer, {"400": _R400, "401": _R401, "503": _R503}))
     out: dict[str, Any] = {
         "openapi": "3.0.3",
         "info": {"title": "D76 alert receiver", "version": "1",

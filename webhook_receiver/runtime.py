@@ -11,13 +11,17 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+import yaml
+
 from .history.service import HistoryService
 from .history.settings import load_history_settings
 from .metrics import ReceiverMetrics
 from .notify.actions import AlertActions
+from .notify.channel_map import ChannelMap, load_channel_map
+from .notify.oncall_board import OncallBoard
 from .notify.outbox import Outbox
 from .notify.service import NotifyService
-from .notify.settings import load_notify_settings
+from .notify.settings import NotifySettings, SettingsError, load_notify_settings
 from .payload import WebhookPayload
 from .settings import Settings
 from .store import AlertStore, IngestHook, IngestResult, no_hook
@@ -45,9 +49,15 @@ class ReceiverRuntime:
             log.info("notifications disabled (NOTIFICATIONS_ENABLED=false)")
         self.actions = self.notify.actions if self.notify is not None else AlertActions(store, self.outbox)
         self.ingest_hook: IngestHook = hook or (self.notify.planner if self.notify is not None else no_hook)
+        # on call and the recurring maintenance windows: the channel map's (read here too when
+        # notifications are off: the API and the history still use them)
+        channel_map = self.notify.channel_map if self.notify is not None else _channel_map(notify_settings)
+        self.oncall = self.notify.oncall if self.notify is not None else OncallBoard(store, channel_map.oncall)
+        self.maintenance = channel_map.maintenance
         # the reconciler tells its resolves through whatever ingest hook is current
         self.history = HistoryService(store, load_history_settings(settings), hook=lambda: self.ingest_hook,
-                                      registry=self.metrics.registry)
+                                      registry=self.metrics.registry,
+                                      windows=self.maintenance.muted_by if self.maintenance else None)
 
     def ingest(self, payload: WebhookPayload) -> IngestResult:
         """Store a webhook payload with its notifications (one transaction), then wake the dispatcher:
@@ -69,3 +79,10 @@ class ReceiverRuntime:
         if self.notify is not None:
             self.notify.stop()
         self.store.close()
+
+
+def _channel_map(settings: NotifySettings) -> ChannelMap:
+    try:
+        return load_channel_map(settings.channel_map_path)
+    except (ValueError, OSError, yaml.YAMLError) as exc:  # checked at start-up: say which key is wrong
+        raise SettingsError(f"channel map (CHANNEL_MAP_FILE): {exc}") from None

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from ..store.episodes import EPISODE_KINDS
+
 __all__ = ["HistoryMetrics"]
 
 
@@ -25,11 +27,12 @@ class HistoryMetrics:
                                      "Alerts first stored from Alertmanager's API (suppressed from the start)",
                                      registry=r)
         self.episodes = Counter("d76_history_suppressed_episodes_total",
-                                "Silenced or inhibited episodes recorded", ["kind"], registry=r)
+                                "Silenced, inhibited or muted (maintenance window) episodes recorded", ["kind"],
+                                registry=r)
         self.pruned = Counter("d76_history_pruned_rows_total", "Rows deleted by retention", ["table"], registry=r)
         self.last_prune = Gauge("d76_history_last_prune_timestamp_seconds",
                                 "When the last complete prune finished", registry=r)
         for outcome in ("ok", "partial", "unreachable"):
             self.polls.labels(outcome)
-        for kind in ("silenced", "inhibited"):
+        for kind in EPISODE_KINDS:
             self.episodes.labels(kind)

@@ -13,7 +13,12 @@ replica of ALERTMANAGER_URL for `GET /api/v2/alerts` and `GET /api/v2/status` an
    created it and why (`GET /api/v2/silence/{id}`), or the inhibiting alert, linked to its stored
    occurrence; an episode ends when Alertmanager stops reporting that cause, or with its alert;
 3. stores alerts suppressed from the start (so never sent to us) as history rows of origin
-   `alertmanager`; if they are later told by a webhook, that webhook counts as their first telling.
+   `alertmanager`; if they are later told by a webhook, that webhook counts as their first telling;
+4. records each episode of an alert muted by a recurring maintenance window (`muted`, cause: the
+   window's name). Alertmanager 0.25 lists such an alert as `active` and says nothing of the mute
+   (its API has no `mutedBy`), so the windows are given (`windows`: the channel map's, rendered
+   from the same catalog as Alertmanager's `time_intervals`) and evaluated here at each poll, by
+   Alertmanager's own rule (`notify.maintenance`).
 
 Why an Alertmanager restart (or outage) cannot resolve everything at once. An alert is resolved only
 after it was missing for HISTORY_RECONCILE_MISSING_POLLS consecutive polls (default 2), and a poll
@@ -41,7 +46,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -64,6 +69,8 @@ __all__ = ["Reconciler", "PollResult", "ReconcileWorker"]
 log = logging.getLogger("d76.history.reconcile")
 
 Key = tuple[str, datetime]
+# which recurring maintenance windows mute an alert with these labels at that time (their names)
+MutedBy = Callable[[Mapping[str, str], datetime], Sequence[str]]
 SEEN_PERSIST_SECONDS = 30.0  # how often `am_last_seen_at` is written for an alert Alertmanager still lists
 SILENCE_REFRESH_SECONDS = 30.0
 NOTIFIED_SEVERITIES = SEVERITIES
@@ -117,7 +124,7 @@ class Reconciler:
 
     def __init__(self, store: AlertStore, settings: HistorySettings, *, client: AlertmanagerClient | None = None,
                  hook: Callable[[], IngestHook] | None = None, metrics: HistoryMetrics | None = None,
-                 now: Callable[[], datetime] = utcnow) -> None:
+                 now: Callable[[], datetime] = utcnow, windows: MutedBy | None = None) -> None:
         self.store = store
         self.settings = settings
         self.tables = HistoryTables(store)
@@ -126,6 +133,7 @@ class Reconciler:
         self.hook: Callable[[], IngestHook | None] = hook or (lambda: None)
         self.metrics = metrics or HistoryMetrics()
         self.now = now
+        self.windows = windows
         self.missing: dict[Key, int] = {}
         self._next_missing: dict[Key, int] = {}
         self.last_seen: dict[Key, datetime] = {}
@@ -170,6 +178,9 @@ class Reconciler:
             return cached[1]  # keep what we knew while no replica answers
         self._silences[silence_id] = (time.monotonic(), found)
         return found
+
+    def _muted(self, a: PolledAlert, at: datetime) -> Sequence[str]:
+        return self.windows(a.labels, at) if self.windows is not None else ()
 
     def _ours(self, a: PolledAlert) -> bool:
         prefixes = self.settings.receiver_prefixes
@@ -280,7 +291,7 @@ class Reconciler:
                                     extra={"fields": {"alert_id": had["id"], "alertname": had["alertname"]}})
                         self._stored[key] = had
                 continue
-            if not a.suppressed:
+            if not a.suppressed and not self._muted(a, now):
                 continue  # its webhook is on the way (group_wait)
             new_id = self.tables.insert_polled(tx, a)
             if new_id is not None:
@@ -310,6 +321,7 @@ class Reconciler:
             alert_id = int(row["id"])
             causes = [self._silence_cause(sid, silences.get(sid)) for sid in a.silenced_by]
             causes += [self._inhibit_cause(fp, firing_by_fp.get(fp), union_by_fp.get(fp)) for fp in a.inhibited_by]
+            causes += [EpisodeCause("muted", name) for name in self._muted(a, now)]
             current = {(c.kind, c.cause) for c in causes}
             already: dict[tuple[str, str], dict[str, Any]] = {}
             for e in by_alert.get(alert_id, []):

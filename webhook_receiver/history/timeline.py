@@ -1,8 +1,8 @@
 """One alert's story for the incident review, in order: fired, first stored, each notification (channel,
 destination, the service's message id, single or packed), acknowledged (who, comment), silenced from
-the receiver (by, until), each silenced or inhibited episode (cause, start, end), resolved (and
-whether by the reconciler), with the durations that matter (time to notify, to acknowledge, to
-resolve, time suppressed).
+the receiver (by, until), each silenced, inhibited or muted (maintenance window) episode (cause, start,
+end), resolved (and whether by the reconciler), with the durations that matter (time to notify, to
+acknowledge, to resolve, time suppressed).
 
 `build_timeline(store, alert_id)` reads; `render_text(timeline)` is what `d76 history --id N` prints.
 """
@@ -17,8 +17,8 @@ from ..store.episodes import HistoryTables
 __all__ = ["build_timeline", "render_text", "EVENT_ORDER"]
 
 # events at the same instant are listed in this order
-EVENT_ORDER = ("fired", "stored", "silenced", "inhibited", "notified", "acknowledged", "silence_set",
-               "unsilenced", "inhibition_ended", "resolved")
+EVENT_ORDER = ("fired", "stored", "silenced", "inhibited", "muted", "notified", "acknowledged", "silence_set",
+               "unsilenced", "inhibition_ended", "mute_ended", "resolved")
 
 
 def _seconds(later: datetime | None, earlier: datetime | None) -> float | None:
@@ -81,6 +81,9 @@ def build_timeline(store: AlertStore, alert_id: int) -> dict[str, Any] | None:
             add("silenced", e["started_at"], episode_id=e["id"], silence_id=e["cause"], by=e["silence_created_by"],
                 comment=e["silence_comment"], until=e["silence_ends_at"])
             add("unsilenced", e["ended_at"], episode_id=e["id"], silence_id=e["cause"])
+        elif e["kind"] == "muted":  # by a recurring maintenance window: the cause is its name
+            add("muted", e["started_at"], episode_id=e["id"], window=e["cause"])
+            add("mute_ended", e["ended_at"], episode_id=e["id"], window=e["cause"])
         else:
             add("inhibited", e["started_at"], episode_id=e["id"], by_alertname=e["inhibiting_alertname"],
                 by_alert_id=e["inhibiting_alert_id"], by_fingerprint=e["cause"],

@@ -6,7 +6,10 @@
     /silences                                 silences in force
     /unsilence ID                             end a silence (its id, or the first characters of it)
     /mute label=value ... DURATION [reason]   a maintenance window (an Alertmanager silence)
+    /mute                                     the recurring maintenance windows and open mutes
     /unmute [ID]                              end a maintenance window
+    /oncall                                   who is on call now and next
+    /oncall take DURATION                     the sender is on call for DURATION (an override)
     /help
 
 The text comes from anyone who can write to the bot, so everything is bounded: the text's length, the
@@ -45,6 +48,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("unsilence", "End a silence: /unsilence ID"),
     ("mute", "Maintenance window: /mute exchange=upbit 2h [reason]"),
     ("unmute", "End a maintenance window: /unmute [ID]"),
+    ("oncall", "Who is on call: /oncall, or take it: /oncall take 4h"),
     ("help", "What the bot can do"),
 )
 _NAMES = {c for c, _ in COMMANDS} | {"start"}
@@ -108,6 +112,9 @@ class Command:
     duration: timedelta | None = None
     text: str | None = None      # the comment of /ack, the reason of /mute
     bot: str | None = None       # the @bot it was addressed to
+    take: bool = False           # /oncall take DURATION
+    user_id: int | None = None   # who sent it (the channel fills these in: /oncall take)
+    username: str | None = None
 
 
 def clean_text(value: Any, limit: int = MAX_TEXT) -> str:
@@ -200,6 +207,8 @@ def parse_command(text: Any, bot_username: str | None = None) -> Command | None:
         if len(args) != 1 or not _SILENCE_ID.match(args[0]):
             raise CommandError("Usage: /unsilence ID (the silence's id from /silences, or its first characters)")
         return Command("unsilence", silence_id=args[0].lower(), bot=bot)
+    if name == "oncall":
+        return _oncall(args, bot)
     if name == "unmute":
         if not args:
             return Command("unmute", bot=bot)
@@ -239,8 +248,24 @@ def _alerts(args: list[str], bot: str | None) -> Command:
     return Command("alerts", severities=tuple(sorted(sevs)), matchers=tuple(matchers), bot=bot)
 
 
+def _oncall(args: list[str], bot: str | None) -> Command:
+    usage = "Usage: /oncall (who is on call), or /oncall take DURATION (you, e.g. /oncall take 4h)"
+    if not args:
+        return Command("oncall", bot=bot)
+    if args[0].lower() != "take" or len(args) != 2:
+        raise CommandError(usage)
+    d = parse_duration(args[1])
+    if d is None:
+        raise CommandError("/oncall take needs a duration like 30m, 4h or 2d. " + usage)
+    if d < MIN_MUTE or d > MAX_MUTE:
+        raise CommandError(f"/oncall take: between 1m and {MAX_MUTE.days}d")
+    return Command("oncall", take=True, duration=d, bot=bot)
+
+
 def _mute(first: str, args: list[str], bot: str | None) -> Command:
     usage = "Usage: /mute label=value [label=value ...] DURATION [reason], e.g. /mute exchange=upbit 2h maintenance"
+    if not args:
+        return Command("mute", bot=bot)  # what is muted: the recurring windows and the open mutes
     matchers: list[Matcher] = []
     duration: timedelta | None = None
     used = 0

@@ -69,7 +69,7 @@ def collect_digest(store: AlertStore, since: datetime, until: datetime, severity
                                               limit=5000))
     by_id = {r["id"]: r for r in [*listed, *still_open]}
     alerts = [AlertView.from_row(r) for r in sorted(by_id.values(), key=lambda r: r["id"])]
-    kinds: dict[str, int] = {"silenced": 0, "inhibited": 0}
+    kinds: dict[str, int] = {"silenced": 0, "inhibited": 0}  # and "muted" when a maintenance window muted any
     for e in tables.episodes_between(since, until):
         kinds[e["kind"]] = kinds.get(e["kind"], 0) + 1
     return build_digest(alerts, since, until, summary=summarise(window, episodes), episodes=tuple(kinds.items()),

@@ -23,10 +23,13 @@ from vocabulary import SEVERITIES, AlertStatus, Severity
 from ..alertmanager_api import AlertmanagerClient, AlertmanagerError
 from ..errors import NotFoundError
 from ..store.base import AlertQuery, AlertStore
+from . import schedules_text as schedules
 from .actions import ActionError, AlertActions, Mute
 from .channels.telegram.format import SEVERITY_EMOJI, _e  # the same escaping and cut as the alert messages
 from .commands import COMMANDS, Command, Matcher
+from .maintenance import MaintenanceSchedule
 from .model import IDENTIFYING_LABELS, AlertView, severity_rank
+from .oncall_board import OncallBoard
 from .outbox import Outbox
 from .planner import HEARTBEAT_ALERTNAMES
 
@@ -89,7 +92,8 @@ def help_text(identifying: tuple[str, ...] = IDENTIFYING_LABELS) -> str:
         "silences": "/silences — silences and maintenance windows in force",
         "unsilence": "/unsilence ID — end a silence (the first characters of its id are enough)",
         "mute": "/mute exchange=upbit 2h [reason] — maintenance window (an Alertmanager silence)",
-        "unmute": "/unmute [ID] — end a maintenance window",
+        "unmute": "/unmute [ID] — end a maintenance window (/mute alone lists the recurring ones)",
+        "oncall": "/oncall — who is on call now and next; /oncall take 4h — you are, for 4h",
         "help": "/help — this list",
     }
     lines += [_e(usage[c]) for c, _ in COMMANDS]
@@ -102,7 +106,8 @@ class OperatorConsole:
                  alertmanager: AlertmanagerClient | None, *, prometheus_url: str | None = None,
                  last_watchdog: Callable[[], datetime | None] | None = None, watchdog_timeout: float = 300.0,
                  started_at: float | None = None, probe_timeout: float = 2.0,
-                 session: requests.Session | None = None) -> None:
+                 session: requests.Session | None = None, oncall: OncallBoard | None = None,
+                 maintenance: MaintenanceSchedule | None = None) -> None:
         self.store = store
         self.outbox = outbox
         self.actions = actions
@@ -113,6 +118,8 @@ class OperatorConsole:
         self.started_at = started_at if started_at is not None else time.monotonic()
         self.probe_timeout = probe_timeout
         self._session = session or requests.Session()
+        self.oncall = oncall
+        self.maintenance = maintenance or MaintenanceSchedule()
 
     # dispatch ---------------------------------------------------------------------------------------
     def run(self, cmd: Command, who: str) -> Answer:
@@ -234,6 +241,9 @@ class OperatorConsole:
             lines.append(firing)
             for m in mutes[:5]:
                 lines.append(f"🔧 Maintenance #{m.id}: <code>{_e(m.scope(), 120)}</code> until {_hm(m.ends_at)}")
+            lines += schedules.window_lines(self.maintenance, datetime.now(UTC), limit=5)
+            if self.oncall and storage_ok:
+                lines.append(schedules.oncall_line(self.oncall, datetime.now(UTC)))
         return Answer("\n".join(lines))
 
     # /alerts ------------------------------------------------------------------------------------------------
@@ -417,6 +427,8 @@ class OperatorConsole:
         return Answer(f"🔔 Ended {what}. Its alerts notify again.")
 
     def _cmd_mute(self, cmd: Command, who: str) -> Answer:
+        if not cmd.matchers:  # /mute alone: what is muted, and when
+            return Answer(schedules.mute_list(self.maintenance, self.actions.mutes(), datetime.now(UTC)))
         assert cmd.duration is not None
         try:
             mute = self.actions.mute([m.am() for m in cmd.matchers], cmd.duration, who, cmd.text)
@@ -441,6 +453,11 @@ class OperatorConsole:
             return Answer(f"❌ Could not unmute: {_e(exc, 300)}")
         return Answer(f"🔔 Maintenance window #{mute.id} (<code>{_e(mute.scope(), 120)}</code>) ended by "
                       f"{_e(who, 64)}. Its alerts notify again.")
+
+
+    # /oncall -----------------------------------------------------------------------------------------------
+    def _cmd_oncall(self, cmd: Command, who: str) -> Answer:
+        return Answer(schedules.oncall_answer(self.oncall, cmd, who, datetime.now(UTC)))
 
 
 def _mute_text(mute: Mute, duration: timedelta) -> str:

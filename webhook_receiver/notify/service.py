@@ -14,20 +14,23 @@ import yaml
 from prometheus_client import CollectorRegistry
 
 from ..alertmanager_api import AlertmanagerClient
-from ..background import Worker
+from ..background import Worker, process_owner_id
 from ..store.base import AlertStore
 from .actions import ActionError, AlertActions
 from .channel_map import ChannelMap, load_channel_map
 from .channels import Channel, Pager, TakesCommands, TakesDigest, UsesChannelMap, channel_classes
+from .channels.base import MentionsOncall
 from .deadman import DeadmanSwitch, watchdog_last_seen
 from .desk import CommandDesk, ReplyDesk
 from .digest import DigestScheduler, digest_builder
 from .dispatcher import Dispatcher
 from .graphs import GraphRenderer
 from .metrics import NotifyMetrics, OutboxDepthCollector
+from .oncall_board import OncallBoard
 from .outbox import Lane, Outbox
 from .planner import NotifyPlanner
 from .settings import NotifySettings, SettingsError
+from .silence_watch import SilenceWatch
 
 if TYPE_CHECKING:
     from flask import Blueprint
@@ -77,9 +80,13 @@ class NotifyService:
         except (ValueError, OSError, yaml.YAMLError) as exc:  # checked at start-up: say which key is wrong
             raise SettingsError(f"channel map (CHANNEL_MAP_FILE): {exc}") from None
         self.channels = build_channels(settings, channels)
+        # who is on call: the channel map's policy plus the overrides taken (oncall_board)
+        self.oncall = OncallBoard(store, self.channel_map.oncall)
         for ch in self.channels.values():
             if isinstance(ch, UsesChannelMap):
                 ch.use_channel_map(self.channel_map)
+            if isinstance(ch, MentionsOncall) and self.oncall:
+                ch.use_oncall(self.oncall.oncall_person)
         self.started_at = time.monotonic()
         self.outbox = outbox or Outbox(store)
         self.metrics = NotifyMetrics(registry, channels=tuple(self.channels))
@@ -96,6 +103,11 @@ class NotifyService:
         pager = _pager(self.channels)
         self.deadman = DeadmanSwitch(store, self.outbox, pager, settings.deadman_timeout_seconds,
                                      on_queued=self.dispatcher.wake) if pager is not None else None
+        # a silence that runs out while its alerts still fire is told once, to the pager's chat
+        self.silence_watch = SilenceWatch(
+            store, self.outbox, self.alertmanager, pager, process_owner_id(8),
+            interval=settings.mute_expiry_check_seconds, on_queued=self.dispatcher.wake,
+        ) if pager is not None and settings.mute_expiry_notice else None
         self.blueprints: list[Blueprint] = []
         self._intake_workers: list[Worker] = []
         self._take_commands()
@@ -121,7 +133,8 @@ class NotifyService:
         console = OperatorConsole(store, self.outbox, self.actions, self.alertmanager,
                                   prometheus_url=self.settings.prometheus_url,
                                   last_watchdog=lambda: watchdog_last_seen(store),
-                                  watchdog_timeout=self.settings.deadman_timeout_seconds, started_at=self.started_at)
+                                  watchdog_timeout=self.settings.deadman_timeout_seconds, started_at=self.started_at,
+                                  oncall=self.oncall, maintenance=self.channel_map.maintenance)
         for name, ch in takers.items():
             desk = CommandDesk(self.actions, console, ReplyDesk(self.outbox, name, on_queued=self.dispatcher.wake),
                                action_errors=(ActionError,))
@@ -133,7 +146,8 @@ class NotifyService:
     def _workers(self) -> list[Worker]:
         """The background threads besides the dispatcher, in the order they start."""
         deadman = self.deadman if self.settings.deadman_enabled else None
-        return [w for w in (self.graphs, *self._intake_workers, deadman, self.digest) if w is not None]
+        return [w for w in (self.graphs, *self._intake_workers, deadman, self.digest, self.silence_watch)
+                if w is not None]
 
     def start(self) -> NotifyService:
         self.dispatcher.start()

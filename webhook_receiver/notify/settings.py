@@ -23,6 +23,7 @@ from ..setting_parsers import (
     items,
     load,
     number,
+    parse_list,
     parse_str,
     parse_url,
     setting,
@@ -71,6 +72,13 @@ class NotifySettings:
     deadman_timeout_seconds: float = setting("DEADMAN_TIMEOUT_SECONDS", 300.0, "the pipeline is told down when "
                                              "Watchdog has not arrived for this long", number(1, 86400 * 7))
     deadman_enabled: bool = setting("DEADMAN_ENABLED", True, "run the dead man's switch", flag)
+    # a silence (one-off mute) that runs out while alerts it covered still fire is told once (silence_watch)
+    mute_expiry_notice: bool = setting(
+        "MUTE_EXPIRY_NOTICE", False, "tell the pager's chat once when a silence runs out while its alerts still "
+        "fire", flag, derive=lambda raw: bool(parse_list(raw, "ALERTMANAGER_URL")),
+        show="true when ALERTMANAGER_URL is set")
+    mute_expiry_check_seconds: float = setting("MUTE_EXPIRY_CHECK_SECONDS", 10.0, "how often Alertmanager's "
+                                               "silences are looked at for that", number(0.05, 3600.0))
     digest_hour_utc: int = setting("DIGEST_HOUR_UTC", 8, "the hour (UTC) the daily digest is queued",
                                    integer(0, 23))
     # the dispatcher

@@ -17,7 +17,7 @@ from .base import ALERT_COLUMNS, ORIGIN_POLLED, AlertStore, Transaction, in_list
 
 __all__ = ["HistoryTables", "PolledAlert", "EpisodeCause", "EPISODE_KINDS"]
 
-EPISODE_KINDS = ("silenced", "inhibited")
+EPISODE_KINDS = ("silenced", "inhibited", "muted")  # muted: by a recurring maintenance window (cause: its name)
 _EPISODE_TIME_COLS = ("silence_starts_at", "silence_ends_at", "started_at", "ended_at")
 
 
@@ -51,11 +51,12 @@ class PolledAlert:
 
 @dataclass(frozen=True)
 class EpisodeCause:
-    """Why an alert is suppressed right now: a silence (with its author and reason) or an
-    inhibiting alert (with its name, labels and stored occurrence when known)."""
+    """Why an alert is suppressed right now: a silence (with its author and reason), an inhibiting
+    alert (with its name, labels and stored occurrence when known), or a recurring maintenance window
+    Alertmanager mutes it by (`muted`, its name)."""
 
-    kind: str  # silenced | inhibited
-    cause: str  # silence id, or the inhibiting alert's fingerprint
+    kind: str  # silenced | inhibited | muted
+    cause: str  # silence id, the inhibiting alert's fingerprint, or the maintenance window's name
     silence_created_by: str | None = None
     silence_comment: str | None = None
     silence_starts_at: datetime | None = None

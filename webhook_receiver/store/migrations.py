@@ -363,12 +363,92 @@ CREATE INDEX maintenance_windows_silence_idx ON maintenance_windows (silence_id)
 CREATE INDEX notifications_reply_message_idx ON notifications (chat_id, message_id) WHERE kind = 'reply';
 """
 
+# On call and recurring maintenance (issue 18, items 4 and 5): overrides taken from the phone or the
+# API (`oncall_overrides`: who, from, until, by whom); the silences watched so their natural expiry
+# while their alerts still fire is told once (`silence_watch`, one row per silence, claimed by state);
+# suppressed episodes of a new kind `muted` (a recurring window, cause = its name): the kinds are
+# checked in code (`store.episodes.EPISODE_KINDS`), so the CHECK goes (SQLite: the table is rebuilt).
+_PG_0006 = """
+CREATE TABLE oncall_overrides (
+    id          BIGSERIAL PRIMARY KEY,
+    person      TEXT NOT NULL,
+    starts_at   TIMESTAMPTZ NOT NULL,
+    ends_at     TIMESTAMPTZ NOT NULL,
+    created_by  TEXT NOT NULL,
+    created_at  TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX oncall_overrides_ends_idx ON oncall_overrides (ends_at);
+CREATE TABLE silence_watch (
+    silence_id     TEXT PRIMARY KEY,
+    matchers       JSONB NOT NULL DEFAULT '[]'::jsonb,
+    created_by     TEXT,
+    comment        TEXT,
+    ends_at        TIMESTAMPTZ NOT NULL,
+    first_seen_at  TIMESTAMPTZ NOT NULL,
+    state          TEXT NOT NULL DEFAULT 'active',
+    settled_at     TIMESTAMPTZ,
+    still_firing   INTEGER
+);
+CREATE INDEX silence_watch_active_idx ON silence_watch (state) WHERE state = 'active';
+ALTER TABLE suppressed_episodes DROP CONSTRAINT IF EXISTS suppressed_episodes_kind_check;
+"""
+
+_SQLITE_0006 = """
+CREATE TABLE oncall_overrides (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    person      TEXT NOT NULL,
+    starts_at   TEXT NOT NULL,
+    ends_at     TEXT NOT NULL,
+    created_by  TEXT NOT NULL,
+    created_at  TEXT NOT NULL
+);
+CREATE INDEX oncall_overrides_ends_idx ON oncall_overrides (ends_at);
+CREATE TABLE silence_watch (
+    silence_id     TEXT PRIMARY KEY,
+    matchers       TEXT NOT NULL DEFAULT '[]',
+    created_by     TEXT,
+    comment        TEXT,
+    ends_at        TEXT NOT NULL,
+    first_seen_at  TEXT NOT NULL,
+    state          TEXT NOT NULL DEFAULT 'active',
+    settled_at     TEXT,
+    still_firing   INTEGER
+);
+CREATE INDEX silence_watch_active_idx ON silence_watch (state) WHERE state = 'active';
+CREATE TABLE suppressed_episodes_v6 (
+    id                  INTEGER PRIMARY KEY AUTOINCREMENT,
+    alert_id            INTEGER NOT NULL REFERENCES alerts (id) ON DELETE CASCADE,
+    kind                TEXT NOT NULL,
+    cause               TEXT NOT NULL,
+    silence_created_by  TEXT,
+    silence_comment     TEXT,
+    silence_starts_at   TEXT,
+    silence_ends_at     TEXT,
+    inhibiting_alert_id INTEGER REFERENCES alerts (id) ON DELETE SET NULL,
+    inhibiting_alertname TEXT,
+    inhibiting_labels   TEXT,
+    started_at          TEXT NOT NULL,
+    ended_at            TEXT
+);
+INSERT INTO suppressed_episodes_v6 SELECT id, alert_id, kind, cause, silence_created_by, silence_comment,
+    silence_starts_at, silence_ends_at, inhibiting_alert_id, inhibiting_alertname, inhibiting_labels, started_at,
+    ended_at FROM suppressed_episodes;
+DROP TABLE suppressed_episodes;
+ALTER TABLE suppressed_episodes_v6 RENAME TO suppressed_episodes;
+CREATE UNIQUE INDEX suppressed_episodes_open_key ON suppressed_episodes (alert_id, kind, cause)
+    WHERE ended_at IS NULL;
+CREATE INDEX suppressed_episodes_alert_idx ON suppressed_episodes (alert_id);
+CREATE INDEX suppressed_episodes_started_idx ON suppressed_episodes (started_at);
+CREATE INDEX suppressed_episodes_inhibiting_idx ON suppressed_episodes (inhibiting_alert_id);
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "alerts, webhook_payloads, notifications", _PG_0001, _SQLITE_0001),
     Migration(2, "notifications sent_at index", _0002, _0002),
     Migration(3, "delivery lanes, shared messages, open kinds", _PG_0003, _SQLITE_0003),
     Migration(4, "history: reconciliation marks, suppressed episodes, job leases", _PG_0004, _SQLITE_0004),
     Migration(5, "maintenance windows, command answers by message", _PG_0005, _SQLITE_0005),
+    Migration(6, "on-call overrides, watched silences, muted episodes", _PG_0006, _SQLITE_0006),
 ]
 
 

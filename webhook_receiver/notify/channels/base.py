@@ -25,8 +25,9 @@ catalog's channel map all read the registry.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from vocabulary import NotificationKind
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 
     from ..channel_map import ChannelMap
     from ..desk import CommandDesk, CommandIntake
+    from ..oncall import Person
     from ..settings import NotifySettings
 
     #: a channel's settings class: a frozen dataclass declared with `setting_parsers.setting`
@@ -46,7 +48,8 @@ else:
     SettingsClass = type
 
 __all__ = ["Channel", "ChannelLimits", "DeliveryError", "Destination", "Part", "TailCount", "UsesChannelMap",
-           "SendsPhotos", "RendersReplies", "TakesCommands", "Pager", "TakesDigest", "SettingsClass"]
+           "SendsPhotos", "RendersReplies", "TakesCommands", "Pager", "TakesDigest", "SettingsClass",
+           "MentionsOncall"]
 
 
 class DeliveryError(Exception):
@@ -220,3 +223,10 @@ class Pager(Protocol):
 class TakesDigest(Protocol):
     def digest_destination(self) -> str:
         """Where the daily digest goes."""
+
+
+@runtime_checkable
+class MentionsOncall(Protocol):
+    def use_oncall(self, oncall_person: Callable[[datetime], Person | None]) -> None:
+        """Who is on call at a time (`oncall_board.OncallBoard.oncall_person`): the channel mentions
+        them in P0/P1 pages so their phone rings (given once, before the first render)."""

@@ -9,16 +9,17 @@ TELEGRAM_CHAT_ID), and the P0 reserve of a chat's per-minute budget (`ChannelLim
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from vocabulary import NotificationKind
+from vocabulary import NotificationKind, Severity
 
 from ....setting_parsers import load
 from ...channel_map import ChannelMap
 from ...desk import CommandDesk, CommandIntake
 from ...model import Notice
+from ...oncall import Person
 from ...settings import NotifySettings
 from .. import register
 from ..base import ChannelLimits, Destination, Part, SettingsClass, TailCount
@@ -40,6 +41,7 @@ from .settings import TelegramSettings
 __all__ = ["TelegramChannel", "TelegramClient", "ConsoleTelegram", "TelegramSettings", "BotAPI"]
 
 log = logging.getLogger("d76.notify.telegram")
+ONCALL_SEVERITIES = frozenset({Severity.P0.value, Severity.P1.value})  # pages that mention who is on call
 
 
 @register
@@ -61,6 +63,21 @@ class TelegramChannel:
         self.links = links or LinkBuilder()
         self.config = config or TelegramSettings()
         self.channel_map: ChannelMap | None = None
+        self.oncall_person: Callable[[datetime], Person | None] | None = None
+
+    def use_oncall(self, oncall_person: Callable[[datetime], Person | None]) -> None:
+        """Mention who is on call in P0/P1 pages (their phone rings)."""
+        self.oncall_person = oncall_person
+
+    def _mention(self, notices: Sequence[Notice]) -> str | None:
+        """Who is on call, when one of these is an open P0/P1 alert (an edit keeps the line; only the
+        first sending rings)."""
+        if self.oncall_person is None or not any(
+                n.alert is not None and not n.alert.resolved and n.kind != NotificationKind.RESOLVED
+                and n.alert.severity in ONCALL_SEVERITIES for n in notices):
+            return None
+        person = self.oncall_person(datetime.now(UTC))
+        return person.mention_html() if person is not None else None
 
     def use_channel_map(self, channel_map: ChannelMap) -> None:
         """Route by the map's `telegram.routes` (chats, forum topics, quiet severities)."""
@@ -107,7 +124,7 @@ class TelegramChannel:
         alert = notice.alert
         if alert is None:
             raise ValueError(f"telegram: a {notice.kind!r} notice needs an alert")
-        texts = split_html(render_alert(alert, self.links), self.limits.max_chars)
+        texts = split_html(render_alert(alert, self.links, self._mention([notice])), self.limits.max_chars)
         keyboard = alert_keyboard(int(alert.id or 0), acked=bool(alert.acknowledged_by), resolved=alert.resolved) \
             if alert.id is not None else None
         parts = [Part(texts[0], {"reply_markup": keyboard} if keyboard is not None else {})]
@@ -116,7 +133,8 @@ class TelegramChannel:
 
     def render_packed(self, notices: Sequence[Notice], destination: str, *, tail: Sequence[TailCount] = (),
                       fit: bool = True, message_ref: int | None = None) -> tuple[Part, int]:
-        text, n = render_packed(notices, tail=tail, fit=fit, links=self.links, limit=self.limits.max_chars)
+        text, n = render_packed(notices, tail=tail, fit=fit, links=self.links, limit=self.limits.max_chars,
+                                oncall=self._mention(notices))
         extras: dict[str, Any] = {}
         if message_ref is not None:
             extras["reply_markup"] = packed_keyboard(message_ref, [x.alert for x in notices[:n] if x.alert])

@@ -289,14 +289,17 @@ def _state_lines(alert: AlertView) -> list[str]:
     return out
 
 
-def render_alert(alert: AlertView, links: LinkBuilder = LinkBuilder()) -> str:
+def render_alert(alert: AlertView, links: LinkBuilder = LinkBuilder(), oncall: str | None = None) -> str:
     """The firing message (`🚨 [P0] title`, labels, value, description, action, every other
-    annotation, links, state), unsplit: `split_html` makes parts of it."""
+    annotation, links, state), unsplit: `split_html` makes parts of it. `oncall`: the mention of
+    who is on call (Telegram HTML, `Person.mention_html`), a line under the title so their phone rings."""
     if alert.resolved:
         return render_resolved(alert, links)
     emoji = SEVERITY_EMOJI.get(alert.severity, "🔔")
     head = f"{emoji} <b>[{_e(alert.severity or '?', 8)}] {_e(alert.title, 300)}</b>"
-    return "\n".join([head, *_body(alert, links), "", f"<i>since {_ts(alert.starts_at)}</i>", *_state_lines(alert)])
+    mention = [f"📟 on call: {oncall}"] if oncall else []
+    return "\n".join([head, *mention, *_body(alert, links), "", f"<i>since {_ts(alert.starts_at)}</i>",
+                      *_state_lines(alert)])
 
 
 def render_resolved(alert: AlertView, links: LinkBuilder = LinkBuilder()) -> str:
@@ -357,7 +360,8 @@ def _group_head(n: Notice, count: int) -> str:
     return f"{emoji} <b>[{_e(sev, 8)}] {_e(a.alertname if a else '', 100)}</b> ×{count}"
 
 
-def _packed_text(notices: Sequence[Notice], tail: Sequence[TailCount], links: LinkBuilder) -> str:
+def _packed_text(notices: Sequence[Notice], tail: Sequence[TailCount], links: LinkBuilder,
+                 oncall: str | None = None) -> str:
     firing = [n for n in notices if n.kind != K.RESOLVED]
     resolved = [n for n in notices if n.kind == K.RESOLVED]
     counts = severity_counts(notices)
@@ -373,7 +377,7 @@ def _packed_text(notices: Sequence[Notice], tail: Sequence[TailCount], links: Li
         head = "✅ <b>Resolved</b>"
     if resolved and total:
         head += f" · ✅ {len(resolved) + sum(t.count for t in tail if t.kind == K.RESOLVED)} resolved"
-    lines = [head]
+    lines = [head, *([f"📟 on call: {oncall}"] if oncall and total else [])]
     for members in group_notices(notices):
         lines.append(_group_head(members[0], len(members)))
         lines.extend(_packed_line(n, links) for n in members)
@@ -388,15 +392,17 @@ def _packed_text(notices: Sequence[Notice], tail: Sequence[TailCount], links: Li
 
 
 def render_packed(notices: Sequence[Notice], *, tail: Sequence[TailCount] = (), fit: bool = True,
-                  links: LinkBuilder = LinkBuilder(), limit: int = TELEGRAM_MAX_CHARS) -> tuple[str, int]:
+                  links: LinkBuilder = LinkBuilder(), limit: int = TELEGRAM_MAX_CHARS,
+                  oncall: str | None = None) -> tuple[str, int]:
     """Several alerts in one message, as many of `notices` (in their order) as fit under `limit`
     visible characters and `MAX_ENTITIES`; returns (html, how many were taken). At least one is
-    always taken. With fit=False every notice is rendered and the text is shortened safely."""
+    always taken. With fit=False every notice is rendered and the text is shortened safely.
+    `oncall`: who is on call (a mention, under the head line), as in `render_alert`."""
     if not notices:
         raise ValueError("render_packed needs at least one notice")
     if not fit:
-        return truncate_html(_packed_text(notices, tail, links), limit), len(notices)
-    text, n = fit_count(len(notices), lambda k: _packed_text(notices[:k], tail, links),
+        return truncate_html(_packed_text(notices, tail, links, oncall), limit), len(notices)
+    text, n = fit_count(len(notices), lambda k: _packed_text(notices[:k], tail, links, oncall),
                         lambda t: visible_length(t) <= limit and _entity_count(t) <= MAX_ENTITIES)
     return (text if visible_length(text) <= limit else truncate_html(text, limit)), n
 

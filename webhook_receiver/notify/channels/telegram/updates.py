@@ -26,6 +26,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -245,6 +246,9 @@ class CallbackHandler:
             self._queue(chat_key, {**payload, "text": "❓ " + _html(error or "")}, f"reply:{chat_key}:{mid}")
             return error
         who = _who(user)
+        uid, uname = user.get("id"), user.get("username")
+        cmd = replace(cmd, user_id=uid if isinstance(uid, int) and not isinstance(uid, bool) else None,
+                      username=uname if isinstance(uname, str) else None)  # who sent it (/oncall take)
         try:
             answer = self.console.run(cmd, who)
         except self.action_errors as exc:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-__all__ = ["open_window", "closed_window"]
+__all__ = ["open_window", "closed_window", "oncall_from_now"]
 
 
 def _hhmm(minute: int) -> str:
@@ -30,3 +30,13 @@ def closed_window(name: str, match: dict[str, Any], *, timezone: str = "Asia/Seo
     """A window that is not open now nor in the next hours: on another weekday."""
     other = (datetime.now(UTC).astimezone(ZoneInfo(timezone)) + timedelta(days=3)).strftime("%A").lower()
     return {"name": name, "match": match, "weekdays": [other], "times": ["00:00-00:01"], "timezone": timezone}
+
+
+def oncall_from_now(order: list[str], people: dict[str, dict[str, str]], *, timezone: str = "Asia/Seoul",
+                    started_hours_ago: float = 1.0) -> dict[str, Any]:
+    """A weekly rotation whose first person took over `started_hours_ago` (so `order[0]` is on call
+    now and `order[1]` next, in a week less that)."""
+    began = datetime.now(UTC).astimezone(ZoneInfo(timezone)) - timedelta(hours=started_hours_ago)
+    return {"people": people, "rotation": {
+        "order": order, "handoff": f"{began.strftime('%a').lower()} {began.strftime('%H:%M')}",
+        "timezone": timezone, "length": "1w", "start": began.date().isoformat()}}

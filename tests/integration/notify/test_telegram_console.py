@@ -174,7 +174,7 @@ def within_limits(request: pytest.FixtureRequest) -> Iterator[None]:
 
 def test_commands_registered_and_help(console: Console) -> None:
     names = [c["command"] for c in console.tg.commands or []]
-    assert names == ["status", "alerts", "ack", "silences", "unsilence", "mute", "unmute", "help"]
+    assert names == ["status", "alerts", "ack", "silences", "unsilence", "mute", "unmute", "oncall", "help"]
     reply = console.command("/help@d76_test_bot")  # group style, addressed to this bot
     assert "/mute exchange=upbit 2h" in reply.visible_text and "/ack ID" in reply.visible_text
     # addressed to another bot in the group: not ours, no answer

@@ -50,6 +50,7 @@ class OncallBoard:
         self.clock = clock
         self._lock = threading.Lock()
         self._cached: tuple[float, list[Override]] | None = None
+        self._warned = float("-inf")
 
     def __bool__(self) -> bool:
         return bool(self.policy)
@@ -73,10 +74,20 @@ class OncallBoard:
         return out
 
     def oncall_person(self, now: datetime) -> Person | None:
-        """Who is on call at `now` (None: no policy, or nobody then)."""
+        """Who is on call at `now` (None: no policy, or nobody then). Never raises: with the database
+        unreachable the overrides last read are used (a page must not wait on this)."""
         if not self.policy:
             return None
-        return self.policy.oncall_person(now, self.taken(now))
+        try:
+            taken = self.taken(now)
+        except Exception as exc:
+            with self._lock:
+                taken = self._cached[1] if self._cached is not None else []
+            if self.clock() - self._warned > 60:
+                self._warned = self.clock()
+                log.warning("on-call overrides unreadable; using the last read", extra={"fields": {
+                    "error": str(exc)[:200]}})
+        return self.policy.oncall_person(now, taken)
 
     def show(self, now: datetime, days: int = 7) -> Oncall:
         taken = self.taken(now)

@@ -265,6 +265,10 @@ class OperatorConsole:
                 held.append(a)
         return out, held, True
 
+    def _windows(self, labels: dict[str, str], now: datetime) -> list[str]:
+        """The recurring maintenance windows muting an alert now (Alertmanager does not say)."""
+        return [f"window {name}" for name in self.maintenance.muted_by(labels, now)]
+
     def _mutes_by_silence(self) -> dict[str, Mute]:
         return {m.silence_id: m for m in self.actions.mutes(limit=200)}
 
@@ -292,7 +296,7 @@ class OperatorConsole:
                 continue
             out.append(_Listed(a.severity, a.alertname, a.identity(60), a.starts_at, a.id, a.acknowledged_by,
                                a.silenced_until if a.silenced_until and a.silenced_until > now else None,
-                               muted_names(silenced.get(fp, [])), labels))
+                               muted_names(silenced.get(fp, [])) + self._windows(labels, now), labels))
         for h in held:  # muted in Alertmanager, so never sent here: shown all the same
             if str(h.get("fingerprint")) in seen_fp:
                 continue

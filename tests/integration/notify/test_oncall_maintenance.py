@@ -121,6 +121,8 @@ def test_status_and_mute_list_the_windows_and_when_they_open(world: World) -> No
     mute = world.command("/mute")
     assert "Recurring windows" in mute and "upbit-now" in mute and "open now" in mute
     assert "No one-off mute in force." in mute
+    listed = world.command("/alerts P0")
+    assert "upbit" in listed and "muted (window upbit-now)" in listed
 
 
 def test_oncall_now_next_and_take(world: World) -> None:

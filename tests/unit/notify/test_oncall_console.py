@@ -82,3 +82,23 @@ def test_windows_are_listed_open_ones_first_with_their_next_occurrence() -> None
     text = parse_telegram_html(mute_list(s, [], at))
     assert "Recurring windows" in text and "No one-off mute in force." in text
     assert "No recurring windows" in parse_telegram_html(mute_list(parse_maintenance(None), [], at))
+
+
+def test_a_page_does_not_wait_on_an_unreadable_database(tmp_path) -> None:
+    from webhook_receiver.notify.oncall import parse_oncall
+    from webhook_receiver.notify.oncall_board import OncallBoard
+    from webhook_receiver.store import open_store
+
+    store = open_store(f"sqlite:///{tmp_path / 'h.db'}")
+    store.migrate()
+    policy = parse_oncall({"people": {"alice": {"telegram": "1"}, "bob": {}}, "rotation": {
+        "order": ["alice"], "handoff": "09:00", "length": "1d"}})
+    board = OncallBoard(store, policy)
+    now = datetime.now(UTC)
+    board.take(policy.people["bob"], timedelta(hours=1), "kim", now)
+    assert board.oncall_person(now).name == "bob"
+    with store.transaction() as tx:
+        tx.execute("DROP TABLE oncall_overrides")  # unreadable from now on
+    board._cached = None
+    assert board.oncall_person(now).name == "alice"  # the rotation, without the overrides
+    store.close()

@@ -251,7 +251,7 @@ class OncallPolicy:
         if r is not None:
             day = f"{WEEKDAYS[r.weekday][:3]} " if r.weekday is not None else ""
             doc["rotation"] = {"order": list(r.order), "handoff": f"{day}{r.minute // 60:02d}:{r.minute % 60:02d}",
-                               "timezone": r.timezone, "length": _duration_text(r.length)}
+                               "timezone": r.timezone, "length": _human(r.length)}
             if r.start is not None:
                 doc["rotation"]["start"] = r.start.isoformat()
         if self.overrides:
@@ -266,10 +266,6 @@ def _human(d: timedelta) -> str:
         if s % size == 0:
             return f"{s // size}{unit}"
     return f"{s}s"
-
-
-def _duration_text(d: timedelta) -> str:
-    return _human(d)
 
 
 # -- parsing and checks -------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from .commands import Command, Matcher
+from .commands import Command
 from .maintenance import MaintenanceSchedule, Window
 from .oncall import Shift
 from .oncall_board import OncallBoard
@@ -130,7 +130,3 @@ def oncall_answer(board: OncallBoard | None, cmd: Command, who: str, now: dateti
             f"taken by {_e(who, 64)}. P0/P1 pages mention them.")
     return "\n".join([head, *_show(board, now)])
 
-
-def scope_of(matchers: Sequence[dict[str, object]]) -> str:
-    """`exchange=upbit alertname=~"X.*"` of an Alertmanager silence's matchers."""
-    return " ".join(str(Matcher.from_am(m)) for m in matchers)

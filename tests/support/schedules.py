@@ -14,7 +14,7 @@ def _hhmm(minute: int) -> str:
 
 
 def open_window(name: str, match: dict[str, Any], *, timezone: str = "Asia/Seoul",
-                minutes: int = 30) -> dict[str, Any]:
+                minutes: int = 90) -> dict[str, Any]:
     """A window (every day) open from a minute ago for `minutes` more, in `timezone`'s wall clock
     (two ranges when that crosses midnight)."""
     local = datetime.now(UTC).astimezone(ZoneInfo(timezone))

@@ -43,14 +43,16 @@ def _amtool(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([AMTOOL, *args], capture_output=True, text=True, timeout=60)
 
 
-WINDOWS = [open_window("upbit-now", {"exchange": "upbit"}),
-           closed_window("binance-later", {"exchange": "binance"}),
-           {"name": "p3-nights", "match": {"severity": "P3", "exchange": ["okx", "upbit"]},
-            "weekdays": ["monday:friday"], "times": ["00:00-06:00", "22:00-24:00"], "timezone": "Europe/Berlin"}]
+def windows() -> list[dict]:
+    """Made when a test runs (not at import: a parallel run may run this file much later)."""
+    return [open_window("upbit-now", {"exchange": "upbit"}),
+            closed_window("binance-later", {"exchange": "binance"}),
+            {"name": "p3-nights", "match": {"severity": "P3", "exchange": ["okx", "upbit"]},
+             "weekdays": ["monday:friday"], "times": ["00:00-06:00", "22:00-24:00"], "timezone": "Europe/Berlin"}]
 
 
 def test_amtool_accepts_the_windows_and_every_severity_keeps_its_receiver(tmp_path: Path) -> None:
-    cfg = _config(tmp_path, WINDOWS, "http://127.0.0.1:9")
+    cfg = _config(tmp_path, windows(), "http://127.0.0.1:9")
     r = _amtool("check-config", str(cfg))
     assert r.returncode == 0 and "SUCCESS" in r.stdout, r.stdout + r.stderr
     for sev in SEVERITIES:
@@ -80,7 +82,7 @@ def _post(am: str, *label_sets: dict[str, str]) -> None:
 
 def test_a_real_alertmanager_mutes_what_an_open_window_matches(tmp_path: Path, sink: Sink,
                                                                alertmanager_factory) -> None:
-    _, am = alertmanager_factory(_config(tmp_path, WINDOWS, sink.url))
+    _, am = alertmanager_factory(_config(tmp_path, windows(), sink.url))
     # a P0 on an exchange inhibits that exchange's lower severities, muted or not: one P0 each
     _post(am, *[{"alertname": "ExchangeFrozen", "severity": "P0", "exchange": ex, "source": "exchange_health"}
                 for ex in ("upbit", "binance")],

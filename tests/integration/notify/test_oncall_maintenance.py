@@ -34,12 +34,14 @@ from webhook_receiver.store import AlertQuery
 
 CHAT = "-1001"
 ALICE, BOB, STRANGER, NOT_ONCALL = 4242, 77, 99, 55
-POLICY = {
-    "oncall": oncall_from_now(["alice", "bob"], {"alice": {"telegram": str(ALICE), "email": "alice@example.com"},
-                                                 "bob": {"telegram": "@bob"}}),
-    "maintenance": [open_window("upbit-now", {"exchange": "upbit"}),
-                    closed_window("binance-later", {"exchange": "binance"})],
-}
+
+
+def policy() -> dict:
+    """Made when the module's receiver starts (not at import: a parallel run may start it much later)."""
+    people = {"alice": {"telegram": str(ALICE), "email": "alice@example.com"}, "bob": {"telegram": "@bob"}}
+    return {"oncall": oncall_from_now(["alice", "bob"], people),
+            "maintenance": [open_window("upbit-now", {"exchange": "upbit"}),
+                            closed_window("binance-later", {"exchange": "binance"})]}
 
 
 class World:
@@ -65,7 +67,7 @@ class World:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> Iterator[World]:
     tmp = tmp_path_factory.mktemp("oncall")
-    cat = build_catalog({"policy": POLICY})
+    cat = build_catalog({"policy": policy()})
     port = free_port()
     (tmp / "am.yml").write_text(render_alertmanager_config(cat, receiver_url=f"http://127.0.0.1:{port}",
                                                            bearer_token_file=None))
@@ -182,7 +184,7 @@ def test_a_silence_that_runs_out_while_its_alert_fires_is_told_once(world: World
     world.am.fire(AM.labels("ExchangeDown", "P1", exchange="kraken"), start, summary="kraken is DOWN")
     world.am.wait_listed("ExchangeFrozen")
     before = len(world.tg.messages)
-    sid = world.am.silence("kim", "kraken maintenance", minutes=4 / 60, exchange="kraken")
+    sid = world.am.silence("kim", "kraken maintenance", minutes=6 / 60, exchange="kraken")
     notice = world.tg.wait_for(lambda: next((m for m in world.tg.messages[before:]
                                              if "mute on exchange=kraken expired" in m.visible_text), None), 20)
     text = notice.visible_text

@@ -14,7 +14,7 @@ from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from .errors import PayloadError, ReceiverError, StorageUnavailable
-from .metrics import ReceiverMetrics
+from .metrics import ReceiverMetrics, StorageUpCollector
 from .notify.actions import AlertActions
 from .notify.outbox import Outbox
 from .safejson import BoundedJSONProvider
@@ -49,6 +49,7 @@ def create_app(settings: Settings | None = None, store: AlertStore | None = None
             log.info("migrations applied", extra={"fields": {"versions": applied, "backend": store.dialect.name}})
     outbox = Outbox(store)
     state = ReceiverState(settings, store, ReceiverMetrics(), outbox, AlertActions(store, outbox))
+    state.metrics.registry.register(StorageUpCollector(store))  # d76_receiver_storage_up
     app.extensions[EXTENSION] = state
 
     if not settings.auth_enabled:

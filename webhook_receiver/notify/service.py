@@ -18,7 +18,7 @@ from .channels import channel_classes
 from .deadman import DeadmanSwitch
 from .digest import DigestScheduler, digest_builder
 from .dispatcher import Dispatcher
-from .metrics import NotifyMetrics, OutboxDepthCollector
+from .metrics import NotifyMetrics, OldestDueCollector, OutboxDepthCollector
 from .outbox import Outbox
 from .planner import NotifyPlanner
 from .settings import NotifySettings, SettingsError, load_notify_settings
@@ -78,6 +78,7 @@ class NotifyService:
         self.metrics = NotifyMetrics(registry, channels=tuple(self.channels))
         if registry is not None:
             registry.register(OutboxDepthCollector(self.outbox, tuple(self.channels)))
+            registry.register(OldestDueCollector(self.outbox, tuple(self.channels)))
         self.dispatcher = Dispatcher(store, self.outbox, self.channels, settings, self.channel_map,
                                      metrics=self.metrics, worker_id=worker_id,
                                      digest_builder=digest_builder(store) if "email" in self.channels else None)

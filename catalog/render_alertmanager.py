@@ -184,6 +184,11 @@ def alertmanager_doc(catalog: Catalog, *, receiver_url: str | Sequence[str],
         routes.append({"receiver": receiver_name(sev), "matchers": [f'severity="{sev}"'],
                        "group_wait": p.group_wait, "group_interval": p.group_interval,
                        "repeat_interval": p.repeat_interval})
+    receivers: list[dict[str, Any]] = [
+        {"name": name, "webhook_configs": [_webhook(u, bearer_token_file) for u in urls]}
+        for name in (WATCHDOG_RECEIVER, *(receiver_name(sev) for sev in SEVERITIES))]
+    if native:
+        receivers.append(_direct_receiver(native))
     doc = {
         "global": {"resolve_timeout": "5m"},
         "route": {
@@ -197,11 +202,8 @@ def alertmanager_doc(catalog: Catalog, *, receiver_url: str | Sequence[str],
             "routes": routes,
         },
         "inhibit_rules": inhibit_rules(catalog),
-        "receivers": [{"name": name, "webhook_configs": [_webhook(u, bearer_token_file) for u in urls]}
-                      for name in (WATCHDOG_RECEIVER, *(receiver_name(sev) for sev in SEVERITIES))],
+        "receivers": receivers,
     }
-    if native:
-        doc["receivers"].append(_direct_receiver(native))
     return doc
 
 

@@ -131,7 +131,9 @@ def _reason(exc: EventError) -> str:
 
 
 class AlertClient:
-    """Posts events to Alertmanager. Never raises into the caller unless `strict=True`."""
+    """Posts events to Alertmanager directly, without the spool (`d76 send-alert`, a caller that wants
+    Alertmanager's answer now); `background=True`: an in-memory queue, lost with the process. The
+    bot's path is `send_alert` / `EventSender`. Never raises into the caller unless `strict=True`."""
 
     def __init__(self, alertmanager_url: str | None = None, *, timeout: float = 2.0, retries: int = 2,
                  strict: bool = False, background: bool = False, queue_size: int = 1000,

@@ -41,11 +41,13 @@ def severity_rank(severity: str | None) -> int:
         return len(SEVERITIES)
 
 
-# The D75 component (or part of the host) an alert is about: the `source` label of every alert.
-SOURCES: tuple[str, ...] = ("rate_limiter", "exchange_health", "arb_route", "arb_universe", "cross_sync",
-                            "risk_guard", "system")
-# alerts about the alerting pipeline itself (receiver, Alertmanager, Prometheus, outbox)
+# alerts about the alerting pipeline itself (receiver, Alertmanager, Prometheus, outbox); Alertmanager
+# also sends them by a road that does not pass through the receiver (its own Telegram integration)
 PIPELINE_SOURCE = "pipeline"
+# The D75 component (or part of the host, or the alerting pipeline) an alert is about: the `source`
+# label of every alert.
+SOURCES: tuple[str, ...] = ("rate_limiter", "exchange_health", "arb_route", "arb_universe", "cross_sync",
+                            "risk_guard", "system", PIPELINE_SOURCE)
 
 # Labels that say WHAT is on fire (an exchange, a route, a symbol, a guard's tier and scope); an
 # alert is named by these in messages, silences made from an alert match these.

@@ -5,21 +5,28 @@ Run: `.venv/bin/python -m benchmarks.run exporter`
 * hook vs raw prometheus-client ``labels(...).set()`` measured in the same run (goal: ratio <= 0.6);
 * pre-bound children (goal: < 1 microsecond per call);
 * a scrape of 20 exchanges, 500 routes, 100 symbols over real HTTP (goal: < 50 ms), plain and gzip,
-  with and without ``*_created`` series (``d76 simulate`` turns them off).
+  with and without ``*_created`` series (``d76 simulate`` turns them off);
+* ``send_alert``'s cost on the bot's path (checks and the durable spool write; the delivery is the
+  spool thread's), with Alertmanager down (the spool grows) and up (its thread drains it meanwhile).
 """
 from __future__ import annotations
 
 import gzip
+import logging
 import statistics
 import tempfile
+import threading
 import time
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import prometheus_client
 import requests
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
 from exporter import ArbRouteHooks, D75Metrics, ExchangeHealthHooks, RateLimiterHooks
+from exporter.events import EventSender
 from exporter.serve import make_metrics_app, serve_in_thread
 from simulator.engine import Simulator, SimulatorConfig
 
@@ -132,9 +139,56 @@ def bench_scrape() -> None:
         srv.stop()
 
 
+class _AcceptingAlertmanager(BaseHTTPRequestHandler):
+    """`POST /api/v2/alerts` answered 200 at once: the spool's thread drains while the bot writes."""
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - http.server's signature
+        return None
+
+
+def bench_events(n: int = 5000) -> None:
+    """Microseconds per `send_alert` on the bot's thread (best of 3 runs of `n`)."""
+    print(f"send_alert on the bot's path: checks + durable spool write (SQLite WAL), {n:,} events")
+    logging.getLogger("d76.events").setLevel(logging.ERROR)  # "not delivered yet" is the point of the first run
+    am = ThreadingHTTPServer(("127.0.0.1", 0), _AcceptingAlertmanager)
+    threading.Thread(target=am.serve_forever, daemon=True).start()
+    down = ThreadingHTTPServer(("127.0.0.1", 0), _AcceptingAlertmanager)
+    down_url = f"http://127.0.0.1:{down.server_address[1]}"
+    down.server_close()  # nothing listens there: Alertmanager down
+    try:
+        for label, url in (("Alertmanager down (spool grows)", down_url),
+                           ("Alertmanager up (spool thread draining)", f"http://127.0.0.1:{am.server_address[1]}")):
+            runs = []
+            for _ in range(3):
+                folder = Path(tempfile.mkdtemp(prefix="bench-events-"))
+                sender = EventSender(url, spool=folder / "events.sqlite3", max_events=1_000_000)
+                times = []
+                for i in range(n):
+                    t = time.perf_counter_ns()
+                    sender.send("P2", "system", f"Bench event {i % 50}", "m", {"exchange": "upbit", "n": i})
+                    times.append((time.perf_counter_ns() - t) / 1000)
+                times.sort()
+                runs.append(times)
+                left = sender.flush(30) if "up" in label else sender.spool.count()
+                sender.sender.stop()
+                assert "up" not in label or left == 0, f"{left} events not delivered"
+            best = min(runs, key=statistics.median)
+            print(f"  {label:<40} median {statistics.median(best):6.1f} us  p99 {best[int(n * 0.99)]:7.1f} us  "
+                  f"max {best[-1]:8.1f} us")
+    finally:
+        am.shutdown()
+
+
 def main() -> None:
     bench_hooks()
     bench_scrape()
+    bench_events()
 
 
 if __name__ == "__main__":

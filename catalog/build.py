@@ -227,7 +227,7 @@ def _render(spec: AlertSpec, ov: dict[str, Any], settings: CatalogSettings) -> A
         description=_fill(spec.description, spec, threshold, for_),
         runbook=slug, runbook_url=settings.runbook_base_url + slug, unit=spec.unit,
         enabled=ov.get("enabled", True), meaning=spec.meaning, checks=spec.checks, probe=spec.probe,
-        by=tuple(by),
+        by=tuple(by), action=_fill(spec.action, spec, threshold, for_),
     )
 
 

@@ -1,4 +1,5 @@
-"""The default threshold catalog: every row of CONTRACT section 3, Watchdog, system rules, P3 warnings.
+"""The default threshold catalog: every row of CONTRACT section 3, Watchdog, system rules, P3 warnings,
+and the pipeline's own alerts (`pipeline_alerts.py`).
 
 Each alert is written once. Placeholders filled in by `render.py`:
   {threshold} {threshold_pct} {threshold_usd}  the (possibly overridden) threshold
@@ -18,6 +19,7 @@ from collections.abc import Callable, Mapping
 from vocabulary import EXPORTER_PORT
 
 from .model import AlertSpec, Probe
+from .pipeline_alerts import PIPELINE_SPECS
 
 __all__ = ["DEFAULT_SPECS", "BOT"]
 
@@ -931,4 +933,6 @@ DEFAULT_SPECS: tuple[AlertSpec, ...] = (
             probe=_counter("d75_exporter_hook_errors_total", {"hook": "risk_guard.on_decision"}, window_samples=60),
         ),
     )
+    # the alerting pipeline watching itself (receiver, Alertmanager, Prometheus): pipeline_alerts.py
+    + PIPELINE_SPECS
 )

@@ -16,13 +16,19 @@ from dataclasses import dataclass
 import vocabulary
 
 from .model import Catalog
-from .render_alertmanager import TOKEN_FILE_COMPOSE, TOKEN_FILE_LOCAL, render_alertmanager_config
+from .render_alertmanager import (
+    TOKEN_FILE_COMPOSE,
+    TOKEN_FILE_LOCAL,
+    NativeRoad,
+    NativeTelegram,
+    render_alertmanager_config,
+)
 from .render_prometheus import render_prometheus_config
 
 __all__ = ["Topology", "local_topology", "COMPOSE_SINGLE", "COMPOSE_HA", "prometheus_config",
            "alertmanager_config", "render_deploy_configs", "replica_name", "COMPOSE_TARGETS_FILE",
            "parse_target", "PROMETHEUS_RESEND_DELAY", "ALERTMANAGER_PEER_TIMEOUT",
-           "ALERTMANAGER_SEND_TIMEOUT"]
+           "ALERTMANAGER_SEND_TIMEOUT", "COMPOSE_TELEGRAM_PLACEHOLDERS", "COMPOSE_NATIVE_ROAD"]
 
 # Prometheus `--rules.alert.resend-delay` (default 1m). A cold start (or a restart while an alert
 # holds) loses the first send (Prometheus marks it sent before it has discovered Alertmanager,
@@ -41,6 +47,13 @@ ALERTMANAGER_PEER_TIMEOUT = "2s"
 ALERTMANAGER_SEND_TIMEOUT = "2s"
 
 RULE_FILES = ["rules/*.yml"]
+# docker-compose: the `*-telegram.yml` Alertmanager configs carry the native road with these
+# placeholders; the Alertmanager services' entrypoint replaces them from TELEGRAM_BOT_TOKEN,
+# TELEGRAM_CHAT_ID and TELEGRAM_API_URL (Alertmanager 0.25 reads the token only from its config),
+# or starts the config without the road when no bot is set
+COMPOSE_TELEGRAM_PLACEHOLDERS = {"bot_token": "__TELEGRAM_BOT_TOKEN__", "chat_id": "__TELEGRAM_CHAT_ID__",
+                                 "api_url": "__TELEGRAM_API_URL__"}
+COMPOSE_NATIVE_ROAD = NativeRoad(telegram=NativeTelegram(**COMPOSE_TELEGRAM_PLACEHOLDERS))
 # docker-compose: the bot's scrape targets, written from D75_TARGETS by the Prometheus services'
 # entrypoint (docker-compose.yml) and read through file_sd, so one generated config serves any bot
 COMPOSE_TARGETS_FILE = "/etc/prometheus/targets/d75.yml"
@@ -137,15 +150,17 @@ def prometheus_config(catalog: Catalog, topo: Topology, replica: int = 0) -> str
         alertmanager_timeout=ALERTMANAGER_SEND_TIMEOUT if len(topo.alertmanagers) > 1 else None)
 
 
-def alertmanager_config(catalog: Catalog, topo: Topology) -> str:
-    """alertmanager.yml shared by every Alertmanager of the topology: each posts to every receiver."""
+def alertmanager_config(catalog: Catalog, topo: Topology, native: NativeRoad | None = None) -> str:
+    """alertmanager.yml shared by every Alertmanager of the topology: each posts to every receiver;
+    `native`: the pipeline's alerts also go through Alertmanager's own Telegram/email."""
     return render_alertmanager_config(catalog, receiver_url=[f"http://{r}" for r in topo.receivers],
-                                      bearer_token_file=topo.token_file)
+                                      bearer_token_file=topo.token_file, native=native)
 
 
 def render_deploy_configs(catalog: Catalog) -> dict[str, str]:
     """The committed variants (repo-relative path -> text): the native single stack on the default
-    ports (for running Prometheus/Alertmanager by hand), and docker-compose's single and `ha` shapes."""
+    ports (for running Prometheus/Alertmanager by hand), and docker-compose's single and `ha` shapes,
+    each of those also with the native road's placeholders (`*-telegram.yml`)."""
     local = local_topology()
     files = {
         "prometheus/prometheus.yml": prometheus_config(catalog, local),
@@ -153,6 +168,11 @@ def render_deploy_configs(catalog: Catalog) -> dict[str, str]:
         "alertmanager/alertmanager.yml": alertmanager_config(catalog, local),
         "alertmanager/alertmanager.compose.yml": alertmanager_config(catalog, COMPOSE_SINGLE),
         "alertmanager/alertmanager.compose-ha.yml": alertmanager_config(catalog, COMPOSE_HA),
+        # with the native road, placeholders filled by the entrypoint when a Telegram bot is set
+        "alertmanager/alertmanager.compose-telegram.yml": alertmanager_config(catalog, COMPOSE_SINGLE,
+                                                                              COMPOSE_NATIVE_ROAD),
+        "alertmanager/alertmanager.compose-ha-telegram.yml": alertmanager_config(catalog, COMPOSE_HA,
+                                                                                 COMPOSE_NATIVE_ROAD),
     }
     for i in range(len(COMPOSE_HA.prometheus)):
         files[f"prometheus/prometheus.compose-ha-{replica_name(i)}.yml"] = prometheus_config(catalog, COMPOSE_HA, i)

@@ -88,6 +88,11 @@ class Probe:
     value: Callable[[float], float] | None = None
     # labels the firing alert carries besides severity/source/alertname (from the input series)
     exp_labels: dict[str, str] = field(default_factory=dict)
+    # series held at one value through every test, whatever the level (e.g. a process start time)
+    constant: dict[str, float] = field(default_factory=dict)
+    # the rule also fires when the watched series does not exist at all (`absent()`): the labels it
+    # then carries; promtool gets one more test with no input series
+    absent_labels: dict[str, str] | None = None
 
     def value_for(self, level: float) -> float:
         return self.value(level) if self.value else level
@@ -112,6 +117,7 @@ class AlertSpec:
     meaning: str = ""            # runbook: what it means for the bot
     checks: tuple[str, ...] = ()  # runbook: first checks
     probe: Probe | None = None
+    action: str = ""             # what to do now, one or two lines (the `action` annotation)
 
 
 @dataclass(frozen=True)
@@ -153,6 +159,7 @@ class AlertDef:
     probe: Probe | None = field(default=None, repr=False, compare=False)
     # per-label thresholds; when present, `expr` is the default rule, which excludes their values
     by: tuple[LabelThreshold, ...] = ()
+    action: str = ""             # what to do now (the `action` annotation; empty: none)
 
     @property
     def by_label(self) -> str | None:

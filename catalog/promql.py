@@ -22,6 +22,13 @@ METRIC_LABELS: dict[str, tuple[str, ...]] = {
     **{name: labels for name, (_type, labels) in CONTRACT_METRICS.items()},
     "d75_data_disk_free_ratio": ("path",),
     "d75_exporter_hook_errors_total": ("hook",),
+    # the pipeline's own alerts (catalog/pipeline_alerts.py): the receiver's, Alertmanager's and
+    # Prometheus' metrics they read, so per-label thresholds work on them too
+    "d76_notifications_oldest_due_age_seconds": ("channel", "severity"),
+    "d76_notifications_failed_total": ("channel", "kind"),
+    "d76_notifications_rate_limited_total": ("channel",),
+    "alertmanager_notifications_failed_total": ("integration",),
+    "prometheus_rule_evaluation_failures_total": ("rule_group",),
 }
 
 # a string literal (left alone: label_replace arguments), or a selector: a name and its matchers

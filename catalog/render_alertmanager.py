@@ -1,17 +1,83 @@
-"""alertmanager.yml and the receiver's channel map, rendered from the catalog (CONTRACT section 4)."""
+"""alertmanager.yml and the receiver's channel map, rendered from the catalog (CONTRACT section 4).
+
+The second road: alerts of source `pipeline` (the pipeline watching itself) go to the receiver like
+every alert and, when the deployment gives a `NativeRoad`, also through Alertmanager's own
+integrations (Telegram, email) by a route with `continue: true` placed first, so "receiver down"
+reaches a phone while the receiver is dead. Alertmanager 0.25 has no `bot_token_file`: the bot
+token is written into the config itself, which is why the committed configs carry no native road
+(the compose `*-telegram.yml` variants hold placeholders its entrypoint fills) and the native runner
+writes its config 0600.
+"""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from vocabulary import WATCHDOG
+from vocabulary import PIPELINE_SOURCE, WATCHDOG
 from webhook_receiver.notify.maintenance import Window, window_routes
 
 from .model import SEVERITIES, Catalog
-from .render_prometheus import dump_yaml, header
+from .render_prometheus import _Dumper, dump_yaml, header
 
 __all__ = ["render_alertmanager_config", "alertmanager_doc", "render_channel_map", "receiver_name", "WATCHDOG_RECEIVER",
-           "inhibit_rules", "TOKEN_FILE_LOCAL", "TOKEN_FILE_COMPOSE"]
+           "inhibit_rules", "TOKEN_FILE_LOCAL", "TOKEN_FILE_COMPOSE", "NativeRoad", "NativeTelegram", "NativeEmail",
+           "DIRECT_RECEIVER", "TELEGRAM_MESSAGE", "DIRECT_REPEAT_INTERVAL"]
+
+# the receiver of the native road (Alertmanager's own integrations, not the webhook receiver)
+DIRECT_RECEIVER = "d76-pipeline-direct"
+# the native road has no acknowledgement: a pipeline alert that still fires is told again this often
+DIRECT_REPEAT_INTERVAL = "1h"
+# Telegram HTML; Go's text/template `html` escapes every annotation (Telegram refuses a bare < or &)
+TELEGRAM_MESSAGE = (
+    "{{ range .Alerts }}{{ if eq .Status \"firing\" }}\U0001F6A8 <b>[{{ .Labels.severity }}] "
+    "{{ .Annotations.summary | html }}</b>{{ else }}\u2705 <b>RESOLVED: {{ .Annotations.summary | html }}</b>"
+    "{{ end }}\n{{ .Annotations.description | html }}\n"
+    "{{ if .Annotations.action }}<b>Do:</b> {{ .Annotations.action | html }}\n{{ end }}"
+    "{{ if .Annotations.runbook_url }}<a href=\"{{ .Annotations.runbook_url | html }}\">Runbook</a>\n{{ end }}"
+    "\n{{ end }}<i>Sent by Alertmanager directly, not through the receiver.</i>"
+)
+
+
+class _Quoted(str):
+    """A string YAML must keep a string (a bot token like `123:45` is not a number)."""
+
+
+_Dumper.add_representer(_Quoted, lambda d, data: d.represent_scalar("tag:yaml.org,2002:str", str(data), style="'"))
+
+
+@dataclass(frozen=True)
+class NativeTelegram:
+    """Alertmanager's `telegram_configs` entry: the receiver's bot and chat (a numeric chat id: 0.25
+    takes no `@channel`); `api_url` None is Telegram's own. The compose template passes placeholders
+    (strings) its entrypoint replaces."""
+
+    bot_token: str
+    chat_id: int | str
+    api_url: str | None = None
+
+
+@dataclass(frozen=True)
+class NativeEmail:
+    """Alertmanager's `email_configs` entry (the receiver's SMTP settings)."""
+
+    to: str
+    sender: str
+    smarthost: str                  # host:port
+    username: str | None = None
+    password: str | None = None
+    require_tls: bool = False       # STARTTLS (SMTP_STARTTLS)
+
+
+@dataclass(frozen=True)
+class NativeRoad:
+    """What the deployment has for the road that bypasses the receiver; empty: no road."""
+
+    telegram: NativeTelegram | None = None
+    email: NativeEmail | None = None
+
+    def __bool__(self) -> bool:
+        return self.telegram is not None or self.email is not None
 
 WATCHDOG_RECEIVER = "d76-watchdog"
 # Alertmanager resolves a relative credentials_file against the config file's folder: the stack
@@ -62,20 +128,50 @@ def _webhook(receiver_url: str, bearer_token_file: str | None) -> dict[str, Any]
 
 
 def render_alertmanager_config(catalog: Catalog, *, receiver_url: str | Sequence[str],
-                               bearer_token_file: str | None) -> str:
+                               bearer_token_file: str | None, native: NativeRoad | None = None) -> str:
     """alertmanager.yml. Several `receiver_url`s (receiver replicas on one database) give every
     route one webhook per replica: Alertmanager posts each notification to all of them and the
-    receivers store and tell it once (they deduplicate in the shared database)."""
+    receivers store and tell it once (they deduplicate in the shared database). `native`: the
+    pipeline's alerts also go through Alertmanager's own Telegram/email (module docstring)."""
     return header(catalog) + dump_yaml(alertmanager_doc(catalog, receiver_url=receiver_url,
-                                                        bearer_token_file=bearer_token_file))
+                                                        bearer_token_file=bearer_token_file, native=native))
+
+
+def _direct_receiver(native: NativeRoad) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": DIRECT_RECEIVER}
+    tg = native.telegram
+    if tg is not None:
+        cfg: dict[str, Any] = {"bot_token": _Quoted(tg.bot_token), "chat_id": tg.chat_id}
+        if tg.api_url:
+            cfg["api_url"] = tg.api_url
+        cfg.update({"parse_mode": "HTML", "message": TELEGRAM_MESSAGE, "send_resolved": True})
+        out["telegram_configs"] = [cfg]
+    em = native.email
+    if em is not None:
+        mail: dict[str, Any] = {"to": em.to, "from": em.sender, "smarthost": em.smarthost,
+                                "require_tls": em.require_tls, "send_resolved": True}
+        if em.username:
+            mail["auth_username"] = em.username
+        if em.password:
+            mail["auth_password"] = _Quoted(em.password)
+        mail["headers"] = {"Subject": '[D76 pipeline] {{ .Status | toUpper }}: {{ .CommonLabels.alertname }}'}
+        out["email_configs"] = [mail]
+    return out
 
 
 def alertmanager_doc(catalog: Catalog, *, receiver_url: str | Sequence[str],
-                     bearer_token_file: str | None) -> dict[str, Any]:
+                     bearer_token_file: str | None, native: NativeRoad | None = None) -> dict[str, Any]:
     """alertmanager.yml as data (a new dict each call; `render_existing` derives its fragment from it)."""
     s = catalog.settings
     urls = [receiver_url] if isinstance(receiver_url, str) else list(receiver_url)
-    routes: list[dict[str, Any]] = [{
+    routes: list[dict[str, Any]] = []
+    if native:
+        # first, and `continue`: the same alerts then follow their severity to the receiver as well
+        p0 = catalog.severity_policy["P0"]
+        routes.append({"receiver": DIRECT_RECEIVER, "matchers": [f'source="{PIPELINE_SOURCE}"'],
+                       "group_by": ["alertname"], "group_wait": p0.group_wait, "group_interval": "1m",
+                       "repeat_interval": DIRECT_REPEAT_INTERVAL, "continue": True})
+    routes += [{
         # the heartbeat: sent every minute so the receiver's dead man's switch notices when it stops
         "receiver": WATCHDOG_RECEIVER,
         "matchers": [f'alertname="{WATCHDOG}"'],
@@ -94,6 +190,11 @@ def alertmanager_doc(catalog: Catalog, *, receiver_url: str | Sequence[str],
     # too, by those not only for our severities
     routes += _muted_by([w for w in windows if not set(w.match.get("severity", ("",))) <= set(SEVERITIES)]
                         ).get("routes", [])
+    receivers: list[dict[str, Any]] = [
+        {"name": name, "webhook_configs": [_webhook(u, bearer_token_file) for u in urls]}
+        for name in (WATCHDOG_RECEIVER, *(receiver_name(sev) for sev in SEVERITIES))]
+    if native:
+        receivers.append(_direct_receiver(native))
     doc: dict[str, Any] = {
         "global": {"resolve_timeout": "5m"},
         "route": {
@@ -107,8 +208,7 @@ def alertmanager_doc(catalog: Catalog, *, receiver_url: str | Sequence[str],
             "routes": routes,
         },
         "inhibit_rules": inhibit_rules(catalog),
-        "receivers": [{"name": name, "webhook_configs": [_webhook(u, bearer_token_file) for u in urls]}
-                      for name in (WATCHDOG_RECEIVER, *(receiver_name(sev) for sev in SEVERITIES))],
+        "receivers": receivers,
     }
     if windows:
         doc["time_intervals"] = [w.time_interval() for w in windows]

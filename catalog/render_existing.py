@@ -3,7 +3,8 @@
 `d76 generate --for-existing DIR` writes:
 
 * `rules/d75-*.yml`: the rule files, each group with `interval` set to the catalog's evaluation
-  interval (so a P0 fires within a second even when the operator's Prometheus evaluates every minute);
+  interval (so a P0 fires within a second even when the operator's Prometheus evaluates every minute),
+  without the pipeline's own alerts (they assume our stack's job names);
 * `prometheus-scrape.yml`: the scrape job for the bot (`job_name: d75`, the fast scrape interval);
 * `alertmanager-fragment.yml`: a route subtree (matching only our alerts), our receivers and our
   inhibition rules (scoped to our alerts), to merge into the operator's `alertmanager.yml`;
@@ -14,11 +15,12 @@ and inhibitions are the same as in our own stack.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import yaml
 
-from vocabulary import WATCHDOG_SEVERITY
+from vocabulary import PIPELINE_SOURCE, WATCHDOG_SEVERITY
 
 from .model import SEVERITIES, SOURCES, Catalog, CatalogError
 from .render_alertmanager import WATCHDOG_RECEIVER, alertmanager_doc, receiver_name
@@ -119,8 +121,14 @@ def render_merged(catalog: Catalog, foreign_text: str, source_name: str, *, rece
 
 
 def render_existing_rule_files(catalog: Catalog) -> dict[str, str]:
-    """The rule files with each group's evaluation interval set (the operator's global one may be slow)."""
-    return render_rule_files(catalog, group_interval=catalog.settings.evaluation_interval)
+    """The rule files with each group's evaluation interval set (the operator's global one may be slow).
+
+    Without the pipeline's own alerts (source `pipeline`): they read the job names of our stack
+    (`receiver`, `alertmanager`, `prometheus`), which an operator's Prometheus need not use, and
+    ReceiverDown would page at once when no job is called `receiver`."""
+    ours = replace(catalog, alerts=[replace(a, enabled=False) if a.source == PIPELINE_SOURCE else a
+                                    for a in catalog.alerts])
+    return render_rule_files(ours, group_interval=catalog.settings.evaluation_interval)
 
 
 def render_scrape_job(catalog: Catalog, bot_target: str) -> str:

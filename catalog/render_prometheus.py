@@ -45,6 +45,8 @@ def annotations_for(alert: AlertDef, summary: str, description: str, threshold: 
     """An alert's annotations: the texts, the runbook, and (for the receiver's packed lines and graphs)
     the current value as the unit reads and the threshold that applied, as a plain number."""
     out = {"summary": summary, "description": description, "runbook_url": alert.runbook_url}
+    if alert.action:
+        out["action"] = alert.action
     if alert.name != WATCHDOG:
         out["value"] = value_template(alert.unit)
         if threshold is not None:

@@ -106,7 +106,9 @@ def _segments(probe: Probe, phases: list[tuple[float, int]]) -> dict[str, str]:
             else:
                 add(sel, f"{fmt_num(v)}x{n - 1}")
         i += n
-    return {sel: " ".join(segs) for sel, segs in out.items()}
+    series = {sel: " ".join(segs) for sel, segs in out.items()}
+    series.update({sel: f"{fmt_num(v)}x{i - 1}" for sel, v in probe.constant.items()})
+    return series
 
 
 def _prefix_samples(probe: Probe) -> int:
@@ -145,9 +147,11 @@ def _relabel(probe: Probe, label: str, new: str) -> Probe:
                    exp_labels={**probe.exp_labels, label: new})
 
 
-def _firing(a: AlertDef, p: Probe, level: float) -> dict[str, Any]:
-    labels = {**p.exp_labels, "severity": a.severity or WATCHDOG_SEVERITY, "source": a.source}
-    value = p.value_for(level)
+def _firing(a: AlertDef, p: Probe, level: float, *, absent: bool = False) -> dict[str, Any]:
+    """The alert as promtool must see it; `absent`: fired by `absent()` (its labels, value 1)."""
+    series_labels = dict(p.absent_labels or {}) if absent else p.exp_labels
+    labels = {**series_labels, "severity": a.severity or WATCHDOG_SEVERITY, "source": a.source}
+    value = 1.0 if absent else p.value_for(level)
     threshold = a.threshold
     if a.by:
         label = a.by[0].label
@@ -156,8 +160,8 @@ def _firing(a: AlertDef, p: Probe, level: float) -> dict[str, Any]:
     return {
         "exp_labels": labels,
         "exp_annotations": {
-            k: render_go_template(v, p.exp_labels, value) if k in ("summary", "description", "value") else v
-            for k, v in template.items()
+            k: render_go_template(v, series_labels, value) if k in ("summary", "description", "value", "action")
+            else v for k, v in template.items()
         },
     }
 
@@ -250,6 +254,19 @@ def _tests_for(a: AlertDef, suffix: str = "") -> list[dict[str, Any]]:
         "alert_rule_test": [{"eval_time": _dur(fire_at), "alertname": a.name, "exp_alerts": firing},
                             {"eval_time": _dur(end), "alertname": a.name, "exp_alerts": []}],
     })
+    if p.absent_labels is not None:
+        # no watched series at all (the target vanished from the configuration): fires after `for`
+        absent_at = int(f + SAMPLE_INTERVAL)
+        quiet = ([{"eval_time": _dur(f - SAMPLE_INTERVAL), "alertname": a.name, "exp_alerts": []}]
+                 if f >= SAMPLE_INTERVAL else [])
+        tests.append({
+            "name": f"{a.name}: fires when the series is absent" + (f" for {a.for_}" if f else "") + suffix,
+            "interval": _dur(SAMPLE_INTERVAL),
+            "input_series": _input({sel: f"{fmt_num(v)}x{_samples(absent_at + 60) - 1}"
+                                    for sel, v in p.constant.items()}),
+            "alert_rule_test": [*quiet, {"eval_time": _dur(absent_at), "alertname": a.name,
+                                         "exp_alerts": [_firing(a, p, 0.0, absent=True)]}],
+        })
     return tests
 
 

@@ -1,6 +1,8 @@
 """One runbook page per alert (`webhook_receiver/runbook_pages/<slug>.md`) and an index."""
 from __future__ import annotations
 
+import re
+
 from vocabulary import DEFAULT_ALERTMANAGER_URL, WATCHDOG, WATCHDOG_SEVERITY
 
 from .model import AlertDef, Catalog
@@ -14,6 +16,12 @@ def _silence_matchers(a: AlertDef) -> str:
     return " ".join(parts)
 
 
+def _plain(text: str) -> str:
+    """An annotation's Go template as a runbook reads it: `{{ $labels.x }}` -> `<x>`, the value -> "the value"."""
+    text = re.sub(r"\{\{ \$labels\.([a-zA-Z_][a-zA-Z0-9_]*) \}\}", r"<\1>", text)
+    return re.sub(r"\{\{[^}]*\$value[^}]*\}\}\S*", "the value", text)
+
+
 def _page(catalog: Catalog, a: AlertDef) -> str:
     lines = [header(catalog, "<!--").rstrip("\n") + " -->", "", f"# {a.name}", ""]
     facts = [("severity", a.severity or "none (heartbeat)"), ("source", a.source),
@@ -25,7 +33,10 @@ def _page(catalog: Catalog, a: AlertDef) -> str:
     facts.append(("for", a.for_))
     lines += [f"- **{k}**: {v}" for k, v in facts]
     lines += ["", "```promql", a.expr, *[b.expr for b in a.by], "```", "", "## What it means for the bot", "",
-              a.meaning or a.summary, "", "## First checks", ""]
+              a.meaning or a.summary, ""]
+    if a.action:
+        lines += ["## What to do now", "", _plain(a.action), ""]
+    lines += ["## First checks", ""]
     lines += [f"{i}. {c}" for i, c in enumerate(a.checks or ("Look at the Overview dashboard.",), 1)]
     lines += ["", "## How to silence", ""]
     if a.name == WATCHDOG:

@@ -139,6 +139,7 @@ _ANNOTATIONS = {
                    "or `policy.external_url` says otherwise)",
     "value": "the current value as its unit reads (`{{ $value }}` formatted), for packed lines and graphs",
     "threshold": "the threshold that applied, a plain number (per-label thresholds: that label's)",
+    "action": "what to do now, one or two lines (Telegram shows it under the description)",
 }
 
 

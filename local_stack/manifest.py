@@ -46,8 +46,9 @@ class Piece:
 
 
 def write_manifest(state: Path, *, config: StackConfig, pieces: Iterable[Piece], database_url: str,
-                   postgres_dir: Path | None, catalog: Catalog | None) -> None:
-    """Record the stack: its pieces in start order, the bot's targets, the database (masked), links."""
+                   postgres_dir: Path | None, catalog: Catalog | None, direct_road: Iterable[str] = ()) -> None:
+    """Record the stack: its pieces in start order, the bot's targets, the database (masked), links,
+    where the pipeline's alerts go without the receiver (`direct_road`: "telegram chat N", "email to X")."""
     backend = "postgresql" if postgres_dir or database_url.startswith("postgres") else "sqlite"
     (state / defaults.STATE_MANIFEST).write_text(json.dumps({
         "started_at": time.time(), "ha": config.ha, "postgres_dir": str(postgres_dir) if postgres_dir else None,
@@ -55,6 +56,7 @@ def write_manifest(state: Path, *, config: StackConfig, pieces: Iterable[Piece],
         "targets": list(config.scrape_targets()), "simulator": config.runs_simulator(),
         "external_url": catalog.external_url if catalog else None,
         "runbook_base_url": catalog.settings.runbook_base_url if catalog else None,
+        "direct_road": list(direct_road),
         "pieces": [asdict(p) for p in pieces]}, indent=2))
 
 

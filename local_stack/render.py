@@ -8,6 +8,12 @@ configuration, given through its environment.
 Links: the rules' `runbook_url` points at this stack's receiver (its real port) unless the override
 file sets `policy.runbook_base_url` or `policy.external_url`; with `policy.external_url` the
 receivers also get RECEIVER_EXTERNAL_URL (history links in messages).
+
+The second road (`native_road`): when the receivers' environment has a Telegram bot
+(TELEGRAM_BOT_TOKEN and a numeric TELEGRAM_CHAT_ID; TELEGRAM_API_URL moves the Bot API, as for the
+receiver) the pipeline's alerts also go through Alertmanager's own Telegram integration, and with
+SMTP_HOST and ALERT_EMAIL_TO through its email. Alertmanager 0.25 reads the bot token only from its
+config, so alertmanager.yml is then written 0600.
 """
 from __future__ import annotations
 
@@ -19,12 +25,17 @@ from pathlib import Path
 import vocabulary
 from catalog import Catalog, load_catalog, render_channel_map, render_rule_files
 from catalog.deploy_configs import alertmanager_config, local_topology, prometheus_config
+from catalog.render_alertmanager import NativeEmail, NativeRoad, NativeTelegram
+from webhook_receiver.notify.channels.email import EmailSettings
+from webhook_receiver.notify.channels.telegram.settings import TelegramSettings
+from webhook_receiver.notify.settings import SettingsError
+from webhook_receiver.setting_parsers import load
 
 from . import defaults
 from .config import StackConfig
 from .state import write_secret
 
-__all__ = ["Rendered", "render", "receiver_env"]
+__all__ = ["Rendered", "render", "receiver_env", "native_road", "direct_road_names"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +45,7 @@ class Rendered:
     catalog: Catalog
     token: str
     state: Path
+    native: NativeRoad = NativeRoad()   # the road that bypasses the receiver (empty: none)
 
     @property
     def alertmanager_config(self) -> Path:
@@ -54,7 +66,7 @@ def render(config: StackConfig, state: Path) -> Rendered:
     # runbook links: this stack's receiver, on its real port, unless the override file says otherwise
     catalog: Catalog = load_catalog(c.catalog_override,
                                     runbook_base_url=f"http://{vocabulary.HOST}:{c.receiver_port}/runbooks/")
-    rendered = Rendered(catalog, secrets.token_urlsafe(32), state)
+    rendered = Rendered(catalog, secrets.token_urlsafe(32), state, native_road({**os.environ, **c.receiver_env}))
     prom_dir = state / "prometheus"
     (prom_dir / "rules").mkdir(parents=True, exist_ok=True)
     rendered.alertmanager_config.parent.mkdir(parents=True, exist_ok=True)
@@ -68,9 +80,41 @@ def render(config: StackConfig, state: Path) -> Rendered:
     for i, name in enumerate(c.names("prometheus")):
         rendered.prometheus_config(name).write_text(prometheus_config(catalog, topo, i))
     write_secret(state, defaults.STATE_TOKEN_FILE, rendered.token)
-    rendered.alertmanager_config.write_text(alertmanager_config(catalog, topo))
+    am_config = alertmanager_config(catalog, topo, rendered.native)
+    if rendered.native:  # the bot token (and SMTP password) are in it
+        write_secret(state, rendered.alertmanager_config.relative_to(state), am_config)
+    else:
+        rendered.alertmanager_config.write_text(am_config)
     rendered.channel_map.write_text(render_channel_map(catalog))
     return rendered
+
+
+def native_road(env: dict[str, str]) -> NativeRoad:
+    """The receivers' own Telegram bot and SMTP settings (`env`: what they will run with), as
+    Alertmanager's integrations; empty when there is no bot or mail server, or the settings do not
+    parse (the receiver then refuses to start and says why)."""
+    try:
+        tg = load(TelegramSettings, env)
+        mail = load(EmailSettings, env)
+    except SettingsError:
+        return NativeRoad()
+    telegram = None
+    chat = (tg.chat_id or "").strip()
+    if tg.bot_token and chat.lstrip("-").isdigit():  # Alertmanager 0.25 takes no @channel
+        api = tg.api_url if tg.api_url != "https://api.telegram.org" else None
+        telegram = NativeTelegram(bot_token=tg.bot_token, chat_id=int(chat), api_url=api)
+    email = None
+    if mail.enabled and mail.smtp_host and mail.mail_from:
+        email = NativeEmail(to=", ".join(mail.mail_to), sender=mail.mail_from,
+                            smarthost=f"{mail.smtp_host}:{mail.smtp_port}", username=mail.smtp_user,
+                            password=mail.smtp_password, require_tls=mail.smtp_starttls)
+    return NativeRoad(telegram=telegram, email=email)
+
+
+def direct_road_names(native: NativeRoad) -> list[str]:
+    """Where the native road goes, for the manifest and the start notes (no secrets)."""
+    out = [f"telegram chat {native.telegram.chat_id}"] if native.telegram else []
+    return out + ([f"email to {native.email.to}"] if native.email else [])
 
 
 def receiver_env(config: StackConfig, rendered: Rendered, index: int, database_url: str) -> dict[str, str]:

@@ -45,7 +45,7 @@ from .lifecycle import StartedPieces, alive, postgres_running, stop_stack
 from .manifest import Piece, load_pieces, read_manifest, write_manifest
 from .preflight import check_config, check_ports
 from .processes import StartupError
-from .render import Rendered, render
+from .render import Rendered, direct_road_names, render
 from .state import read_file
 from .status import PieceStatus, notes, probe_pieces, status_lines, wait_first_scrape
 
@@ -115,7 +115,8 @@ class Stack:
     def _write_manifest(self) -> None:
         s = self.started
         write_manifest(self.state, config=self.config, pieces=s.pieces.values(), database_url=s.database_url,
-                       postgres_dir=s.postgres.base_dir if s.postgres else None, catalog=self.catalog)
+                       postgres_dir=s.postgres.base_dir if s.postgres else None, catalog=self.catalog,
+                       direct_road=direct_road_names(self.rendered.native) if self.rendered else ())
 
     def wait_first_scrape(self, timeout: float = 10.0) -> bool:
         """Wait until Prometheus has scraped each target once (see `status.wait_first_scrape`)."""

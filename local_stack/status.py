@@ -130,8 +130,22 @@ def status_lines(statuses: Sequence[PieceStatus], *, ha: bool, database: str | N
 
 
 def notes(manifest: Mapping[str, Any]) -> list[str]:
-    """What an operator should know once, at start: where links in messages point."""
-    m = manifest
+    """What an operator should know once, at start: where links in messages point, and where the
+    pipeline's own alerts go when the receiver is dead."""
+    return _link_notes(manifest) + _road_notes(manifest)
+
+
+def _road_notes(m: Mapping[str, Any]) -> list[str]:
+    road = m.get("direct_road")
+    if road is None:  # a manifest from before the native road
+        return []
+    if road:
+        return [f"pipeline alerts (receiver down, ...) also go from Alertmanager directly to {', '.join(road)}"]
+    return ["no direct road: a dead receiver is reported only by its own dead man's switch's absence; set "
+            "TELEGRAM_BOT_TOKEN and a numeric TELEGRAM_CHAT_ID so Alertmanager tells it to Telegram itself"]
+
+
+def _link_notes(m: Mapping[str, Any]) -> list[str]:
     if m.get("external_url"):
         return [f"links: messages link to {m['external_url']} (policy.external_url; runbooks at "
                 f"{m.get('runbook_base_url')})"]

@@ -1,11 +1,16 @@
 """The receiver's own Prometheus metrics, on a registry of its own (never the global one)."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from vocabulary import SEVERITIES
 
-__all__ = ["ReceiverMetrics"]
+__all__ = ["ReceiverMetrics", "StorageUpCollector"]
 
 
 class ReceiverMetrics:
@@ -46,3 +51,22 @@ class ReceiverMetrics:
             self.alerts_stored.labels(sev)
         for status in ("firing", "resolved"):
             self.alerts_received.labels(status)
+
+
+class StorageUpCollector(Collector):
+    """`d76_receiver_storage_up`: 1 while the storage circuit breaker is closed, 0 while it is open
+    (`store.breaker`: the database is known to be down and requests get 503 at once). A store
+    without a breaker (SQLite, a local file) reports 1; its failures show as 503s in
+    `d76_receiver_storage_errors_total`. Read at scrape time, no query: the pipeline alert
+    ReceiverStorageDown watches it."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        breaker = getattr(self.store, "breaker", None)
+        up = 0.0 if breaker is not None and breaker.is_open else 1.0
+        fam = GaugeMetricFamily("d76_receiver_storage_up",
+                                "1 while the receiver's storage is usable, 0 while its circuit breaker is open")
+        fam.add_metric([], up)
+        yield fam

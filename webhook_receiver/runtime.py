@@ -15,7 +15,7 @@ import yaml
 
 from .history.service import HistoryService
 from .history.settings import load_history_settings
-from .metrics import ReceiverMetrics
+from .metrics import ReceiverMetrics, StorageUpCollector
 from .notify.actions import AlertActions
 from .notify.channel_map import ChannelMap, load_channel_map
 from .notify.oncall_board import OncallBoard
@@ -39,6 +39,7 @@ class ReceiverRuntime:
         self.settings = settings
         self.store = store
         self.metrics = ReceiverMetrics()
+        self.metrics.registry.register(StorageUpCollector(store))  # d76_receiver_storage_up
         self.outbox = Outbox(store)
         notify_settings = load_notify_settings(settings.raw)
         self.notify: NotifyService | None = None

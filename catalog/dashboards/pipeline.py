@@ -1,10 +1,13 @@
-"""Pipeline health: receiver, notifications, Prometheus rule evaluation, Alertmanager notifications."""
+"""Pipeline health: receiver, notifications, Prometheus rule evaluation, Alertmanager notifications, and
+what the pipeline's own alerts (source `pipeline`, catalog/pipeline_alerts.py) watch."""
 from __future__ import annotations
 
 from typing import Any
 
+from vocabulary import PIPELINE_SOURCE
+
 from ..model import Catalog
-from .panels import AnyPanel, dashboard, prom, series, state_timeline, value_map
+from .panels import RED_FROM_ONE, AnyPanel, dashboard, prom, series, stat_panel, state_timeline, value_map
 from .thresholds import fixed
 
 RECEIVER = 'job="receiver"'
@@ -61,6 +64,35 @@ def build(catalog: Catalog) -> dict[str, Any]:
                     "failed {{integration}}", "B")),
         series("Alertmanager alerts by state",
                prom(f"sum by (state) (alertmanager_alerts{{{ALERTMANAGER}}})", "{{state}}")),
+        # what the pipeline's own alerts watch
+        stat_panel("Pipeline alerts firing",
+                   prom(f'count(ALERTS{{source="{PIPELINE_SOURCE}",alertstate="firing"}}) or vector(0)', "firing",
+                        instant=True),
+                   w=6, h=8, background=True, thresholds=RED_FROM_ONE,
+                   description="Alerts about the pipeline itself (receiver, Alertmanager, Prometheus, outbox); "
+                               "Alertmanager also sends them to Telegram directly."),
+        state_timeline("Receiver storage", prom(f"d76_receiver_storage_up{{{RECEIVER}}}", "{{instance}}"), w=18, h=8,
+                       mappings=[value_map([("OPEN (503)", "red"), ("UP", "green")])],
+                       description="0 while the storage circuit breaker is open (ReceiverStorageDown)."),
+        series("Oldest due notification by severity",
+               prom(f"max by (severity) (d76_notifications_oldest_due_age_seconds{{{RECEIVER}}})", "{{severity}}"),
+               unit="s", thresholds=fixed(("green", None), ("red", 30)),
+               description="How long the oldest undelivered notification has waited (NotificationsP0Waiting: a P0 "
+                           "over 30 s; NotificationsBacklogOld: P1-P3 over 10 min)."),
+        series("Alertmanagers: configured, up, discovered",
+               prom(f"count(up{{{ALERTMANAGER}}})", "configured (scraped)"),
+               prom(f"sum(up{{{ALERTMANAGER}}})", "up", "B"),
+               prom(f"min(prometheus_notifications_alertmanagers_discovered{{{PROMETHEUS}}})",
+                    "discovered by Prometheus (min)", "C"),
+               description="AlertmanagerDown, PrometheusNoAlertmanager; in HA AlertmanagerClusterDegraded compares "
+                           "each member's cluster size with the configured count."),
+        series("Telegram 429s and reconcile polls",
+               prom(f'sum(increase(d76_notifications_rate_limited_total{{{RECEIVER},channel="telegram"}}[5m]))',
+                    "telegram 429s"),
+               prom(f"sum by (outcome) (increase(d76_history_reconcile_polls_total{{{RECEIVER}}}[5m]))",
+                    "reconcile {{outcome}}", "B"),
+               description="TelegramRateLimited (429s for 10 min on end), HistoryReconcileFailing (no complete "
+                           "poll in 10 min)."),
     ]
     return dashboard("d76-pipeline", "D76 / Alerting pipeline health", panels, tags=["pipeline"],
                      description="Is the alerting pipeline itself healthy? Receiver, notifications, Prometheus, "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import stat
 import subprocess
 from pathlib import Path
 
@@ -261,3 +262,88 @@ def test_a_bad_d75_target_stops_the_start_naming_it(tmp_path, value):
     r = _run(tmp_path, value)
     assert r.returncode == 2 and r.stderr.startswith("D75_TARGETS: ") and "prometheus-args" not in r.stdout, r
     assert not (tmp_path / "targets" / Path(COMPOSE_TARGETS_FILE).name).exists()
+
+
+# -- the direct road: the Alertmanagers fill the Telegram placeholders from the environment -------------
+ALERTMANAGER_SERVICES = ("alertmanager", "alertmanager-a", "alertmanager-b", "alertmanager-c")
+
+
+def _am_run(tmp_path: Path, name: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """One Alertmanager service's entrypoint with its own command, reading the mounted configs from
+    the repository, writing into `tmp_path` instead of the data volume, echoing instead of exec."""
+    svc = SERVICES[name]
+    entry = svc["entrypoint"]
+    assert all(SERVICES[n]["entrypoint"] == entry for n in ALERTMANAGER_SERVICES)
+    assert entry[:2] == ["/bin/sh", "-c"] and len(entry) == 4
+    script = entry[2]
+    assert not re.search(r"(?<!\$)\$(?!\$)", script.replace("$$", "")), "a lone $ in the entrypoint"
+    assert 'exec /bin/alertmanager "$$@"' in script
+    mounts = _mounts(name)
+    script = script.replace("$$", "$").replace("exec /bin/alertmanager", "exec echo alertmanager-args:")
+    for src, dst in mounts.items():
+        script = script.replace(dst, str(REPO / src))
+    for before in ("> /alertmanager/", "cfg=/alertmanager/"):  # the data volume
+        script = script.replace(before, before.replace("/alertmanager/", f"{tmp_path}/"))
+    return subprocess.run(["sh", "-c", script, entry[3], *svc["command"]], capture_output=True, text=True,
+                          timeout=10, env={"PATH": "/usr/bin:/bin", **env})
+
+
+def _config_flag(r: subprocess.CompletedProcess[str]) -> str:
+    args = r.stdout.splitlines()[-1].split()
+    assert args[0] == "alertmanager-args:"
+    [flag] = [a for a in args if a.startswith("--config.file=")]
+    return flag.split("=", 1)[1]
+
+
+@pytest.mark.parametrize("name", ALERTMANAGER_SERVICES)
+def test_alertmanager_without_a_bot_runs_the_plain_config(tmp_path, name):
+    for env in ({}, {"TELEGRAM_BOT_TOKEN": "", "TELEGRAM_CHAT_ID": ""}, {"TELEGRAM_BOT_TOKEN": "1:x"}):
+        r = _am_run(tmp_path, name, env)
+        assert r.returncode == 0, r.stderr
+        plain = {v: k for k, v in _mounts(name).items()}["/etc/alertmanager/alertmanager.yml"]
+        assert _config_flag(r) == str(REPO / plain) and "no direct road" in r.stdout
+        assert not (tmp_path / "alertmanager-telegram.yml").exists()
+    # the service's other flags pass through unchanged, in order
+    args = r.stdout.splitlines()[-1].split()[1:]
+    assert [a for a in args if not a.startswith("--config.file=")] == \
+        [a for a in SERVICES[name]["command"] if not a.startswith("--config.file=")]
+
+
+@pytest.mark.parametrize("name", ["alertmanager", "alertmanager-b"])
+def test_alertmanager_with_a_bot_gets_the_direct_road(tmp_path, name):
+    env = {"TELEGRAM_BOT_TOKEN": "123456:AAE-x_y", "TELEGRAM_CHAT_ID": "-1001234567890",
+           "TELEGRAM_API_URL": "http://127.0.0.1:8081"}
+    r = _am_run(tmp_path, name, env)
+    assert r.returncode == 0, r.stderr
+    written = tmp_path / "alertmanager-telegram.yml"
+    assert _config_flag(r) == str(written)
+    assert stat.S_IMODE(written.stat().st_mode) == 0o600  # the bot token is in it
+    am = yaml.safe_load(written.read_text())
+    [direct] = [x for x in am["receivers"] if x["name"] == "d76-pipeline-direct"]
+    assert direct["telegram_configs"][0] | {"message": ""} == {
+        "bot_token": "123456:AAE-x_y", "chat_id": -1001234567890, "api_url": "http://127.0.0.1:8081",
+        "parse_mode": "HTML", "send_resolved": True, "message": ""}
+    amtool = shutil.which("amtool") or "amtool"
+    check = subprocess.run([amtool, "check-config", str(written)], capture_output=True, text=True, timeout=60)
+    assert check.returncode == 0 and "SUCCESS" in check.stdout, check.stdout + check.stderr
+    route = subprocess.run([amtool, "config", "routes", "test", f"--config.file={written}", "alertname=ReceiverDown",
+                            "severity=P0", "source=pipeline"], capture_output=True, text=True, timeout=60)
+    assert route.stdout.strip() == "d76-pipeline-direct,d76-p0", route.stdout + route.stderr
+    # the Bot API's default when TELEGRAM_API_URL is unset
+    r = _am_run(tmp_path, name, {k: v for k, v in env.items() if k != "TELEGRAM_API_URL"})
+    assert r.returncode == 0, r.stderr
+    assert yaml.safe_load(written.read_text())["receivers"][-1]["telegram_configs"][0]["api_url"] == \
+        "https://api.telegram.org"
+
+
+@pytest.mark.parametrize("env,words", [
+    ({"TELEGRAM_CHAT_ID": "@alerts"}, "TELEGRAM_CHAT_ID: the direct road needs a numeric chat id"),
+    ({"TELEGRAM_CHAT_ID": "-"}, "TELEGRAM_CHAT_ID"),
+    ({"TELEGRAM_BOT_TOKEN": "123|rm -rf"}, "TELEGRAM_BOT_TOKEN"),
+    ({"TELEGRAM_API_URL": "ftp://x"}, "TELEGRAM_API_URL: expected an http(s) URL"),
+    ({"TELEGRAM_API_URL": "http://x|y"}, "TELEGRAM_API_URL: unexpected characters"),
+])
+def test_a_bad_bot_setting_stops_the_alertmanager_naming_it(tmp_path, env, words):
+    full = {"TELEGRAM_BOT_TOKEN": "123456:AAE", "TELEGRAM_CHAT_ID": "42", **env}
+    r = _am_run(tmp_path, "alertmanager", full)
+    assert r.returncode == 2 and words in r.stderr and "alertmanager-args" not in r.stdout, r

@@ -11,12 +11,12 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from vocabulary import SEVERITIES, MessageShape, NotificationKind
+from vocabulary import SEVERITIES, WATCHDOG_SEVERITY, MessageShape, NotificationKind
 
 if TYPE_CHECKING:
     from .outbox import Outbox
 
-__all__ = ["NotifyMetrics", "OutboxDepthCollector"]
+__all__ = ["NotifyMetrics", "OutboxDepthCollector", "OldestDueCollector"]
 
 log = logging.getLogger("d76.notify.metrics")
 
@@ -88,4 +88,44 @@ class OutboxDepthCollector(Collector):
             return
         for channel, n in sorted(counts.items()):
             fam.add_metric([channel], n)
+        yield fam
+
+
+class OldestDueCollector(Collector):
+    """`d76_notifications_oldest_due_age_seconds{channel,severity}`: how long the oldest notification
+    that should have gone out by now has waited (0: nothing waiting), read at scrape time.
+
+    A row waits from when it was queued (`created_at`) while it is undelivered (pending or being
+    sent) and due (`next_attempt_at` has passed) or already tried (a row backing off after 5xx or a
+    429 is still waiting). One grouped query per scrape; every receiver on one database reports the
+    same numbers (the catalog's pipeline alerts take the max). Rows without a severity (command
+    answers) count as `none`. The pipeline alert NotificationsP0Waiting reads it."""
+
+    def __init__(self, outbox: Outbox, channels: tuple[str, ...]) -> None:
+        self.outbox = outbox
+        self.channels = channels
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        fam = GaugeMetricFamily("d76_notifications_oldest_due_age_seconds",
+                                "Age of the oldest due, undelivered notification (0: none waiting)",
+                                labels=["channel", "severity"])
+        ages = {(c, sev): 0.0 for c in self.channels for sev in SEVERITIES}
+        try:
+            store = self.outbox.store
+            d = store.dialect
+            with store.transaction(write=False) as tx:
+                rows = tx.fetchall(
+                    "SELECT channel, severity, min(created_at) AS oldest FROM notifications "
+                    "WHERE status IN ('pending', 'sending') AND (next_attempt_at <= %s OR attempts > 0) "
+                    "GROUP BY channel, severity", (d.time_in(tx.now),))
+                now = tx.now
+            for r in rows:
+                oldest = d.time_out(r["oldest"])
+                if oldest is not None:
+                    ages[(r["channel"], r["severity"] or WATCHDOG_SEVERITY)] = max(0.0, (now - oldest).total_seconds())
+        except Exception as exc:  # a scrape must not fail because storage is down; storage_up says so
+            log.warning("oldest due notification unavailable", extra={"fields": {"error": type(exc).__name__}})
+            return
+        for (channel, severity), age in sorted(ages.items()):
+            fam.add_metric([channel, severity], round(age, 3))
         yield fam

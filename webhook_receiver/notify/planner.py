@@ -6,7 +6,7 @@ never stored without its notifications queued, nor queued without being stored. 
 duplicates and Alertmanager's repeats queue nothing twice. Which channels: the channel map for the
 severity, limited to channels that are configured; a configured channel that the map never
 mentions follows the pager's severities (`channels.base.Pager`: Telegram). Watchdog queues nothing:
-it feeds the dead man's switch.
+it feeds the dead man's switch. A one-off event (`event="true"`) is told once and never as resolved.
 """
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["NotifyPlanner", "HEARTBEAT_ALERTNAMES", "routed_channels"]
 
 HEARTBEAT_ALERTNAMES = frozenset({WATCHDOG})
+EVENT_LABEL = "event"  # `event="true"`: a one-off event posted by the bot, not a rule
 
 
 def routed_channels(cmap: ChannelMap, channels: Mapping[str, Channel], severity: str) -> list[str]:
@@ -56,6 +57,12 @@ class NotifyPlanner:
             kind = NotificationKind.RESOLVED
         else:
             return []  # repeats, duplicates, annotation refreshes: nothing new to tell
+        if change.labels.get(EVENT_LABEL) == "true":
+            # a one-off event (exporter.events) is told once, as what happened: its end is only the
+            # end of its time in Alertmanager (history keeps it), never "RESOLVED"
+            if change.kind == "resolved":
+                return []
+            kind = NotificationKind.FIRING
         rows = []
         for name in routed_channels(self.channel_map, self.channels, change.severity):
             for d in self.channels[name].destinations(change.severity, change.labels):

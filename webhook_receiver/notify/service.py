@@ -25,7 +25,7 @@ from .desk import CommandDesk, ReplyDesk
 from .digest import DigestScheduler, digest_builder
 from .dispatcher import Dispatcher
 from .graphs import GraphRenderer
-from .metrics import NotifyMetrics, OutboxDepthCollector
+from .metrics import NotifyMetrics, OldestDueCollector, OutboxDepthCollector
 from .oncall_board import OncallBoard
 from .outbox import Lane, Outbox
 from .planner import NotifyPlanner
@@ -92,6 +92,7 @@ class NotifyService:
         self.metrics = NotifyMetrics(registry, channels=tuple(self.channels))
         if registry is not None:
             registry.register(OutboxDepthCollector(self.outbox, tuple(self.channels)))
+            registry.register(OldestDueCollector(self.outbox, tuple(self.channels)))
         digest_lane = _digest_lane(self.channels)
         self.dispatcher = Dispatcher(store, self.outbox, self.channels, settings, self.channel_map,
                                      metrics=self.metrics, worker_id=worker_id,

@@ -145,3 +145,37 @@ def test_exporter_down_inhibits_everything_from_that_target(am):
     assert by[("GlobalDailyLoss", "bot:9876")] == "suppressed"
     assert by[("NoActiveRoutes", "other-bot:9876")] == "active"
     assert by[("Watchdog", None)] == "active"
+
+
+# -- the direct road (Alertmanager's own Telegram and email) ----------------------------------------
+@pytest.fixture
+def direct_config(tmp_path):
+    from catalog import render_alertmanager_config
+    from catalog.render_alertmanager import NativeEmail, NativeRoad, NativeTelegram
+
+    native = NativeRoad(telegram=NativeTelegram("123456:AAE-x", -1001234, "http://127.0.0.1:8081"),
+                        email=NativeEmail("ops@example.com", "d76@example.com", "127.0.0.1:2525", "u", "p"))
+    cfg = tmp_path / "alertmanager.yml"
+    cfg.write_text(render_alertmanager_config(load_catalog(), receiver_url="http://127.0.0.1:9099",
+                                              bearer_token_file="receiver_token", native=native))
+    return cfg
+
+
+def test_the_direct_road_checks_and_takes_exactly_the_pipeline_alerts(direct_config):
+    r = _amtool("check-config", str(direct_config))
+    assert r.returncode == 0 and "SUCCESS" in r.stdout, r.stdout + r.stderr
+
+    def route(*labels: str) -> str:
+        out = _amtool("config", "routes", "test", f"--config.file={direct_config}", *labels)
+        assert out.returncode == 0, out.stderr
+        return out.stdout.strip()
+
+    pipeline = 0
+    for a in load_catalog().alerts:
+        expected = "d76-watchdog" if a.name == "Watchdog" else f"d76-{a.severity.lower()}"
+        if a.source == "pipeline":
+            expected, pipeline = f"d76-pipeline-direct,{expected}", pipeline + 1
+        assert route(f"alertname={a.name}", f"severity={a.severity or 'none'}", f"source={a.source}") == expected
+    assert pipeline >= 12
+    # an event the bot sends with source pipeline takes it too (a way to test the road)
+    assert route("alertname=RoadTest", "severity=P3", "source=pipeline", "event=true") == "d76-pipeline-direct,d76-p3"

@@ -8,11 +8,17 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
-from exporter.events import AlertClient, send_alert
+from exporter.events import AlertClient, configure, flush, send_alert
 from tests.support import paths
 from tests.support.history import wait_for
 
 REPO = paths.REPO
+
+
+@pytest.fixture(autouse=True)
+def _spool(tmp_path):
+    """`send_alert` spools into this test's folder (not the working directory)."""
+    configure(spool=tmp_path / "events.sqlite3")
 
 
 @pytest.fixture
@@ -35,6 +41,7 @@ def _wait(pred):
 def test_event_arrives_with_labels_and_routes_like_a_rule(alertmanager):
     assert send_alert("P1", "risk_guard", "Manual kill switch", "Operator stopped trading",
                       {"exchange": "upbit", "operator": "kim"}, alertmanager_url=alertmanager) is True
+    assert flush(15) == 0  # the spool's thread delivered it
     [a] = _wait(lambda: _alerts(alertmanager, "ManualKillSwitch"))
     assert a["labels"] == {"alertname": "ManualKillSwitch", "severity": "P1", "source": "risk_guard",
                            "event": "true", "exchange": "upbit"}

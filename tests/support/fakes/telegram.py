@@ -454,7 +454,9 @@ class FakeTelegram(FakeHTTPServer):
                                       if k not in ("chat_id", "text", "parse_mode", "reply_markup")})
             self.messages.append(msg)
         return self._ok({"message_id": msg.message_id, "date": int(time.time()),
-                         "chat": {"id": chat_id, "type": "group"}, "text": msg.visible_text})
+                         # a number, as Telegram answers (Alertmanager's client refuses a string id)
+                         "chat": {"id": int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id, "type": "group"},
+                         "text": msg.visible_text})
 
     def _m_sendPhoto(self, params: dict, request: Request) -> Response:
         chat_id = str(params.get("chat_id") or "")

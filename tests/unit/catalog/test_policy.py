@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry
 from catalog import SEVERITIES, SOURCES, load_catalog, render_rule_files
 from exporter.metrics import D75Metrics
 from tests.support import paths
+from vocabulary import PIPELINE_SOURCE
 
 REPO = paths.REPO
 CATALOG = load_catalog()
@@ -115,8 +116,10 @@ def test_rules_carry_severity_source_and_no_values_in_labels():
                 needed = {"summary", "description", "runbook_url"} | (
                     {"value"} if rule["alert"] != "Watchdog" else set()
                 )
+                if labels["source"] == PIPELINE_SOURCE:
+                    needed |= {"action"}  # the pipeline's alerts say what to do now
                 assert needed <= set(ann) <= \
-                    {"summary", "description", "runbook_url", "value", "threshold"}, rule["alert"]
+                    {"summary", "description", "runbook_url", "value", "threshold", "action"}, rule["alert"]
                 if "threshold" in ann:
                     float(ann["threshold"])  # a plain number (graphs draw it)
 
@@ -137,7 +140,29 @@ def _exposed_metric_names() -> set[str]:
 
 # PromQL words that look like metric names but are functions/keywords
 _PROMQL_WORDS = {"sum", "by", "on", "rate", "increase", "time", "max", "max_over_time", "group_left",
-                 "changes", "vector", "and", "or", "unless", "without", "ignoring", "label_replace"}
+                 "changes", "vector", "and", "or", "unless", "without", "ignoring", "label_replace", "absent",
+                 "count", "min"}
+
+# what the pipeline's alerts read from Prometheus 2.42 and Alertmanager 0.25 themselves (the
+# integration test tests/integration/catalog/test_pipeline_road.py finds each in a real stack)
+SERVER_METRICS = {"alertmanager_cluster_members", "alertmanager_notifications_failed_total",
+                  "prometheus_notifications_alertmanagers_discovered", "prometheus_notifications_dropped_total",
+                  "prometheus_rule_evaluation_failures_total", "process_start_time_seconds"}
+
+
+def _receiver_metric_names(tmp_path) -> set[str]:
+    """Every series name a receiver with notifications on exposes on /metrics."""
+    from webhook_receiver.app import create_app
+    from webhook_receiver.settings import load_settings
+
+    app = create_app(load_settings(env={"DATABASE_URL": f"sqlite:///{tmp_path / 'h.db'}",
+                                        "NOTIFICATIONS_ENABLED": "true"}), start=False)
+    try:
+        text = app.test_client().get("/metrics").get_data(as_text=True)
+    finally:
+        from webhook_receiver.state import EXTENSION
+        app.extensions[EXTENSION].store.close()
+    return {line.split("{")[0].split()[0] for line in text.splitlines() if line and not line.startswith("#")}
 
 
 def _metric_names(expr: str) -> set[str]:
@@ -153,10 +178,24 @@ def _metric_names(expr: str) -> set[str]:
 def test_every_metric_a_rule_uses_is_exposed_by_the_exporter():
     exposed = _exposed_metric_names() | {"up"}
     for a in CATALOG.alerts:
+        if a.source == PIPELINE_SOURCE:
+            continue  # the pipeline's own pieces: next test
         used = _metric_names(a.expr)
         assert a.metric in used or a.name == "Watchdog", (a.name, used)
         unknown = used - exposed
         assert not unknown, f"{a.name} uses metrics the exporter does not expose: {unknown}"
+
+
+def test_every_metric_a_pipeline_rule_uses_is_exposed_by_the_pipeline(tmp_path):
+    exposed = _receiver_metric_names(tmp_path) | SERVER_METRICS | {"up"}
+    assert {"d76_notifications_oldest_due_age_seconds", "d76_receiver_storage_up"} <= exposed
+    pipeline = [a for a in CATALOG.alerts if a.source == PIPELINE_SOURCE]
+    assert len(pipeline) >= 12
+    for a in pipeline:
+        used = _metric_names(a.expr)
+        assert a.metric in used, (a.name, used)
+        unknown = used - exposed
+        assert not unknown, f"{a.name} uses metrics the pipeline does not expose: {unknown}"
 
 
 def test_metric_name_parser_finds_names():

@@ -67,25 +67,34 @@ def test_a_bad_target_is_refused_before_anything_starts(tmp_path, bad):
     assert r.exit_code == 2 and "Invalid value for '--target'" in r.output
 
 
-def test_runbook_links_follow_the_stacks_receiver_port_and_say_so(tmp_path, monkeypatch):
+@pytest.fixture
+def no_bot(monkeypatch):
+    """No Telegram bot in this process' environment (the stack would render the direct road)."""
+    for key in ("TELEGRAM_BOT_TOKEN", "TELEGRAM_CHAT_ID", "SMTP_HOST", "ALERT_EMAIL_TO"):
+        monkeypatch.delenv(key, raising=False)
+
+
+def test_runbook_links_follow_the_stacks_receiver_port_and_say_so(tmp_path, monkeypatch, no_bot):
     monkeypatch.delenv("RECEIVER_EXTERNAL_URL", raising=False)
     stack = _rendered(tmp_path)
     assert {u.rsplit("/", 1)[0] for u in _runbook_urls(stack)} == {"http://127.0.0.1:4444/runbooks"}
     assert "RECEIVER_EXTERNAL_URL" not in receiver_env(stack.config, stack.rendered, 0, "")
-    [note] = stack.notes()
+    [note, road] = stack.notes()
     assert note.startswith("links are local-only: runbook links in messages point at http://127.0.0.1:4444/runbooks/")
     assert "policy: {external_url:" in note
+    assert road.startswith("no direct road: ") and "TELEGRAM_BOT_TOKEN" in road
 
 
-def test_external_url_goes_to_the_links_and_the_receiver(tmp_path):
+def test_external_url_goes_to_the_links_and_the_receiver(tmp_path, no_bot):
     ov = tmp_path / "ov.yml"
     ov.write_text("policy: {external_url: 'https://alerts.example.com/d76/'}\n")
     stack = _rendered(tmp_path, catalog_override=ov, receiver_env={"X": "1"})
     assert {u.rsplit("/", 1)[0] for u in _runbook_urls(stack)} == {"https://alerts.example.com/d76/runbooks"}
     env = receiver_env(stack.config, stack.rendered, 0, "")
     assert env["RECEIVER_EXTERNAL_URL"] == "https://alerts.example.com/d76" and env["X"] == "1"
-    assert stack.notes() == ["links: messages link to https://alerts.example.com/d76 (policy.external_url; "
-                             "runbooks at https://alerts.example.com/d76/runbooks/)"]
+    assert stack.notes()[:1] == ["links: messages link to https://alerts.example.com/d76 (policy.external_url; "
+                                 "runbooks at https://alerts.example.com/d76/runbooks/)"]
+    assert len(stack.notes()) == 2 and stack.notes()[1].startswith("no direct road: ")
     # an explicit runbook base (a wiki) still wins over the stack's receiver
     ov.write_text("policy: {runbook_base_url: 'https://wiki.example.com/rb/'}\n")
     stack = _rendered(tmp_path / "w", catalog_override=ov)

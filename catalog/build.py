@@ -25,6 +25,7 @@ from .model import (
 )
 from .overrides import load_overrides, override_errors
 from .promql import add_matcher, eq_matcher, not_in_matcher
+from .texts import GRAPH_UNITS, context_line, graph_json, static_value, value_template
 
 __all__ = ["load_catalog", "build_catalog", "DEFAULT_SEVERITY_POLICY", "fmt_num", "value_template",
            "WATCHDOG"]
@@ -54,8 +55,10 @@ WATCHDOG = AlertDef(
             "Is Alertmanager up? Can Alertmanager reach the receiver (token, URL)?",),
 )
 
-_PLACEHOLDER = re.compile(r"\{(threshold|threshold_pct|threshold_usd|threshold_bytes|keep|for|value|"
-                          r"label:[a-z_][a-z0-9_]*)\}")
+_PLACEHOLDER = re.compile(r"\{(threshold|threshold_pct|threshold_usd|threshold_bytes|threshold_text|keep|for|value|"
+                          r"label:[a-zA-Z_][a-zA-Z0-9_]*|limit:[A-Za-z][A-Za-z0-9_]*)\}")
+# alert name -> (threshold, unit) of every alert after overrides: `{limit:NAME}` prints NAME's threshold
+Limits = dict[str, tuple[float | None, str]]
 
 
 def fmt_num(x: float) -> str:
@@ -72,29 +75,29 @@ def _fmt_bytes(x: float) -> str:
     return f"{fmt_num(x)} B"
 
 
-def value_template(unit: str) -> str:
-    """The Go template that prints `$value` for a unit (only functions tests can reproduce exactly)."""
-    return {
-        "ratio": "{{ $value | humanizePercentage }}",
-        "seconds": '{{ $value | printf "%.2f" }}s',
-        "usd": '{{ $value | printf "%.0f" }} USD',
-        "bytes": "{{ $value | humanize }}B",
-    }.get(unit, '{{ $value | printf "%.0f" }}')
-
-
-def _fill(text: str, spec: AlertSpec, threshold: float | None, for_: str) -> str:
+def _fill(text: str, spec: AlertSpec, threshold: float | None, for_: str, limits: Limits | None = None,
+          key: str = "") -> str:
+    """`text` with the catalog's placeholders filled in (`key`: where the text came from, for errors)."""
     def sub(m: re.Match) -> str:
         name = m.group(1)
         if name.startswith("label:"):
             return "{{ $labels.%s }}" % name[6:]
         if name == "value":
-            return value_template(spec.unit)
+            return value_template(spec.unit, spec.states)
         if name == "for":
             return for_
+        if name.startswith("limit:"):
+            limit, unit = (limits or {}).get(name[6:], (None, ""))
+            if limit is None:
+                raise CatalogError(f"{key or 'alerts.' + spec.name}: {{{name}}} names no alert with a threshold")
+            return static_value(limit, unit)
         if threshold is None:
-            raise CatalogError(f"alerts.{spec.name}: template uses {{{name}}} but the alert has no threshold")
+            raise CatalogError(f"{key or 'alerts.' + spec.name}: template uses {{{name}}} but the alert has no "
+                               "threshold")
         if name == "threshold":
             return fmt_num(threshold)
+        if name == "threshold_text":
+            return static_value(threshold, spec.unit)
         if name == "threshold_pct":
             return fmt_num(round(threshold * 100, 6))
         if name == "threshold_usd":
@@ -196,32 +199,68 @@ def _with_matcher(expr: str, label: str, matcher: str, name: str) -> str:
     return out
 
 
-def _render(spec: AlertSpec, ov: dict[str, Any], settings: CatalogSettings) -> AlertDef:
+TEXT_KEYS = ("summary", "description", "action")
+
+
+def _graph(spec: AlertSpec, threshold: float | None, for_: str, limits: Limits) -> str:
+    """The `graph` annotation: the spec's series with their thresholds (`own`: the one that applied)."""
+    entries = []
+    for g in spec.graph:
+        t = threshold if g.threshold == "own" else limits.get(g.threshold, (None, ""))[0] if g.threshold else None
+        if g.threshold and g.threshold != "own" and g.threshold not in limits:
+            raise CatalogError(f"alerts.{spec.name}.graph: {g.threshold} is not an alert of the catalog")
+        entries.append({"title": _fill(g.title, spec, threshold, for_, limits),
+                        "expr": _fill(g.expr, spec, threshold, for_, limits),
+                        "unit": GRAPH_UNITS.get(g.unit, ""), "threshold": t,
+                        "states": {str(i): name for i, name in enumerate(g.states)} if g.states else None})
+    return graph_json(entries) if entries else ""
+
+
+def _texts(spec: AlertSpec, ov: dict[str, Any], threshold: float | None, for_: str, limits: Limits,
+           source: str) -> tuple[str, str, str]:
+    """summary, description (with its "Now:" context line) and action, the override file's where it gives them."""
+    out = []
+    for k in TEXT_KEYS:
+        written = ov.get(k)
+        text = written if isinstance(written, str) else getattr(spec, k)
+        if k == "description" and spec.now and not isinstance(written, str):
+            text += "\n" + context_line(f"{spec.now} {{value}}", spec.context)
+        out.append(_fill(text, spec, threshold, for_, limits,
+                         key=f"{source}: alerts.{spec.name}.{k}" if isinstance(written, str) else ""))
+    return out[0], out[1], out[2]
+
+
+def _render(spec: AlertSpec, ov: dict[str, Any], settings: CatalogSettings, limits: Limits,
+            source: str = "overrides") -> AlertDef:
     threshold = float(ov["threshold"]) if "threshold" in ov else spec.threshold
     for_ = ov.get("for", spec.for_)
     severity = ov.get("severity", spec.severity)
     slug = re.sub(r"(?<!^)(?=[A-Z])", "-", spec.name).lower()
-    expr = _fill(spec.expr, spec, threshold, for_)
+    expr = _fill(spec.expr, spec, threshold, for_, limits, key=f"{source}: alerts.{spec.name}.expr")
     by: list[LabelThreshold] = []
     for label, values in (ov.get("by") or {}).items():
         for value, t in values.items():
+            summary, description, action = _texts(spec, ov, float(t), for_, limits, source)
             by.append(LabelThreshold(
                 label=label, value=value, threshold=float(t),
-                expr=_with_matcher(_fill(spec.expr, spec, float(t), for_), label, eq_matcher(label, value),
+                expr=_with_matcher(_fill(spec.expr, spec, float(t), for_, limits), label, eq_matcher(label, value),
                                    spec.name),
-                summary=_fill(spec.summary, spec, float(t), for_),
-                description=_fill(spec.description, spec, float(t), for_)))
+                summary=summary, description=description, action=action,
+                graph=_graph(spec, float(t), for_, limits)))
         if values:  # the default rule: every value without a threshold of its own
             expr = _with_matcher(expr, label, not_in_matcher(label, list(values)), spec.name)
+    summary, description, action = _texts(spec, ov, threshold, for_, limits, source)
+    custom = spec.custom
     return AlertDef(
         name=spec.name, source=spec.source, severity=severity,
         expr=expr, for_=for_, threshold=threshold,
         comparison=spec.comparison, metric=spec.metric, labels=list(spec.labels),
-        summary=_fill(spec.summary, spec, threshold, for_),
-        description=_fill(spec.description, spec, threshold, for_),
+        summary=summary, description=description,
         runbook=slug, runbook_url=settings.runbook_base_url + slug, unit=spec.unit,
         enabled=ov.get("enabled", True), meaning=spec.meaning, checks=spec.checks, probe=spec.probe,
-        by=tuple(by),
+        by=tuple(by), action=action, graph=_graph(spec, threshold, for_, limits), states=spec.states,
+        context=spec.context, own_texts=custom is not None or any(isinstance(ov.get(k), str) for k in TEXT_KEYS),
+        custom=custom, static_labels=dict(custom.labels) if custom else {},
     )
 
 
@@ -278,7 +317,10 @@ def build_catalog(overrides: dict[str, Any] | None = None, *, source: str = "ove
     settings = _settings(policy, runbook_base_url)
     sev_policy = {sev: replace(p, **_severity_override((policy.get("severities") or {}).get(sev, {})))
                   for sev, p in DEFAULT_SEVERITY_POLICY.items()}
-    alerts = [_render(spec, alert_ov.get(spec.name, {}), settings) for spec in DEFAULT_SPECS]
+    limits: Limits = {spec.name: (float(alert_ov[spec.name]["threshold"])
+                                  if isinstance(alert_ov.get(spec.name), dict) and "threshold" in alert_ov[spec.name]
+                                  else spec.threshold, spec.unit) for spec in DEFAULT_SPECS}
+    alerts = [_render(spec, alert_ov.get(spec.name, {}), settings, limits, source) for spec in DEFAULT_SPECS]
     alerts.append(replace(WATCHDOG, runbook_url=settings.runbook_base_url + WATCHDOG.runbook))
     tg = _section(policy, "telegram")
     return Catalog(alerts=alerts, severity_policy=sev_policy,

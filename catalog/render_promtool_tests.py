@@ -17,13 +17,15 @@ value silent at its threshold while the other fires past the default, and the re
 from __future__ import annotations
 
 import math
-import re
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 from vocabulary import WATCHDOG, WATCHDOG_SEVERITY
 
+from . import gotemplate
 from .build import fmt_num
+from .gotemplate import Sample
 from .model import AlertDef, Catalog, CatalogError, Probe
 from .render_prometheus import annotations_for, dump_yaml, header
 
@@ -32,47 +34,16 @@ __all__ = ["render_promtool_tests", "render_go_template", "SAMPLE_INTERVAL"]
 SAMPLE_INTERVAL = 15  # seconds between input samples and between rule evaluations
 _PRE = 4              # samples before the change for `drop` and `step` probes
 
-_GO = re.compile(r"\{\{ (?:\$labels\.(?P<label>[a-zA-Z_][a-zA-Z0-9_]*)|\$value \| (?P<fn>humanizePercentage|humanize)"
-                 r'|\$value \| printf "%\.(?P<prec>\d)f") \}\}')
 
 
-def _go_g4(v: float) -> str:
-    return "%.4g" % v
-
-
-def _humanize(v: float) -> str:
-    """Prometheus' `humanize` template function (metric prefixes, %.4g)."""
-    if v == 0 or math.isnan(v) or math.isinf(v):
-        return _go_g4(v)
-    if abs(v) >= 1:
-        prefix = ""
-        for p in ("k", "M", "G", "T", "P", "E", "Z", "Y"):
-            if abs(v) < 1000:
-                break
-            prefix, v = p, v / 1000
-        return _go_g4(v) + prefix
-    prefix = ""
-    for p in ("m", "u", "n", "p", "f", "a", "z", "y"):
-        if abs(v) >= 1:
-            break
-        prefix, v = p, v * 1000
-    return _go_g4(v) + prefix
-
-
-def render_go_template(text: str, labels: dict[str, str], value: float) -> str:
-    """Render the subset of Prometheus alert templates the catalog uses; refuse anything else."""
-    def sub(m: re.Match) -> str:
-        if m.group("label"):
-            return labels.get(m.group("label"), "<no value>")
-        if m.group("fn") == "humanizePercentage":
-            return _go_g4(value * 100) + "%"
-        if m.group("fn") == "humanize":
-            return _humanize(value)
-        return "%.*f" % (int(m.group("prec")), value)
-    out = _GO.sub(sub, text)
-    if "{{" in out:
-        raise CatalogError(f"template construct not supported by the test renderer: {text!r}")
-    return out
+def render_go_template(text: str, labels: dict[str, str], value: float,
+                       queries: Mapping[str, Sequence[Sample]] | None = None) -> str:
+    """Render an annotation as Prometheus would for an alert with `labels` and `value` (`queries`: what
+    each `query` returns); `CatalogError` for a construct the test renderer does not know."""
+    try:
+        return gotemplate.render(text, labels, value, queries)
+    except gotemplate.TemplateError as exc:
+        raise CatalogError(f"template not supported by the test renderer ({exc}): {text!r}") from None
 
 
 def _segments(probe: Probe, phases: list[tuple[float, int]]) -> dict[str, str]:
@@ -106,6 +77,13 @@ def _segments(probe: Probe, phases: list[tuple[float, int]]) -> dict[str, str]:
             else:
                 add(sel, f"{fmt_num(v)}x{n - 1}")
         i += n
+    for sel, (kind, v) in probe.context.items():  # held from the first sample to the last
+        if kind == "counter":
+            add(sel, f"0+{fmt_num(v)}x{i - 1}")
+        elif kind == "age":
+            add(sel, f"{fmt_num(-v)}+{SAMPLE_INTERVAL}x{i - 1}")
+        else:
+            add(sel, f"{fmt_num(v)}x{i - 1}")
     return {sel: " ".join(segs) for sel, segs in out.items()}
 
 
@@ -142,23 +120,35 @@ def _relabel(probe: Probe, label: str, new: str) -> Probe:
     before, after = f'{label}="{old}"', f'{label}="{new}"'
     series = probe.series
     return replace(probe, series=lambda v: {sel.replace(before, after): x for sel, x in series(v).items()},
-                   exp_labels={**probe.exp_labels, label: new})
+                   exp_labels={**probe.exp_labels, label: new},
+                   context={sel.replace(before, after): x for sel, x in probe.context.items()})
+
+
+def _queries(a: AlertDef, p: Probe, level: float) -> dict[str, list[Sample]]:
+    """What each context query of the alert returns when the probe is at `level` (its context series
+    are held for the whole test)."""
+    out: dict[str, list[Sample]] = {}
+    ctxs = list(a.context) + [c.of for c in a.context if c.of is not None]
+    for c in ctxs:
+        v = p.context_values.get(c.name)
+        v = v(level) if callable(v) else v
+        out[c.query_text(p.exp_labels)] = [] if v is None else [Sample({}, float(v))]
+    return out
+
+
+# annotations that are Go templates (rendered by Prometheus); the others are plain text
+TEMPLATED = ("summary", "description", "action", "value", "graph")
 
 
 def _firing(a: AlertDef, p: Probe, level: float) -> dict[str, Any]:
-    labels = {**p.exp_labels, "severity": a.severity or WATCHDOG_SEVERITY, "source": a.source}
+    labels = {**p.exp_labels, **a.static_labels, "severity": a.severity or WATCHDOG_SEVERITY, "source": a.source}
     value = p.value_for(level)
-    threshold = a.threshold
-    if a.by:
-        label = a.by[0].label
-        threshold = a.threshold_for(label, p.exp_labels.get(label, ""))
-    template = annotations_for(a, a.summary, a.description, threshold)
+    template = annotations_for(a, a.summary, a.description, a.threshold)
+    queries = _queries(a, p, level)
     return {
         "exp_labels": labels,
-        "exp_annotations": {
-            k: render_go_template(v, p.exp_labels, value) if k in ("summary", "description", "value") else v
-            for k, v in template.items()
-        },
+        "exp_annotations": {k: render_go_template(v, p.exp_labels, value, queries) if k in TEMPLATED else v
+                            for k, v in template.items()},
     }
 
 
@@ -180,8 +170,8 @@ def _by_tests(a: AlertDef) -> list[dict[str, Any]]:
     default = replace(a, probe=_relabel(a.probe, label, other), by=())
     tests = _tests_for(default, suffix=f" ({label}={other}, default threshold)")
     for b in a.by:
-        view = replace(a, threshold=b.threshold, summary=b.summary, description=b.description,
-                       probe=_relabel(a.probe, label, b.value), by=())
+        view = replace(a, threshold=b.threshold, summary=b.summary, description=b.description, action=b.action,
+                       graph=b.graph, probe=_relabel(a.probe, label, b.value), by=())
         tests += _tests_for(view, suffix=f" ({label}={b.value}, own threshold)")
         ps, pd = view.probe, default.probe
         assert ps is not None and pd is not None

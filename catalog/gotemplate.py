@@ -499,8 +499,8 @@ def _parse(text: str) -> list[Node]:
                 data["branches"].append((_parse_pipeline(toks[2:]), []))
                 body = data["branches"][-1][1]
             elif len(toks) == 1:
-                data["else"] = []
-                body = data["else"]
+                else_body: list[Node] = []
+                data["else"] = body = else_body
             else:
                 raise TemplateError(f"{{{{ {stripped} }}}} is not supported by the test renderer")
         elif head == ("ident", "end"):
@@ -545,8 +545,8 @@ def _field(v: Any, name: str) -> Any:
         if name == "Value":
             return float(v.value)
         raise TemplateError(f"a sample has no field {name}")
-    if isinstance(v, Mapping):
-        return v.get(name)
+    if isinstance(v, Mapping):  # Prometheus sets missingkey=zero: a missing label is ""
+        return v.get(name, "")
     if v is None:
         raise TemplateError(f"nil pointer evaluating .{name}")
     raise TemplateError(f"cannot read field {name} of a {_type_name(v)}")

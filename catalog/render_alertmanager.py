@@ -1,6 +1,7 @@
 """alertmanager.yml and the receiver's channel map, rendered from the catalog (CONTRACT section 4)."""
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,6 +14,7 @@ __all__ = ["render_alertmanager_config", "alertmanager_doc", "render_channel_map
            "inhibit_rules", "TOKEN_FILE_LOCAL", "TOKEN_FILE_COMPOSE"]
 
 WATCHDOG_RECEIVER = "d76-watchdog"
+_GUARD_ALERT = re.compile(r"RiskGuard(Global|Exchange|Route|Symbol)(Block|Degrade|Cooldown)")
 # Alertmanager resolves a relative credentials_file against the config file's folder: the stack
 # runner writes the token next to the rendered config. Compose mounts it as a secret.
 TOKEN_FILE_LOCAL = "receiver_token"
@@ -41,10 +43,19 @@ def inhibit_rules(catalog: Catalog) -> list[dict[str, Any]]:
         targets = "|".join(n for n in ("ExchangeDown", "ExchangeDownSustained", "ExchangeDegraded") if n in names)
         rules.append({"source_matchers": ['alertname="ExchangeFrozen"', 'exchange=~".+"'],
                       "target_matchers": [f'alertname=~"{targets}"'], "equal": ["exchange"]})
-    if "RiskGuardGlobalBlock" in names:
+    guard = sorted(n for n in names if _GUARD_ALERT.fullmatch(n))
+    if "RiskGuardGlobalBlock" in names and len(guard) > 1:
+        # the global BLOCK stops everything: the other tiers' guard alerts (and its own early warnings) add nothing
         rules.append({"source_matchers": ['alertname="RiskGuardGlobalBlock"'],
-                      "target_matchers": ['alertname=~"RiskGuard(Exchange|Route|Symbol)Block"'],
+                      "target_matchers": [f'alertname=~"{"|".join(n for n in guard if n != "RiskGuardGlobalBlock")}"'],
                       "equal": ["job", "instance"]})
+    blocks = [n for n in guard if n.endswith("Block")]
+    early = [n for n in guard if not n.endswith("Block")]
+    if blocks and early:
+        # a scope's BLOCK hides the DEGRADE/COOLDOWN of the same scope (the same tier of the same bot)
+        rules.append({"source_matchers": [f'alertname=~"{"|".join(blocks)}"'],
+                      "target_matchers": [f'alertname=~"{"|".join(early)}"'],
+                      "equal": ["tier", "scope", "job", "instance"]})
     if "ExporterDown" in names:
         rules.append({"source_matchers": ['alertname="ExporterDown"', 'instance=~".+"'],
                       "target_matchers": ['alertname!="ExporterDown"', f'alertname!="{WATCHDOG}"'],

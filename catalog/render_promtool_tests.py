@@ -121,7 +121,8 @@ def _relabel(probe: Probe, label: str, new: str) -> Probe:
     series = probe.series
     return replace(probe, series=lambda v: {sel.replace(before, after): x for sel, x in series(v).items()},
                    exp_labels={**probe.exp_labels, label: new},
-                   context={sel.replace(before, after): x for sel, x in probe.context.items()})
+                   # context series name the value under other labels too (a guard's `scope`)
+                   context={sel.replace(f'="{old}"', f'="{new}"'): x for sel, x in probe.context.items()})
 
 
 def _queries(a: AlertDef, p: Probe, level: float) -> dict[str, list[Sample]]:

@@ -178,14 +178,16 @@ def exchange_context(label: str = "exchange", *, without: str = "") -> tuple[Ctx
     return tuple(ctx[k] for k in all_ if k != without)
 
 
-def rate_limit_context() -> tuple[Ctx, ...]:
-    """A bucket's tokens left of its capacity (`d75_rate_limit_capacity`)."""
+def rate_limit_context(*, with_ratio: bool = False) -> tuple[Ctx, ...]:
+    """A bucket's tokens left of its capacity (`d75_rate_limit_capacity`); `with_ratio`: its remaining
+    ratio first (for the alerts whose own value is a count)."""
     sel = "{exchange=%q,category=%q,instance=%q}"
     args = ("exchange", "category", "instance")
     capacity = Ctx("capacity", "capacity", f"d75_rate_limit_capacity{sel}", args, "count")
     tokens = Ctx("tokens", "tokens left", f"d75_rate_limit_remaining_ratio{sel} * d75_rate_limit_capacity{sel}",
                  args + args, "count", of=capacity)
-    return (tokens,)
+    ratio = Ctx("ratio", "bucket left", f"d75_rate_limit_remaining_ratio{sel}", args, "ratio", limit="RateLimitLow")
+    return (ratio, tokens) if with_ratio else (tokens,)
 
 
 # what each tier of the 4-tier risk guard judges (the seeds' D75 risk design), with the catalog alert

@@ -134,11 +134,19 @@ def labels_table() -> str:
 
 _ANNOTATIONS = {
     "summary": "one line, the alert named by its labels",
-    "description": "what happened, with the current value and the threshold that applied",
+    "description": "what happened, with the threshold that applied; then a `Now:` line with the current value "
+                   "in words and units and, asked from Prometheus at fire time, the context that explains it (an "
+                   "exchange's status, latency, error ratio and orderbook age; a bucket's tokens of its capacity; a "
+                   "guard tier's inputs against their limits)",
+    "action": "what to do now, one or two lines: what the bot already did, what to check, how it resumes (every "
+              "built-in alert but the Watchdog)",
     "runbook_url": "the alert's runbook (the receiver's `/runbooks/<slug>` unless `policy.runbook_base_url` "
                    "or `policy.external_url` says otherwise)",
     "value": "the current value as its unit reads (`{{ $value }}` formatted), for packed lines and graphs",
     "threshold": "the threshold that applied, a plain number (per-label thresholds: that label's)",
+    "graph": "the series that explain the alert, JSON: a list of `{\"title\", \"expr\" (PromQL), \"unit\": "
+             "\"s\"|\"ratio\"|\"usd\"|\"\", \"threshold\": number|null, \"states\": {\"0\": \"HEALTHY\", ...}|null}` "
+             "(the receiver plots them after a page)",
 }
 
 

@@ -116,9 +116,12 @@ def test_rules_carry_severity_source_and_no_values_in_labels():
                     {"value"} if rule["alert"] != "Watchdog" else set()
                 )
                 assert needed <= set(ann) <= \
-                    {"summary", "description", "runbook_url", "value", "threshold"}, rule["alert"]
+                    {"summary", "description", "action", "runbook_url", "value", "threshold", "graph"}, rule["alert"]
                 if "threshold" in ann:
                     float(ann["threshold"])  # a plain number (graphs draw it)
+                if rule["alert"] != "Watchdog":  # every alert says what to do and what explains it
+                    assert ann["action"].strip() and "\n" not in ann["action"], rule["alert"]
+                    assert ann["graph"], rule["alert"]
 
 
 def _exposed_metric_names() -> set[str]:

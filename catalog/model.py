@@ -86,6 +86,9 @@ class Probe:
     settle_seconds: float = 0.0
     # the expression's value for a level (what `$value` shows); identity by default
     value: Callable[[float], float] | None = None
+    # the expression rises to its level over `settle_seconds` (a rate over a window filling up): the
+    # condition holds only after that, so `for` counts from there
+    rising: bool = False
     # labels the firing alert carries besides severity/source/alertname (from the input series)
     exp_labels: dict[str, str] = field(default_factory=dict)
     # series the alert's context queries read (`texts.Ctx`), held for the whole test: selector ->

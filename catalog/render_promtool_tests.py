@@ -155,6 +155,8 @@ def _firing(a: AlertDef, p: Probe, level: float) -> dict[str, Any]:
 
 def _fire_at(a: AlertDef, p: Probe) -> int:
     f = a.for_seconds
+    if p.rising:
+        return int(_onset(p) + p.settle_seconds + f + SAMPLE_INTERVAL)
     return int(_onset(p) + (max(f, p.settle_seconds) + SAMPLE_INTERVAL if f
                             else max(p.settle_seconds, SAMPLE_INTERVAL)))
 

@@ -95,7 +95,15 @@ def build(catalog: Catalog) -> dict[str, Any]:
         series("Bot process memory and data disk",
                prom('process_resident_memory_bytes{job="d75"}', "resident memory"),
                prom("d75_data_disk_free_ratio", "disk free {{path}}", "B"),
-               w=24, h=6),
+               w=12, h=6),
+        series("Bot process CPU (cores)", prom('rate(process_cpu_seconds_total{job="d75"}[5m])', "{{instance}}"),
+               unit="percentunit", thresholds=t("ExporterCpuHigh"), w=12, h=6),
+        # the bot's own services (exporter.ServiceHooks: database, websocket feeds, exchange API checks)
+        state_timeline("Bot services", prom("d75_service_up", "{{service}}"), w=12, h=6, min_max=(0, 1),
+                       mappings=[value_map([("DOWN", "red"), ("UP", "green")])],
+                       thresholds=fixed(("red", None), ("green", 1))),
+        series("Service check duration", prom("d75_service_check_duration_seconds", "{{service}}"), unit="s",
+               thresholds=t("ServiceSlow"), w=12, h=6),
     ]
     variables = [
         query_variable("exchange", "label_values(d75_exchange_health_status, exchange)", "Exchange"),

@@ -37,7 +37,7 @@ class Pipeline:
         out = set()
         for s in r.json()["data"]["result"]:
             m = s["metric"]
-            ident = next((m[k] for k in ("exchange", "route", "symbol", "scope", "instance") if k in m), "")
+            ident = next((m[k] for k in ("exchange", "route", "symbol", "scope", "service", "instance") if k in m), "")
             out.add((m["alertname"], m.get("severity", ""), m.get("source", ""), ident))
         return out
 
@@ -64,7 +64,8 @@ def pipeline(tmp_path_factory) -> Iterator[Pipeline]:
         wait_http_ok(f"http://127.0.0.1:{sim_port}/metrics", 30, sim)
         # shortened `for`, through the catalog's override file, so the `for` path is covered quickly
         ov = tmp / "ov.yml"
-        ov.write_text(yaml.safe_dump({"alerts": {"ExchangeDownSustained": {"for": "3s"}}}))
+        ov.write_text(yaml.safe_dump({"alerts": {"ExchangeDownSustained": {"for": "3s"},
+                                                 "ServiceDown": {"for": "2s"}}}))
         catalog = load_catalog(ov)
         (tmp / "rules").mkdir()
         for name, text in render_rule_files(catalog).items():
@@ -100,6 +101,10 @@ def test_calm_fires_nothing_but_watchdog(pipeline):
     ("route-collapse", {("RouteScoreLow", "P2", "arb_route", "upbit-binance-BTC")}),
     ("inventory-imbalance", {("InventoryImbalanceHigh", "P2", "cross_sync", "BTC")}),
     ("http-429-burst", {("RateLimitHttp429", "P1", "rate_limiter", "upbit")}),
+    # a guard's early warnings page at their tier's severity (the exchange tier's carry the exchange)
+    ("guard-degrade", {("RiskGuardExchangeDegrade", "P2", "risk_guard", "upbit")}),
+    ("guard-cooldown", {("RiskGuardRouteCooldown", "P2", "risk_guard", "upbit-binance-BTC")}),
+    ("service-down", {("ServiceDown", "P1", "system", "database")}),
 ])
 def test_scenario_raises_its_alert_and_clears(pipeline, scenario, expected):
     def normalise(seen):  # global alerts carry only instance: compare on "bot"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from urllib.parse import urlsplit
 
 import vocabulary
 
+from .custom import custom_specs, declared_sources
 from .defaults import DEFAULT_SPECS
 from .model import (
     CHANNEL_ALIASES,
@@ -23,7 +25,7 @@ from .model import (
     LabelThreshold,
     SeverityPolicy,
 )
-from .overrides import load_overrides, override_errors
+from .overrides import load_overrides, normalise_alerts, override_errors
 from .promql import add_matcher, eq_matcher, not_in_matcher
 from .texts import GRAPH_UNITS, context_line, graph_json, static_value, value_template
 
@@ -170,7 +172,7 @@ def _external_url_errors(policy: dict[str, Any], source: str) -> list[str]:
     return []
 
 
-def _telegram_errors(policy: dict[str, Any], source: str) -> list[str]:
+def _telegram_errors(policy: dict[str, Any], source: str, own: Sequence[AlertSpec] = ()) -> list[str]:
     """`policy.telegram.routes`: the receiver's own checks, plus label names no alert carries."""
     from webhook_receiver.notify.channel_map import route_errors
 
@@ -180,7 +182,8 @@ def _telegram_errors(policy: dict[str, Any], source: str) -> list[str]:
     errors = [f"{source}: {e}" for e in route_errors(routes, key)]
     if errors or not isinstance(routes, list):
         return errors
-    known = sorted({lab for s in DEFAULT_SPECS for lab in s.labels} | set(ROUTE_LABELS))
+    known = sorted({lab for s in DEFAULT_SPECS for lab in s.labels} | set(ROUTE_LABELS)
+                   | {lab for s in own if s.custom for lab in s.custom.labels})
     for n, r in enumerate(routes):
         named = [(f"{key}[{n}].topic_label", r.get("topic_label"))] if r.get("topic_label") else []
         named += [(f"{key}[{n}].match.{lab}", lab) for lab in (r.get("match") or {})]
@@ -301,9 +304,14 @@ def build_catalog(overrides: dict[str, Any] | None = None, *, source: str = "ove
     its receiver's real address."""
     names = [s.name for s in DEFAULT_SPECS] + [WATCHDOG.name]
     _check_specs(DEFAULT_SPECS)
-    errors = override_errors(overrides, names, source)
+    overrides, errors = normalise_alerts(overrides, source)
+    errors += override_errors(overrides, names, source)
     alert_ov = _section(overrides, "alerts")
     policy = _section(overrides, "policy")
+    sources, source_errors = declared_sources(overrides, source)
+    errors += source_errors
+    own, own_errors, notes = custom_specs(alert_ov, set(names), sources, source)
+    errors += own_errors
     if alert_ov.get(WATCHDOG.name):
         errors.append(f"{source}: alerts.{WATCHDOG.name}: the heartbeat cannot be changed "
                       "(the receiver's dead man's switch depends on it)")
@@ -311,21 +319,41 @@ def build_catalog(overrides: dict[str, Any] | None = None, *, source: str = "ove
         if isinstance(alert_ov.get(spec.name), dict):
             errors += _alert_errors(spec, alert_ov[spec.name], source)
     errors += _external_url_errors(policy, source)
-    errors += _telegram_errors(policy, source)
+    errors += _telegram_errors(policy, source, own)
+    specs = (*DEFAULT_SPECS, *own)
+    limits: Limits = {spec.name: (float(ov["threshold"]) if _is_number((ov := _section(alert_ov, spec.name))
+                                                                       .get("threshold")) else spec.threshold,
+                                  spec.unit) for spec in specs}
+    for spec in specs:
+        errors += _placeholder_errors(spec, _section(alert_ov, spec.name), limits, source)
     if errors:
         raise CatalogError(sorted(dict.fromkeys(errors)))
     settings = _settings(policy, runbook_base_url)
     sev_policy = {sev: replace(p, **_severity_override((policy.get("severities") or {}).get(sev, {})))
                   for sev, p in DEFAULT_SEVERITY_POLICY.items()}
-    limits: Limits = {spec.name: (float(alert_ov[spec.name]["threshold"])
-                                  if isinstance(alert_ov.get(spec.name), dict) and "threshold" in alert_ov[spec.name]
-                                  else spec.threshold, spec.unit) for spec in DEFAULT_SPECS}
-    alerts = [_render(spec, alert_ov.get(spec.name, {}), settings, limits, source) for spec in DEFAULT_SPECS]
+    alerts = [_render(spec, alert_ov.get(spec.name, {}), settings, limits, source) for spec in specs]
     alerts.append(replace(WATCHDOG, runbook_url=settings.runbook_base_url + WATCHDOG.runbook))
     tg = _section(policy, "telegram")
+    unused = [s for s in sources if not any(a.source == s for a in alerts)]
+    notes += [f"{source}: sources: {s} is declared but no alert uses it" for s in unused]
     return Catalog(alerts=alerts, severity_policy=sev_policy,
                    settings=settings, override_file=None if source == "overrides" else source,
-                   telegram_routes=tuple(dict(r) for r in tg.get("routes") or ()))
+                   telegram_routes=tuple(dict(r) for r in tg.get("routes") or ()),
+                   sources=(*SOURCES, *sources), notes=tuple(notes))
+
+
+def _placeholder_errors(spec: AlertSpec, ov: dict[str, Any], limits: Limits, source: str) -> list[str]:
+    """Placeholders the operator's texts (and own `expr`) use that the alert cannot fill, one line each."""
+    threshold = float(ov["threshold"]) if _is_number(ov.get("threshold")) else spec.threshold
+    keys = [k for k in TEXT_KEYS if isinstance(ov.get(k), str)] + (["expr"] if spec.custom is not None else [])
+    errors: list[str] = []
+    for k in keys:
+        text = ov.get(k) if k in TEXT_KEYS else spec.expr
+        try:
+            _fill(str(text), spec, threshold, "0s", limits, key=f"{source}: alerts.{spec.name}.{k}")
+        except CatalogError as exc:
+            errors += exc.errors
+    return errors
 
 
 def _section(parent: object, key: str) -> dict[str, Any]:

@@ -249,6 +249,8 @@ class Catalog:
     telegram_routes: tuple[dict, ...] = ()
     # the built-in sources, then those an override file declares (`sources:`): one rule file each
     sources: tuple[str, ...] = SOURCES
+    # what the operator should know about the override file (an own alert without a test, ...)
+    notes: tuple[str, ...] = ()
 
     @property
     def external_url(self) -> str | None:

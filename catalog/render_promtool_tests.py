@@ -161,6 +161,43 @@ def _fire_at(a: AlertDef, p: Probe) -> int:
                             else max(p.settle_seconds, SAMPLE_INTERVAL)))
 
 
+Check = dict[str, dict[str, Any]]   # {"alert_rule_test" or "promql_expr_test": one entry}
+
+
+def _silent(a: AlertDef, eval_time: int) -> Check:
+    return {"alert_rule_test": {"eval_time": _dur(eval_time), "alertname": a.name, "exp_alerts": []}}
+
+
+def _alerts_check(a: AlertDef, labels: dict[str, str], eval_time: int) -> Check:
+    """A check on the ALERTS series promtool writes: `a` fires with (at least) `labels`."""
+    matchers = ",".join(f"{k}={gotemplate.go_quote(v)}" for k, v in
+                        {"alertname": a.name, "alertstate": "firing", **labels}.items())
+    return {"promql_expr_test": {"expr": f"count(ALERTS{{{matchers}}}) > bool 0", "eval_time": _dur(eval_time),
+                                 "exp_samples": [{"labels": "{}", "value": 1}]}}
+
+
+def _fires(a: AlertDef, p: Probe, level: float, eval_time: int) -> Check:
+    """A check that `a` fires at `eval_time` with its exact labels and rendered annotations; when the
+    operator wrote a text the renderer cannot reproduce, that it fires with its labels (ALERTS)."""
+    try:
+        return {"alert_rule_test": {"eval_time": _dur(eval_time), "alertname": a.name,
+                                    "exp_alerts": [_firing(a, p, level)]}}
+    except CatalogError:
+        if not a.own_texts:
+            raise
+        labels = {**p.exp_labels, **a.static_labels, "severity": a.severity or WATCHDOG_SEVERITY, "source": a.source}
+        return _alerts_check(a, labels, eval_time)
+
+
+def _test(name: str, series: dict[str, str], checks: list[Check]) -> dict[str, Any]:
+    test: dict[str, Any] = {"name": name, "interval": _dur(SAMPLE_INTERVAL), "input_series": _input(series)}
+    for kind in ("alert_rule_test", "promql_expr_test"):
+        entries = [c[kind] for c in checks if kind in c]
+        if entries or kind == "alert_rule_test":
+            test[kind] = entries
+    return test
+
+
 def _by_tests(a: AlertDef) -> list[dict[str, Any]]:
     """Tests of an alert with per-label thresholds (see the module docstring)."""
     assert a.probe is not None and a.by_label is not None
@@ -185,13 +222,8 @@ def _by_tests(a: AlertDef) -> list[dict[str, Any]]:
             loud_view = view if loud is ps else default
             series = {**_segments(quiet, [(quiet.at(quiet_t), _samples(total))]),
                       **_segments(loud, [(loud.past(loud_t), _samples(total))])}
-            tests.append({
-                "name": f"{a.name}: {what}",
-                "interval": _dur(SAMPLE_INTERVAL),
-                "input_series": _input(series),
-                "alert_rule_test": [{"eval_time": _dur(_fire_at(a, ps)), "alertname": a.name,
-                                     "exp_alerts": [_firing(loud_view, loud, loud.past(loud_t))]}],
-            })
+            tests.append(_test(f"{a.name}: {what}", series,
+                               [_fires(loud_view, loud, loud.past(loud_t), _fire_at(a, ps))]))
     return tests
 
 
@@ -207,25 +239,16 @@ def _tests_for(a: AlertDef, suffix: str = "") -> list[dict[str, Any]]:
     f = a.for_seconds
     fire_at = _fire_at(a, p)
     total = fire_at + 60
-    firing = [_firing(a, p, past)]
     tests: list[dict[str, Any]] = []
     what = f"{a.comparison} {fmt_num(t)}" if t is not None else "condition"
-    tests.append({
-        "name": f"{a.name}: silent at {fmt_num(at)} ({what}){suffix}",
-        "interval": _dur(SAMPLE_INTERVAL),
-        "input_series": _input(_segments(p, [(at, _samples(total))])),
-        "alert_rule_test": [{"eval_time": _dur(fire_at), "alertname": a.name, "exp_alerts": []}],
-    })
-    checks: list[dict[str, Any]] = []
+    tests.append(_test(f"{a.name}: silent at {fmt_num(at)} ({what}){suffix}",
+                       _segments(p, [(at, _samples(total))]), [_silent(a, fire_at)]))
+    checks: list[Check] = []
     if f:
-        checks.append({"eval_time": _dur(onset + f - SAMPLE_INTERVAL), "alertname": a.name, "exp_alerts": []})
-    checks.append({"eval_time": _dur(fire_at), "alertname": a.name, "exp_alerts": firing})
-    tests.append({
-        "name": f"{a.name}: fires at {fmt_num(past)}" + (f" after {a.for_}" if f else "") + suffix,
-        "interval": _dur(SAMPLE_INTERVAL),
-        "input_series": _input(_segments(p, [(past, _samples(total))])),
-        "alert_rule_test": checks,
-    })
+        checks.append(_silent(a, onset + int(f) - SAMPLE_INTERVAL))
+    checks.append(_fires(a, p, past, fire_at))
+    tests.append(_test(f"{a.name}: fires at {fmt_num(past)}" + (f" after {a.for_}" if f else "") + suffix,
+                       _segments(p, [(past, _samples(total))]), checks))
     # resolve: hold `past` until it fires, then return to calm long enough for every window to empty
     pre = _prefix_samples(p)
     hold = fire_at // SAMPLE_INTERVAL - pre + 1
@@ -236,13 +259,43 @@ def _tests_for(a: AlertDef, suffix: str = "") -> list[dict[str, Any]]:
         back = _samples(p.settle_seconds + f + 120)
         phases = [(past, hold), (calm, back)]
         end = (pre + hold + back - 1) * SAMPLE_INTERVAL
-    tests.append({
-        "name": f"{a.name}: resolves when the value returns to {fmt_num(calm)}{suffix}",
-        "interval": _dur(SAMPLE_INTERVAL),
-        "input_series": _input(_segments(p, phases)),
-        "alert_rule_test": [{"eval_time": _dur(fire_at), "alertname": a.name, "exp_alerts": firing},
-                            {"eval_time": _dur(end), "alertname": a.name, "exp_alerts": []}],
-    })
+    tests.append(_test(f"{a.name}: resolves when the value returns to {fmt_num(calm)}{suffix}",
+                       _segments(p, phases), [_fires(a, p, past, fire_at), _silent(a, end)]))
+    return tests
+
+
+# the scaffold of an operator's own alert holds its test values this long past `for` before checking it fires
+CUSTOM_SETTLE = 300
+
+
+def _custom_series(values: dict[str, str], samples: int) -> dict[str, str]:
+    """An operator's test values as promtool series: a number held for `samples`, notation as written."""
+    out = {}
+    for sel, v in values.items():
+        try:
+            out[sel] = f"{fmt_num(float(v))}x{samples - 1}"
+        except ValueError:
+            out[sel] = v
+    return out
+
+
+def _custom_tests(a: AlertDef) -> list[dict[str, Any]]:
+    """The scaffold of an operator's own alert (catalog/custom.py says what it checks and what not)."""
+    assert a.custom is not None
+    f = int(a.for_seconds)
+    fire_at = f + CUSTOM_SETTLE
+    tests: list[dict[str, Any]] = []
+    if not any(fn in a.expr for fn in ("absent", "vector(")):  # these fire without series by design
+        tests.append(_test(f"{a.name}: loads, silent without its series", {}, [_silent(a, fire_at)]))
+    if a.custom.firing:
+        labels = {**a.static_labels, "severity": a.severity or WATCHDOG_SEVERITY, "source": a.source}
+        samples = _samples(fire_at + 60)
+        tests.append(_test(f"{a.name}: silent at test.silent_at", _custom_series(a.custom.silent, samples),
+                           [_silent(a, fire_at)]))
+        checks = [_silent(a, f - SAMPLE_INTERVAL)] if f else []
+        checks.append(_alerts_check(a, labels, fire_at))
+        tests.append(_test(f"{a.name}: fires at test.fires_at" + (f" after {a.for_}" if f else ""),
+                           _custom_series(a.custom.firing, samples), checks))
     return tests
 
 
@@ -266,7 +319,12 @@ def render_promtool_tests(catalog: Catalog, rule_files: dict[str, str]) -> dict[
         for a in catalog.enabled_alerts:
             if a.source != source:
                 continue
-            tests += _watchdog_tests(a) if a.name == WATCHDOG else _tests_for(a)
+            if a.name == WATCHDOG:
+                tests += _watchdog_tests(a)
+            elif a.custom is not None:
+                tests += _custom_tests(a)
+            else:
+                tests += _tests_for(a)
         doc = {"rule_files": [f"../rules/{fname}"], "evaluation_interval": _dur(SAMPLE_INTERVAL),
                "tests": tests}
         out[fname.replace(".yml", "_test.yml")] = header(catalog) + dump_yaml(doc)

@@ -1,6 +1,8 @@
 """One runbook page per alert (`webhook_receiver/runbook_pages/<slug>.md`) and an index."""
 from __future__ import annotations
 
+import re
+
 from vocabulary import DEFAULT_ALERTMANAGER_URL, WATCHDOG, WATCHDOG_SEVERITY
 
 from .model import AlertDef, Catalog
@@ -14,6 +16,14 @@ def _silence_matchers(a: AlertDef) -> str:
     return " ".join(parts)
 
 
+_LABEL_ACTION = re.compile(r"\{\{ \$labels\.([a-zA-Z_][a-zA-Z0-9_]*) \}\}")
+
+
+def _readable(template: str) -> str:
+    """A text template for reading: `{{ $labels.exchange }}` as `<exchange>` (other actions as written)."""
+    return _LABEL_ACTION.sub(r"<\1>", template)
+
+
 def _page(catalog: Catalog, a: AlertDef) -> str:
     lines = [header(catalog, "<!--").rstrip("\n") + " -->", "", f"# {a.name}", ""]
     facts = [("severity", a.severity or "none (heartbeat)"), ("source", a.source),
@@ -23,9 +33,14 @@ def _page(catalog: Catalog, a: AlertDef) -> str:
     for b in a.by:
         facts.append((f"threshold for {b.label}={b.value}", f"{a.comparison} {b.threshold:g}"))
     facts.append(("for", a.for_))
+    if a.custom is not None:
+        facts.append(("defined in", f"the override file {catalog.override_file or ''}".rstrip()
+                      + " (an alert of your own)"))
     lines += [f"- **{k}**: {v}" for k, v in facts]
-    lines += ["", "```promql", a.expr, *[b.expr for b in a.by], "```", "", "## What it means for the bot", "",
-              a.meaning or a.summary, "", "## First checks", ""]
+    lines += ["", "```promql", a.expr, *[b.expr for b in a.by], "```", ""]
+    if a.action:
+        lines += ["## What to do now", "", _readable(a.action), ""]
+    lines += ["## What it means for the bot", "", a.meaning or _readable(a.summary), "", "## First checks", ""]
     lines += [f"{i}. {c}" for i, c in enumerate(a.checks or ("Look at the Overview dashboard.",), 1)]
     lines += ["", "## How to silence", ""]
     if a.name == WATCHDOG:
@@ -45,10 +60,13 @@ def _page(catalog: Catalog, a: AlertDef) -> str:
             "",
             "## Tuning",
             "",
-            f"Change `alerts.{a.name}` (`threshold`, `for`, `severity`, `enabled`"
-            + (f", per-label thresholds `by: {{{a.labels[0]}: {{VALUE: THRESHOLD}}}}`"
-               if a.threshold is not None and a.labels else "")
-            + ") in an override file and run `d76 generate --config FILE`; never edit the generated rule files.",
+            (f"Change `alerts.{a.name}` in your override file and run `d76 generate --config FILE`."
+             if a.custom is not None else
+             f"Change `alerts.{a.name}` (`threshold`, `for`, `severity`, `enabled`, the texts `summary`, "
+             "`description`, `action`"
+             + (f", per-label thresholds `by: {{{a.labels[0]}: {{VALUE: THRESHOLD}}}}`"
+                if a.threshold is not None and a.labels else "")
+             + ") in an override file and run `d76 generate --config FILE`; never edit the generated rule files."),
             "",
         ]
     return "\n".join(lines)

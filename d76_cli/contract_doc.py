@@ -236,6 +236,25 @@ _OVERRIDE_KEYS = {
     "alerts.<alert>.for": "how long the condition must hold before the alert fires",
     "alerts.<alert>.severity": "the alert's severity",
     "alerts.<alert>.enabled": "false: the alert is not generated",
+    "alerts.<alert>.summary": "the alert's title (a Go template with the catalog's placeholders: `{threshold}`, "
+                              "`{threshold_text}`, `{value}`, `{label:NAME}`, `{for}`, `{limit:ALERT}`); of a built-in "
+                              "alert too",
+    "alerts.<alert>.description": "what happened (same placeholders); of a built-in alert too (replaces its "
+                                  "`Now:` line)",
+    "alerts.<alert>.action": "what to do now, one or two lines (same placeholders); of a built-in alert too",
+    "alerts.<alert>.expr": "an alert of your own: its PromQL condition (`{threshold}` allowed); needs `severity`, "
+                           "`source`, `summary`, `description` and `action`",
+    "alerts.<alert>.source": "an alert of your own: a built-in source or one of the top-level `sources`",
+    "alerts.<alert>.labels": "an alert of your own: labels its rule adds (not `alertname`, `severity`, `source`)",
+    "alerts.<alert>.runbook": "an alert of your own: the text of its runbook page",
+    "alerts.<alert>.unit": "an alert of your own: how `{value}` prints (`ratio` 12%, `seconds` 3m 20s, `usd` "
+                           "55,000 USD, `count`, `bytes`, `bps`; none: as a number)",
+    "alerts.<alert>.test.series": "an alert of your own: the series its promtool test drives (a selector)",
+    "alerts.<alert>.test.silent_at": "the value (or promtool series values, or selector -> value) at which it must "
+                                     "stay silent",
+    "alerts.<alert>.test.fires_at": "the value (or promtool series values, or selector -> value) at which it must "
+                                    "fire after `for`",
+    "sources": "sources of your own alerts, besides the built-in ones (one rule file each)",
     "policy.scrape_interval": "how often Prometheus scrapes the bot (job `d75`)",
     "policy.evaluation_interval": "how often Prometheus evaluates the rules",
     "policy.infra_scrape_interval": "how often Prometheus scrapes itself, Alertmanager and the receiver",
@@ -263,8 +282,10 @@ def _schema_kind(key: str, schema: Mapping[str, Any]) -> str:
     if key.rsplit(".", 1)[-1] == "for" or key.endswith(("_interval", "_wait")):
         return "duration (`30s`, `5m`, `1h30m`)"
     if "enum" in schema:
-        return " / ".join(map(str, schema["enum"]))
+        return " / ".join(str(v) if v != "" else '""' for v in schema["enum"])
     kind = schema.get("type", "")
+    if isinstance(kind, list):
+        return " / ".join(kind)
     if kind == "array":
         items = schema.get("items") or {}
         inner = " / ".join(map(str, items["enum"])) if "enum" in items else items.get("type", "")

@@ -192,6 +192,8 @@ _RL_GRAPHS = {
     "rejected": Graph("requests refused by the limiter in the last minute",
                       f"increase({_q('d75_rate_limit_rejected_total', **_RL)}[1m])"),
 }
+_TOTAL_EXPOSURE_RATIO = ("sum by (job, instance) (" + _q("d75_exposure_usd", instance="instance")
+                         + ") / on (job, instance) " + _q("d75_capital_usd", instance="instance"))
 # the rate-limit probes' bucket: capacity 1200 tokens (tokens left = ratio x capacity)
 _CAPACITY = {_sel("d75_rate_limit_capacity", RL): ("gauge", 1200.0)}
 
@@ -843,8 +845,7 @@ DEFAULT_SPECS: tuple[AlertSpec, ...] = (
             name="TotalExposureHigh",
             action="No room left to hedge or take new trades. Check which symbols carry the exposure and whether "
             "positions are closing.",
-            graph=(Graph("total exposure / capital", "sum(" + _q("d75_exposure_usd", instance="instance")
-                         + ") / on (job, instance) " + _q("d75_capital_usd", instance="instance"), "ratio", "own"),),
+            graph=(Graph("total exposure / capital", _TOTAL_EXPOSURE_RATIO, "ratio", "own"),),
             source="cross_sync",
             severity="P1",
             expr="sum by (job, instance) (d75_exposure_usd) / on (job, instance) d75_capital_usd > {threshold}",
@@ -865,8 +866,7 @@ DEFAULT_SPECS: tuple[AlertSpec, ...] = (
         AlertSpec(
             name="TotalExposureWarning",
             action="Nothing to do now; watch capital usage.",
-            graph=(Graph("total exposure / capital", "sum(" + _q("d75_exposure_usd", instance="instance")
-                         + ") / on (job, instance) " + _q("d75_capital_usd", instance="instance"), "ratio", "own"),),
+            graph=(Graph("total exposure / capital", _TOTAL_EXPOSURE_RATIO, "ratio", "own"),),
             source="cross_sync",
             severity="P3",
             for_="15m",

@@ -41,8 +41,8 @@ GUARD_STATES = ("ALLOW", "DEGRADE", "COOLDOWN", "BLOCK")      # d75_riskguard_st
 UP_STATES = ("DOWN", "UP")                                     # up, d75_service_up
 
 # thousands separators without arithmetic in Go templates: each pass puts one comma in the leading
-# digits ("1234567" -> "1234,567" -> "1,234,567"); four passes cover up to 10^15
-USD_SEPARATORS = ' | reReplaceAll "^(-?[0-9]+)([0-9]{3})" "${1},${2}"' * 4
+# digits ("1234567" -> "1234,567" -> "1,234,567"); five passes cover every amount below 10^18
+USD_SEPARATORS = ' | reReplaceAll "^(-?[0-9]+)([0-9]{3})" "${1},${2}"' * 5
 # the graph contract's units, from the catalog's
 GRAPH_UNITS = {"seconds": "s", "ratio": "ratio", "usd": "usd"}
 

@@ -244,7 +244,7 @@ def _tests_for(a: AlertDef, suffix: str = "") -> list[dict[str, Any]]:
     tests.append(_test(f"{a.name}: silent at {fmt_num(at)} ({what}){suffix}",
                        _segments(p, [(at, _samples(total))]), [_silent(a, fire_at)]))
     checks: list[Check] = []
-    if f:
+    if f > SAMPLE_INTERVAL:  # still pending one evaluation before `for` elapses
         checks.append(_silent(a, onset + int(f) - SAMPLE_INTERVAL))
     checks.append(_fires(a, p, past, fire_at))
     tests.append(_test(f"{a.name}: fires at {fmt_num(past)}" + (f" after {a.for_}" if f else "") + suffix,
@@ -292,7 +292,7 @@ def _custom_tests(a: AlertDef) -> list[dict[str, Any]]:
         samples = _samples(fire_at + 60)
         tests.append(_test(f"{a.name}: silent at test.silent_at", _custom_series(a.custom.silent, samples),
                            [_silent(a, fire_at)]))
-        checks = [_silent(a, f - SAMPLE_INTERVAL)] if f else []
+        checks = [_silent(a, f - SAMPLE_INTERVAL)] if f > SAMPLE_INTERVAL else []
         checks.append(_alerts_check(a, labels, fire_at))
         tests.append(_test(f"{a.name}: fires at test.fires_at" + (f" after {a.for_}" if f else ""),
                            _custom_series(a.custom.firing, samples), checks))

@@ -144,9 +144,9 @@ _ANNOTATIONS = {
                    "or `policy.external_url` says otherwise)",
     "value": "the current value as its unit reads (`{{ $value }}` formatted), for packed lines and graphs",
     "threshold": "the threshold that applied, a plain number (per-label thresholds: that label's)",
-    "graph": "the series that explain the alert, JSON: a list of `{\"title\", \"expr\" (PromQL), \"unit\": "
-             "\"s\"|\"ratio\"|\"usd\"|\"\", \"threshold\": number|null, \"states\": {\"0\": \"HEALTHY\", ...}|null}` "
-             "(the receiver plots them after a page)",
+    "graph": "the series that explain the alert, JSON: a list of objects with `title`, `expr` (PromQL), `unit` "
+             "(`s`, `ratio`, `usd` or empty), `threshold` (a number or null) and `states` (value -> name, e.g. "
+             "`{\"0\": \"HEALTHY\"}`, or null); the receiver plots them after a page",
 }
 
 

@@ -85,7 +85,7 @@ def _fill(text: str, spec: AlertSpec, threshold: float | None, for_: str, limits
         if name.startswith("label:"):
             return "{{ $labels.%s }}" % name[6:]
         if name == "value":
-            return value_template(spec.unit, spec.states)
+            return value_template(spec.unit, spec.states, spec.expr)
         if name == "for":
             return for_
         if name.startswith("limit:"):

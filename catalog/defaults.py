@@ -303,20 +303,23 @@ def _guard_probe(tier: str, state: str) -> Probe:
                                 _sel("d75_rate_limit_remaining_ratio", RL): ("gauge", 0.15)},
                                {"daily_loss": 12_000.0, "status": 1.0, "rate_limit": 0.15}),
         ("exchange", "DEGRADE"): ({_sel("d75_rate_limit_remaining_ratio", RL): ("gauge", 0.15)}, {"rate_limit": 0.15}),
-        ("route", "BLOCK"): ({_sel("d75_route_loss_streak", RT): ("gauge", 3),
-                              _sel("d75_route_score", RT): ("gauge", 42)},
-                             {"streak": 3.0, "score": 42.0}),
-        ("route", "COOLDOWN"): ({_sel("d75_route_loss_streak", RT): ("gauge", 4)}, {"streak": 4.0}),
-        ("symbol", "BLOCK"): ({_sel("d75_exposure_usd", SY): ("gauge", 55_000),
-                               _sel("d75_capital_usd"): ("gauge", CAPITAL),
-                               _sel("d75_symbol_drawdown_ratio", SY): ("gauge", 0.3)},
-                              {"exposure": 0.55, "drawdown": 0.3}),
-        ("symbol", "DEGRADE"): ({_sel("d75_symbol_volatility_ratio", SY): ("gauge", 0.15)}, {"volatility": 0.15}),
     }
     if (tier, state) in inputs:
         series, values = inputs[(tier, state)]
         probe = _with_context(probe, series, values)
     return probe
+
+
+# The route and symbol tiers have a scope per route (hundreds) or symbol: a context query per alert would
+# cost every evaluation of their group one query per firing alert (measured: 500 route DEGRADEs with
+# three queries each took the group 0.3-0.7 s on a loaded 2-CPU box, more than the 500 ms evaluation
+# interval). Their texts name the tier's limits instead; the values are in the graph annotation.
+_GUARD_LIMITS = {
+    "route": " Its limits: a loss streak of {limit:RouteLossStreak}, a score under {limit:RouteScoreLow}, a spread "
+             "over {limit:RouteSpreadWide}.",
+    "symbol": " Its limits: exposure over {limit:SymbolExposureHigh} of capital, a drawdown over "
+              "{limit:SymbolDrawdown}, volatility over {limit:SymbolVolatilityHigh}.",
+}
 
 
 def _guard_spec(tier: str, state: str) -> AlertSpec:
@@ -342,9 +345,9 @@ def _guard_spec(tier: str, state: str) -> AlertSpec:
         states=GUARD_STATES,
         # the global tier has one scope: it is not named
         summary=f"Risk guard {state} ({tier})" if tier == "global" else f"Risk guard {state} ({tier} {{label:scope}})",
-        description=f"The {tier}-tier risk guard {what}.{inhibited}",
+        description=f"The {tier}-tier risk guard {what}.{inhibited}" + _GUARD_LIMITS.get(tier, ""),
         now="state",
-        context=guard_context(tier),
+        context=() if tier in _GUARD_LIMITS else guard_context(tier),
         action=action,
         graph=_guard_graphs(tier),
         meaning=meaning,
@@ -1182,7 +1185,7 @@ DEFAULT_SPECS: tuple[AlertSpec, ...] = (
             labels=("job", "instance"),
             unit="status",
             summary="D75 exporter {label:instance} is down",
-            description="Prometheus cannot scrape the bot's exporter at {label:instance} (up={value}). "
+            description="Prometheus cannot scrape the bot's exporter at {label:instance} (its target is {value}). "
             "Every other alert from it is blind and inhibited.",
             meaning="Either the bot is down or its metrics endpoint is: no alert from it can fire.",
             checks=(

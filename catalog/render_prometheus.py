@@ -53,7 +53,7 @@ def annotations_for(alert: AlertDef, summary: str, description: str, threshold: 
         out["action"] = action
     out["runbook_url"] = alert.runbook_url
     if alert.name != WATCHDOG:
-        out["value"] = value_template(alert.unit, alert.states)
+        out["value"] = value_template(alert.unit, alert.states, alert.expr)
         if threshold is not None:
             out["threshold"] = fmt_num(threshold)
         graph = alert.graph if graph is None else graph

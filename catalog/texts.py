@@ -27,6 +27,7 @@ in by `build.py`.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -71,9 +72,20 @@ def format_value(src: str, unit: str, states: Sequence[str] | None = None) -> st
     return f'{{{{ {src} | printf "%.0f" }}}}'
 
 
-def value_template(unit: str, states: Sequence[str] | None = None) -> str:
-    """The Go template that prints `$value` for a unit (the `value` annotation, `{value}` in texts)."""
+def value_template(unit: str, states: Sequence[str] | None = None, expr: str = "") -> str:
+    """The Go template that prints `$value` for a unit (the `value` annotation, `{value}` in texts).
+
+    An alert on one state (`expr` ends in `== 3`) always has that value: its name is written as text,
+    not looked up at every evaluation (Prometheus parses and runs each annotation's template for every
+    active alert at every evaluation; a route-tier storm has hundreds)."""
+    fixed = _FIXED_STATE.search(expr) if states else None
+    if fixed and int(fixed.group(1)) < len(states or ()):
+        return (states or ())[int(fixed.group(1))]
     return format_value("$value", unit, states)
+
+
+# `... == N` at the end of an expression, or inside label_replace(... == N, ...)
+_FIXED_STATE = re.compile(r"==\s*(\d+)\s*(?:\)|,|$)")
 
 
 def static_value(x: float, unit: str) -> str:
@@ -191,7 +203,8 @@ def rate_limit_context(*, with_ratio: bool = False) -> tuple[Ctx, ...]:
 
 
 # what each tier of the 4-tier risk guard judges (the seeds' D75 risk design), with the catalog alert
-# whose threshold is that input's limit
+# whose threshold is that input's limit (the catalog asks for the global and exchange tiers' at fire
+# time; the route and symbol tiers, with a scope per route or symbol, name their limits only)
 GUARD_INPUTS: dict[str, tuple[Ctx, ...]] = {
     "exchange": (
         Ctx("daily_loss", "daily loss", "-d75_daily_pnl_usd{exchange=%q,instance=%q}", ("scope", "instance"), "usd",

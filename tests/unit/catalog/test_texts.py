@@ -170,7 +170,9 @@ def test_guard_states_alert_at_their_tiers_severity() -> None:
     }
     assert CATALOG.get("RiskGuardExchangeDegrade").expr == \
         'label_replace(d75_riskguard_state{tier="exchange"} == 1, "exchange", "$1", "scope", "(.+)")'
-    assert FIRING["RiskGuardRouteCooldown"][0]["description"].endswith("Now: state COOLDOWN · loss streak 4 (limit 3)")
+    cooldown = FIRING["RiskGuardRouteCooldown"][0]["description"]   # hundreds of routes: limits, no queries
+    assert "Its limits: a loss streak of 3, a score under 50, a spread over 500 bps." in cooldown
+    assert cooldown.endswith("\nNow: state COOLDOWN")
 
 
 def test_a_test_rendering_refuses_what_it_cannot_reproduce() -> None:

@@ -49,9 +49,9 @@ PIPELINE_SOURCE = "pipeline"
 SOURCES: tuple[str, ...] = ("rate_limiter", "exchange_health", "arb_route", "arb_universe", "cross_sync",
                             "risk_guard", "system", PIPELINE_SOURCE)
 
-# Labels that say WHAT is on fire (an exchange, a route, a symbol, a guard's tier and scope); an
-# alert is named by these in messages, silences made from an alert match these.
-IDENTIFYING_LABELS: tuple[str, ...] = ("exchange", "route", "symbol", "tier", "scope")
+# Labels that say WHAT is on fire (an exchange, a route, a symbol, a guard's tier and scope, one of
+# the bot's own services); an alert is named by these in messages, silences made from an alert match these.
+IDENTIFYING_LABELS: tuple[str, ...] = ("exchange", "route", "symbol", "tier", "scope", "service")
 # Labels that say where a series was scraped, not what is on fire.
 PLUMBING_LABELS = frozenset({"instance", "job", "replica", "prometheus", "monitor", "endpoint", "namespace", "pod"})
 

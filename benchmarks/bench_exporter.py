@@ -4,6 +4,8 @@ Run: `.venv/bin/python -m benchmarks.run exporter`
 
 * hook vs raw prometheus-client ``labels(...).set()`` measured in the same run (goal: ratio <= 0.6);
 * pre-bound children (goal: < 1 microsecond per call);
+* ServiceHooks: `report()` on the bot's path (goal: < 2 microseconds, no lock), and `register()`
+  returns at once while the check runs in the background (a check that hangs costs the bot nothing);
 * a scrape of 20 exchanges, 500 routes, 100 symbols over real HTTP (goal: < 50 ms), plain and gzip,
   with and without ``*_created`` series (``d76 simulate`` turns them off);
 * ``send_alert``'s cost on the bot's path (checks and the durable spool write; the delivery is the
@@ -25,7 +27,7 @@ import prometheus_client
 import requests
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
-from exporter import ArbRouteHooks, D75Metrics, ExchangeHealthHooks, RateLimiterHooks
+from exporter import ArbRouteHooks, D75Metrics, ExchangeHealthHooks, RateLimiterHooks, ServiceHooks
 from exporter.events import EventSender
 from exporter.serve import make_metrics_app, serve_in_thread
 from simulator.engine import Simulator, SimulatorConfig
@@ -87,6 +89,29 @@ def bench_hooks() -> None:
     ]
     for name, fn in bound_rows:
         print(f"  {name:<34} {per_call_ns(fn):7.0f} ns")
+    services = ServiceHooks(m)
+    raw_up = Gauge("raw_up", "raw", ["service"], registry=raw_reg)
+    raw_duration = Gauge("raw_duration", "raw", ["service"], registry=raw_reg)
+
+    def raw_report() -> None:
+        raw_up.labels("database").set(1)
+        raw_duration.labels("database").set(0.004)
+
+    print("service health (the seeds' SystemMonitor); goal: report() < 2000 ns")
+    h, r = per_call_ns(lambda: services.report("database", True, 0.004)), per_call_ns(raw_report)
+    print(f"  {'service.report(name, up, latency)':<34} {h:7.0f} ns   {'raw up + duration labels().set()':<34} "
+          f"{r:7.0f} ns   ratio {h / r:4.2f}")
+    print(f"  {'service.report(name, up)':<34} {per_call_ns(lambda: services.report('feed', True)):7.0f} ns")
+    release = threading.Event()
+    t0 = time.perf_counter()
+    services.register("hangs", lambda: release.wait(30), every=60, timeout=0.5)
+    registered_us = (time.perf_counter() - t0) * 1e6
+    time.sleep(0.7)
+    summary = services.status_summary()["services"]["hangs"]
+    print(f"  {'register() of a check that hangs':<34} {registered_us:7.0f} us to return; cut at its 0.5 s "
+          f"timeout: up={summary['up']}, {summary['error']!r}")
+    release.set()
+    services.close()
     errors = m.registry.get_sample_value("d75_exporter_hook_errors_total")
     assert errors is None, "a benchmark call failed inside a hook"
 

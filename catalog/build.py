@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from urllib.parse import urlsplit
 
 import vocabulary
 
+from .custom import custom_specs, declared_sources
 from .defaults import DEFAULT_SPECS
 from .model import (
     CHANNEL_ALIASES,
@@ -23,9 +25,10 @@ from .model import (
     LabelThreshold,
     SeverityPolicy,
 )
-from .overrides import load_overrides, override_errors
+from .overrides import load_overrides, normalise_alerts, override_errors
 from .promql import add_matcher, eq_matcher, not_in_matcher
 from .schedules import maintenance_windows, oncall_document, schedule_errors
+from .texts import GRAPH_UNITS, context_line, graph_json, static_value, value_template
 
 __all__ = ["load_catalog", "build_catalog", "DEFAULT_SEVERITY_POLICY", "fmt_num", "value_template",
            "WATCHDOG"]
@@ -55,8 +58,10 @@ WATCHDOG = AlertDef(
             "Is Alertmanager up? Can Alertmanager reach the receiver (token, URL)?",),
 )
 
-_PLACEHOLDER = re.compile(r"\{(threshold|threshold_pct|threshold_usd|threshold_bytes|keep|for|value|"
-                          r"label:[a-z_][a-z0-9_]*)\}")
+_PLACEHOLDER = re.compile(r"\{(threshold|threshold_pct|threshold_usd|threshold_bytes|threshold_text|keep|for|value|"
+                          r"label:[a-zA-Z_][a-zA-Z0-9_]*|limit:[A-Za-z][A-Za-z0-9_]*)\}")
+# alert name -> (threshold, unit) of every alert after overrides: `{limit:NAME}` prints NAME's threshold
+Limits = dict[str, tuple[float | None, str]]
 
 
 def fmt_num(x: float) -> str:
@@ -73,29 +78,29 @@ def _fmt_bytes(x: float) -> str:
     return f"{fmt_num(x)} B"
 
 
-def value_template(unit: str) -> str:
-    """The Go template that prints `$value` for a unit (only functions tests can reproduce exactly)."""
-    return {
-        "ratio": "{{ $value | humanizePercentage }}",
-        "seconds": '{{ $value | printf "%.2f" }}s',
-        "usd": '{{ $value | printf "%.0f" }} USD',
-        "bytes": "{{ $value | humanize }}B",
-    }.get(unit, '{{ $value | printf "%.0f" }}')
-
-
-def _fill(text: str, spec: AlertSpec, threshold: float | None, for_: str) -> str:
+def _fill(text: str, spec: AlertSpec, threshold: float | None, for_: str, limits: Limits | None = None,
+          key: str = "") -> str:
+    """`text` with the catalog's placeholders filled in (`key`: where the text came from, for errors)."""
     def sub(m: re.Match) -> str:
         name = m.group(1)
         if name.startswith("label:"):
             return "{{ $labels.%s }}" % name[6:]
         if name == "value":
-            return value_template(spec.unit)
+            return value_template(spec.unit, spec.states, spec.expr)
         if name == "for":
             return for_
+        if name.startswith("limit:"):
+            limit, unit = (limits or {}).get(name[6:], (None, ""))
+            if limit is None:
+                raise CatalogError(f"{key or 'alerts.' + spec.name}: {{{name}}} names no alert with a threshold")
+            return static_value(limit, unit)
         if threshold is None:
-            raise CatalogError(f"alerts.{spec.name}: template uses {{{name}}} but the alert has no threshold")
+            raise CatalogError(f"{key or 'alerts.' + spec.name}: template uses {{{name}}} but the alert has no "
+                               "threshold")
         if name == "threshold":
             return fmt_num(threshold)
+        if name == "threshold_text":
+            return static_value(threshold, spec.unit)
         if name == "threshold_pct":
             return fmt_num(round(threshold * 100, 6))
         if name == "threshold_usd":
@@ -168,7 +173,7 @@ def _external_url_errors(policy: dict[str, Any], source: str) -> list[str]:
     return []
 
 
-def _telegram_errors(policy: dict[str, Any], source: str) -> list[str]:
+def _telegram_errors(policy: dict[str, Any], source: str, own: Sequence[AlertSpec] = ()) -> list[str]:
     """`policy.telegram.routes`: the receiver's own checks, plus label names no alert carries."""
     from webhook_receiver.notify.channel_map import route_errors
 
@@ -178,7 +183,7 @@ def _telegram_errors(policy: dict[str, Any], source: str) -> list[str]:
     errors = [f"{source}: {e}" for e in route_errors(routes, key)]
     if errors or not isinstance(routes, list):
         return errors
-    known = _known_labels()
+    known = _known_labels(own)
     for n, r in enumerate(routes):
         named = [(f"{key}[{n}].topic_label", r.get("topic_label"))] if r.get("topic_label") else []
         named += [(f"{key}[{n}].match.{lab}", lab) for lab in (r.get("match") or {})]
@@ -190,9 +195,11 @@ def _telegram_errors(policy: dict[str, Any], source: str) -> list[str]:
     return errors
 
 
-def _known_labels() -> list[str]:
-    """Labels a route or a window may match: the alerts' identifying labels and the common ones."""
-    return sorted({lab for s in DEFAULT_SPECS for lab in s.labels} | set(ROUTE_LABELS))
+def _known_labels(own: Sequence[AlertSpec] = ()) -> list[str]:
+    """Labels a route or a window may match: the alerts' identifying labels (the operator's own alerts'
+    included) and the common ones."""
+    return sorted({lab for s in DEFAULT_SPECS for lab in s.labels} | set(ROUTE_LABELS)
+                  | {lab for s in own if s.custom for lab in s.custom.labels})
 
 
 def _with_matcher(expr: str, label: str, matcher: str, name: str) -> str:
@@ -202,32 +209,68 @@ def _with_matcher(expr: str, label: str, matcher: str, name: str) -> str:
     return out
 
 
-def _render(spec: AlertSpec, ov: dict[str, Any], settings: CatalogSettings) -> AlertDef:
+TEXT_KEYS = ("summary", "description", "action")
+
+
+def _graph(spec: AlertSpec, threshold: float | None, for_: str, limits: Limits) -> str:
+    """The `graph` annotation: the spec's series with their thresholds (`own`: the one that applied)."""
+    entries = []
+    for g in spec.graph:
+        t = threshold if g.threshold == "own" else limits.get(g.threshold, (None, ""))[0] if g.threshold else None
+        if g.threshold and g.threshold != "own" and g.threshold not in limits:
+            raise CatalogError(f"alerts.{spec.name}.graph: {g.threshold} is not an alert of the catalog")
+        entries.append({"title": _fill(g.title, spec, threshold, for_, limits),
+                        "expr": _fill(g.expr, spec, threshold, for_, limits),
+                        "unit": GRAPH_UNITS.get(g.unit, ""), "threshold": t,
+                        "states": {str(i): name for i, name in enumerate(g.states)} if g.states else None})
+    return graph_json(entries) if entries else ""
+
+
+def _texts(spec: AlertSpec, ov: dict[str, Any], threshold: float | None, for_: str, limits: Limits,
+           source: str) -> tuple[str, str, str]:
+    """summary, description (with its "Now:" context line) and action, the override file's where it gives them."""
+    out = []
+    for k in TEXT_KEYS:
+        written = ov.get(k)
+        text = written if isinstance(written, str) else getattr(spec, k)
+        if k == "description" and spec.now and not isinstance(written, str):
+            text += "\n" + context_line(f"{spec.now} {{value}}", spec.context)
+        out.append(_fill(text, spec, threshold, for_, limits,
+                         key=f"{source}: alerts.{spec.name}.{k}" if isinstance(written, str) else ""))
+    return out[0], out[1], out[2]
+
+
+def _render(spec: AlertSpec, ov: dict[str, Any], settings: CatalogSettings, limits: Limits,
+            source: str = "overrides") -> AlertDef:
     threshold = float(ov["threshold"]) if "threshold" in ov else spec.threshold
     for_ = ov.get("for", spec.for_)
     severity = ov.get("severity", spec.severity)
     slug = re.sub(r"(?<!^)(?=[A-Z])", "-", spec.name).lower()
-    expr = _fill(spec.expr, spec, threshold, for_)
+    expr = _fill(spec.expr, spec, threshold, for_, limits, key=f"{source}: alerts.{spec.name}.expr")
     by: list[LabelThreshold] = []
     for label, values in (ov.get("by") or {}).items():
         for value, t in values.items():
+            summary, description, action = _texts(spec, ov, float(t), for_, limits, source)
             by.append(LabelThreshold(
                 label=label, value=value, threshold=float(t),
-                expr=_with_matcher(_fill(spec.expr, spec, float(t), for_), label, eq_matcher(label, value),
+                expr=_with_matcher(_fill(spec.expr, spec, float(t), for_, limits), label, eq_matcher(label, value),
                                    spec.name),
-                summary=_fill(spec.summary, spec, float(t), for_),
-                description=_fill(spec.description, spec, float(t), for_)))
+                summary=summary, description=description, action=action,
+                graph=_graph(spec, float(t), for_, limits)))
         if values:  # the default rule: every value without a threshold of its own
             expr = _with_matcher(expr, label, not_in_matcher(label, list(values)), spec.name)
+    summary, description, action = _texts(spec, ov, threshold, for_, limits, source)
+    custom = spec.custom
     return AlertDef(
         name=spec.name, source=spec.source, severity=severity,
         expr=expr, for_=for_, threshold=threshold,
         comparison=spec.comparison, metric=spec.metric, labels=list(spec.labels),
-        summary=_fill(spec.summary, spec, threshold, for_),
-        description=_fill(spec.description, spec, threshold, for_),
+        summary=summary, description=description,
         runbook=slug, runbook_url=settings.runbook_base_url + slug, unit=spec.unit,
         enabled=ov.get("enabled", True), meaning=spec.meaning, checks=spec.checks, probe=spec.probe,
-        by=tuple(by), action=_fill(spec.action, spec, threshold, for_),
+        by=tuple(by), action=action, graph=_graph(spec, threshold, for_, limits), states=spec.states,
+        context=spec.context, own_texts=custom is not None or any(isinstance(ov.get(k), str) for k in TEXT_KEYS),
+        custom=custom, static_labels=dict(custom.labels) if custom else {},
     )
 
 
@@ -269,9 +312,14 @@ def build_catalog(overrides: dict[str, Any] | None = None, *, source: str = "ove
     its receiver's real address."""
     names = [s.name for s in DEFAULT_SPECS] + [WATCHDOG.name]
     _check_specs(DEFAULT_SPECS)
-    errors = override_errors(overrides, names, source)
+    overrides, errors = normalise_alerts(overrides, source)
+    errors += override_errors(overrides, names, source)
     alert_ov = _section(overrides, "alerts")
     policy = _section(overrides, "policy")
+    sources, source_errors = declared_sources(overrides, source)
+    errors += source_errors
+    own, own_errors, notes = custom_specs(alert_ov, set(names), sources, source)
+    errors += own_errors
     if alert_ov.get(WATCHDOG.name):
         errors.append(f"{source}: alerts.{WATCHDOG.name}: the heartbeat cannot be changed "
                       "(the receiver's dead man's switch depends on it)")
@@ -279,20 +327,43 @@ def build_catalog(overrides: dict[str, Any] | None = None, *, source: str = "ove
         if isinstance(alert_ov.get(spec.name), dict):
             errors += _alert_errors(spec, alert_ov[spec.name], source)
     errors += _external_url_errors(policy, source)
-    errors += _telegram_errors(policy, source)
-    errors += schedule_errors(policy, source, _known_labels(), {e.split(": ", 2)[1] for e in errors if ": " in e})
+    errors += _telegram_errors(policy, source, own)
+    errors += schedule_errors(policy, source, _known_labels(own), {e.split(": ", 2)[1] for e in errors if ": " in e})
+    specs = (*DEFAULT_SPECS, *own)
+    limits: Limits = {spec.name: (float(ov["threshold"]) if _is_number((ov := _section(alert_ov, spec.name))
+                                                                       .get("threshold")) else spec.threshold,
+                                  spec.unit) for spec in specs}
+    for spec in specs:
+        errors += _placeholder_errors(spec, _section(alert_ov, spec.name), limits, source)
     if errors:
         raise CatalogError(sorted(dict.fromkeys(errors)))
     settings = _settings(policy, runbook_base_url)
     sev_policy = {sev: replace(p, **_severity_override((policy.get("severities") or {}).get(sev, {})))
                   for sev, p in DEFAULT_SEVERITY_POLICY.items()}
-    alerts = [_render(spec, alert_ov.get(spec.name, {}), settings) for spec in DEFAULT_SPECS]
+    alerts = [_render(spec, alert_ov.get(spec.name, {}), settings, limits, source) for spec in specs]
     alerts.append(replace(WATCHDOG, runbook_url=settings.runbook_base_url + WATCHDOG.runbook))
     tg = _section(policy, "telegram")
+    unused = [s for s in sources if not any(a.source == s for a in alerts)]
+    notes += [f"{source}: sources: {s} is declared but no alert uses it" for s in unused]
     return Catalog(alerts=alerts, severity_policy=sev_policy,
                    settings=settings, override_file=None if source == "overrides" else source,
                    telegram_routes=tuple(dict(r) for r in tg.get("routes") or ()),
-                   oncall=oncall_document(policy), maintenance=maintenance_windows(policy))
+                   oncall=oncall_document(policy), maintenance=maintenance_windows(policy),
+                   sources=(*SOURCES, *sources), notes=tuple(notes))
+
+
+def _placeholder_errors(spec: AlertSpec, ov: dict[str, Any], limits: Limits, source: str) -> list[str]:
+    """Placeholders the operator's texts (and own `expr`) use that the alert cannot fill, one line each."""
+    threshold = float(ov["threshold"]) if _is_number(ov.get("threshold")) else spec.threshold
+    keys = [k for k in TEXT_KEYS if isinstance(ov.get(k), str)] + (["expr"] if spec.custom is not None else [])
+    errors: list[str] = []
+    for k in keys:
+        text = ov.get(k) if k in TEXT_KEYS else spec.expr
+        try:
+            _fill(str(text), spec, threshold, "0s", limits, key=f"{source}: alerts.{spec.name}.{k}")
+        except CatalogError as exc:
+            errors += exc.errors
+    return errors
 
 
 def _section(parent: object, key: str) -> dict[str, Any]:

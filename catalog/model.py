@@ -16,9 +16,11 @@ from vocabulary import DEFAULT_RUNBOOK_BASE_URL, IDENTIFYING_LABELS, SEVERITIES,
 if TYPE_CHECKING:
     from webhook_receiver.notify.maintenance import Window
 
+    from .texts import Ctx, Graph
+
 __all__ = [
     "SEVERITIES", "SOURCES", "CHANNELS", "CatalogError", "AlertSpec", "AlertDef", "SeverityPolicy",
-    "CatalogSettings", "Catalog", "Probe", "parse_duration", "DURATION_RE", "LabelThreshold",
+    "CatalogSettings", "Catalog", "Probe", "parse_duration", "DURATION_RE", "LabelThreshold", "CustomTest",
 ]
 
 def _registered_channels() -> tuple[str, ...]:
@@ -86,6 +88,9 @@ class Probe:
     settle_seconds: float = 0.0
     # the expression's value for a level (what `$value` shows); identity by default
     value: Callable[[float], float] | None = None
+    # the expression rises to its level over `settle_seconds` (a rate over a window filling up): the
+    # condition holds only after that, so `for` counts from there
+    rising: bool = False
     # labels the firing alert carries besides severity/source/alertname (from the input series)
     exp_labels: dict[str, str] = field(default_factory=dict)
     # series held at one value through every test, whatever the level (e.g. a process start time)
@@ -93,6 +98,13 @@ class Probe:
     # the rule also fires when the watched series does not exist at all (`absent()`): the labels it
     # then carries; promtool gets one more test with no input series
     absent_labels: dict[str, str] | None = None
+    # series the alert's context queries read (`texts.Ctx`), held for the whole test: selector ->
+    # (kind, per-sample value) with kind "gauge" (the value), "counter" (grows by it) or "age" (a
+    # timestamp that many seconds old)
+    context: dict[str, tuple[str, float]] = field(default_factory=dict)
+    # what each context query (by `Ctx.name`) returns at the checks: a number, a function of the
+    # probe's level, or None (no sample: the piece is left out)
+    context_values: dict[str, float | Callable[[float], float] | None] = field(default_factory=dict)
 
     def value_for(self, level: float) -> float:
         return self.value(level) if self.value else level
@@ -117,7 +129,12 @@ class AlertSpec:
     meaning: str = ""            # runbook: what it means for the bot
     checks: tuple[str, ...] = ()  # runbook: first checks
     probe: Probe | None = None
-    action: str = ""             # what to do now, one or two lines (the `action` annotation)
+    action: str = ""             # what the bot already did, what to check, how to resume (one or two lines)
+    now: str = ""                # words before the alert's own value on the description's "Now:" line
+    context: tuple[Ctx, ...] = ()    # asked from Prometheus at fire time, after the own value
+    graph: tuple[Graph, ...] = ()    # the series that explain it (the `graph` annotation)
+    states: tuple[str, ...] | None = None   # names of the values of a state metric (`{value}` prints them)
+    custom: CustomTest | None = None   # an operator's own alert (override file), with its test scaffold
 
 
 @dataclass(frozen=True)
@@ -133,6 +150,21 @@ class LabelThreshold:
     expr: str
     summary: str
     description: str
+    action: str = ""
+    graph: str = ""
+
+
+@dataclass(frozen=True)
+class CustomTest:
+    """How the promtool scaffold drives an operator's alert (`alerts.NAME.test` in the override file).
+
+    `silent` and `firing` are input series (selector -> a sample value held constant, or promtool's
+    series notation such as `0+5x100`); empty when the entry gives no test: the scaffold then only
+    checks that the rule loads and stays silent without its series."""
+
+    silent: dict[str, str] = field(default_factory=dict)
+    firing: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)   # the rule's own labels, checked on the alert
 
 
 @dataclass(frozen=True)
@@ -160,6 +192,14 @@ class AlertDef:
     # per-label thresholds; when present, `expr` is the default rule, which excludes their values
     by: tuple[LabelThreshold, ...] = ()
     action: str = ""             # what to do now (the `action` annotation; empty: none)
+    graph: str = ""              # the `graph` annotation (JSON, Go template actions inside its strings)
+    states: tuple[str, ...] | None = None
+    context: tuple[Ctx, ...] = field(default=(), repr=False, compare=False)
+    # the operator wrote a text (an override or an own alert): the tests cannot render it independently
+    own_texts: bool = False
+    custom: CustomTest | None = None   # an operator's own alert
+    static_labels: dict[str, str] = field(default_factory=dict)   # the rule's `labels` besides severity/source
+    runbook_text: str = ""       # an operator's runbook text for the page
 
     @property
     def by_label(self) -> str | None:
@@ -217,6 +257,10 @@ class Catalog:
     # who is on call (policy.oncall, canonical) and the recurring maintenance windows (policy.maintenance)
     oncall: dict[str, Any] | None = None
     maintenance: tuple[Window, ...] = ()
+    # the built-in sources, then those an override file declares (`sources:`): one rule file each
+    sources: tuple[str, ...] = SOURCES
+    # what the operator should know about the override file (an own alert without a test, ...)
+    notes: tuple[str, ...] = ()
 
     @property
     def external_url(self) -> str | None:

@@ -1,11 +1,25 @@
-"""Operator overrides: one YAML file changes thresholds, durations, severities and pipeline policy.
+"""Operator overrides: one YAML file changes thresholds, durations, severities, texts and pipeline
+policy, and adds the operator's own alerts.
 
 Example (`d76 generate --config overrides.yml`):
 
+    sources: [my_bot]                           # sources of the operator's own alerts, besides the built-in ones
     alerts:
       ExchangeLatencyHigh: {threshold: 0.8, for: 2m, by: {exchange: {upbit: 1.5, bithumb: 1.0}}}
       RouteScoreLow: {severity: P3}
       DataDiskLow: {enabled: false}
+      ExchangeFrozen: {action: "Call the exchange's desk; the bot resumes by itself."}   # a text of ours
+      VarLimitBreached:                         # an alert of the operator's own (catalog/custom.py)
+        expr: my_bot_var_usd > {threshold}
+        threshold: 50000
+        for: 1m
+        severity: P1
+        source: my_bot
+        summary: VaR over {threshold_text}
+        description: "Value at risk is {value}."
+        action: The bot halves position sizes; check the VaR model inputs.
+        unit: usd
+        test: {series: my_bot_var_usd, silent_at: 50000, fires_at: 60000}
     policy:
       external_url: https://alerts.example.com
       evaluation_interval: 1s
@@ -25,7 +39,8 @@ Example (`d76 generate --config overrides.yml`):
 Structure is checked with a JSON schema; names and durations get explicit checks so every error
 names the offending key (`alerts.ExchangeFrozen.severity: ...`). Every problem is reported, not
 only the first: `override_errors` returns them all, one line each (the semantic checks that need
-the catalog, such as thresholds and `by` labels, are in `build.py`).
+the catalog, such as thresholds and `by` labels, are in `build.py`; an operator's own alerts in
+`custom.py`). `alerts` may also be a list of entries, each with its `name` (`normalise_alerts`).
 """
 from __future__ import annotations
 
@@ -38,9 +53,16 @@ import yaml
 
 from .model import CHANNEL_ALIASES, CHANNELS, SEVERITIES, CatalogError, parse_duration
 
-__all__ = ["load_overrides", "override_errors", "OVERRIDES_SCHEMA"]
+__all__ = ["load_overrides", "override_errors", "OVERRIDES_SCHEMA", "normalise_alerts", "UNITS", "CUSTOM_KEYS"]
 
 _DURATION = {"type": "string"}
+_TEXT = {"type": "string", "minLength": 1}
+# how an operator's alert prints its value (`{value}`, the `value` annotation, its dashboard panel)
+UNITS = ("", "ratio", "seconds", "usd", "count", "bytes", "bps")
+# a promtool sample value held constant, promtool's series notation ("0+5x100"), or selector -> one of those
+_SAMPLES = {"type": ["number", "string", "object"], "additionalProperties": {"type": ["number", "string"]}}
+# keys only an operator's own alert has (a built-in alert's expression, source and labels are the catalog's)
+CUSTOM_KEYS = ("expr", "source", "labels", "runbook", "unit", "test")
 _SEVERITY_POLICY = {
     "type": "object",
     "additionalProperties": False,
@@ -77,9 +99,26 @@ OVERRIDES_SCHEMA: dict[str, Any] = {
                     "for": _DURATION,
                     "severity": {"enum": list(SEVERITIES)},
                     "enabled": {"type": "boolean"},
+                    # texts (Go templates with the catalog's placeholders), of a built-in alert or one's own
+                    "summary": _TEXT,
+                    "description": _TEXT,
+                    "action": _TEXT,
+                    # an alert of the operator's own (checked in custom.py)
+                    "expr": _TEXT,
+                    "source": {"type": "string"},
+                    "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "runbook": _TEXT,
+                    "unit": {"enum": list(UNITS)},
+                    "test": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["silent_at", "fires_at"],
+                        "properties": {"series": _TEXT, "silent_at": _SAMPLES, "fires_at": _SAMPLES},
+                    },
                 },
             },
         },
+        "sources": {"type": "array", "items": {"type": "string"}, "uniqueItems": True},
         "policy": {
             "type": "object",
             "additionalProperties": False,
@@ -135,11 +174,12 @@ def override_errors(data: Any, alert_names: list[str], source: str = "overrides"
     unknown: set[str] = set()
     alerts = data.get("alerts")
     if isinstance(alerts, dict):
-        for name in alerts:
-            if name not in alert_names:
+        for name, entry in alerts.items():
+            if name not in alert_names and not (isinstance(entry, dict) and "expr" in entry):
                 unknown.add(str(name))
                 hint = difflib.get_close_matches(str(name), alert_names, n=1)
-                tip = f" (did you mean {hint[0]}?)" if hint else ""
+                tip = (f" (did you mean {hint[0]}?)" if hint else
+                       " (an alert of your own needs expr, severity, source, summary, description and action)")
                 errors.append(f"{source}: alerts.{name}: unknown alert{tip}")
     # durations first: "-5m" should say "negative", not "does not match a pattern"
     for path, value in _walk(data):
@@ -167,6 +207,28 @@ def override_errors(data: Any, alert_names: list[str], source: str = "overrides"
         else:
             errors.append(f"{source}: {_key(path)}: {e.message}")
     return errors
+
+
+def normalise_alerts(data: Any, source: str = "overrides") -> tuple[Any, list[str]]:
+    """The document with a list of `alerts` (entries with a `name`) turned into the mapping form
+    (name -> entry), and the problems of the list (a missing or repeated name), one line each."""
+    if not isinstance(data, dict) or not isinstance(data.get("alerts"), list):
+        return data, []
+    errors: list[str] = []
+    mapping: dict[str, Any] = {}
+    first: dict[str, int] = {}
+    for n, entry in enumerate(data["alerts"]):
+        name = entry.get("name") if isinstance(entry, dict) else None
+        if not isinstance(entry, dict):
+            errors.append(f"{source}: alerts[{n}]: expected a mapping with a name, got {type(entry).__name__}")
+        elif not isinstance(name, str) or not name:
+            errors.append(f"{source}: alerts[{n}].name: every entry of the alerts list needs a name")
+        elif name in first:
+            errors.append(f"{source}: alerts[{n}].name: {name} is also alerts[{first[name]}]")
+        else:
+            first[name] = n
+            mapping[name] = {k: v for k, v in entry.items() if k != "name"}
+    return {**data, "alerts": mapping}, errors
 
 
 def _under_unknown(path: Any, unknown: set[str]) -> bool:

@@ -39,6 +39,7 @@ from collections.abc import Callable, Mapping
 from vocabulary import ALERTMANAGER_PORT, PIPELINE_SOURCE, PROMETHEUS_PORT, RECEIVER_PORT
 
 from .model import AlertSpec, Probe
+from .texts import Graph
 
 __all__ = ["PIPELINE_SPECS", "RECEIVER_JOB", "ALERTMANAGER_JOB", "PROMETHEUS_JOB"]
 
@@ -116,6 +117,9 @@ PIPELINE_SPECS: tuple[AlertSpec, ...] = (
         metric="up",
         labels=("job", "instance"),
         unit="status",
+        graph=(
+            Graph("receivers up", 'up{job="receiver"}', states=("DOWN", "UP")),
+        ),
         summary="Alert receiver down ({label:instance})",
         description="Prometheus has not reached the webhook receiver ({label:instance}) for {for} (up={value}; "
         "1 means no receiver is configured at all). Alertmanager's posts to it fail: the bot's alerts "
@@ -142,6 +146,9 @@ PIPELINE_SPECS: tuple[AlertSpec, ...] = (
         metric="up",
         labels=("job", "instance"),
         unit="status",
+        graph=(
+            Graph("Alertmanagers up", 'up{job="alertmanager"}', states=("DOWN", "UP")),
+        ),
         summary="Alertmanager down ({label:instance})",
         description="Prometheus has not reached Alertmanager {label:instance} for {for} (up={value}). Alerts "
         "sent to it are lost until it is back; with one Alertmanager nothing is routed at all.",
@@ -164,6 +171,10 @@ PIPELINE_SPECS: tuple[AlertSpec, ...] = (
         metric="alertmanager_cluster_members",
         labels=("job", "instance"),
         unit="count",
+        graph=(
+            Graph("cluster members", 'alertmanager_cluster_members{job="alertmanager"}'),
+            Graph("Alertmanagers scraped", 'count(up{job="alertmanager"})'),
+        ),
         summary="Alertmanager cluster split ({label:instance})",
         description="Alertmanager {label:instance} has seen only {value} cluster members for {for}, fewer than "
         "the Alertmanagers Prometheus scrapes, although every one of them is up: gossip is broken.",
@@ -191,6 +202,10 @@ PIPELINE_SPECS: tuple[AlertSpec, ...] = (
         metric="prometheus_notifications_alertmanagers_discovered",
         labels=("job", "instance"),
         unit="count",
+        graph=(
+            Graph("Alertmanagers discovered",
+                  'prometheus_notifications_alertmanagers_discovered{job="prometheus"}'),
+        ),
         summary="Prometheus {label:instance} has no Alertmanager",
         description="Prometheus {label:instance} has discovered {value} Alertmanagers for {for}: the alerts "
         "it evaluates go nowhere.",
@@ -214,6 +229,10 @@ PIPELINE_SPECS: tuple[AlertSpec, ...] = (
         metric="prometheus_notifications_dropped_total",
         labels=("job", "instance"),
         unit="count",
+        graph=(
+            Graph("notifications dropped (1m)",
+                  'increase(prometheus_notifications_dropped_total{job="prometheus"}[1m])', threshold="own"),
+        ),
         summary="Prometheus {label:instance} dropped alert notifications",
         description="Prometheus {label:instance} dropped {value} alert notifications in the last minute "
         "(no Alertmanager accepted them, or its queue overflowed). Drops in its first "
@@ -238,6 +257,11 @@ PIPELINE_SPECS: tuple[AlertSpec, ...] = (
         metric="alertmanager_notifications_failed_total",
         labels=("job", "instance", "integration"),
         unit="count",
+        graph=(
+            Graph("failed notifications by integration (10m)",
+                  'sum by (integration) (increase(alertmanager_notifications_failed_total{job="alertmanager"}[10m]))',
+                  threshold="own"),
+        ),
         summary="Alertmanager {label:instance}: {label:integration} notifications failing",
         description="{value} notifications from Alertmanager {label:instance} through its {label:integration} "
         "integration failed in the last 10 minutes (alert above {threshold}).",
@@ -264,6 +288,11 @@ PIPELINE_SPECS: tuple[AlertSpec, ...] = (
         metric="d76_notifications_oldest_due_age_seconds",
         labels=("channel",),
         unit="seconds",
+        graph=(
+            Graph("oldest due P0 in the outbox",
+                  'max by (channel) (d76_notifications_oldest_due_age_seconds{job="receiver",severity="P0"})',
+                  "seconds", "own"),
+        ),
         summary="A P0 page has waited in the outbox for {value} ({label:channel})",
         description="The oldest P0 notification for {label:channel} was queued {value} ago and is still not "
         "delivered (alert above {threshold}s).",
@@ -289,6 +318,10 @@ PIPELINE_SPECS: tuple[AlertSpec, ...] = (
         metric="d76_notifications_oldest_due_age_seconds",
         labels=("channel", "waiting_severity"),
         unit="seconds",
+        graph=(
+            Graph("oldest due row by severity",
+                  'max by (severity) (d76_notifications_oldest_due_age_seconds{job="receiver"})', "seconds", "own"),
+        ),
         summary="{label:waiting_severity} notifications waiting for {value} ({label:channel})",
         description="The oldest {label:waiting_severity} notification for {label:channel} was queued {value} "
         "ago and is still not delivered (alert above {threshold}s).",
@@ -309,6 +342,11 @@ PIPELINE_SPECS: tuple[AlertSpec, ...] = (
         metric="d76_notifications_failed_total",
         labels=("channel",),
         unit="count",
+        graph=(
+            Graph("deliveries given up (15m)",
+                  'sum by (channel) (increase(d76_notifications_failed_total{job="receiver"}[15m]))',
+                  threshold="own"),
+        ),
         summary="{label:channel} notifications given up",
         description="The receiver gave up on {value} {label:channel} notifications in the last 15 minutes "
         "(a permanent error, or 10 failed attempts).",
@@ -332,6 +370,11 @@ PIPELINE_SPECS: tuple[AlertSpec, ...] = (
         metric="d76_notifications_rate_limited_total",
         labels=("channel",),
         unit="count",
+        graph=(
+            Graph("Telegram 429s (10m)",
+                  'sum(increase(d76_notifications_rate_limited_total{job="receiver",channel="telegram"}[10m]))',
+                  threshold="own"),
+        ),
         summary="Telegram has been answering 429 for {for}",
         description="Telegram answered {value} calls with 429 (too many requests) in the last 5 minutes and has "
         "done so for {for}: the receiver sends more than the chat takes.",
@@ -354,6 +397,9 @@ PIPELINE_SPECS: tuple[AlertSpec, ...] = (
         metric="d76_receiver_storage_up",
         labels=("job", "instance"),
         unit="status",
+        graph=(
+            Graph("receiver storage up", 'd76_receiver_storage_up{job="receiver"}', states=("DOWN", "UP")),
+        ),
         summary="Receiver storage unavailable ({label:instance})",
         description="The receiver {label:instance} has not reached its database for {for} (storage up={value}): "
         "it answers 503 to Alertmanager and tells nothing.",
@@ -378,6 +424,12 @@ PIPELINE_SPECS: tuple[AlertSpec, ...] = (
         metric="d76_history_reconcile_polls_total",
         labels=("job", "instance"),
         unit="count",
+        graph=(
+            Graph("failed reconcile polls (5m)",
+                  'sum by (instance, outcome) '
+                  '(increase(d76_history_reconcile_polls_total{job="receiver",outcome!="ok"}[5m]))',
+                  threshold="own"),
+        ),
         summary="History reconciliation failing ({label:instance})",
         description="The receiver {label:instance} polled Alertmanager {value} times in the last 10 minutes "
         "and never got a complete answer.",
@@ -401,6 +453,11 @@ PIPELINE_SPECS: tuple[AlertSpec, ...] = (
         metric="prometheus_rule_evaluation_failures_total",
         labels=("job", "instance", "rule_group"),
         unit="count",
+        graph=(
+            Graph("rule evaluation failures (5m)",
+                  'sum by (rule_group) (increase(prometheus_rule_evaluation_failures_total{job="prometheus"}[5m]))',
+                  threshold="own"),
+        ),
         summary="Rule evaluation failing in {label:rule_group}",
         description="Prometheus {label:instance} failed to evaluate rules of {label:rule_group} {value} times "
         "in the last 5 minutes: those alerts cannot fire.",

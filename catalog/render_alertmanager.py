@@ -10,6 +10,7 @@ writes its config 0600.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -80,6 +81,7 @@ class NativeRoad:
         return self.telegram is not None or self.email is not None
 
 WATCHDOG_RECEIVER = "d76-watchdog"
+_GUARD_ALERT = re.compile(r"RiskGuard(Global|Exchange|Route|Symbol)(Block|Degrade|Cooldown)")
 # Alertmanager resolves a relative credentials_file against the config file's folder: the stack
 # runner writes the token next to the rendered config. Compose mounts it as a secret.
 TOKEN_FILE_LOCAL = "receiver_token"
@@ -108,10 +110,19 @@ def inhibit_rules(catalog: Catalog) -> list[dict[str, Any]]:
         targets = "|".join(n for n in ("ExchangeDown", "ExchangeDownSustained", "ExchangeDegraded") if n in names)
         rules.append({"source_matchers": ['alertname="ExchangeFrozen"', 'exchange=~".+"'],
                       "target_matchers": [f'alertname=~"{targets}"'], "equal": ["exchange"]})
-    if "RiskGuardGlobalBlock" in names:
+    guard = sorted(n for n in names if _GUARD_ALERT.fullmatch(n))
+    if "RiskGuardGlobalBlock" in names and len(guard) > 1:
+        # the global BLOCK stops everything: the other tiers' guard alerts (and its own early warnings) add nothing
         rules.append({"source_matchers": ['alertname="RiskGuardGlobalBlock"'],
-                      "target_matchers": ['alertname=~"RiskGuard(Exchange|Route|Symbol)Block"'],
+                      "target_matchers": [f'alertname=~"{"|".join(n for n in guard if n != "RiskGuardGlobalBlock")}"'],
                       "equal": ["job", "instance"]})
+    blocks = [n for n in guard if n.endswith("Block")]
+    early = [n for n in guard if not n.endswith("Block")]
+    if blocks and early:
+        # a scope's BLOCK hides the DEGRADE/COOLDOWN of the same scope (the same tier of the same bot)
+        rules.append({"source_matchers": [f'alertname=~"{"|".join(blocks)}"'],
+                      "target_matchers": [f'alertname=~"{"|".join(early)}"'],
+                      "equal": ["tier", "scope", "job", "instance"]})
     if "ExporterDown" in names:
         rules.append({"source_matchers": ['alertname="ExporterDown"', 'instance=~".+"'],
                       "target_matchers": ['alertname!="ExporterDown"', f'alertname!="{WATCHDOG}"'],

@@ -26,12 +26,19 @@ from .model import SEVERITIES, SOURCES, Catalog, CatalogError
 from .render_alertmanager import WATCHDOG_RECEIVER, alertmanager_doc, receiver_name
 from .render_prometheus import bot_scrape_job, dump_yaml, header, render_rule_files
 
-__all__ = ["OUR_ROUTE_MATCHERS", "OUR_RECEIVERS", "render_fragment", "fragment_doc", "merge_fragment",
-           "render_merged", "render_scrape_job", "render_existing_rule_files"]
+__all__ = ["OUR_ROUTE_MATCHERS", "our_route_matchers", "OUR_RECEIVERS", "render_fragment", "fragment_doc",
+           "merge_fragment", "render_merged", "render_scrape_job", "render_existing_rule_files"]
 
 # what makes an alert ours: a CONTRACT source and a CONTRACT severity (Watchdog: WATCHDOG_SEVERITY); a foreign
-# alert would need both label values to be caught by our subtree
-OUR_ROUTE_MATCHERS = [f'source=~"{"|".join(SOURCES)}"', f'severity=~"{"|".join((*SEVERITIES, WATCHDOG_SEVERITY))}"']
+# alert would need both label values to be caught by our subtree. An override file's own sources
+# (`sources:`) join the source matcher (`our_route_matchers`); these are the built-in catalog's.
+_SEVERITY_MATCHER = f'severity=~"{"|".join((*SEVERITIES, WATCHDOG_SEVERITY))}"'
+OUR_ROUTE_MATCHERS = [f'source=~"{"|".join(SOURCES)}"', _SEVERITY_MATCHER]
+
+
+def our_route_matchers(catalog: Catalog) -> list[str]:
+    """The matchers of our alerts: the catalog's sources (built-in and declared) and our severities."""
+    return [f'source=~"{"|".join(catalog.sources)}"', _SEVERITY_MATCHER]
 OUR_RECEIVERS = [WATCHDOG_RECEIVER] + [receiver_name(s) for s in SEVERITIES]
 
 
@@ -39,13 +46,14 @@ def fragment_doc(catalog: Catalog, *, receiver_url: str, bearer_token_file: str 
     """The fragment as data: `route` (one subtree), `receivers`, `inhibit_rules`."""
     full = alertmanager_doc(catalog, receiver_url=receiver_url, bearer_token_file=bearer_token_file)
     root = full["route"]
-    route: dict[str, Any] = {"receiver": root["receiver"], "matchers": list(OUR_ROUTE_MATCHERS)}
+    ours = our_route_matchers(catalog)
+    route: dict[str, Any] = {"receiver": root["receiver"], "matchers": list(ours)}
     route.update({k: v for k, v in root.items() if k not in ("receiver", "matchers", "routes")})
     route["continue"] = False  # our alerts stop here; the operator's routes never see them
     route["routes"] = root["routes"]
     # scoped to our alerts: an operator's own alert never inhibits ours, nor ours theirs
-    inhibit = [{**rule, "source_matchers": list(rule["source_matchers"]) + OUR_ROUTE_MATCHERS,
-                "target_matchers": list(rule["target_matchers"]) + OUR_ROUTE_MATCHERS}
+    inhibit = [{**rule, "source_matchers": list(rule["source_matchers"]) + ours,
+                "target_matchers": list(rule["target_matchers"]) + ours}
                for rule in full.get("inhibit_rules", [])]
     out = {"route": route, "receivers": full["receivers"], "inhibit_rules": inhibit}
     if full.get("time_intervals"):  # recurring maintenance windows (names d76-*), muted by our routes
@@ -75,7 +83,12 @@ def _is_ours_route(r: Any) -> bool:
 
 
 def _is_ours_inhibit(r: Any) -> bool:
-    return isinstance(r, dict) and all(m in (r.get("target_matchers") or []) for m in OUR_ROUTE_MATCHERS)
+    """An inhibition an earlier merge added: our severity matcher and a source matcher listing our
+    built-in sources first (an override file's own sources follow them)."""
+    matchers = (r.get("target_matchers") or []) if isinstance(r, dict) else []
+    sources = OUR_ROUTE_MATCHERS[0][:-1]   # without the closing quote
+    return _SEVERITY_MATCHER in matchers and any(
+        isinstance(m, str) and (m == OUR_ROUTE_MATCHERS[0] or m.startswith(sources + "|")) for m in matchers)
 
 
 def merge_fragment(foreign: Any, fragment: dict[str, Any]) -> dict[str, Any]:

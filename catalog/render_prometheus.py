@@ -8,8 +8,9 @@ import yaml
 
 from vocabulary import WATCHDOG, WATCHDOG_SEVERITY
 
-from .build import fmt_num, value_template
-from .model import SOURCES, AlertDef, Catalog
+from .build import fmt_num
+from .model import AlertDef, Catalog
+from .texts import value_template
 
 __all__ = ["render_rule_files", "render_prometheus_config", "bot_scrape_job", "rule_for", "rules_for", "header",
            "dump_yaml", "SCRAPE_JOB"]
@@ -41,25 +42,33 @@ def dump_yaml(data: Any) -> str:
     return yaml.dump(data, Dumper=_Dumper, sort_keys=False, width=10_000, allow_unicode=True)
 
 
-def annotations_for(alert: AlertDef, summary: str, description: str, threshold: float | None) -> dict[str, str]:
-    """An alert's annotations: the texts, the runbook, and (for the receiver's packed lines and graphs)
-    the current value as the unit reads and the threshold that applied, as a plain number."""
-    out = {"summary": summary, "description": description, "runbook_url": alert.runbook_url}
-    if alert.action:
-        out["action"] = alert.action
+def annotations_for(alert: AlertDef, summary: str, description: str, threshold: float | None,
+                    action: str | None = None, graph: str | None = None) -> dict[str, str]:
+    """An alert's annotations: the texts, what to do (`action`), the runbook, and (for the receiver's
+    packed lines and graphs) the current value as the unit reads, the threshold that applied as a plain
+    number and the series that explain it (`graph`, JSON). `action` and `graph` default to the alert's."""
+    out = {"summary": summary, "description": description}
+    action = alert.action if action is None else action
+    if action:
+        out["action"] = action
+    out["runbook_url"] = alert.runbook_url
     if alert.name != WATCHDOG:
-        out["value"] = value_template(alert.unit)
+        out["value"] = value_template(alert.unit, alert.states, alert.expr)
         if threshold is not None:
             out["threshold"] = fmt_num(threshold)
+        graph = alert.graph if graph is None else graph
+        if graph:
+            out["graph"] = graph
     return out
 
 
-def _rule(alert: AlertDef, expr: str, summary: str, description: str, threshold: float | None) -> dict[str, Any]:
+def _rule(alert: AlertDef, expr: str, summary: str, description: str, threshold: float | None,
+          action: str | None = None, graph: str | None = None) -> dict[str, Any]:
     rule: dict[str, Any] = {"alert": alert.name, "expr": expr}
     if alert.for_ not in ("0s", "0"):
         rule["for"] = alert.for_
-    rule["labels"] = {"severity": alert.severity or WATCHDOG_SEVERITY, "source": alert.source}
-    rule["annotations"] = annotations_for(alert, summary, description, threshold)
+    rule["labels"] = {**alert.static_labels, "severity": alert.severity or WATCHDOG_SEVERITY, "source": alert.source}
+    rule["annotations"] = annotations_for(alert, summary, description, threshold, action, graph)
     return rule
 
 
@@ -71,7 +80,8 @@ def rule_for(alert: AlertDef) -> dict[str, Any]:
 def rules_for(alert: AlertDef) -> list[dict[str, Any]]:
     """Every rule of an alert: the default one, then one per per-label threshold (same alertname,
     texts showing the threshold that applied)."""
-    return [rule_for(alert)] + [_rule(alert, b.expr, b.summary, b.description, b.threshold) for b in alert.by]
+    return [rule_for(alert)] + [_rule(alert, b.expr, b.summary, b.description, b.threshold, b.action, b.graph)
+                                for b in alert.by]
 
 
 def render_rule_files(catalog: Catalog, *, group_interval: str | None = None) -> dict[str, str]:
@@ -80,7 +90,7 @@ def render_rule_files(catalog: Catalog, *, group_interval: str | None = None) ->
     `group_interval` sets each group's own evaluation interval (for a Prometheus whose global one
     is slower than the catalog's); by default the groups follow the global `evaluation_interval`."""
     out: dict[str, str] = {}
-    for source in SOURCES:
+    for source in catalog.sources:
         alerts = [a for a in catalog.enabled_alerts if a.source == source]
         if not alerts:
             continue

@@ -17,13 +17,15 @@ value silent at its threshold while the other fires past the default, and the re
 from __future__ import annotations
 
 import math
-import re
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 from vocabulary import WATCHDOG, WATCHDOG_SEVERITY
 
+from . import gotemplate
 from .build import fmt_num
+from .gotemplate import Sample
 from .model import AlertDef, Catalog, CatalogError, Probe
 from .render_prometheus import annotations_for, dump_yaml, header
 
@@ -32,47 +34,16 @@ __all__ = ["render_promtool_tests", "render_go_template", "SAMPLE_INTERVAL"]
 SAMPLE_INTERVAL = 15  # seconds between input samples and between rule evaluations
 _PRE = 4              # samples before the change for `drop` and `step` probes
 
-_GO = re.compile(r"\{\{ (?:\$labels\.(?P<label>[a-zA-Z_][a-zA-Z0-9_]*)|\$value \| (?P<fn>humanizePercentage|humanize)"
-                 r'|\$value \| printf "%\.(?P<prec>\d)f") \}\}')
 
 
-def _go_g4(v: float) -> str:
-    return "%.4g" % v
-
-
-def _humanize(v: float) -> str:
-    """Prometheus' `humanize` template function (metric prefixes, %.4g)."""
-    if v == 0 or math.isnan(v) or math.isinf(v):
-        return _go_g4(v)
-    if abs(v) >= 1:
-        prefix = ""
-        for p in ("k", "M", "G", "T", "P", "E", "Z", "Y"):
-            if abs(v) < 1000:
-                break
-            prefix, v = p, v / 1000
-        return _go_g4(v) + prefix
-    prefix = ""
-    for p in ("m", "u", "n", "p", "f", "a", "z", "y"):
-        if abs(v) >= 1:
-            break
-        prefix, v = p, v * 1000
-    return _go_g4(v) + prefix
-
-
-def render_go_template(text: str, labels: dict[str, str], value: float) -> str:
-    """Render the subset of Prometheus alert templates the catalog uses; refuse anything else."""
-    def sub(m: re.Match) -> str:
-        if m.group("label"):
-            return labels.get(m.group("label"), "<no value>")
-        if m.group("fn") == "humanizePercentage":
-            return _go_g4(value * 100) + "%"
-        if m.group("fn") == "humanize":
-            return _humanize(value)
-        return "%.*f" % (int(m.group("prec")), value)
-    out = _GO.sub(sub, text)
-    if "{{" in out:
-        raise CatalogError(f"template construct not supported by the test renderer: {text!r}")
-    return out
+def render_go_template(text: str, labels: dict[str, str], value: float,
+                       queries: Mapping[str, Sequence[Sample]] | None = None) -> str:
+    """Render an annotation as Prometheus would for an alert with `labels` and `value` (`queries`: what
+    each `query` returns); `CatalogError` for a construct the test renderer does not know."""
+    try:
+        return gotemplate.render(text, labels, value, queries)
+    except gotemplate.TemplateError as exc:
+        raise CatalogError(f"template not supported by the test renderer ({exc}): {text!r}") from None
 
 
 def _segments(probe: Probe, phases: list[tuple[float, int]]) -> dict[str, str]:
@@ -106,6 +77,13 @@ def _segments(probe: Probe, phases: list[tuple[float, int]]) -> dict[str, str]:
             else:
                 add(sel, f"{fmt_num(v)}x{n - 1}")
         i += n
+    for sel, (kind, v) in probe.context.items():  # held from the first sample to the last
+        if kind == "counter":
+            add(sel, f"0+{fmt_num(v)}x{i - 1}")
+        elif kind == "age":
+            add(sel, f"{fmt_num(-v)}+{SAMPLE_INTERVAL}x{i - 1}")
+        else:
+            add(sel, f"{fmt_num(v)}x{i - 1}")
     series = {sel: " ".join(segs) for sel, segs in out.items()}
     series.update({sel: f"{fmt_num(v)}x{i - 1}" for sel, v in probe.constant.items()})
     return series
@@ -144,32 +122,84 @@ def _relabel(probe: Probe, label: str, new: str) -> Probe:
     before, after = f'{label}="{old}"', f'{label}="{new}"'
     series = probe.series
     return replace(probe, series=lambda v: {sel.replace(before, after): x for sel, x in series(v).items()},
-                   exp_labels={**probe.exp_labels, label: new})
+                   exp_labels={**probe.exp_labels, label: new},
+                   # context series name the value under other labels too (a guard's `scope`)
+                   context={sel.replace(f'="{old}"', f'="{new}"'): x for sel, x in probe.context.items()})
+
+
+def _queries(a: AlertDef, p: Probe, level: float) -> dict[str, list[Sample]]:
+    """What each context query of the alert returns when the probe is at `level` (its context series
+    are held for the whole test)."""
+    out: dict[str, list[Sample]] = {}
+    ctxs = list(a.context) + [c.of for c in a.context if c.of is not None]
+    for c in ctxs:
+        v = p.context_values.get(c.name)
+        v = v(level) if callable(v) else v
+        out[c.query_text(p.exp_labels)] = [] if v is None else [Sample({}, float(v))]
+    return out
+
+
+# annotations that are Go templates (rendered by Prometheus); the others are plain text
+TEMPLATED = ("summary", "description", "action", "value", "graph")
 
 
 def _firing(a: AlertDef, p: Probe, level: float, *, absent: bool = False) -> dict[str, Any]:
     """The alert as promtool must see it; `absent`: fired by `absent()` (its labels, value 1)."""
     series_labels = dict(p.absent_labels or {}) if absent else p.exp_labels
-    labels = {**series_labels, "severity": a.severity or WATCHDOG_SEVERITY, "source": a.source}
+    labels = {**series_labels, **a.static_labels, "severity": a.severity or WATCHDOG_SEVERITY, "source": a.source}
     value = 1.0 if absent else p.value_for(level)
-    threshold = a.threshold
-    if a.by:
-        label = a.by[0].label
-        threshold = a.threshold_for(label, p.exp_labels.get(label, ""))
-    template = annotations_for(a, a.summary, a.description, threshold)
+    template = annotations_for(a, a.summary, a.description, a.threshold)
+    queries = _queries(a, p, level)
     return {
         "exp_labels": labels,
-        "exp_annotations": {
-            k: render_go_template(v, series_labels, value) if k in ("summary", "description", "value", "action")
-            else v for k, v in template.items()
-        },
+        "exp_annotations": {k: render_go_template(v, series_labels, value, queries) if k in TEMPLATED else v
+                            for k, v in template.items()},
     }
 
 
 def _fire_at(a: AlertDef, p: Probe) -> int:
     f = a.for_seconds
+    if p.rising:
+        return int(_onset(p) + p.settle_seconds + f + SAMPLE_INTERVAL)
     return int(_onset(p) + (max(f, p.settle_seconds) + SAMPLE_INTERVAL if f
                             else max(p.settle_seconds, SAMPLE_INTERVAL)))
+
+
+Check = dict[str, dict[str, Any]]   # {"alert_rule_test" or "promql_expr_test": one entry}
+
+
+def _silent(a: AlertDef, eval_time: int) -> Check:
+    return {"alert_rule_test": {"eval_time": _dur(eval_time), "alertname": a.name, "exp_alerts": []}}
+
+
+def _alerts_check(a: AlertDef, labels: dict[str, str], eval_time: int) -> Check:
+    """A check on the ALERTS series promtool writes: `a` fires with (at least) `labels`."""
+    matchers = ",".join(f"{k}={gotemplate.go_quote(v)}" for k, v in
+                        {"alertname": a.name, "alertstate": "firing", **labels}.items())
+    return {"promql_expr_test": {"expr": f"count(ALERTS{{{matchers}}}) > bool 0", "eval_time": _dur(eval_time),
+                                 "exp_samples": [{"labels": "{}", "value": 1}]}}
+
+
+def _fires(a: AlertDef, p: Probe, level: float, eval_time: int) -> Check:
+    """A check that `a` fires at `eval_time` with its exact labels and rendered annotations; when the
+    operator wrote a text the renderer cannot reproduce, that it fires with its labels (ALERTS)."""
+    try:
+        return {"alert_rule_test": {"eval_time": _dur(eval_time), "alertname": a.name,
+                                    "exp_alerts": [_firing(a, p, level)]}}
+    except CatalogError:
+        if not a.own_texts:
+            raise
+        labels = {**p.exp_labels, **a.static_labels, "severity": a.severity or WATCHDOG_SEVERITY, "source": a.source}
+        return _alerts_check(a, labels, eval_time)
+
+
+def _test(name: str, series: dict[str, str], checks: list[Check]) -> dict[str, Any]:
+    test: dict[str, Any] = {"name": name, "interval": _dur(SAMPLE_INTERVAL), "input_series": _input(series)}
+    for kind in ("alert_rule_test", "promql_expr_test"):
+        entries = [c[kind] for c in checks if kind in c]
+        if entries or kind == "alert_rule_test":
+            test[kind] = entries
+    return test
 
 
 def _by_tests(a: AlertDef) -> list[dict[str, Any]]:
@@ -184,8 +214,8 @@ def _by_tests(a: AlertDef) -> list[dict[str, Any]]:
     default = replace(a, probe=_relabel(a.probe, label, other), by=())
     tests = _tests_for(default, suffix=f" ({label}={other}, default threshold)")
     for b in a.by:
-        view = replace(a, threshold=b.threshold, summary=b.summary, description=b.description,
-                       probe=_relabel(a.probe, label, b.value), by=())
+        view = replace(a, threshold=b.threshold, summary=b.summary, description=b.description, action=b.action,
+                       graph=b.graph, probe=_relabel(a.probe, label, b.value), by=())
         tests += _tests_for(view, suffix=f" ({label}={b.value}, own threshold)")
         ps, pd = view.probe, default.probe
         assert ps is not None and pd is not None
@@ -196,13 +226,8 @@ def _by_tests(a: AlertDef) -> list[dict[str, Any]]:
             loud_view = view if loud is ps else default
             series = {**_segments(quiet, [(quiet.at(quiet_t), _samples(total))]),
                       **_segments(loud, [(loud.past(loud_t), _samples(total))])}
-            tests.append({
-                "name": f"{a.name}: {what}",
-                "interval": _dur(SAMPLE_INTERVAL),
-                "input_series": _input(series),
-                "alert_rule_test": [{"eval_time": _dur(_fire_at(a, ps)), "alertname": a.name,
-                                     "exp_alerts": [_firing(loud_view, loud, loud.past(loud_t))]}],
-            })
+            tests.append(_test(f"{a.name}: {what}", series,
+                               [_fires(loud_view, loud, loud.past(loud_t), _fire_at(a, ps))]))
     return tests
 
 
@@ -218,25 +243,16 @@ def _tests_for(a: AlertDef, suffix: str = "") -> list[dict[str, Any]]:
     f = a.for_seconds
     fire_at = _fire_at(a, p)
     total = fire_at + 60
-    firing = [_firing(a, p, past)]
     tests: list[dict[str, Any]] = []
     what = f"{a.comparison} {fmt_num(t)}" if t is not None else "condition"
-    tests.append({
-        "name": f"{a.name}: silent at {fmt_num(at)} ({what}){suffix}",
-        "interval": _dur(SAMPLE_INTERVAL),
-        "input_series": _input(_segments(p, [(at, _samples(total))])),
-        "alert_rule_test": [{"eval_time": _dur(fire_at), "alertname": a.name, "exp_alerts": []}],
-    })
-    checks: list[dict[str, Any]] = []
-    if f:
-        checks.append({"eval_time": _dur(onset + f - SAMPLE_INTERVAL), "alertname": a.name, "exp_alerts": []})
-    checks.append({"eval_time": _dur(fire_at), "alertname": a.name, "exp_alerts": firing})
-    tests.append({
-        "name": f"{a.name}: fires at {fmt_num(past)}" + (f" after {a.for_}" if f else "") + suffix,
-        "interval": _dur(SAMPLE_INTERVAL),
-        "input_series": _input(_segments(p, [(past, _samples(total))])),
-        "alert_rule_test": checks,
-    })
+    tests.append(_test(f"{a.name}: silent at {fmt_num(at)} ({what}){suffix}",
+                       _segments(p, [(at, _samples(total))]), [_silent(a, fire_at)]))
+    checks: list[Check] = []
+    if f > SAMPLE_INTERVAL:  # still pending one evaluation before `for` elapses
+        checks.append(_silent(a, onset + int(f) - SAMPLE_INTERVAL))
+    checks.append(_fires(a, p, past, fire_at))
+    tests.append(_test(f"{a.name}: fires at {fmt_num(past)}" + (f" after {a.for_}" if f else "") + suffix,
+                       _segments(p, [(past, _samples(total))]), checks))
     # resolve: hold `past` until it fires, then return to calm long enough for every window to empty
     pre = _prefix_samples(p)
     hold = fire_at // SAMPLE_INTERVAL - pre + 1
@@ -247,26 +263,52 @@ def _tests_for(a: AlertDef, suffix: str = "") -> list[dict[str, Any]]:
         back = _samples(p.settle_seconds + f + 120)
         phases = [(past, hold), (calm, back)]
         end = (pre + hold + back - 1) * SAMPLE_INTERVAL
-    tests.append({
-        "name": f"{a.name}: resolves when the value returns to {fmt_num(calm)}{suffix}",
-        "interval": _dur(SAMPLE_INTERVAL),
-        "input_series": _input(_segments(p, phases)),
-        "alert_rule_test": [{"eval_time": _dur(fire_at), "alertname": a.name, "exp_alerts": firing},
-                            {"eval_time": _dur(end), "alertname": a.name, "exp_alerts": []}],
-    })
+    tests.append(_test(f"{a.name}: resolves when the value returns to {fmt_num(calm)}{suffix}",
+                       _segments(p, phases), [_fires(a, p, past, fire_at), _silent(a, end)]))
     if p.absent_labels is not None:
         # no watched series at all (the target vanished from the configuration): fires after `for`
         absent_at = int(f + SAMPLE_INTERVAL)
-        quiet = ([{"eval_time": _dur(f - SAMPLE_INTERVAL), "alertname": a.name, "exp_alerts": []}]
-                 if f >= SAMPLE_INTERVAL else [])
-        tests.append({
-            "name": f"{a.name}: fires when the series is absent" + (f" for {a.for_}" if f else "") + suffix,
-            "interval": _dur(SAMPLE_INTERVAL),
-            "input_series": _input({sel: f"{fmt_num(v)}x{_samples(absent_at + 60) - 1}"
-                                    for sel, v in p.constant.items()}),
-            "alert_rule_test": [*quiet, {"eval_time": _dur(absent_at), "alertname": a.name,
-                                         "exp_alerts": [_firing(a, p, 0.0, absent=True)]}],
-        })
+        quiet = [_silent(a, int(f - SAMPLE_INTERVAL))] if f >= SAMPLE_INTERVAL else []
+        fired: Check = {"alert_rule_test": {"eval_time": _dur(absent_at), "alertname": a.name,
+                                            "exp_alerts": [_firing(a, p, 0.0, absent=True)]}}
+        tests.append(_test(f"{a.name}: fires when the series is absent" + (f" for {a.for_}" if f else "") + suffix,
+                           {sel: f"{fmt_num(v)}x{_samples(absent_at + 60) - 1}" for sel, v in p.constant.items()},
+                           [*quiet, fired]))
+    return tests
+
+
+# the scaffold of an operator's own alert holds its test values this long past `for` before checking it fires
+CUSTOM_SETTLE = 300
+
+
+def _custom_series(values: dict[str, str], samples: int) -> dict[str, str]:
+    """An operator's test values as promtool series: a number held for `samples`, notation as written."""
+    out = {}
+    for sel, v in values.items():
+        try:
+            out[sel] = f"{fmt_num(float(v))}x{samples - 1}"
+        except ValueError:
+            out[sel] = v
+    return out
+
+
+def _custom_tests(a: AlertDef) -> list[dict[str, Any]]:
+    """The scaffold of an operator's own alert (catalog/custom.py says what it checks and what not)."""
+    assert a.custom is not None
+    f = int(a.for_seconds)
+    fire_at = f + CUSTOM_SETTLE
+    tests: list[dict[str, Any]] = []
+    if not any(fn in a.expr for fn in ("absent", "vector(")):  # these fire without series by design
+        tests.append(_test(f"{a.name}: loads, silent without its series", {}, [_silent(a, fire_at)]))
+    if a.custom.firing:
+        labels = {**a.static_labels, "severity": a.severity or WATCHDOG_SEVERITY, "source": a.source}
+        samples = _samples(fire_at + 60)
+        tests.append(_test(f"{a.name}: silent at test.silent_at", _custom_series(a.custom.silent, samples),
+                           [_silent(a, fire_at)]))
+        checks = [_silent(a, f - SAMPLE_INTERVAL)] if f > SAMPLE_INTERVAL else []
+        checks.append(_alerts_check(a, labels, fire_at))
+        tests.append(_test(f"{a.name}: fires at test.fires_at" + (f" after {a.for_}" if f else ""),
+                           _custom_series(a.custom.firing, samples), checks))
     return tests
 
 
@@ -290,7 +332,12 @@ def render_promtool_tests(catalog: Catalog, rule_files: dict[str, str]) -> dict[
         for a in catalog.enabled_alerts:
             if a.source != source:
                 continue
-            tests += _watchdog_tests(a) if a.name == WATCHDOG else _tests_for(a)
+            if a.name == WATCHDOG:
+                tests += _watchdog_tests(a)
+            elif a.custom is not None:
+                tests += _custom_tests(a)
+            else:
+                tests += _tests_for(a)
         doc = {"rule_files": [f"../rules/{fname}"], "evaluation_interval": _dur(SAMPLE_INTERVAL),
                "tests": tests}
         out[fname.replace(".yml", "_test.yml")] = header(catalog) + dump_yaml(doc)

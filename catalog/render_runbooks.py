@@ -16,10 +16,14 @@ def _silence_matchers(a: AlertDef) -> str:
     return " ".join(parts)
 
 
-def _plain(text: str) -> str:
-    """An annotation's Go template as a runbook reads it: `{{ $labels.x }}` -> `<x>`, the value -> "the value"."""
-    text = re.sub(r"\{\{ \$labels\.([a-zA-Z_][a-zA-Z0-9_]*) \}\}", r"<\1>", text)
-    return re.sub(r"\{\{[^}]*\$value[^}]*\}\}\S*", "the value", text)
+_LABEL_ACTION = re.compile(r"\{\{ \$labels\.([a-zA-Z_][a-zA-Z0-9_]*) \}\}")
+_VALUE_ACTION = re.compile(r"\{\{[^}]*\$value[^}]*\}\}\S*")
+
+
+def _readable(template: str) -> str:
+    """A text template for reading: `{{ $labels.exchange }}` as `<exchange>`, the alert's own value as
+    "the value" (other actions as written)."""
+    return _VALUE_ACTION.sub("the value", _LABEL_ACTION.sub(r"<\1>", template))
 
 
 def _page(catalog: Catalog, a: AlertDef) -> str:
@@ -31,12 +35,14 @@ def _page(catalog: Catalog, a: AlertDef) -> str:
     for b in a.by:
         facts.append((f"threshold for {b.label}={b.value}", f"{a.comparison} {b.threshold:g}"))
     facts.append(("for", a.for_))
+    if a.custom is not None:
+        facts.append(("defined in", f"the override file {catalog.override_file or ''}".rstrip()
+                      + " (an alert of your own)"))
     lines += [f"- **{k}**: {v}" for k, v in facts]
-    lines += ["", "```promql", a.expr, *[b.expr for b in a.by], "```", "", "## What it means for the bot", "",
-              a.meaning or a.summary, ""]
+    lines += ["", "```promql", a.expr, *[b.expr for b in a.by], "```", ""]
     if a.action:
-        lines += ["## What to do now", "", _plain(a.action), ""]
-    lines += ["## First checks", ""]
+        lines += ["## What to do now", "", _readable(a.action), ""]
+    lines += ["## What it means for the bot", "", a.meaning or _readable(a.summary), "", "## First checks", ""]
     lines += [f"{i}. {c}" for i, c in enumerate(a.checks or ("Look at the Overview dashboard.",), 1)]
     lines += ["", "## How to silence", ""]
     if a.name == WATCHDOG:
@@ -56,10 +62,13 @@ def _page(catalog: Catalog, a: AlertDef) -> str:
             "",
             "## Tuning",
             "",
-            f"Change `alerts.{a.name}` (`threshold`, `for`, `severity`, `enabled`"
-            + (f", per-label thresholds `by: {{{a.labels[0]}: {{VALUE: THRESHOLD}}}}`"
-               if a.threshold is not None and a.labels else "")
-            + ") in an override file and run `d76 generate --config FILE`; never edit the generated rule files.",
+            (f"Change `alerts.{a.name}` in your override file and run `d76 generate --config FILE`."
+             if a.custom is not None else
+             f"Change `alerts.{a.name}` (`threshold`, `for`, `severity`, `enabled`, the texts `summary`, "
+             "`description`, `action`"
+             + (f", per-label thresholds `by: {{{a.labels[0]}: {{VALUE: THRESHOLD}}}}`"
+                if a.threshold is not None and a.labels else "")
+             + ") in an override file and run `d76 generate --config FILE`; never edit the generated rule files."),
             "",
         ]
     return "\n".join(lines)

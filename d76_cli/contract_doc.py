@@ -134,12 +134,19 @@ def labels_table() -> str:
 
 _ANNOTATIONS = {
     "summary": "one line, the alert named by its labels",
-    "description": "what happened, with the current value and the threshold that applied",
+    "description": "what happened, with the threshold that applied; then a `Now:` line with the current value "
+                   "in words and units and, asked from Prometheus at fire time, the context that explains it (an "
+                   "exchange's status, latency, error ratio and orderbook age; a bucket's tokens of its capacity; a "
+                   "guard tier's inputs against their limits)",
+    "action": "what to do now, one or two lines: what the bot already did, what to check, how it resumes (every "
+              "built-in alert but the Watchdog)",
     "runbook_url": "the alert's runbook (the receiver's `/runbooks/<slug>` unless `policy.runbook_base_url` "
                    "or `policy.external_url` says otherwise)",
     "value": "the current value as its unit reads (`{{ $value }}` formatted), for packed lines and graphs",
     "threshold": "the threshold that applied, a plain number (per-label thresholds: that label's)",
-    "action": "what to do now, one or two lines (Telegram shows it under the description)",
+    "graph": "the series that explain the alert, JSON: a list of objects with `title`, `expr` (PromQL), `unit` "
+             "(`s`, `ratio`, `usd` or empty), `threshold` (a number or null) and `states` (value -> name, e.g. "
+             "`{\"0\": \"HEALTHY\"}`, or null); the receiver plots them after a page",
 }
 
 
@@ -229,6 +236,25 @@ _OVERRIDE_KEYS = {
     "alerts.<alert>.for": "how long the condition must hold before the alert fires",
     "alerts.<alert>.severity": "the alert's severity",
     "alerts.<alert>.enabled": "false: the alert is not generated",
+    "alerts.<alert>.summary": "the alert's title (a Go template with the catalog's placeholders: `{threshold}`, "
+                              "`{threshold_text}`, `{value}`, `{label:NAME}`, `{for}`, `{limit:ALERT}`); of a built-in "
+                              "alert too",
+    "alerts.<alert>.description": "what happened (same placeholders); of a built-in alert too (replaces its "
+                                  "`Now:` line)",
+    "alerts.<alert>.action": "what to do now, one or two lines (same placeholders); of a built-in alert too",
+    "alerts.<alert>.expr": "an alert of your own: its PromQL condition (`{threshold}` allowed); needs `severity`, "
+                           "`source`, `summary`, `description` and `action`",
+    "alerts.<alert>.source": "an alert of your own: a built-in source or one of the top-level `sources`",
+    "alerts.<alert>.labels": "an alert of your own: labels its rule adds (not `alertname`, `severity`, `source`)",
+    "alerts.<alert>.runbook": "an alert of your own: the text of its runbook page",
+    "alerts.<alert>.unit": "an alert of your own: how `{value}` prints (`ratio` 12%, `seconds` 3m 20s, `usd` "
+                           "55,000 USD, `count`, `bytes`, `bps`; none: as a number)",
+    "alerts.<alert>.test.series": "an alert of your own: the series its promtool test drives (a selector)",
+    "alerts.<alert>.test.silent_at": "the value (or promtool series values, or selector -> value) at which it must "
+                                     "stay silent",
+    "alerts.<alert>.test.fires_at": "the value (or promtool series values, or selector -> value) at which it must "
+                                    "fire after `for`",
+    "sources": "sources of your own alerts, besides the built-in ones (one rule file each)",
     "policy.scrape_interval": "how often Prometheus scrapes the bot (job `d75`)",
     "policy.evaluation_interval": "how often Prometheus evaluates the rules",
     "policy.infra_scrape_interval": "how often Prometheus scrapes itself, Alertmanager and the receiver",
@@ -262,8 +288,10 @@ def _schema_kind(key: str, schema: Mapping[str, Any]) -> str:
     if key.rsplit(".", 1)[-1] == "for" or key.endswith(("_interval", "_wait")):
         return "duration (`30s`, `5m`, `1h30m`)"
     if "enum" in schema:
-        return " / ".join(map(str, schema["enum"]))
+        return " / ".join(str(v) if v != "" else '""' for v in schema["enum"])
     kind = schema.get("type", "")
+    if isinstance(kind, list):
+        return " / ".join(kind)
     if kind == "array":
         items = schema.get("items") or {}
         inner = " / ".join(map(str, items["enum"])) if "enum" in items else items.get("type", "")

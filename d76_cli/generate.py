@@ -25,7 +25,8 @@ def _fail(exc: Exception) -> None:
 @click.command("generate")
 @click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path),
               help="Override file (thresholds, for, severities, policy); defaults when omitted.")
-@click.option("--check", is_flag=True, help="Write nothing; exit 1 listing files that are stale.")
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 listing files that are stale, or what promtool "
+                                           "finds in the rules and their generated tests.")
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=REPO_ROOT,
               show_default="the repository", help="Where the generated tree lives.")
 @click.option("--for-existing", "for_existing", type=click.Path(file_okay=False, path_type=Path),
@@ -53,6 +54,8 @@ def command(config: Path | None, check: bool, root: Path, for_existing: Path | N
         catalog = load_catalog(config)
     except CatalogError as exc:
         _fail(exc)
+    for note in catalog.notes:
+        click.echo(f"note: {note}", err=True)
     if for_existing is not None:
         if check:
             raise click.UsageError("--check checks the repository's generated files; not with --for-existing")
@@ -60,12 +63,14 @@ def command(config: Path | None, check: bool, root: Path, for_existing: Path | N
                             token_file, bot_target, merge_with)
         return
     if check:
+        problems = _promtool(catalog)
         stale = check_generated(catalog, root) + check_contract(root)
         if stale:
             click.echo("stale generated files (run `d76 generate`" + (f" --config {config}" if config else "")
                        + "):", err=True)
             for rel in stale:
                 click.echo(f"  {rel}", err=True)
+        if stale or problems:
             sys.exit(1)
         click.echo(f"generated files are up to date ({len(catalog.alerts)} alerts)")
         return
@@ -73,6 +78,20 @@ def command(config: Path | None, check: bool, root: Path, for_existing: Path | N
     for p in changed:
         click.echo(f"wrote {p.relative_to(root) if p.is_relative_to(root) else p}")
     click.echo(f"{len(changed)} file(s) changed; {len(catalog.alerts)} alerts in the catalog")
+
+
+def _promtool(catalog) -> list[str]:
+    """promtool's findings on the rules and tests the catalog renders, printed one per line."""
+    from catalog.promtool_check import promtool_problems
+
+    problems = promtool_problems(catalog)
+    if problems is None:
+        click.echo("warning: promtool not found: the rules and their tests were not checked with promtool",
+                   err=True)
+        return []
+    for line in problems:
+        click.echo(f"error: {line}", err=True)
+    return problems
 
 
 def _write_for_existing(catalog, out: Path, receiver_url: str, token_file: str | None, bot_target: str,

@@ -18,10 +18,11 @@ from .metrics import CONTRACT_METRICS, D75Metrics
 from .rate_limiter import RateLimiterHooks
 from .risk_guard import GuardState, RiskGuardHooks
 from .serve import RunningServer, make_metrics_app, serve_in_thread
+from .service_health import ServiceHooks
 
 __all__ = [
     "D75Metrics", "CONTRACT_METRICS",
     "RateLimiterHooks", "ExchangeHealthHooks", "HealthStatus", "ArbRouteHooks", "route_name",
-    "ArbUniverseHooks", "CrossSyncHooks", "RiskGuardHooks", "GuardState",
+    "ArbUniverseHooks", "CrossSyncHooks", "RiskGuardHooks", "GuardState", "ServiceHooks",
     "make_metrics_app", "serve_in_thread", "RunningServer",
 ]

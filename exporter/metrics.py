@@ -33,6 +33,7 @@ CONTRACT_METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
     "d75_rate_limit_remaining_ratio": ("gauge", ("exchange", "category")),
     "d75_rate_limit_rejected_total": ("counter", ("exchange", "category")),
     "d75_rate_limit_http_429_total": ("counter", ("exchange", "category")),
+    "d75_rate_limit_capacity": ("gauge", ("exchange", "category")),
     "d75_exchange_health_status": ("gauge", ("exchange",)),
     "d75_exchange_rest_latency_seconds": ("gauge", ("exchange",)),
     "d75_exchange_orderbook_last_update_timestamp_seconds": ("gauge", ("exchange",)),
@@ -50,6 +51,8 @@ CONTRACT_METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
     "d75_symbol_drawdown_ratio": ("gauge", ("symbol",)),
     "d75_symbol_volatility_ratio": ("gauge", ("symbol",)),
     "d75_riskguard_state": ("gauge", ("tier", "scope")),
+    "d75_service_up": ("gauge", ("service",)),
+    "d75_service_check_duration_seconds": ("gauge", ("service",)),
 }
 
 
@@ -59,6 +62,7 @@ _DOCUMENTATION: dict[str, tuple[str, str]] = {
     "rate_limit_remaining_ratio": ("d75_rate_limit_remaining_ratio", "Token bucket tokens left / capacity, 0..1"),
     "rate_limit_rejected": ("d75_rate_limit_rejected_total", "Requests refused because the token bucket was empty"),
     "rate_limit_http_429": ("d75_rate_limit_http_429_total", "HTTP 429 answers received from the exchange"),
+    "rate_limit_capacity": ("d75_rate_limit_capacity", "Token bucket capacity (tokens left = remaining ratio x this)"),
     # exchange health
     "exchange_health_status": ("d75_exchange_health_status",
                                "Exchange health: 0 HEALTHY, 1 DEGRADED, 2 DOWN, 3 FROZEN"),
@@ -82,6 +86,10 @@ _DOCUMENTATION: dict[str, tuple[str, str]] = {
     "symbol_drawdown_ratio": ("d75_symbol_drawdown_ratio", "Drawdown from peak, 0..1"),
     "symbol_volatility_ratio": ("d75_symbol_volatility_ratio", "Volatility proxy, 0..1"),
     "riskguard_state": ("d75_riskguard_state", "Risk guard decision: 0 ALLOW, 1 DEGRADE, 2 COOLDOWN, 3 BLOCK"),
+    # the bot's own services (ServiceHooks: database, websocket feeds, exchange API health checks)
+    "service_up": ("d75_service_up", "1 when the service's last health check passed, 0 when it failed or timed out"),
+    "service_check_duration": ("d75_service_check_duration_seconds",
+                               "How long the service's last health check took (its timeout when it was cut)"),
 }
 
 
@@ -134,6 +142,7 @@ class D75Metrics:
     rate_limit_remaining_ratio: Gauge
     rate_limit_rejected: Counter
     rate_limit_http_429: Counter
+    rate_limit_capacity: Gauge
     exchange_health_status: Gauge
     exchange_rest_latency: Gauge
     exchange_orderbook_last_update: Gauge
@@ -151,6 +160,8 @@ class D75Metrics:
     symbol_drawdown_ratio: Gauge
     symbol_volatility_ratio: Gauge
     riskguard_state: Gauge
+    service_up: Gauge
+    service_check_duration: Gauge
 
     def __init__(
         self,

@@ -1,7 +1,7 @@
 """Hooks for the D75 token-bucket rate limiter.
 
     limiter_hooks = RateLimiterHooks(metrics)          # metrics=None: every call is a no-op
-    limiter_hooks.on_consume("binance", "order", remaining=180, capacity=1200)
+    limiter_hooks.on_consume("binance", "order", remaining=180, capacity=1200)   # ratio 0.15, capacity 1200
     limiter_hooks.on_reject("binance", "order")
     limiter_hooks.on_http_429("binance", "order")
 
@@ -12,13 +12,15 @@
 
 Counters of a label set are created at 0 the first time it is seen, so the first rejection or
 429 is visible to ``increase()``; the remaining-ratio gauge only appears at the first consume
-(a gauge born at 0 would look like an empty bucket).
+(a gauge born at 0 would look like an empty bucket). The bucket's capacity
+(``d75_rate_limit_capacity``, so an alert can say "180/1200 tokens left") is set at the first consume
+and again only when it changes: the hot path pays one dict lookup and a compare for it.
 """
 from __future__ import annotations
 
 from typing import Any
 
-from ._hooks import Children, Hooks, clamp_ratio, label_value
+from ._hooks import Children, Hooks, clamp_ratio, finite, label_value
 from .metrics import D75Metrics
 
 __all__ = ["RateLimiterHooks", "BoundRateLimiter"]
@@ -29,12 +31,14 @@ class BoundRateLimiter:
     hooks' shared caches on every call (one dict lookup), so a ``remove`` through any hook object
     is seen here too and a retired bucket reported again starts fresh series."""
 
-    __slots__ = ("_hooks", "_key", "_ratio", "_rejected", "_http_429")
+    __slots__ = ("_hooks", "_key", "_ratio", "_rejected", "_http_429", "_capacity", "_cap")
 
     def __init__(self, hooks: RateLimiterHooks, key: tuple[Any, Any]) -> None:
         self._hooks = hooks
         self._key = key
         self._ratio, self._rejected, self._http_429 = hooks._ratio, hooks._rejected, hooks._http_429
+        self._capacity = hooks._capacity
+        self._cap: float | None = None   # the capacity this object last set
 
     def consume(self, remaining: float, capacity: float) -> None:
         try:
@@ -42,6 +46,9 @@ class BoundRateLimiter:
             if not 0.0 <= r <= 1.0:
                 r = clamp_ratio(r)
             (self._ratio.get(self._key) or self._hooks._new(self._ratio, self._key)).set(r)
+            if capacity != self._cap or self._key not in self._capacity:
+                self._hooks._set_capacity(self._key, capacity)
+                self._cap = capacity
         except Exception as exc:  # noqa: BLE001
             self._hooks._fail("consume", exc)
 
@@ -83,6 +90,8 @@ class RateLimiterHooks(Hooks):
         self._ratio = self._shared("rate_limit_remaining_ratio", "exchange", "category")
         self._rejected = self._shared("rate_limit_rejected", "exchange", "category")
         self._http_429 = self._shared("rate_limit_http_429", "exchange", "category")
+        self._capacity = self._shared("rate_limit_capacity", "exchange", "category")
+        self._caps: dict[tuple[Any, Any], float] = {}   # the capacity this object last set, per bucket
 
     def remove(self, exchange: str, category: str | None = None) -> None:
         """Retire the buckets of an exchange (every category, or only ``category``): their
@@ -90,10 +99,18 @@ class RateLimiterHooks(Hooks):
         try:
             also = {} if category is None else {"category": label_value(category)}
             v = label_value(exchange)
-            for children in (self._ratio, self._rejected, self._http_429):
+            for children in (self._ratio, self._rejected, self._http_429, self._capacity):
                 children.retire(exchange=v, **also)
         except Exception as exc:  # noqa: BLE001
             self._fail("remove", exc)
+
+    def _set_capacity(self, key: tuple[Any, Any], capacity: float) -> None:
+        """The bucket's capacity gauge (first consume, or the capacity changed)."""
+        cap = finite(capacity)
+        if cap <= 0:
+            raise ValueError("capacity must be positive")
+        (self._capacity.get(key) or self._capacity.child(key, key)).set(cap)
+        self._caps[key] = cap
 
     def _new(self, children: Children, key: tuple[Any, Any]) -> Any:
         """Cache miss path: the child of ``key`` in ``children``, with both counters of the label set
@@ -104,13 +121,16 @@ class RateLimiterHooks(Hooks):
 
     # -- hooks -------------------------------------------------------------------------------
     def on_consume(self, exchange: str, category: str, remaining: float, capacity: float) -> None:
-        """Tokens left after a consume; sets ``d75_rate_limit_remaining_ratio`` = remaining/capacity."""
+        """Tokens left after a consume; sets ``d75_rate_limit_remaining_ratio`` = remaining/capacity and
+        ``d75_rate_limit_capacity`` (when it changed)."""
         try:
             r = remaining / capacity
             if not 0.0 <= r <= 1.0:
                 r = clamp_ratio(r)
             key = (exchange, category)
             (self._ratio.get(key) or self._new(self._ratio, key)).set(r)
+            if self._caps.get(key) != capacity or key not in self._capacity:
+                self._set_capacity(key, capacity)
         except Exception as exc:  # noqa: BLE001
             self._fail("on_consume", exc)
 

@@ -21,8 +21,17 @@ from exporter.exchange_health import ExchangeHealthHooks
 from exporter.metrics import D75Metrics
 from exporter.rate_limiter import RateLimiterHooks
 from exporter.risk_guard import GLOBAL_SCOPE, RiskGuardHooks
+from exporter.service_health import ServiceHooks
 
-from .scenarios import CAPITAL_USD, SCENARIO_NAMES, ScenarioContext, TickView, UnknownScenario, get_scenario
+from .scenarios import (
+    CAPITAL_USD,
+    SCENARIO_NAMES,
+    SERVICES,
+    ScenarioContext,
+    TickView,
+    UnknownScenario,
+    get_scenario,
+)
 
 __all__ = ["Simulator", "SimulatorConfig", "EXCHANGES", "SYMBOLS", "RATE_LIMIT_CATEGORIES",
            "UnknownScenario", "BadTarget"]
@@ -107,6 +116,7 @@ class Simulator:
         self.universe = ArbUniverseHooks(metrics)
         self.sync = CrossSyncHooks(metrics)
         self.guard = RiskGuardHooks(metrics)
+        self.services = ServiceHooks(metrics)
         self._buckets = {(ex, cat): self.rate.bind(ex, cat)
                          for ex in self.exchanges for cat in RATE_LIMIT_CATEGORIES}
         self._ex = {ex: self.health.bind(ex) for ex in self.exchanges}
@@ -131,6 +141,7 @@ class Simulator:
         self._w_pnl = {ex: _Walk(rng, lo, 3_000.0) for ex in self.exchanges}
         self._w_drawdown = {s: _Walk(rng, 0.005, 0.04) for s in self.symbols}
         self._w_vol = {s: _Walk(rng, 0.005, 0.03) for s in self.symbols}
+        self._w_service = {name: _Walk(rng, 0.005, 0.05) for name in SERVICES}
         # a few routes are skipped in calm too (never the first, the default scenario target)
         self._calm_active = {r: not (i % 10 == 9) for i, r in enumerate(self.routes)}
 
@@ -164,6 +175,7 @@ class Simulator:
                    **{("symbol", s): 0 for s in self.symbols},
                    ("global", GLOBAL_SCOPE): 0},
             capital=CAPITAL_USD,
+            services={name: (True, val(w)) for name, w in self._w_service.items()},
         )
 
     # -- publication ----------------------------------------------------------------------------
@@ -197,6 +209,8 @@ class Simulator:
         self.sync.on_capital(v.capital)
         for (tier, scope), state in v.guard.items():
             self.guard.on_decision(tier, scope, state)
+        for name, (up, seconds) in v.services.items():
+            self.services.report(name, up, seconds)
 
     def _step(self, now: float, advance: bool) -> None:
         view = self._calm_view(now, advance)

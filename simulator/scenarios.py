@@ -26,9 +26,11 @@ from dataclasses import dataclass, field
 from vocabulary import WATCHDOG
 
 __all__ = ["SCENARIOS", "SCENARIO_NAMES", "Scenario", "TickView", "ScenarioContext", "get_scenario",
-           "UnknownScenario", "CAPITAL_USD"]
+           "UnknownScenario", "CAPITAL_USD", "SERVICES"]
 
 CAPITAL_USD = 100_000.0
+# the simulated bot's own services (ServiceHooks); scenarios target the first
+SERVICES = ("database", "market_feed", "order_api")
 
 
 @dataclass
@@ -56,6 +58,8 @@ class TickView:
     volatility: dict[str, float]
     guard: dict[tuple[str, str], int]                # (tier, scope) -> state
     capital: float = CAPITAL_USD
+    # the bot's own services (ServiceHooks): name -> (up, check duration in seconds)
+    services: dict[str, tuple[bool, float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -202,6 +206,22 @@ def _guard_block(v: TickView, t: str, c: ScenarioContext) -> None:
     v.guard[("exchange", t)] = 3
 
 
+def _guard_degrade(v: TickView, t: str, c: ScenarioContext) -> None:
+    v.guard[("exchange", t)] = 1
+
+
+def _guard_cooldown(v: TickView, t: str, c: ScenarioContext) -> None:
+    v.guard[("route", t)] = 2
+
+
+def _service_down(v: TickView, t: str, c: ScenarioContext) -> None:
+    v.services[SERVICES[0]] = (False, 5.0)          # its check cut at a 5 s timeout
+
+
+def _service_slow(v: TickView, t: str, c: ScenarioContext) -> None:
+    v.services[SERVICES[0]] = (True, 3.0)           # passes, in 3 s (> 2 s)
+
+
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("calm", f"everything inside the calm bands: no alert but {WATCHDOG}", None, _calm),
     Scenario("exchange-degraded", "target exchange status DEGRADED (1)", "exchange", _status(1)),
@@ -242,6 +262,14 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("route-spread", "target route spread 650 bps (> 500)", "route", _spread),
     Scenario("guard-block", "risk guard BLOCK on the exchange tier for the target exchange", "exchange",
              _guard_block),
+    Scenario("guard-degrade", "risk guard DEGRADE on the exchange tier for the target exchange", "exchange",
+             _guard_degrade),
+    Scenario("guard-cooldown", "risk guard COOLDOWN on the route tier for the target route", "route",
+             _guard_cooldown),
+    Scenario("service-down", f"the bot's service {SERVICES[0]!r} fails its health check (cut at 5 s)", None,
+             _service_down),
+    Scenario("service-slow", f"the bot's service {SERVICES[0]!r} passes its health check in 3 s (> 2 s)", None,
+             _service_slow),
 )
 
 SCENARIO_NAMES: tuple[str, ...] = tuple(s.name for s in SCENARIOS)

@@ -1,12 +1,13 @@
 """Overview: the bot's health at a glance, with the catalog's thresholds drawn on each panel."""
 from __future__ import annotations
 
+import json
 from functools import partial
 from typing import Any
 
 from grafana_foundation_sdk.builders.statetimeline import Panel as StateTimeline
 
-from ..model import Catalog
+from ..model import AlertDef, Catalog
 from .panels import (
     RED_FROM_ONE,
     AnyPanel,
@@ -95,12 +96,34 @@ def build(catalog: Catalog) -> dict[str, Any]:
         series("Bot process memory and data disk",
                prom('process_resident_memory_bytes{job="d75"}', "resident memory"),
                prom("d75_data_disk_free_ratio", "disk free {{path}}", "B"),
-               w=24, h=6),
+               w=12, h=6),
+        series("Bot process CPU (cores)", prom('rate(process_cpu_seconds_total{job="d75"}[5m])', "{{instance}}"),
+               unit="percentunit", thresholds=t("ExporterCpuHigh"), w=12, h=6),
+        # the bot's own services (exporter.ServiceHooks: database, websocket feeds, exchange API checks)
+        state_timeline("Bot services", prom("d75_service_up", "{{service}}"), w=12, h=6, min_max=(0, 1),
+                       mappings=[value_map([("DOWN", "red"), ("UP", "green")])],
+                       thresholds=fixed(("red", None), ("green", 1))),
+        series("Service check duration", prom("d75_service_check_duration_seconds", "{{service}}"), unit="s",
+               thresholds=t("ServiceSlow"), w=12, h=6),
     ]
+    own = [a for a in catalog.enabled_alerts if a.custom is not None]
+    rows = [("Your alerts (override file)", [_own_panel(catalog, a) for a in own])] if own else []
     variables = [
         query_variable("exchange", "label_values(d75_exchange_health_status, exchange)", "Exchange"),
         query_variable("route", "label_values(d75_route_score, route)", "Route"),
         query_variable("symbol", "label_values(d75_inventory_imbalance_ratio, symbol)", "Symbol"),
     ]
     return dashboard("d76-overview", "D76 / Overview", panels, variables=variables, tags=["overview"],
-                     description="The D75 bot's health; threshold lines come from the alert catalog.")
+                     description="The D75 bot's health; threshold lines come from the alert catalog.", rows=rows)
+
+
+GRAFANA_UNITS = {"ratio": "percentunit", "seconds": "s", "usd": "currencyUSD", "bytes": "bytes"}
+
+
+def _own_panel(catalog: Catalog, alert: AlertDef) -> AnyPanel:
+    """An operator's own alert: the series its `graph` annotation names, with its threshold line."""
+    entries = json.loads(alert.graph) if alert.graph else []
+    queries = [prom(e["expr"], "", chr(ord("A") + n)) for n, e in enumerate(entries)]
+    thresholds = from_catalog(catalog, alert.name) if alert.threshold is not None and alert.comparison else None
+    return series(f"{alert.name} ({alert.severity})", *queries, unit=GRAFANA_UNITS.get(alert.unit, "short"),
+                  thresholds=thresholds, w=12, description=f"{alert.summary} (your alert, {alert.source})")

@@ -167,14 +167,26 @@ def _layout(panels: Sequence[AnyPanel]) -> list[m.GridPos]:
 
 
 def dashboard(uid: str, title: str, panels: Sequence[AnyPanel], *, tags: Sequence[str], description: str,
-              time_from: str = "now-1h", variables: Sequence[db.QueryVariable] = ()) -> dict[str, Any]:
+              time_from: str = "now-1h", variables: Sequence[db.QueryVariable] = (),
+              rows: Sequence[tuple[str, Sequence[AnyPanel]]] = ()) -> dict[str, Any]:
     """The dashboard as Grafana's JSON model (a read-only, UTC, 10s-refresh dashboard with a shared
-    crosshair), with the note that it is generated."""
+    crosshair), with the note that it is generated. `rows`: titled rows of panels after `panels`."""
     d = (db.Dashboard(title).uid(uid).description(description).tags(["d76", *tags]).version(1).readonly()
          .tooltip(m.DashboardCursorSync.CROSSHAIR).timezone("utc").refresh("10s").time(time_from, "now")
          .variables(list(variables)).annotations([]).links([]))
-    for i, (p, pos) in enumerate(zip(panels, _layout(panels)), 1):
+    placed = _layout(panels)
+    for i, (p, pos) in enumerate(zip(panels, placed), 1):
         d = d.with_panel(p.id(i).grid_pos(pos))
+    i, y = len(panels), max((pos.y + pos.h for pos in placed), default=0)
+    for row_title, row_panels in rows:
+        i += 1
+        d = d.with_row(db.Row(row_title).id(i).grid_pos(m.GridPos(h=1, w=GRID_WIDTH, x=0, y=y)))
+        y += 1
+        row_placed = _layout(row_panels)
+        for p, pos in zip(row_panels, row_placed):
+            i += 1
+            d = d.with_panel(p.id(i).grid_pos(m.GridPos(h=pos.h, w=pos.w, x=pos.x, y=y + pos.y)))
+        y += max((pos.y + pos.h for pos in row_placed), default=0)
     model = d.build()
     model.schema_version = SCHEMA_VERSION
     return {"__generated": GENERATED_NOTE, **json.loads(json.dumps(model, cls=JSONEncoder))}

@@ -6,8 +6,10 @@ The cases are generated from the catalog, not listed by hand:
     never hides another P0 (except FROZEN over DOWN, below);
   * FROZEN over DOWN/DEGRADED: found by their expressions (`d75_exchange_health_status == 3` over
     `== 2` / `== 1`), whatever their severity;
-  * global BLOCK: the global tier's BLOCK over every other tier's BLOCK of the same bot (job,
-    instance), not over another bot's;
+  * global BLOCK: the global tier's BLOCK over every other guard alert (every tier's BLOCK, DEGRADE and
+    COOLDOWN, its own DEGRADE/COOLDOWN) of the same bot (job, instance), not over another bot's;
+  * a guard tier's BLOCK over the DEGRADE and COOLDOWN of the same scope (tier, scope, bot), not over
+    another scope's or another bot's;
   * exporter down: ExporterDown over every other alert of that target, not another target's.
 The expectations come from CONTRACT section 4 as written here (`_hides`), not from the generated
 `inhibit_rules`, so a rule that is missing, too broad or unscoped fails.
@@ -46,10 +48,18 @@ def _status_value(a: AlertDef) -> int | None:
     return None
 
 
-def _guard_tier(a: AlertDef) -> str | None:
-    if a.probe is not None and a.metric == "d75_riskguard_state" and a.comparison == "==" and "== 3" in a.expr:
-        return a.probe.exp_labels.get("tier")
+def _guard_state(a: AlertDef) -> tuple[str, int] | None:
+    """(tier, state) of a risk guard alert: 1 DEGRADE, 2 COOLDOWN, 3 BLOCK."""
+    if a.probe is not None and a.metric == "d75_riskguard_state" and a.comparison == "==":
+        for v in (1, 2, 3):
+            if f"== {v}" in a.expr:
+                return a.probe.exp_labels["tier"], v
     return None
+
+
+def _guard_tier(a: AlertDef) -> str | None:
+    state = _guard_state(a)
+    return state[0] if state and state[1] == 3 else None
 
 
 ALERTS = [a for a in CATALOG.enabled_alerts if a.probe is not None]  # Watchdog has no series
@@ -58,6 +68,8 @@ FROZEN = {a.name for a in ALERTS if _status_value(a) == 3}
 DOWN_OR_DEGRADED = {a.name for a in ALERTS if _status_value(a) in (1, 2)}
 GLOBAL_BLOCK = [a for a in ALERTS if _guard_tier(a) == "global"]
 LOWER_BLOCKS = [a for a in ALERTS if _guard_tier(a) not in (None, "global")]
+BLOCKS = [a for a in ALERTS if _guard_tier(a) is not None]
+EARLY = [a for a in ALERTS if (_guard_state(a) or ("", 0))[1] in (1, 2)]   # DEGRADE, COOLDOWN
 EXPORTER_DOWN = [a for a in ALERTS if a.expr.replace(" ", "") == 'up{job="d75"}==0']
 
 
@@ -68,8 +80,12 @@ def _hides(src: dict[str, str], tgt: dict[str, str]) -> bool:
         return True
     if src["alertname"] in FROZEN and tgt["alertname"] in DOWN_OR_DEGRADED and same("exchange"):
         return True
-    if src["alertname"] in {a.name for a in GLOBAL_BLOCK} and tgt["alertname"] in {a.name for a in LOWER_BLOCKS} \
+    guard_alerts = {a.name for a in LOWER_BLOCKS + EARLY}
+    if src["alertname"] in {a.name for a in GLOBAL_BLOCK} and tgt["alertname"] in guard_alerts \
             and same("job", "instance"):
+        return True
+    if src["alertname"] in {a.name for a in BLOCKS} and tgt["alertname"] in {a.name for a in EARLY} \
+            and same("tier", "scope", "job", "instance"):
         return True
     if src["alertname"] in {a.name for a in EXPORTER_DOWN} and tgt["alertname"] != src["alertname"] \
             and same("job", "instance"):
@@ -77,12 +93,15 @@ def _hides(src: dict[str, str], tgt: dict[str, str]) -> bool:
     return False
 
 
-def _labels(a: AlertDef, exchange: str, instance: str) -> dict[str, str]:
-    """The labels Prometheus would put on `a`: its probe's series labels, moved to `exchange`/`instance`."""
+def _labels(a: AlertDef, exchange: str, instance: str, scope: str | None = None) -> dict[str, str]:
+    """The labels Prometheus would put on `a`: its probe's series labels, moved to `exchange`/`instance`
+    (and a guard alert to `scope`, for the tiers whose scope is not an exchange)."""
     assert a.probe is not None
     base = dict(a.probe.exp_labels)
     old_ex = base.get("exchange")
     out = {k: (exchange if old_ex is not None and v == old_ex else v) for k, v in base.items()}
+    if scope is not None and "exchange" not in out:
+        out["scope"] = scope
     out.update({"alertname": a.name, "severity": a.severity or "none", "source": a.source,
                 "job": "d75", "instance": instance})
     return out
@@ -118,8 +137,16 @@ def generate_cases() -> list[Case]:
             fa, ta = CATALOG.get(f), CATALOG.get(t)
             new(f"{f}(X) vs {t}", (fa, "x", "ex"), (ta, "x", "ex"), (ta, "z", "ex"))
     for g in GLOBAL_BLOCK:  # same bot vs another bot (instance), same exchange names
-        for t in LOWER_BLOCKS:
+        for t in LOWER_BLOCKS + EARLY:
             new(f"{g.name}(bot a) vs {t.name}", (g, "a", ""), (t, "a", ""), (t, "b", ""))
+    for b in BLOCKS:  # the same scope of the same bot vs another scope, and vs another bot
+        for t in EARLY:
+            if _guard_state(t)[0] != _guard_state(b)[0]:  # type: ignore[index]
+                continue
+            k = len(cases)
+            placed = [(b, f"s{k}", "a"), (t, f"s{k}", "a"), (t, f"o{k}", "a"), (t, f"s{k}", "b")]
+            cases.append(Case(f"{b.name}(scope s, bot a) vs {t.name}",
+                              [_labels(a, scope, f"c{k}-{bot}:9876", scope) for a, scope, bot in placed]))
     for e in EXPORTER_DOWN:
         for t in ALERTS:
             if t.name != e.name:
@@ -134,6 +161,7 @@ def test_the_generated_cases_cover_the_policy():
     """The generator found what CONTRACT section 4 talks about (so an empty set cannot pass)."""
     assert len(FROZEN) == 1 and DOWN_OR_DEGRADED >= {"ExchangeDown", "ExchangeDownSustained", "ExchangeDegraded"}
     assert {a.name for a in GLOBAL_BLOCK} == {"RiskGuardGlobalBlock"} and len(LOWER_BLOCKS) == 3
+    assert len(EARLY) == 8 and {_guard_state(a)[1] for a in EARLY} == {1, 2}  # type: ignore[index]
     assert "RiskGuardExchangeBlock" in {a.name for a in PER_EXCHANGE}
     expected = [st for c in CASES for st in c.expected().values()]
     assert expected.count("suppressed") >= 70 and expected.count("active") >= 150

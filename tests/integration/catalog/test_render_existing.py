@@ -14,7 +14,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from catalog import SEVERITIES, SOURCES, load_catalog
+from catalog import SEVERITIES, SOURCES, inhibit_rules, load_catalog
 from d76_cli.generate import command as generate
 from local_stack.processes import require_binary
 from tests.support import paths
@@ -46,7 +46,9 @@ def test_merged_config_passes_amtool_check_config(out):
     r = subprocess.run([AMTOOL, "check-config", str(out / "alertmanager.merged.yml")],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and "SUCCESS" in r.stdout, r.stdout + r.stderr
-    assert "9 receivers" in r.stdout and "5 inhibit rules" in r.stdout
+    ours = len(inhibit_rules(load_catalog()))
+    assert ours == 5  # exchange P0, FROZEN, global BLOCK, a scope's BLOCK over its DEGRADE/COOLDOWN, ExporterDown
+    assert "9 receivers" in r.stdout and f"{ours + 1} inhibit rules" in r.stdout  # + the foreign one
 
 
 def test_our_alerts_reach_our_receivers_and_theirs_still_reach_theirs(out):

@@ -37,7 +37,7 @@ class Pipeline:
         out = set()
         for s in r.json()["data"]["result"]:
             m = s["metric"]
-            ident = next((m[k] for k in ("exchange", "route", "symbol", "scope", "instance") if k in m), "")
+            ident = next((m[k] for k in ("exchange", "route", "symbol", "scope", "service", "instance") if k in m), "")
             out.add((m["alertname"], m.get("severity", ""), m.get("source", ""), ident))
         return out
 
@@ -67,7 +67,8 @@ def pipeline(tmp_path_factory) -> Iterator[Pipeline]:
         # pipeline's own alerts would say exactly that, so they are off here (test_pipeline_road.py)
         ov = tmp / "ov.yml"
         pipeline_off = {a.name: {"enabled": False} for a in load_catalog().alerts if a.source == "pipeline"}
-        ov.write_text(yaml.safe_dump({"alerts": {"ExchangeDownSustained": {"for": "3s"}, **pipeline_off}}))
+        ov.write_text(yaml.safe_dump({"alerts": {"ExchangeDownSustained": {"for": "3s"},
+                                                 "ServiceDown": {"for": "2s"}, **pipeline_off}}))
         catalog = load_catalog(ov)
         (tmp / "rules").mkdir()
         for name, text in render_rule_files(catalog).items():
@@ -103,6 +104,10 @@ def test_calm_fires_nothing_but_watchdog(pipeline):
     ("route-collapse", {("RouteScoreLow", "P2", "arb_route", "upbit-binance-BTC")}),
     ("inventory-imbalance", {("InventoryImbalanceHigh", "P2", "cross_sync", "BTC")}),
     ("http-429-burst", {("RateLimitHttp429", "P1", "rate_limiter", "upbit")}),
+    # a guard's early warnings page at their tier's severity (the exchange tier's carry the exchange)
+    ("guard-degrade", {("RiskGuardExchangeDegrade", "P2", "risk_guard", "upbit")}),
+    ("guard-cooldown", {("RiskGuardRouteCooldown", "P2", "risk_guard", "upbit-binance-BTC")}),
+    ("service-down", {("ServiceDown", "P1", "system", "database")}),
 ])
 def test_scenario_raises_its_alert_and_clears(pipeline, scenario, expected):
     def normalise(seen):  # global alerts carry only instance: compare on "bot"

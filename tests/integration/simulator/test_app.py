@@ -180,8 +180,16 @@ def violations(before: tuple[float, Scrape], after: tuple[float, Scrape]) -> set
     if any(v > 0.1 for v in b["d75_symbol_volatility_ratio"].values()):
         out.add("volatility")
     for k, v in b["d75_riskguard_state"].items():
-        if v == 3:
-            out.add(f"guard_block:{lab(k)['tier']}")
+        state = {1: "guard_degrade", 2: "guard_cooldown", 3: "guard_block"}.get(int(v))
+        if state:
+            out.add(f"{state}:{lab(k)['tier']}")
+    up = b["d75_service_up"]
+    assert up, "the simulator publishes its services"
+    for k, v in up.items():
+        if v == 0:
+            out.add("service_down")
+        elif b["d75_service_check_duration_seconds"][k] > 2:
+            out.add("service_slow")
     return out
 
 
@@ -213,6 +221,10 @@ EXPECTED: dict[str, set[str]] = {
     "route-loss-streak": {"loss_streak"},
     "route-spread": {"spread"},
     "guard-block": {"guard_block:exchange"},
+    "guard-degrade": {"guard_degrade:exchange"},
+    "guard-cooldown": {"guard_cooldown:route"},
+    "service-down": {"service_down"},
+    "service-slow": {"service_slow"},
 }
 
 

@@ -34,7 +34,8 @@ def test_one_rule_per_special_value_and_a_default_that_excludes_them():
         'd75_exchange_rest_latency_seconds{exchange="upbit"} > 1.5',
         'd75_exchange_rest_latency_seconds{exchange="bithumb"} > 1',
     ]
-    assert ["over 0.5s" in r["annotations"]["description"] for r in rules] == [True, False, False]
+    # durations as Prometheus' humanizeDuration writes them (0.5 s is "500ms")
+    assert ["over 500ms" in r["annotations"]["description"] for r in rules] == [True, False, False]
     assert "over 1.5s" in rules[1]["annotations"]["description"]
     assert "over 1s" in rules[2]["annotations"]["description"]
     assert {r["for"] for r in rules} == {"5m"} and len({r["annotations"]["runbook_url"] for r in rules}) == 1

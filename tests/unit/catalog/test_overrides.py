@@ -25,7 +25,7 @@ def test_threshold_override_changes_expression_and_texts(tmp_path):
     assert rl.expr == "d75_rate_limit_remaining_ratio < 0.3" and rl.threshold == 0.3
     assert "below 30%" in rl.description
     lat = cat.get("ExchangeLatencyHigh")
-    assert lat.expr.endswith("> 0.8") and lat.for_ == "2m" and "0.8s for 2m" in lat.description
+    assert lat.expr.endswith("> 0.8") and lat.for_ == "2m" and "800ms for 2m" in lat.description
     gl = cat.get("GlobalDailyLoss")
     assert gl.expr.endswith("> 75000") and "75,000 USD" in gl.summary
     # untouched alerts keep their defaults

@@ -8,6 +8,7 @@ import yaml
 from prometheus_client import CollectorRegistry
 
 from catalog import SEVERITIES, SOURCES, load_catalog, render_rule_files
+from catalog.texts import value_template
 from exporter.metrics import D75Metrics
 from tests.support import paths
 from vocabulary import PIPELINE_SOURCE
@@ -97,7 +98,10 @@ def test_alert_has_what_operators_need(alert):
     assert alert.summary.strip() and "\n" not in alert.summary
     assert alert.description.strip()
     if alert.threshold is not None or alert.comparison == "==":
-        assert "$value" in alert.description, "the description must show the current value"
+        # an alert on one state (`== 3`) always has that value: its name is written out (FROZEN)
+        shown = value_template(alert.unit, alert.states, alert.expr)
+        assert "$value" in alert.description or (alert.comparison == "==" and shown in alert.description), \
+            "the description must show the current value"
     assert alert.runbook_url.endswith("/" + alert.runbook)
     page = REPO / "webhook_receiver" / "runbook_pages" / f"{alert.runbook}.md"
     assert page.is_file(), f"missing runbook {page}"
@@ -119,9 +123,12 @@ def test_rules_carry_severity_source_and_no_values_in_labels():
                 if labels["source"] == PIPELINE_SOURCE:
                     needed |= {"action"}  # the pipeline's alerts say what to do now
                 assert needed <= set(ann) <= \
-                    {"summary", "description", "runbook_url", "value", "threshold", "action"}, rule["alert"]
+                    {"summary", "description", "action", "runbook_url", "value", "threshold", "graph"}, rule["alert"]
                 if "threshold" in ann:
                     float(ann["threshold"])  # a plain number (graphs draw it)
+                if rule["alert"] != "Watchdog":  # every alert says what to do and what explains it
+                    assert ann["action"].strip() and "\n" not in ann["action"], rule["alert"]
+                    assert ann["graph"], rule["alert"]
 
 
 def _exposed_metric_names() -> set[str]:

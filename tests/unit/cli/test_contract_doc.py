@@ -65,7 +65,7 @@ def test_cells_stay_on_one_line_and_pipes_are_escaped():
     assert contract_doc._cell("a |\n b") == "a \\| b"
     table = contract_doc.thresholds_table()
     assert all(line.startswith("|") for line in table.splitlines())
-    assert re.search(r'RiskGuard\(Exchange\\\|Route\\\|Symbol\)Block', contract_doc.inhibitions_table())
+    assert re.search(r'RiskGuardExchangeBlock\\\|RiskGuardExchangeCooldown', contract_doc.inhibitions_table())
 
 
 def test_generate_check_reports_an_edited_contract(tmp_path):

@@ -19,6 +19,7 @@ from exporter import (
     ExchangeHealthHooks,
     RateLimiterHooks,
     RiskGuardHooks,
+    ServiceHooks,
 )
 from exporter.metrics import CONTRACT_METRICS
 
@@ -44,6 +45,10 @@ CONTRACT = {
     "d75_symbol_drawdown_ratio": ("gauge", {"symbol"}),
     "d75_symbol_volatility_ratio": ("gauge", {"symbol"}),
     "d75_riskguard_state": ("gauge", {"tier", "scope"}),
+    # issue 21: a bucket's capacity (tokens left of it), the bot's own services (the seeds' SystemMonitor)
+    "d75_rate_limit_capacity": ("gauge", {"exchange", "category"}),
+    "d75_service_up": ("gauge", {"service"}),
+    "d75_service_check_duration_seconds": ("gauge", {"service"}),
 }
 
 
@@ -70,6 +75,7 @@ def _feed_every_hook(m: D75Metrics) -> None:
     g.on_loss_streak("upbit-binance-BTC", 2)
     g.on_drawdown("BTC", 0.07)
     g.on_volatility("BTC", 0.03)
+    ServiceHooks(m).report("database", up=True, latency=0.004)
 
 
 def test_module_table_matches_contract() -> None:

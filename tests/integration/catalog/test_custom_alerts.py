@@ -54,7 +54,8 @@ def test_generate_check_passes_with_promtool(generated: tuple[Path, Path]) -> No
     ov, root = generated
     code, out = _generate("--config", str(ov), "--root", str(root), "--check")
     assert code == 0, out
-    assert "generated files are up to date (57 alerts)" in out and "warning: promtool not found" not in out
+    count = len(load_catalog(ov).alerts)
+    assert f"generated files are up to date ({count} alerts)" in out and "warning: promtool not found" not in out
     assert (root / "prometheus/rules/d75-my-bot.yml").is_file()
     assert (root / "prometheus/tests/d75-my-bot_test.yml").is_file()
     assert (root / "webhook_receiver/runbook_pages/var-limit-breached.md").is_file()

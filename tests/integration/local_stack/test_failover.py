@@ -48,8 +48,9 @@ def _role(api_url: str) -> str | None:
 
 
 def test_status_shows_each_members_role_and_the_manifest_its_pid_and_url(ha):
-    r = cli("status", "--state-dir", str(ha.stack.state))
-    assert r.returncode == 0, r.stdout + r.stderr
+    # every piece healthy (Prometheus' first scrape of the test's exporter can take a discovery round)
+    r = wait_for("d76 stack status exits 0", lambda: cli("status", "--state-dir", str(ha.stack.state)),
+                 lambda r: r.returncode == 0, timeout=30)
     lines = {line.split()[0]: line for line in r.stdout.splitlines() if line.strip()}
     assert "PostgreSQL: Patroni cluster of 2 members, primary postgres-a" in r.stdout, r.stdout
     assert "healthy" in lines["postgres-a"] and "primary, running, timeline 1" in lines["postgres-a"]
@@ -116,9 +117,7 @@ def test_sigkill_of_the_primary_during_a_burst_of_200_alerts_loses_nothing_and_t
     assert rep.stored == 200 and rep.lost == [] and rep.duplicated == []
     assert rep.told_firing == 200
     assert promoted[0] - killed_at <= first_commit < FAILOVER_GOAL_S
-    status = {s.name: s for s in ha.stack.status()}
+    status = wait_for("the new primary and both receivers healthy", lambda: {s.name: s for s in ha.stack.status()},
+                      lambda st: all(st[n].healthy for n in (replica, *ha.stack.names("receiver"))), timeout=30)
     assert not status[primary].running
-    assert status[replica].healthy and status[replica].detail.startswith("primary, running, timeline 2"), \
-        status[replica]
-    for name in ha.stack.names("receiver"):
-        assert status[name].healthy, status[name]
+    assert status[replica].detail.startswith("primary, running, timeline 2"), status[replica]

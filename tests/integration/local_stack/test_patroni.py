@@ -1,11 +1,14 @@
 """The HA shape's PostgreSQL on its own: a real Patroni cluster (etcd, a primary, a synchronous
 streaming replica; `local_stack.patroni`) and the receiver's real PostgreSQL store on its libpq
-multi-host URL. The cases run in order on one cluster: the store writes through a SIGKILL of the
-primary (every commit it was told of survives; the breaker finds the promoted replica), the former
-primary comes back as a replica, and a stop and start keeps the newest member the primary.
+multi-host URL. The cases run in order on one cluster: the command line takes that URL, the store
+writes through a SIGKILL of the primary (every commit it was told of survives; the breaker finds the
+promoted replica), the former primary comes back as a replica, and a stop and start keeps the newest
+member the primary.
 """
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -16,6 +19,7 @@ import pytest
 
 from local_stack.patroni import Member, PatroniCluster, postmaster_pid
 from local_stack.processes import free_port, port_in_use
+from tests.support import paths
 from webhook_receiver.errors import StorageUnavailable
 from webhook_receiver.store.postgres import PostgresStore
 
@@ -63,6 +67,18 @@ def test_a_primary_and_a_synchronous_replica_that_refuses_writes(cluster: Patron
     with psycopg.connect(host="127.0.0.1", port=replica.pg_port, user="postgres", dbname="d76") as conn:
         with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
             conn.execute("INSERT INTO probe (n) VALUES (-1)")
+
+
+def test_the_cli_takes_the_multi_host_url_and_shows_it_masked(cluster: PatroniCluster) -> None:
+    url = cluster.url.replace("postgres@", "postgres:pw-secret@")  # trust on loopback: any password does
+    r = subprocess.run([sys.executable, "-m", "d76_cli.main", "db", "upgrade", "--database-url", url],
+                       capture_output=True, text=True, timeout=120, cwd=paths.REPO)
+    assert r.returncode == 0, r.stdout + r.stderr
+    shown = cluster.url.replace("postgres@", "postgres:***@")
+    assert r.stdout.startswith(f"{shown}: applied ") and "pw-secret" not in r.stdout + r.stderr
+    r = subprocess.run([sys.executable, "-m", "d76_cli.main", "db", "current", "--database-url", url],
+                       capture_output=True, text=True, timeout=60, cwd=paths.REPO)
+    assert r.returncode == 0 and "(up to date)" in r.stdout, r.stdout + r.stderr
 
 
 def test_the_store_follows_a_sigkill_of_the_primary_and_keeps_every_acknowledged_commit(

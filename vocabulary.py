@@ -16,6 +16,7 @@ __all__ = [
     "WATCHDOG", "WATCHDOG_SEVERITY", "HOST", "EXPORTER_PORT", "PROMETHEUS_PORT", "ALERTMANAGER_PORT",
     "RECEIVER_PORT", "GRAFANA_PORT", "POSTGRES_PORT", "HA_PROMETHEUS_PORTS", "HA_ALERTMANAGER_PORTS",
     "HA_ALERTMANAGER_CLUSTER_PORTS", "HA_RECEIVER_PORTS", "HA_REPLICA_LABEL", "REPLICA_NAMES",
+    "HA_POSTGRES_PORTS", "PATRONI_API_PORTS", "ETCD_PORTS",
     "DEFAULT_ALERTMANAGER_URL", "DEFAULT_RECEIVER_URL", "DEFAULT_PROMETHEUS_URL", "DEFAULT_RUNBOOK_BASE_URL",
     "NotificationKind", "NotificationStatus", "MessageShape", "Severity", "AlertStatus",
 ]
@@ -66,7 +67,7 @@ PROMETHEUS_PORT = 9090
 ALERTMANAGER_PORT = 9093
 RECEIVER_PORT = 9099       # webhook_receiver (Flask under waitress)
 GRAFANA_PORT = 3000
-POSTGRES_PORT = 55432      # the throwaway cluster of `d76 stack up --postgres` (and `--ha`)
+POSTGRES_PORT = 55432      # the throwaway cluster of `d76 stack up --postgres`; with `--ha` Patroni member a
 
 # `d76 stack up --ha` and the compose `ha` profile: replica a keeps the single-stack ports, the
 # others follow. Gossip ports avoid 9094, Alertmanager's default cluster port (a system
@@ -75,6 +76,11 @@ HA_PROMETHEUS_PORTS = (PROMETHEUS_PORT, 9190)
 HA_ALERTMANAGER_PORTS = (ALERTMANAGER_PORT, 9193, 9293)
 HA_ALERTMANAGER_CLUSTER_PORTS = (9794, 9795, 9796)
 HA_RECEIVER_PORTS = (RECEIVER_PORT, 9199)
+# PostgreSQL in the HA shape: a Patroni cluster (members a, b), its state in one etcd. Not Patroni's
+# 8008 nor etcd's 2379/2380 (a system Patroni or etcd may hold them).
+HA_POSTGRES_PORTS = (POSTGRES_PORT, 55433)
+PATRONI_API_PORTS = (8108, 8109)      # each member's Patroni REST API
+ETCD_PORTS = (2479, 2480)             # client, peer
 HA_REPLICA_LABEL = "replica"          # Prometheus external label, dropped from alerts
 REPLICA_NAMES = "abcdefgh"
 

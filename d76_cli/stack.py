@@ -58,13 +58,15 @@ def _ports_option(name: str, default: tuple[int, ...], text: str) -> Callable[[C
               help="Alertmanager (with --ha: replica a).")
 @click.option("--receiver-port", type=int, default=vocabulary.RECEIVER_PORT, show_default=True,
               help="Receiver (with --ha: replica a).")
-@click.option("--postgres-port", type=int, default=vocabulary.POSTGRES_PORT, show_default=True)
+@click.option("--postgres-port", type=int, default=vocabulary.POSTGRES_PORT, show_default=True,
+              help="The throwaway PostgreSQL (with --ha: Patroni member postgres-a).")
 @click.option("--config", "catalog_override", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Catalog override file (thresholds, for, severities, policy).")
 @click.option("--database-url", envvar="DATABASE_URL", default=None,
-              help="Receiver storage (default: an SQLite file in the state folder; with --ha a throwaway "
-                   "PostgreSQL).")
-@click.option("--postgres", is_flag=True, help="Start a throwaway PostgreSQL 15 cluster for the receiver.")
+              help="Receiver storage (default: an SQLite file in the state folder; with --ha a Patroni "
+                   "cluster). A libpq multi-host URL with target_session_attrs=read-write follows a failover.")
+@click.option("--postgres", is_flag=True, help="Start a throwaway PostgreSQL 15 cluster for the receiver "
+                                               "(with --ha: the Patroni cluster, as without it).")
 @click.option("--scenario", default="calm", show_default=True, help="The simulator's first scenario.")
 @click.option("--target", "targets", multiple=True, metavar="HOST:PORT", callback=_targets,
               help="Scrape the real bot's exporter at HOST:PORT (repeatable) instead of starting the simulator.")
@@ -74,7 +76,8 @@ def _ports_option(name: str, default: tuple[int, ...], text: str) -> Callable[[C
 @click.option("--resend-delay", default=deploy_configs.PROMETHEUS_RESEND_DELAY, show_default=True,
               help="Prometheus --rules.alert.resend-delay (docs/architecture.md, Timing).")
 @click.option("--ha", is_flag=True, help="Two Prometheus replicas, three clustered Alertmanagers, two receivers "
-                                         "on one PostgreSQL (docs/ha.md).")
+                                         "on one PostgreSQL that fails over (Patroni: a primary and a "
+                                         "synchronous replica, etcd; docs/ha.md).")
 @_ports_option("--ha-prometheus-ports", vocabulary.HA_PROMETHEUS_PORTS[1:], "With --ha: the other Prometheus replicas.")
 @_ports_option("--ha-alertmanager-ports", vocabulary.HA_ALERTMANAGER_PORTS[1:],
                "With --ha: the other Alertmanagers.")
@@ -83,13 +86,19 @@ def _ports_option(name: str, default: tuple[int, ...], text: str) -> Callable[[C
                "With --ha: each Alertmanager's gossip port (TCP and UDP), one per Alertmanager.")
 @click.option("--peer-timeout", default=deploy_configs.ALERTMANAGER_PEER_TIMEOUT, show_default=True,
               help="With --ha: Alertmanager --cluster.peer-timeout.")
+@_ports_option("--ha-postgres-ports", vocabulary.HA_POSTGRES_PORTS[1:],
+               "With --ha: the other PostgreSQL members of the Patroni cluster (postgres-b, ...).")
+@_ports_option("--patroni-ports", vocabulary.PATRONI_API_PORTS,
+               "With --ha: each PostgreSQL member's Patroni REST API, one per member.")
+@_ports_option("--etcd-ports", vocabulary.ETCD_PORTS, "With --ha: etcd's client and peer ports (Patroni's state).")
 @click.option("--foreground", is_flag=True, help="Stay attached; Ctrl-C stops everything.")
 def up(state_dir: Path, exporter_port: int, prometheus_port: int, alertmanager_port: int, receiver_port: int,
        postgres_port: int, catalog_override: Path | None, database_url: str | None, postgres: bool,
        scenario: str, targets: tuple[str, ...], no_simulator: bool, resend_delay: str, ha: bool,
        ha_prometheus_ports: tuple[int, ...],
        ha_alertmanager_ports: tuple[int, ...], ha_receiver_ports: tuple[int, ...], cluster_ports: tuple[int, ...],
-       peer_timeout: str, foreground: bool) -> None:
+       peer_timeout: str, ha_postgres_ports: tuple[int, ...], patroni_ports: tuple[int, ...],
+       etcd_ports: tuple[int, ...], foreground: bool) -> None:
     """Start every piece, each with a readiness wait; print where to look."""
     from catalog import CatalogError
     from local_stack.runner import Stack, StackConfig, StartupError
@@ -100,7 +109,8 @@ def up(state_dir: Path, exporter_port: int, prometheus_port: int, alertmanager_p
                       database_url=None if postgres else database_url, postgres=postgres, scenario=scenario,
                       simulator=not no_simulator, targets=targets, resend_delay=resend_delay, ha=ha,
                       ha_prometheus_ports=ha_prometheus_ports, ha_alertmanager_ports=ha_alertmanager_ports,
-                      ha_receiver_ports=ha_receiver_ports, cluster_ports=cluster_ports, peer_timeout=peer_timeout)
+                      ha_receiver_ports=ha_receiver_ports, cluster_ports=cluster_ports, peer_timeout=peer_timeout,
+                      ha_postgres_ports=ha_postgres_ports, patroni_ports=patroni_ports, etcd_ports=etcd_ports)
     stack = Stack(cfg)
     try:
         stack.up()
@@ -162,7 +172,7 @@ def down(state_dir: Path) -> None:
 @click.option("-n", "--lines", type=int, default=40, show_default=True)
 def logs(state_dir: Path, piece: str, lines: int) -> None:
     """Print the last lines of a piece's log (exporter, receiver, alertmanager, prometheus; with --ha
-    e.g. receiver-b, alertmanager-c, prometheus-a)."""
+    e.g. receiver-b, alertmanager-c, prometheus-a, postgres-a, etcd)."""
     path = state_dir / "logs" / f"{piece}.log"
     if not path.exists():
         known = sorted(p.stem for p in (state_dir / "logs").glob("*.log"))

@@ -21,8 +21,8 @@ from .processes import free_port
 
 __all__ = ["StackConfig", "KINDS"]
 
-# every kind of piece, in the order the runner starts them (PostgreSQL first, Prometheus last)
-KINDS = ("postgres", "exporter", "receiver", "alertmanager", "prometheus")
+# every kind of piece, in the order the runner starts them (etcd and PostgreSQL first, Prometheus last)
+KINDS = ("etcd", "postgres", "exporter", "receiver", "alertmanager", "prometheus")
 
 
 @dataclass
@@ -34,8 +34,8 @@ class StackConfig:
     receiver_port: int = vocabulary.RECEIVER_PORT            # single, or replica a
     postgres_port: int = vocabulary.POSTGRES_PORT
     catalog_override: Path | None = None
-    database_url: str | None = None       # default: SQLite in the state folder (HA: the throwaway PostgreSQL)
-    postgres: bool = False                # start a throwaway PostgreSQL cluster in the state folder
+    database_url: str | None = None       # default: SQLite in the state folder (HA: a Patroni cluster)
+    postgres: bool = False                # start a throwaway PostgreSQL cluster in the state folder (single shape)
     scenario: str = "calm"
     simulator_args: list[str] = field(default_factory=lambda: ["--tick", "0.25"])
     simulator: bool = True                # False: scrape the bot's own exporter on exporter_port
@@ -50,6 +50,10 @@ class StackConfig:
     ha_receiver_ports: tuple[int, ...] = vocabulary.HA_RECEIVER_PORTS[1:]
     cluster_ports: tuple[int, ...] = vocabulary.HA_ALERTMANAGER_CLUSTER_PORTS  # one per Alertmanager
     peer_timeout: str = deploy_configs.ALERTMANAGER_PEER_TIMEOUT
+    # the HA shape's PostgreSQL (a Patroni cluster, unless database_url): member a on postgres_port
+    ha_postgres_ports: tuple[int, ...] = vocabulary.HA_POSTGRES_PORTS[1:]
+    patroni_ports: tuple[int, ...] = vocabulary.PATRONI_API_PORTS   # one REST API per member
+    etcd_ports: tuple[int, ...] = vocabulary.ETCD_PORTS              # client, peer
 
     def prometheus_ports(self) -> tuple[int, ...]:
         return (self.prometheus_port, *self.ha_prometheus_ports) if self.ha else (self.prometheus_port,)
@@ -60,8 +64,16 @@ class StackConfig:
     def receiver_ports(self) -> tuple[int, ...]:
         return (self.receiver_port, *self.ha_receiver_ports) if self.ha else (self.receiver_port,)
 
+    def uses_patroni(self) -> bool:
+        """The HA shape's own PostgreSQL: a Patroni cluster (primary + streaming replica, etcd)."""
+        return self.ha and not self.database_url
+
     def uses_postgres_cluster(self) -> bool:
-        return self.postgres or (self.ha and not self.database_url)
+        """The single shape's throwaway PostgreSQL (`--postgres`)."""
+        return self.postgres and not self.ha
+
+    def postgres_ports(self) -> tuple[int, ...]:
+        return (self.postgres_port, *self.ha_postgres_ports) if self.uses_patroni() else (self.postgres_port,)
 
     def runs_simulator(self) -> bool:
         return self.simulator and not self.targets
@@ -76,11 +88,12 @@ class StackConfig:
         """The ports of one kind of piece, in replica order."""
         return {"exporter": (self.exporter_port,), "prometheus": self.prometheus_ports(),
                 "alertmanager": self.alertmanager_ports(), "receiver": self.receiver_ports(),
-                "postgres": (self.postgres_port,)}[kind]
+                "postgres": self.postgres_ports(), "etcd": tuple(self.etcd_ports[:1])}[kind]
 
     def piece_name(self, kind: str, index: int = 0) -> str:
-        """`prometheus` in the single shape; `prometheus-a`, `prometheus-b`, ... in the HA shape."""
-        if kind in ("postgres", "exporter") or not self.ha:
+        """`prometheus` in the single shape; `prometheus-a`, `prometheus-b`, ... in the HA shape
+        (PostgreSQL: `postgres-a`, ... when it is the HA shape's Patroni cluster)."""
+        if kind in ("exporter", "etcd") or not self.ha or (kind == "postgres" and not self.uses_patroni()):
             return kind
         return f"{kind}-{replica_name(index)}"
 
@@ -116,9 +129,13 @@ class StackConfig:
         def free(n: int) -> tuple[int, ...]:
             return tuple(free_port() for _ in range(n))
 
+        n_pg = len(base.ha_postgres_ports) + 1
         return replace(base, exporter_port=free_port(), prometheus_port=free_port(),
                        alertmanager_port=free_port(), receiver_port=free_port(), postgres_port=free_port(),
                        ha_prometheus_ports=free(n_prom - 1) if ha else base.ha_prometheus_ports,
                        ha_alertmanager_ports=free(n_am - 1) if ha else base.ha_alertmanager_ports,
                        ha_receiver_ports=free(n_rcv - 1) if ha else base.ha_receiver_ports,
-                       cluster_ports=free(n_am) if ha else base.cluster_ports)
+                       cluster_ports=free(n_am) if ha else base.cluster_ports,
+                       ha_postgres_ports=free(n_pg - 1) if ha else base.ha_postgres_ports,
+                       patroni_ports=free(n_pg) if ha else base.patroni_ports,
+                       etcd_ports=free(2) if ha else base.etcd_ports)

@@ -1,7 +1,8 @@
 """Crash one piece and start it again: the hooks of the fault tests and benchmarks.
 
 `tests/integration/local_stack/test_ha.py` (SIGKILL and SIGSTOP of Alertmanagers, receivers and
-Prometheus replicas in a burst), `test_resend.py` (a Prometheus crash and restart) and
+Prometheus replicas in a burst), `test_failover.py` (SIGKILL of the PostgreSQL primary in a burst),
+`test_resend.py` (a Prometheus crash and restart) and
 `benchmarks/bench_e2e.py` use them through `Stack.kill` and `Stack.start`. A restarted piece gets the
 same ports, config and data folder as before; only a stack started by the same `Stack` object can
 restart a piece (it holds the rendered configs).
@@ -19,9 +20,13 @@ __all__ = ["kill", "restart"]
 
 def kill(started: StartedPieces, piece: str, pid: int | None, sig: int) -> None:
     """Send `sig` to the process group of `piece` (pid `pid`); a child of this process that it
-    ended is reaped (waited for, up to 10 s)."""
+    ended is reaped (waited for, up to 10 s). A Patroni member (`postgres-a`): its Patroni and its
+    PostgreSQL's process group (postmaster and backends), Patroni first."""
     if pid is None:
         raise KeyError(f"no running piece {piece!r}")
+    if started.config.resolve(piece)[0] == "postgres" and started.config.uses_patroni():
+        started.patroni_cluster().kill(piece, sig, patroni_pid=pid)
+        return
     os.killpg(pid, sig)
     proc = started.procs.get(piece)
     if proc is not None and proc.popen is not None:

@@ -1,6 +1,8 @@
 """Starting and stopping the pieces of a local stack.
 
-`StartedPieces.start_all` starts, in this order, [the throwaway PostgreSQL], the simulator (or
+`StartedPieces.start_all` starts, in this order, [the throwaway PostgreSQL, or in the HA shape etcd
+and the Patroni members (`local_stack.patroni`): the primary is waited for, the replica's copy and
+its becoming the synchronous standby at the very end], the simulator (or
 records the bot's targets, which are not ours to start), the receiver(s) one at a time (the first
 applies the migrations the others then find done), the Alertmanager(s) until their gossip cluster
 has formed, and the Prometheus replica(s); each with a readiness wait. A failure names the piece
@@ -21,6 +23,7 @@ import vocabulary
 from . import defaults
 from .config import StackConfig
 from .manifest import Piece
+from .patroni import Member, PatroniCluster, stop_members
 from .preflight import check_postgres_reachable
 from .probes import Probe, probe_alertmanager
 from .processes import (
@@ -28,6 +31,7 @@ from .processes import (
     ManagedProcess,
     PostgresCluster,
     StartupError,
+    alive,
     port_in_use,
     start_alertmanager,
     start_prometheus,
@@ -49,6 +53,7 @@ class StartedPieces:
         self.procs: dict[str, ManagedProcess] = {}
         self.pieces: dict[str, Piece] = {}
         self.postgres: PostgresCluster | None = None
+        self.patroni: PatroniCluster | None = None
         self.database_url = ""
         self.rendered: Rendered | None = None
 
@@ -58,7 +63,13 @@ class StartedPieces:
         self.rendered = rendered
         try:
             self.database_url = c.database_url or ""
-            if c.uses_postgres_cluster():
+            if c.uses_patroni():
+                check_postgres_reachable(self.state)
+                # the replica copies the primary while the other pieces start; waited for below
+                self.patroni = self.patroni_cluster().start(c.ready_timeout, wait_standby=False)
+                self.database_url = self.patroni.url
+                self._add_patroni_pieces(self.patroni)
+            elif c.uses_postgres_cluster():
                 check_postgres_reachable(self.state)
                 self.postgres = PostgresCluster(self.state / "postgres", port=c.postgres_port).init().start()
                 self.database_url = self.postgres.url
@@ -75,6 +86,8 @@ class StartedPieces:
             self._wait_cluster()
             for i in range(len(c.prometheus_ports())):
                 self.start_prometheus(i)
+            if self.patroni is not None:  # until then a failover would have no standby it may promote
+                self.patroni.wait_sync_standby(c.ready_timeout)
         except BaseException:
             self.stop()
             raise
@@ -88,6 +101,30 @@ class StartedPieces:
         if self.postgres:
             self.postgres.stop()
             self.postgres = None
+        if self.patroni:
+            self.patroni.stop()
+            self.patroni = None
+
+    # -- the HA shape's PostgreSQL --------------------------------------------------------------------
+    def patroni_cluster(self) -> PatroniCluster:
+        """The Patroni cluster this object started, else the one the config describes (to signal the
+        members of a stack another process started: their folders are known, their pids recorded)."""
+        if self.patroni is not None:
+            return self.patroni
+        c = self.config
+        members = [Member(name, port, api, self.state / "patroni" / name)
+                   for name, port, api in zip(c.names("postgres"), c.postgres_ports(), c.patroni_ports)]
+        return PatroniCluster(self.state / "patroni", members, (c.etcd_ports[0], c.etcd_ports[1]), logs=self.logs)
+
+    def _add_patroni_pieces(self, cluster: PatroniCluster) -> None:
+        etcd = cluster.etcd
+        assert etcd is not None
+        self._add(Piece("etcd", cluster.etcd_url, cluster.etcd_url + "/health", etcd.pid, str(etcd.log_path),
+                        kind="etcd"), None)
+        for i, m in enumerate(cluster.members):
+            proc = cluster.procs[m.name]
+            self._add(Piece(m.name, m.url, m.api_url + "/health", proc.pid, str(proc.log_path), kind="postgres",
+                            index=i, api_url=m.api_url), None)
 
     # -- one piece ------------------------------------------------------------------------------------
     def _add(self, piece: Piece, proc: ManagedProcess | None) -> None:
@@ -177,14 +214,23 @@ class StartedPieces:
 
 
 # -- a whole stack (also one another process started), and whether a process lives ---------------------
-def stop_stack(started: StartedPieces, recorded: list[Piece], postgres_dir: str | None, timeout: float) -> list[str]:
+def stop_stack(started: StartedPieces, recorded: list[Piece], postgres_dir: str | None, timeout: float,
+               patroni_dir: str | None = None) -> list[str]:
     """Stop a whole stack: the processes `started` holds (this process's children), then every
     recorded piece's process group, last started first (SIGTERM, SIGKILL after `timeout`), then the
-    throwaway PostgreSQL in `postgres_dir`. Returns the names of the pieces that were running."""
-    pieces = [p for p in reversed(recorded) if p.kind != "postgres"]
-    stopped = [p.name for p in pieces if alive(p.pid)]
+    PostgreSQL: the Patroni members together and their etcd (`patroni_dir`), or the throwaway cluster
+    in `postgres_dir`. Returns the names of the pieces that were running."""
+    members = [p for p in recorded if p.kind == "postgres" and p.pid]
+    etcd = [p for p in recorded if p.kind == "etcd"]
+    pieces = [p for p in reversed(recorded) if p.kind not in ("postgres", "etcd")]
+    stopped = [p.name for p in pieces if alive(p.pid)] + [p.name for p in members + etcd if alive(p.pid)]
     started.stop()
     for p in pieces:
+        terminate(p.pid, timeout)
+    if patroni_dir:
+        stop_members({p.name: p.pid for p in members}, [Path(patroni_dir) / p.name / "data" for p in members],
+                     max(timeout, 20.0))
+    for p in etcd:
         terminate(p.pid, timeout)
     if postgres_dir:
         PostgresCluster(Path(postgres_dir)).stop()
@@ -193,24 +239,11 @@ def stop_stack(started: StartedPieces, recorded: list[Piece], postgres_dir: str 
 
 
 def postgres_running(piece: Piece) -> bool:
-    """The throwaway cluster has no pid of ours: its port answering is it running."""
+    """A Patroni member runs while its Patroni lives; the throwaway cluster has no pid of ours: its
+    port answering is it running."""
+    if piece.pid:
+        return alive(piece.pid)
     return port_in_use(int(piece.url.rsplit(":", 1)[1]))
-
-
-def alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie child of this very process counts as stopped
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True
 
 
 def terminate(pid: int | None, timeout: float) -> bool:

@@ -36,6 +36,7 @@ class Piece:
     kind: str = ""
     index: int = 0
     expected_peers: int = 0   # alertmanager in a cluster: members it should see
+    api_url: str = ""         # a Patroni member: its REST API (role, state, timeline)
 
     @classmethod
     def from_manifest(cls, d: Mapping[str, Any]) -> Piece:
@@ -46,12 +47,15 @@ class Piece:
 
 
 def write_manifest(state: Path, *, config: StackConfig, pieces: Iterable[Piece], database_url: str,
-                   postgres_dir: Path | None, catalog: Catalog | None, direct_road: Iterable[str] = ()) -> None:
+                   postgres_dir: Path | None, catalog: Catalog | None, direct_road: Iterable[str] = (),
+                   patroni_dir: Path | None = None) -> None:
     """Record the stack: its pieces in start order, the bot's targets, the database (masked), links,
-    where the pipeline's alerts go without the receiver (`direct_road`: "telegram chat N", "email to X")."""
+    where the pipeline's alerts go without the receiver (`direct_road`: "telegram chat N", "email to X").
+    `postgres_dir`: the throwaway cluster's folder; `patroni_dir`: the Patroni members' and etcd's."""
     backend = "postgresql" if postgres_dir or database_url.startswith("postgres") else "sqlite"
     (state / defaults.STATE_MANIFEST).write_text(json.dumps({
         "started_at": time.time(), "ha": config.ha, "postgres_dir": str(postgres_dir) if postgres_dir else None,
+        "patroni_dir": str(patroni_dir) if patroni_dir else None,
         "database_url": backend, "backend": backend, "database": redact_url(database_url),
         "targets": list(config.scrape_targets()), "simulator": config.runs_simulator(),
         "external_url": catalog.external_url if catalog else None,

@@ -1,5 +1,6 @@
 """What `Stack.up()` refuses before anything starts: a bad target, a missing cluster port, SQLite
-for the HA receivers, a port given twice or already taken, a state folder PostgreSQL cannot reach.
+for the HA receivers, a Patroni cluster without a replica or its ports, a port given twice or
+already taken, a state folder PostgreSQL cannot reach.
 
 Each refusal is a `StartupError` whose message starts with the piece it is about and, for a taken
 port, names the option that moves it.
@@ -36,7 +37,16 @@ def check_config(config: StackConfig) -> None:
                            f"cluster ports, got {len(c.cluster_ports)}")
     if c.database_url and not c.database_url.startswith("postgres"):
         raise StartupError("receiver: the HA receivers share one PostgreSQL database; "
-                           "give a postgresql:// --database-url or none (a throwaway cluster is started)")
+                           "give a postgresql:// --database-url or none (a Patroni cluster is started)")
+    if c.uses_patroni():
+        members = len(c.postgres_ports())
+        if members < 2:
+            raise StartupError("postgres: the Patroni cluster needs a replica; give it a port with --ha-postgres-ports")
+        if len(c.patroni_ports) != members:
+            raise StartupError(f"postgres: {members} PostgreSQL members need as many Patroni REST API ports "
+                               f"(--patroni-ports), got {len(c.patroni_ports)}")
+        if len(c.etcd_ports) != 2:
+            raise StartupError(f"etcd: give two ports, client and peer (--etcd-ports), got {len(c.etcd_ports)}")
 
 
 def check_ports(config: StackConfig) -> None:
@@ -51,6 +61,10 @@ def check_ports(config: StackConfig) -> None:
         wanted += [(f"{n} (cluster)", p) for n, p in zip(c.names("alertmanager"), c.cluster_ports)]
     if c.uses_postgres_cluster():
         wanted.append(("postgres", c.postgres_port))
+    if c.uses_patroni():
+        wanted += list(zip(c.names("postgres"), c.postgres_ports()))
+        wanted += [(f"{n} (patroni)", p) for n, p in zip(c.names("postgres"), c.patroni_ports)]
+        wanted += list(zip(("etcd", "etcd (peer)"), c.etcd_ports))
     seen: dict[int, str] = {}
     for piece, port in wanted:
         if port in seen:
@@ -59,6 +73,7 @@ def check_ports(config: StackConfig) -> None:
         if port_in_use(port):
             kind, _, replica = piece.split(" ")[0].partition("-")
             option = ("--cluster-ports" if piece.endswith("(cluster)") else
+                      "--patroni-ports" if piece.endswith("(patroni)") else "--etcd-ports" if kind == "etcd" else
                       f"--ha-{kind}-ports" if replica not in ("", "a") else f"--{kind}-port")
             raise StartupError(f"{piece}: port 127.0.0.1:{port} is already in use "
                                f"(another stack? try `d76 stack down` or {option})")

@@ -2,8 +2,10 @@
 
 Alertmanager: its cluster (`GET /api/v2/status`: status and peers). Prometheus: the Alertmanagers
 its notifier has discovered (`GET /api/v1/alertmanagers`) and its `replica` external label.
-Receiver: readiness and storage backend (`GET /readyz`). Scrape targets: health, last error and
-last scrape of each target of a job (`GET /api/v1/targets`), as Prometheus sees them.
+Receiver: readiness and storage backend (`GET /readyz`). A Patroni member: its role, state and
+timeline, and whom the primary streams to (`GET /patroni`). etcd: `GET /health`. Scrape targets:
+health, last error and last scrape of each target of a job (`GET /api/v1/targets`), as Prometheus
+sees them.
 """
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ import yaml
 
 from vocabulary import HA_REPLICA_LABEL as REPLICA_LABEL
 
-__all__ = ["Probe", "probe_alertmanager", "probe_prometheus", "probe_receiver", "probe_http",
+__all__ = ["Probe", "probe_alertmanager", "probe_prometheus", "probe_receiver", "probe_http", "probe_patroni",
+           "probe_etcd", "patroni_role",
            "alertmanager_cluster", "probe_targets", "describe_scrape", "scraped"]
 
 TIMEOUT = 2.0
@@ -95,6 +98,48 @@ def probe_receiver(base_url: str) -> Probe:
     except ValueError:
         backend = ""
     return Probe(r.ok, f"HTTP {r.status_code}" + (f", {backend}" if backend else ""))
+
+
+def patroni_role(state: dict[str, Any]) -> str:
+    """A member's role in words: `primary`, `sync standby`, `replica` (Patroni 3.0 says `master`)."""
+    role = str(state.get("role") or "unknown")
+    if role in ("master", "primary"):
+        return "primary"
+    if role == "replica" and state.get("sync_standby"):
+        return "sync standby"
+    return role
+
+
+def probe_patroni(api_url: str) -> Probe:
+    """A PostgreSQL member as its Patroni sees it: healthy while PostgreSQL runs; the detail says
+    its role, its timeline and, for the primary, whom it streams to (`sync` for the synchronous standby)."""
+    try:
+        r = _get(api_url + "/patroni")
+        state = r.json()
+    except (requests.RequestException, ValueError) as exc:
+        return Probe(False, f"patroni not answering ({type(exc).__name__})")
+    if not isinstance(state, dict):
+        return Probe(False, "patroni: unexpected answer")
+    parts = [patroni_role(state), str(state.get("state", "unknown"))]
+    if state.get("timeline"):
+        parts.append(f"timeline {state['timeline']}")
+    standbys = [f"{s.get('application_name', '?')} ({s.get('sync_state', '?')}, {s.get('state', '?')})"
+                for s in state.get("replication") or [] if isinstance(s, dict)]
+    if standbys:
+        parts.append("streaming to " + ", ".join(standbys))
+    if state.get("cluster_unlocked"):
+        parts.append("no primary (leader key free)")
+    return Probe(state.get("state") == "running", ", ".join(parts) + f"; patroni {api_url}")
+
+
+def probe_etcd(url: str) -> Probe:
+    """etcd's own `/health` (`{"health": "true"}` once it has a leader)."""
+    try:
+        r = _get(url + "/health")
+        healthy = r.ok and r.json().get("health") == "true"
+    except (requests.RequestException, ValueError, AttributeError) as exc:
+        return Probe(False, type(exc).__name__)
+    return Probe(healthy, "Patroni's consensus store, " + ("healthy" if healthy else f"HTTP {r.status_code}"))
 
 
 def probe_targets(prometheus_url: str, job: str) -> dict[str, dict[str, Any]] | None:

@@ -73,6 +73,7 @@ class ManagedProcess:
     args: list[str]
     log_path: Path
     env: dict[str, str] | None = None
+    user: str | None = None   # run as this user (and its group): root starting PostgreSQL's tools
     popen: subprocess.Popen | None = field(default=None, repr=False)
 
     def start(self) -> ManagedProcess:
@@ -85,6 +86,7 @@ class ManagedProcess:
             stdin=subprocess.DEVNULL,
             env=self.env,
             start_new_session=True,
+            user=self.user, group=self.user, extra_groups=[] if self.user else None,
         )
         log.close()
         return self
@@ -116,6 +118,23 @@ class ManagedProcess:
         except subprocess.TimeoutExpired:
             self.popen.kill()
             self.popen.wait(5)
+
+
+def alive(pid: int | None) -> bool:
+    """Whether process `pid` lives (a zombie child of this very process counts as stopped)."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
 
 
 def _check_port(piece: str, port: int) -> None:

@@ -116,7 +116,8 @@ class Stack:
         s = self.started
         write_manifest(self.state, config=self.config, pieces=s.pieces.values(), database_url=s.database_url,
                        postgres_dir=s.postgres.base_dir if s.postgres else None, catalog=self.catalog,
-                       direct_road=direct_road_names(self.rendered.native) if self.rendered else ())
+                       direct_road=direct_road_names(self.rendered.native) if self.rendered else (),
+                       patroni_dir=s.patroni.base_dir if s.patroni else None)
 
     def wait_first_scrape(self, timeout: float = 10.0) -> bool:
         """Wait until Prometheus has scraped each target once (see `status.wait_first_scrape`)."""
@@ -127,7 +128,8 @@ class Stack:
         return next((p.pid for p in self._recorded() if p.name == piece), None)
 
     def kill(self, piece: str, sig: int = signal.SIGKILL) -> None:
-        """Send `sig` to one piece's process group (SIGKILL: a crash, nothing flushed)."""
+        """Send `sig` to one piece's process group (SIGKILL: a crash, nothing flushed). A PostgreSQL
+        member of the HA shape is its Patroni and its PostgreSQL together (the member's host dying)."""
         faults.kill(self.started, piece, self.pid(piece), sig)
 
     def start(self, piece: str) -> None:
@@ -160,7 +162,8 @@ class Stack:
     def down(self, timeout: float = 10.0) -> list[str]:
         """Stop every piece (this process's children and those recorded by an earlier `up`)."""
         manifest = self._manifest()
-        stopped = stop_stack(self.started, self._recorded(manifest), manifest.get("postgres_dir"), timeout)
+        stopped = stop_stack(self.started, self._recorded(manifest), manifest.get("postgres_dir"), timeout,
+                             manifest.get("patroni_dir"))
         self.manifest_path.unlink(missing_ok=True)
         return stopped
 

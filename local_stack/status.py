@@ -1,7 +1,8 @@
 """How a running stack is doing, for `d76 stack status`, `d76 stack up` and the demo.
 
 Each recorded piece is asked what it says about itself (`local_stack.probes`): Alertmanager its
-cluster, Prometheus its replica label and Alertmanagers, the receiver its storage. The bot's targets
+cluster, Prometheus its replica label and Alertmanagers, the receiver its storage, a PostgreSQL
+member of the HA shape its role (primary, sync standby) through Patroni, etcd its health. The bot's targets
 (`--target`, not started by the stack) are reported as Prometheus sees their scrapes
 (`/api/v1/targets`: up or down, last error, last scrape), or from their `/metrics` when no Prometheus
 answers. `notes` says once, at start, where the links in messages point.
@@ -22,7 +23,9 @@ from .probes import (
     Probe,
     describe_scrape,
     probe_alertmanager,
+    probe_etcd,
     probe_http,
+    probe_patroni,
     probe_prometheus,
     probe_receiver,
     probe_targets,
@@ -47,7 +50,7 @@ def probe_pieces(recorded: Sequence[Piece]) -> list[PieceStatus]:
     scrapes = _scrape_health(recorded)
     out = []
     for piece in recorded:
-        if piece.kind == "postgres":
+        if piece.kind == "postgres" and piece.pid is None:  # the throwaway single cluster
             running = postgres_running(piece)
             out.append(PieceStatus(piece.name, piece.url, None, running, running))
             continue
@@ -63,6 +66,10 @@ def probe_pieces(recorded: Sequence[Piece]) -> list[PieceStatus]:
                 probe = probe_prometheus(piece.url)
             elif piece.kind == "receiver":
                 probe = probe_receiver(piece.url)
+            elif piece.kind == "postgres":  # a Patroni member
+                probe = probe_patroni(piece.api_url)
+            elif piece.kind == "etcd":
+                probe = probe_etcd(piece.url)
             else:
                 probe = probe_http(piece.health_url)
                 if scrapes is not None:  # the simulator: also how Prometheus fares scraping it
@@ -120,6 +127,12 @@ def status_lines(statuses: Sequence[PieceStatus], *, ha: bool, database: str | N
              for kind in ("prometheus", "alertmanager", "receiver")}
         yield (f"HA: {n['prometheus']} Prometheus replicas, {n['alertmanager']} clustered "
                f"Alertmanagers, {n['receiver']} receivers on one database")
+        members = [s for s in st if s.name.startswith("postgres-")]
+        if members:
+            primary = [s.name for s in members if s.detail.startswith("primary")]
+            yield (f"PostgreSQL: Patroni cluster of {len(members)} members, primary "
+                   f"{', '.join(primary) if primary else 'none (failing over?)'}; the receivers follow it "
+                   "(multi-host URL, target_session_attrs=read-write)")
     width = max([len(s.name) for s in st] + [12]) + 1
     for s in st:
         state = "healthy" if s.healthy else ("running" if s.running else

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything on a fresh Debian machine: real Prometheus and Alertmanager (Debian packages),
-# PostgreSQL 15, headless Chromium and its driver for the page tests,
+# PostgreSQL 15, Patroni and etcd (the HA shape's PostgreSQL failover), headless Chromium and its
+# driver for the page tests,
 # a virtual environment in .venv with the project and its pinned dependencies.
 # Idempotent: a second run only checks.
 set -euo pipefail
@@ -10,6 +11,9 @@ need_apt=()
 command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 && command -v amtool >/dev/null 2>&1 || need_apt+=(prometheus-alertmanager)
 if [ ! -x /usr/lib/postgresql/15/bin/initdb ]; then need_apt+=(postgresql-15); fi
+# `d76 stack up --ha`: PostgreSQL as a Patroni cluster, its state in etcd (local_stack/patroni.py)
+command -v patroni >/dev/null 2>&1 || need_apt+=(patroni)
+command -v etcd >/dev/null 2>&1 || need_apt+=(etcd-server)
 # the page tests drive Debian's headless Chromium through its own driver (no browser download)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 [ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
@@ -19,7 +23,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
   # the Debian packages enable system services; we start our own copies on loopback instead
-  for svc in prometheus prometheus-alertmanager prometheus-node-exporter; do
+  for svc in prometheus prometheus-alertmanager prometheus-node-exporter patroni etcd; do
     $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true
   done
 fi

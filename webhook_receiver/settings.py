@@ -117,8 +117,10 @@ class Settings:
 
 
 def redact_url(url: str) -> str:
-    """`postgresql://user:secret@host/db` -> `postgresql://user:***@host/db`."""
-    return re.sub(r"(//[^:/@]+):[^@/]*@", r"\1:***@", url)
+    """`postgresql://user:secret@host/db` -> `postgresql://user:***@host/db`; also a libpq multi-host
+    URL (`@h1:5432,h2:5432/db?target_session_attrs=read-write`) and a `password=` parameter."""
+    url = re.sub(r"(//[^:/@?#]+):[^@/?#]*@", r"\1:***@", url)
+    return re.sub(r"([?&]password=)[^&#]*", r"\1***", url, flags=re.IGNORECASE)
 
 
 def _substitute(value: Any, env: Mapping[str, str], where: str) -> Any:

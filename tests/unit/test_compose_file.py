@@ -24,11 +24,11 @@ REPO = paths.REPO
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())  # resolves the x-* anchors/merges
 SERVICES = COMPOSE["services"]
 SERVICE_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")  # compose spec: service names
-SHARED = {"exporter", "postgres", "grafana"}
+SHARED = {"exporter", "grafana"}
 SHAPES = {
-    "single": SHARED | {"prometheus", "alertmanager", "receiver"},
+    "single": SHARED | {"prometheus", "alertmanager", "receiver", "postgres"},
     "ha": SHARED | {"prometheus-a", "prometheus-b", "alertmanager-a", "alertmanager-b", "alertmanager-c",
-                    "receiver-a", "receiver-b"},
+                    "receiver-a", "receiver-b", "etcd", "postgres-a", "postgres-b", "postgres-primary"},
 }
 
 
@@ -174,7 +174,8 @@ def test_ha_alertmanagers_form_one_cluster_and_post_to_both_receivers():
         urls = sorted(h["url"] for h in rcv["webhook_configs"])
         assert urls == [f"http://receiver-{x}:{vocabulary.RECEIVER_PORT}/webhook/alertmanager" for x in "ab"], rcv
     envs = [SERVICES[f"receiver-{x}"]["environment"] for x in "ab"]
-    assert envs[0]["DATABASE_URL"] == envs[1]["DATABASE_URL"] == SERVICES["receiver"]["environment"]["DATABASE_URL"]
+    # one database, reached through every Patroni member (tests/unit/test_compose_patroni.py)
+    assert envs[0]["DATABASE_URL"] == envs[1]["DATABASE_URL"] != SERVICES["receiver"]["environment"]["DATABASE_URL"]
     # each receiver talks to its own Alertmanager first, then the others (the history reconciler polls all)
     assert [e["ALERTMANAGER_URL"].split(",")[0] for e in envs] == ["http://alertmanager-a:9093",
                                                                    "http://alertmanager-b:9093"]

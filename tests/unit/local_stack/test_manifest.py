@@ -32,3 +32,14 @@ def test_an_older_manifest_without_kinds_is_read_by_name():
     assert piece_kind({"name": "x", "kind": "receiver"}) == "receiver"
     assert load_pieces(json.loads('{"pieces": [{"name": "prometheus", "url": "u", "health_url": "h", '
                                   '"pid": 1, "log": "l", "unknown": 3}]}'))[0].kind == "prometheus"
+
+
+def test_patroni_members_are_recorded_with_their_pid_url_and_rest_api(tmp_path):
+    member = Piece("postgres-a", "postgresql://127.0.0.1:55432", "http://127.0.0.1:8108/health", 7, "a.log",
+                   kind="postgres", api_url="http://127.0.0.1:8108")
+    url = "postgresql://postgres@127.0.0.1:55432,127.0.0.1:55433/d76?target_session_attrs=read-write"
+    write_manifest(tmp_path, config=StackConfig(ha=True), pieces=[member], database_url=url, postgres_dir=None,
+                   catalog=None, patroni_dir=tmp_path / "patroni")
+    m = read_manifest(tmp_path)
+    assert load_pieces(m) == [member] and m["patroni_dir"] == str(tmp_path / "patroni")
+    assert m["backend"] == "postgresql" and m["database"] == url

@@ -4,8 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from webhook_receiver.settings import SettingsError, load_settings
+from webhook_receiver.settings import SettingsError, load_settings, redact_url
 
 
 def test_defaults_are_sqlite_and_no_auth() -> None:
@@ -91,3 +93,32 @@ def test_serving_and_pool_knobs() -> None:
 def test_bad_serving_knobs_name_the_variable(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name):
         load_settings({name: value})
+
+
+@pytest.mark.parametrize("url,shown", [
+    ("postgresql://u:pw-secret@db/d76", "postgresql://u:***@db/d76"),
+    ("postgresql://u:pw-secret@127.0.0.1:5432,127.0.0.1:5433/d76?target_session_attrs=read-write",
+     "postgresql://u:***@127.0.0.1:5432,127.0.0.1:5433/d76?target_session_attrs=read-write"),
+    ("postgresql://u@h1:1,h2:2/d76?password=pw-secret&target_session_attrs=read-write",
+     "postgresql://u@h1:1,h2:2/d76?password=***&target_session_attrs=read-write"),
+    ("postgresql://postgres@127.0.0.1:1,127.0.0.1:2/d76?target_session_attrs=read-write",
+     "postgresql://postgres@127.0.0.1:1,127.0.0.1:2/d76?target_session_attrs=read-write"),
+    ("sqlite:///tmp/h.db", "sqlite:///tmp/h.db"),
+])
+def test_redact_url_hides_the_password_of_single_and_multi_host_urls(url, shown):
+    assert redact_url(url) == shown
+    assert load_settings({"DATABASE_URL": url}).database_url == url  # accepted as given
+
+
+@given(password=st.text(alphabet=st.characters(blacklist_characters="@/?#&%", blacklist_categories=("Cs",)),
+                        min_size=3),
+       hosts=st.lists(st.tuples(st.sampled_from(["db", "127.0.0.1", "pg-a.example"]), st.integers(1, 65535)),
+                      min_size=1, max_size=3),
+       in_query=st.booleans())
+def test_redact_url_never_shows_a_password(password, hosts, in_query):
+    netloc = ",".join(f"{h}:{p}" for h, p in hosts)
+    url = (f"postgresql://u@{netloc}/d76?password={password}&target_session_attrs=read-write" if in_query
+           else f"postgresql://u:{password}@{netloc}/d76?target_session_attrs=read-write")
+    hidden = (url.replace(f"password={password}&", "password=***&") if in_query
+              else url.replace(f":{password}@", ":***@"))
+    assert redact_url(url) == hidden

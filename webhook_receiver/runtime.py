@@ -1,5 +1,5 @@
 """What one receiver runs, built once and started and stopped together: the store, the outbox and the
-alert actions, the notification service and the history jobs.
+alert actions, the notification service, the history jobs and the external heartbeat.
 
 `create_app` builds one `ReceiverRuntime` and keeps it in `app.extensions` (flaskr style); views and
 error handlers reach it through `state.runtime()`. It owns the store it is given: `close()` stops the
@@ -15,6 +15,7 @@ from .history.service import HistoryService
 from .history.settings import load_history_settings
 from .metrics import ReceiverMetrics
 from .notify.actions import AlertActions
+from .notify.heartbeat import Heartbeat, build_heartbeat
 from .notify.outbox import Outbox
 from .notify.service import NotifyService
 from .notify.settings import load_notify_settings
@@ -48,6 +49,10 @@ class ReceiverRuntime:
         # the reconciler tells its resolves through whatever ingest hook is current
         self.history = HistoryService(store, load_history_settings(settings), hook=lambda: self.ingest_hook,
                                       registry=self.metrics.registry)
+        # HEARTBEAT_URL: the outside service that pages when the pings stop (notify/heartbeat.py)
+        self.heartbeat: Heartbeat | None = build_heartbeat(
+            store, settings.raw, deadman_timeout=notify_settings.deadman_timeout_seconds,
+            channels=self.notify.channels if self.notify is not None else {}, registry=self.metrics.registry)
 
     def ingest(self, payload: WebhookPayload) -> IngestResult:
         """Store a webhook payload with its notifications (one transaction), then wake the dispatcher:
@@ -61,10 +66,14 @@ class ReceiverRuntime:
         if self.notify is not None:
             self.notify.start()
         self.history.start()
+        if self.heartbeat is not None:
+            self.heartbeat.start()
         return self
 
     def close(self) -> None:
         """Stop the threads that use the store, then close it."""
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
         self.history.stop()
         if self.notify is not None:
             self.notify.stop()

@@ -3,8 +3,15 @@
 - 429 -> `DeliveryError(retry_after=parameters.retry_after)`
 - 5xx, timeouts, connection errors -> retryable `DeliveryError`
 - 400 (e.g. "can't parse entities", "message is too long") and 403 (bot blocked, kicked) -> permanent
-- editMessageText answering "message is not modified" counts as success.
+- editMessageText answering "message is not modified" counts as success; "message to edit not
+  found" / "message can't be edited" -> `MessageGone` (permanent: the channel sends a new message)
+- 400 with `parameters.migrate_to_chat_id` (a group upgraded to a supergroup) -> `ChatMigrated`
+  (permanent for that chat id: the channel sends to the new one)
+- 409 on getUpdates: another consumer polls with this token (permanent for that call)
 The bot token is part of every URL, so error texts are built by hand, never from `str(exception)`.
+
+Every call's outcome is kept in `health` (`CallHealth`): the heartbeat reports the chain broken when
+calls to Telegram have been failing for a while.
 """
 from __future__ import annotations
 
@@ -15,11 +22,38 @@ from typing import Any, Protocol
 import requests
 
 from ..base import DeliveryError
+from ..health import CallHealth
 
-__all__ = ["BotAPI", "TelegramClient", "DEFAULT_API_URL"]
+__all__ = ["BotAPI", "TelegramClient", "DEFAULT_API_URL", "ChatMigrated", "MessageGone"]
 
 DEFAULT_API_URL = "https://api.telegram.org"
 log = logging.getLogger(__name__)
+#: what editMessageText answers for a message that was deleted, or is too old or not the bot's to edit
+GONE_DESCRIPTIONS = ("message to edit not found", "message can't be edited")
+
+
+class ChatMigrated(DeliveryError):
+    """The chat was upgraded to a supergroup: it lives on as `new_chat_id` (Telegram's
+    `parameters.migrate_to_chat_id`); every call naming the old id is refused."""
+
+    def __init__(self, message: str, new_chat_id: str) -> None:
+        super().__init__(message, permanent=True, status=400)
+        self.new_chat_id = new_chat_id
+
+
+class MessageGone(DeliveryError):
+    """editMessageText: the message was deleted, or can no longer be edited."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, permanent=True, status=400)
+
+
+def _counts_as_failure(exc: DeliveryError) -> bool:
+    if exc.rate_limited:
+        return False
+    if exc.permanent:
+        return exc.status in (401, 403, 404)
+    return True
 
 
 class BotAPI(Protocol):
@@ -48,6 +82,9 @@ class TelegramClient:
         self._base = f"{(api_url or DEFAULT_API_URL).rstrip('/')}/bot{token}/"
         self._timeout = (connect_timeout, read_timeout)
         self._session = session or requests.Session()
+        # the bot's numeric id (the token's first part; not secret): keys what is stored per bot
+        self.bot_id = token.split(":", 1)[0] if ":" in token else "bot"
+        self.health = CallHealth()
 
     def __repr__(self) -> str:  # never show the token
         return "TelegramClient(token=***)"
@@ -56,6 +93,19 @@ class TelegramClient:
              files: dict[str, tuple[str, bytes, str]] | None = None) -> Any:
         """One Bot API call: JSON, or multipart/form-data when `files` are uploaded (then every
         non-string parameter is sent as its JSON text, as the Bot API expects)."""
+        try:
+            result = self._call(method, params, read_timeout=read_timeout, files=files)
+        except DeliveryError as exc:
+            if _counts_as_failure(exc):
+                self.health.failed(str(exc))
+            else:
+                self.health.ok()
+            raise
+        self.health.ok()
+        return result
+
+    def _call(self, method: str, params: dict[str, Any], *, read_timeout: float | None,
+              files: dict[str, tuple[str, bytes, str]] | None) -> Any:
         timeout = (self._timeout[0], read_timeout) if read_timeout is not None else self._timeout
         try:
             if files:
@@ -90,6 +140,12 @@ class TelegramClient:
             raise DeliveryError(f"telegram {method}: {code} {desc}", status=code)
         if method == "editMessageText" and "message is not modified" in desc:
             return None
+        migrate_to = (body.get("parameters") or {}).get("migrate_to_chat_id") \
+            if isinstance(body.get("parameters"), dict) else None
+        if code == 400 and isinstance(migrate_to, (int, str)) and not isinstance(migrate_to, bool):
+            raise ChatMigrated(f"telegram {method}: 400 {desc}", str(migrate_to))
+        if method == "editMessageText" and any(g in desc for g in GONE_DESCRIPTIONS):
+            raise MessageGone(f"telegram {method}: 400 {desc}")
         # 400 bad request (can't parse entities, too long, chat not found), 401 bad token,
         # 403 bot blocked/kicked, 404 unknown method: retrying the same call cannot succeed.
         raise DeliveryError(f"telegram {method}: {code} {desc}", permanent=True, status=code)

@@ -589,6 +589,7 @@ class FakeTelegram(FakeHTTPServer):
         return self._ok(True)
 
     def _m_getUpdates(self, params: dict) -> Response:
+        recorded_at = time.monotonic()
         offset = int(params.get("offset") or 0)
         timeout = min(float(params.get("timeout") or 0), 50.0)
         deadline = time.monotonic() + timeout
@@ -600,7 +601,9 @@ class FakeTelegram(FakeHTTPServer):
                 self._updates = [u for u in self._updates if u["update_id"] >= offset]
             while True:
                 if self._poll_generation != generation:
-                    self.conflicts.append({"offset": offset, "at": time.monotonic()})
+                    # `started`: when the poll that was ended arrived (a poll of a process killed meanwhile
+                    # is ended this way too: the fake cannot see that its client is gone)
+                    self.conflicts.append({"offset": offset, "at": time.monotonic(), "started": recorded_at})
                     return self._error(409, "Conflict: terminated by other getUpdates request; make sure that "
                                             "only one bot instance is running")
                 ready = [u for u in self._updates if u["update_id"] >= offset]

@@ -476,9 +476,8 @@ class LongPoller:
                 return False
             try:
                 stored = self.state.poll_offset(self.client.bot_id)
-            except Exception as exc:
+            except Exception as exc:  # without the offset we might answer updates again: wait for storage
                 log.warning("telegram poll offset unavailable", extra={"fields": {"error": type(exc).__name__}})
-                self.state.release_poll_lease(self.owner)
                 return False
             self.offset = max(filter(None, (self.offset, stored)), default=None)
             self.holding = True

@@ -8,9 +8,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 import requests
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
 from webhook_receiver.notify.chain_health import ChainHealth, Verdict
@@ -152,3 +155,14 @@ def test_build_heartbeat_only_with_a_url(store):
     hb = build_heartbeat(store, {"HEARTBEAT_URL": URL}, deadman_timeout=300, channels={}, registry=CollectorRegistry())
     assert isinstance(hb, Heartbeat) and isinstance(hb.chain, ChainHealth)
     assert hb.chain.deadman_timeout == 300 and hb.chain.report_fresh == 180
+
+
+@settings(max_examples=200, deadline=None)
+@given(message=st.text(max_size=400), query=st.lists(st.tuples(st.sampled_from(["status", "msg", "ping", "x"]),
+                                                               st.text(max_size=10)), max_size=4))
+def test_the_message_rides_in_the_query_whatever_it_says(message: str, query: list[tuple[str, str]]) -> None:
+    target = "https://kuma.lan/api/push/Ab12" + ("?" + urlencode(query) if query else "")
+    out = urlsplit(with_message(target, message))
+    pairs = parse_qsl(out.query, keep_blank_values=True)
+    assert out.path == "/api/push/Ab12" and [v for k, v in pairs if k == "msg"] == [message[:200]]
+    assert [(k, v) for k, v in pairs if k != "msg"] == [(k, v) for k, v in query if k != "msg"]

@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 import requests
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from webhook_receiver.notify.channels.base import ChannelLimits, DeliveryError, Part
 from webhook_receiver.notify.channels.telegram import TelegramChannel
@@ -304,3 +306,22 @@ def test_a_poller_without_a_database_polls_alone_with_the_offset_in_memory():
     p._step()
     p._step()
     assert bot.polls == [None, 3] and r.handled == [1, 2, 3, 4] and p.holding
+
+
+_json = st.recursive(st.none() | st.booleans() | st.integers(min_value=-2**70, max_value=2**70) | st.text(max_size=20),
+                     lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=8), c, max_size=3),
+                     max_leaves=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(status=st.sampled_from([400, 403, 409, 429, 500]), body=st.one_of(_json, st.fixed_dictionaries({
+    "ok": st.just(False), "error_code": st.sampled_from([400, 409, 429]), "description": _json,
+    "parameters": st.one_of(_json, st.fixed_dictionaries({"migrate_to_chat_id": _json, "retry_after": _json}))})),
+       method=st.sampled_from(["sendMessage", "editMessageText", "getUpdates"]))
+def test_any_error_answer_is_a_delivery_error(status: int, body: Any, method: str) -> None:
+    """Whatever an error answer holds, the client raises a DeliveryError (never another exception)."""
+    c = _client(Response(status, body))
+    with pytest.raises(DeliveryError) as err:
+        c.call(method, {})
+    if isinstance(err.value, ChatMigrated):
+        assert err.value.new_chat_id and err.value.permanent

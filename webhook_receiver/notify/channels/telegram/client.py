@@ -127,22 +127,22 @@ class TelegramClient:
             body = {}
         if resp.status_code == 200 and body.get("ok"):
             return body.get("result")
+        # an error answer is read defensively: any field may be missing or of another type
         desc = str(body.get("description") or f"HTTP {resp.status_code}")[:300]
-        code = int(body.get("error_code") or resp.status_code)
+        code = _integer(body.get("error_code")) or resp.status_code
+        raw_parameters = body.get("parameters")
+        parameters: dict[str, Any] = raw_parameters if isinstance(raw_parameters, dict) else {}
         if code == 429:
-            params_ = body.get("parameters") or {}
-            retry_after = params_.get("retry_after")
+            retry_after = _seconds(parameters.get("retry_after"))
             if retry_after is None:
                 retry_after = _header_seconds(resp.headers.get("Retry-After"))
-            raise DeliveryError(f"telegram {method}: 429 {desc}", retry_after=float(retry_after or 1.0),
-                                status=429)
+            raise DeliveryError(f"telegram {method}: 429 {desc}", retry_after=retry_after or 1.0, status=429)
         if code >= 500 or resp.status_code >= 500:
             raise DeliveryError(f"telegram {method}: {code} {desc}", status=code)
         if method == "editMessageText" and "message is not modified" in desc:
             return None
-        migrate_to = (body.get("parameters") or {}).get("migrate_to_chat_id") \
-            if isinstance(body.get("parameters"), dict) else None
-        if code == 400 and isinstance(migrate_to, (int, str)) and not isinstance(migrate_to, bool):
+        migrate_to = _integer(parameters.get("migrate_to_chat_id"))
+        if code == 400 and migrate_to is not None:
             raise ChatMigrated(f"telegram {method}: 400 {desc}", str(migrate_to))
         if method == "editMessageText" and any(g in desc for g in GONE_DESCRIPTIONS):
             raise MessageGone(f"telegram {method}: 400 {desc}")
@@ -210,9 +210,28 @@ class TelegramClient:
 
 def _header_seconds(value: str | None) -> float | None:
     try:
-        return float(value) if value is not None else None
+        return _seconds(float(value)) if value is not None else None
     except ValueError:
         return None
+
+
+def _integer(value: Any) -> int | None:
+    """An integer field of an answer (a chat id, an error code), or None when it is not one."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.lstrip("-").isdigit():
+        return int(value)
+    return None
+
+
+def _seconds(value: Any) -> float | None:
+    """A `retry_after`: a finite, non-negative number of seconds (at most an hour), or None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    seconds = float(value)
+    return min(seconds, 3600.0) if 0 <= seconds < float("inf") else None
 
 
 def _where(params: dict[str, Any], thread: int | None, quiet: bool, reply_to: int | None) -> None:

@@ -134,8 +134,7 @@ def receiver_env(config: StackConfig, rendered: Rendered, index: int, database_u
     if rendered.catalog.external_url:
         # history links in messages (`<external>/alerts/<id>`) for a phone; policy.external_url
         env["RECEIVER_EXTERNAL_URL"] = rendered.catalog.external_url
+    # every replica may long-poll Telegram: the `telegram-poll` lease in the shared database lets one
+    # poll at a time (Telegram answers 409 to a second getUpdates consumer), whichever is alive
     env.update(config.receiver_env)
-    if index > 0:
-        # one bot has one getUpdates consumer (Telegram answers 409 to a second): replica a polls
-        env["TELEGRAM_POLLING"] = "false"
     return env

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .history.settings import HistorySettings
 from .notify.channels import channel_classes
+from .notify.heartbeat import HeartbeatSettings
 from .notify.settings import NotifySettings
 from .setting_parsers import SettingRow, rows
 from .settings import CONFIG_FILE, Settings
@@ -17,9 +18,10 @@ __all__ = ["SettingRow", "settings_by_owner", "all_settings"]
 
 
 def settings_by_owner() -> dict[str, list[SettingRow]]:
-    """{owner: its settings}: `receiver`, `notify`, `history`, then `channel <name>` for each channel."""
+    """{owner: its settings}: `receiver`, `notify`, `history`, `heartbeat`, then `channel <name>` for each
+    channel."""
     out = {"receiver": [*rows(Settings), CONFIG_FILE], "notify": rows(NotifySettings),
-           "history": rows(HistorySettings)}
+           "history": rows(HistorySettings), "heartbeat": rows(HeartbeatSettings)}
     out.update({f"channel {name}": rows(cls.settings) for name, cls in channel_classes().items()})
     return out
 

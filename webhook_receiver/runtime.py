@@ -1,5 +1,5 @@
 """What one receiver runs, built once and started and stopped together: the store, the outbox and the
-alert actions, the notification service and the history jobs.
+alert actions, the notification service, the history jobs and the external heartbeat.
 
 `create_app` builds one `ReceiverRuntime` and keeps it in `app.extensions` (flaskr style); views and
 error handlers reach it through `state.runtime()`. It owns the store it is given: `close()` stops the
@@ -18,6 +18,7 @@ from .history.settings import load_history_settings
 from .metrics import ReceiverMetrics, StorageUpCollector
 from .notify.actions import AlertActions
 from .notify.channel_map import ChannelMap, load_channel_map
+from .notify.heartbeat import Heartbeat, build_heartbeat
 from .notify.oncall_board import OncallBoard
 from .notify.outbox import Outbox
 from .notify.service import NotifyService
@@ -59,6 +60,10 @@ class ReceiverRuntime:
         self.history = HistoryService(store, load_history_settings(settings), hook=lambda: self.ingest_hook,
                                       registry=self.metrics.registry,
                                       windows=self.maintenance.muted_by if self.maintenance else None)
+        # HEARTBEAT_URL: the outside service that pages when the pings stop (notify/heartbeat.py)
+        self.heartbeat: Heartbeat | None = build_heartbeat(
+            store, settings.raw, deadman_timeout=notify_settings.deadman_timeout_seconds,
+            channels=self.notify.channels if self.notify is not None else {}, registry=self.metrics.registry)
 
     def ingest(self, payload: WebhookPayload) -> IngestResult:
         """Store a webhook payload with its notifications (one transaction), then wake the dispatcher:
@@ -72,10 +77,14 @@ class ReceiverRuntime:
         if self.notify is not None:
             self.notify.start()
         self.history.start()
+        if self.heartbeat is not None:
+            self.heartbeat.start()
         return self
 
     def close(self) -> None:
         """Stop the threads that use the store, then close it."""
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
         self.history.stop()
         if self.notify is not None:
             self.notify.stop()

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from vocabulary import WATCHDOG, NotificationKind, Severity
+from vocabulary import WATCHDOG, AlertStatus, NotificationKind, Severity
 
 from ..background import Periodic
 from ..store.base import AlertStore
 from .outbox import Lane, Outbox
 
-__all__ = ["DeadmanSwitch", "watchdog_last_seen"]
+__all__ = ["DeadmanSwitch", "watchdog_last_seen", "watchdog_status", "WatchdogStatus"]
 
 log = logging.getLogger("d76.notify.deadman")
 
@@ -110,3 +111,22 @@ class DeadmanSwitch:
     def stop(self) -> None:
         if self._worker is not None:
             self._worker.stop()
+
+
+@dataclass(frozen=True)
+class WatchdogStatus:
+    """What the history says of the Watchdog: when it last arrived (any receiver on this database),
+    and whether its newest occurrence is resolved (Alertmanager resolves it when Prometheus stops
+    renewing it: Prometheus is gone, or no longer has the rule)."""
+
+    last_seen: datetime | None
+    resolved: bool
+
+
+def watchdog_status(store: AlertStore, watchdog: str = WATCHDOG) -> WatchdogStatus:
+    """`watchdog_last_seen` and the state of the newest occurrence (the heartbeat reads both)."""
+    with store.transaction(write=False) as tx:
+        row = tx.fetchone("SELECT status FROM alerts WHERE alertname = %s ORDER BY starts_at DESC, id DESC LIMIT 1",
+                          (watchdog,))
+    resolved = row is not None and row["status"] == AlertStatus.RESOLVED
+    return WatchdogStatus(watchdog_last_seen(store, watchdog), resolved)

@@ -18,7 +18,7 @@ from ..background import Worker, process_owner_id
 from ..store.base import AlertStore
 from .actions import ActionError, AlertActions
 from .channel_map import ChannelMap, load_channel_map
-from .channels import Channel, Pager, TakesCommands, TakesDigest, UsesChannelMap, channel_classes
+from .channels import Channel, Pager, TakesCommands, TakesDigest, UsesChannelMap, UsesStore, channel_classes
 from .channels.base import MentionsOncall
 from .deadman import DeadmanSwitch, watchdog_last_seen
 from .desk import CommandDesk, ReplyDesk
@@ -87,6 +87,8 @@ class NotifyService:
                 ch.use_channel_map(self.channel_map)
             if isinstance(ch, MentionsOncall) and self.oncall:
                 ch.use_oncall(self.oncall.oncall_person)
+            if isinstance(ch, UsesStore):
+                ch.use_store(store)
         self.started_at = time.monotonic()
         self.outbox = outbox or Outbox(store)
         self.metrics = NotifyMetrics(registry, channels=tuple(self.channels))

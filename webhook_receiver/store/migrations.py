@@ -442,6 +442,64 @@ CREATE INDEX suppressed_episodes_started_idx ON suppressed_episodes (started_at)
 CREATE INDEX suppressed_episodes_inhibiting_idx ON suppressed_episodes (inhibiting_alert_id);
 """
 
+# The watchman's own state (issue 19):
+# - telegram_chat_migrations: a group upgraded to a supergroup answers 400 with
+#   `migrate_to_chat_id`; the Telegram channel sends to the new chat from then on (the configured,
+#   old id keeps naming the lane) and warns once (`warned_at`) to update the configuration.
+# - telegram_poll_offsets: the next getUpdates offset of each bot (by its numeric id, the part of
+#   the token before ':'), so whichever receiver takes the polling lease over (`history_leases`,
+#   name `telegram-poll`) neither loses nor repeats updates.
+# - channel_health: each receiver's view of a channel's calls (last success, the start and latest
+#   failure of the current failing streak), reported every heartbeat interval; the heartbeat's
+#   lease holder (`history_leases`, name `heartbeat`) reads every receiver's rows.
+_PG_0007 = """
+CREATE TABLE telegram_chat_migrations (
+    old_chat_id TEXT PRIMARY KEY,
+    new_chat_id TEXT NOT NULL,
+    migrated_at TIMESTAMPTZ NOT NULL,
+    warned_at   TIMESTAMPTZ
+);
+CREATE TABLE telegram_poll_offsets (
+    bot_id      TEXT PRIMARY KEY,
+    next_offset BIGINT NOT NULL,
+    updated_at  TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE channel_health (
+    channel         TEXT NOT NULL,
+    owner           TEXT NOT NULL,
+    last_ok_at      TIMESTAMPTZ,
+    failing_since   TIMESTAMPTZ,
+    last_failure_at TIMESTAMPTZ,
+    last_error      TEXT,
+    updated_at      TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (channel, owner)
+);
+"""
+
+_SQLITE_0007 = """
+CREATE TABLE telegram_chat_migrations (
+    old_chat_id TEXT PRIMARY KEY,
+    new_chat_id TEXT NOT NULL,
+    migrated_at TEXT NOT NULL,
+    warned_at   TEXT
+);
+CREATE TABLE telegram_poll_offsets (
+    bot_id      TEXT PRIMARY KEY,
+    next_offset INTEGER NOT NULL,
+    updated_at  TEXT NOT NULL
+);
+CREATE TABLE channel_health (
+    channel         TEXT NOT NULL,
+    owner           TEXT NOT NULL,
+    last_ok_at      TEXT,
+    failing_since   TEXT,
+    last_failure_at TEXT,
+    last_error      TEXT,
+    updated_at      TEXT NOT NULL,
+    PRIMARY KEY (channel, owner)
+);
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "alerts, webhook_payloads, notifications", _PG_0001, _SQLITE_0001),
     Migration(2, "notifications sent_at index", _0002, _0002),
@@ -449,6 +507,7 @@ MIGRATIONS: list[Migration] = [
     Migration(4, "history: reconciliation marks, suppressed episodes, job leases", _PG_0004, _SQLITE_0004),
     Migration(5, "maintenance windows, command answers by message", _PG_0005, _SQLITE_0005),
     Migration(6, "on-call overrides, watched silences, muted episodes", _PG_0006, _SQLITE_0006),
+    Migration(7, "telegram chat migrations and poll offsets, channel health", _PG_0007, _SQLITE_0007),
 ]
 
 

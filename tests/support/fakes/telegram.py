@@ -12,7 +12,18 @@ that forum chat (400 "message thread not found"), command lists Telegram would r
 
 Tests push updates with `press_button(...)`, `send_command(...)` / `push_update(...)` and read
 `messages`, `photos`, `edits`, `callback_answers`, `commands`. Forum topics are made with
-`create_topic(chat)`. Faults (429 with retry_after, 5xx, timeouts) come from `FakeHTTPServer.inject`;
+`create_topic(chat)`.
+
+Telegram's edge cases, as it answers them:
+- `migrate_chat(old, new)`: the group `old` became the supergroup `new`; every call naming `old`
+  answers 400 "group chat was upgraded to a supergroup chat" with `parameters.migrate_to_chat_id`
+  (and, with `announce=True`, the service messages `migrate_to_chat_id` / `migrate_from_chat_id` are
+  queued for getUpdates);
+- `delete_message(chat, id)` / `make_uneditable(chat, id)`: editing it answers 400 "message to edit
+  not found" / "message can't be edited";
+- a getUpdates arriving while another is waiting ends the waiting one with 409 "Conflict:
+  terminated by other getUpdates request" (recorded in `conflicts`), as Telegram does with two
+  consumers of one bot. Faults (429 with retry_after, 5xx, timeouts) come from `FakeHTTPServer.inject`;
 `rate_limit(retry_after)` is a shortcut for a realistic 429, `enforce_limits()` answers 429 to every
 call past Telegram's per-chat and per-bot limits (sendMessage, editMessageText and sendPhoto count).
 """
@@ -189,6 +200,11 @@ class FakeTelegram(FakeHTTPServer):
         self.forum_topics: dict[str, set[int]] = {}
         self._topic_ids = itertools.count(100)
         self._user_message_ids = itertools.count(10_000)  # ids of messages users "send"
+        self.migrated: dict[str, str] = {}  # old chat id -> the supergroup it became
+        self.deleted: set[tuple[str, int]] = set()
+        self.uneditable: set[tuple[str, int]] = set()
+        self.conflicts: list[dict] = []  # every getUpdates ended by a newer one (409)
+        self._poll_generation = 0
 
     def enforce_limits(self, min_interval: float = 1.0, per_minute: int = 20, global_per_second: float = 30.0,
                        tolerance: float = 0.05) -> None:
@@ -281,6 +297,29 @@ class FakeTelegram(FakeHTTPServer):
     def wait_photos(self, n: int, timeout: float = 10.0) -> list[SentPhoto]:
         return self.wait_for(lambda: list(self.photos) if len(self.photos) >= n else None, timeout)
 
+    def migrate_chat(self, old: str | int, new: str | int, *, announce: bool = False) -> None:
+        """The group `old` becomes the supergroup `new` (a group enabling topics, or growing)."""
+        with self._lock:
+            self.migrated[str(old)] = str(new)
+        if announce:
+            for chat, key, other, kind in ((old, "migrate_to_chat_id", new, "group"),
+                                           (new, "migrate_from_chat_id", old, "supergroup")):
+                self.push_update({"message": {
+                    "message_id": next(self._user_message_ids), "date": int(time.time()),
+                    "chat": {"id": int(chat), "type": kind, "title": "alerts"},
+                    "from": {"id": 1087968824, "is_bot": True, "first_name": "Group", "username": "GroupAnonymousBot"},
+                    key: int(other)}})
+
+    def delete_message(self, chat_id: str | int, message_id: int) -> None:
+        """Someone deleted the message: editing it answers "message to edit not found"."""
+        with self._lock:
+            self.deleted.add((str(chat_id), int(message_id)))
+
+    def make_uneditable(self, chat_id: str | int, message_id: int) -> None:
+        """Editing the message answers "message can't be edited" (too old, or not the bot's)."""
+        with self._lock:
+            self.uneditable.add((str(chat_id), int(message_id)))
+
     def block_chat(self, chat_id: str | int) -> None:
         with self._lock:
             self.blocked_chats.add(str(chat_id))
@@ -364,6 +403,10 @@ class FakeTelegram(FakeHTTPServer):
         handler = getattr(self, "_m_" + method, None)
         if handler is None:
             return self._error(404, "Not Found")
+        moved = self.migrated.get(str(params.get("chat_id", "")))
+        if moved is not None:
+            return self._error(400, "Bad Request: group chat was upgraded to a supergroup chat",
+                               migrate_to_chat_id=int(moved))
         limited = self._limit_check(method, str(params.get("chat_id", "")))
         if limited is not None:
             return limited
@@ -518,8 +561,10 @@ class FakeTelegram(FakeHTTPServer):
         if chat_id in self.blocked_chats:
             return self._error(403, "Forbidden: bot was blocked by the user")
         msg = self.find_message(chat_id, message_id)
-        if msg is None:
+        if msg is None or (chat_id, message_id) in self.deleted:
             return self._error(400, "Bad Request: message to edit not found")
+        if (chat_id, message_id) in self.uneditable:
+            return self._error(400, "Bad Request: message can't be edited")
         checked = self._check_text(params)
         if isinstance(checked, Response):
             return checked
@@ -546,13 +591,23 @@ class FakeTelegram(FakeHTTPServer):
         return self._ok(True)
 
     def _m_getUpdates(self, params: dict) -> Response:
+        recorded_at = time.monotonic()
         offset = int(params.get("offset") or 0)
         timeout = min(float(params.get("timeout") or 0), 50.0)
         deadline = time.monotonic() + timeout
         with self._lock:
+            self._poll_generation += 1
+            generation = self._poll_generation
+            self._lock.notify_all()  # a poll still waiting learns it was superseded
             if offset:
                 self._updates = [u for u in self._updates if u["update_id"] >= offset]
             while True:
+                if self._poll_generation != generation:
+                    # `started`: when the poll that was ended arrived (a poll of a process killed meanwhile
+                    # is ended this way too: the fake cannot see that its client is gone)
+                    self.conflicts.append({"offset": offset, "at": time.monotonic(), "started": recorded_at})
+                    return self._error(409, "Conflict: terminated by other getUpdates request; make sure that "
+                                            "only one bot instance is running")
                 ready = [u for u in self._updates if u["update_id"] >= offset]
                 left = deadline - time.monotonic()
                 if ready or left <= 0 or self._stopping.is_set():

@@ -22,11 +22,13 @@ from .base import (
     Pager,
     Part,
     RendersReplies,
+    ReportsHealth,
     SendsPhotos,
     TailCount,
     TakesCommands,
     TakesDigest,
     UsesChannelMap,
+    UsesStore,
 )
 
 __all__ = [
@@ -42,6 +44,8 @@ __all__ = [
     "TakesCommands",
     "Pager",
     "TakesDigest",
+    "UsesStore",
+    "ReportsHealth",
     "ENTRY_POINT_GROUP",
     "register",
     "channel_classes",

@@ -17,6 +17,9 @@ where it is used, so the core never asks a channel's name:
                      destination, and a configured channel the channel map never names follows
                      its severities
     TakesDigest      sends the daily digest
+    UsesStore        keeps state of its own in the receiver's database (Telegram: chats that became
+                     supergroups, the getUpdates offset and polling lease)
+    ReportsHealth    says whether its calls get through (the heartbeat reports it)
 
 To add a channel: write one module with a class implementing `Channel` and decorate it with
 `@register` (`webhook_receiver.notify.channels`), inside this package or installed elsewhere and
@@ -37,10 +40,12 @@ from ..model import Notice
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
+    from ...store.base import AlertStore
     from ..channel_map import ChannelMap
     from ..desk import CommandDesk, CommandIntake
     from ..oncall import Person
     from ..settings import NotifySettings
+    from .health import HealthSnapshot
 
     #: a channel's settings class: a frozen dataclass declared with `setting_parsers.setting`
     SettingsClass = type[DataclassInstance]
@@ -48,8 +53,8 @@ else:
     SettingsClass = type
 
 __all__ = ["Channel", "ChannelLimits", "DeliveryError", "Destination", "Part", "TailCount", "UsesChannelMap",
-           "SendsPhotos", "RendersReplies", "TakesCommands", "Pager", "TakesDigest", "SettingsClass",
-           "MentionsOncall"]
+           "SendsPhotos", "RendersReplies", "TakesCommands", "Pager", "TakesDigest", "UsesStore", "ReportsHealth",
+           "SettingsClass", "MentionsOncall"]
 
 
 class DeliveryError(Exception):
@@ -230,3 +235,17 @@ class MentionsOncall(Protocol):
     def use_oncall(self, oncall_person: Callable[[datetime], Person | None]) -> None:
         """Who is on call at a time (`oncall_board.OncallBoard.oncall_person`): the channel mentions
         them in P0/P1 pages so their phone rings (given once, before the first render)."""
+
+
+@runtime_checkable
+class UsesStore(Protocol):
+    def use_store(self, store: AlertStore) -> None:
+        """Keep the channel's own state in the receiver's database (given once, before
+        `take_commands` and the first send)."""
+
+
+@runtime_checkable
+class ReportsHealth(Protocol):
+    def health(self) -> HealthSnapshot | None:
+        """Whether the channel's calls got through lately, as this process saw them (None: nothing
+        to say, e.g. a dry run)."""

@@ -7,6 +7,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from webhook_receiver.notify.channels.telegram.state import ChatMoves
 from webhook_receiver.notify.channels.telegram.updates import CallbackHandler
 from webhook_receiver.notify.operator import Answer
 
@@ -43,8 +44,9 @@ class Telegram:
 
 def handler(clock=lambda: 0.0) -> tuple[CallbackHandler, Console, Replies]:
     c, r = Console(), Replies()
+    moves = ChatMoves()  # chats that became supergroups (service messages teach them)
     h = CallbackHandler(object(), Telegram(), chat_id=CHAT, allowed_user_ids=frozenset({OPERATOR}), chats=["-1002"],
-                        console=c, replies=r, clock=clock)
+                        console=c, replies=r, clock=clock, moved_from=moves.original, on_chat_moved=moves.learn)
     h.bot_username = "d76_bot"
     return h, c, r
 
@@ -107,3 +109,6 @@ def test_any_update_is_answered_or_ignored(text: Any, chat: Any, user: Any, thre
     h.handle_update({"callback_query": {"id": "1", "from": {"id": user}, "data": data,
                                         "message": {"message_id": mid, "chat": {"id": chat}}}})
     h.handle_update({"message": text, "callback_query": data})
+    # a chat's move to a supergroup (service messages) with any values
+    h.handle_update({"message": {"message_id": mid, "chat": chat, "migrate_to_chat_id": data}})
+    h.handle_update({"message": {"message_id": mid, "chat": {"id": chat}, "migrate_from_chat_id": user}})

@@ -1,29 +1,43 @@
 """The Telegram channel: Bot API client (`client`), dry-run console (`console`), HTML rendering
-(`format`), button presses / commands / long polling (`updates`) and its settings (`settings`).
+(`format`), button presses / commands / long polling (`updates`), what it keeps in the database
+(`state`) and its settings (`settings`).
 
 Everything only Telegram does stays here, behind the abilities of `channels.base`: routing by the
 channel map's `telegram.routes` (chats, forum topics, quiet severities), graphs sent as photos,
 command answers, the operator's commands and buttons, being the pager (the dead man's switch goes to
 TELEGRAM_CHAT_ID), and the P0 reserve of a chat's per-minute budget (`ChannelLimits`).
+
+Telegram's edge cases, handled here so no message is lost to them:
+- a group upgraded to a supergroup (400 with `migrate_to_chat_id`): the message goes to the new chat
+  at once, the move is remembered (`state.ChatMoves`, in the database) and every later call for the
+  configured id goes to the new chat, while the configured id keeps naming the lane; the chat is
+  told once (and the log says) to update the configuration. Edits are not moved: a message of the
+  old chat cannot be edited in the new one (the same message id may name another message there),
+  so an edit answered "migrated" is sent as a new message in the new chat;
+- "message to edit not found" / "message can't be edited": the update (an acknowledgement, a
+  resolve, a refresh, a page of /alerts) is sent as a new message instead.
 """
 from __future__ import annotations
 
+import html
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from vocabulary import NotificationKind, Severity
 
 from ....setting_parsers import load
+from ....store.base import AlertStore
 from ...channel_map import ChannelMap
 from ...desk import CommandDesk, CommandIntake
 from ...model import Notice
 from ...oncall import Person
 from ...settings import NotifySettings
 from .. import register
-from ..base import ChannelLimits, Destination, Part, SettingsClass, TailCount
-from .client import BotAPI, TelegramClient
+from ..base import ChannelLimits, DeliveryError, Destination, Part, SettingsClass, TailCount
+from ..health import HealthSnapshot
+from .client import BotAPI, ChatMigrated, MessageGone, TelegramClient
 from .console import ConsoleTelegram
 from .format import (
     TELEGRAM_MAX_CHARS,
@@ -37,11 +51,16 @@ from .format import (
     truncate_html,
 )
 from .settings import TelegramSettings
+from .state import ChatMoves, TelegramState
 
 __all__ = ["TelegramChannel", "TelegramClient", "ConsoleTelegram", "TelegramSettings", "BotAPI"]
 
 log = logging.getLogger("d76.notify.telegram")
 ONCALL_SEVERITIES = frozenset({Severity.P0.value, Severity.P1.value})  # pages that mention who is on call
+T = TypeVar("T")
+MOVED_NOTE = ("⚠️ This group became a supergroup: its chat id changed from <code>{old}</code> to "
+              "<code>{new}</code>. Alerts keep arriving here, but please update the configuration "
+              "(TELEGRAM_CHAT_ID, or the channel map's telegram routes) to <code>{new}</code>.")
 
 
 @register
@@ -63,6 +82,18 @@ class TelegramChannel:
         self.links = links or LinkBuilder()
         self.config = config or TelegramSettings()
         self.channel_map: ChannelMap | None = None
+        self.state: TelegramState | None = None
+        self.moves = ChatMoves()
+
+    def use_store(self, store: AlertStore) -> None:
+        """Chats that became supergroups, the getUpdates offset and the polling lease live in the
+        receiver's database, shared by its replicas."""
+        self.state = TelegramState(store)
+        self.moves = ChatMoves(self.state)
+
+    def health(self) -> HealthSnapshot | None:
+        """Whether calls to the Bot API get through (None in a dry run)."""
+        return self.client.health.snapshot() if isinstance(self.client, TelegramClient) else None
         self.oncall_person: Callable[[datetime], Person | None] | None = None
 
     def use_oncall(self, oncall_person: Callable[[datetime], Person | None]) -> None:
@@ -148,23 +179,63 @@ class TelegramChannel:
 
     # sending -----------------------------------------------------------------------------------
     def send(self, destination: str, part: Part, *, reply_to: str | None = None) -> str | None:
-        mid = self.client.send_message(
-            destination, part.text, reply_markup=part.extras.get("reply_markup"),
+        mid = self._moving(destination, lambda chat: self.client.send_message(
+            chat, part.text, reply_markup=part.extras.get("reply_markup"),
             reply_to_message_id=int(reply_to) if reply_to else None,
-            message_thread_id=part.thread_id, disable_notification=part.quiet)
+            message_thread_id=part.thread_id, disable_notification=part.quiet))
         return str(mid)
 
     def send_photo(self, destination: str, png: bytes, caption: str, *, reply_to: str | None = None,
                    thread_id: int | None = None, quiet: bool = True) -> str | None:
         """A PNG (a graph) with an HTML caption, as a reply to `reply_to` (the page)."""
-        mid = self.client.send_photo(destination, png, caption=caption,
-                                     reply_to_message_id=int(reply_to) if reply_to else None,
-                                     message_thread_id=thread_id, disable_notification=quiet)
+        mid = self._moving(destination, lambda chat: self.client.send_photo(
+            chat, png, caption=caption, reply_to_message_id=int(reply_to) if reply_to else None,
+            message_thread_id=thread_id, disable_notification=quiet))
         return str(mid)
 
     def edit(self, destination: str, remote_id: str, part: Part) -> None:
-        self.client.edit_message_text(destination, int(remote_id), part.text,
-                                      reply_markup=part.extras.get("reply_markup"))
+        """Edit a sent message; one that is gone (deleted, too old, left in a chat that became a
+        supergroup) is sent again as a new message with the new text and buttons."""
+        why = "the chat became a supergroup"
+        try:
+            if self.moves.current(destination) == destination:  # a moved chat's old messages stay behind
+                self.client.edit_message_text(destination, int(remote_id), part.text,
+                                              reply_markup=part.extras.get("reply_markup"))
+                return
+        except ChatMigrated as exc:
+            self.chat_moved(destination, exc.new_chat_id)
+        except MessageGone as exc:
+            why = str(exc)
+        log.info("message not editable; sending the update as a new message", extra={"fields": {
+            "chat": destination, "message_id": remote_id, "why": why}})
+        self.send(destination, part)
+
+    def _moving(self, destination: str, call: Callable[[str], T]) -> T:
+        """Make `call` for the chat `destination` is now; when Telegram answers that it became a
+        supergroup, remember that and make the call again for the new chat."""
+        chat = self.moves.current(destination)
+        for _ in range(ChatMoves.MAX_HOPS):
+            try:
+                return call(chat)
+            except ChatMigrated as exc:
+                self.chat_moved(chat, exc.new_chat_id)
+                chat = self.moves.current(exc.new_chat_id)
+        return call(chat)
+
+    def chat_moved(self, old: str, new: str) -> None:
+        """`old` became the supergroup `new`: send there from now on; warn once (log, and a note in the
+        new chat) that the configuration still names the old id."""
+        if not self.moves.learn(str(old), str(new)):
+            return
+        log.warning("telegram chat became a supergroup: messages go to the new chat; update the configuration",
+                    extra={"fields": {"old_chat_id": str(old), "new_chat_id": str(new),
+                                      "update": "TELEGRAM_CHAT_ID or the channel map's telegram.routes"}})
+        if not self.moves.claim_warning(str(old)):
+            return
+        try:
+            self.client.send_message(new, MOVED_NOTE.format(old=html.escape(str(old)), new=html.escape(str(new))))
+        except DeliveryError as exc:
+            log.warning("could not tell the chat it moved", extra={"fields": {"error": str(exc)}})
 
     # commands and buttons ------------------------------------------------------------------------
     def take_commands(self, desk: CommandDesk) -> CommandIntake:
@@ -176,15 +247,18 @@ class TelegramChannel:
         s = self.config
         handler = CallbackHandler(desk.actions, self.client, chat_id=self.chat_id,
                                   allowed_user_ids=s.allowed_user_ids, action_errors=desk.action_errors,
-                                  chats=self.chats(), console=desk.console, replies=desk.replies)
+                                  chats=self.chats(), console=desk.console, replies=desk.replies,
+                                  moved_from=self.moves.original, on_chat_moved=self.chat_moved)
         intake = CommandIntake(blueprint=telegram_blueprint(handler, s.webhook_secret))
         if isinstance(self.client, TelegramClient):
             intake.workers.append(BotSetup(self.client, handler, s.set_commands))
             if s.polling:
-                intake.workers.append(LongPoller(self.client, handler, poll_timeout=s.poll_timeout))
+                intake.workers.append(LongPoller(self.client, handler, poll_timeout=s.poll_timeout, state=self.state,
+                                                 lease_seconds=s.poll_lease_seconds))
         log.info("telegram commands", extra={"fields": {
             "telegram": "dry-run" if self.dry_run else "bot", "polling": s.polling and not self.dry_run,
             "webhook": s.webhook_secret is not None, "chats": list(self.chats()),
+            "polling_by": "lease (one replica at a time)" if self.state is not None else "this process",
             "routes": len(self.channel_map.telegram_routes) if self.channel_map is not None else 0,
             "commands_from": "TELEGRAM_ALLOWED_USER_IDS" if s.allowed_user_ids
             else "anyone in the configured chats (set TELEGRAM_ALLOWED_USER_IDS)"}})

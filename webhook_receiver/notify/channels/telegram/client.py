@@ -3,8 +3,15 @@
 - 429 -> `DeliveryError(retry_after=parameters.retry_after)`
 - 5xx, timeouts, connection errors -> retryable `DeliveryError`
 - 400 (e.g. "can't parse entities", "message is too long") and 403 (bot blocked, kicked) -> permanent
-- editMessageText answering "message is not modified" counts as success.
+- editMessageText answering "message is not modified" counts as success; "message to edit not
+  found" / "message can't be edited" -> `MessageGone` (permanent: the channel sends a new message)
+- 400 with `parameters.migrate_to_chat_id` (a group upgraded to a supergroup) -> `ChatMigrated`
+  (permanent for that chat id: the channel sends to the new one)
+- 409 on getUpdates: another consumer polls with this token (permanent for that call)
 The bot token is part of every URL, so error texts are built by hand, never from `str(exception)`.
+
+Every call's outcome is kept in `health` (`CallHealth`): the heartbeat reports the chain broken when
+calls to Telegram have been failing for a while.
 """
 from __future__ import annotations
 
@@ -15,11 +22,38 @@ from typing import Any, Protocol
 import requests
 
 from ..base import DeliveryError
+from ..health import CallHealth
 
-__all__ = ["BotAPI", "TelegramClient", "DEFAULT_API_URL"]
+__all__ = ["BotAPI", "TelegramClient", "DEFAULT_API_URL", "ChatMigrated", "MessageGone"]
 
 DEFAULT_API_URL = "https://api.telegram.org"
 log = logging.getLogger(__name__)
+#: what editMessageText answers for a message that was deleted, or is too old or not the bot's to edit
+GONE_DESCRIPTIONS = ("message to edit not found", "message can't be edited")
+
+
+class ChatMigrated(DeliveryError):
+    """The chat was upgraded to a supergroup: it lives on as `new_chat_id` (Telegram's
+    `parameters.migrate_to_chat_id`); every call naming the old id is refused."""
+
+    def __init__(self, message: str, new_chat_id: str) -> None:
+        super().__init__(message, permanent=True, status=400)
+        self.new_chat_id = new_chat_id
+
+
+class MessageGone(DeliveryError):
+    """editMessageText: the message was deleted, or can no longer be edited."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, permanent=True, status=400)
+
+
+def _counts_as_failure(exc: DeliveryError) -> bool:
+    if exc.rate_limited:
+        return False
+    if exc.permanent:
+        return exc.status in (401, 403, 404)
+    return True
 
 
 class BotAPI(Protocol):
@@ -48,6 +82,9 @@ class TelegramClient:
         self._base = f"{(api_url or DEFAULT_API_URL).rstrip('/')}/bot{token}/"
         self._timeout = (connect_timeout, read_timeout)
         self._session = session or requests.Session()
+        # the bot's numeric id (the token's first part; not secret): keys what is stored per bot
+        self.bot_id = token.split(":", 1)[0] if ":" in token else "bot"
+        self.health = CallHealth()
 
     def __repr__(self) -> str:  # never show the token
         return "TelegramClient(token=***)"
@@ -56,6 +93,19 @@ class TelegramClient:
              files: dict[str, tuple[str, bytes, str]] | None = None) -> Any:
         """One Bot API call: JSON, or multipart/form-data when `files` are uploaded (then every
         non-string parameter is sent as its JSON text, as the Bot API expects)."""
+        try:
+            result = self._call(method, params, read_timeout=read_timeout, files=files)
+        except DeliveryError as exc:
+            if _counts_as_failure(exc):
+                self.health.failed(str(exc))
+            else:
+                self.health.ok()
+            raise
+        self.health.ok()
+        return result
+
+    def _call(self, method: str, params: dict[str, Any], *, read_timeout: float | None,
+              files: dict[str, tuple[str, bytes, str]] | None) -> Any:
         timeout = (self._timeout[0], read_timeout) if read_timeout is not None else self._timeout
         try:
             if files:
@@ -77,19 +127,25 @@ class TelegramClient:
             body = {}
         if resp.status_code == 200 and body.get("ok"):
             return body.get("result")
+        # an error answer is read defensively: any field may be missing or of another type
         desc = str(body.get("description") or f"HTTP {resp.status_code}")[:300]
-        code = int(body.get("error_code") or resp.status_code)
+        code = _integer(body.get("error_code")) or resp.status_code
+        raw_parameters = body.get("parameters")
+        parameters: dict[str, Any] = raw_parameters if isinstance(raw_parameters, dict) else {}
         if code == 429:
-            params_ = body.get("parameters") or {}
-            retry_after = params_.get("retry_after")
+            retry_after = _seconds(parameters.get("retry_after"))
             if retry_after is None:
                 retry_after = _header_seconds(resp.headers.get("Retry-After"))
-            raise DeliveryError(f"telegram {method}: 429 {desc}", retry_after=float(retry_after or 1.0),
-                                status=429)
+            raise DeliveryError(f"telegram {method}: 429 {desc}", retry_after=retry_after or 1.0, status=429)
         if code >= 500 or resp.status_code >= 500:
             raise DeliveryError(f"telegram {method}: {code} {desc}", status=code)
         if method == "editMessageText" and "message is not modified" in desc:
             return None
+        migrate_to = _integer(parameters.get("migrate_to_chat_id"))
+        if code == 400 and migrate_to is not None:
+            raise ChatMigrated(f"telegram {method}: 400 {desc}", str(migrate_to))
+        if method == "editMessageText" and any(g in desc for g in GONE_DESCRIPTIONS):
+            raise MessageGone(f"telegram {method}: 400 {desc}")
         # 400 bad request (can't parse entities, too long, chat not found), 401 bad token,
         # 403 bot blocked/kicked, 404 unknown method: retrying the same call cannot succeed.
         raise DeliveryError(f"telegram {method}: {code} {desc}", permanent=True, status=code)
@@ -154,9 +210,28 @@ class TelegramClient:
 
 def _header_seconds(value: str | None) -> float | None:
     try:
-        return float(value) if value is not None else None
+        return _seconds(float(value)) if value is not None else None
     except ValueError:
         return None
+
+
+def _integer(value: Any) -> int | None:
+    """An integer field of an answer (a chat id, an error code), or None when it is not one."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.lstrip("-").isdigit():
+        return int(value)
+    return None
+
+
+def _seconds(value: Any) -> float | None:
+    """A `retry_after`: a finite, non-negative number of seconds (at most an hour), or None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    seconds = float(value)
+    return min(seconds, 3600.0) if 0 <= seconds < float("inf") else None
 
 
 def _where(params: dict[str, Any], thread: int | None, quiet: bool, reply_to: int | None) -> None:

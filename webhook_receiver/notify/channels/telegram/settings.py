@@ -50,6 +50,9 @@ class TelegramSettings:
                             derive=lambda raw: parse_str(raw, "TELEGRAM_WEBHOOK_SECRET") is None,
                             show="true unless TELEGRAM_WEBHOOK_SECRET is set")
     poll_timeout: int = setting("TELEGRAM_POLL_TIMEOUT", 25, "seconds one getUpdates call waits", integer(0, 50))
+    poll_lease_seconds: float = setting("TELEGRAM_POLL_LEASE_SECONDS", 10.0, "lease of long polling (one receiver "
+                                        "polls at a time); a dead poller's replica takes over after this",
+                                        number(2.0, 300.0))
     # Telegram's own limits (the only hard budget): ~1 message a second and 20 a minute per group
     # chat, ~30 a second per bot; a few of a chat's per-minute slots are kept for P0
     chat_min_interval: float = setting("TELEGRAM_CHAT_MIN_INTERVAL_SECONDS", 1.05, "seconds between two messages "

@@ -14,9 +14,18 @@
   alert's identifying labels, recorded in the history;
 - every callback query is answered (Telegram shows a spinner until it is), whatever happened.
 
+- the service message of a group upgraded to a supergroup (`migrate_to_chat_id`,
+  `migrate_from_chat_id`) teaches the channel the move; commands and buttons from the new chat count
+  as from the configured one.
+
 `telegram_blueprint(handler, secret)` serves `POST /telegram/webhook` (checked against
 `X-Telegram-Bot-Api-Secret-Token`); `LongPoller` runs getUpdates in a thread when there is no public
-URL (the default for a local stack).
+URL (the default for a local stack). Telegram allows one getUpdates consumer per bot (a second one
+makes it answer 409 to the first), so with several receivers on one database one polls at a time:
+the holder of the `telegram-poll` lease, which a renewer thread keeps while polls are in flight. The
+next offset is stored after each update, so the replica that takes over when the holder dies starts
+where it stopped: no update lost, none handled twice (one handled just before a crash may be again;
+its answer's dedupe key queues nothing twice).
 """
 from __future__ import annotations
 
@@ -32,11 +41,12 @@ from typing import Any, Protocol
 
 from flask import Blueprint, jsonify, request
 
-from ....background import Periodic
+from ....background import Periodic, process_owner_id
 from ...commands import COMMANDS, Command, CommandError, clean_text, parse_command
 from ..base import DeliveryError
 from .client import BotAPI, TelegramClient
 from .format import parse_callback_data
+from .state import TelegramState
 
 __all__ = ["Actions", "CallbackHandler", "LongPoller", "telegram_blueprint", "BotSetup", "Replies", "Console"]
 
@@ -97,7 +107,11 @@ class CallbackHandler:
                  chat_id: str | None, allowed_user_ids: frozenset[int] = frozenset(),
                  action_errors: tuple[type[Exception], ...] = (), chats: Sequence[str] = (),
                  console: Console | None = None, replies: Replies | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 moved_from: Callable[[str], str | None] | None = None,
+                 on_chat_moved: Callable[[str, str], None] | None = None) -> None:
+        """`moved_from(chat)`: the configured chat that became `chat` (a supergroup), if any;
+        `on_chat_moved(old, new)`: what to do when an update says a chat moved."""
         self.actions = actions
         self.telegram = telegram
         self.action_errors = action_errors
@@ -108,6 +122,8 @@ class CallbackHandler:
         self.replies = replies
         self.bot_username: str | None = None  # learnt from getMe (BotSetup): `/status@<this>` is ours
         self.clock = clock
+        self.moved_from = moved_from
+        self.on_chat_moved = on_chat_moved
         self._refused: dict[tuple[str, str], float] = {}
         self._lock = threading.Lock()
 
@@ -115,9 +131,27 @@ class CallbackHandler:
         user_ok = isinstance(user_id, int) and user_id in self.allowed_user_ids
         if self.allowed_user_ids and not user_ok:
             return False
-        if self.chats and str(chat_id) not in self.chats:
+        if self.chats and str(chat_id) not in self.chats and not self._moved_here(chat_id):
             # a private chat with the bot: only for a user named in TELEGRAM_ALLOWED_USER_IDS
             return chat_type == "private" and user_ok and str(chat_id) == str(user_id)
+        return True
+
+    def _moved_here(self, chat_id: Any) -> bool:
+        """Whether `chat_id` is what a configured chat became (a group upgraded to a supergroup)."""
+        return self.moved_from is not None and self.moved_from(str(chat_id)) in self.chats
+
+    def _chat_migration(self, msg: dict[str, Any]) -> bool:
+        """A service message saying a configured group became a supergroup: learn the move."""
+        chat_id = _obj(msg.get("chat")).get("id")
+        to, from_ = msg.get("migrate_to_chat_id"), msg.get("migrate_from_chat_id")
+        pair = (chat_id, to) if to is not None else (from_, chat_id) if from_ is not None else None
+        if pair is None:
+            return False
+        old, new = pair
+        if not all(isinstance(x, (int, str)) and not isinstance(x, bool) for x in pair) or str(old) not in self.chats:
+            return True
+        if self.on_chat_moved is not None:
+            self.on_chat_moved(str(old), str(new))
         return True
 
     def handle_update(self, update: dict[str, Any]) -> str | None:
@@ -126,6 +160,8 @@ class CallbackHandler:
             return None
         msg = update.get("message")
         if isinstance(msg, dict):
+            if self._chat_migration(msg):
+                return None
             return self._message(msg)
         cq = update.get("callback_query")
         if not isinstance(cq, dict) or not cq.get("id"):
@@ -372,19 +408,33 @@ class BotSetup:
 
 class LongPoller:
     """getUpdates loop in a daemon thread (`Periodic`: the next poll at once, or after a failure's
-    back-off); confirms each update by advancing the offset."""
+    back-off); confirms each update by advancing the offset.
 
-    def __init__(self, client: TelegramClient, handler: CallbackHandler, poll_timeout: int = 25) -> None:
+    With `state` (the receiver's database), it polls only while it holds the `telegram-poll` lease
+    (`lease_seconds`; renewed every third of it by a second thread, so a long poll does not let it
+    lapse) and stores the next offset after each update; without, it polls alone with the offset in
+    memory."""
+
+    def __init__(self, client: TelegramClient, handler: CallbackHandler, poll_timeout: int = 25, *,
+                 state: TelegramState | None = None, lease_seconds: float = 10.0, owner: str | None = None) -> None:
         self.client = client
         self.handler = handler
         self.poll_timeout = poll_timeout
+        self.state = state
+        self.lease_seconds = lease_seconds
+        self.owner = owner or process_owner_id()
         self.offset: int | None = None
+        self.holding = state is None
         self._failures = 0
         self._wait = 0.0  # before the next poll
         self._worker: Periodic | None = None
+        self._renewer: Periodic | None = None
+        self._lock = threading.Lock()
 
     def start(self) -> LongPoller:
         self._failures, self._wait = 0, 0.0
+        if self.state is not None:
+            self._renewer = Periodic("telegram-poll-lease", self._renew, lambda: self.lease_seconds / 3, log).start()
         self._worker = Periodic("telegram-poller", self._step, lambda: self._wait, log).start()
         return self
 
@@ -392,7 +442,53 @@ class LongPoller:
         if self._worker is not None:
             self._worker.stop(timeout)  # a poll in flight ends by itself within poll_timeout
             self._worker = None
+        if self._renewer is not None:
+            self._renewer.stop(timeout)
+            self._renewer = None
+        if self.state is not None and self.holding:
+            self.holding = False
+            try:  # hand over at once rather than when the lease runs out
+                self.state.release_poll_lease(self.owner)
+            except Exception as exc:
+                log.warning("telegram polling lease not released", extra={"fields": {"error": type(exc).__name__}})
 
+    # the lease ------------------------------------------------------------------------------------------
+    def _acquire(self) -> bool:
+        assert self.state is not None
+        try:
+            return self.state.acquire_poll_lease(self.owner, self.lease_seconds)
+        except Exception as exc:  # storage down: nobody can take it; poll again when it is back
+            log.warning("telegram polling lease unavailable", extra={"fields": {"error": type(exc).__name__}})
+            return False
+
+    def _renew(self) -> None:
+        """Keep the lease while holding it (a poll may be in flight for poll_timeout seconds)."""
+        with self._lock:
+            if self.holding and not self._acquire():
+                self.holding = False
+                log.warning("telegram polling lease lost", extra={"fields": {"owner": self.owner}})
+
+    def _hold(self) -> bool:
+        """Whether this process polls now: it holds the lease, or just took it (then it starts from
+        the stored offset: where the previous holder stopped)."""
+        if self.state is None:
+            return True
+        with self._lock:
+            if self.holding:
+                return True
+            if not self._acquire():
+                return False
+            try:
+                stored = self.state.poll_offset(self.client.bot_id)
+            except Exception as exc:  # without the offset we might answer updates again: wait for storage
+                log.warning("telegram poll offset unavailable", extra={"fields": {"error": type(exc).__name__}})
+                return False
+            self.offset = max(filter(None, (self.offset, stored)), default=None)
+            self.holding = True
+        log.info("telegram polling taken", extra={"fields": {"owner": self.owner, "offset": self.offset}})
+        return True
+
+    # polling ----------------------------------------------------------------------------------------------
     def poll_once(self) -> int:
         updates = self.client.get_updates(self.offset, timeout=self.poll_timeout)
         for u in updates:
@@ -401,16 +497,32 @@ class LongPoller:
                 self.handler.handle_update(u)
             except Exception:
                 log.exception("telegram update failed", extra={"fields": {"update_id": u.get("update_id")}})
+            self._save_offset()
         return len(updates)
 
+    def _save_offset(self) -> None:
+        if self.state is None or self.offset is None:
+            return
+        try:
+            self.state.save_offset(self.client.bot_id, self.offset)
+        except Exception as exc:  # the next holder may handle these updates again (answers are deduplicated)
+            log.warning("telegram poll offset not stored", extra={"fields": {"error": type(exc).__name__}})
+
     def _step(self) -> None:
+        if not self._hold():
+            self._wait = self.lease_seconds / 3  # another receiver polls; look again
+            return
         try:
             self.poll_once()
             self._failures, self._wait = 0, 0.0
         except DeliveryError as exc:
             self._failures += 1
             self._wait = exc.retry_after if exc.retry_after is not None else min(30.0, 0.5 * 2 ** self._failures)
-            log.warning("getUpdates failed", extra={"fields": {"error": str(exc), "retry_in_s": self._wait}})
+            if exc.status == 409:
+                log.warning("getUpdates refused: another process polls with this bot token (another deployment "
+                            "or a webhook set for the bot?)", extra={"fields": {"retry_in_s": self._wait}})
+            else:
+                log.warning("getUpdates failed", extra={"fields": {"error": str(exc), "retry_in_s": self._wait}})
         except Exception:
             log.exception("long polling iteration failed")
             self._wait = 1.0

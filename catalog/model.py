@@ -179,6 +179,8 @@ class SeverityPolicy:
     share_per_minute: int
     # Telegram: sent without a sound (disable_notification); P2/P3 by default, P0/P1 loud
     quiet: bool = False
+    # an unacknowledged firing alert is paged again this often (a Prometheus duration), or "never"
+    remind_every: str = "never"
 
 
 @dataclass(frozen=True)
@@ -203,6 +205,8 @@ class Catalog:
     override_file: str | None = None
     # Telegram routes (chats, forum topics) as the receiver's channel map reads them (policy.telegram.routes)
     telegram_routes: tuple[dict, ...] = ()
+    # escalation chains as the receiver's channel map reads them (policy.escalation)
+    escalation: tuple[dict, ...] = ()
 
     @property
     def external_url(self) -> str | None:

@@ -104,7 +104,17 @@ _ALERT = {
         "am_last_seen_at": _OPT_TIME,
         "origin": {"type": "string", "enum": ["webhook", "alertmanager"],
                    "description": "`alertmanager`: first stored from Alertmanager's API (suppressed from the start)"},
+        "reminders_sent": {"type": "integer", "description": "reminders that went out while nobody owned it"},
+        "escalations_sent": {"type": "integer", "description": "escalation steps that went out"},
+        "comment_by": {"type": "string", "nullable": True, "description": "who wrote `ack_comment`, the latest "
+                                                                          "comment"},
     },
+}
+_ACTOR_BODY = {
+    "required": False,
+    "content": {"application/json": {"schema": {"type": "object", "properties": {
+        "by": {"type": "string", "minLength": 1, "maxLength": 200},
+        "comment": {"type": "string", "maxLength": 2000}}}}},
 }
 
 
@@ -198,23 +208,26 @@ def spec(settings: Settings | None = None, server_url: str | None = None) -> dic
         },
         "/api/alerts/{alert_id}/ack": {
             "post": {
-                "summary": "Acknowledge (the first acknowledgement wins)",
+                "summary": "Acknowledge: the caller owns it until it resolves (reminders and escalation stop); "
+                           "on an acknowledged alert, adds the comment",
                 "security": bearer,
                 "parameters": [_ID],
-                "requestBody": {
-                    "required": False,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "properties": {
-                                    "by": {"type": "string", "minLength": 1, "maxLength": 200},
-                                    "comment": {"type": "string", "maxLength": 2000},
-                                },
-                            }
-                        }
-                    },
+                "requestBody": _ACTOR_BODY,
+                "responses": {
+                    "200": _ok(changed={"type": "boolean"}, comment_added={"type": "boolean"}, alert=_ALERT_REF),
+                    "400": _R400,
+                    "401": _R401,
+                    "404": _R404,
+                    "503": _R503,
                 },
+            }
+        },
+        "/api/alerts/{alert_id}/unack": {
+            "post": {
+                "summary": "Give an acknowledged alert back: nobody owns it; reminders and escalation start again",
+                "security": bearer,
+                "parameters": [_ID],
+                "requestBody": _ACTOR_BODY,
                 "responses": {
                     "200": _ok(changed={"type": "boolean"}, alert=_ALERT_REF),
                     "400": _R400,

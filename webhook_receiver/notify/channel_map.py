@@ -7,6 +7,7 @@ package, so an installed wheel carries it; `CHANNEL_MAP_FILE` points elsewhere):
     severities:
       P0: {channels: [telegram], share_per_minute: 10, quiet: false}
       P2: {channels: [telegram, slack], share_per_minute: 3, quiet: true}   # disable_notification
+      # remind_every: an unacknowledged alert is paged again (P0 5m, P1 30m, else never by default)
     telegram:
       routes:                                   # first match wins (`continue: true` goes on)
       - {severities: [P0], chat: "-1002000"}    # the on-call group
@@ -21,6 +22,9 @@ Channel names are checked against the channel registry, routes against their sch
 names its key. Shares are not caps: Telegram's limits are the only hard budget; when alerts of
 several severities wait for the same slots, the slots go to them in proportion to their shares (P0
 always first).
+
+`remind_every` and the `escalation` section (reminders, escalation chains) are checked and typed by
+`notify.escalation`; this module hands them over.
 """
 from __future__ import annotations
 
@@ -36,6 +40,14 @@ import yaml
 from vocabulary import SEVERITIES, Severity
 
 from .channels.base import Destination
+from .escalation import (
+    DEFAULT_REMIND_EVERY,
+    EscalationPolicy,
+    escalation_errors,
+    parse_escalation,
+    parse_remind_every,
+    remind_every_errors,
+)
 
 __all__ = ["ChannelMap", "DEFAULT_CHANNEL_MAP", "load_channel_map", "parse_channel_map", "PACKAGED_MAP",
            "TelegramRoute", "Destination", "parse_telegram_routes", "route_errors", "DEFAULT_QUIET"]
@@ -85,6 +97,9 @@ class ChannelMap:
     source: str = "defaults"
     quiet: frozenset[str] = DEFAULT_QUIET
     telegram_routes: tuple[TelegramRoute, ...] = ()
+    # seconds between reminders of an unacknowledged alert, per severity (absent: never)
+    remind_every: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_REMIND_EVERY))
+    escalation: EscalationPolicy = EscalationPolicy()
 
     def channels_for(self, severity: str | None) -> tuple[str, ...]:
         return tuple(self.channels.get(severity or "", ()))
@@ -254,6 +269,7 @@ def parse_channel_map(data: Any, source: str = "<data>") -> ChannelMap:
             errors.append(f"severities.{sev}.quiet must be true or false")
         elif q:
             quiet.add(str(sev))
+        errors += remind_every_errors(spec.get("remind_every"), f"severities.{sev}.remind_every")
     telegram = data.get("telegram")
     routes: Any = None
     if telegram is not None:
@@ -263,13 +279,16 @@ def parse_channel_map(data: Any, source: str = "<data>") -> ChannelMap:
             errors += [f"telegram.{k}: unknown key (allowed here: routes)" for k in telegram if k != "routes"]
             routes = telegram.get("routes")
             errors += route_errors(routes)
+    errors += escalation_errors(data.get("escalation"), "escalation", known)
     for k in data:
-        if k not in ("severities", "telegram"):
-            errors.append(f"{k}: unknown key (allowed here: severities, telegram)")
+        if k not in ("severities", "telegram", "escalation"):
+            errors.append(f"{k}: unknown key (allowed here: severities, telegram, escalation)")
     if errors:
         raise ValueError(f"{source}: " + "; ".join(errors))
     return ChannelMap(channels=channels, shares=shares, source=source, quiet=frozenset(quiet),
-                      telegram_routes=parse_telegram_routes(routes))
+                      telegram_routes=parse_telegram_routes(routes),
+                      remind_every=parse_remind_every(data["severities"]),
+                      escalation=parse_escalation(data.get("escalation"), "escalation", known))
 
 
 def load_channel_map(path: str | Path | None = None) -> ChannelMap:

@@ -2,7 +2,8 @@
 
     /status                                   pipeline health in one screen
     /alerts [P0|P1|...] [label=value ...]     firing alerts, most severe first (paged)
-    /ack ID [comment]                         acknowledge alert #ID
+    /ack ID [comment]                         acknowledge alert #ID (again: add a comment)
+    /unack ID [comment]                       give an acknowledged alert back (reminders resume)
     /silences                                 silences in force
     /unsilence ID                             end a silence (its id, or the first characters of it)
     /mute label=value ... DURATION [reason]   a maintenance window (an Alertmanager silence)
@@ -41,6 +42,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("status", "Pipeline health and firing alerts by severity"),
     ("alerts", "Firing alerts: /alerts [P0|P1|...] [exchange=...]"),
     ("ack", "Acknowledge: /ack ID [comment]"),
+    ("unack", "Give it back: /unack ID [comment]"),
     ("silences", "Silences in force"),
     ("unsilence", "End a silence: /unsilence ID"),
     ("mute", "Maintenance window: /mute exchange=upbit 2h [reason]"),
@@ -196,6 +198,11 @@ def parse_command(text: Any, bot_username: str | None = None) -> Command | None:
             raise CommandError("Usage: /ack ID [comment], e.g. /ack 42 failing over")
         comment = _rest(first, 2) + (("\n" + rest) if rest.strip() else "")
         return Command("ack", alert_id=_id(args[0], "/ack"), text=comment.strip()[:MAX_COMMENT] or None, bot=bot)
+    if name == "unack":
+        if not args:
+            raise CommandError("Usage: /unack ID [comment], e.g. /unack 42 handing over to the day shift")
+        comment = _rest(first, 2) + (("\n" + rest) if rest.strip() else "")
+        return Command("unack", alert_id=_id(args[0], "/unack"), text=comment.strip()[:MAX_COMMENT] or None, bot=bot)
     if name == "unsilence":
         if len(args) != 1 or not _SILENCE_ID.match(args[0]):
             raise CommandError("Usage: /unsilence ID (the silence's id from /silences, or its first characters)")

@@ -21,6 +21,7 @@ SUBCOMMANDS: dict[str, str] = {
     "history": "d76_cli.history",
     "digest": "d76_cli.digest",
     "ack": "d76_cli.ack",
+    "unack": "d76_cli.unack",
     "silence": "d76_cli.silence",
     "stack": "d76_cli.stack",
     "demo": "d76_cli.demo",

@@ -322,6 +322,24 @@ def spec(settings: Settings | None = None, server_url: str | None = None) -> dic
                 "responses": {"200": _HTML, "303": {"description": "signed in"}, "401": _HTML_ERR},
             },
         },
+        **{f"/alerts/{{alert_id}}/{what}": {
+            "post": {
+                "summary": f"{summary} from the alert's page (a form: the page's cookie, or the bearer token; a "
+                           "browser's form carries its session's token)",
+                "parameters": [_PAGE_ID],
+                "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": {
+                    "type": "object", "required": ["by"], "properties": {
+                        "csrf": {"type": "string"}, "by": {"type": "string", "minLength": 1, "maxLength": 64},
+                        "comment": {"type": "string", "maxLength": 500}, **extra}}}}},
+                "responses": {"200": {**_HTML, "description": "the alert's page, once the redirect is followed"},
+                              "303": {"description": "done: back to the alert's page"}, "400": _HTML_ERR,
+                              "401": _HTML_ERR, "403": _HTML_ERR, "404": _HTML_ERR,
+                              **({"502": _HTML_ERR} if what == "silence" else {})},
+            }
+        } for what, summary, extra in (
+            ("ack", "Acknowledge (or, when acknowledged, add the comment)", {}),
+            ("unack", "Give an acknowledged alert back", {}),
+            ("silence", "Silence in Alertmanager", {"duration": {"type": "string", "enum": ["1h", "4h", "24h"]}}))},
         "/runbooks/{slug}": {
             "get": {
                 "summary": "One runbook page",

@@ -26,6 +26,7 @@ _TIME = {"type": "string", "format": "date-time"}
 _HTML = {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}
 _HTML_ERR = {**_HTML, "description": "HTML page saying what is wrong"}
 _OPT_TIME = {"type": "string", "format": "date-time", "nullable": True}
+_AM_DOWN = {**_HTML_ERR, "description": "Alertmanager refused the silence or cannot be reached"}
 
 
 def _err(desc: str) -> dict[str, Any]:
@@ -334,7 +335,7 @@ def spec(settings: Settings | None = None, server_url: str | None = None) -> dic
                 "responses": {"200": {**_HTML, "description": "the alert's page, once the redirect is followed"},
                               "303": {"description": "done: back to the alert's page"}, "400": _HTML_ERR,
                               "401": _HTML_ERR, "403": _HTML_ERR, "404": _HTML_ERR,
-                              **({"502": _HTML_ERR} if what == "silence" else {})},
+                              **({"503": _AM_DOWN} if what == "silence" else {})},
             }
         } for what, summary, extra in (
             ("ack", "Acknowledge (or, when acknowledged, add the comment)", {}),

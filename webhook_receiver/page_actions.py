@@ -176,7 +176,7 @@ def silence(alert_id: str) -> Any:
     except NotFoundError:
         return _page(_MISSING, 404, title="No such alert", what=f"no alert #{ident} in the history", home="../alerts")
     except ActionError as exc:
-        return _refuse(502, f"Alertmanager did not take the silence: {exc}", str(ident))
+        return _refuse(503, f"Alertmanager did not take the silence: {exc}", str(ident))
     return _done(ident, name)
 
 

@@ -182,7 +182,6 @@ class FollowupWorker:
         queued = 0
         with self.store.transaction() as tx:
             now = self.now()
-            tx.now = now
             due = self.tables.claim_due(tx, now, BATCH)
             if not due:
                 return 0

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from vocabulary import NotificationKind
+from vocabulary import PLUMBING_LABELS, NotificationKind
 
 from ...model import AlertView, Notice, format_duration
 from ..base import TailCount
@@ -41,8 +41,10 @@ NUDGE_KINDS = (K.REMINDER, K.ESCALATION)
 NO_LINKS = LinkBuilder()
 
 
-def _age(a: AlertView) -> str:
-    s = a.firing_seconds()
+def _age(a: AlertView, payload: Mapping[str, Any] | None = None) -> str:
+    """How long it has fired: as of when the reminder or step was due (the worker says), else now."""
+    given = (payload or {}).get("firing_seconds")
+    s = float(given) if isinstance(given, (int, float)) and not isinstance(given, bool) else a.firing_seconds()
     return format_duration(s) if s is not None else "?"
 
 
@@ -71,9 +73,10 @@ def render_nudge(notice: Notice, links: LinkBuilder = NO_LINKS) -> str:
     p = notice.payload
     if notice.kind == K.REMINDER:
         n = int(p.get("reminder") or a.reminders_sent or 1)
-        lines = [f"🔁 <b>Reminder {n} · firing {_age(a)}</b>", _head(a),
+        lines = [f"🔁 <b>Reminder {n} · firing {_age(a, p)}</b>", _head(a),
                  "Nobody has acknowledged it." + (f" /ack {int(a.id)}" if a.id is not None else "")]
-        ident = [f"<b>{_e(k, 64)}</b>: <code>{_e(v, 200)}</code>" for k, v in a.identifying_labels()[:6]]
+        ident = [f"<b>{_e(k, 64)}</b>: <code>{_e(v, 200)}</code>" for k, v in a.identifying_labels()
+                 if k not in PLUMBING_LABELS][:6]
         lines += ident
         if a.value:
             lines.append(f"<b>value</b>: <code>{_e(a.value, 200)}</code>")
@@ -86,7 +89,7 @@ def render_nudge(notice: Notice, links: LinkBuilder = NO_LINKS) -> str:
         lines.append(f"<i>since {_ts(a.starts_at)}</i>")
         return "\n".join(lines)
     step = int(p.get("step") or 1)
-    lines = [f"⏫ <b>Escalation step {step} · nobody has acknowledged it for {_age(a)}</b>"]
+    lines = [f"⏫ <b>Escalation step {step} · nobody has acknowledged it for {_age(a, p)}</b>"]
     mentions = mention_html(p.get("mentions"))
     if mentions:
         lines.append(mentions)
@@ -103,7 +106,7 @@ def _line(n: Notice, links: LinkBuilder) -> str:
     bits = [f"• {name}"]
     if a.value:
         bits.append(f"— {_e(a.value, 60)}")
-    bits.append(f"· {_age(a)}")
+    bits.append(f"· {_age(a, n.payload)}")
     if n.kind == K.REMINDER:
         bits.append(f"🔁{int(n.payload.get('reminder') or a.reminders_sent or 1)}")
     else:

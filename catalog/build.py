@@ -198,7 +198,7 @@ def _followup_errors(policy: dict[str, Any], source: str) -> list[str]:
     errors = []
     sevs = policy.get("severities")
     for sev, spec in (sevs.items() if isinstance(sevs, dict) else ()):
-        if isinstance(spec, dict) and "remind_every" in spec:
+        if isinstance(spec, dict) and isinstance(spec.get("remind_every"), str):  # other types: the schema says
             errors += remind_every_errors(spec["remind_every"], f"{source}: policy.severities.{sev}.remind_every")
     chains = policy.get("escalation")
     key = "policy.escalation"

@@ -21,9 +21,10 @@ A command's answer (`reply`: a person is waiting) goes right after the firing P0
 (`graph`: the PNG that follows a page) after every firing alert and before resolves, alone.
 
 Reminders and escalation steps (`reminder`, `escalation`: new, loud messages about an alert nobody
-owns) of P0 go right after the new P0 pages (they may use the P0 reserve), the others after every
-other firing alert. One waiting goes alone, in full; several of one kind are packed together (never
-with new pages: a reminder is not a new alert), most severe first, escalation steps before reminders.
+owns) of P0 go right after the new P0 pages (they may use the P0 reserve; lower severities' of the
+same kind fill the message), the others after every other firing alert. One waiting goes alone, in
+full; several of one kind are packed together (never with new pages: a reminder is not a new
+alert), most severe first, escalation steps before reminders.
 
 Forum topics: a chat is one lane (Telegram's limits are per chat), but one message lives in ONE
 topic (`message_thread_id`, carried in each row's payload as `thread_id`). So a slot serves one
@@ -221,8 +222,10 @@ def plan_slot(items: Sequence[Item], *, can_edit: bool, shares: Shares, name_bou
 
     # nobody owns a P0: its reminders and escalation steps
     p0_nudges = [i for i in nudges if i.severity == P0]
-    if p0_nudges:
-        return _nudge_plan(p0_nudges, urgent=True, name_bound=name_bound, allow_pack=allow_pack), settled
+    if p0_nudges:  # packed with the lower severities' of the same kind, like new P0 pages
+        kind = next(k for k in NUDGE_KINDS if any(i.kind == k for i in p0_nudges))
+        return _nudge_plan([i for i in nudges if i.kind == kind], urgent=True, name_bound=name_bound,
+                           allow_pack=allow_pack), settled
 
     # a person waits for a command's answer
     if replies:

@@ -31,7 +31,7 @@ from ..store.base import AlertStore, Transaction
 from ..store.ownership import ACK, COMMENT, UNACK, OwnershipTables
 from .channels.base import Channel
 from .commands import Matcher
-from .followups import FollowupPlanner
+from .followups import FollowupPlanner, nudge_refreshes
 from .model import AlertView
 from .outbox import Outbox
 
@@ -100,6 +100,7 @@ class AlertActions:
         rows = [{"alert_id": alert_id, "channel": r["channel"], "destination": r["destination"], "kind": K.ACK,
                  "severity": severity, "dedupe_key": f"{alert_id}:{r['channel']}:{r['destination']}:ack:{tag}"}
                 for r in lanes if r["channel"] in self.channels]
+        rows += nudge_refreshes(tx, [alert_id], self.channels, f"ack:{tag}")  # reminders and escalations too
         return self.outbox.enqueue(tx, rows) if rows else 0
 
     def _own(self, tx: Transaction, alert_id: int, by: str, comment: str | None, at: datetime | None) -> AckResult:

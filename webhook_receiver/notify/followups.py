@@ -47,7 +47,7 @@ from .outbox import Outbox
 if TYPE_CHECKING:
     from ..store import AlertChange
 
-__all__ = ["FollowupPlanner", "FollowupWorker", "Person", "OncallResolver", "RECHECK_SECONDS"]
+__all__ = ["FollowupPlanner", "FollowupWorker", "Person", "OncallResolver", "RECHECK_SECONDS", "nudge_refreshes"]
 
 log = logging.getLogger("d76.notify.followups")
 K = NotificationKind
@@ -385,6 +385,23 @@ class FollowupWorker:
         log.info("escalation queued", extra={"fields": {"alert_id": f.alert_id, "step": f.step + 1, "to": told,
                                                           "notes": notes}})
         return queued
+
+
+def nudge_refreshes(tx: Transaction, alert_ids: Sequence[int], channels: Mapping[str, Channel],
+                    tag: str) -> list[dict[str, Any]]:
+    """Edits of the reminder and escalation messages that told these alerts (so a resolve or an
+    acknowledgement shows there too, and their Ack buttons go): refresh rows to queue, once per `tag`."""
+    out: dict[int, dict[str, Any]] = {}
+    for chunk, marks in in_lists(sorted(set(alert_ids))):
+        for r in tx.fetchall(f"SELECT DISTINCT channel, destination, message_ref FROM notifications "
+                             f"WHERE alert_id IN ({marks}) AND kind IN ('reminder', 'escalation') AND status = 'sent' "
+                             f"AND message_ref IS NOT NULL", chunk):
+            ch = channels.get(str(r["channel"]))
+            if ch is not None and ch.can_edit:
+                ref = int(r["message_ref"])
+                out[ref] = {"channel": r["channel"], "destination": r["destination"], "kind": K.REFRESH,
+                            "message_ref": ref, "payload": {"message_ref": ref}, "dedupe_key": f"refresh:{ref}:{tag}"}
+    return list(out.values())
 
 
 def _person(p: Person | None) -> dict[str, Any] | None:

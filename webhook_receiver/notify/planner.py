@@ -17,6 +17,7 @@ from vocabulary import WATCHDOG, AlertStatus, NotificationKind
 
 from .channel_map import ChannelMap
 from .channels.base import Channel, Pager
+from .followups import nudge_refreshes
 from .outbox import Outbox
 
 if TYPE_CHECKING:
@@ -80,5 +81,8 @@ class NotifyPlanner:
             self.outbox.enqueue(tx, rows)
         if self.followups is not None:
             self.followups.arm(tx, [c for c in changes if c.alertname not in HEARTBEAT_ALERTNAMES])
+            resolved = [c.alert_id for c in changes if c.kind == "resolved"]
+            if resolved:  # the reminder and escalation messages that told them show the resolve too
+                self.outbox.enqueue(tx, nudge_refreshes(tx, resolved, self.channels, "resolved"))
         if heartbeat and self.on_heartbeat is not None:
             self.on_heartbeat()

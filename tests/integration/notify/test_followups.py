@@ -134,6 +134,9 @@ def test_reminders_reply_to_the_page_say_which_and_stop_on_ack(store, tg, tmp_pa
     assert w.actions.acknowledge(aid, "kim", "on it").changed
     w.deliver(lambda: "Acked by kim" in tg.find_message(CHAT, 1).visible_text)
     assert ": on it" in tg.find_message(CHAT, 1).visible_text
+    # the reminders are edited too: they show the owner, and their Ack button is gone
+    w.deliver(lambda: all("Acked by kim" in tg.find_message(CHAT, n).visible_text for n in (2, 3)))
+    assert all(f"ack:{aid}" not in str(tg.find_message(CHAT, n).reply_markup) for n in (2, 3))
     assert w.at(3600) == 0  # the third reminder was cancelled by the acknowledgement
     w.settle()
     assert len(tg.messages) == 3
@@ -347,3 +350,19 @@ def test_a_bad_channel_map_names_the_key(tmp_path, bad, key) -> None:
     path.write_text(yaml.safe_dump(bad))
     with pytest.raises(ValueError, match=re.escape(key)):
         load_channel_map(path)
+
+
+def test_a_resolve_edits_the_reminder_and_escalation_messages_too(store, tg, tmp_path) -> None:
+    w = World(store, tg, tmp_path, {"severities": severities(p0="1m"), "escalation": [
+        {"steps": [{"after": "10s", "telegram": {"chat": ESC, "mention": ["4242"]}}]}]})
+    alert = frozen()
+    w.ingest(alert)
+    w.settle()
+    assert w.at(61) == 2
+    w.settle()
+    esc = next(m for m in tg.messages if m.chat_id == ESC)
+    reminder = next(m for m in tg.messages if m.visible_text.startswith("🔁 Reminder 1"))
+    w.ingest({**alert, "status": "resolved", "endsAt": now_iso()})
+    w.deliver(lambda: all(tg.find_message(m.chat_id, m.message_id).visible_text.startswith("✅ RESOLVED")
+                          for m in (tg.messages[0], esc, reminder)))
+    assert tg.find_message(ESC, esc.message_id).reply_markup == {"inline_keyboard": []}

@@ -50,7 +50,7 @@ def test_no_input_gets_a_server_error(receiver: str, mode: GenerationMode) -> No
     """Hypothesis drives each operation's strategy (the schemathesis pytest plugin does the same;
     called directly here so the test does not depend on pytest internals)."""
     operations = _operations(receiver)
-    assert len(operations) == 17  # every route of the API (tests/unit/receiver/test_openapi.py: routes = description)
+    assert len(operations) == 21  # every route of the API (tests/unit/receiver/test_openapi.py: routes = description)
     checks = [not_a_server_error] + ([negative_data_rejection] if mode is GenerationMode.NEGATIVE else [])
     session = requests.Session()
     tested = 0

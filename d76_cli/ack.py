@@ -48,6 +48,6 @@ def command(alert_id: int, by: str | None, comment: str | None, receiver_url: st
         click.echo(f"acknowledged {what} as {alert['acknowledged_by']}"
                    + (f": {alert['ack_comment']}" if alert.get("ack_comment") else ""))
     elif data.get("comment_added"):
-        click.echo(f"comment added to {what} (acknowledged by {alert['acknowledged_by']}): {alert['ack_comment']}")
+        click.echo(f"comment added to {what} (acknowledged by {alert['acknowledged_by']}): {alert['last_comment']}")
     else:
         click.echo(f"{what} was already acknowledged by {alert['acknowledged_by']} at {alert['acknowledged_at']}")

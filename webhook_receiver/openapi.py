@@ -107,8 +107,9 @@ _ALERT = {
                    "description": "`alertmanager`: first stored from Alertmanager's API (suppressed from the start)"},
         "reminders_sent": {"type": "integer", "description": "reminders that went out while nobody owned it"},
         "escalations_sent": {"type": "integer", "description": "escalation steps that went out"},
-        "comment_by": {"type": "string", "nullable": True, "description": "who wrote `ack_comment`, the latest "
-                                                                          "comment"},
+        "last_comment": {"type": "string", "nullable": True, "description": "the latest comment (the "
+                         "acknowledgement's, a later one, or an unacknowledgement's); `ack_comment` is the ack's own"},
+        "last_comment_by": {"type": "string", "nullable": True, "description": "who wrote `last_comment`"},
     },
 }
 _ACTOR_BODY = {

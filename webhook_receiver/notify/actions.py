@@ -112,7 +112,8 @@ class AlertActions:
         assert alert is not None
         if changed:
             event = self.ownership.add_event(tx, alert_id, ACK, by, comment, at)
-            self.ownership.set_comment(tx, alert_id, by if comment else None, comment)
+            if comment:
+                self.ownership.set_comment(tx, alert_id, by, comment)
             self._queue_ack(tx, alert_id, alert["severity"], str(event))
             return AckResult(True, self.store.get_alert(alert_id, tx) or alert)
         if cancelled:  # owned already: nothing was due (kept for a row armed by a racing ingest)
@@ -151,7 +152,8 @@ class AlertActions:
             if self.followups is not None:
                 self.followups.rearm(tx, alert)
             self.ownership.unacknowledge(tx, alert_id)
-            self.ownership.set_comment(tx, alert_id, by if comment else None, comment)
+            if comment:
+                self.ownership.set_comment(tx, alert_id, by, comment)
             self._queue_ack(tx, alert_id, alert["severity"], str(event))
             out = self.store.get_alert(alert_id, tx) or alert
         self._wake()

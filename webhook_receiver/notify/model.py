@@ -63,8 +63,9 @@ class AlertView:
     acknowledged_by: str | None = None
     acknowledged_at: datetime | None = None
     silenced_until: datetime | None = None
-    ack_comment: str | None = None       # the latest comment (an acknowledgement's, or a later one)
-    comment_by: str | None = None
+    ack_comment: str | None = None       # the acknowledgement's own comment
+    last_comment: str | None = None      # the latest comment (the acknowledgement's, a later one, an unack's)
+    last_comment_by: str | None = None
     reminders_sent: int = 0
     escalations_sent: int = 0
 
@@ -90,7 +91,8 @@ class AlertView:
             acknowledged_at=_as_dt(row.get("acknowledged_at")),
             silenced_until=_as_dt(row.get("silenced_until")),
             ack_comment=row.get("ack_comment") or None,
-            comment_by=row.get("comment_by") or None,
+            last_comment=row.get("last_comment") or None,
+            last_comment_by=row.get("last_comment_by") or None,
             reminders_sent=int(row.get("reminders_sent") or 0),
             escalations_sent=int(row.get("escalations_sent") or 0),
         )

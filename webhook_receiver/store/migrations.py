@@ -366,11 +366,13 @@ CREATE INDEX notifications_reply_message_idx ON notifications (chat_id, message_
 # Acknowledgement as ownership, reminders and escalation (issue 18): every ack, unack and comment is
 # an event (who, when, what); every reminder and escalation step due is a row with its due time,
 # written in the transaction of what caused it (the ingest, an unack) and claimed once by whichever
-# receiver reaches it first. The alert row keeps the counts its messages show and the latest comment.
+# receiver reaches it first. The alert row keeps the counts its messages show and the latest comment
+# (`ack_comment` stays the acknowledgement's own).
 _PG_0006 = """
 ALTER TABLE alerts ADD COLUMN reminders_sent INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE alerts ADD COLUMN escalations_sent INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE alerts ADD COLUMN comment_by TEXT;
+ALTER TABLE alerts ADD COLUMN last_comment TEXT;
+ALTER TABLE alerts ADD COLUMN last_comment_by TEXT;
 CREATE TABLE alert_ack_events (
     id        BIGSERIAL PRIMARY KEY,
     alert_id  BIGINT NOT NULL REFERENCES alerts (id) ON DELETE CASCADE,
@@ -401,7 +403,8 @@ CREATE INDEX alert_followups_due_idx ON alert_followups (due_at) WHERE status = 
 _SQLITE_0006 = """
 ALTER TABLE alerts ADD COLUMN reminders_sent INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE alerts ADD COLUMN escalations_sent INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE alerts ADD COLUMN comment_by TEXT;
+ALTER TABLE alerts ADD COLUMN last_comment TEXT;
+ALTER TABLE alerts ADD COLUMN last_comment_by TEXT;
 CREATE TABLE alert_ack_events (
     id        INTEGER PRIMARY KEY AUTOINCREMENT,
     alert_id  INTEGER NOT NULL REFERENCES alerts (id) ON DELETE CASCADE,

@@ -1,8 +1,9 @@
 """Who owns an alert, and what is due about it: the acknowledgement events and the follow-ups.
 
 - `alert_ack_events`: every acknowledgement, unacknowledgement and comment (who, when, what), oldest
-  first. The alert row keeps the current state (`acknowledged*`), the latest comment (`ack_comment`,
-  by `comment_by`) and how many reminders and escalation steps went out (`reminders_sent`,
+  first. The alert row keeps the current state (`acknowledged*`, `ack_comment`: the acknowledgement's
+  own), the latest comment (`last_comment`, by `last_comment_by`: the acknowledgement's, a later one,
+  or the unacknowledgement's) and how many reminders and escalation steps went out (`reminders_sent`,
   `escalations_sent`): what its messages show.
 - `alert_followups`: one row per reminder or escalation step that is due at a time (`due_at`,
   status `due`). A row is written in the transaction of what caused it (the ingest of a new firing
@@ -85,12 +86,13 @@ class OwnershipTables:
 
     def set_comment(self, tx: Transaction, alert_id: int, actor: str | None, comment: str | None) -> None:
         """The latest comment, which the alert's messages show."""
-        tx.execute("UPDATE alerts SET ack_comment = %s, comment_by = %s WHERE id = %s", (comment, actor, alert_id))
+        tx.execute("UPDATE alerts SET last_comment = %s, last_comment_by = %s WHERE id = %s",
+                   (comment, actor, alert_id))
 
     def unacknowledge(self, tx: Transaction, alert_id: int) -> bool:
-        """Clear the acknowledgement; False when the alert was not acknowledged."""
-        cur = tx.execute("UPDATE alerts SET acknowledged = %s, acknowledged_at = NULL, acknowledged_by = NULL "
-                         "WHERE id = %s AND acknowledged = %s RETURNING id", (False, alert_id, True))
+        """Clear the acknowledgement (and its comment); False when the alert was not acknowledged."""
+        cur = tx.execute("UPDATE alerts SET acknowledged = %s, acknowledged_at = NULL, acknowledged_by = NULL, "
+                         "ack_comment = NULL WHERE id = %s AND acknowledged = %s RETURNING id", (False, alert_id, True))
         return bool(cur.fetchall())
 
     # ---- follow-ups -----------------------------------------------------------------------------

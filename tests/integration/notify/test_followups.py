@@ -234,7 +234,8 @@ def test_comments_are_kept_and_unack_arms_reminders_and_the_chain_again(store, t
     second = w.actions.acknowledge(aid, "lee", "db restarted")
     assert not second.changed and second.comment_added
     a = w.alert(aid)
-    assert (a["acknowledged_by"], a["ack_comment"], a["comment_by"]) == ("kim", "db restarted", "lee")
+    assert (a["acknowledged_by"], a["ack_comment"], a["last_comment"], a["last_comment_by"]) == (
+        "kim", "looking", "db restarted", "lee")
     w.deliver(lambda: "💬 lee: db restarted" in tg.find_message(CHAT, 1).visible_text)
     page = tg.find_message(CHAT, 1)
     assert "Acked by kim" in page.visible_text

@@ -70,5 +70,6 @@ def test_no_input_gets_a_server_error(receiver: str, mode: GenerationMode) -> No
             raise AssertionError(f"{op.label} ({mode.value}): {exc}") from exc
         tested += 1
     # negative: every operation with a parameter or body but /runbooks/{slug} and the /alerts pages (any
-    # string is a valid slug or page id: those answer 404/400 pages)
-    assert tested == (17 if mode is GenerationMode.POSITIVE else 8), tested
+    # string is a valid slug or page id: those answer 404/400 pages); the pages' action forms count (their
+    # body can be malformed)
+    assert tested == (21 if mode is GenerationMode.POSITIVE else 12), tested

@@ -65,8 +65,8 @@ def test_api_ack_keeps_every_comment_and_unack_gives_it_back(rx: Receiver) -> No
     assert status == 200 and body["changed"] and not body["comment_added"]
     status, body = rx.api("POST", f"/api/alerts/{aid}/ack", json={"by": "lee", "comment": "db restarted"})
     assert status == 200 and not body["changed"] and body["comment_added"]
-    assert (body["alert"]["acknowledged_by"], body["alert"]["ack_comment"], body["alert"]["comment_by"]) == (
-        "kim", "db restarted", "lee")
+    assert (body["alert"]["acknowledged_by"], body["alert"]["ack_comment"], body["alert"]["last_comment"],
+            body["alert"]["last_comment_by"]) == ("kim", "looking", "db restarted", "lee")
     status, body = rx.api("POST", f"/api/alerts/{aid}/ack", json={"by": "lee"})
     assert status == 200 and not body["changed"] and not body["comment_added"]  # nothing to keep
     until(lambda: any("💬 lee: db restarted" in e["text"] for e in rx.tg.edits), 10, what="the comment shown")

@@ -53,10 +53,11 @@ def test_packed_reminders_name_every_alert_and_fit_one_message() -> None:
 
 
 def test_the_page_shows_the_owner_the_latest_comment_and_the_reminders() -> None:
-    owned = alert(acknowledged_by="kim", acknowledged_at=datetime.now(UTC), ack_comment="on it", comment_by="kim",
+    owned = alert(acknowledged_by="kim", acknowledged_at=datetime.now(UTC), ack_comment="on it", last_comment="on it",
+                  last_comment_by="kim",
                   reminders_sent=2, escalations_sent=1)
     visible = parse_telegram_html(render_alert(owned))
     assert re.search(r"👤 Acked by kim at .*: on it", visible)
     assert "🔁 2 reminders sent" in visible and "⏫ escalated (1 step)" in visible
-    later = alert(acknowledged_by="kim", ack_comment="db restarted", comment_by="lee")
+    later = alert(acknowledged_by="kim", ack_comment="on it", last_comment="db restarted", last_comment_by="lee")
     assert "💬 lee: db restarted" in parse_telegram_html(render_alert(later))

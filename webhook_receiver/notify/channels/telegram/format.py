@@ -282,12 +282,12 @@ def _body(alert: AlertView, links: LinkBuilder) -> list[str]:
 
 def _state_lines(alert: AlertView) -> list[str]:
     out = []
-    own_comment = alert.ack_comment if alert.ack_comment and alert.comment_by == alert.acknowledged_by else None
     if alert.acknowledged_by:
         out.append(f"👤 Acked by {_e(alert.acknowledged_by, 64)} at {_ts(alert.acknowledged_at)}"
-                   + (f": {_e(own_comment, 300)}" if own_comment else ""))
-    if alert.ack_comment and not own_comment:
-        out.append(f"💬 {_e(alert.comment_by or '?', 64)}: {_e(alert.ack_comment, 300)}")
+                   + (f": {_e(alert.ack_comment, 300)}" if alert.ack_comment else ""))
+    latest = (alert.last_comment_by, alert.last_comment)
+    if alert.last_comment and latest != (alert.acknowledged_by, alert.ack_comment):  # a later comment
+        out.append(f"💬 {_e(alert.last_comment_by or '?', 64)}: {_e(alert.last_comment, 300)}")
     if alert.reminders_sent and not alert.resolved:
         out.append(f"🔁 {alert.reminders_sent} reminder{'s' if alert.reminders_sent != 1 else ''} sent")
     if alert.escalations_sent:

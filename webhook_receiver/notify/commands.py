@@ -42,14 +42,15 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("status", "Pipeline health and firing alerts by severity"),
     ("alerts", "Firing alerts: /alerts [P0|P1|...] [exchange=...]"),
     ("ack", "Acknowledge: /ack ID [comment]"),
-    ("unack", "Give it back: /unack ID [comment]"),
     ("silences", "Silences in force"),
     ("unsilence", "End a silence: /unsilence ID"),
     ("mute", "Maintenance window: /mute exchange=upbit 2h [reason]"),
     ("unmute", "End a maintenance window: /unmute [ID]"),
     ("help", "What the bot can do"),
 )
-_NAMES = {c for c, _ in COMMANDS} | {"start"}
+# taken but not in the registered list (`/help` names them with their neighbours)
+UNLISTED = ("start", "unack")
+_NAMES = {c for c, _ in COMMANDS} | set(UNLISTED)
 
 _HEAD = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@([A-Za-z0-9_]{1,64}))?$")
 _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]{0,99}$")

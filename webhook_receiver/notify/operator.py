@@ -85,8 +85,8 @@ def help_text(identifying: tuple[str, ...] = IDENTIFYING_LABELS) -> str:
     usage = {
         "status": "/status — pipeline health and firing alerts by severity",
         "alerts": "/alerts [P0|P1|P2|P3] [exchange=upbit] — firing alerts, most severe first",
-        "ack": "/ack ID [comment] — acknowledge alert #ID (it is yours until it resolves; again: add a comment)",
-        "unack": "/unack ID [comment] — give it back (reminders and escalation start again)",
+        "ack": "/ack ID [comment] — acknowledge alert #ID (it is yours until it resolves; again: add a comment); "
+               "/unack ID [comment] gives it back (reminders and escalation start again)",
         "silences": "/silences — silences and maintenance windows in force",
         "unsilence": "/unsilence ID — end a silence (the first characters of its id are enough)",
         "mute": "/mute exchange=upbit 2h [reason] — maintenance window (an Alertmanager silence)",

@@ -239,7 +239,7 @@ def test_comments_are_kept_and_unack_arms_reminders_and_the_chain_again(store, t
     w.deliver(lambda: "💬 lee: db restarted" in tg.find_message(CHAT, 1).visible_text)
     page = tg.find_message(CHAT, 1)
     assert "Acked by kim" in page.visible_text
-    assert [b["callback_data"] for b in page.reply_markup["inline_keyboard"][0]][-1] == f"un:{aid}"
+    assert page.reply_markup["inline_keyboard"][-1] == [{"text": "↩️ Unack", "callback_data": f"un:{aid}"}]
     assert w.at(120) == 0  # owned: nothing due
 
     assert w.actions.unacknowledge(aid, "kim", "handing over").changed

@@ -465,9 +465,10 @@ def alert_keyboard(alert_id: int, *, acked: bool = False, resolved: bool = False
     row = [] if acked else [{"text": "✅ Ack", "callback_data": callback_data("ack", alert_id)}]
     row += [{"text": "🔕 Silence 1h", "callback_data": callback_data("sil", alert_id, "1h")},
             {"text": "🔕 Silence 24h", "callback_data": callback_data("sil", alert_id, "24h")}]
-    if acked:  # the owner (or anyone) may give it back
-        row.append({"text": "↩️ Unack", "callback_data": callback_data("un", alert_id)})
-    return {"inline_keyboard": [row]}
+    rows = [row]
+    if acked:  # the owner (or anyone) may give it back: a row of its own, under the silences
+        rows.append([{"text": "↩️ Unack", "callback_data": callback_data("un", alert_id)}])
+    return {"inline_keyboard": rows}
 
 
 PER_LINE_BUTTONS = 6

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from tests.conftest import telegram_env
-from tests.support.fakes import FakeTelegram, Fault, am_alert, am_payload
+from tests.support.fakes import FakeSlack, FakeTelegram, Fault, SMTPServer, am_alert, am_payload
 from tests.support.fakes.hook import FakeHook
 from tests.support.waiting import until
 from webhook_receiver.history.timeline import build_timeline
@@ -59,12 +59,14 @@ def now_iso() -> str:
 class World:
     """One receiver's notification pieces on `store`, routed by a channel map file."""
 
-    def __init__(self, store: AlertStore, tg: FakeTelegram, tmp: Path, doc: dict[str, Any], oncall: Any = None) -> None:
+    def __init__(self, store: AlertStore, tg: FakeTelegram, tmp: Path, doc: dict[str, Any], oncall: Any = None,
+                 env: dict[str, str] | None = None) -> None:
         path = tmp / f"map-{id(self)}.yml"
         path.write_text(yaml.safe_dump(doc))
         self.store = store
         self.tg = tg
-        self.settings = load_notify_settings({**telegram_env(tg, CHAT), **FAST, "CHANNEL_MAP_FILE": str(path)})
+        self.settings = load_notify_settings({**telegram_env(tg, CHAT), **FAST, "CHANNEL_MAP_FILE": str(path),
+                                              **(env or {})})
         self.cmap = load_channel_map(path)
         self.channels = build_channels(self.settings)
         for ch in self.channels.values():
@@ -162,12 +164,16 @@ def test_several_due_at_once_are_packed_most_severe_first_every_alert_named(stor
     reminders = [m for m in tg.messages[pages:] if m.visible_text.startswith("🔁")]
     assert 1 <= len(reminders) < 40  # packed
     assert all(m.visible_text.startswith("🔁 Reminder: ") for m in reminders)
-    named = [v for m in reminders for v in re.findall(r"\b(?:ex|sl)\d\d\b", m.visible_text)]
+    word_re = re.compile(r"\b(?:ex|sl)\d\d\b")
+    named = [v for m in reminders for v in word_re.findall(m.visible_text)]
     assert sorted(named) == sorted(p0 + p1)  # every alert named, once
     order = [v[:2] for v in named]
     assert order == sorted(order, key=lambda x: x != "ex")  # P0 first
-    assert any(b["callback_data"].startswith("pa:") for m in reminders for row in m.reply_markup["inline_keyboard"]
-               for b in row)  # Ack all
+    ack_all = [b["callback_data"] for m in reminders for row in m.reply_markup["inline_keyboard"] for b in row
+               if b["callback_data"].startswith("pa:")]
+    assert len(ack_all) == len(reminders)  # Ack all, on each packed reminder
+    acked = w.actions.acknowledge_message(int(ack_all[0].split(":")[1]), "kim")
+    assert acked == len(word_re.findall(reminders[0].visible_text))  # every alert it named
 
 
 def test_escalation_mentions_people_posts_the_webhook_and_is_in_the_timeline(store, tg, tmp_path) -> None:
@@ -367,3 +373,27 @@ def test_a_resolve_edits_the_reminder_and_escalation_messages_too(store, tg, tmp
     w.deliver(lambda: all(tg.find_message(m.chat_id, m.message_id).visible_text.startswith("✅ RESOLVED")
                           for m in (tg.messages[0], esc, reminder)))
     assert tg.find_message(ESC, esc.message_id).reply_markup == {"inline_keyboard": []}
+
+
+def test_an_escalation_step_to_slack_and_email(store, tg, tmp_path) -> None:
+    with FakeSlack() as slack, SMTPServer() as smtp:
+        env = {"SLACK_WEBHOOK_URL": slack.hook_url("oncall"), "SMTP_HOST": smtp.host, "SMTP_PORT": str(smtp.port),
+               "ALERT_EMAIL_FROM": "d76@example.com", "ALERT_EMAIL_TO": "team@example.com",
+               "SLACK_MIN_INTERVAL_SECONDS": "0"}
+        doc = {"severities": severities(p0="never"), "escalation": [{"steps": [
+            {"after": "10s", "slack": True, "email": {"to": ["oncall@example.com"]}}]}]}
+        w = World(store, tg, tmp_path, doc, env=env)
+        [aid] = w.ingest(frozen())
+        w.settle()
+        assert w.at(11) == 1
+        w.settle()
+        # (Slack, configured but not in this map, also follows the pager's severities: it got the page too)
+        [post] = [p for p in slack.posts("oncall") if p["text"].startswith("⏫")]
+        assert post["text"] == "⏫ Escalation: [P0] upbit is FROZEN — nobody has acknowledged it"
+        [mail] = smtp.wait_messages(1)
+        assert mail.rcpt_tos == ["oncall@example.com"]
+        assert mail.message["Subject"] == "[D76] escalation: [P0] upbit is FROZEN (nobody has acknowledged it)"
+        body = mail.message.get_content()
+        assert f"#{aid}" in body and "exchange=upbit" in body
+        [f] = w.followups(aid)
+        assert f["outcome"] == "escalated to slack default; email oncall@example.com"

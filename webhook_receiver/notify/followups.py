@@ -363,7 +363,7 @@ class FollowupWorker:
                         log.exception("on-call lookup failed")
                 add("webhook", str(detail["webhook"]), {"oncall": _person(person)})
                 told.append(f"webhook {detail['webhook']}")
-        for name, opts in (detail.get("channels") or {}).items():
+        for name, opts in sorted((detail.get("channels") or {}).items()):  # (JSONB keeps no order)
             ch = self.channels.get(name)
             if ch is None:
                 notes.append(f"{name} is not configured")

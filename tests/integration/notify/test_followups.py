@@ -396,4 +396,4 @@ def test_an_escalation_step_to_slack_and_email(store, tg, tmp_path) -> None:
         body = mail.message.get_content()
         assert f"#{aid}" in body and "exchange=upbit" in body
         [f] = w.followups(aid)
-        assert f["outcome"] == "escalated to slack default; email oncall@example.com"
+        assert f["outcome"] == "escalated to email oncall@example.com; slack default"

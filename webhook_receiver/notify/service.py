@@ -23,7 +23,7 @@ from .deadman import DeadmanSwitch, watchdog_last_seen
 from .desk import CommandDesk, ReplyDesk
 from .digest import DigestScheduler, digest_builder
 from .dispatcher import Dispatcher
-from .followups import FollowupPlanner, FollowupWorker
+from .followups import FollowupPlanner, FollowupWorker, OncallResolver
 from .graphs import GraphRenderer
 from .metrics import NotifyMetrics, OutboxDepthCollector
 from .outbox import Lane, Outbox
@@ -70,7 +70,9 @@ class NotifyService:
     def __init__(self, store: AlertStore, settings: NotifySettings, outbox: Outbox | None = None, *,
                  channel_map: ChannelMap | None = None, channels: Mapping[str, Channel] | None = None,
                  registry: CollectorRegistry | None = None, worker_id: str | None = None,
-                 alertmanager: AlertmanagerClient | None = None) -> None:
+                 alertmanager: AlertmanagerClient | None = None, oncall: OncallResolver | None = None) -> None:
+        """`oncall`: who is on call at a time (an escalation step's `oncall` mention, the webhook's
+        `oncall`); None: nobody is (the mention is dropped, the timeline says so)."""
         self.store = store
         self.settings = settings
         try:
@@ -93,7 +95,7 @@ class NotifyService:
         # reminders and escalation steps: armed with the alert (ingest) and on unack, told by a thread
         arming = FollowupPlanner(store, self.channel_map)
         self.planner = NotifyPlanner(self.outbox, self.channels, self.channel_map, followups=arming)
-        self.followups = FollowupWorker(store, self.outbox, self.channels, self.channel_map,
+        self.followups = FollowupWorker(store, self.outbox, self.channels, self.channel_map, oncall=oncall,
                                         on_queued=self.dispatcher.wake)
         self.alertmanager = alertmanager or AlertmanagerClient(settings.alertmanager_urls)
         self.actions = AlertActions(store, self.outbox, self.channels, self.alertmanager,

@@ -180,6 +180,8 @@ class FollowupWorker:
     def run_once(self) -> int:
         """Claim and settle what is due now; returns how many follow-ups were settled or moved."""
         queued = 0
+        if not self.tables.any_due(self.now()):
+            return 0
         with self.store.transaction() as tx:
             now = self.now()
             due = self.tables.claim_due(tx, now, BATCH)

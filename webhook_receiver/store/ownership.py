@@ -128,6 +128,13 @@ class OwnershipTables:
                            f"ORDER BY due_at, id LIMIT %s{lock}", (self.d.time_in(now), limit))
         return [self._followup(r) for r in rows]
 
+    def any_due(self, now: datetime) -> bool:
+        """Whether something is due (a read: the worker opens a write transaction only then)."""
+        with self.store.transaction(write=False) as tx:
+            row = tx.fetchone("SELECT id FROM alert_followups WHERE status = 'due' AND due_at <= %s LIMIT 1",
+                              (self.d.time_in(now),))
+        return row is not None
+
     def lock_alerts(self, tx: Transaction, alert_ids: Sequence[int]) -> None:
         """Hold these alerts' rows until the transaction ends (PostgreSQL), so an acknowledgement
         committing meanwhile is seen before anything is told (follow-up rows are always locked

@@ -102,6 +102,8 @@ class NotificationKind(StrEnum):
     SUMMARY = "summary"
     REPLY = "reply"         # the answer to an operator's command
     GRAPH = "graph"         # the PNG that follows a page
+    REMINDER = "reminder"   # an unacknowledged alert paged again (a new, loud message replying to the page)
+    ESCALATION = "escalation"  # an escalation step: the alert told to someone else (mentions, another channel)
 
 
 class NotificationStatus(StrEnum):

@@ -3,7 +3,8 @@
 Each `benchmarks/bench_*.py` module has a `main() -> None` that prints its numbers: exporter,
 receiver, notify, e2e, fuzz (mutation soak against a live receiver: counts by status, target no 5xx),
 history (prune 1,000,000 rows on PostgreSQL; ingest latency meanwhile), storm (delivery under
-Telegram's limits, ours and Alertmanager's native notifier side by side). `benchmarks/common.py`
+Telegram's limits, ours and Alertmanager's native notifier side by side), remind (how late 1,000
+alerts' reminders are told beyond what Telegram's pacing requires). `benchmarks/common.py`
 holds what they share.
 """
 from __future__ import annotations

@@ -15,6 +15,7 @@ from .custom import custom_specs, declared_sources
 from .defaults import DEFAULT_SPECS
 from .model import (
     CHANNEL_ALIASES,
+    CHANNELS,
     SEVERITIES,
     SOURCES,
     AlertDef,
@@ -35,8 +36,8 @@ __all__ = ["load_catalog", "build_catalog", "DEFAULT_SEVERITY_POLICY", "fmt_num"
 
 # CONTRACT section 4. Discord is not listed: when DISCORD_WEBHOOK_URL is set it mirrors Telegram.
 DEFAULT_SEVERITY_POLICY: dict[str, SeverityPolicy] = {
-    "P0": SeverityPolicy(["telegram"], "0s", "10s", "5m", 10),
-    "P1": SeverityPolicy(["telegram", "slack"], "5s", "1m", "30m", 5),
+    "P0": SeverityPolicy(["telegram"], "0s", "10s", "5m", 10, remind_every="5m"),
+    "P1": SeverityPolicy(["telegram", "slack"], "5s", "1m", "30m", 5, remind_every="30m"),
     "P2": SeverityPolicy(["telegram", "slack"], "30s", "2m", "1h", 3, quiet=True),
     "P3": SeverityPolicy(["email"], "5m", "30m", "24h", 1, quiet=True),
 }
@@ -202,6 +203,31 @@ def _known_labels(own: Sequence[AlertSpec] = ()) -> list[str]:
                   | {lab for s in own if s.custom for lab in s.custom.labels})
 
 
+def _followup_errors(policy: dict[str, Any], source: str, own: Sequence[AlertSpec] = ()) -> list[str]:
+    """`policy.severities.<P>.remind_every` and `policy.escalation`: the receiver's own checks (it
+    reads them from the channel map), plus label names no alert carries."""
+    from webhook_receiver.notify.escalation import escalation_errors, remind_every_errors
+
+    errors = []
+    sevs = policy.get("severities")
+    for sev, spec in (sevs.items() if isinstance(sevs, dict) else ()):
+        if isinstance(spec, dict) and isinstance(spec.get("remind_every"), str):  # other types: the schema says
+            errors += remind_every_errors(spec["remind_every"], f"{source}: policy.severities.{sev}.remind_every")
+    chains = policy.get("escalation")
+    key = "policy.escalation"
+    found = [f"{source}: {e}" for e in escalation_errors(chains, key, CHANNELS)]
+    if found or not isinstance(chains, list):
+        return errors + found
+    known = _known_labels(own)
+    for n, chain in enumerate(chains):
+        for lab in chain.get("match") or {}:
+            if lab not in known:
+                hint = difflib.get_close_matches(lab, known, n=1)
+                errors.append(f"{source}: {key}[{n}].match.{lab}: no alert carries the label {lab!r}"
+                              + (f" (did you mean {hint[0]}?)" if hint else f" (labels: {', '.join(known)})"))
+    return errors
+
+
 def _with_matcher(expr: str, label: str, matcher: str, name: str) -> str:
     out, n = add_matcher(expr, label, matcher)
     if not n:  # a catalog bug (the label comes from no selector), not an operator mistake
@@ -288,7 +314,7 @@ def _check_specs(specs: tuple[AlertSpec, ...]) -> None:
 
 def _settings(policy: dict[str, Any], runbook_base_url: str | None = None) -> CatalogSettings:
     fields: dict[str, Any] = {k: (tuple(v) if k == "group_by" else v) for k, v in policy.items()
-              if k not in ("severities", "telegram", "oncall", "maintenance",
+              if k not in ("severities", "telegram", "oncall", "maintenance", "escalation",
                            "telegram_budget_total_per_minute")}  # the last: no longer used
     if runbook_base_url and not fields.get("external_url"):
         # the deployment's own default (a local stack: its receiver's real port); the file still wins
@@ -328,6 +354,7 @@ def build_catalog(overrides: dict[str, Any] | None = None, *, source: str = "ove
             errors += _alert_errors(spec, alert_ov[spec.name], source)
     errors += _external_url_errors(policy, source)
     errors += _telegram_errors(policy, source, own)
+    errors += _followup_errors(policy, source, own)
     errors += schedule_errors(policy, source, _known_labels(own), {e.split(": ", 2)[1] for e in errors if ": " in e})
     specs = (*DEFAULT_SPECS, *own)
     limits: Limits = {spec.name: (float(ov["threshold"]) if _is_number((ov := _section(alert_ov, spec.name))
@@ -349,7 +376,8 @@ def build_catalog(overrides: dict[str, Any] | None = None, *, source: str = "ove
                    settings=settings, override_file=None if source == "overrides" else source,
                    telegram_routes=tuple(dict(r) for r in tg.get("routes") or ()),
                    oncall=oncall_document(policy), maintenance=maintenance_windows(policy),
-                   sources=(*SOURCES, *sources), notes=tuple(notes))
+                   sources=(*SOURCES, *sources), notes=tuple(notes),
+                   escalation=tuple(dict(c) for c in policy.get("escalation") or ()))
 
 
 def _placeholder_errors(spec: AlertSpec, ov: dict[str, Any], limits: Limits, source: str) -> list[str]:

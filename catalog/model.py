@@ -230,6 +230,8 @@ class SeverityPolicy:
     share_per_minute: int
     # Telegram: sent without a sound (disable_notification); P2/P3 by default, P0/P1 loud
     quiet: bool = False
+    # an unacknowledged firing alert is paged again this often (a Prometheus duration), or "never"
+    remind_every: str = "never"
 
 
 @dataclass(frozen=True)
@@ -261,6 +263,8 @@ class Catalog:
     sources: tuple[str, ...] = SOURCES
     # what the operator should know about the override file (an own alert without a test, ...)
     notes: tuple[str, ...] = ()
+    # escalation chains as the receiver's channel map reads them (policy.escalation)
+    escalation: tuple[dict, ...] = ()
 
     @property
     def external_url(self) -> str | None:

@@ -25,6 +25,7 @@ Example (`d76 generate --config overrides.yml`):
       evaluation_interval: 1s
       severities:
         P2: {group_wait: 10s, quiet: true}      # quiet: Telegram sends without a sound
+        P0: {remind_every: 5m}                  # unacknowledged: paged again (never: no reminders)
       telegram:
         routes:                                 # first match wins; unmatched: TELEGRAM_CHAT_ID
           - {severities: [P0], chat: "-1002000000001"}          # the on-call group
@@ -35,6 +36,11 @@ Example (`d76 generate --config overrides.yml`):
       maintenance:                              # recurring windows Alertmanager mutes
         - {name: upbit-weekly, match: {exchange: upbit}, weekdays: [thursday], times: ["10:00-10:30"],
            timezone: Asia/Seoul}
+      escalation:                               # first matching chain; a step fires while unacknowledged
+        - severities: [P0]
+          steps:
+            - {after: 10m, telegram: {chat: "-1001234", mention: ["4242", "@alice"]}}
+            - {after: 20m, webhook: {url: "https://sms.example.com/hook"}}
 
 Structure is checked with a JSON schema; names and durations get explicit checks so every error
 names the offending key (`alerts.ExchangeFrozen.severity: ...`). Every problem is reported, not
@@ -73,6 +79,8 @@ _SEVERITY_POLICY = {
         "repeat_interval": _DURATION,
         "share_per_minute": {"type": "integer", "minimum": 0},
         "quiet": {"type": "boolean"},
+        # a duration or "never"; checked by the receiver's own validator (build.py)
+        "remind_every": {"type": "string"},
         # earlier name of share_per_minute (when shares were caps)
         "telegram_budget_per_minute": {"type": "integer", "minimum": 0},
     },
@@ -151,6 +159,8 @@ OVERRIDES_SCHEMA: dict[str, Any] = {
                                    "overrides": {"type": "array"}},
                 },
                 "maintenance": {"type": "array"},
+                # escalation chains are checked by the receiver's own validator (build.py), which names each key
+                "escalation": {"type": "array"},
             },
         },
     },

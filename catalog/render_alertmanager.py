@@ -235,13 +235,16 @@ def _muted_by(windows: Sequence[Window], severity: str | None = None) -> dict[st
 
 
 def render_channel_map(catalog: Catalog) -> str:
-    """The receiver's severity -> channels map, each severity's share of a chat's slots and whether
-    Telegram tells it quietly, and the Telegram routes to chats and forum topics (read, and checked
-    again at start-up, by webhook_receiver.notify.channel_map)."""
+    """The receiver's severity -> channels map, each severity's share of a chat's slots, whether
+    Telegram tells it quietly and how often an unacknowledged alert is paged again, the Telegram
+    routes to chats and forum topics, and the escalation chains (read, and checked again at start-up,
+    by webhook_receiver.notify.channel_map)."""
     doc = {
-        "severities": {sev: {"channels": list(p.channels), "share_per_minute": p.share_per_minute, "quiet": p.quiet}
+        "severities": {sev: {"channels": list(p.channels), "share_per_minute": p.share_per_minute, "quiet": p.quiet,
+                             "remind_every": p.remind_every}
                        for sev, p in catalog.severity_policy.items()},
         "telegram": {"routes": [dict(r) for r in catalog.telegram_routes]},
+        "escalation": [dict(c) for c in catalog.escalation],
     }
     if catalog.oncall:
         doc["oncall"] = catalog.oncall

@@ -1,7 +1,9 @@
-"""`d76 ack ID [--comment TEXT]`: acknowledge an alert through the receiver's API.
+"""`d76 ack ID [--as NAME] [-m TEXT]`: acknowledge an alert through the receiver's API.
 
 The same path as the Ack button and `/ack` in Telegram (`POST /api/alerts/<id>/ack`): the history
-records who and when, and the messages that told the alert are edited. Which receiver: the stack
+records who and when, the alert is theirs until it resolves (its reminders and escalation stop), and
+the messages that told it are edited. On an alert someone already acknowledged, `-m` adds a comment
+(kept in its timeline, shown by its messages). Which receiver: the stack
 `d76 stack up` started (`--state-dir`, with its token), else `--receiver-url` with `--token` or
 RECEIVER_TOKEN (`d76_cli.stack_client`).
 """
@@ -24,7 +26,7 @@ def _where(labels: dict[str, str]) -> str:
 
 @click.command(name="ack")
 @click.argument("alert_id", type=click.IntRange(1, 2**63 - 1))
-@click.option("--by", default=None, help="who acknowledges [default: USER@cli]")
+@click.option("--as", "--by", "by", default=None, help="who acknowledges [default: USER@cli]")
 @click.option("--comment", "-m", default=None, help="what you are doing about it")
 @click.option("--receiver-url", default=None, help="the receiver's base URL [default: the stack in --state-dir]")
 @click.option("--token", default=None, help="bearer token [default: the stack's; with --receiver-url, RECEIVER_TOKEN]")
@@ -45,5 +47,7 @@ def command(alert_id: int, by: str | None, comment: str | None, receiver_url: st
     if data.get("changed"):
         click.echo(f"acknowledged {what} as {alert['acknowledged_by']}"
                    + (f": {alert['ack_comment']}" if alert.get("ack_comment") else ""))
+    elif data.get("comment_added"):
+        click.echo(f"comment added to {what} (acknowledged by {alert['acknowledged_by']}): {alert['last_comment']}")
     else:
         click.echo(f"{what} was already acknowledged by {alert['acknowledged_by']} at {alert['acknowledged_at']}")

@@ -274,6 +274,8 @@ _OVERRIDE_KEYS = {
                                                      "contend (never a cap)",
     "policy.severities.<severity>.quiet": "Telegram sends without a sound (`disable_notification`)",
     "policy.severities.<severity>.telegram_budget_per_minute": "the earlier name of `share_per_minute`",
+    "policy.severities.<severity>.remind_every": "an unacknowledged, unsilenced firing alert is paged again this "
+                                                 "often (a new, loud message replying to the page)",
     "policy.telegram.routes": "Telegram chats and forum topics by severity and label (keys below)",
     "policy.oncall.people": "who can be on call: `name: {telegram: user id or @name, email: ...}`",
     "policy.oncall.rotation": "`{order: [names], handoff: \"mon 09:00\", timezone, length: 1w, start: date}`: "
@@ -281,10 +283,14 @@ _OVERRIDE_KEYS = {
     "policy.oncall.overrides": "`[{who, from, until}]`: someone else on call for a while (wins over the rotation)",
     "policy.maintenance": "recurring maintenance windows `[{name, match: {label: value}, weekdays, times: "
                           "[\"10:00-10:30\"], timezone}]`: Alertmanager mutes the alerts they match while open",
+    "policy.escalation": "escalation chains: the first whose `severities` and `match` fit the alert; each step "
+                         "fires `after` the alert's start while nobody acknowledged it (keys below)",
 }
 
 
 def _schema_kind(key: str, schema: Mapping[str, Any]) -> str:
+    if key.endswith(".remind_every"):
+        return "duration, or `never`"
     if key.rsplit(".", 1)[-1] == "for" or key.endswith(("_interval", "_wait")):
         return "duration (`30s`, `5m`, `1h30m`)"
     if "enum" in schema:

@@ -22,6 +22,7 @@ SUBCOMMANDS: dict[str, str] = {
     "digest": "d76_cli.digest",
     "ack": "d76_cli.ack",
     "oncall": "d76_cli.oncall",
+    "unack": "d76_cli.unack",
     "silence": "d76_cli.silence",
     "stack": "d76_cli.stack",
     "demo": "d76_cli.demo",

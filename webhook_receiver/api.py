@@ -239,10 +239,8 @@ def openapi() -> Any:
     return jsonify(spec(runtime().settings))
 
 
-@bp.post("/api/alerts/<alert_id>/ack")
-def ack_alert(alert_id: str) -> Any:
-    require_auth()
-    ident = _alert_id(alert_id)
+def _actor_body() -> tuple[str, str | None]:
+    """`{"by": ..., "comment": ...}` of an ack or unack (both optional), checked."""
     body: Any = {}
     raw = request.get_data(cache=True)
     if raw:
@@ -258,11 +256,30 @@ def ack_alert(alert_id: str) -> Any:
     comment = body.get("comment")
     if comment is not None and (not isinstance(comment, str) or len(comment) > 2000):
         raise QueryError("comment", "expected a string of at most 2000 characters")
+    return clean_text(by.strip()), clean_text(comment) if comment is not None else None
+
+
+@bp.post("/api/alerts/<alert_id>/ack")
+def ack_alert(alert_id: str) -> Any:
+    """Acknowledge: the alert is the caller's until it resolves (reminders and escalation stop). On an
+    alert already acknowledged, a comment is added (`comment_added`)."""
+    require_auth()
+    ident = _alert_id(alert_id)
+    by, comment = _actor_body()
     # one path for every acknowledgement: recorded, and the messages that told it edited (queued
     # in the same transaction)
-    result = runtime().actions.acknowledge(
-        ident, clean_text(by.strip()), clean_text(comment) if comment is not None else None
-    )
+    result = runtime().actions.acknowledge(ident, by, comment)
+    return jsonify({"changed": result.changed, "comment_added": result.comment_added,
+                    "alert": alert_to_json(result.alert)})
+
+
+@bp.post("/api/alerts/<alert_id>/unack")
+def unack_alert(alert_id: str) -> Any:
+    """Give an acknowledged alert back: nobody owns it; its reminders and escalation start again."""
+    require_auth()
+    ident = _alert_id(alert_id)
+    by, comment = _actor_body()
+    result = runtime().actions.unacknowledge(ident, by, comment)
     return jsonify({"changed": result.changed, "alert": alert_to_json(result.alert)})
 
 

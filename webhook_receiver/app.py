@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None, store: AlertStore | None = None
 
     from .api import bp
     from .oncall_api import bp as oncall_bp
+    from .page_actions import bp as page_actions_bp
     from .pages import bp as pages_bp
     from .runbooks import bp as runbooks_bp
 
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None, store: AlertStore | None = None
     app.config["D76_RUNBOOKS_DIR"] = settings.runbooks_dir
     app.register_blueprint(runbooks_bp)
     app.register_blueprint(pages_bp)  # /alerts/<id>, /alerts: the HTML pages links in messages open
+    app.register_blueprint(page_actions_bp)  # POST /alerts/<id>/ack|unack|silence from those pages
     for channel_bp in rt.notify.blueprints if rt.notify is not None else ():
         app.register_blueprint(channel_bp)  # e.g. POST /telegram/webhook
     _register_request_metrics(app)

@@ -26,6 +26,7 @@ _TIME = {"type": "string", "format": "date-time"}
 _HTML = {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}
 _HTML_ERR = {**_HTML, "description": "HTML page saying what is wrong"}
 _OPT_TIME = {"type": "string", "format": "date-time", "nullable": True}
+_AM_DOWN = {**_HTML_ERR, "description": "Alertmanager refused the silence or cannot be reached"}
 
 
 def _err(desc: str) -> dict[str, Any]:
@@ -104,7 +105,18 @@ _ALERT = {
         "am_last_seen_at": _OPT_TIME,
         "origin": {"type": "string", "enum": ["webhook", "alertmanager"],
                    "description": "`alertmanager`: first stored from Alertmanager's API (suppressed from the start)"},
+        "reminders_sent": {"type": "integer", "description": "reminders that went out while nobody owned it"},
+        "escalations_sent": {"type": "integer", "description": "escalation steps that went out"},
+        "last_comment": {"type": "string", "nullable": True, "description": "the latest comment (the "
+                         "acknowledgement's, a later one, or an unacknowledgement's); `ack_comment` is the ack's own"},
+        "last_comment_by": {"type": "string", "nullable": True, "description": "who wrote `last_comment`"},
     },
+}
+_ACTOR_BODY = {
+    "required": False,
+    "content": {"application/json": {"schema": {"type": "object", "properties": {
+        "by": {"type": "string", "minLength": 1, "maxLength": 200},
+        "comment": {"type": "string", "maxLength": 2000}}}}},
 }
 
 
@@ -198,23 +210,26 @@ def spec(settings: Settings | None = None, server_url: str | None = None) -> dic
         },
         "/api/alerts/{alert_id}/ack": {
             "post": {
-                "summary": "Acknowledge (the first acknowledgement wins)",
+                "summary": "Acknowledge: the caller owns it until it resolves (reminders and escalation stop); "
+                           "on an acknowledged alert, adds the comment",
                 "security": bearer,
                 "parameters": [_ID],
-                "requestBody": {
-                    "required": False,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "properties": {
-                                    "by": {"type": "string", "minLength": 1, "maxLength": 200},
-                                    "comment": {"type": "string", "maxLength": 2000},
-                                },
-                            }
-                        }
-                    },
+                "requestBody": _ACTOR_BODY,
+                "responses": {
+                    "200": _ok(changed={"type": "boolean"}, comment_added={"type": "boolean"}, alert=_ALERT_REF),
+                    "400": _R400,
+                    "401": _R401,
+                    "404": _R404,
+                    "503": _R503,
                 },
+            }
+        },
+        "/api/alerts/{alert_id}/unack": {
+            "post": {
+                "summary": "Give an acknowledged alert back: nobody owns it; reminders and escalation start again",
+                "security": bearer,
+                "parameters": [_ID],
+                "requestBody": _ACTOR_BODY,
                 "responses": {
                     "200": _ok(changed={"type": "boolean"}, alert=_ALERT_REF),
                     "400": _R400,
@@ -309,6 +324,24 @@ def spec(settings: Settings | None = None, server_url: str | None = None) -> dic
                 "responses": {"200": _HTML, "303": {"description": "signed in"}, "401": _HTML_ERR},
             },
         },
+        **{f"/alerts/{{alert_id}}/{what}": {
+            "post": {
+                "summary": f"{summary} from the alert's page (a form: the page's cookie, or the bearer token; a "
+                           "browser's form carries its session's token)",
+                "parameters": [_PAGE_ID],
+                "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": {
+                    "type": "object", "required": ["by"], "properties": {
+                        "csrf": {"type": "string"}, "by": {"type": "string", "minLength": 1, "maxLength": 64},
+                        "comment": {"type": "string", "maxLength": 500}, **extra}}}}},
+                "responses": {"200": {**_HTML, "description": "the alert's page, once the redirect is followed"},
+                              "303": {"description": "done: back to the alert's page"}, "400": _HTML_ERR,
+                              "401": _HTML_ERR, "403": _HTML_ERR, "404": _HTML_ERR,
+                              **({"503": _AM_DOWN} if what == "silence" else {})},
+            }
+        } for what, summary, extra in (
+            ("ack", "Acknowledge (or, when acknowledged, add the comment)", {}),
+            ("unack", "Give an acknowledged alert back", {}),
+            ("silence", "Silence in Alertmanager", {"duration": {"type": "string", "enum": ["1h", "4h", "24h"]}}))},
         "/runbooks/{slug}": {
             "get": {
                 "summary": "One runbook page",

@@ -2,8 +2,8 @@
 
 They are what the links in messages point at (`<RECEIVER_EXTERNAL_URL>/alerts/<id>`, and the
 "+N more" list `<external>/alerts?alertname=...&status=firing`): one alert with its labels,
-annotations, deliveries and acknowledgement / silence state, and a filtered list. Read-only: nothing
-on them changes anything (acknowledging stays with the buttons, commands and the API).
+annotations, deliveries and acknowledgement / silence state, and a filtered list. The alert's page
+also shows what `page_actions` adds: Ack / Unack / Silence forms and the alert's timeline.
 
 Access (the pages show the same data as the history API, so they are guarded like it):
 
@@ -143,6 +143,8 @@ def alert_page(alert_id: str) -> Any:
         return _login()
     if not alert_id.isdigit() or len(alert_id) > 18 or int(alert_id) < 1:
         return _page(_MISSING, 404, title="No such alert", what=f"{alert_id!r} is not an alert id", home="../alerts")
+    from .page_actions import actions_html  # Ack / Unack / Silence and the timeline
+
     alert = runtime().store.get_alert(int(alert_id))
     if alert is None:
         return _page(_MISSING, 404, title="No such alert", what=f"no alert #{alert_id} in the history",
@@ -160,7 +162,7 @@ def alert_page(alert_id: str) -> Any:
         where=_where(labels), started=_fmt(alert.get("starts_at")), ended=_fmt(alert.get("ends_at")),
         last=_fmt(alert.get("last_received_at")), acked_at=_fmt(alert.get("acknowledged_at")),
         duration=_age(alert.get("starts_at"), alert.get("ends_at")), silence=_silence(alert),
-        runbook=_http_url(annotations.get("runbook_url")),
+        runbook=_http_url(annotations.get("runbook_url")), actions=actions_html(alert),
         same=("../alerts?" + urlencode({"alertname": alert["alertname"], "status": AlertStatus.FIRING.value})))
 
 
@@ -233,6 +235,7 @@ _ALERT = """<h1><span class="sev {{ a.severity }}">[{{ a.severity or 'none' }}]<
 {% for d in deliveries %}<tr><td>{{ d.channel }}{% if d.destination %} <span class="muted">{{ d.destination }}</span>{% endif %}</td>
 <td>{{ d.kind }}</td><td>{{ d.status }}{% if d.attempts and d.attempts > 1 %} ({{ d.attempts }} attempts){% endif %}{% if d.error %}<br><span class="err">{{ d.error }}</span>{% endif %}</td><td>{{ d.sent_at }}</td></tr>{% endfor %}</table>
 {% else %}<p class="muted">none (notifications off, or not yet queued)</p>{% endif %}
+{{ actions }}
 <p><a href="{{ same }}">every firing {{ a.alertname }}</a> · <a href="../alerts">all alerts</a></p>"""
 
 _LIST = """<h1>Alerts{% for k, v in filters %} · {{ k }}={{ v }}{% endfor %}</h1>

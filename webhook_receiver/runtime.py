@@ -36,7 +36,7 @@ class ReceiverRuntime:
     def __init__(self, settings: Settings, store: AlertStore, *, hook: IngestHook | None = None,
                  notify_options: Mapping[str, Any] | None = None) -> None:
         """`hook` replaces the ingest hook (tests); `notify_options` go to the notification service
-        (`channels={...}` to replace a channel, `channel_map`, `worker_id`)."""
+        (`channels={...}` to replace a channel, `channel_map`, `worker_id`, `oncall`: who is on call)."""
         self.settings = settings
         self.store = store
         self.metrics = ReceiverMetrics()

@@ -1,8 +1,9 @@
 """One alert's story for the incident review, in order: fired, first stored, each notification (channel,
-destination, the service's message id, single or packed), acknowledged (who, comment), silenced from
-the receiver (by, until), each silenced, inhibited or muted (maintenance window) episode (cause, start,
-end), resolved (and whether by the reconciler), with the durations that matter (time to notify, to
-acknowledge, to resolve, time suppressed).
+destination, the service's message id, single or packed), each reminder and escalation step (to whom),
+acknowledged / unacknowledged / commented (who, comment), silenced from the receiver (by, until), each
+silenced, inhibited or muted (maintenance window) episode (cause, start, end), resolved (and whether
+by the reconciler), with the durations that matter (time to notify, to acknowledge, to resolve, time
+suppressed).
 
 `build_timeline(store, alert_id)` reads; `render_text(timeline)` is what `d76 history --id N` prints.
 """
@@ -13,12 +14,15 @@ from typing import Any
 
 from ..store.base import AlertStore
 from ..store.episodes import HistoryTables
+from ..store.ownership import DONE, REMINDER, OwnershipTables
 
 __all__ = ["build_timeline", "render_text", "EVENT_ORDER"]
 
 # events at the same instant are listed in this order
-EVENT_ORDER = ("fired", "stored", "silenced", "inhibited", "muted", "notified", "acknowledged", "silence_set",
-               "unsilenced", "inhibition_ended", "mute_ended", "resolved")
+EVENT_ORDER = ("fired", "stored", "silenced", "inhibited", "muted", "notified", "reminded", "escalated",
+               "acknowledged", "commented", "unacknowledged", "silence_set", "unsilenced", "inhibition_ended",
+               "mute_ended", "resolved")
+_ACK_EVENTS = {"ack": "acknowledged", "unack": "unacknowledged", "comment": "commented"}
 
 
 def _seconds(later: datetime | None, earlier: datetime | None) -> float | None:
@@ -43,6 +47,9 @@ def build_timeline(store: AlertStore, alert_id: int) -> dict[str, Any] | None:
             return None
         notes = tables.notifications_of(alert_id, tx)
         episodes = tables.episodes_for([alert_id], tx).get(alert_id, [])
+        own = OwnershipTables(store)
+        ack_events = own.events(alert_id, tx)
+        followups = own.followups(alert_id, tx)
     events: list[dict[str, Any]] = []
 
     def add(event: str, at: datetime | None, /, **detail: Any) -> None:
@@ -67,8 +74,20 @@ def build_timeline(store: AlertStore, alert_id: int) -> dict[str, Any] | None:
             error=n["last_error"] if n["status"] == "failed" else None)
         if n["kind"] == "firing" and sent is not None and (first_notified is None or sent < first_notified):
             first_notified = sent
-    if alert["acknowledged"]:
+    for ev in ack_events:  # who took it, gave it back, commented (an ack from before these events: the row)
+        add(_ACK_EVENTS.get(ev.action, ev.action), ev.at, by=ev.actor, comment=ev.comment)
+    if alert["acknowledged"] and not ack_events:
         add("acknowledged", alert["acknowledged_at"], by=alert["acknowledged_by"], comment=alert["ack_comment"])
+    for f in followups:
+        if f.status != DONE:
+            continue
+        told = f.detail.get("told") or f.detail.get("lanes") or []
+        if f.kind == REMINDER:
+            add("reminded", f.updated_at, reminder=f.detail.get("reminder", f.step), to=", ".join(map(str, told)))
+        else:
+            notes_ = f.detail.get("notes") or []
+            add("escalated", f.updated_at, step=f.step + 1, to="; ".join(map(str, told)) or None,
+                note="; ".join(map(str, notes_)) or None)
     silence_by = {e["cause"]: e for e in episodes if e["kind"] == "silenced"}
     if alert.get("silence_id"):
         ep = silence_by.get(alert["silence_id"], {})

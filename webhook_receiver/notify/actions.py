@@ -1,5 +1,11 @@
 """Acknowledge, silence, mute: one path for the HTTP API, the Telegram buttons and commands.
 
+An acknowledgement is ownership: it records who, when and an optional comment (an event in
+`alert_ack_events`), cancels the alert's due reminders and escalation steps, and holds until the
+alert resolves or someone unacknowledges it (`unacknowledge`: the alert is nobody's again and its
+reminders and escalation chain are armed again, in the same transaction). A comment on an alert
+already acknowledged is kept (an event) and shown by its messages (the latest comment).
+
 Each action records itself in the history and queues the edits of the messages that told the alert
 IN THE SAME TRANSACTION (an `ack` row per lane that told it; a `refresh` of each sent message for a
 silence), then wakes the dispatcher. The edits go through the outbox like everything else, so they
@@ -22,8 +28,10 @@ from vocabulary import AlertStatus, NotificationKind
 from ..alertmanager_api import AlertmanagerClient, AlertmanagerError
 from ..errors import NotFoundError
 from ..store.base import AlertStore, Transaction
+from ..store.ownership import ACK, COMMENT, UNACK, OwnershipTables
 from .channels.base import Channel
 from .commands import Matcher
+from .followups import FollowupPlanner, nudge_refreshes
 from .model import AlertView
 from .outbox import Outbox
 
@@ -60,61 +68,111 @@ class Mute:
 
 @dataclass(frozen=True)
 class AckResult:
+    """`changed`: this call acknowledged (or unacknowledged) it; `comment_added`: its comment was kept
+    on an alert someone already owned."""
+
     changed: bool
     alert: dict[str, Any]
+    comment_added: bool = False
 
 
 class AlertActions:
     def __init__(self, store: AlertStore, outbox: Outbox, channels: Mapping[str, Channel] | None = None,
                  alertmanager: AlertmanagerClient | None = None,
-                 on_queued: Callable[[], None] | None = None) -> None:
+                 on_queued: Callable[[], None] | None = None, followups: FollowupPlanner | None = None) -> None:
         self.store = store
         self.outbox = outbox
         self.channels = dict(channels or {})
         self.alertmanager = alertmanager
         self.on_queued = on_queued
+        self.followups = followups  # re-arms reminders and escalation on unack
+        self.ownership = OwnershipTables(store)
 
     def _wake(self) -> None:
         if self.on_queued is not None:
             self.on_queued()
 
     # acknowledgements ---------------------------------------------------------------------------
-    def _queue_ack(self, tx: Transaction, alert_id: int, severity: str | None) -> int:
+    def _queue_ack(self, tx: Transaction, alert_id: int, severity: str | None, tag: str) -> int:
+        """An edit of each message that told the alert (`tag`: the event, so each is queued once)."""
         lanes = tx.fetchall("SELECT DISTINCT channel, destination FROM notifications WHERE alert_id = %s "
                             "AND kind = 'firing' AND status <> 'failed'", (alert_id,))
         rows = [{"alert_id": alert_id, "channel": r["channel"], "destination": r["destination"], "kind": K.ACK,
-                 "severity": severity, "dedupe_key": f"{alert_id}:{r['channel']}:{r['destination']}:ack"}
+                 "severity": severity, "dedupe_key": f"{alert_id}:{r['channel']}:{r['destination']}:ack:{tag}"}
                 for r in lanes if r["channel"] in self.channels]
+        rows += nudge_refreshes(tx, [alert_id], self.channels, f"ack:{tag}")  # reminders and escalations too
         return self.outbox.enqueue(tx, rows) if rows else 0
 
-    def acknowledge(self, alert_id: int, by: str, comment: str | None = None, at: datetime | None = None) -> AckResult:
-        """First acknowledgement wins. Raises NotFoundError for an unknown id."""
-        with self.store.transaction() as tx:
-            changed = self.store.ack_alert(alert_id, by, comment, at, tx=tx)
-            alert = self.store.get_alert(alert_id, tx)
-            queued = self._queue_ack(tx, alert_id, alert["severity"] if alert else None) if changed else 0
-        if queued:
-            self._wake()
-        log.info("alert acknowledged", extra={"fields": {"alert_id": alert_id, "by": by, "changed": changed,
-                                                         "edits_queued": queued}})
+    def _own(self, tx: Transaction, alert_id: int, by: str, comment: str | None, at: datetime | None) -> AckResult:
+        """Acknowledge inside `tx`: the follow-ups first (the follow-up worker locks them before the
+        alert rows too), then the alert, the event and the edits."""
+        cancelled = self.ownership.cancel(tx, alert_id, f"acknowledged by {by}")
+        changed = self.store.ack_alert(alert_id, by, comment, at, tx=tx)
+        alert = self.store.get_alert(alert_id, tx)
         assert alert is not None
-        return AckResult(changed, alert)
+        if changed:
+            event = self.ownership.add_event(tx, alert_id, ACK, by, comment, at)
+            if comment:
+                self.ownership.set_comment(tx, alert_id, by, comment)
+            self._queue_ack(tx, alert_id, alert["severity"], str(event))
+            return AckResult(True, self.store.get_alert(alert_id, tx) or alert)
+        if cancelled:  # owned already: nothing was due (kept for a row armed by a racing ingest)
+            log.info("follow-ups of an acknowledged alert cancelled", extra={"fields": {"alert_id": alert_id}})
+        if comment:
+            event = self.ownership.add_event(tx, alert_id, COMMENT, by, comment, at)
+            self.ownership.set_comment(tx, alert_id, by, comment)
+            self._queue_ack(tx, alert_id, alert["severity"], str(event))
+            return AckResult(False, self.store.get_alert(alert_id, tx) or alert, comment_added=True)
+        return AckResult(False, alert)
+
+    def acknowledge(self, alert_id: int, by: str, comment: str | None = None, at: datetime | None = None) -> AckResult:
+        """First acknowledgement wins; a later one with a comment adds the comment. Raises
+        NotFoundError for an unknown id."""
+        with self.store.transaction() as tx:
+            if self.store.get_alert(alert_id, tx) is None:
+                raise NotFoundError(f"alert {alert_id} not found")
+            result = self._own(tx, alert_id, by, comment, at)
+        if result.changed or result.comment_added:
+            self._wake()
+        log.info("alert acknowledged", extra={"fields": {"alert_id": alert_id, "by": by, "changed": result.changed,
+                                                         "comment_added": result.comment_added}})
+        return result
+
+    def unacknowledge(self, alert_id: int, by: str, comment: str | None = None) -> AckResult:
+        """Give the alert back: nobody owns it; its reminders and escalation chain start again (a
+        firing alert). Raises NotFoundError for an unknown id; `changed` is False when it was not
+        acknowledged."""
+        with self.store.transaction() as tx:
+            alert = self.store.get_alert(alert_id, tx)
+            if alert is None:
+                raise NotFoundError(f"alert {alert_id} not found")
+            if not alert["acknowledged"]:
+                return AckResult(False, alert)
+            event = self.ownership.add_event(tx, alert_id, UNACK, by, comment)
+            if self.followups is not None:
+                self.followups.rearm(tx, alert)
+            self.ownership.unacknowledge(tx, alert_id)
+            if comment:
+                self.ownership.set_comment(tx, alert_id, by, comment)
+            self._queue_ack(tx, alert_id, alert["severity"], str(event))
+            out = self.store.get_alert(alert_id, tx) or alert
+        self._wake()
+        log.info("alert unacknowledged", extra={"fields": {"alert_id": alert_id, "by": by}})
+        return AckResult(True, out)
 
     def acknowledge_message(self, message_ref: int, by: str) -> int:
         """Ack every open alert named in one (packed) message; returns how many changed."""
         changed = 0
-        queued = 0
         ids = self.outbox.message_alert_ids(message_ref)
         with self.store.transaction() as tx:
             alerts = self.store.get_alerts(ids, tx)
             for alert_id in ids:
                 alert = alerts.get(alert_id)
-                if alert is None or alert["status"] == AlertStatus.RESOLVED:
+                if alert is None or alert["status"] == AlertStatus.RESOLVED or alert["acknowledged"]:
                     continue
-                if self.store.ack_alert(alert_id, by, None, tx=tx):
+                if self._own(tx, alert_id, by, None, None).changed:
                     changed += 1
-                    queued += self._queue_ack(tx, alert_id, alert["severity"])
-        if queued:
+        if changed:
             self._wake()
         log.info("message acknowledged", extra={"fields": {"message_ref": message_ref, "by": by, "alerts": changed}})
         return changed

@@ -7,6 +7,7 @@ package, so an installed wheel carries it; `CHANNEL_MAP_FILE` points elsewhere):
     severities:
       P0: {channels: [telegram], share_per_minute: 10, quiet: false}
       P2: {channels: [telegram, slack], share_per_minute: 3, quiet: true}   # disable_notification
+      # remind_every: an unacknowledged alert is paged again (P0 5m, P1 30m, else never by default)
     telegram:
       routes:                                   # first match wins (`continue: true` goes on)
       - {severities: [P0], chat: "-1002000"}    # the on-call group
@@ -23,6 +24,9 @@ Channel names are checked against the channel registry, routes against their sch
 names its key. Shares are not caps: Telegram's limits are the only hard budget; when alerts of
 several severities wait for the same slots, the slots go to them in proportion to their shares (P0
 always first).
+
+`remind_every` and the `escalation` section (reminders, escalation chains) are checked and typed by
+`notify.escalation`; this module hands them over.
 """
 from __future__ import annotations
 
@@ -38,6 +42,14 @@ import yaml
 from vocabulary import SEVERITIES, Severity
 
 from .channels.base import Destination
+from .escalation import (
+    DEFAULT_REMIND_EVERY,
+    EscalationPolicy,
+    escalation_errors,
+    parse_escalation,
+    parse_remind_every,
+    remind_every_errors,
+)
 from .maintenance import MaintenanceSchedule, maintenance_errors, parse_maintenance
 from .oncall import OncallPolicy, oncall_errors, parse_oncall
 
@@ -91,6 +103,9 @@ class ChannelMap:
     telegram_routes: tuple[TelegramRoute, ...] = ()
     oncall: OncallPolicy = field(default_factory=OncallPolicy)  # `oncall:` (notify.oncall)
     maintenance: MaintenanceSchedule = field(default_factory=MaintenanceSchedule)  # `maintenance:` (notify.maintenance)
+    # seconds between reminders of an unacknowledged alert, per severity (absent: never)
+    remind_every: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_REMIND_EVERY))
+    escalation: EscalationPolicy = EscalationPolicy()
 
     def channels_for(self, severity: str | None) -> tuple[str, ...]:
         return tuple(self.channels.get(severity or "", ()))
@@ -260,6 +275,7 @@ def parse_channel_map(data: Any, source: str = "<data>") -> ChannelMap:
             errors.append(f"severities.{sev}.quiet must be true or false")
         elif q:
             quiet.add(str(sev))
+        errors += remind_every_errors(spec.get("remind_every"), f"severities.{sev}.remind_every")
     telegram = data.get("telegram")
     routes: Any = None
     if telegram is not None:
@@ -271,7 +287,8 @@ def parse_channel_map(data: Any, source: str = "<data>") -> ChannelMap:
             errors += route_errors(routes)
     # sections parsed by the modules that own them
     errors += oncall_errors(data.get("oncall"), "oncall") + maintenance_errors(data.get("maintenance"), "maintenance")
-    allowed = ("severities", "telegram", "oncall", "maintenance")
+    errors += escalation_errors(data.get("escalation"), "escalation", known)
+    allowed = ("severities", "telegram", "oncall", "maintenance", "escalation")
     for k in data:
         if k not in allowed:
             errors.append(f"{k}: unknown key (allowed here: {', '.join(allowed)})")
@@ -279,7 +296,9 @@ def parse_channel_map(data: Any, source: str = "<data>") -> ChannelMap:
         raise ValueError(f"{source}: " + "; ".join(errors))
     return ChannelMap(channels=channels, shares=shares, source=source, quiet=frozenset(quiet),
                       telegram_routes=parse_telegram_routes(routes), oncall=parse_oncall(data.get("oncall")),
-                      maintenance=parse_maintenance(data.get("maintenance")))
+                      maintenance=parse_maintenance(data.get("maintenance")),
+                      remind_every=parse_remind_every(data["severities"]),
+                      escalation=parse_escalation(data.get("escalation"), "escalation", known))
 
 
 def load_channel_map(path: str | Path | None = None) -> ChannelMap:

@@ -2,7 +2,8 @@
 
     /status                                   pipeline health in one screen
     /alerts [P0|P1|...] [label=value ...]     firing alerts, most severe first (paged)
-    /ack ID [comment]                         acknowledge alert #ID
+    /ack ID [comment]                         acknowledge alert #ID (again: add a comment)
+    /unack ID [comment]                       give an acknowledged alert back (reminders resume)
     /silences                                 silences in force
     /unsilence ID                             end a silence (its id, or the first characters of it)
     /mute label=value ... DURATION [reason]   a maintenance window (an Alertmanager silence)
@@ -51,7 +52,9 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("oncall", "Who is on call: /oncall, or take it: /oncall take 4h"),
     ("help", "What the bot can do"),
 )
-_NAMES = {c for c, _ in COMMANDS} | {"start"}
+# taken but not in the registered list (`/help` names them with their neighbours)
+UNLISTED = ("start", "unack")
+_NAMES = {c for c, _ in COMMANDS} | set(UNLISTED)
 
 _HEAD = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@([A-Za-z0-9_]{1,64}))?$")
 _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]{0,99}$")
@@ -203,6 +206,11 @@ def parse_command(text: Any, bot_username: str | None = None) -> Command | None:
             raise CommandError("Usage: /ack ID [comment], e.g. /ack 42 failing over")
         comment = _rest(first, 2) + (("\n" + rest) if rest.strip() else "")
         return Command("ack", alert_id=_id(args[0], "/ack"), text=comment.strip()[:MAX_COMMENT] or None, bot=bot)
+    if name == "unack":
+        if not args:
+            raise CommandError("Usage: /unack ID [comment], e.g. /unack 42 handing over to the day shift")
+        comment = _rest(first, 2) + (("\n" + rest) if rest.strip() else "")
+        return Command("unack", alert_id=_id(args[0], "/unack"), text=comment.strip()[:MAX_COMMENT] or None, bot=bot)
     if name == "unsilence":
         if len(args) != 1 or not _SILENCE_ID.match(args[0]):
             raise CommandError("Usage: /unsilence ID (the silence's id from /silences, or its first characters)")

@@ -160,7 +160,8 @@ class LaneRunner:
         alert_ids = [int(r["alert_id"]) for r in rows if r.get("alert_id") is not None]
         raw = self.d.store.get_alerts(alert_ids)
         views = {aid: AlertView.from_row(r) for aid, r in raw.items()}
-        needs_original = [int(r["alert_id"]) for r in rows if r["kind"] in (K.RESOLVED, K.ACK) and r.get("alert_id")]
+        needs_original = [int(r["alert_id"]) for r in rows
+                          if r["kind"] in (K.RESOLVED, K.ACK, K.REMINDER, K.ESCALATION) and r.get("alert_id")]
         originals = self.d.outbox.originals(self.lane, needs_original) if needs_original else {}
         items: list[Item] = []
         gone: list[int] = []
@@ -243,7 +244,10 @@ class LaneRunner:
             return 1
         rows = self._all_rows([item])
         shape = MessageShape(item.kind) if item.kind in (K.DEADMAN, K.DIGEST) else MessageShape.SINGLE
-        sent = self._send_once(plan, rows, shape, lambda: self.channel.send(self.lane.destination, parts[0]))
+        # a reminder (or an escalation step in the page's own chat) replies to the page
+        to = self._page_of(item) if item.kind in (K.REMINDER, K.ESCALATION) else None
+        sent = self._send_once(plan, rows, shape,
+                               lambda: self.channel.send(self.lane.destination, parts[0], reply_to=to))
         if sent is None:
             return len(rows)
         ref, first = sent
@@ -256,6 +260,13 @@ class LaneRunner:
         if item.kind == K.FIRING and first:
             self._queue_graph(item, first)
         return len(rows)
+
+    def _page_of(self, item: Item) -> str | None:
+        """The service's id of the message that told this alert in this lane (alone or packed)."""
+        ref = item.original_ref()
+        msg = self.d.outbox.message(ref) if ref else None
+        ids = msg["remote_ids"] if msg else []
+        return str(ids[0]) if ids and ids[0] else None
 
     def _queue_graph(self, item: Item, page_id: str) -> None:
         """A P0/P1 page went out alone: its graph follows, rendered off this thread."""

@@ -63,6 +63,11 @@ class AlertView:
     acknowledged_by: str | None = None
     acknowledged_at: datetime | None = None
     silenced_until: datetime | None = None
+    ack_comment: str | None = None       # the acknowledgement's own comment
+    last_comment: str | None = None      # the latest comment (the acknowledgement's, a later one, an unack's)
+    last_comment_by: str | None = None
+    reminders_sent: int = 0
+    escalations_sent: int = 0
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> AlertView:
@@ -85,6 +90,11 @@ class AlertView:
             acknowledged_by=row.get("acknowledged_by"),
             acknowledged_at=_as_dt(row.get("acknowledged_at")),
             silenced_until=_as_dt(row.get("silenced_until")),
+            ack_comment=row.get("ack_comment") or None,
+            last_comment=row.get("last_comment") or None,
+            last_comment_by=row.get("last_comment_by") or None,
+            reminders_sent=int(row.get("reminders_sent") or 0),
+            escalations_sent=int(row.get("escalations_sent") or 0),
         )
 
     def identifying_labels(self) -> list[tuple[str, str]]:
@@ -126,6 +136,13 @@ class AlertView:
         parts = [v if k in ("exchange", "route", "symbol") else f"{k}={v}" for k, v in labels]
         text = " · ".join(parts) or self.title or self.alertname
         return text if len(text) <= max_len else text[: max_len - 1] + "…"
+
+    def firing_seconds(self, now: datetime | None = None) -> float | None:
+        """How long it has fired (until its end, or now)."""
+        if self.starts_at is None:
+            return None
+        return max(0.0, ((self.ends_at if self.resolved and self.ends_at else now or datetime.now(UTC))
+                         - self.starts_at).total_seconds())
 
     def duration_seconds(self) -> float | None:
         if self.starts_at and self.ends_at:

@@ -88,7 +88,8 @@ def help_text(identifying: tuple[str, ...] = IDENTIFYING_LABELS) -> str:
     usage = {
         "status": "/status — pipeline health and firing alerts by severity",
         "alerts": "/alerts [P0|P1|P2|P3] [exchange=upbit] — firing alerts, most severe first",
-        "ack": "/ack ID [comment] — acknowledge alert #ID",
+        "ack": "/ack ID [comment] — acknowledge alert #ID (it is yours until it resolves; again: add a comment); "
+               "/unack ID [comment] gives it back (reminders and escalation start again)",
         "silences": "/silences — silences and maintenance windows in force",
         "unsilence": "/unsilence ID — end a silence (the first characters of its id are enough)",
         "mute": "/mute exchange=upbit 2h [reason] — maintenance window (an Alertmanager silence)",
@@ -380,11 +381,27 @@ class OperatorConsole:
             return Answer(f"❓ No alert #{cmd.alert_id} in the history. /alerts lists the firing ones.")
         a = AlertView.from_row(result.alert)
         name = f"#{a.id} <code>{_e(a.alertname, 80)}</code> {_e(a.identity(60))}"
+        if result.comment_added:
+            return Answer(f"💬 Comment added to {name} (acknowledged by {_e(a.acknowledged_by or '?', 64)}): "
+                          f"{_e(cmd.text or '', 200)}")
         if not result.changed:
             return Answer(f"👤 {name} was already acknowledged by {_e(a.acknowledged_by or '?', 64)}.")
         note = f" — {_e(cmd.text, 200)}" if cmd.text else ""
         state = " (already resolved)" if a.resolved else ""
         return Answer(f"✅ Acknowledged {name}{state}{note}")
+
+    def _cmd_unack(self, cmd: Command, who: str) -> Answer:
+        assert cmd.alert_id is not None
+        try:
+            result = self.actions.unacknowledge(cmd.alert_id, who, cmd.text)
+        except NotFoundError:
+            return Answer(f"❓ No alert #{cmd.alert_id} in the history. /alerts lists the firing ones.")
+        a = AlertView.from_row(result.alert)
+        name = f"#{a.id} <code>{_e(a.alertname, 80)}</code> {_e(a.identity(60))}"
+        if not result.changed:
+            return Answer(f"❓ {name} is not acknowledged: nothing to give back.")
+        again = "" if a.resolved else " Reminders and escalation start again."
+        return Answer(f"↩️ {name} is nobody's now.{again}" + (f" — {_e(cmd.text, 200)}" if cmd.text else ""))
 
     # silences and maintenance windows -------------------------------------------------------------------
     def _cmd_silences(self, cmd: Command, who: str) -> Answer:

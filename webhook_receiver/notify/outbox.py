@@ -183,11 +183,13 @@ class Outbox:
         return out
 
     def message_alert_ids(self, message_ref: int) -> list[int]:
-        """Alerts named in a message (its firing and resolved rows), in the order they were queued."""
+        """Alerts named in a message (its firing, resolved, reminder and escalation rows), in the order
+        they were queued."""
         with self.store.transaction(write=False) as tx:
             rows = tx.fetchall(
                 "SELECT alert_id, min(id) AS first FROM notifications WHERE message_ref = %s "
-                "AND alert_id IS NOT NULL AND kind IN ('firing', 'resolved') AND status IN ('sending', 'sent') "
+                "AND alert_id IS NOT NULL AND kind IN ('firing', 'resolved', 'reminder', 'escalation') "
+                "AND status IN ('sending', 'sent') "
                 "GROUP BY alert_id ORDER BY first", (message_ref,))
         return [int(r["alert_id"]) for r in rows]
 

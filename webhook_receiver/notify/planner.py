@@ -17,11 +17,13 @@ from vocabulary import WATCHDOG, AlertStatus, NotificationKind
 
 from .channel_map import ChannelMap
 from .channels.base import Channel, Pager
+from .followups import nudge_refreshes
 from .outbox import Outbox
 
 if TYPE_CHECKING:
     from ..payload import WebhookPayload
     from ..store import AlertChange, Transaction
+    from .followups import FollowupPlanner
 
 __all__ = ["NotifyPlanner", "HEARTBEAT_ALERTNAMES", "routed_channels"]
 
@@ -42,11 +44,12 @@ class NotifyPlanner:
     """Callable hook: `store.ingest(payload, NotifyPlanner(outbox, channels, channel_map))`."""
 
     def __init__(self, outbox: Outbox, channels: Mapping[str, Channel], channel_map: ChannelMap,
-                 on_heartbeat: Callable[[], None] | None = None) -> None:
+                 on_heartbeat: Callable[[], None] | None = None, followups: FollowupPlanner | None = None) -> None:
         self.outbox = outbox
         self.channels = channels
         self.channel_map = channel_map
         self.on_heartbeat = on_heartbeat
+        self.followups = followups
 
     def rows_for(self, change: AlertChange) -> list[dict[str, Any]]:
         if change.alertname in HEARTBEAT_ALERTNAMES:
@@ -83,5 +86,10 @@ class NotifyPlanner:
             rows.extend(self.rows_for(change))
         if rows:
             self.outbox.enqueue(tx, rows)
+        if self.followups is not None:
+            self.followups.arm(tx, [c for c in changes if c.alertname not in HEARTBEAT_ALERTNAMES])
+            resolved = [c.alert_id for c in changes if c.kind == "resolved"]
+            if resolved:  # the reminder and escalation messages that told them show the resolve too
+                self.outbox.enqueue(tx, nudge_refreshes(tx, resolved, self.channels, "resolved"))
         if heartbeat and self.on_heartbeat is not None:
             self.on_heartbeat()

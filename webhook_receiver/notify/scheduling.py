@@ -20,6 +20,12 @@ The rules, in order:
 A command's answer (`reply`: a person is waiting) goes right after the firing P0s, alone; a graph
 (`graph`: the PNG that follows a page) after every firing alert and before resolves, alone.
 
+Reminders and escalation steps (`reminder`, `escalation`: new, loud messages about an alert nobody
+owns) of P0 go right after the new P0 pages (they may use the P0 reserve; lower severities' of the
+same kind fill the message), the others after every other firing alert. One waiting goes alone, in
+full; several of one kind are packed together (never with new pages: a reminder is not a new
+alert), most severe first, escalation steps before reminders.
+
 Forum topics: a chat is one lane (Telegram's limits are per chat), but one message lives in ONE
 topic (`message_thread_id`, carried in each row's payload as `thread_id`). So a slot serves one
 thread: the thread of the most urgent waiting row (the same order as above), and only rows of that
@@ -47,6 +53,7 @@ S = NotificationStatus
 P0 = Severity.P0
 SINGLE, PACKED, EDIT = MessageShape.SINGLE, MessageShape.PACKED, MessageShape.EDIT
 EDIT_KINDS = (K.ACK, K.REFRESH)
+NUDGE_KINDS = (K.ESCALATION, K.REMINDER)  # in the order they lead
 EDIT_AT_MOST = 3  # resolves waiting that are edited one by one; more are packed
 
 
@@ -196,8 +203,9 @@ def plan_slot(items: Sequence[Item], *, can_edit: bool, shares: Shares, name_bou
     firing = [i for i in new if i.kind == K.FIRING]
     replies = [i for i in new if i.kind == K.REPLY]
     graphs = [i for i in new if i.kind == K.GRAPH]
+    nudges = [i for i in new if i.kind in NUDGE_KINDS]
     # resolves told anew, notes of acknowledgements
-    later = [i for i in new if i.kind not in (K.FIRING, K.REPLY, K.GRAPH)]
+    later = [i for i in new if i.kind not in (K.FIRING, K.REPLY, K.GRAPH, *NUDGE_KINDS)]
     lone = [i for i in firing if i.no_pack]
 
     # 2. firing P0 first
@@ -212,6 +220,13 @@ def plan_slot(items: Sequence[Item], *, can_edit: bool, shares: Shares, name_bou
         return SlotPlan(PACKED, named, urgent=True, lead=P0, tail=counted,
                         refresh_refs=_refs(resolve_edits)), settled
 
+    # nobody owns a P0: its reminders and escalation steps
+    p0_nudges = [i for i in nudges if i.severity == P0]
+    if p0_nudges:  # packed with the lower severities' of the same kind, like new P0 pages
+        kind = next(k for k in NUDGE_KINDS if any(i.kind == k for i in p0_nudges))
+        return _nudge_plan([i for i in nudges if i.kind == kind], urgent=True, name_bound=name_bound,
+                           allow_pack=allow_pack), settled
+
     # a person waits for a command's answer
     if replies:
         return SlotPlan(SINGLE, [min(replies, key=lambda i: i.id)], urgent=True, lead=None), settled
@@ -225,6 +240,9 @@ def plan_slot(items: Sequence[Item], *, can_edit: bool, shares: Shares, name_bou
         ordered = _order(firing, lead) + _order(later + resolve_edits, None)
         named, counted = _bound(ordered, name_bound)
         return SlotPlan(PACKED, named, lead=lead, tail=counted, refresh_refs=_refs(resolve_edits)), settled
+
+    if nudges:
+        return _nudge_plan(nudges, urgent=False, name_bound=name_bound, allow_pack=allow_pack), settled
 
     # graphs follow their pages once no page waits
     if graphs:
@@ -259,6 +277,19 @@ def plan_slot(items: Sequence[Item], *, can_edit: bool, shares: Shares, name_bou
     return None, settled
 
 
+def _nudge_plan(nudges: Sequence[Item], *, urgent: bool, name_bound: int, allow_pack: bool) -> SlotPlan:
+    """Reminders or escalation steps: the leading kind only; alone, or packed most severe first."""
+    kind = next(k for k in NUDGE_KINDS if any(i.kind == k for i in nudges))
+    mine = [i for i in nudges if i.kind == kind]
+    lone = [i for i in mine if i.no_pack]
+    if len(mine) == 1 or lone or not allow_pack:
+        pick = sorted(lone or mine, key=_rank)[0]
+        return SlotPlan(SINGLE, [pick], urgent=urgent, lead=pick.severity)
+    ordered = sorted(mine, key=lambda i: (severity_rank(i.severity), i.alertname, i.id))
+    named, counted = _bound(ordered, name_bound)
+    return SlotPlan(PACKED, named, urgent=urgent, lead=ordered[0].severity, tail=counted)
+
+
 def _rank(i: Item) -> tuple[int, int]:
     """Most severe first, then oldest."""
     return severity_rank(i.severity), i.id
@@ -274,12 +305,16 @@ def _lead_thread(new: Sequence[Item], resolve_edits: Sequence[Item], edits: Sequ
 
     for group in ([i for i in new if i.kind in (K.DEADMAN, K.DIGEST)],
                   [i for i in firing if i.severity == P0],
+                  [i for i in new if i.kind in NUDGE_KINDS and i.severity == P0],
                   [i for i in new if i.kind == K.REPLY]):
         if group:
             return oldest(group).thread
     if firing:
         lead = shares.pick(i.severity for i in firing)
         return oldest([i for i in firing if i.severity == lead]).thread
+    nudges = [i for i in new if i.kind in NUDGE_KINDS]
+    if nudges:
+        return min(nudges, key=_rank).thread
     rest = [i for i in new if i.kind == K.GRAPH] or [*new, *resolve_edits] or list(edits)
     return min(rest, key=_rank).thread
 

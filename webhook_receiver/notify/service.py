@@ -24,6 +24,7 @@ from .deadman import DeadmanSwitch, watchdog_last_seen
 from .desk import CommandDesk, ReplyDesk
 from .digest import DigestScheduler, digest_builder
 from .dispatcher import Dispatcher
+from .followups import FollowupPlanner, FollowupWorker, OncallResolver
 from .graphs import GraphRenderer
 from .metrics import NotifyMetrics, OldestDueCollector, OutboxDepthCollector
 from .oncall_board import OncallBoard
@@ -72,7 +73,9 @@ class NotifyService:
     def __init__(self, store: AlertStore, settings: NotifySettings, outbox: Outbox | None = None, *,
                  channel_map: ChannelMap | None = None, channels: Mapping[str, Channel] | None = None,
                  registry: CollectorRegistry | None = None, worker_id: str | None = None,
-                 alertmanager: AlertmanagerClient | None = None) -> None:
+                 alertmanager: AlertmanagerClient | None = None, oncall: OncallResolver | None = None) -> None:
+        """`oncall`: who is on call at a time (an escalation step's `oncall` mention, the webhook's
+        `oncall`); None: the channel map's rotation and the overrides taken (`OncallBoard`)."""
         self.store = store
         self.settings = settings
         try:
@@ -99,10 +102,15 @@ class NotifyService:
         self.dispatcher = Dispatcher(store, self.outbox, self.channels, settings, self.channel_map,
                                      metrics=self.metrics, worker_id=worker_id,
                                      digest_builder=digest_builder(store) if digest_lane else None)
-        self.planner = NotifyPlanner(self.outbox, self.channels, self.channel_map)
+        # reminders and escalation steps: armed with the alert (ingest) and on unack, told by a thread
+        arming = FollowupPlanner(store, self.channel_map)
+        self.planner = NotifyPlanner(self.outbox, self.channels, self.channel_map, followups=arming)
+        self.followups = FollowupWorker(store, self.outbox, self.channels, self.channel_map,
+                                        oncall=oncall or self.oncall.oncall_person,
+                                        on_queued=self.dispatcher.wake)
         self.alertmanager = alertmanager or AlertmanagerClient(settings.alertmanager_urls)
         self.actions = AlertActions(store, self.outbox, self.channels, self.alertmanager,
-                                    on_queued=self.dispatcher.wake)
+                                    on_queued=self.dispatcher.wake, followups=arming)
         pager = _pager(self.channels)
         self.deadman = DeadmanSwitch(store, self.outbox, pager, settings.deadman_timeout_seconds,
                                      on_queued=self.dispatcher.wake) if pager is not None else None
@@ -149,8 +157,8 @@ class NotifyService:
     def _workers(self) -> list[Worker]:
         """The background threads besides the dispatcher, in the order they start."""
         deadman = self.deadman if self.settings.deadman_enabled else None
-        return [w for w in (self.graphs, *self._intake_workers, deadman, self.digest, self.silence_watch)
-                if w is not None]
+        return [w for w in (self.graphs, *self._intake_workers, deadman, self.digest, self.silence_watch,
+                            self.followups) if w is not None]
 
     def start(self) -> NotifyService:
         self.dispatcher.start()

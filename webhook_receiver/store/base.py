@@ -44,7 +44,7 @@ ALERT_COLUMNS = (
     'id, fingerprint, starts_at, alertname, status, severity, source, title, message, labels, '
     'annotations, metadata, "timestamp", last_received_at, ends_at, receive_count, acknowledged, '
     'acknowledged_at, acknowledged_by, ack_comment, silenced_until, silence_id, silenced_at, reconciled_at, '
-    'am_last_seen_at, origin'
+    'am_last_seen_at, origin, reminders_sent, escalations_sent, last_comment, last_comment_by'
 )
 
 # `origin` of an alert first stored from Alertmanager's API (suppressed from the start, so no

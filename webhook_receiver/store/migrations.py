@@ -500,6 +500,75 @@ CREATE TABLE channel_health (
 );
 """
 
+# Acknowledgement as ownership, reminders and escalation (issue 18): every ack, unack and comment is
+# an event (who, when, what); every reminder and escalation step due is a row with its due time,
+# written in the transaction of what caused it (the ingest, an unack) and claimed once by whichever
+# receiver reaches it first. The alert row keeps the counts its messages show and the latest comment
+# (`ack_comment` stays the acknowledgement's own).
+_PG_0008 = """
+ALTER TABLE alerts ADD COLUMN reminders_sent INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE alerts ADD COLUMN escalations_sent INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE alerts ADD COLUMN last_comment TEXT;
+ALTER TABLE alerts ADD COLUMN last_comment_by TEXT;
+CREATE TABLE alert_ack_events (
+    id        BIGSERIAL PRIMARY KEY,
+    alert_id  BIGINT NOT NULL REFERENCES alerts (id) ON DELETE CASCADE,
+    action    TEXT NOT NULL,
+    actor     TEXT NOT NULL,
+    comment   TEXT,
+    at        TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX alert_ack_events_alert_idx ON alert_ack_events (alert_id, id);
+CREATE TABLE alert_followups (
+    id          BIGSERIAL PRIMARY KEY,
+    alert_id    BIGINT NOT NULL REFERENCES alerts (id) ON DELETE CASCADE,
+    kind        TEXT NOT NULL,
+    chain       INTEGER NOT NULL DEFAULT 0,
+    step        INTEGER NOT NULL,
+    round       INTEGER NOT NULL DEFAULT 0,
+    due_at      TIMESTAMPTZ NOT NULL,
+    status      TEXT NOT NULL DEFAULT 'due',
+    outcome     TEXT,
+    detail      JSONB NOT NULL DEFAULT '{}'::jsonb,
+    created_at  TIMESTAMPTZ NOT NULL,
+    updated_at  TIMESTAMPTZ NOT NULL
+);
+CREATE UNIQUE INDEX alert_followups_key ON alert_followups (alert_id, kind, chain, step, round);
+CREATE INDEX alert_followups_due_idx ON alert_followups (due_at) WHERE status = 'due';
+"""
+
+_SQLITE_0008 = """
+ALTER TABLE alerts ADD COLUMN reminders_sent INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE alerts ADD COLUMN escalations_sent INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE alerts ADD COLUMN last_comment TEXT;
+ALTER TABLE alerts ADD COLUMN last_comment_by TEXT;
+CREATE TABLE alert_ack_events (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    alert_id  INTEGER NOT NULL REFERENCES alerts (id) ON DELETE CASCADE,
+    action    TEXT NOT NULL,
+    actor     TEXT NOT NULL,
+    comment   TEXT,
+    at        TEXT NOT NULL
+);
+CREATE INDEX alert_ack_events_alert_idx ON alert_ack_events (alert_id, id);
+CREATE TABLE alert_followups (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    alert_id    INTEGER NOT NULL REFERENCES alerts (id) ON DELETE CASCADE,
+    kind        TEXT NOT NULL,
+    chain       INTEGER NOT NULL DEFAULT 0,
+    step        INTEGER NOT NULL,
+    round       INTEGER NOT NULL DEFAULT 0,
+    due_at      TEXT NOT NULL,
+    status      TEXT NOT NULL DEFAULT 'due',
+    outcome     TEXT,
+    detail      TEXT NOT NULL DEFAULT '{}',
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL
+);
+CREATE UNIQUE INDEX alert_followups_key ON alert_followups (alert_id, kind, chain, step, round);
+CREATE INDEX alert_followups_due_idx ON alert_followups (due_at) WHERE status = 'due';
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "alerts, webhook_payloads, notifications", _PG_0001, _SQLITE_0001),
     Migration(2, "notifications sent_at index", _0002, _0002),
@@ -508,6 +577,7 @@ MIGRATIONS: list[Migration] = [
     Migration(5, "maintenance windows, command answers by message", _PG_0005, _SQLITE_0005),
     Migration(6, "on-call overrides, watched silences, muted episodes", _PG_0006, _SQLITE_0006),
     Migration(7, "telegram chat migrations and poll offsets, channel health", _PG_0007, _SQLITE_0007),
+    Migration(8, "ownership: ack events, reminders and escalation steps due", _PG_0008, _SQLITE_0008),
 ]
 
 

@@ -198,3 +198,38 @@ def test_external_url_sets_the_runbook_base_and_is_exposed():
 def test_external_url_must_be_an_http_base_url(url):
     with pytest.raises(CatalogError, match=r"policy\.external_url: an http\(s\) base URL"):
         build_catalog({"policy": {"external_url": url}})
+
+
+def test_reminders_and_escalation_reach_the_receivers_channel_map():
+    from webhook_receiver.notify.channel_map import parse_channel_map
+
+    chain = {"severities": ["P0"], "match": {"exchange": "upbit"}, "steps": [
+        {"after": "30s", "telegram": {"chat": "-1002", "mention": ["4242", "@alice"]}},
+        {"after": "2m", "webhook": {"url": "https://sms.example.com/hook"}, "slack": True}]}
+    cat = build_catalog({"policy": {"severities": {"P0": {"remind_every": "20s"}, "P2": {"remind_every": "1h"}},
+                                    "escalation": [chain]}})
+    doc = yaml.safe_load(render_channel_map(cat))
+    assert [doc["severities"][s]["remind_every"] for s in ("P0", "P1", "P2", "P3")] == ["20s", "30m", "1h", "never"]
+    assert doc["escalation"] == [chain]
+    cmap = parse_channel_map(doc)  # the receiver reads what the catalog writes
+    assert cmap.remind_every == {"P0": 20.0, "P1": 1800.0, "P2": 3600.0}
+    assert cmap.escalation.chains[0].steps[0].telegram.mentions == ("4242", "@alice")
+    default = yaml.safe_load(render_channel_map(load_catalog()))
+    assert default["escalation"] == [] and default["severities"]["P0"]["remind_every"] == "5m"
+
+
+def test_bad_reminders_and_escalation_are_reported_with_the_rest(tmp_path):
+    with pytest.raises(CatalogError) as e:
+        load_catalog(_write(tmp_path, {"alerts": {"ExchangeFrozen": {"severity": "P7"}}, "policy": {
+            "severities": {"P0": {"remind_every": "2s"}, "P1": {"remind_every": 30}},
+            "escalation": [{"match": {"exchnage": "upbit"}, "steps": [{"after": "10m", "telegram": True}]},
+                           {"steps": [{"after": "later", "webhook": {"url": "nope"}}]}]}}))
+    lines = e.value.errors
+    for key in ("alerts.ExchangeFrozen.severity:", "policy.severities.P0.remind_every: at least 5s",
+                "policy.severities.P1.remind_every:", "policy.escalation[1].steps[0].after:",
+                "policy.escalation[1].steps[0].webhook.url:"):
+        assert any(f": {key}" in ln for ln in lines), (key, lines)
+    ok = {"steps": [{"after": "10m", "telegram": True}]}
+    with pytest.raises(CatalogError, match=r"policy.escalation\[1\].match.exchnage: no alert carries the label "
+                                           r"'exchnage' \(did you mean exchange\?\)"):
+        build_catalog({"policy": {"escalation": [ok, {"match": {"exchnage": "upbit"}, **ok}]}})

@@ -59,6 +59,15 @@ def test_ack_takes_an_id_and_a_comment() -> None:
     assert parse("/ack 9223372036854775807").alert_id == 2**63 - 1
 
 
+def test_unack_takes_an_id_and_a_comment() -> None:
+    c = parse("/unack 42 handing over")
+    assert (c.name, c.alert_id, c.text) == ("unack", 42, "handing over")
+    assert parse("/unack #7").text is None
+    for bad in ("/unack", "/unack abc", "/unack 0"):
+        with pytest.raises(CommandError):
+            parse(bad)
+
+
 def test_mute_matchers_duration_and_reason() -> None:
     c = parse("/mute exchange=upbit 2h planned maintenance, back at 05:00")
     assert c.matchers == (Matcher("exchange", "upbit"),) and c.duration == timedelta(hours=2)

@@ -182,3 +182,26 @@ def test_a_few_resolves_edit_their_messages_one_by_one() -> None:
                      status="resolved") for i in range(3)]
     p, _ = plan(resolves)
     assert p.shape == "edit" and p.message_ref == 40 and p.items == [resolves[0]]
+
+
+# --- reminders and escalation steps -----------------------------------------------------------------------
+def test_a_p0_reminder_goes_right_after_new_pages_before_answers_and_alone() -> None:
+    waiting = [item(sev="P1", name="ExchangeDown"), item("reply"), item("reminder", sev="P0", reminder=1)]
+    p, _ = plan(waiting)
+    assert p.shape == "single" and p.items[0].kind == "reminder" and p.urgent
+    p, _ = plan([*waiting, item(sev="P0", name="ExchangeFrozen")])
+    assert p.items[0].kind == "firing"  # a new page first
+
+
+def test_reminders_are_packed_among_themselves_escalations_first_most_severe_first() -> None:
+    rem = [item("reminder", sev="P1", name="ExchangeDown") for _ in range(3)] + \
+        [item("reminder", sev="P0", name="ExchangeFrozen") for _ in range(2)]
+    esc = [item("escalation", sev="P1", name="ExchangeDown") for _ in range(2)]
+    firing = [item(sev="P2") for _ in range(2)]
+    p, _ = plan(rem + firing)
+    assert p.shape == "packed" and p.urgent and {i.kind for i in p.items} == {"reminder"}
+    assert [i.severity for i in p.items] == ["P0", "P0", "P1", "P1", "P1"]  # P0's lead, the others follow
+    p, _ = plan([i for i in rem if i.severity == "P1"] + esc + firing)
+    assert p.shape == "packed" and [i.kind for i in p.items] == ["firing", "firing"]  # new pages before nudges
+    p, _ = plan([i for i in rem if i.severity == "P1"] + esc)
+    assert p.shape == "packed" and {i.kind for i in p.items} == {"escalation"} and not p.urgent

@@ -60,7 +60,7 @@ def test_bad_values_name_the_variable(env: dict, key: str) -> None:
 
 
 def test_registry_lists_every_channel_module() -> None:
-    assert set(channel_names()) == {"telegram", "slack", "discord", "email"}
+    assert set(channel_names()) == {"telegram", "slack", "discord", "email", "webhook"}
 
 
 def test_channels_follow_the_map_and_configuration() -> None:

@@ -31,6 +31,9 @@ def discord_payload(alert: AlertView, kind: NotificationKind = K.FIRING) -> dict
     resolved = kind == K.RESOLVED or alert.resolved
     if kind == K.ACK and alert.acknowledged_by:
         title = f"👤 {alert.acknowledged_by} acknowledged [{alert.severity}] {alert.title}"
+    elif kind in (K.REMINDER, K.ESCALATION) and not resolved:
+        title = (f"{'🔁 Reminder' if kind == K.REMINDER else '⏫ Escalation'}: [{alert.severity}] {alert.title} "
+                 "— nobody has acknowledged it")
     else:
         title = ("✅ RESOLVED " if resolved else "") + f"[{alert.severity}] {alert.title}"
     extra = sorted((k, v) for k, v in alert.annotations.items()
@@ -63,6 +66,9 @@ def packed_payload(notices: Sequence[Notice], tail: Sequence[TailCount] = ()) ->
     counts = severity_counts(notices)
     firing = sum(c for _, c in counts) + sum(t.count for t in tail if t.kind != K.RESOLVED)
     title = (f"{firing} alerts firing (" + " · ".join(f"{s} {c}" for s, c in counts) + ")") if firing else "✅ Resolved"
+    if notices and notices[0].kind in (K.REMINDER, K.ESCALATION):
+        what = "🔁 Reminder" if notices[0].kind == K.REMINDER else "⏫ Escalation"
+        title = f"{what}: {firing} alerts nobody has acknowledged (" + " · ".join(f"{s} {c}" for s, c in counts) + ")"
     lines: list[str] = []
     for members in group_notices(notices):
         first = members[0]

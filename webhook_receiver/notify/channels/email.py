@@ -169,6 +169,38 @@ def render_digest_email(d: DigestContent, *, sender: str, recipients: Sequence[s
     return msg
 
 
+def render_escalation_email(alerts: Sequence[AlertView], *, step: int, sender: str,
+                            recipients: Sequence[str]) -> EmailMessage:
+    """Alerts nobody has acknowledged, escalated to these recipients (plain text)."""
+    msg = EmailMessage()
+    first = alerts[0] if alerts else None
+    if len(alerts) == 1 and first is not None:
+        subject = f"[D76] escalation: [{first.severity}] {first.title} (nobody has acknowledged it)"
+    else:
+        subject = f"[D76] escalation: {len(alerts)} alerts nobody has acknowledged"
+    msg["Subject"] = subject[:250]
+    msg["From"] = sender
+    msg["To"] = ", ".join(recipients)
+    msg["Date"] = formatdate(localtime=False)
+    msg["Message-ID"] = make_msgid(domain="d76.local")
+    lines = [f"Escalation step {step}: nobody has acknowledged {'this alert' if len(alerts) == 1 else 'these alerts'}.",
+             ""]
+    for a in alerts:
+        fired = a.firing_seconds()
+        lines += [f"[{a.severity}] {a.title}  (#{a.id})", f"  {a.alertname}: {_labels(a)}",
+                  f"  firing since {_fmt(a.starts_at)}" + (f" ({format_duration(fired)})" if fired is not None else "")]
+        if a.value:
+            lines.append(f"  value: {a.value}")
+        if a.message:
+            lines.append(f"  {a.message}")
+        if a.runbook_url:
+            lines.append(f"  runbook: {a.runbook_url}")
+        lines.append("")
+    lines.append("Acknowledge with the Ack button in Telegram, /ack ID, or `d76 ack ID`.")
+    msg.set_content("\n".join(lines) + "\n")
+    return msg
+
+
 class SMTPSender:
     def __init__(self, host: str, port: int = 25, *, user: str | None = None, password: str | None = None,
                  starttls: bool = False, timeout: float = 15.0, ca_file: str | None = None) -> None:
@@ -263,6 +295,8 @@ class EmailChannel:
         return DIGEST_DESTINATION
 
     def render_single(self, notice: Notice, destination: str) -> list[Part]:
+        if notice.kind == NotificationKind.ESCALATION:
+            return [self._escalation([notice])]
         content = notice.payload.get("content")
         if notice.kind != NotificationKind.DIGEST or not isinstance(content, DigestContent):
             raise DeliveryError(f"email: cannot send a {notice.kind!r} notice", permanent=True)
@@ -271,7 +305,18 @@ class EmailChannel:
 
     def render_packed(self, notices: Sequence[Notice], destination: str, *, tail: Sequence[TailCount] = (),
                       fit: bool = True, message_ref: int | None = None) -> tuple[Part, int]:
+        if notices and notices[0].kind == NotificationKind.ESCALATION:
+            mine = [n for n in notices if n.kind == NotificationKind.ESCALATION]
+            return self._escalation(mine), len(mine)
         return self.render_single(notices[0], destination)[0], 1
+
+    def _escalation(self, notices: Sequence[Notice]) -> Part:
+        """An escalation step by e-mail: to the step's `to` (else ALERT_EMAIL_TO)."""
+        to = [str(x) for n in notices for x in (n.payload.get("to") or [])] or list(self.mail_to)
+        msg = render_escalation_email([n.alert for n in notices if n.alert is not None],
+                                      step=int(notices[0].payload.get("step") or 1), sender=self.mail_from,
+                                      recipients=list(dict.fromkeys(to)))
+        return Part(str(msg["Subject"]), {"email": msg})
 
     def send(self, destination: str, part: Part, *, reply_to: str | None = None) -> str | None:
         msg = part.extras["email"]

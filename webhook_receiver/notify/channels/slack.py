@@ -44,6 +44,9 @@ def slack_payload(alert: AlertView, kind: NotificationKind = K.FIRING) -> dict[s
     resolved = kind == K.RESOLVED or alert.resolved
     if kind == K.ACK and alert.acknowledged_by:
         head = f"👤 {alert.acknowledged_by} acknowledged [{alert.severity}] {alert.title}"
+    elif kind in (K.REMINDER, K.ESCALATION) and not resolved:
+        head = (f"{'🔁 Reminder' if kind == K.REMINDER else '⏫ Escalation'}: [{alert.severity}] {alert.title} "
+                "— nobody has acknowledged it")
     else:
         head = ("✅ RESOLVED " if resolved else _SEV_EMOJI.get(alert.severity, "") + " ") + \
             f"[{alert.severity}] {alert.title}"
@@ -92,6 +95,9 @@ def packed_payload(notices: Sequence[Notice], tail: Sequence[TailCount] = ()) ->
     resolved = sum(1 for n in notices if n.kind == K.RESOLVED) + sum(t.count for t in tail if t.kind == K.RESOLVED)
     head = (f"{_SEV_EMOJI.get(counts[0][0], '') if counts else ''} {firing} alerts firing "
             + "(" + " · ".join(f"{s} {c}" for s, c in counts) + ")") if firing else "✅ Resolved"
+    if notices and notices[0].kind in (K.REMINDER, K.ESCALATION):
+        what = "🔁 Reminder" if notices[0].kind == K.REMINDER else "⏫ Escalation"
+        head = f"{what}: {firing} alerts nobody has acknowledged (" + " · ".join(f"{s} {c}" for s, c in counts) + ")"
     if firing and resolved:
         head += f" · ✅ {resolved} resolved"
     blocks: list[dict[str, Any]] = [

@@ -50,6 +50,7 @@ from .format import (
     split_html,
     truncate_html,
 )
+from .nudges import NUDGE_KINDS, render_nudge, render_packed_nudges
 from .settings import TelegramSettings
 from .state import ChatMoves, TelegramState
 
@@ -141,10 +142,12 @@ class TelegramChannel:
         return self.channel_map.telegram_destinations(severity, labels, self.chat_id)
 
     def chats(self) -> tuple[str, ...]:
-        """Every chat this channel tells (the default one first): commands are taken from these."""
+        """Every chat this channel tells (the default one first; routes, escalation steps): commands
+        and buttons are taken from these."""
         if self.channel_map is None:
             return (self.chat_id,)
-        return self.channel_map.telegram_chats(self.chat_id)
+        return tuple(dict.fromkeys((*self.channel_map.telegram_chats(self.chat_id),
+                                    *self.channel_map.escalation.telegram_chats())))
 
     # rendering ---------------------------------------------------------------------------------
     def render_single(self, notice: Notice, destination: str) -> list[Part]:
@@ -155,7 +158,9 @@ class TelegramChannel:
         alert = notice.alert
         if alert is None:
             raise ValueError(f"telegram: a {notice.kind!r} notice needs an alert")
-        texts = split_html(render_alert(alert, self.links, self._mention([notice])), self.limits.max_chars)
+        text = (render_nudge(notice, self.links) if notice.kind in NUDGE_KINDS
+                else render_alert(alert, self.links, self._mention([notice])))
+        texts = split_html(text, self.limits.max_chars)
         keyboard = alert_keyboard(int(alert.id or 0), acked=bool(alert.acknowledged_by), resolved=alert.resolved) \
             if alert.id is not None else None
         parts = [Part(texts[0], {"reply_markup": keyboard} if keyboard is not None else {})]
@@ -164,8 +169,11 @@ class TelegramChannel:
 
     def render_packed(self, notices: Sequence[Notice], destination: str, *, tail: Sequence[TailCount] = (),
                       fit: bool = True, message_ref: int | None = None) -> tuple[Part, int]:
-        text, n = render_packed(notices, tail=tail, fit=fit, links=self.links, limit=self.limits.max_chars,
-                                oncall=self._mention(notices))
+        if notices and notices[0].kind in NUDGE_KINDS:  # reminders, escalation steps: packed among themselves
+            text, n = render_packed_nudges(notices, tail=tail, fit=fit, links=self.links, limit=self.limits.max_chars)
+        else:
+            text, n = render_packed(notices, tail=tail, fit=fit, links=self.links, limit=self.limits.max_chars,
+                                    oncall=self._mention(notices))
         extras: dict[str, Any] = {}
         if message_ref is not None:
             extras["reply_markup"] = packed_keyboard(message_ref, [x.alert for x in notices[:n] if x.alert])

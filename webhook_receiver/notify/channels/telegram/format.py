@@ -283,7 +283,15 @@ def _body(alert: AlertView, links: LinkBuilder) -> list[str]:
 def _state_lines(alert: AlertView) -> list[str]:
     out = []
     if alert.acknowledged_by:
-        out.append(f"👤 Acked by {_e(alert.acknowledged_by, 64)} at {_ts(alert.acknowledged_at)}")
+        out.append(f"👤 Acked by {_e(alert.acknowledged_by, 64)} at {_ts(alert.acknowledged_at)}"
+                   + (f": {_e(alert.ack_comment, 300)}" if alert.ack_comment else ""))
+    latest = (alert.last_comment_by, alert.last_comment)
+    if alert.last_comment and latest != (alert.acknowledged_by, alert.ack_comment):  # a later comment
+        out.append(f"💬 {_e(alert.last_comment_by or '?', 64)}: {_e(alert.last_comment, 300)}")
+    if alert.reminders_sent and not alert.resolved:
+        out.append(f"🔁 {alert.reminders_sent} reminder{'s' if alert.reminders_sent != 1 else ''} sent")
+    if alert.escalations_sent:
+        out.append(f"⏫ escalated ({alert.escalations_sent} step{'s' if alert.escalations_sent != 1 else ''})")
     if alert.silenced_until and not alert.resolved:
         out.append(f"🔕 Silenced until {_ts(alert.silenced_until)}")
     return out
@@ -342,6 +350,8 @@ def _packed_line(n: Notice, links: LinkBuilder) -> str:
         bits.append(f"👤 {_e(a.acknowledged_by, 40)}")
     elif a.silenced_until:
         bits.append("🔕")
+    elif a.reminders_sent:
+        bits.append(f"🔁{a.reminders_sent}")
     history = _safe_url(links.alert(a.id))
     if a.id is not None:
         bits.append(f'<a href="{_e(history)}">#{int(a.id)}</a>' if history else f"#{int(a.id)}")
@@ -408,7 +418,7 @@ def render_packed(notices: Sequence[Notice], *, tail: Sequence[TailCount] = (), 
 
 
 # --- inline keyboards and callback data (64 bytes at most) -----------------------------------------
-_CALLBACK = re.compile(r"^(ack|sil):(\d{1,19})(?::(1h|24h))?$|^(pa|ps):(\d{1,19})(?::(1h|24h))?$")
+_CALLBACK = re.compile(r"^(ack|un|sil):(\d{1,19})(?::(1h|24h))?$|^(pa|ps):(\d{1,19})(?::(1h|24h))?$")
 # command answers' buttons: a page of /alerts, end a silence (its id), end a maintenance window
 _CONSOLE_CALLBACK = re.compile(r"^(ap):(\d{1,6})$|^(us):([0-9a-fA-F-]{4,36})$|^(um):(\d{1,19})$")
 _CONSOLE_ACTIONS = {"ap": "alerts_page", "us": "unsilence", "um": "unmute"}
@@ -416,7 +426,7 @@ _CONSOLE_ACTIONS = {"ap": "alerts_page", "us": "unsilence", "um": "unmute"}
 
 @dataclass(frozen=True)
 class Callback:
-    """A parsed button press: `ack`/`sil` act on one alert, `ack_all`/`sil_all` on every alert of a
+    """A parsed button press: `ack`/`unack`/`sil` act on one alert, `ack_all`/`sil_all` on every alert of a
     packed message (`target` is then the message reference); `alerts_page` (target: the page),
     `unsilence` (`arg`: the silence id) and `unmute` (target: the window) come from command answers."""
 
@@ -448,7 +458,7 @@ def parse_callback_data(data: str) -> Callback | None:
         action, target, duration = m.group(1), int(m.group(2)), m.group(3)
         if (action == "sil") != (duration is not None):
             return None
-        return Callback(action, target, duration)
+        return Callback("unack" if action == "un" else action, target, duration)
     action, target, duration = m.group(4), int(m.group(5)), m.group(6)
     if (action == "ps") != (duration is not None):
         return None
@@ -461,7 +471,10 @@ def alert_keyboard(alert_id: int, *, acked: bool = False, resolved: bool = False
     row = [] if acked else [{"text": "✅ Ack", "callback_data": callback_data("ack", alert_id)}]
     row += [{"text": "🔕 Silence 1h", "callback_data": callback_data("sil", alert_id, "1h")},
             {"text": "🔕 Silence 24h", "callback_data": callback_data("sil", alert_id, "24h")}]
-    return {"inline_keyboard": [row]}
+    rows = [row]
+    if acked:  # the owner (or anyone) may give it back: a row of its own, under the silences
+        rows.append([{"text": "↩️ Unack", "callback_data": callback_data("un", alert_id)}])
+    return {"inline_keyboard": rows}
 
 
 PER_LINE_BUTTONS = 6

@@ -9,7 +9,8 @@
   (`notify.operator`), and its answer queued in the outbox (kind `reply`) as a reply to the command,
   in its forum topic, paced with everything else sent to that chat;
 - `ack:<id>` / `pa:<message>` (Ack all) -> the actions' acknowledge, which records the ack and queues
-  the message edits through the outbox (paced like every other message);
+  the message edits through the outbox (paced like every other message); `un:<id>` (Unack) gives an
+  acknowledged alert back (its reminders and escalation start again);
 - `sil:<id>:1h|24h` / `ps:<message>:1h` -> Alertmanager API v2 silences with matchers from each
   alert's identifying labels, recorded in the history;
 - every callback query is answered (Telegram shows a spinner until it is), whatever happened.
@@ -66,6 +67,7 @@ class Actions(Protocol):
 
     def acknowledge(self, alert_id: int, by: str, comment: str | None = None) -> Acked: ...
     def acknowledge_message(self, message_ref: int, by: str) -> int: ...
+    def unacknowledge(self, alert_id: int, by: str, comment: str | None = None) -> Acked: ...
     def silence(self, alert_id: int, duration: timedelta, by: str, comment: str | None = None) -> str: ...
     def silence_message(self, message_ref: int, duration: timedelta, by: str) -> int: ...
 
@@ -204,6 +206,12 @@ class CallbackHandler:
             if not result.changed:
                 return f"Already acknowledged by {result.alert.get('acknowledged_by')}"
             return "Acknowledged"
+        if parsed.action == "unack":
+            try:
+                result = self.actions.unacknowledge(parsed.target, who)
+            except LookupError:
+                return f"Alert {parsed.target} is not in the history"
+            return "Unacknowledged: nobody owns it now" if result.changed else "It was not acknowledged"
         if parsed.action == "ack_all":
             n = self.actions.acknowledge_message(parsed.target, who)
             return f"Acknowledged {n} alert{'s' if n != 1 else ''}" if n else "Nothing left to acknowledge"

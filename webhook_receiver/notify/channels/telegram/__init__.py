@@ -85,6 +85,7 @@ class TelegramChannel:
         self.channel_map: ChannelMap | None = None
         self.state: TelegramState | None = None
         self.moves = ChatMoves()
+        self.oncall_person: Callable[[datetime], Person | None] | None = None
 
     def use_store(self, store: AlertStore) -> None:
         """Chats that became supergroups, the getUpdates offset and the polling lease live in the
@@ -95,7 +96,6 @@ class TelegramChannel:
     def health(self) -> HealthSnapshot | None:
         """Whether calls to the Bot API get through (None in a dry run)."""
         return self.client.health.snapshot() if isinstance(self.client, TelegramClient) else None
-        self.oncall_person: Callable[[datetime], Person | None] | None = None
 
     def use_oncall(self, oncall_person: Callable[[datetime], Person | None]) -> None:
         """Mention who is on call in P0/P1 pages (their phone rings)."""

@@ -155,7 +155,7 @@ def main() -> None:
             seq += payloads * 10
         store = app.extensions["d76_receiver"].store
         with store.transaction() as tx:
-            tx.execute("TRUNCATE alerts, webhook_payloads, notifications, suppressed_episodes")
+            tx.execute("TRUNCATE alerts, webhook_payloads, notifications, suppressed_episodes CASCADE")
         start, end = bulk_load(cluster.url, rows)
         bench_query(app, start, end)
         store.close()

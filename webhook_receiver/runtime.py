@@ -8,7 +8,8 @@ background threads first (they use the store), then closes the store.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 import yaml
@@ -19,6 +20,7 @@ from .metrics import ReceiverMetrics, StorageUpCollector
 from .notify.actions import AlertActions
 from .notify.channel_map import ChannelMap, load_channel_map
 from .notify.heartbeat import Heartbeat, build_heartbeat
+from .notify.maintenance import MaintenanceSchedule
 from .notify.oncall_board import OncallBoard
 from .notify.outbox import Outbox
 from .notify.service import NotifyService
@@ -59,7 +61,8 @@ class ReceiverRuntime:
         # the reconciler tells its resolves through whatever ingest hook is current
         self.history = HistoryService(store, load_history_settings(settings), hook=lambda: self.ingest_hook,
                                       registry=self.metrics.registry,
-                                      windows=self.maintenance.muted_by if self.maintenance else None)
+                                      windows=self.maintenance.muted_by if self.maintenance else None,
+                                      window_state=_in_force(self.maintenance) if self.maintenance else None)
         # HEARTBEAT_URL: the outside service that pages when the pings stop (notify/heartbeat.py)
         self.heartbeat: Heartbeat | None = build_heartbeat(
             store, settings.raw, deadman_timeout=notify_settings.deadman_timeout_seconds,
@@ -89,6 +92,12 @@ class ReceiverRuntime:
         if self.notify is not None:
             self.notify.stop()
         self.store.close()
+
+
+def _in_force(schedule: MaintenanceSchedule) -> Callable[[datetime], tuple[str, ...]]:
+    """The names of the maintenance windows in force at a time: what the reconciler compares to tell a
+    poll with nothing changed (a window opening or closing changes which alerts are muted)."""
+    return lambda at: tuple(w.name for w in schedule.windows if w.active_at(at))
 
 
 def _channel_map(settings: NotifySettings) -> ChannelMap:

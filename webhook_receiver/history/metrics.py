@@ -15,6 +15,10 @@ class HistoryMetrics:
         self.polls = Counter("d76_history_reconcile_polls_total",
                              "Polls of Alertmanager by outcome (ok, partial: some replica unreachable, "
                              "unreachable: none answered, so nothing was resolved)", ["outcome"], registry=r)
+        self.unchanged_polls = Counter("d76_history_reconcile_unchanged_polls_total",
+                                       "Polls that found Alertmanager's listing, the stored firing alerts and the "
+                                       "maintenance windows as the last poll left them (nothing compared further)",
+                                       registry=r)
         self.replica_up = Gauge("d76_history_alertmanager_up",
                                 "Whether each Alertmanager replica (by its position in ALERTMANAGER_URL) answered "
                                 "the last poll", ["replica"], registry=r)

@@ -13,7 +13,7 @@ from ..settings import redact_url
 from ..store.base import AlertStore
 from ..store.changes import IngestHook
 from .metrics import HistoryMetrics
-from .reconcile import MutedBy, Reconciler, ReconcileWorker
+from .reconcile import MutedBy, Reconciler, ReconcileWorker, WindowState
 from .retention import PruneWorker
 from .settings import HistorySettings
 
@@ -25,12 +25,12 @@ log = logging.getLogger("d76.history")
 class HistoryService:
     def __init__(self, store: AlertStore, settings: HistorySettings, *, hook: Callable[[], IngestHook] | None = None,
                  registry: CollectorRegistry | None = None, client: AlertmanagerClient | None = None,
-                 windows: MutedBy | None = None) -> None:
+                 windows: MutedBy | None = None, window_state: WindowState | None = None) -> None:
         self.settings = settings
         self.owner = process_owner_id(8)
         self.metrics = HistoryMetrics(registry)
-        self.reconciler = Reconciler(store, settings, client=client, hook=hook, metrics=self.metrics, windows=windows) \
-            if settings.reconcile_enabled else None
+        self.reconciler = Reconciler(store, settings, client=client, hook=hook, metrics=self.metrics, windows=windows,
+                                     window_state=window_state) if settings.reconcile_enabled else None
         self.reconcile_worker = ReconcileWorker(self.reconciler, self.owner) if self.reconciler else None
         self.prune_worker = PruneWorker(store, settings, self.owner, self.metrics) if settings.prune_enabled else None
 

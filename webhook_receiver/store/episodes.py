@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from .base import ALERT_COLUMNS, ORIGIN_POLLED, AlertStore, Transaction, in_lists, ms_floor
@@ -36,7 +37,7 @@ class PolledAlert:
     inhibited_by: tuple[str, ...] = ()
     receivers: tuple[str, ...] = ()
 
-    @property
+    @cached_property
     def key(self) -> tuple[str, datetime]:
         return (self.fingerprint, ms_floor(self.starts_at))
 
@@ -72,12 +73,37 @@ class HistoryTables:
         self.d = store.dialect
 
     # ---- the reconciler's reads ------------------------------------------------------------------
-    def firing_alerts(self, tx: Transaction) -> list[dict[str, Any]]:
-        """Every stored alert still `firing` (the set the reconciler checks against Alertmanager)."""
-        rows = tx.fetchall(
-            'SELECT id, fingerprint, starts_at, alertname, "timestamp", last_received_at, receive_count, '
-            "am_last_seen_at, origin FROM alerts WHERE status = 'firing'")
+    _FIRING_COLUMNS = ('id, fingerprint, starts_at, alertname, "timestamp", last_received_at, receive_count, '
+                       "am_last_seen_at, origin")
+
+    def firing_alerts(self, tx: Transaction, ids: Sequence[int] | None = None) -> list[dict[str, Any]]:
+        """Every stored alert still `firing` (the set the reconciler checks against Alertmanager), or
+        those of these ids that are."""
+        if ids is None:
+            rows = tx.fetchall(f"SELECT {self._FIRING_COLUMNS} FROM alerts WHERE status = 'firing'")
+        else:
+            rows = []
+            for chunk, marks in in_lists(ids):
+                rows += tx.fetchall(f"SELECT {self._FIRING_COLUMNS} FROM alerts WHERE status = 'firing' "
+                                    f"AND id IN ({marks})", chunk)
         return [self._alert(r) for r in rows]
+
+    def firing_ids(self, tx: Transaction) -> set[int]:
+        """The ids of the alerts firing now, in one value (an array, or a list in text on SQLite)."""
+        if self.d.name == "postgresql":
+            row = tx.fetchone("SELECT array_agg(id) AS ids FROM alerts WHERE status = 'firing'")
+            return set(row["ids"] or ()) if row else set()
+        row = tx.fetchone("SELECT group_concat(id) AS ids FROM alerts WHERE status = 'firing'")
+        return {int(x) for x in row["ids"].split(",")} if row and row["ids"] else set()
+
+    def firing_digest(self, tx: Transaction) -> tuple[int, int, int]:
+        """How many alerts are firing, the sum and the largest of their ids: any change to the set of
+        firing alerts (one stored, resolved or reopened, here or by another receiver) changes it. One
+        read of the firing alerts' index; the reconciler compares it to tell an unchanged poll."""
+        row = tx.fetchone("SELECT count(*) AS n, coalesce(sum(id), 0) AS s, coalesce(max(id), 0) AS m "
+                          "FROM alerts WHERE status = 'firing'")
+        assert row is not None
+        return int(row["n"]), int(row["s"]), int(row["m"])
 
     def alerts_for(
         self, tx: Transaction, keys: Iterable[tuple[str, datetime]]
@@ -121,6 +147,9 @@ class HistoryTables:
 
     def mark_seen(self, tx: Transaction, alert_ids: Sequence[int]) -> None:
         """Alertmanager listed these alerts now (kept so an end time survives a restart)."""
+        if self.d.name == "postgresql":  # one statement, one array parameter, however many
+            tx.execute("UPDATE alerts SET am_last_seen_at = %s WHERE id = ANY(%s)", (tx.now, list(alert_ids)))
+            return
         for chunk, marks in in_lists(alert_ids):
             tx.execute(
                 f"UPDATE alerts SET am_last_seen_at = %s WHERE id IN ({marks})", (self.d.time_in(tx.now), *chunk)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 import jsonschema
 
@@ -142,6 +142,50 @@ def parse_time(value: str, where: str) -> datetime:
         raise PayloadError(f"{where}: time out of range in UTC: {value[:40]!r}") from None
 
 
+_STATUSES = ("firing", "resolved")
+_TOP_STRINGS = ("receiver", "groupKey", "externalURL")
+_TOP_MAPS = ("groupLabels", "commonLabels", "commonAnnotations")
+_ALERT_STRINGS = ("endsAt", "generatorURL")
+
+
+def _str_map(v: Any) -> TypeGuard[dict[str, Any]]:
+    return type(v) is dict and all(type(x) is str for x in v.values())
+
+
+def _plainly_valid(data: dict[str, Any]) -> bool:
+    """True when `data` plainly satisfies PAYLOAD_SCHEMA (Alertmanager's own bodies always do): the
+    same rules written out, strict on types, so the JSON schema (10x slower: most of a single-alert
+    ingest's CPU) runs only for a body that may be wrong, to say what is wrong. False never means
+    invalid, only "let the schema decide" (e.g. `truncatedAlerts: 1.0`, which the schema accepts as
+    an integer). `tests/unit/test_payload_fast_path.py` checks it never accepts what the schema refuses."""
+    if type(data.get("version")) is not str or data.get("status") not in _STATUSES:
+        return False
+    if any(k in data and type(data[k]) is not str for k in _TOP_STRINGS):
+        return False
+    if any(k in data and not _str_map(data[k]) for k in _TOP_MAPS):
+        return False
+    if "truncatedAlerts" in data:
+        n = data["truncatedAlerts"]
+        if type(n) is not int or not 0 <= n <= 2**31 - 1:
+            return False
+    alerts = data.get("alerts")
+    if type(alerts) is not list:
+        return False
+    for a in alerts:
+        if type(a) is not dict or a.get("status") not in _STATUSES or type(a.get("startsAt")) is not str:
+            return False
+        fp, labels = a.get("fingerprint"), a.get("labels")
+        if type(fp) is not str or not 1 <= len(fp) <= 128 or not _str_map(labels):
+            return False
+        if "alertname" not in labels:
+            return False
+        if "annotations" in a and not _str_map(a["annotations"]):
+            return False
+        if any(k in a and type(a[k]) is not str for k in _ALERT_STRINGS):
+            return False
+    return True
+
+
 def _path(err: jsonschema.ValidationError) -> str:
     out = ""
     for part in err.absolute_path:
@@ -179,12 +223,13 @@ def _from_data(data: Any, raw: str) -> WebhookPayload:
         v = data["version"]
         shown = repr(v[:20]) if isinstance(v, str) else f"of type {type(v).__name__}"
         raise PayloadError(f"unsupported payload version {shown}; expected \"4\"")
-    try:
-        err = jsonschema.exceptions.best_match(_VALIDATOR.iter_errors(data))
-    except RecursionError:  # only reachable through the dict argument (bodies are depth-bounded)
-        raise PayloadError("payload nested too deeply") from None
-    if err is not None:
-        raise PayloadError(f"{_path(err)}: {err.message[:200]}")
+    if not _plainly_valid(data):  # the schema decides, and names the offending field
+        try:
+            err = jsonschema.exceptions.best_match(_VALIDATOR.iter_errors(data))
+        except RecursionError:  # only reachable through the dict argument (bodies are depth-bounded)
+            raise PayloadError("payload nested too deeply") from None
+        if err is not None:
+            raise PayloadError(f"{_path(err)}: {err.message[:200]}")
 
     alerts: list[ParsedAlert] = []
     for i, a in enumerate(data["alerts"]):

@@ -28,6 +28,7 @@ from .notify.settings import NotifySettings, SettingsError, load_notify_settings
 from .payload import WebhookPayload
 from .settings import Settings
 from .store import AlertStore, IngestHook, IngestResult, no_hook
+from .store.group_commit import GroupCommit
 
 __all__ = ["ReceiverRuntime"]
 
@@ -43,6 +44,8 @@ class ReceiverRuntime:
         self.store = store
         self.metrics = ReceiverMetrics()
         self.metrics.registry.register(StorageUpCollector(store))  # d76_receiver_storage_up
+        # the webhook's payloads: concurrent requests' payloads committed together (store/group_commit.py)
+        self.committer = GroupCommit(store, settings.ingest_batch)
         self.outbox = Outbox(store)
         notify_settings = load_notify_settings(settings.raw)
         self.notify: NotifyService | None = None
@@ -69,9 +72,10 @@ class ReceiverRuntime:
             channels=self.notify.channels if self.notify is not None else {}, registry=self.metrics.registry)
 
     def ingest(self, payload: WebhookPayload) -> IngestResult:
-        """Store a webhook payload with its notifications (one transaction), then wake the dispatcher:
-        the new rows are committed, so it looks now rather than at its next poll."""
-        result = self.store.ingest(payload, self.ingest_hook)
+        """Store a webhook payload with its notifications (in its batch's transaction: group commit),
+        then wake the dispatcher: the new rows are committed, so it looks now rather than at its next
+        poll."""
+        result = self.committer.submit(payload, self.ingest_hook)
         if self.notify is not None:
             self.notify.dispatcher.wake()
         return result
@@ -86,6 +90,7 @@ class ReceiverRuntime:
 
     def close(self) -> None:
         """Stop the threads that use the store, then close it."""
+        self.committer.close()
         if self.heartbeat is not None:
             self.heartbeat.stop()
         self.history.stop()

@@ -89,6 +89,8 @@ class Settings:
                                           "for a lock", integer(0, 600_000))
     apply_migrations: bool = setting("RECEIVER_APPLY_MIGRATIONS", True, "apply pending schema migrations at "
                                      "start", flag)
+    ingest_batch: int = setting("RECEIVER_INGEST_BATCH", 64, "webhook payloads of concurrent requests stored in "
+                                "one transaction (group commit; 1: one transaction each)", integer(1, 1000))
     # Alertmanager API v2: every replica of an HA cluster (silences go to the first that answers;
     # the history reconciler polls them all). `alertmanager_url_set`: given explicitly (not the default)
     alertmanager_urls: tuple[str, ...] = setting(

@@ -3,7 +3,11 @@
 Ingest: the payload's fingerprints locked (advisory locks) and their stored occurrences read
 (`AlertStore.ingest`: another replica's start joins its occurrence), then one statement for the
 payload (raw payload insert + batched upsert of every alert via UNNEST, returning each alert's
-previous state), then the ingest hook, then one durable commit.
+previous state), then the ingest hook, then one durable commit. The webhook route stores through
+group commit (`AlertStore.ingest_many`): the payloads of concurrent requests in one transaction,
+their locks taken in one statement, their occurrences read in one, and each run of payloads that
+share no fingerprint stored by ONE statement (`_ROUND_SQL`: the payload rows and every alert's
+upsert, the rows given as one JSON document), then each payload's hook, then one commit for all.
 
 Outages: a short checkout timeout (`pool_timeout`, RECEIVER_DB_POOL_TIMEOUT) bounds how long a
 request waits for a connection, and a circuit breaker (`breaker.CircuitBreaker`) answers 503 at once
@@ -14,8 +18,10 @@ a number out of range) is `UnstorableInput` (400), never a 500.
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -26,7 +32,7 @@ from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 from ..errors import StorageUnavailable, UnstorableInput
 from ..payload import ParsedAlert, WebhookPayload
 from ..settings import redact_url
-from .base import AlertStore, Dialect, Transaction, alert_metadata, classify
+from .base import AlertStore, Dialect, IngestJob, IngestResult, Transaction, alert_metadata, classify, utcnow
 from .breaker import CircuitBreaker
 from .changes import AlertChange
 
@@ -90,6 +96,62 @@ WITH p AS (
 SELECT (SELECT id FROM p) AS payload_id, up.id, up.fingerprint, up.starts_at, up.status, up.ends_at,
        old.status AS old_status, old.annotations AS old_annotations, old.receive_count AS old_receive_count
 FROM up LEFT JOIN old ON old.id = up.id
+"""
+
+
+# A run of payloads that share no fingerprint, in one statement: `_INGEST_SQL` for several payloads,
+# each alert row carrying its payload's ordinal and time. The payload ids are drawn first (`pin`), so
+# each alert row finds its payload's; a payload without alerts still comes back (LEFT JOINs).
+_ROUND_SQL = """
+WITH pin AS MATERIALIZED (
+    SELECT t.ord, nextval('webhook_payloads_id_seq'::regclass) AS id,
+           t.received_at, t.group_key, t.receiver, t.status, t.body, t.alert_count
+    FROM jsonb_to_recordset(%(payloads)s::jsonb) AS t(ord int, received_at timestamptz, group_key text,
+                                                      receiver text, status text, body text, alert_count int)
+), p AS (
+    INSERT INTO webhook_payloads (id, received_at, group_key, receiver, status, body, alert_count)
+    SELECT id, received_at, group_key, receiver, status, body, alert_count FROM pin
+), given AS MATERIALIZED (
+    SELECT * FROM jsonb_to_recordset(%(alerts)s::jsonb) AS t(
+        ord int, now timestamptz, fingerprint text, starts_at timestamptz, status text, ends_at timestamptz,
+        alertname text, severity text, source text, title text, message text, labels jsonb,
+        annotations jsonb, metadata jsonb)
+), old AS (
+    -- one probe of the (fingerprint, starts_at) index per alert given (LIMIT 1 keeps the planner from
+    -- hashing the whole table for what it guesses are 100 rows)
+    SELECT o.id, o.status, o.annotations, o.receive_count
+    FROM given g CROSS JOIN LATERAL (
+        SELECT a.id, a.status, a.annotations, a.receive_count FROM alerts a
+        WHERE a.fingerprint = g.fingerprint AND a.starts_at = g.starts_at LIMIT 1) o
+), up AS (
+    INSERT INTO alerts AS a (fingerprint, starts_at, alertname, status, severity, source, title, message,
+                             labels, annotations, metadata, "timestamp", last_received_at, ends_at,
+                             receive_count, acknowledged)
+    SELECT fingerprint, starts_at, alertname, status, severity, source, title, message, labels,
+           annotations, metadata, now, now,
+           CASE WHEN status = 'resolved' THEN coalesce(ends_at, now) END, 1, FALSE
+    FROM given
+    ON CONFLICT (fingerprint, starts_at) DO UPDATE SET
+        receive_count = a.receive_count + 1,
+        last_received_at = EXCLUDED.last_received_at,
+        status = CASE WHEN a.status = 'resolved' THEN 'resolved' ELSE EXCLUDED.status END,
+        ends_at = CASE WHEN a.status = 'resolved' THEN a.ends_at ELSE EXCLUDED.ends_at END,
+        annotations = CASE WHEN a.status = 'resolved' AND EXCLUDED.status = 'firing'
+                           THEN a.annotations ELSE EXCLUDED.annotations END,
+        title = CASE WHEN a.status = 'resolved' AND EXCLUDED.status = 'firing'
+                     THEN a.title ELSE EXCLUDED.title END,
+        message = CASE WHEN a.status = 'resolved' AND EXCLUDED.status = 'firing'
+                       THEN a.message ELSE EXCLUDED.message END,
+        metadata = CASE WHEN a.status = 'resolved' AND EXCLUDED.status = 'firing'
+                        THEN a.metadata ELSE EXCLUDED.metadata END
+    RETURNING a.id, a.fingerprint, a.starts_at, a.status, a.ends_at
+)
+SELECT pin.ord, pin.id AS payload_id, up.id, up.fingerprint, up.starts_at, up.status, up.ends_at,
+       old.status AS old_status, old.annotations AS old_annotations, old.receive_count AS old_receive_count
+FROM pin
+LEFT JOIN given g ON g.ord = pin.ord
+LEFT JOIN up ON up.fingerprint = g.fingerprint AND up.starts_at = g.starts_at
+LEFT JOIN old ON old.id = up.id
 """
 
 
@@ -248,6 +310,51 @@ class PostgresStore(AlertStore):
                 )
             )
         return payload_id, changes
+
+
+    def _ingest_round(self, tx: Transaction, jobs: list[IngestJob]) -> list[IngestResult]:
+        mapped = self._round_alerts(tx, jobs)
+        nows = [job.now or utcnow() for job in jobs]
+        payloads = [{"ord": i, "received_at": _iso(now), "group_key": job.payload.group_key,
+                     "receiver": job.payload.receiver, "status": job.payload.status, "body": job.payload.raw,
+                     "alert_count": len(job.payload.alerts)} for i, (job, now) in enumerate(zip(jobs, nows))]
+        alerts = [{"ord": i, "now": _iso(now), "fingerprint": a.fingerprint, "starts_at": _iso(a.starts_at),
+                   "status": a.status, "ends_at": _iso(a.ends_at), "alertname": a.alertname, "severity": a.severity,
+                   "source": a.source, "title": a.title, "message": a.message, "labels": a.labels,
+                   "annotations": a.annotations, "metadata": alert_metadata(a, job.payload)}
+                  for i, (job, now, given) in enumerate(zip(jobs, nows, mapped)) for a in given]
+        rows = tx.fetchall(_ROUND_SQL, {"payloads": _json(payloads), "alerts": _json(alerts)})
+        payload_ids: dict[int, int] = {}
+        by_key: dict[tuple[str, datetime], dict[str, Any]] = {}
+        for r in rows:
+            payload_ids[int(r["ord"])] = int(r["payload_id"])
+            if r["id"] is not None:
+                by_key[(r["fingerprint"], r["starts_at"])] = r
+        out: list[IngestResult] = []
+        for i, (job, given) in enumerate(zip(jobs, mapped)):
+            tx.now = nows[i]
+            changes: list[AlertChange] = []
+            for a in given:
+                r = by_key[(a.fingerprint, a.starts_at)]
+                kind = classify(r["old_status"], r["old_annotations"], a, r["old_receive_count"])
+                changes.append(AlertChange(
+                    alert_id=int(r["id"]), kind=kind,
+                    fingerprint=a.fingerprint, starts_at=a.starts_at, status=r["status"], alertname=a.alertname,
+                    severity=a.severity, source=a.source, labels=a.labels, annotations=a.annotations,
+                    ends_at=r["ends_at"], generator_url=a.generator_url))
+            job.hook(tx, changes, job.payload)
+            out.append(IngestResult(payload_ids[i], changes))
+        return out
+
+
+def _iso(dt: datetime | None) -> str | None:
+    return dt.isoformat() if dt is not None else None
+
+
+def _json(rows: list[dict[str, Any]]) -> str:
+    """The rows of a round as one JSON text (PostgreSQL parses it; one parameter instead of an array
+    per column, which psycopg would build element by element in Python)."""
+    return json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
 
 
 def _short(exc: BaseException) -> str:

@@ -157,7 +157,7 @@ def _plainly_valid(data: dict[str, Any]) -> bool:
     same rules written out, strict on types, so the JSON schema (10x slower: most of a single-alert
     ingest's CPU) runs only for a body that may be wrong, to say what is wrong. False never means
     invalid, only "let the schema decide" (e.g. `truncatedAlerts: 1.0`, which the schema accepts as
-    an integer). `tests/unit/test_payload_fast_path.py` checks it never accepts what the schema refuses."""
+    an integer). `tests/unit/receiver/test_payload_fast_path.py` checks it never accepts what the schema refuses."""
     if type(data.get("version")) is not str or data.get("status") not in _STATUSES:
         return False
     if any(k in data and type(data[k]) is not str for k in _TOP_STRINGS):

@@ -4,8 +4,10 @@ Each `benchmarks/bench_*.py` module has a `main() -> None` that prints its numbe
 receiver, notify, e2e, fuzz (mutation soak against a live receiver: counts by status, target no 5xx),
 history (prune 1,000,000 rows on PostgreSQL; ingest latency meanwhile), storm (delivery under
 Telegram's limits, ours and Alertmanager's native notifier side by side), remind (how late 1,000
-alerts' reminders are told beyond what Telegram's pacing requires). `benchmarks/common.py`
-holds what they share.
+alerts' reminders are told beyond what Telegram's pacing requires), scale (ten times bigger: the
+exporter at 10x, single-alert ingest, 10,000 firing alerts end to end, /api/alerts over 10M rows, the
+digest over a day of 100,000 alerts, each next to its goal). `benchmarks/common.py` holds what they
+share.
 """
 from __future__ import annotations
 

@@ -85,6 +85,7 @@ class TelegramChannel:
         self.channel_map: ChannelMap | None = None
         self.state: TelegramState | None = None
         self.moves = ChatMoves()
+        self.oncall_person: Callable[[datetime], Person | None] | None = None
 
     def use_store(self, store: AlertStore) -> None:
         """Chats that became supergroups, the getUpdates offset and the polling lease live in the
@@ -95,7 +96,6 @@ class TelegramChannel:
     def health(self) -> HealthSnapshot | None:
         """Whether calls to the Bot API get through (None in a dry run)."""
         return self.client.health.snapshot() if isinstance(self.client, TelegramClient) else None
-        self.oncall_person: Callable[[datetime], Person | None] | None = None
 
     def use_oncall(self, oncall_person: Callable[[datetime], Person | None]) -> None:
         """Mention who is on call in P0/P1 pages (their phone rings)."""
@@ -154,7 +154,8 @@ class TelegramChannel:
         if notice.kind == NotificationKind.DEADMAN:
             p = notice.payload
             at = datetime.fromisoformat(p["at"]) if p.get("at") else datetime.now(UTC)
-            return [Part(render_deadman(bool(p.get("down", True)), float(p.get("silent_for", 0)), at))]
+            return [Part(render_deadman(bool(p.get("down", True)), float(p.get("silent_for", 0)), at,
+                                        resolved=bool(p.get("resolved", False))))]
         alert = notice.alert
         if alert is None:
             raise ValueError(f"telegram: a {notice.kind!r} notice needs an alert")

@@ -319,7 +319,12 @@ def render_resolved(alert: AlertView, links: LinkBuilder = LinkBuilder()) -> str
     return "\n".join([head, *_body(alert, links), "", tail, *_state_lines(alert)])
 
 
-def render_deadman(down: bool, silent_for: float, at: datetime) -> str:
+def render_deadman(down: bool, silent_for: float, at: datetime, resolved: bool = False) -> str:
+    if down and resolved:
+        return (f"🚨 <b>[P0] Alerting pipeline is down</b>\n"
+                f"Alertmanager resolved the Watchdog at {_ts(at)}: Prometheus stopped sending it (it is down, or "
+                f"lost its rules).\n"
+                f"<b>Action</b>: check Prometheus; until it is back no alert of the bot can fire.")
     if down:
         return (f"🚨 <b>[P0] Alerting pipeline is down</b>\n"
                 f"No Watchdog alert received for {format_duration(silent_for)} (since {_ts(at)}).\n"

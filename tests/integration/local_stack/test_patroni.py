@@ -124,7 +124,7 @@ def test_the_store_follows_a_sigkill_of_the_primary_and_keeps_every_acknowledged
         with psycopg.connect(cluster.url) as conn:
             rows = {r[0] for r in conn.execute("SELECT n FROM probe")}
         # synchronous replication: nothing acknowledged was lost
-        assert set(acknowledged) <= rows and len(acknowledged) > 50
+        assert set(acknowledged) <= rows and len(acknowledged) >= 10  # (about 35-100 on a 2-CPU machine)
         # of the refused writes only the one in flight at the kill may be there (its commit reached the
         # standby, its answer never came back: the receiver said 503, Alertmanager retries, the ingest
         # is idempotent)

@@ -279,6 +279,8 @@ def command(state_dir: Path, keep: bool, timeout: float, free_ports: bool) -> No
             sys.exit(1)
     for line in stack.iter_status_lines():
         console.print("  " + line)
+    for line in stack.look_lines():  # the pages are open while the demo runs (the token file signs in)
+        console.print("  " + line, markup=False, highlight=False)
     ok = False
     try:
         run_demo(stack, console, timeout, secret)
@@ -287,10 +289,10 @@ def command(state_dir: Path, keep: bool, timeout: float, free_ports: bool) -> No
         console.print(f"[red]demo failed:[/red] {exc}")
     finally:
         print_history(console, stack)
-        console.print(f"Prometheus    {stack.url('prometheus')}/alerts")
-        console.print(f"Alertmanager  {stack.url('alertmanager')}/#/alerts")
+        for line in stack.look_lines():  # the pages, Prometheus' and Alertmanager's own
+            console.print(line, markup=False, highlight=False)
         console.print(f"Receiver API  {stack.url('receiver')}/api/alerts  (Authorization: Bearer "
-                      f"$(cat {stack.state}/alertmanager/receiver_token))")
+                      f"$(cat {stack.state}/alertmanager/receiver_token))", markup=False)
         console.print(f"Logs          {stack.logs}")
         pngs = sorted(graphs.glob("*.png")) if graphs.is_dir() else []
         if pngs:

@@ -28,11 +28,11 @@ from urllib.parse import urlencode, urlsplit
 from flask import Blueprint, redirect, request
 from werkzeug.datastructures import MultiDict
 
-from vocabulary import IDENTIFYING_LABELS, SEVERITIES, WATCHDOG, AlertStatus
+from vocabulary import SEVERITIES, WATCHDOG, AlertStatus
 
 from .api import parse_alert_query  # the API's own filters and their checks
 from .errors import QueryError
-from .history.alert_state import AlertState, alert_states
+from .history.alert_state import AlertState, alert_states, where
 from .runbooks import first_checks, slug_of
 from .screens import COOKIE, allowed, cookie_value, html_page, login, login_post, page_zone
 from .state import runtime
@@ -49,7 +49,6 @@ _LIST_PARAMS = _QUERY_PARAMS + _PAGE_PARAMS
 REFRESH_CHOICES = (15, 30, 60, 300)
 # shown elsewhere on the alert page, or machinery (the graph annotation is the page's graph spec)
 _SHOWN_ANNOTATIONS = frozenset({"summary", "description", "action", "runbook_url", "value", "threshold", "graph"})
-_NOT_WHERE = frozenset({"alertname", "severity", "source", "job", "instance", "replica"})
 
 # kept for the modules that extend the pages (their own routes guarded like these)
 _allowed = allowed
@@ -60,18 +59,6 @@ _login_post = login_post
 
 def _sev(severity: str | None) -> str:
     return severity if severity in SEVERITIES else "none"
-
-
-def _where(labels: dict[str, Any], most: int = 3) -> list[tuple[str, str]]:
-    """Where an alert is: its identifying labels (exchange, route, symbol, ...), else its other
-    telling labels (`category`, `path`, `channel`), else the instance."""
-    first = [(k, str(labels[k])) for k in IDENTIFYING_LABELS if labels.get(k)]
-    rest = sorted((str(k), str(v)) for k, v in labels.items() if k not in IDENTIFYING_LABELS and k not in _NOT_WHERE
-                  and v)
-    found = (first + rest)[:most]
-    if not found and labels.get("instance"):
-        found = [("instance", str(labels["instance"]))]
-    return found
 
 
 def _http_url(value: Any) -> str | None:
@@ -146,7 +133,7 @@ def alert_page(alert_id: str) -> Any:
         "alert.html", title=f"#{alert['id']} {alert['title'] or alert['alertname']}", home="../alerts",
         a=alert, sev=_sev(alert.get("severity")), state=state,
         suppressions=[(s.kind, s.describe(tz)) for s in state.suppressions],
-        where=_where(labels, most=6), action=annotations.get("action") or "",
+        where=where(labels, most=6), action=annotations.get("action") or "",
         value=annotations.get("value") or "", threshold=annotations.get("threshold") or "",
         labels=sorted((str(k), str(v)) for k, v in labels.items()),
         annotations=[(k, v, _http_url(v) if k.endswith("_url") else None) for k, v in sorted(annotations.items())
@@ -210,7 +197,7 @@ def alert_list() -> Any:
         out.append({
             "id": r["id"], "sev": _sev(r.get("severity")), "severity": r.get("severity") or "none",
             "alertname": r["alertname"], "summary": r.get("title") or r["alertname"],
-            "where": _where(r.get("labels") or {}), "state": st.name, "note": _state_note(st, r),
+            "where": where(r.get("labels") or {}), "state": st.name, "note": _state_note(st, r),
             "age": fmt_age(age_seconds(r.get("starts_at"), ended)), "started": fmt_time(r.get("starts_at"), tz)})
     return html_page(
         "list.html", title="Alerts", home="alerts", filters=shown, rows=out, limit=q.limit, full=len(rows) == q.limit,

@@ -20,14 +20,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from vocabulary import AlertStatus
+from vocabulary import IDENTIFYING_LABELS, AlertStatus
 
 from ..store.base import AlertStore, Transaction, in_lists
 from ..store.episodes import HistoryTables
 from ..timefmt import fmt_time
 
-__all__ = ["Suppression", "AlertState", "STATES", "alert_states", "state_of"]
+__all__ = ["Suppression", "AlertState", "STATES", "alert_states", "state_of", "where"]
 
+_NOT_WHERE = frozenset({"alertname", "severity", "source", "job", "instance", "replica"})
 STATES = ("firing", "silenced", "muted", "inhibited", "acked", "resolved")
 _RANK = {"silenced": 0, "muted": 1, "inhibited": 2}
 
@@ -141,3 +142,15 @@ def alert_states(store: AlertStore, rows: Iterable[Mapping[str, Any]], *, now: d
     causes += [str(r["silence_id"]) for r in rows if r.get("silence_id")]
     mutes = _mute_ids(tx, causes) if causes else {}
     return {int(r["id"]): state_of(r, episodes.get(int(r["id"]), ()), mutes, now) for r in rows}
+
+
+def where(labels: Mapping[str, Any], most: int = 3) -> list[tuple[str, str]]:
+    """Where an alert is, as every screen says it: its identifying labels (exchange, route, symbol,
+    ...), else its other telling labels (`category`, `path`, `channel`), else its instance."""
+    first = [(k, str(labels[k])) for k in IDENTIFYING_LABELS if labels.get(k)]
+    rest = sorted((str(k), str(v)) for k, v in labels.items() if k not in IDENTIFYING_LABELS and k not in _NOT_WHERE
+                  and v)
+    found = (first + rest)[:most]
+    if not found and labels.get("instance"):
+        found = [("instance", str(labels["instance"]))]
+    return found

@@ -34,7 +34,7 @@ from .api import parse_alert_query  # the API's own filters and their checks
 from .errors import QueryError
 from .history.alert_state import AlertState, alert_states, where
 from .runbooks import first_checks, slug_of
-from .screens import COOKIE, allowed, cookie_value, html_page, login, login_post, page_zone
+from .screens import COOKIE, allowed, cookie_value, html_page, keep_words, login, login_post, page_zone
 from .state import runtime
 from .timefmt import age_seconds, fmt_age, fmt_time
 
@@ -42,6 +42,7 @@ __all__ = ["bp", "COOKIE", "cookie_value"]
 
 log = logging.getLogger("webhook_receiver.pages")
 bp = Blueprint("pages", __name__, template_folder="templates")
+bp.add_app_template_filter(keep_words, "keep")
 
 _QUERY_PARAMS = ("alertname", "status", "severity", "source", "acknowledged", "since", "until", "limit")
 _PAGE_PARAMS = ("refresh", "watchdog")

@@ -24,17 +24,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 from datetime import tzinfo
 from typing import Any
 
 from flask import Response, current_app, make_response, redirect, render_template, request
+from markupsafe import Markup, escape
 from werkzeug.wrappers import Response as AnyResponse  # what redirect() answers (flask's Response is one)
 
 from .signin_throttle import SignInThrottle
 from .state import runtime
 from .timefmt import zone
 
-__all__ = ["COOKIE", "COOKIE_MAX_AGE", "CSP", "cookie_value", "allowed", "html_page", "login", "login_post",
+__all__ = ["keep_words", "COOKIE", "COOKIE_MAX_AGE", "CSP", "cookie_value", "allowed", "html_page", "login",
+           "login_post",
            "page_zone"]
 
 log = logging.getLogger("webhook_receiver.pages")
@@ -45,6 +48,23 @@ COOKIE_MAX_AGE = 30 * 24 * 3600
 CSP = ("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; "
        "frame-ancestors 'none'")
 _THROTTLE = "d76_signin_throttle"
+
+
+_HYPHENATED = re.compile(r"(\S*-\S*)")
+KEEP_MAX = 32
+
+
+def keep_words(value: Any) -> Markup:
+    """Text with each short hyphenated word (a date, `upbit-binance-BTC`) kept on one line: a browser
+    may break a line after any hyphen, which cuts a label value or a date in two on a phone. Longer
+    words (a URL) may still wrap, or they would stick out of the screen. Escaped."""
+    out = []
+    for i, part in enumerate(_HYPHENATED.split(str(value if value is not None else ""))):
+        if i % 2 and len(part) <= KEEP_MAX:
+            out.append(Markup('<span class="nw">{}</span>').format(part))
+        else:
+            out.append(escape(part))
+    return Markup("").join(out)
 
 
 def cookie_value(token: str) -> str:

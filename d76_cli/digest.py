@@ -1,7 +1,8 @@
 """`d76 digest [--send-now] [--hours N] [--config FILE]`: the P3 email digest.
 
 Without `--send-now` it prints the digest (plain text) that would be sent and writes the CSV the
-mail would carry into `--csv-dir` (default: the current folder), saying where; with it, it sends it by
+mail would carry into `--csv-dir` (default: `digests/` in the stack's state folder), saying where;
+with it, it sends it by
 SMTP now (SMTP_HOST, SMTP_PORT, SMTP_USER, SMTP_PASSWORD, SMTP_STARTTLS, ALERT_EMAIL_FROM, ALERT_EMAIL_TO)
 reading the history store (`--database-url`, DATABASE_URL, else the stack `d76 stack up` started,
 see `d76_cli.stack_client`). The scheduled daily send runs inside the receiver.
@@ -42,11 +43,12 @@ def _write_csv(content: Any, folder: Path) -> str | None:
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
               help="receiver config file (YAML with ${VAR} substitution; environment wins)")
 @click.option("--database-url", default=None, help="overrides DATABASE_URL")
-@click.option("--csv-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True,
-              help="print mode: the folder the day's history (the CSV the mail attaches) is written to")
+@click.option("--csv-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="print mode: the folder the day's history (the CSV the mail attaches) is written to "
+                   "[default: digests/ in --state-dir]")
 @state_dir_option
-def command(send_now: bool, hours: float, config_file: str | None, database_url: str | None, csv_dir: Path,
-            state_dir: Path) -> None:
+def command(send_now: bool, hours: float, config_file: str | None, database_url: str | None,
+            csv_dir: Path | None, state_dir: Path) -> None:
     """Print or send the daily digest: every severity counted (MTTA, MTTR, suppressed episodes), P3
     alerts listed in full, the day's history attached as CSV (when sent)."""
     from webhook_receiver.errors import StorageUnavailable
@@ -70,7 +72,7 @@ def command(send_now: bool, hours: float, config_file: str | None, database_url:
         if not send_now:
             until = datetime.now(UTC)
             content = collect_digest(store, until - timedelta(hours=hours), until)
-            click.echo(render_text(content, _write_csv(content, csv_dir)), nl=False)
+            click.echo(render_text(content, _write_csv(content, csv_dir or state_dir / "digests")), nl=False)
             return
         if not email.enabled:
             raise click.ClickException("email digest is off: set SMTP_HOST, ALERT_EMAIL_FROM and ALERT_EMAIL_TO")

@@ -53,7 +53,7 @@ def _ttl(value: str) -> timedelta:
 @click.option("--runbook-url", default=None)
 @click.option("--receiver-url", default=None, help="the receiver whose history id to print [default: the stack in "
               "--state-dir, if one runs]")
-@click.option("--wait", "wait_s", type=click.FloatRange(0, 600), default=10.0, show_default=True,
+@click.option("--wait", "wait_s", type=click.FloatRange(0, 600), default=5.0, show_default=True,
               help="seconds to wait for the event in the receiver's history (0: do not look)")
 @tz_option
 def command(severity: str, source: str, title: str, message: str, meta: tuple[str, ...], alertmanager_url: str | None,

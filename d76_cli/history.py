@@ -160,6 +160,9 @@ def _timeline(store: AlertStore, alert_id: int, fmt: str, output: str | None, tz
         _write(render_text(t, tz), output)
 
 
+_SEVERITY_STYLE = {"P0": "bold red", "P1": "bold dark_orange", "P2": "yellow", "P3": "blue"}
+
+
 def where_text(labels: dict[str, Any]) -> str:
     """Where an alert is, as the pages say it: its identifying labels (`exchange=upbit`), else its
     other telling labels, else its instance."""
@@ -170,8 +173,8 @@ def where_text(labels: dict[str, Any]) -> str:
 
 def history_table(rows: list[dict[str, Any]], states: Mapping[int, AlertState], tz: tzinfo | None, width: int, *,
                   hidden_watchdog: int = 0) -> Any:
-    """The table `d76 history` prints, for a terminal `width` columns wide: age first, severity,
-    the alert (name and summary), where, its state; the start and end times from 120 columns on."""
+    """The table `d76 history` prints, for a terminal `width` columns wide: id, age, the alert
+    (severity, name and summary), where, its state; the start and end times from 120 columns on."""
     from rich import box
     from rich.table import Table
     from rich.text import Text
@@ -184,13 +187,11 @@ def history_table(rows: list[dict[str, Any]], states: Mapping[int, AlertState], 
                   expand=False, title_justify="left")
     table.add_column("id", justify="right", no_wrap=True)
     table.add_column("age", no_wrap=True)
-    table.add_column("sev", no_wrap=True)
     wheres = {int(r["id"]): where_text(r.get("labels") or {}) for r in rows}
-    longest = max((len(w) for text in wheres.values() for w in text.split()), default=5)
-    table.add_column("alert", overflow="fold", ratio=1, min_width=14)
-    if not narrow:  # a label value is kept whole: as wide as the longest one (up to a third of the width)
-        table.add_column("where", overflow="fold", min_width=min(longest, max(12, width // 3)))
-    table.add_column("state", overflow="fold", min_width=9)
+    table.add_column("alert", overflow="fold", min_width=14)  # the one column that wraps
+    if not narrow:  # one label=value a line, each whole
+        table.add_column("where", no_wrap=True)
+    table.add_column("state", no_wrap=True, min_width=9)
     if wide:
         table.add_column("started", no_wrap=True)
         table.add_column("ended", no_wrap=True)
@@ -203,13 +204,14 @@ def history_table(rows: list[dict[str, Any]], states: Mapping[int, AlertState], 
             state.append(f"\nby {who}", style="dim")
         if r["acknowledged"] and r.get("acknowledged_by"):
             state.append(f"\n{'by' if state.plain == 'acked' else 'acked by'} {r['acknowledged_by']}", style="dim")
-        alert = Text(r["alertname"], style="bold")
+        alert = Text(f"{r['severity'] or '-'} ", style=_SEVERITY_STYLE.get(r["severity"], "dim"))
+        alert.append(r["alertname"], style="bold")
         if r.get("title") and r["title"] != r["alertname"]:
             alert.append("\n" + r["title"])
         if narrow and wheres[int(r["id"])]:
             alert.append("\n" + wheres[int(r["id"])], style="dim")
-        cells = [str(r["id"]), fmt_age(age_seconds(r["starts_at"], ended)), r["severity"] or "-", alert,
-                 *([] if narrow else [wheres[int(r["id"])]]), state]
+        cells = [str(r["id"]), fmt_age(age_seconds(r["starts_at"], ended)), alert,
+                 *([] if narrow else [wheres[int(r["id"])].replace(" ", "\n")]), state]
         if wide:
             cells += [when(r["starts_at"], tz), when(ended, tz)]
         table.add_row(*cells)

@@ -210,7 +210,7 @@ def history_table(rows: list[dict[str, Any]], states: Mapping[int, AlertState], 
             alert.append("\n" + r["title"])
         if narrow and wheres[int(r["id"])]:
             alert.append("\n" + wheres[int(r["id"])], style="dim")
-        cells = [str(r["id"]), fmt_age(age_seconds(r["starts_at"], ended)), alert,
+        cells: list[str | Text] = [str(r["id"]), fmt_age(age_seconds(r["starts_at"], ended)), alert,
                  *([] if narrow else [wheres[int(r["id"])].replace(" ", "\n")]), state]
         if wide:
             cells += [when(r["starts_at"], tz), when(ended, tz)]

@@ -95,22 +95,17 @@ def _labels(a: AlertView) -> str:
 
 
 def _summary_text(d: DigestContent, csv_note: str | None = None) -> list[str]:
-    """Every severity that had alerts (a severity without any is left out), the suppressed episodes
-    when there were any, and where the CSV is (`csv_note`: attached, or the file it was written to)."""
+    """Every severity counted, the suppressed episodes, and where the CSV is (`csv_note`: attached,
+    or the file it was written to)."""
     if not d.summary:
         return []
-    busy = [s for s in d.summary if s.alerts or s.open]
-    if not busy:
-        lines = ["No alert started in the window."]
-    else:
-        lines = ["Every severity (alerts that started in the window):",
-                 f"  {'sev':<4} {'alerts':>6} {'open':>5} {'acked':>6} {'MTTA':>10} {'MTTR':>10} {'suppressed':>10}"]
-        for s in busy:
-            lines.append(f"  {s.severity:<4} {s.alerts:>6} {s.open:>5} {s.acknowledged:>6} "
-                         f"{_secs(s.mtta_seconds):>10} {_secs(s.mttr_seconds):>10} {s.suppressed:>10}")
-    eps = ", ".join(f"{kind} {n}" for kind, n in d.episodes if n)
-    if eps:
-        lines += [f"Suppressed episodes (silenced / inhibited / muted): {eps}"]
+    lines = ["Every severity (alerts that started in the window):",
+             f"  {'sev':<4} {'alerts':>6} {'open':>5} {'acked':>6} {'MTTA':>10} {'MTTR':>10} {'suppressed':>10}"]
+    for s in d.summary:
+        lines.append(f"  {s.severity:<4} {s.alerts:>6} {s.open:>5} {s.acknowledged:>6} {_secs(s.mtta_seconds):>10} "
+                     f"{_secs(s.mttr_seconds):>10} {s.suppressed:>10}")
+    eps = ", ".join(f"{kind} {n}" for kind, n in d.episodes) or "none"
+    lines += [f"Suppressed episodes (silenced / inhibited): {eps}"]
     if d.csv_text is not None:
         lines.append(csv_note or f"Attached: {csv_filename(d)} ({d.csv_rows} alerts, every severity)")
     return lines + [""]

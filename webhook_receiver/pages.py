@@ -133,7 +133,8 @@ def alert_page(alert_id: str) -> Any:
     return html_page(
         "alert.html", title=f"#{alert['id']} {alert['title'] or alert['alertname']}", home="../alerts",
         a=alert, sev=_sev(alert.get("severity")), state=state,
-        suppressions=[(s.kind, s.describe(tz)) for s in state.suppressions],
+        suppressions=[(s.kind, s.describe(tz), f"./{s.inhibiting_alert_id}" if s.inhibiting_alert_id else None)
+                      for s in state.suppressions],
         where=where(labels, most=6), action=annotations.get("action") or "",
         value=annotations.get("value") or "", threshold=annotations.get("threshold") or "",
         labels=sorted((str(k), str(v)) for k, v in labels.items()),

@@ -13,8 +13,8 @@ They are what the links in messages point at (`<RECEIVER_EXTERNAL_URL>/alerts/<i
 - One alert: summary, state (the silence with its author, end and reason; what inhibits or mutes
   it), where, description and action once, value and threshold, times, acknowledgement, the
   runbook's first checks and a link to the runbook filled with the alert's values, labels, other
-  annotations and deliveries. `alert_actions.html`, when a module provides it, is included under the
-  state (the forms that act on the alert).
+  annotations and deliveries; then `actions` (HTML: the forms that act on the alert and its timeline,
+  from the module that adds them; empty here).
 
 Nothing here changes anything. Access, the sign-in form and the headers: `screens`.
 """
@@ -34,7 +34,18 @@ from .api import parse_alert_query  # the API's own filters and their checks
 from .errors import QueryError
 from .history.alert_state import AlertState, alert_states, where
 from .runbooks import first_checks, slug_of
-from .screens import COOKIE, allowed, cookie_value, html_page, keep_words, login, login_post, page_zone
+from .screens import (
+    COOKIE,
+    allowed,
+    cookie_value,
+    html_page,
+    html_page_string,
+    keep_words,
+    login,
+    login_post,
+    page_zone,
+    secure_cookie,
+)
 from .state import runtime
 from .timefmt import age_seconds, fmt_age, fmt_time
 
@@ -51,11 +62,13 @@ REFRESH_CHOICES = (15, 30, 60, 300)
 # shown elsewhere on the alert page, or machinery (the graph annotation is the page's graph spec)
 _SHOWN_ANNOTATIONS = frozenset({"summary", "description", "action", "runbook_url", "value", "threshold", "graph"})
 
-# kept for the modules that extend the pages (their own routes guarded like these)
+# for the modules that extend the pages (their own routes, guarded and laid out like these):
+# `_page(body_template_string, status, **context)` renders a body in the pages' layout
 _allowed = allowed
-_page = html_page
+_page = html_page_string
 _login = login
 _login_post = login_post
+_secure_cookie = secure_cookie
 
 
 def _sev(severity: str | None) -> str:
@@ -150,6 +163,7 @@ def alert_page(alert_id: str) -> Any:
         checks=first_checks(slug, values), runbook=runbook,
         runbook_text="" if runbook else str(annotations.get("runbook_url") or ""),  # not a link: shown as text
         same=("../alerts?" + urlencode({"alertname": alert["alertname"], "status": AlertStatus.FIRING.value})),
+        actions="",  # the place for the alert's actions (Ack / Unack / Silence forms, its timeline)
         updated=_updated())
 
 

@@ -28,7 +28,7 @@ import re
 from datetime import tzinfo
 from typing import Any
 
-from flask import Response, current_app, make_response, redirect, render_template, request
+from flask import Response, current_app, make_response, redirect, render_template, render_template_string, request
 from markupsafe import Markup, escape
 from werkzeug.wrappers import Response as AnyResponse  # what redirect() answers (flask's Response is one)
 
@@ -37,7 +37,7 @@ from .state import runtime
 from .timefmt import zone
 
 __all__ = ["keep_words", "COOKIE", "COOKIE_MAX_AGE", "CSP", "cookie_value", "allowed", "html_page", "login",
-           "login_post",
+           "html_page_string", "secure_cookie", "login_post",
            "page_zone"]
 
 log = logging.getLogger("webhook_receiver.pages")
@@ -89,20 +89,30 @@ def page_zone() -> tzinfo:
     return zone(runtime().settings.timezone)
 
 
-def _secure_cookie() -> bool:
+def secure_cookie() -> bool:
     external = str(runtime().settings.raw.get("RECEIVER_EXTERNAL_URL") or "")
     return request.is_secure or external.lower().startswith("https://")
 
 
-def html_page(template: str, status: int = 200, **context: Any) -> Response:
-    """Render a page with the pages' headers (no-store, the CSP, nosniff, no referrer)."""
-    resp = make_response(render_template(template, **context), status)
+def _with_headers(resp: Response) -> Response:
     resp.headers["Content-Type"] = "text/html; charset=utf-8"
     resp.headers["Cache-Control"] = "no-store"
     resp.headers["Content-Security-Policy"] = CSP
     resp.headers["X-Content-Type-Options"] = "nosniff"
     resp.headers["Referrer-Policy"] = "no-referrer"
     return resp
+
+
+def html_page(template: str, status: int = 200, **context: Any) -> Response:
+    """Render a page with the pages' headers (no-store, the CSP, nosniff, no referrer)."""
+    return _with_headers(make_response(render_template(template, **context), status))
+
+
+def html_page_string(body: str, status: int = 200, **context: Any) -> Response:
+    """A page whose body is a template string, in the pages' layout (for a module that extends the
+    pages with its own small templates)."""
+    source = '{% extends "base.html" %}{% block body %}' + body + "{% endblock %}"
+    return _with_headers(make_response(render_template_string(source, **context), status))
 
 
 def login(error: str = "", status: int = 401, home: str = "alerts") -> Response:
@@ -138,5 +148,5 @@ def login_post(self_url: str, home: str = "alerts") -> AnyResponse:
         return login("That is not the receiver's token.", home=home)
     done = redirect(self_url, 303)
     done.set_cookie(COOKIE, cookie_value(token), max_age=COOKIE_MAX_AGE, httponly=True, samesite="Lax",
-                    secure=_secure_cookie(), path="/")
+                    secure=secure_cookie(), path="/")
     return done

@@ -63,7 +63,6 @@ class AlertView:
     acknowledged_by: str | None = None
     acknowledged_at: datetime | None = None
     silenced_until: datetime | None = None
-    ack_comment: str | None = None
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> AlertView:
@@ -86,7 +85,6 @@ class AlertView:
             acknowledged_by=row.get("acknowledged_by"),
             acknowledged_at=_as_dt(row.get("acknowledged_at")),
             silenced_until=_as_dt(row.get("silenced_until")),
-            ack_comment=str(row["ack_comment"]) if row.get("ack_comment") else None,
         )
 
     def identifying_labels(self) -> list[tuple[str, str]]:

@@ -237,3 +237,13 @@ def test_hyphenated_words_are_kept_on_one_line_and_escaped():
     long_url = "https://example.com/" + "a-" * 40
     assert "nw" not in str(keep_words(long_url))  # a long word may wrap rather than stick out of the screen
     assert str(keep_words('a-<script>')) == '<span class="nw">a-&lt;script&gt;</span>'
+
+
+def test_a_module_extending_the_pages_renders_in_their_layout(client):
+    from webhook_receiver.pages import _page
+
+    with client.application.test_request_context("/alerts/1"):
+        r = _page("<h1>{{ title }}</h1><p>{{ what }}</p>", 409, title="Not done", what="<b>", home="../alerts")
+    page = r.get_data(as_text=True)
+    assert r.status_code == 409 and "<h1>Not done</h1><p>&lt;b&gt;</p>" in page and "<style>" in page
+    assert r.headers["Cache-Control"] == "no-store" and "default-src 'none'" in r.headers["Content-Security-Policy"]

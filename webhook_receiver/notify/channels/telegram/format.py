@@ -283,8 +283,7 @@ def _body(alert: AlertView, links: LinkBuilder) -> list[str]:
 def _state_lines(alert: AlertView) -> list[str]:
     out = []
     if alert.acknowledged_by:
-        out.append(f"👤 Acked by {_e(alert.acknowledged_by, 64)} at {_ts(alert.acknowledged_at)}"
-                   + (f": <i>{_e(alert.ack_comment, 300)}</i>" if alert.ack_comment else ""))
+        out.append(f"👤 Acked by {_e(alert.acknowledged_by, 64)} at {_ts(alert.acknowledged_at)}")
     if alert.silenced_until and not alert.resolved:
         out.append(f"🔕 Silenced until {_ts(alert.silenced_until)}")
     return out

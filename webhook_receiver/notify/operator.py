@@ -22,6 +22,7 @@ from vocabulary import SEVERITIES, AlertStatus, Severity
 
 from ..alertmanager_api import AlertmanagerClient, AlertmanagerError
 from ..errors import NotFoundError
+from ..history.alert_state import AlertState, alert_states
 from ..store.base import AlertQuery, AlertStore
 from . import schedules_text as schedules
 from .actions import ActionError, AlertActions, Mute
@@ -52,6 +53,20 @@ def _age(seconds: float) -> str:
     if s < 86400:
         return f"{s // 3600}h {s % 3600 // 60}m"
     return f"{s // 86400}d {s % 86400 // 3600}h"
+
+
+def _state_names(state: AlertState | None) -> list[str]:
+    """An alert's suppressions as /alerts names them (`mute #3`, `silence 0b6c1b2e`, `window nightly`,
+    `inhibited by ExchangeFrozen`)."""
+    out = []
+    for s in state.suppressions if state else ():
+        if s.kind == "inhibited":
+            out.append(f"inhibited by {s.inhibiting_alertname or 'a more severe alert'}")
+        elif s.window:
+            out.append(f"window {s.window}")
+        else:
+            out.append(f"mute #{s.mute_id}" if s.mute_id else f"silence {s.cause[:8]}")
+    return out
 
 
 def _hm(dt: datetime) -> str:
@@ -286,6 +301,9 @@ class OperatorConsole:
         now = datetime.now(UTC)
         out: list[_Listed] = []
         seen_fp: set[str] = set()
+        # what the history knows (the reconciler's episodes, the receiver's own silences): the same
+        # answer as the pages and `d76 history`, and still there when Alertmanager does not answer
+        states = alert_states(self.store, rows, now=now)
         for raw in rows:
             a = AlertView.from_row(raw)
             if a.alertname in HEARTBEAT_ALERTNAMES:
@@ -295,9 +313,11 @@ class OperatorConsole:
             labels = {**a.labels, "alertname": a.alertname}
             if not all(m.matches(labels) for m in matchers):
                 continue
+            held_by = muted_names(silenced.get(fp, [])) + self._windows(labels, now)
+            held_by += [n for n in _state_names(states.get(int(raw["id"]))) if n not in held_by]
             out.append(_Listed(a.severity, a.alertname, a.identity(60), a.starts_at, a.id, a.acknowledged_by,
                                a.silenced_until if a.silenced_until and a.silenced_until > now else None,
-                               muted_names(silenced.get(fp, [])) + self._windows(labels, now), labels))
+                               held_by, labels))
         for h in held:  # muted in Alertmanager, so never sent here: shown all the same
             if str(h.get("fingerprint")) in seen_fp:
                 continue

@@ -129,7 +129,7 @@ def test_export_round_trips_between_cli_and_api(database_url: str, make_app, tmp
     r = run(cli, ["history", "--id", str(ids["ExchangeFrozen"])], env=env)
     assert r.exit_code == 0, r.output
     lines = r.output.splitlines()
-    events = [ln.split()[2] for ln in lines if ln.startswith("  20")]
+    events = [ln.split()[3] for ln in lines if ln.startswith("  20")]  # "  2026-11-23 01:00:00.000 UTC  fired"
     assert events == ["fired", "acknowledged", "resolved", "stored"], r.output
     assert "by=kim" in r.output and "to acknowledge 2m 0s" in r.output
     r = run(cli, ["history", "--id", "999999"], env=env)

@@ -90,6 +90,8 @@ def _detail(ev: dict[str, Any]) -> str:
         v = ev.get(k)
         if v is None or v == "" or isinstance(v, (list, dict)):
             continue
+        if k == "silence_id":
+            v = str(v)[:8]  # as the state line names it; the whole id is in `d76 history --id`
         bits.append(f"{k}: {_fmt(v) if isinstance(v, datetime) else v}")
     return " · ".join(bits)
 
@@ -196,5 +198,5 @@ _ACTIONS = """<h2>Act</h2>
 </form>
 {% else %}<p class="muted">Resolved: nothing to act on.</p>{% endif %}
 <h2>Timeline</h2>
-<table id="timeline">{% for e in events %}<tr><td>{{ e.at }}</td><td><b>{{ e.event }}</b>
+<table id="timeline">{% for e in events %}<tr><td><span class="muted">{{ e.at }}</span><br><b>{{ e.event }}</b>
 {% if e.detail %}<br><span class="muted">{{ e.detail }}</span>{% endif %}</td></tr>{% endfor %}</table>"""

@@ -90,7 +90,7 @@ def _fmt(dt: datetime | None) -> str:
 
 
 def _labels(a: AlertView) -> str:
-    return ", ".join(f"{k}={v}" for k, v in a.identifying_labels()) or "-"
+    return ", ".join(f"{k}={v}" for k, v in a.page_labels()) or "-"
 
 
 def _summary_text(d: DigestContent) -> list[str]:

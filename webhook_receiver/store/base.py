@@ -145,12 +145,23 @@ class Transaction:
         return dict(row) if row is not None else None
 
 
+# an alert active in a window [since, until): started before its end and not ended before its start
+# (firing alerts have no end); the firing ones and the ones ended since the window's start each have an index
+ACTIVE_UNTIL = "starts_at < %s"
+ACTIVE_SINCE = "(status = 'firing' OR ends_at >= %s)"
+
+
 @dataclass(frozen=True)
 class AlertQuery:
-    """Filters for `list_alerts`; `cursor` is (starts_at, id) of the last row of the previous page."""
+    """Filters for `list_alerts`; `cursor` is (starts_at, id) of the last row of the previous page.
+
+    `since`/`until` select alerts that started in [since, until); with `active`, alerts active in it
+    (started before `until` and not ended before `since`: an alert firing for two days is in the last
+    hour)."""
 
     since: datetime | None = None
     until: datetime | None = None
+    active: bool = False
     severities: tuple[str, ...] = ()
     source: str | None = None
     status: str | None = None
@@ -345,8 +356,10 @@ class AlertStore(ABC):
         where: list[str] = []
         params: list[Any] = []
         # (condition, its parameter) of each filter given
-        given = [("starts_at >= %s", d.time_in(q.since) if q.since is not None else None),
-                 ("starts_at < %s", d.time_in(q.until) if q.until is not None else None),
+        given = [("starts_at >= %s" if not q.active else ACTIVE_SINCE,
+                  d.time_in(q.since) if q.since is not None else None),
+                 ("starts_at < %s" if not q.active else ACTIVE_UNTIL,
+                  d.time_in(q.until) if q.until is not None else None),
                  ("source = %s", q.source), ("status = %s", q.status), ("alertname = %s", q.alertname),
                  ("acknowledged = %s", q.acknowledged)]
         for condition, value in given:
@@ -460,16 +473,25 @@ class AlertStore(ABC):
         return bool(cur.fetchall())
 
     # ---- statistics ----
-    def stats(self, since: datetime, until: datetime) -> dict[str, Any]:
-        """Counts by severity, source and status of alerts that started in [since, until); mean
-        seconds from start to acknowledgement and from start to resolve."""
+    def stats(self, since: datetime | None = None, until: datetime | None = None) -> dict[str, Any]:
+        """Counts by severity, source and status of the alerts active in [since, until) (started before
+        `until`, not ended before `since`; either bound absent: open on that side, both: everything
+        stored), so `by_status.firing` counts what fires now when the window ends now; mean seconds from
+        start to acknowledgement and from start to resolve."""
         d = self.dialect
-        rng = (d.time_in(since), d.time_in(until))
-        w = "starts_at >= %s AND starts_at < %s"
+        conds: list[str] = []
+        params: list[Any] = []
+        if until is not None:
+            conds.append(ACTIVE_UNTIL)
+            params.append(d.time_in(until))
+        if since is not None:
+            conds.append(ACTIVE_SINCE)
+            params.append(d.time_in(since))
+        w = " WHERE " + " AND ".join(conds) if conds else ""
         out: dict[str, Any] = {}
         with self.transaction(write=False) as tx:
             for col in ("severity", "source", "status"):
-                rows = tx.fetchall(f"SELECT {col} AS k, count(*) AS n FROM alerts WHERE {w} GROUP BY {col}", rng)
+                rows = tx.fetchall(f"SELECT {col} AS k, count(*) AS n FROM alerts{w} GROUP BY {col}", params)
                 out[f"by_{col}"] = {r["k"]: int(r["n"]) for r in rows}
             ack = d.seconds_between("acknowledged_at", "starts_at")
             res = d.seconds_between("ends_at", "starts_at")
@@ -478,8 +500,8 @@ class AlertStore(ABC):
                 f"sum(CASE WHEN acknowledged = %s THEN 1 ELSE 0 END) AS acked, "
                 f"avg(CASE WHEN acknowledged_at IS NOT NULL THEN {ack} END) AS mtta, "
                 f"avg(CASE WHEN status = 'resolved' AND ends_at IS NOT NULL THEN {res} END) AS mttr "
-                f"FROM alerts WHERE {w}",
-                (True, *rng),
+                f"FROM alerts{w}",
+                (True, *params),
             )
         assert row is not None
         out["total"] = int(row["total"] or 0)

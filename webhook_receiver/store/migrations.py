@@ -442,6 +442,12 @@ CREATE INDEX suppressed_episodes_started_idx ON suppressed_episodes (started_at)
 CREATE INDEX suppressed_episodes_inhibiting_idx ON suppressed_episodes (inhibiting_alert_id);
 """
 
+# history by activity: alerts that ended at or after a window's start (the firing ones have their own
+# partial index); an index on (status, ends_at) would not help the OR the queries use
+_0007 = """
+CREATE INDEX alerts_ends_at_idx ON alerts (ends_at);
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "alerts, webhook_payloads, notifications", _PG_0001, _SQLITE_0001),
     Migration(2, "notifications sent_at index", _0002, _0002),
@@ -449,6 +455,7 @@ MIGRATIONS: list[Migration] = [
     Migration(4, "history: reconciliation marks, suppressed episodes, job leases", _PG_0004, _SQLITE_0004),
     Migration(5, "maintenance windows, command answers by message", _PG_0005, _SQLITE_0005),
     Migration(6, "on-call overrides, watched silences, muted episodes", _PG_0006, _SQLITE_0006),
+    Migration(7, "alerts by end time (history by activity)", _0007, _0007),
 ]
 
 

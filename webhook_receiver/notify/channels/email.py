@@ -36,7 +36,7 @@ DIGEST_DESTINATION = "default"  # the one lane of the email channel
 
 @dataclass(frozen=True)
 class SeverityLine:
-    """One severity's day: alerts that started in the window, how many are still open, acknowledged,
+    """One severity's day: alerts active in the window, how many are still open, acknowledged,
     mean seconds to acknowledge and to resolve, and how many were silenced or inhibited."""
 
     severity: str
@@ -96,7 +96,7 @@ def _labels(a: AlertView) -> str:
 def _summary_text(d: DigestContent) -> list[str]:
     if not d.summary:
         return []
-    lines = ["Every severity (alerts that started in the window):",
+    lines = ["Every severity (alerts active in the window):",
              f"  {'sev':<4} {'alerts':>6} {'open':>5} {'acked':>6} {'MTTA':>10} {'MTTR':>10} {'suppressed':>10}"]
     for s in d.summary:
         lines.append(f"  {s.severity:<4} {s.alerts:>6} {s.open:>5} {s.acknowledged:>6} {_secs(s.mtta_seconds):>10} "

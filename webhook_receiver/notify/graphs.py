@@ -45,9 +45,9 @@ from vocabulary import PLUMBING_LABELS
 from .model import AlertView
 
 __all__ = ["GraphError", "GraphRenderer", "Series", "GraphSpec", "Panel", "expr_from_generator_url",
-           "split_comparison", "fetch_range", "render_png", "render_panels_png", "panels_figure", "graph_caption",
-           "panels_caption", "alert_threshold", "parse_graph_annotation", "format_unit", "PNG_SIGNATURE",
-           "MAX_PANELS"]
+           "split_comparison", "fetch_range", "fetch_window", "render_png", "render_panels_png", "panels_figure",
+           "graph_caption", "panels_caption", "alert_threshold", "parse_graph_annotation", "format_unit",
+           "PNG_SIGNATURE", "MAX_PANELS"]
 
 log = logging.getLogger("d76.notify.graphs")
 
@@ -250,6 +250,20 @@ def fetch_range(session: requests.Session, prometheus_url: str, expr: str, start
     return out
 
 
+def fetch_window(session: requests.Session, prometheus_url: str, expr: str, start: datetime, end: datetime,
+                 timeout: float, points: int = 240) -> list[Series]:
+    """`fetch_range` over the window; when every series is younger than the window (a bot, or a stack,
+    started minutes ago) a second query over the span that has data, so a young series is drawn from
+    many samples rather than the one or two the window's step leaves it."""
+    series = fetch_range(session, prometheus_url, expr, start, end, timeout, points)
+    step = max(1.0, (end - start).total_seconds() / points)
+    first = min((s.times[0] for s in series if s.times), default=None)
+    if first is None or first <= start.timestamp() + 4 * step:
+        return series
+    young = datetime.fromtimestamp(max(start.timestamp(), first - step), UTC)
+    return fetch_range(session, prometheus_url, expr, young, end, timeout, points) or series
+
+
 def _is_own(series: Series, alert: AlertView) -> bool:
     return all(alert.labels.get(k) == v for k, v in series.labels.items() if k != "__name__")
 
@@ -349,7 +363,7 @@ def panels_figure(panels: Sequence[Panel], alert: AlertView, *, start: datetime,
             ax.plot(_when(s.times), s.values, color=color, linewidth=2.0 if i == 0 else 1.0,
                     label=_series_label(s, alert) if len(series) > 1 else None,
                     drawstyle="steps-post" if spec.states else "default",
-                    marker="o" if few and not spec.states else None, markersize=3)
+                    marker="o" if few else None, markersize=3)
         if spec.states:
             values = sorted(spec.states)
             ax.yaxis.set_major_locator(FixedLocator(values))
@@ -444,7 +458,7 @@ class GraphRenderer:
             raise GraphError("no_data", "the alert carries no expression (generatorURL)")
         left, number = split_comparison(expr)
         threshold = alert_threshold(alert, number)
-        series = fetch_range(self._session, self.prometheus_url, left, start, end, self.timeout)
+        series = fetch_window(self._session, self.prometheus_url, left, start, end, self.timeout)
         if not series:
             raise GraphError("no_data", "Prometheus has no samples of the expression in the window")
         try:
@@ -459,7 +473,7 @@ class GraphRenderer:
                      end: datetime) -> tuple[bytes, str]:
         panels = []
         for spec in specs:  # one query each; a spec Prometheus refuses fails the graph (a catalog bug)
-            series = fetch_range(self._session, self.prometheus_url, spec.expr, start, end, self.timeout)
+            series = fetch_window(self._session, self.prometheus_url, spec.expr, start, end, self.timeout)
             if series:
                 panels.append(Panel(spec, series))
         if not panels:

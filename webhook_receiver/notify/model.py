@@ -101,11 +101,11 @@ class AlertView:
     def page_labels(self) -> list[tuple[str, str]]:
         """The labels a page shows: `identifying_labels` without the plumbing ones (`instance`, `job`,
         ...), which tell an operator nothing when the alert names its exchange, route or symbol. An
-        alert that has nothing else (ExporterDown: `instance`, `job`) keeps them: they are what tells
-        two such alerts apart."""
+        alert that has nothing else (ExporterDown, a bot's total daily loss: `instance`, `job`) keeps
+        its `instance`: which bot it is about is what tells two such alerts apart."""
         labels = self.identifying_labels()
         telling = [(k, v) for k, v in labels if k not in PLUMBING_LABELS]
-        return telling or labels
+        return telling or [(k, v) for k, v in labels if k == "instance"] or labels
 
     def silence_matchers(self) -> list[dict[str, Any]]:
         """Alertmanager v2 matchers: alertname plus the identifying labels present."""

@@ -200,3 +200,43 @@ def test_without_the_annotation_the_alert_expression_is_drawn() -> None:
     png, caption = renderer.make(frozen_alert(graph=None))
     assert fake.asked == ["d75_exchange_health_status"] and check_png(png) == (800, 360)
     assert "threshold 3" in caption
+
+
+class YoungSeries(requests.adapters.BaseAdapter):
+    """A series born `age` seconds before END, sampled every step the query asks for."""
+
+    def __init__(self, age: float) -> None:
+        super().__init__()
+        self.born = END.timestamp() - age
+        self.asked: list[tuple[float, float]] = []
+
+    def send(self, request: requests.PreparedRequest, **kw: Any) -> requests.Response:
+        q = {k: v[0] for k, v in parse_qs(urlsplit(request.url or "").query).items()}
+        start, end, step = float(q["start"]), float(q["end"]), float(q["step"])
+        self.asked.append((start, step))
+        n = int((end - start) // step) + 1
+        times = [start + i * step for i in range(n) if start + i * step >= self.born]
+        resp = requests.Response()
+        resp.status_code = 200
+        resp._content = json.dumps({"status": "success", "data": {"resultType": "matrix", "result": [
+            {"metric": {}, "values": [[t, "1"] for t in times]}] if times else []}}).encode()
+        return resp
+
+    def close(self) -> None:
+        return None
+
+
+def test_a_series_younger_than_the_window_is_asked_again_over_its_span() -> None:
+    from webhook_receiver.notify.graphs import fetch_window
+
+    young = YoungSeries(age=120)
+    session = requests.Session()
+    session.mount("http://", young)
+    [series] = fetch_window(session, "http://prom:9090", "up", START, END, 5.0)
+    assert len(young.asked) == 2 and young.asked[0] == (START.timestamp(), 7.5)
+    assert young.asked[1][0] >= END.timestamp() - 130 and young.asked[1][1] == 1.0
+    assert len(series.values) >= 100  # drawn from many samples, not the 16 of the window's step
+    old = YoungSeries(age=3600)
+    session.mount("http://", old)
+    fetch_window(session, "http://prom:9090", "up", START, END, 5.0)
+    assert len(old.asked) == 1  # as old as the window: one query

@@ -71,8 +71,8 @@ def test_check_config_prints_warnings_and_exits_0() -> None:
 def test_check_config_names_every_invalid_setting_and_exits_1(tmp_path: Path) -> None:
     bad_map = tmp_path / "map.yml"
     bad_map.write_text("severities:\n  P0: {channels: [pigeon]}\n")
-    r = CliRunner().invoke(cli, ["receiver", "--check-config", "--listen", "nowhere"],
-                           env={**TELEGRAM, "CHANNEL_MAP_FILE": str(bad_map), "HISTORY_RECONCILE_INTERVAL_SECONDS": "x"})
+    env = {**TELEGRAM, "CHANNEL_MAP_FILE": str(bad_map), "HISTORY_RECONCILE_INTERVAL_SECONDS": "x"}
+    r = CliRunner().invoke(cli, ["receiver", "--check-config", "--listen", "nowhere"], env=env)
     assert r.exit_code == 1, r.output
     errors = [ln for ln in r.output.splitlines() if ln.startswith("error: ")]
     assert errors[0].startswith("error: --listen:")

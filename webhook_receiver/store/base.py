@@ -488,26 +488,34 @@ class AlertStore(ABC):
             conds.append(ACTIVE_SINCE)
             params.append(d.time_in(since))
         w = " WHERE " + " AND ".join(conds) if conds else ""
-        out: dict[str, Any] = {}
+        ack = d.seconds_between("acknowledged_at", "starts_at")
+        res = d.seconds_between("ends_at", "starts_at")
+        resolved = "status = 'resolved' AND ends_at IS NOT NULL"
+        # one pass over the window (a few dozen groups), summed up here: a window by activity holds every
+        # alert still firing, so four queries would read them four times
         with self.transaction(write=False) as tx:
-            for col in ("severity", "source", "status"):
-                rows = tx.fetchall(f"SELECT {col} AS k, count(*) AS n FROM alerts{w} GROUP BY {col}", params)
-                out[f"by_{col}"] = {r["k"]: int(r["n"]) for r in rows}
-            ack = d.seconds_between("acknowledged_at", "starts_at")
-            res = d.seconds_between("ends_at", "starts_at")
-            row = tx.fetchone(
-                f"SELECT count(*) AS total, "
+            rows = tx.fetchall(
+                f"SELECT severity, source, status, count(*) AS n, "
                 f"sum(CASE WHEN acknowledged = %s THEN 1 ELSE 0 END) AS acked, "
-                f"avg(CASE WHEN acknowledged_at IS NOT NULL THEN {ack} END) AS mtta, "
-                f"avg(CASE WHEN status = 'resolved' AND ends_at IS NOT NULL THEN {res} END) AS mttr "
-                f"FROM alerts{w}",
+                f"sum(CASE WHEN acknowledged_at IS NOT NULL THEN {ack} END) AS ack_sum, "
+                f"count(acknowledged_at) AS ack_n, "
+                f"sum(CASE WHEN {resolved} THEN {res} END) AS res_sum, "
+                f"sum(CASE WHEN {resolved} THEN 1 ELSE 0 END) AS res_n "
+                f"FROM alerts{w} GROUP BY severity, source, status",
                 (True, *params),
             )
-        assert row is not None
-        out["total"] = int(row["total"] or 0)
-        out["acknowledged"] = int(row["acked"] or 0)
-        out["mean_time_to_acknowledge_seconds"] = float(row["mtta"]) if row["mtta"] is not None else None
-        out["mean_time_to_resolve_seconds"] = float(row["mttr"]) if row["mttr"] is not None else None
+        out: dict[str, Any] = {"by_severity": {}, "by_source": {}, "by_status": {}}
+        sums = {"n": 0, "acked": 0, "ack_sum": 0.0, "ack_n": 0, "res_sum": 0.0, "res_n": 0}
+        for r in rows:
+            for col in ("severity", "source", "status"):
+                counts = out[f"by_{col}"]
+                counts[r[col]] = counts.get(r[col], 0) + int(r["n"])
+            for k in sums:
+                sums[k] += float(r[k] or 0) if k.endswith("_sum") else int(r[k] or 0)
+        out["total"] = int(sums["n"])
+        out["acknowledged"] = int(sums["acked"])
+        out["mean_time_to_acknowledge_seconds"] = sums["ack_sum"] / sums["ack_n"] if sums["ack_n"] else None
+        out["mean_time_to_resolve_seconds"] = sums["res_sum"] / sums["res_n"] if sums["res_n"] else None
         return out
 
     @staticmethod

@@ -55,8 +55,10 @@ def _q(name: str, schema: dict[str, Any], description: str = "", **extra: Any) -
 
 
 _FILTERS: list[dict[str, Any]] = [
-    _q("since", _TIME, "alerts that started at or after (RFC 3339)"),
+    _q("since", _TIME, "alerts that started at or after (RFC 3339); with active: not ended before"),
     _q("until", _TIME, "alerts that started before (RFC 3339)"),
+    _q("active", {"type": "string", "pattern": _BOOLEAN}, "true: since/until select the alerts active in the "
+       "window (started before until, not ended before since) instead of those that started in it"),
     _q("severity", {"type": "array", "items": {"type": "string", "pattern": _SEVERITIES}},
        "P0..P3; repeatable, or comma separated", style="form", explode=True),
     _q("source", {"type": "string", "maxLength": 200}),
@@ -243,14 +245,16 @@ def spec(settings: Settings | None = None, server_url: str | None = None) -> dic
         },
         "/api/stats": {
             "get": {
-                "summary": "Counts by severity, source and status; mean time to acknowledge and to resolve",
+                "summary": "Counts by severity, source and status of the alerts active in the window (started "
+                           "before until, not ended before since; by_status.firing: what fires now); mean time "
+                           "to acknowledge and to resolve",
                 "security": bearer,
                 "parameters": [
-                    _q("since", _TIME, "default: 24 hours before until"),
-                    _q("until", _TIME, "default: now"),
+                    _q("since", _TIME, "default: no lower bound (without since and until: everything stored)"),
+                    _q("until", _TIME, "default: no upper bound"),
                 ],
                 "responses": {
-                    "200": _ok(since=_TIME, until=_TIME, total=_INT, acknowledged=_INT, by_severity=_COUNTS,
+                    "200": _ok(since=_OPT_TIME, until=_OPT_TIME, total=_INT, acknowledged=_INT, by_severity=_COUNTS,
                                by_source=_COUNTS, by_status=_COUNTS,
                                mean_time_to_acknowledge_seconds={"type": "number", "nullable": True},
                                mean_time_to_resolve_seconds={"type": "number", "nullable": True}),

@@ -227,7 +227,9 @@ def test_console_dry_run_without_token(pg_url, capsys, apps: Apps) -> None:
 
 
 def test_ack_all_and_silence_all_on_a_packed_message(pg_url, tg, alertmanager, apps: Apps) -> None:
-    app = apps.make(pg_url, tg, TELEGRAM_WEBHOOK_SECRET=SECRET, ALERTMANAGER_URL=alertmanager)
+    # packed as soon as two wait (NOTIFY_FULL_WITHIN_SECONDS=0; by default three are told in full)
+    app = apps.make(pg_url, tg, TELEGRAM_WEBHOOK_SECRET=SECRET, ALERTMANAGER_URL=alertmanager,
+                    NOTIFY_FULL_WITHIN_SECONDS="0")
     client = app.test_client()
     post_alerts(
         client, *[am_alert("ExchangeDown", "P1", labels={"exchange": ex}) for ex in ("okx", "kraken", "bybit")]

@@ -112,9 +112,13 @@ def test_digest_print_mode_writes_the_csv_it_names_and_skips_empty_sections(db_u
     days = {f"d76-history-{d:%Y-%m-%d}.csv" for d in (now, datetime.now(UTC))}  # (midnight may pass meanwhile)
     assert path.parent == out and path.name in days and "Attached" not in r.output
     rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
-    assert [x["alertname"] for x in rows] == ["DiskFreeLowEarly"] and "(1 alerts" in written
-    assert "Open (1):" in r.output and "Resolved (" not in r.output  # no empty section
-    assert "(none)" not in r.output and "  P2        0" in r.output  # every severity counted, even at 0
+    # the day's digest holds every alert active in the day: the P3 of today and the fixtures' alerts
+    # that started days ago and still fire (history by activity); the fixtures' resolved P0 ended long ago
+    names = sorted(x["alertname"] for x in rows)
+    assert "DiskFreeLowEarly" in names and f"({len(rows)} alerts" in written, (names, written)
+    assert len(rows) > 1 and all(x["status"] == "firing" for x in rows), rows
+    assert "Open (1):" in r.output and "Resolved (" not in r.output, r.output  # P3 listed; no empty section
+    assert "(none)" not in r.output and "  P1        0" in r.output  # every severity counted, even at 0
     # an empty window: one line says so, nothing else is printed empty
     empty = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
     store = open_store(empty)

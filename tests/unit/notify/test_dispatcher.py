@@ -150,13 +150,31 @@ def test_one_alert_goes_alone_and_is_recorded_sent(store: AlertStore) -> None:
 
 
 def test_several_waiting_are_packed_into_one_message(store: AlertStore) -> None:
+    """More waiting than the lane could send within the horizon (0 s here: any two): one message."""
     ch = FakeChannel()
     queue(store, "upbit", "okx", "kraken")
-    r = runner(dispatcher(store, ch, Clock()))
+    r = runner(dispatcher(store, ch, Clock(), full_within_seconds=0.0))
     assert r.step() == ("sent", 3.0)
     assert len(ch.sent) == 1 and ch.sent[0][1].text.startswith("packed ")
     assert sorted(ch.sent[0][1].text.split()[1:]) == ["kraken", "okx", "upbit"]
     assert {row["status"] for row in rows(store)} == {"sent"}
+
+
+def test_as_many_as_the_lane_sends_within_the_horizon_are_told_in_full(store: AlertStore) -> None:
+    """Telegram's 1.05 s a chat: three waiting go within 5 s, one full message each; six do not."""
+    ch, clock = FakeChannel(ChannelLimits(min_interval=1.05, per_minute=20)), Clock()
+    r = runner(dispatcher(store, ch, clock, full_within_seconds=5.0))
+    queue(store, "upbit", "okx", "kraken")
+    for _ in range(3):
+        what, at = r.step()
+        if what == "wait":
+            clock.t = at
+            what, at = r.step()
+        assert (what, at) == ("sent", 1.0) and not ch.sent[-1][1].text.startswith("packed ")
+    assert len(ch.sent) == 3
+    queue(store, "a", "b", "c", "d", "e", "f")
+    clock.t += 1.05
+    assert r.step() == ("sent", 6.0) and ch.sent[-1][1].text.startswith("packed ")
 
 
 def test_the_channel_limits_pace_the_lane_on_its_clock(store: AlertStore) -> None:

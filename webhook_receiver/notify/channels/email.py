@@ -37,7 +37,7 @@ DIGEST_DESTINATION = "default"  # the one lane of the email channel
 
 @dataclass(frozen=True)
 class SeverityLine:
-    """One severity's day: alerts that started in the window, how many are still open, acknowledged,
+    """One severity's day: alerts active in the window, how many are still open, acknowledged,
     mean seconds to acknowledge and to resolve, and how many were silenced or inhibited."""
 
     severity: str
@@ -91,7 +91,7 @@ def _fmt(dt: datetime | None) -> str:
 
 
 def _labels(a: AlertView) -> str:
-    return ", ".join(f"{k}={v}" for k, v in a.identifying_labels()) or "-"
+    return ", ".join(f"{k}={v}" for k, v in a.page_labels()) or "-"
 
 
 def _summary_text(d: DigestContent, csv_note: str | None = None) -> list[str]:
@@ -99,7 +99,7 @@ def _summary_text(d: DigestContent, csv_note: str | None = None) -> list[str]:
     or the file it was written to)."""
     if not d.summary:
         return []
-    lines = ["Every severity (alerts that started in the window):",
+    lines = ["Every severity (alerts active in the window):",
              f"  {'sev':<4} {'alerts':>6} {'open':>5} {'acked':>6} {'MTTA':>10} {'MTTR':>10} {'suppressed':>10}"]
     for s in d.summary:
         lines.append(f"  {s.severity:<4} {s.alerts:>6} {s.open:>5} {s.acknowledged:>6} {_secs(s.mtta_seconds):>10} "

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 from vocabulary import SEVERITIES, NotificationKind, Severity
 
 from ...setting_parsers import load, number, setting, setting_per, url
-from ..model import AlertView, Notice, format_duration
+from ..model import MACHINE_ANNOTATIONS, AlertView, Notice, format_duration
 from ..settings import NotifySettings
 from . import register
 from .base import ChannelLimits, DeliveryError, Destination, Part, SettingsClass, TailCount
@@ -51,11 +51,14 @@ def slack_payload(alert: AlertView, kind: NotificationKind = K.FIRING) -> dict[s
         head = ("✅ RESOLVED " if resolved else _SEV_EMOJI.get(alert.severity, "") + " ") + \
             f"[{alert.severity}] {alert.title}"
     fields = [{"type": "mrkdwn", "text": f"*{slack_escape(k, 50)}*\n`{slack_escape(v, 200)}`"}
-              for k, v in [("alertname", alert.alertname), *alert.identifying_labels()]][:10]
+              for k, v in [("alertname", alert.alertname), *alert.page_labels()]][:10]
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": head[:150], "emoji": True}},
-        {"type": "section", "fields": fields},
     ]
+    action = alert.annotations.get("action")
+    if action and not resolved:  # what to do, right under the title
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"👉 *Action*: {slack_escape(action)}"}})
+    blocks.append({"type": "section", "fields": fields})
     if alert.value:
         blocks.append(
             {"type": "section", "text": {"type": "mrkdwn", "text": f"*value*: `{slack_escape(alert.value, 200)}`"}}
@@ -63,7 +66,8 @@ def slack_payload(alert: AlertView, kind: NotificationKind = K.FIRING) -> dict[s
     if alert.message:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": slack_escape(alert.message)}})
     extra = sorted((k, v) for k, v in alert.annotations.items()
-                   if k not in ("summary", "description", "runbook_url", "value") and v)
+                   if k not in ("summary", "description", "runbook_url", "value", "action")
+                   and k not in MACHINE_ANNOTATIONS and v)
     for k, v in extra[:10]:
         blocks.append(
             {"type": "section", "text": {"type": "mrkdwn", "text": f"*{slack_escape(k, 50)}*: {slack_escape(v)}"}}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import itertools
+import os
 import re
 import sys
 import tempfile
@@ -79,7 +80,8 @@ class ConsoleTelegram:
                    disable_notification: bool = False) -> int:
         mid = next(self._ids)
         self.graph_dir.mkdir(parents=True, exist_ok=True)
-        path = self.graph_dir / f"graph-{time.strftime('%Y%m%d-%H%M%S')}-{mid}.png"
+        # the process id too: HA receivers of one stack share its folder, and the default folder is shared
+        path = self.graph_dir / f"graph-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{mid}.png"
         path.write_bytes(png)
         self.photos.append(path)
         reply = f" (reply to message {reply_to_message_id})" if reply_to_message_id else ""

@@ -16,7 +16,7 @@ from ..settings import NotifySettings
 from . import register
 from .base import ChannelLimits, DeliveryError, Destination, Part, SettingsClass, TailCount
 from .http_webhook import WebhookPoster, single_part
-from .packing import fit_count, group_notices, line_parts, severity_counts
+from .packing import fit_count, group_notices, line_parts, plain_headline, severity_counts
 
 __all__ = ["SlackChannel", "SlackSettings", "slack_payload", "slack_escape"]
 
@@ -42,14 +42,7 @@ def _link(url: str | None, label: str) -> str | None:
 
 def slack_payload(alert: AlertView, kind: NotificationKind = K.FIRING) -> dict[str, Any]:
     resolved = kind == K.RESOLVED or alert.resolved
-    if kind == K.ACK and alert.acknowledged_by:
-        head = f"👤 {alert.acknowledged_by} acknowledged [{alert.severity}] {alert.title}"
-    elif kind in (K.REMINDER, K.ESCALATION) and not resolved:
-        head = (f"{'🔁 Reminder' if kind == K.REMINDER else '⏫ Escalation'}: [{alert.severity}] {alert.title} "
-                "— nobody has acknowledged it")
-    else:
-        head = ("✅ RESOLVED " if resolved else _SEV_EMOJI.get(alert.severity, "") + " ") + \
-            f"[{alert.severity}] {alert.title}"
+    head = plain_headline(alert, kind, firing_mark=_SEV_EMOJI.get(alert.severity, "") + " ")
     fields = [{"type": "mrkdwn", "text": f"*{slack_escape(k, 50)}*\n`{slack_escape(v, 200)}`"}
               for k, v in [("alertname", alert.alertname), *alert.page_labels()]][:10]
     blocks: list[dict[str, Any]] = [

@@ -14,8 +14,8 @@ from ...setting_parsers import load, number, setting, setting_per, url
 from ..model import MACHINE_ANNOTATIONS, AlertView, Notice, format_duration
 from ..settings import NotifySettings
 from . import register
-from .base import ChannelLimits, DeliveryError, Destination, Part, SettingsClass, TailCount
-from .http_webhook import WebhookPoster, single_part
+from .base import ChannelLimits, Destination, Part, SettingsClass, TailCount
+from .http_webhook import WebhookPoster, post_part, single_part
 from .packing import fit_count, group_notices, line_parts, plain_headline, severity_counts
 
 __all__ = ["SlackChannel", "SlackSettings", "slack_payload", "slack_escape"]
@@ -174,10 +174,7 @@ class SlackChannel:
         return Part(payload["text"], {"payload": payload}), n
 
     def send(self, destination: str, part: Part, *, reply_to: str | None = None) -> str | None:
-        poster = self._posters.get(destination)
-        if poster is None:
-            raise DeliveryError(f"slack: no webhook configured for {destination!r}", permanent=True)
-        poster.post(part.extras["payload"])
+        post_part(self._posters, destination, part, f"slack: no webhook configured for {destination!r}")
         return None
 
     def edit(self, destination: str, remote_id: str, part: Part) -> None:

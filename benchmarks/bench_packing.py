@@ -20,10 +20,10 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tests.support.lane_sim import send_slot
 from vocabulary import NotificationKind
 from webhook_receiver.notify.channels.base import ChannelLimits
-from webhook_receiver.notify.channels.telegram.format import render_packed
-from webhook_receiver.notify.model import AlertView, Notice
+from webhook_receiver.notify.model import AlertView
 from webhook_receiver.notify.pacing import LanePacer, Shares
 from webhook_receiver.notify.scheduling import Item, plan_slot
 
@@ -94,13 +94,7 @@ def simulate(arrivals: list[tuple[float, str, str]], horizon: float, limits: Cha
         if at > t[0]:
             t[0] = min([at, *later])  # a new arrival (or a graph made) re-plans before the slot
             continue
-        if plan.shape == "packed":
-            _, n = render_packed([Notice(i.kind, i.alert) for i in plan.items])
-            told = plan.items[:n] + plan.tail
-        else:
-            told = plan.items
-        pacer.record()
-        shares.record(plan.lead)
+        told = send_slot(plan, pacer, shares)
         sends.append(t[0])
         for i in told:
             waiting.remove(i)

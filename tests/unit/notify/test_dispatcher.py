@@ -5,12 +5,9 @@ reserve from its limits, graphs only from a channel that sends photos, answers o
 renders them)."""
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar
-
-import pytest
 
 from tests.support.fakes.payloads import am_alert, am_payload
 from webhook_receiver.notify.channel_map import DEFAULT_CHANNEL_MAP
@@ -28,7 +25,7 @@ from webhook_receiver.notify.model import Notice
 from webhook_receiver.notify.outbox import Lane, Outbox
 from webhook_receiver.notify.settings import NotifySettings
 from webhook_receiver.payload import parse_alertmanager_payload
-from webhook_receiver.store import AlertStore, open_store
+from webhook_receiver.store import AlertStore
 
 ROOM = "room"
 LANE = Lane("fake", ROOM)
@@ -100,14 +97,6 @@ class PhotoChannel(FakeChannel):
                    thread_id: int | None = None, quiet: bool = True) -> str | None:
         self.photos.append((destination, png, reply_to))
         return "photo"
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[AlertStore]:
-    s = open_store(f"sqlite:///{tmp_path / 'history.sqlite3'}")
-    s.migrate()
-    yield s
-    s.close()
 
 
 def dispatcher(store: AlertStore, channel: Channel, clock: Clock, **settings: Any) -> Dispatcher:

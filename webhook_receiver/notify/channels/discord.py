@@ -15,7 +15,7 @@ from ..settings import NotifySettings
 from . import register
 from .base import ChannelLimits, Destination, Part, SettingsClass, TailCount
 from .http_webhook import WebhookPoster, single_part
-from .packing import fit_count, group_notices, line_parts, severity_counts
+from .packing import fit_count, group_notices, line_parts, plain_headline, severity_counts
 
 __all__ = ["DiscordChannel", "DiscordSettings", "discord_payload"]
 
@@ -29,13 +29,7 @@ _NO_MENTIONS: dict[str, list[str]] = {"parse": []}
 
 def discord_payload(alert: AlertView, kind: NotificationKind = K.FIRING) -> dict[str, Any]:
     resolved = kind == K.RESOLVED or alert.resolved
-    if kind == K.ACK and alert.acknowledged_by:
-        title = f"👤 {alert.acknowledged_by} acknowledged [{alert.severity}] {alert.title}"
-    elif kind in (K.REMINDER, K.ESCALATION) and not resolved:
-        title = (f"{'🔁 Reminder' if kind == K.REMINDER else '⏫ Escalation'}: [{alert.severity}] {alert.title} "
-                 "— nobody has acknowledged it")
-    else:
-        title = ("✅ RESOLVED " if resolved else "") + f"[{alert.severity}] {alert.title}"
+    title = plain_headline(alert, kind)
     extra = sorted((k, v) for k, v in alert.annotations.items()
                    if k not in ("summary", "description", "runbook_url", "action")
                    and k not in MACHINE_ANNOTATIONS and v)

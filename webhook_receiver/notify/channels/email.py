@@ -198,12 +198,8 @@ def render_escalation_email(alerts: Sequence[AlertView], *, step: int, sender: s
         fired = a.firing_seconds()
         lines += [f"[{a.severity}] {a.title}  (#{a.id})", f"  {a.alertname}: {_labels(a)}",
                   f"  firing since {_fmt(a.starts_at)}" + (f" ({format_duration(fired)})" if fired is not None else "")]
-        if a.value:
-            lines.append(f"  value: {a.value}")
-        if a.message:
-            lines.append(f"  {a.message}")
-        if a.runbook_url:
-            lines.append(f"  runbook: {a.runbook_url}")
+        lines += [f"  {label}{v}" for label, v in (("value: ", a.value), ("", a.message), ("runbook: ", a.runbook_url))
+                  if v]
         lines.append("")
     lines.append("Acknowledge with the Ack button in Telegram, /ack ID, or `d76 ack ID`.")
     msg.set_content("\n".join(lines) + "\n")

@@ -14,9 +14,9 @@ from ...setting_parsers import load, number, setting, setting_per, url
 from ..model import MACHINE_ANNOTATIONS, AlertView, Notice, format_duration
 from ..settings import NotifySettings
 from . import register
-from .base import ChannelLimits, DeliveryError, Destination, Part, SettingsClass, TailCount
-from .http_webhook import WebhookPoster, single_part
-from .packing import fit_count, group_notices, line_parts, severity_counts
+from .base import ChannelLimits, Destination, Part, SettingsClass, TailCount
+from .http_webhook import WebhookPoster, post_part, single_part
+from .packing import fit_count, group_notices, line_parts, plain_headline, severity_counts
 
 __all__ = ["SlackChannel", "SlackSettings", "slack_payload", "slack_escape"]
 
@@ -42,14 +42,7 @@ def _link(url: str | None, label: str) -> str | None:
 
 def slack_payload(alert: AlertView, kind: NotificationKind = K.FIRING) -> dict[str, Any]:
     resolved = kind == K.RESOLVED or alert.resolved
-    if kind == K.ACK and alert.acknowledged_by:
-        head = f"👤 {alert.acknowledged_by} acknowledged [{alert.severity}] {alert.title}"
-    elif kind in (K.REMINDER, K.ESCALATION) and not resolved:
-        head = (f"{'🔁 Reminder' if kind == K.REMINDER else '⏫ Escalation'}: [{alert.severity}] {alert.title} "
-                "— nobody has acknowledged it")
-    else:
-        head = ("✅ RESOLVED " if resolved else _SEV_EMOJI.get(alert.severity, "") + " ") + \
-            f"[{alert.severity}] {alert.title}"
+    head = plain_headline(alert, kind, firing_mark=_SEV_EMOJI.get(alert.severity, "") + " ")
     fields = [{"type": "mrkdwn", "text": f"*{slack_escape(k, 50)}*\n`{slack_escape(v, 200)}`"}
               for k, v in [("alertname", alert.alertname), *alert.page_labels()]][:10]
     blocks: list[dict[str, Any]] = [
@@ -181,10 +174,7 @@ class SlackChannel:
         return Part(payload["text"], {"payload": payload}), n
 
     def send(self, destination: str, part: Part, *, reply_to: str | None = None) -> str | None:
-        poster = self._posters.get(destination)
-        if poster is None:
-            raise DeliveryError(f"slack: no webhook configured for {destination!r}", permanent=True)
-        poster.post(part.extras["payload"])
+        post_part(self._posters, destination, part, f"slack: no webhook configured for {destination!r}")
         return None
 
     def edit(self, destination: str, remote_id: str, part: Part) -> None:

@@ -375,24 +375,16 @@ def render_text(text: str) -> str:
 
 
 # --- packed messages ------------------------------------------------------------------------------------
-def _packed_line(n: Notice, links: LinkBuilder) -> str:
-    a = n.alert
-    assert a is not None
+def packed_line(a: AlertView, status: Sequence[str], links: LinkBuilder) -> str:
+    """One alert of a packed message (alerts and nudges alike): its identity linked to its runbook, its
+    value, the `status` marks, its history number; cut to PACKED_LINE_CHARS visible characters."""
     ident = _e(a.identity(), 160)
     url = _safe_url(a.runbook_url)
     name = f'<a href="{_e(url)}">{ident}</a>' if url else ident
     bits = [f"• {name}"]
     if a.value:
         bits.append(f"— {_e(a.value, 60)}")
-    if n.kind == K.RESOLVED or a.resolved:
-        dur = a.duration_seconds()
-        bits.append("✅" + (f" after {format_duration(dur)}" if dur is not None else ""))
-    elif a.acknowledged_by:
-        bits.append(f"👤 {_e(a.acknowledged_by, 40)}")
-    elif a.silenced_until:
-        bits.append("🔕")
-    elif a.reminders_sent:
-        bits.append(f"🔁{a.reminders_sent}")
+    bits += status
     history = _safe_url(links.alert(a.id))
     if a.id is not None:
         bits.append(f'<a href="{_e(history)}">#{int(a.id)}</a>' if history else f"#{int(a.id)}")
@@ -400,6 +392,22 @@ def _packed_line(n: Notice, links: LinkBuilder) -> str:
     if visible_length(line) > PACKED_LINE_CHARS:
         line = truncate_html(line, PACKED_LINE_CHARS)
     return line
+
+
+def _packed_line(n: Notice, links: LinkBuilder) -> str:
+    a = n.alert
+    assert a is not None
+    status: list[str] = []
+    if n.kind == K.RESOLVED or a.resolved:
+        dur = a.duration_seconds()
+        status.append("✅" + (f" after {format_duration(dur)}" if dur is not None else ""))
+    elif a.acknowledged_by:
+        status.append(f"👤 {_e(a.acknowledged_by, 40)}")
+    elif a.silenced_until:
+        status.append("🔕")
+    elif a.reminders_sent:
+        status.append(f"🔁{a.reminders_sent}")
+    return packed_line(a, status, links)
 
 
 def _group_head(n: Notice, count: int) -> str:

@@ -20,6 +20,7 @@ import pytest
 from local_stack.patroni import Member, PatroniCluster, postmaster_pid
 from local_stack.processes import free_port, port_in_use
 from tests.support import paths
+from tests.support.waiting import until
 from webhook_receiver.errors import StorageUnavailable
 from webhook_receiver.store.postgres import PostgresStore
 
@@ -64,7 +65,11 @@ def test_a_primary_and_a_synchronous_replica_that_refuses_writes(cluster: Patron
         conn.execute("CREATE TABLE probe (n int PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp())")
         assert conn.execute("SELECT inet_server_port()").fetchone() == (cluster.members[0].pg_port,)
     replica = cluster.members[1]
-    with psycopg.connect(host="127.0.0.1", port=replica.pg_port, user="postgres", dbname="d76") as conn:
+    with psycopg.connect(host="127.0.0.1", port=replica.pg_port, user="postgres", dbname="d76",
+                         autocommit=True) as conn:
+        # a synchronous commit waits for the standby to flush the WAL, not to replay it: wait for the table
+        until(lambda: conn.execute("SELECT to_regclass('probe') IS NOT NULL").fetchone() == (True,), 10,
+              what="the replica replays CREATE TABLE probe")
         with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
             conn.execute("INSERT INTO probe (n) VALUES (-1)")
 

@@ -20,6 +20,8 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -92,71 +94,77 @@ def _role(api_url: str) -> str | None:
         return None
 
 
-def _failover(base: Path, timing: Timing) -> list[tuple[float, float]]:
-    """(kill -> promoted, kill -> first commit) per trial."""
+@contextmanager
+def _probed_cluster(base: Path, timing: Timing) -> Iterator[tuple[PatroniCluster, PostgresStore]]:
+    """A started cluster with an empty `probe` table and the receiver's store on it; both stopped afterwards."""
     cluster = _cluster(base, timing).start(90)
-    out = []
     try:
         with psycopg.connect(cluster.url, autocommit=True) as conn:
             conn.execute("CREATE TABLE probe (n int PRIMARY KEY)")
         store = PostgresStore(cluster.url, pool_size=4)
         try:
-            with Writer(store) as w:
-                for _ in range(TRIALS):
-                    time.sleep(2)
-                    primary = cluster.primary()
-                    assert primary is not None
-                    other = next(m for m in cluster.members if m.name != primary)
-                    cluster.kill(primary)
-                    killed = time.monotonic()
-                    while _role(other.api_url) not in ("master", "primary"):
-                        time.sleep(0.02)
-                    promoted = time.monotonic() - killed
-                    first = w.first_after(killed) - killed
-                    out.append((promoted, first))
-                    print(f"  ttl {timing.ttl} loop_wait {timing.loop_wait} retry_timeout {timing.retry_timeout}: "
-                          f"promoted {promoted:.1f}s, first commit {first:.1f}s after the kill", flush=True)
-                    cluster.start_member(primary)
-                    cluster.wait_streaming(primary, 120)
-                    cluster.wait_sync_standby(60)
-            with psycopg.connect(cluster.url) as conn:
-                rows = {r[0] for r in conn.execute("SELECT n FROM probe")}
-            lost = len(set(w.acknowledged) - rows)
-            print(f"  {len(w.acknowledged)} writes acknowledged, {w.refused} refused (503), "
-                  f"acknowledged but missing: {lost}")
+            yield cluster, store
         finally:
             store.close()
     finally:
         cluster.stop()
+
+
+def _trials(cluster: PatroniCluster, kill: Callable[[], str]) -> None:
+    """TRIALS times: two seconds of writes, `kill()` (it names the member it killed), then that member
+    started again and back in synchronous replication."""
+    for _ in range(TRIALS):
+        time.sleep(2)
+        killed = kill()
+        cluster.start_member(killed)
+        cluster.wait_streaming(killed, 120)
+        cluster.wait_sync_standby(60)
+
+
+def _failover(base: Path, timing: Timing) -> list[tuple[float, float]]:
+    """(kill -> promoted, kill -> first commit) per trial."""
+    out = []
+    with _probed_cluster(base, timing) as (cluster, store):
+        with Writer(store) as w:
+            def kill_primary() -> str:
+                primary = cluster.primary()
+                assert primary is not None
+                other = next(m for m in cluster.members if m.name != primary)
+                cluster.kill(primary)
+                killed = time.monotonic()
+                while _role(other.api_url) not in ("master", "primary"):
+                    time.sleep(0.02)
+                promoted = time.monotonic() - killed
+                first = w.first_after(killed) - killed
+                out.append((promoted, first))
+                print(f"  ttl {timing.ttl} loop_wait {timing.loop_wait} retry_timeout {timing.retry_timeout}: "
+                      f"promoted {promoted:.1f}s, first commit {first:.1f}s after the kill", flush=True)
+                return primary
+
+            _trials(cluster, kill_primary)
+        with psycopg.connect(cluster.url) as conn:
+            rows = {r[0] for r in conn.execute("SELECT n FROM probe")}
+        lost = len(set(w.acknowledged) - rows)
+        print(f"  {len(w.acknowledged)} writes acknowledged, {w.refused} refused (503), "
+              f"acknowledged but missing: {lost}")
     return out
 
 
 def _replica_loss(base: Path) -> list[float]:
     """The longest commit around a SIGKILL of the synchronous standby, per trial (seconds)."""
-    cluster = _cluster(base, TIMING).start(90)
     stalls = []
-    try:
-        with psycopg.connect(cluster.url, autocommit=True) as conn:
-            conn.execute("CREATE TABLE probe (n int PRIMARY KEY)")
-        store = PostgresStore(cluster.url, pool_size=4)
-        try:
-            with Writer(store) as w:
-                for _ in range(TRIALS):
-                    time.sleep(2)
-                    standby = cluster.wait_sync_standby(60)
-                    cluster.kill(standby)
-                    killed = time.monotonic()
-                    time.sleep(8)
-                    stall = max(w.took[n] for n, b in list(w.acknowledged.items()) if killed - 1 < b < killed + 8)
-                    stalls.append(stall)
-                    print(f"  SIGKILL of the synchronous standby {standby}: longest commit {stall:.2f}s", flush=True)
-                    cluster.start_member(standby)
-                    cluster.wait_streaming(standby, 120)
-                    cluster.wait_sync_standby(60)
-        finally:
-            store.close()
-    finally:
-        cluster.stop()
+    with _probed_cluster(base, TIMING) as (cluster, store), Writer(store) as w:
+        def kill_standby() -> str:
+            standby = cluster.wait_sync_standby(60)
+            cluster.kill(standby)
+            killed = time.monotonic()
+            time.sleep(8)
+            stall = max(w.took[n] for n, b in list(w.acknowledged.items()) if killed - 1 < b < killed + 8)
+            stalls.append(stall)
+            print(f"  SIGKILL of the synchronous standby {standby}: longest commit {stall:.2f}s", flush=True)
+            return standby
+
+        _trials(cluster, kill_standby)
     return stalls
 
 

@@ -5,7 +5,8 @@ synchronous_commit on, the server defaults).
    Flask app (WSGI, no socket) by 4 client threads; every payload carries new occurrences.
    Prints alerts/s and per-payload p50/p99 latency.
 2. `GET /api/alerts` with a one-day time range and a severity filter over 1,000,000 stored alerts
-   (bulk-loaded with COPY): p50/p99 latency.
+   (bulk-loaded with COPY): p50/p99 latency; the same by activity (`active=true`: the alerts active in
+   the day, 10 % of the rows still firing), and `GET /api/stats` of a day and of everything stored.
 
 Run: `.venv/bin/python -m benchmarks.run receiver`
 """
@@ -118,14 +119,15 @@ def bench_query(app, start: datetime, end: datetime, n: int = 400,  # type: igno
     rnd = random.Random(1)
     out: list[tuple[str, float]] = []
     c = app.test_client()
-    for sev, label in ((["P1"], "severity=P1"), (["P0", "P1"], "severity=P0,P1"), (["P2"], "severity=P2")):
+    for sev, label in ((["P1"], "severity=P1"), (["P0", "P1"], "severity=P0,P1"), (["P2"], "severity=P2"),
+                       (["P1"], "severity=P1 active=true")):
         lat: list[float] = []
         counts: list[int] = []
         for _ in range(n):
             since = start + timedelta(seconds=rnd.random() * ((end - start).total_seconds() - 86400))
             until = since + timedelta(days=1)
             qs = {"since": since.strftime("%Y-%m-%dT%H:%M:%SZ"), "until": until.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                  "severity": sev, "limit": "100"}
+                  "severity": sev, "limit": "100", **({"active": "true"} if "active" in label else {})}
             s = time.perf_counter()
             r = c.get("/api/alerts", query_string=qs)
             lat.append(time.perf_counter() - s)
@@ -136,6 +138,19 @@ def bench_query(app, start: datetime, end: datetime, n: int = 400,  # type: igno
               f"p99 {percentile(lat, 0.99) * 1000:.2f} ms (mean rows returned {statistics.mean(counts):.0f})",
               flush=True)
         out.append((what, percentile(lat, 0.99)))
+    for label, window, runs in (("a 1-day window", True, 40), ("no window (everything stored)", False, 10)):
+        lat = []
+        for _ in range(runs):
+            since = start + timedelta(seconds=rnd.random() * ((end - start).total_seconds() - 86400))
+            qs = {"since": since.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                  "until": (since + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")} if window else {}
+            s = time.perf_counter()
+            r = c.get("/api/stats", query_string=qs)
+            lat.append(time.perf_counter() - s)
+            assert r.status_code == 200, r.get_data(as_text=True)
+        print(f"GET /api/stats {label} over {rows_label} rows (by activity): {runs} requests, p50 "
+              f"{statistics.median(lat) * 1000:.1f} ms, max {max(lat) * 1000:.1f} ms (total {r.json['total']:,})",
+              flush=True)
     return out
 
 

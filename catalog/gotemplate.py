@@ -169,17 +169,23 @@ def _to_float(v: object) -> float:
     raise TemplateError(f"cannot convert a {_type_name(v)} to a number")
 
 
+def _scaled_up(x: float, base: float, prefixes: tuple[str, ...]) -> str:
+    """`x` divided by `base` while it is that large, with the prefix of the last division (Go's
+    humanize loops over k, M, ... and humanize1024 over ki, Mi, ...)."""
+    prefix = ""
+    for p in prefixes:
+        if abs(x) < base:
+            break
+        prefix, x = p, x / base
+    return _go_g(x, 4) + prefix
+
+
 def humanize(v: object) -> str:
     x = _to_float(v)
     if x == 0 or math.isnan(x) or math.isinf(x):
         return _go_g(x, 4)
     if abs(x) >= 1:
-        prefix = ""
-        for p in ("k", "M", "G", "T", "P", "E", "Z", "Y"):
-            if abs(x) < 1000:
-                break
-            prefix, x = p, x / 1000
-        return _go_g(x, 4) + prefix
+        return _scaled_up(x, 1000, ("k", "M", "G", "T", "P", "E", "Z", "Y"))
     prefix = ""
     for p in ("m", "u", "n", "p", "f", "a", "z", "y"):
         if abs(x) >= 1:
@@ -192,12 +198,7 @@ def _humanize1024(v: object) -> str:
     x = _to_float(v)
     if abs(x) <= 1 or math.isnan(x) or math.isinf(x):
         return _go_g(x, 4)
-    prefix = ""
-    for p in ("ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"):
-        if abs(x) < 1024:
-            break
-        prefix, x = p, x / 1024
-    return _go_g(x, 4) + prefix
+    return _scaled_up(x, 1024, ("ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"))
 
 
 def humanize_duration(v: object) -> str:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from vocabulary import DEFAULT_ALERTMANAGER_URL, WATCHDOG, WATCHDOG_SEVERITY
+from vocabulary import DEFAULT_ALERTMANAGER_URL, IDENTIFYING_LABELS, WATCHDOG, WATCHDOG_SEVERITY
 
 from .model import AlertDef, Catalog
 from .render_prometheus import header
@@ -12,8 +12,10 @@ __all__ = ["render_runbooks"]
 
 
 def _silence_matchers(a: AlertDef) -> str:
-    parts = [f"alertname={a.name}"] + [f"{lbl}=<{lbl}>" for lbl in a.labels]
-    return " ".join(parts)
+    """alertname and the identifying labels the alert fires on (what the Silence buttons and `d76
+    silence create --alert N` match), or its own labels when it has none of those (`job`, `instance`)."""
+    names = [lbl for lbl in a.labels if lbl in IDENTIFYING_LABELS] or list(a.labels)
+    return " ".join([f"alertname={a.name}"] + [f"{lbl}=<{lbl}>" for lbl in names])
 
 
 _LABEL_ACTION = re.compile(r"\{\{ \$labels\.([a-zA-Z_][a-zA-Z0-9_]*) \}\}")
@@ -52,12 +54,16 @@ def _page(catalog: Catalog, a: AlertDef) -> str:
         lines += [
             "- From Telegram: press **Silence 1h** or **Silence 24h** under the alert message (creates an "
             "Alertmanager silence matching this alert's identifying labels).",
-            "- From a shell:",
+            "- From a shell, with `d76` (it finds the stack `d76 stack up` started, else `--alertmanager-url`):",
             "",
             "  ```sh",
-            f"  amtool silence add --alertmanager.url={DEFAULT_ALERTMANAGER_URL} --duration=1h \\",
-            f"      --comment='reason' {_silence_matchers(a)}",
+            f"  d76 silence create {_silence_matchers(a)} --duration 1h -m 'reason'",
             "  ```",
+            "",
+            "  or `d76 silence create --alert <history id> --duration 1h -m 'reason'` (the alert's identifying "
+            "labels, read from the receiver's history). It says how many alerts the silence matches now.",
+            f"- Without `d76`: `amtool silence add --alertmanager.url={DEFAULT_ALERTMANAGER_URL} --duration=1h "
+            f"--comment='reason' {_silence_matchers(a)}`.",
             "- Silencing hides the notification only; the alert is still stored in the receiver's history.",
             "",
             "## Tuning",

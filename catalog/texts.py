@@ -44,6 +44,15 @@ UP_STATES = ("DOWN", "UP")                                     # up, d75_service
 # thousands separators without arithmetic in Go templates: each pass puts one comma in the leading
 # digits ("1234567" -> "1234,567" -> "1,234,567"); five passes cover every amount below 10^18
 USD_SEPARATORS = ' | reReplaceAll "^(-?[0-9]+)([0-9]{3})" "${1},${2}"' * 5
+_WHOLE = 'printf "%.0f"'
+# a unit's Go template pipe and what follows the number (other units: the whole number alone)
+_UNIT_PIPES: dict[str, tuple[str, str]] = {
+    "ratio": ("humanizePercentage", ""),
+    "seconds": ("humanizeDuration", ""),
+    "usd": (_WHOLE + USD_SEPARATORS, " USD"),
+    "bytes": ("humanize", "B"),
+    "bps": (_WHOLE, " bps"),
+}
 # the graph contract's units, from the catalog's
 GRAPH_UNITS = {"seconds": "s", "ratio": "ratio", "usd": "usd"}
 
@@ -59,17 +68,8 @@ def format_value(src: str, unit: str, states: Sequence[str] | None = None) -> st
     """A Go template printing the number `src` (`$value`, or `. | first | value`) in its unit."""
     if states:
         return _state_names(src, states, "$state")
-    if unit == "ratio":
-        return f"{{{{ {src} | humanizePercentage }}}}"
-    if unit == "seconds":
-        return f"{{{{ {src} | humanizeDuration }}}}"
-    if unit == "usd":
-        return f'{{{{ {src} | printf "%.0f"{USD_SEPARATORS} }}}} USD'
-    if unit == "bytes":
-        return f"{{{{ {src} | humanize }}}}B"
-    if unit == "bps":
-        return f'{{{{ {src} | printf "%.0f" }}}} bps'
-    return f'{{{{ {src} | printf "%.0f" }}}}'
+    pipe, suffix = _UNIT_PIPES.get(unit, (_WHOLE, ""))
+    return f"{{{{ {src} | {pipe} }}}}{suffix}"
 
 
 def value_template(unit: str, states: Sequence[str] | None = None, expr: str = "") -> str:

@@ -9,7 +9,9 @@ RECEIVER_TOKEN (`d76_cli.stack_client`).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
@@ -24,26 +26,49 @@ def _where(labels: dict[str, str]) -> str:
     return " ".join(f"{k}={labels[k]}" for k in IDENTIFYING_LABELS if labels.get(k))
 
 
-@click.command(name="ack")
-@click.argument("alert_id", type=click.IntRange(1, 2**63 - 1))
-@click.option("--as", "--by", "by", default=None, help="who acknowledges [default: USER@cli]")
-@click.option("--comment", "-m", default=None, help="what you are doing about it")
-@click.option("--receiver-url", default=None, help="the receiver's base URL [default: the stack in --state-dir]")
-@click.option("--token", default=None, help="bearer token [default: the stack's; with --receiver-url, RECEIVER_TOKEN]")
-@state_dir_option
-def command(alert_id: int, by: str | None, comment: str | None, receiver_url: str | None, token: str | None,
-            state_dir: Path) -> None:
-    """Acknowledge alert ID (its number in `d76 history` and in the messages)."""
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def alert_action_options(by_help: str, comment_help: str) -> Callable[[_F], _F]:
+    """The arguments `d76 ack` and `d76 unack` share: the alert id, who, a comment and which receiver."""
+    def wrap(fn: _F) -> _F:
+        for option in reversed((
+            click.argument("alert_id", type=click.IntRange(1, 2**63 - 1)),
+            click.option("--as", "--by", "by", default=None, help=by_help),
+            click.option("--comment", "-m", default=None, help=comment_help),
+            click.option("--receiver-url", default=None,
+                         help="the receiver's base URL [default: the stack in --state-dir]"),
+            click.option("--token", default=None,
+                         help="bearer token [default: the stack's; with --receiver-url, RECEIVER_TOKEN]"),
+            state_dir_option,
+        )):
+            fn = option(fn)
+        return fn
+    return wrap
+
+
+def post_alert_action(action: str, alert_id: int, by: str | None, comment: str | None, receiver_url: str | None,
+                      token: str | None, state_dir: Path) -> tuple[dict[str, Any], str]:
+    """POST /api/alerts/<id>/<action>; returns the answer and the alert in words (`#id name labels`)."""
     target = receiver(receiver_url, token, state_dir)
     body = {"by": by or default_actor(), **({"comment": comment} if comment else {})}
-    resp = receiver_request(target, "POST", f"/api/alerts/{alert_id}/ack", json=body)
+    resp = receiver_request(target, "POST", f"/api/alerts/{alert_id}/{action}", json=body)
     if resp.status_code == 404:
         raise click.ClickException(f"no alert #{alert_id} in the history (receiver from {target.origin})")
     if resp.status_code != 200:
         raise api_error(resp, target)
-    data = resp.json()
+    data: dict[str, Any] = resp.json()
     alert = data["alert"]
-    what = f"#{alert['id']} {alert['alertname']} {_where(alert.get('labels') or {})}".rstrip()
+    return data, f"#{alert['id']} {alert['alertname']} {_where(alert.get('labels') or {})}".rstrip()
+
+
+@click.command(name="ack")
+@alert_action_options(by_help="who acknowledges [default: USER@cli]", comment_help="what you are doing about it")
+def command(alert_id: int, by: str | None, comment: str | None, receiver_url: str | None, token: str | None,
+            state_dir: Path) -> None:
+    """Acknowledge alert ID (its number in `d76 history` and in the messages)."""
+    data, what = post_alert_action("ack", alert_id, by, comment, receiver_url, token, state_dir)
+    alert = data["alert"]
     if data.get("changed"):
         click.echo(f"acknowledged {what} as {alert['acknowledged_by']}"
                    + (f": {alert['ack_comment']}" if alert.get("ack_comment") else ""))

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from .output import when
+
 if TYPE_CHECKING:
     from webhook_receiver.store import AlertStore
 
@@ -114,8 +116,7 @@ def prune(older_than: float | None, payloads_older_than: float | None, dry_run: 
         counts = pruner.dry_run(cut) if dry_run else pruner.run(cut)
         took = time.monotonic() - t0
     verb = "would delete" if dry_run else "deleted"
-    click.echo(f"{shown}: history before {cut.history:%Y-%m-%d %H:%M} UTC, payloads before "
-               f"{cut.payloads:%Y-%m-%d %H:%M} UTC")
+    click.echo(f"{shown}: history before {when(cut.history)}, payloads before {when(cut.payloads)}")
     for table, n in counts.rows.items():
         click.echo(f"  {table:<20} {verb} {n}")
     click.echo(f"  total {counts.total} rows" + ("" if dry_run else f" in {took:.1f}s"))

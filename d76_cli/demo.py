@@ -166,7 +166,7 @@ def print_history(console: Any, stack: DemoStack) -> None:
     """The receiver's whole history as a table, as `d76 history` shows it (or why it cannot)."""
     console.rule("[bold]history (d76 history)")
     try:
-        rows = _alerts(stack, "1970-01-01T00:00:00Z")
+        rows = [a for a in _alerts(stack, "1970-01-01T00:00:00Z") if a["alertname"] != WATCHDOG]  # the heartbeat
         console.print(_table(rows, _told(stack, rows)))
     except Exception as exc:  # noqa: BLE001 - the stack may be what failed
         console.print(f"(history unavailable: {exc})")
@@ -279,6 +279,8 @@ def command(state_dir: Path, keep: bool, timeout: float, free_ports: bool) -> No
             sys.exit(1)
     for line in stack.iter_status_lines():
         console.print("  " + line)
+    for line in stack.look_lines():  # the pages are open while the demo runs (the token file signs in)
+        console.print("  " + line, markup=False, highlight=False, soft_wrap=True)
     ok = False
     try:
         run_demo(stack, console, timeout, secret)
@@ -287,10 +289,11 @@ def command(state_dir: Path, keep: bool, timeout: float, free_ports: bool) -> No
         console.print(f"[red]demo failed:[/red] {exc}")
     finally:
         print_history(console, stack)
-        console.print(f"Prometheus    {stack.url('prometheus')}/alerts")
-        console.print(f"Alertmanager  {stack.url('alertmanager')}/#/alerts")
-        console.print(f"Receiver API  {stack.url('receiver')}/api/alerts  (Authorization: Bearer "
-                      f"$(cat {stack.state}/alertmanager/receiver_token))")
+        if keep:  # the pages, Prometheus' and Alertmanager's own (stopped with the stack otherwise)
+            for line in stack.look_lines():
+                console.print(line, markup=False, highlight=False, soft_wrap=True)
+            console.print(f"Receiver API  {stack.url('receiver')}/api/alerts  (Authorization: Bearer "
+                          f"$(cat {stack.state}/alertmanager/receiver_token))", markup=False, soft_wrap=True)
         console.print(f"Logs          {stack.logs}")
         pngs = sorted(graphs.glob("*.png")) if graphs.is_dir() else []
         if pngs:
@@ -301,7 +304,7 @@ def command(state_dir: Path, keep: bool, timeout: float, free_ports: bool) -> No
             console.print(f"The stack keeps running; stop it with: d76 stack down --state-dir {state_dir}")
         else:
             stack.down()
-            console.print("stack stopped (use --keep to leave it running)")
+            console.print("stack stopped (use --keep to leave it running, with its pages)")
     sys.exit(0 if ok else 1)
 
 

@@ -5,14 +5,19 @@ Which Alertmanager: `--alertmanager-url` / ALERTMANAGER_URL, else the stack `d76
 silences gossip to the others.
 
     d76 silence create exchange=upbit alertname=~"Exchange.*" --duration 2h -m "upbit maintenance"
-    d76 silence create --alert 812 --duration 30m     # exactly that alert's labels (from the history)
+    d76 silence create --alert 812 --duration 30m     # that alert's alertname and identifying labels
+
+`create` says how many alerts Alertmanager holds that the silence matches now (and names a few).
+`--alert N` matches what the Silence buttons match: the alertname and the identifying labels
+(`vocabulary.IDENTIFYING_LABELS`: exchange, route, symbol, ...), never `instance` or `job`, so the
+silence still holds when the bot restarts on another port. Times: UTC, or `--tz` / D76_TZ.
     d76 silence list [--all]
     d76 silence expire 0b6c1b2e                      # the first characters of its id do
 """
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +25,7 @@ import click
 
 from vocabulary import DEFAULT_ALERTMANAGER_URL
 
+from .output import tz_option, when
 from .stack_client import Endpoint, alertmanager, api_error, default_actor, receiver, receiver_request, state_dir_option
 
 __all__ = ["command", "parse_matcher"]
@@ -45,6 +51,32 @@ def parse_matcher(text: str) -> dict[str, Any]:
         except re.error as exc:
             raise click.BadParameter(f"{text!r}: not a regular expression ({exc})") from None
     return {"name": name, "value": value, "isRegex": "~" in op, "isEqual": not op.startswith("!")}
+
+
+def _filter(m: dict[str, Any]) -> str:
+    """A matcher as Alertmanager's `filter` parameter takes it (`exchange="upbit"`)."""
+    value = str(m["value"]).replace("\\", "\\\\").replace('"', '\\"')
+    return _show({**m, "value": value})
+
+
+def _matching(client: Any, matchers: list[dict[str, Any]]) -> str:
+    """How many alerts Alertmanager holds now that these matchers catch, and a few of them."""
+    from webhook_receiver.alertmanager_api import AlertmanagerError
+    from webhook_receiver.history.alert_state import where
+
+    try:
+        alerts = client.alerts(filter=[_filter(m) for m in matchers])
+    except AlertmanagerError as exc:
+        return f"(could not count the alerts it matches now: {exc})"
+    if not alerts:
+        return "it matches no alert firing now (it hides those that fire before it ends)"
+    named = []
+    for a in alerts[:5]:
+        labels = {str(k): str(v) for k, v in (a.get("labels") or {}).items()}
+        place = " ".join(f"{k}={v}" for k, v in where(labels))
+        named.append(f"{labels.get('alertname', '?')}" + (f" {place}" if place else ""))
+    more = f", and {len(alerts) - 5} more" if len(alerts) > 5 else ""
+    return f"it matches {len(alerts)} alert(s) firing now: " + "; ".join(named) + more
 
 
 def _show(m: dict[str, Any]) -> str:
@@ -94,9 +126,10 @@ def command() -> None:
 @click.option("--by", default=None, help="who [default: USER@cli]")
 @_am_opt
 @click.option("--receiver-url", default=None, help="with --alert: the receiver [default: the stack in --state-dir]")
+@tz_option
 @state_dir_option
 def create(matchers: tuple[str, ...], alert_id: int | None, duration: str, comment: str | None, by: str | None,
-           alertmanager_url: str | None, receiver_url: str | None, state_dir: Path) -> None:
+           alertmanager_url: str | None, receiver_url: str | None, tz: tzinfo, state_dir: Path) -> None:
     """Silence the alerts matching every MATCHER (LABEL=VALUE, !=, =~, !~) for --duration."""
     parsed = [parse_matcher(m) for m in matchers]
     if alert_id is not None:
@@ -106,8 +139,9 @@ def create(matchers: tuple[str, ...], alert_id: int | None, duration: str, comme
             raise click.ClickException(f"no alert #{alert_id} in the history (receiver from {rcv.origin})")
         if resp.status_code != 200:
             raise api_error(resp, rcv)
-        labels = resp.json()["alert"].get("labels") or {}
-        parsed += [{"name": k, "value": str(v), "isRegex": False, "isEqual": True} for k, v in sorted(labels.items())]
+        from webhook_receiver.notify.model import AlertView
+
+        parsed += AlertView.from_row(resp.json()["alert"]).silence_matchers()
     if not parsed:
         raise click.UsageError("give at least one matcher (e.g. exchange=upbit) or --alert ID")
     if all(m["isRegex"] and m["value"] in (".*", "") or not m["isEqual"] for m in parsed):
@@ -115,17 +149,19 @@ def create(matchers: tuple[str, ...], alert_id: int | None, duration: str, comme
     length = _duration(duration)
     target = alertmanager(alertmanager_url, state_dir)
     now = datetime.now(UTC)
-    silence_id = _call(target, _client(target).create_silence, parsed, now, now + length, by or default_actor(),
+    client = _client(target)
+    silence_id = _call(target, client.create_silence, parsed, now, now + length, by or default_actor(),
                        comment or "silenced with d76 silence")
-    click.echo(f"silence {silence_id}: {', '.join(_show(m) for m in parsed)} until "
-               f"{(now + length).strftime('%Y-%m-%d %H:%M UTC')}")
+    click.echo(f"silence {silence_id}: {', '.join(_show(m) for m in parsed)} until {when(now + length, tz)}")
+    click.echo(_matching(client, parsed))
 
 
 @command.command("list")
 @click.option("--all", "show_all", is_flag=True, help="expired silences too")
 @_am_opt
+@tz_option
 @state_dir_option
-def list_(show_all: bool, alertmanager_url: str | None, state_dir: Path) -> None:
+def list_(show_all: bool, alertmanager_url: str | None, tz: tzinfo, state_dir: Path) -> None:
     """Silences in force (and pending), ending soonest first."""
     target = alertmanager(alertmanager_url, state_dir)
     silences = _call(target, _client(target).silences)
@@ -135,9 +171,16 @@ def list_(show_all: bool, alertmanager_url: str | None, state_dir: Path) -> None
         return
     for s in sorted(rows, key=lambda s: str(s.get("endsAt") or "")):
         state = (s.get("status") or {}).get("state", "?")
-        click.echo(f"{s.get('id')}  {state:<8} until {s.get('endsAt')}  "
+        click.echo(f"{s.get('id')}  {state:<8} until {_am_time(s.get('endsAt'), tz)}  "
                    f"{', '.join(_show(m) for m in s.get('matchers') or [])}  "
                    f"by {s.get('createdBy')}: {s.get('comment')}")
+
+
+def _am_time(value: Any, tz: tzinfo) -> str:
+    from webhook_receiver.history.amview import parse_am_time
+
+    parsed = parse_am_time(value)
+    return when(parsed, tz) if parsed else str(value)
 
 
 @command.command("expire")

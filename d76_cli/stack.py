@@ -99,7 +99,8 @@ def up(state_dir: Path, exporter_port: int, prometheus_port: int, alertmanager_p
        ha_alertmanager_ports: tuple[int, ...], ha_receiver_ports: tuple[int, ...], cluster_ports: tuple[int, ...],
        peer_timeout: str, ha_postgres_ports: tuple[int, ...], patroni_ports: tuple[int, ...],
        etcd_ports: tuple[int, ...], foreground: bool) -> None:
-    """Start every piece, each with a readiness wait; print where to look."""
+    """Start every piece, each with a readiness wait (Prometheus: until it sends to every
+    Alertmanager); print each piece's health and where to look (the pages, the token file)."""
     from catalog import CatalogError
     from local_stack.runner import Stack, StackConfig, StartupError
 
@@ -120,6 +121,8 @@ def up(state_dir: Path, exporter_port: int, prometheus_port: int, alertmanager_p
     if not cfg.runs_simulator():  # the real bot: say at once whether Prometheus can scrape it
         stack.wait_first_scrape()
     for line in stack.iter_status_lines():
+        click.echo(line)
+    for line in stack.look_lines():
         click.echo(line)
     for note in stack.notes():
         click.echo(note)
@@ -143,7 +146,8 @@ def up(state_dir: Path, exporter_port: int, prometheus_port: int, alertmanager_p
 def status(state_dir: Path) -> None:
     """Each piece with its URL and health (Alertmanager cluster peers, the Alertmanagers each
     Prometheus replica sends to, receiver storage), each scrape target as Prometheus sees it (up or
-    down, last error, last scrape) and the database; exit 1 when something is down."""
+    down, last error, last scrape), the database, and where to look (the pages and the token file);
+    exit 1 when something is down (a Prometheus sending to no Alertmanager counts)."""
     from local_stack.runner import Stack, StackConfig
 
     stack = Stack(StackConfig(state_dir=state_dir))
@@ -152,6 +156,8 @@ def status(state_dir: Path) -> None:
         click.echo(f"no stack recorded in {state_dir}")
         sys.exit(1)
     for line in stack.iter_status_lines(st):
+        click.echo(line)
+    for line in stack.look_lines():
         click.echo(line)
     sys.exit(0 if all(s.healthy for s in st) else 1)
 

@@ -109,14 +109,21 @@ def serve_in_thread(app: WSGIApp, host: str = HOST, port: int = 0,
         thread = threading.Thread(target=wserver.run, name="metrics-http", daemon=True)
         thread.start()
 
-        def stop_waitress() -> None:
-            # waitress has no public "stop a server running in a thread": closing every
-            # dispatcher in its socket map makes run()'s loop end; then the worker threads go.
+        def close_all() -> None:  # runs inside the server's loop (its trigger), never beside it
             for dispatcher in list(wserver._map.values()):
                 try:
                     dispatcher.handle_close()
                 except Exception:  # noqa: BLE001
                     pass
+
+        def stop_waitress() -> None:
+            # waitress has no public "stop a server running in a thread": its trigger runs a callable
+            # inside the loop thread, which closes every dispatcher of the socket map, so run()'s loop
+            # ends; closing them from this thread instead raced the loop's select() (EBADF)
+            wserver.trigger.pull_trigger(close_all)
+            thread.join(timeout=5)
+            if thread.is_alive():  # the loop did not wake: close from here, as the last resort
+                close_all()
             wserver.task_dispatcher.shutdown()
 
         return RunningServer(host, int(wserver.effective_port), stop_waitress, thread)

@@ -5,7 +5,8 @@ and the Patroni members (`local_stack.patroni`): the primary is waited for, the 
 its becoming the synchronous standby at the very end], the simulator (or
 records the bot's targets, which are not ours to start), the receiver(s) one at a time (the first
 applies the migrations the others then find done), the Alertmanager(s) until their gossip cluster
-has formed, and the Prometheus replica(s); each with a readiness wait. A failure names the piece
+has formed, and the Prometheus replica(s) until each sends to every Alertmanager; each with a
+readiness wait. A failure names the piece
 and stops what was started. Every piece runs in its own session and process group, so `d76 stack
 up` can return while they keep running and `stop_stack` (from another process too: the manifest
 records the pids) can end each group.
@@ -18,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+import requests
+
 import vocabulary
 
 from . import defaults
@@ -25,7 +28,7 @@ from .config import StackConfig
 from .manifest import Piece
 from .patroni import Member, PatroniCluster, stop_members
 from .preflight import check_postgres_reachable
-from .probes import Probe, probe_alertmanager
+from .probes import Probe, active_alertmanagers, probe_alertmanager
 from .processes import (
     ClusterSpec,
     ManagedProcess,
@@ -88,6 +91,7 @@ class StartedPieces:
                 self.start_prometheus(i)
             if self.patroni is not None:  # until then a failover would have no standby it may promote
                 self.patroni.wait_sync_standby(c.ready_timeout)
+            self._wait_alertmanagers_found()
         except BaseException:
             self.stop()
             raise
@@ -194,6 +198,26 @@ class StartedPieces:
                                 resend_delay=c.resend_delay, name=name)
         self._add(Piece(name, url, url + "/-/ready", prom.pid, str(prom.log_path), kind="prometheus",
                         index=index), prom)
+
+    def _wait_alertmanagers_found(self) -> None:
+        """Every Prometheus sends to every Alertmanager of the stack (its notifier lists them as
+        active): right after start it sends to none for a few seconds, and an alert fired then would
+        reach nobody, so the stack is not healthy before."""
+        want = len(self.config.alertmanager_ports())
+        deadline = time.monotonic() + self.config.ready_timeout
+        for piece in [p for p in self.pieces.values() if p.kind == "prometheus"]:
+            found: list[str] = []
+            while time.monotonic() < deadline:
+                try:
+                    found = active_alertmanagers(piece.url)
+                except (requests.RequestException, ValueError, KeyError, TypeError):
+                    found = []
+                if len(found) >= want:
+                    break
+                time.sleep(0.2)
+            else:
+                raise StartupError(f"{piece.name}: sends to {len(found)} of {want} Alertmanager(s) after "
+                                   f"{self.config.ready_timeout:.0f}s; see {piece.log}")
 
     def _wait_cluster(self) -> None:
         """Every Alertmanager settled and seeing every member: until then a notification could go

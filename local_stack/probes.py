@@ -19,8 +19,8 @@ import yaml
 
 from vocabulary import HA_REPLICA_LABEL as REPLICA_LABEL
 
-__all__ = ["Probe", "probe_alertmanager", "probe_prometheus", "probe_receiver", "probe_http", "probe_patroni",
-           "probe_etcd", "patroni_role",
+__all__ = ["Probe", "probe_alertmanager", "active_alertmanagers", "prometheus_alerts_page", "alertmanager_has_ui",
+           "probe_prometheus", "probe_receiver", "probe_http", "probe_patroni", "probe_etcd", "patroni_role",
            "alertmanager_cluster", "probe_targets", "describe_scrape", "scraped"]
 
 TIMEOUT = 2.0
@@ -70,22 +70,31 @@ def probe_alertmanager(base_url: str, expected_peers: int = 0) -> Probe:
                  f"cluster {cluster['status']}, {len(peers)}{want} peers: {', '.join(peers)}")
 
 
+def active_alertmanagers(base_url: str) -> list[str]:
+    """The Alertmanagers Prometheus' notifier sends to now (`GET /api/v1/alertmanagers`, active)."""
+    ams = _get(base_url + "/api/v1/alertmanagers").json()["data"]["activeAlertmanagers"]
+    return [str(a.get("url", "")) for a in ams]
+
+
 def probe_prometheus(base_url: str) -> Probe:
-    """Healthy when ready; the detail names its replica label and the Alertmanagers it sends to."""
+    """Healthy when ready and sending to at least one Alertmanager (a Prometheus whose notifier has
+    found none evaluates rules for nobody); the detail names its replica label and how many."""
     ready = probe_http(base_url + "/-/ready")
     if not ready.healthy:
         return ready
     parts = []
+    healthy = True
     try:
         config = yaml.safe_load(_get(base_url + "/api/v1/status/config").json()["data"]["yaml"])
         replica = ((config.get("global") or {}).get("external_labels") or {}).get(REPLICA_LABEL)
         if replica:
             parts.append(f"replica {replica}")
-        ams = _get(base_url + "/api/v1/alertmanagers").json()["data"]["activeAlertmanagers"]
-        parts.append(f"sends to {len(ams)} alertmanager(s)")
+        ams = active_alertmanagers(base_url)
+        healthy = bool(ams)
+        parts.append(f"sends to {len(ams)} alertmanager(s)" + ("" if ams else ": alerts reach nobody"))
     except (requests.RequestException, ValueError, KeyError, TypeError, yaml.YAMLError) as exc:
         parts.append(f"status unavailable ({type(exc).__name__})")
-    return Probe(True, ", ".join(parts))
+    return Probe(healthy, ", ".join(parts))
 
 
 def probe_receiver(base_url: str) -> Probe:
@@ -194,3 +203,25 @@ def describe_scrape(target: dict[str, Any] | None) -> Probe:
     error = str(target.get("lastError") or "")
     detail = f"prometheus: {health}, last scrape {ago}" + (f": {error}" if error and health != "up" else "")
     return Probe(health == "up", detail)
+
+
+def prometheus_alerts_page(base_url: str) -> tuple[str, bool]:
+    """Prometheus' page of alerts and whether it is the classic one: Debian's `prometheus` package
+    ships without the new web UI (`/alerts` is a 404), only `/classic/...` answers."""
+    try:
+        if _get(base_url + "/alerts").ok:
+            return base_url + "/alerts", False
+        if _get(base_url + "/classic/alerts").ok:
+            return base_url + "/classic/alerts", True
+    except requests.RequestException:
+        pass
+    return base_url + "/alerts", False
+
+
+def alertmanager_has_ui(base_url: str) -> bool:
+    """False for Debian's `prometheus-alertmanager`, whose page says it has no web application."""
+    try:
+        r = _get(base_url + "/")
+    except requests.RequestException:
+        return True
+    return r.ok and "does not include a web" not in r.text

@@ -131,6 +131,9 @@ def receiver_env(config: StackConfig, rendered: Rendered, index: int, database_u
            "PROMETHEUS_URL": prom_urls[index % len(prom_urls)],
            "NOTIFICATIONS_ENABLED": "true",
            "PYTHONUNBUFFERED": "1"}
+    # the console dry run saves the graphs it would send in the stack's own state folder (two stacks
+    # never write into one folder); a TELEGRAM_DRY_RUN_DIR of the environment or the config wins
+    env.setdefault("TELEGRAM_DRY_RUN_DIR", str((rendered.state / "graphs").resolve()))
     if rendered.catalog.external_url:
         # history links in messages (`<external>/alerts/<id>`) for a phone; policy.external_url
         env["RECEIVER_EXTERNAL_URL"] = rendered.catalog.external_url

@@ -47,7 +47,7 @@ from .preflight import check_config, check_ports
 from .processes import StartupError
 from .render import Rendered, direct_road_names, render
 from .state import read_file
-from .status import PieceStatus, notes, probe_pieces, status_lines, wait_first_scrape
+from .status import PieceStatus, look_lines, notes, probe_pieces, status_lines, wait_first_scrape
 
 __all__ = ["StackConfig", "Stack", "PieceStatus", "StartupError", "DEFAULT_STATE_DIR", "MANIFEST", "TOKEN_FILE",
            "DATABASE_URL_FILE", "KINDS"]
@@ -200,6 +200,16 @@ class Stack:
         st = self.status() if statuses is None else statuses
         manifest = self._manifest()
         return status_lines(st, ha=bool(self.config.ha or manifest.get("ha")), database=manifest.get("database"))
+
+    def look_lines(self) -> list[str]:
+        """Where to look once it runs: the receiver's pages and the token file that opens them,
+        Prometheus' and Alertmanager's own pages (or `amtool`, Debian's packages having no web UI)."""
+        recorded = {p.kind for p in self._recorded()}
+
+        def first(kind: str) -> str | None:
+            return self.url(kind) if kind in recorded else None
+
+        return look_lines(first("receiver"), self.state / TOKEN_FILE, first("prometheus"), first("alertmanager"))
 
     def database_url(self) -> str | None:
         """The receiver's DATABASE_URL (password included: it comes from a 0600 file), or None."""

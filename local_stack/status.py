@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import vocabulary
@@ -21,6 +22,7 @@ from .lifecycle import alive, postgres_running
 from .manifest import Piece
 from .probes import (
     Probe,
+    alertmanager_has_ui,
     describe_scrape,
     probe_alertmanager,
     probe_etcd,
@@ -29,6 +31,7 @@ from .probes import (
     probe_prometheus,
     probe_receiver,
     probe_targets,
+    prometheus_alerts_page,
     scraped,
 )
 
@@ -140,6 +143,27 @@ def status_lines(statuses: Sequence[PieceStatus], *, ha: bool, database: str | N
         yield f"{s.name:<{width}} {state:<8} {s.url}  {s.detail}".rstrip()
     if database:
         yield f"{'database':<{width}} {'':<8} {database}"
+
+
+def look_lines(receiver_url: str | None, token_file: Path | None, prometheus_url: str | None,
+               alertmanager_url: str | None) -> list[str]:
+    """Where to look: the receiver's pages (and the token that opens them), Prometheus' page of
+    alerts and Alertmanager's (Debian's packages have no web UI: the classic pages, `amtool`)."""
+    out = []
+    if receiver_url:
+        token = f" (sign in once with the token in {token_file})" if token_file and token_file.exists() else ""
+        out.append(f"{'pages':<13} {receiver_url}/alerts{token}")
+    if prometheus_url:
+        page, classic = prometheus_alerts_page(prometheus_url)
+        out.append(f"{'Prometheus':<13} {page}" + ("  (Debian's package has no new web UI: the classic pages)"
+                                                      if classic else ""))
+    if alertmanager_url:
+        if alertmanager_has_ui(alertmanager_url):
+            out.append(f"{'Alertmanager':<13} {alertmanager_url}/#/alerts")
+        else:
+            out.append(f"{'Alertmanager':<13} amtool --alertmanager.url={alertmanager_url} alert query  "
+                       "(Debian's package has no web UI)")
+    return out
 
 
 def notes(manifest: Mapping[str, Any]) -> list[str]:

@@ -92,38 +92,36 @@ def pg_url(pg_cluster: PostgresCluster) -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+_Starter = Callable[[Path], tuple[ManagedProcess, str]]
+
+
+def _server_factory(start_server: Callable[[Path, int, Path, Path], ManagedProcess], prefix: str,
+                    tmp_path: Path) -> Iterator[_Starter]:
+    """Start real servers of one kind with a given config; yields the starter, stops them all afterwards."""
+    started: list[ManagedProcess] = []
+
+    def start(config_file: Path) -> tuple[ManagedProcess, str]:
+        port = free_port()
+        n = len(started)
+        proc = start_server(config_file, port, tmp_path / f"{prefix}{n}-data", tmp_path / f"{prefix}{n}.log")
+        started.append(proc)
+        return proc, f"http://127.0.0.1:{port}"
+
+    yield start
+    for p in started:
+        p.stop()
+
+
 @pytest.fixture
-def prometheus_factory(tmp_path: Path) -> Iterator[Callable[[Path], tuple[ManagedProcess, str]]]:
+def prometheus_factory(tmp_path: Path) -> Iterator[_Starter]:
     """Start real Prometheus servers with a given config; returns (process, base_url)."""
-    started: list[ManagedProcess] = []
-
-    def start(config_file: Path) -> tuple[ManagedProcess, str]:
-        port = free_port()
-        n = len(started)
-        proc = start_prometheus(config_file, port, tmp_path / f"prom{n}-data", tmp_path / f"prom{n}.log")
-        started.append(proc)
-        return proc, f"http://127.0.0.1:{port}"
-
-    yield start
-    for p in started:
-        p.stop()
+    yield from _server_factory(start_prometheus, "prom", tmp_path)
 
 
 @pytest.fixture
-def alertmanager_factory(tmp_path: Path) -> Iterator[Callable[[Path], tuple[ManagedProcess, str]]]:
+def alertmanager_factory(tmp_path: Path) -> Iterator[_Starter]:
     """Start real Alertmanager servers with a given config; returns (process, base_url)."""
-    started: list[ManagedProcess] = []
-
-    def start(config_file: Path) -> tuple[ManagedProcess, str]:
-        port = free_port()
-        n = len(started)
-        proc = start_alertmanager(config_file, port, tmp_path / f"am{n}-data", tmp_path / f"am{n}.log")
-        started.append(proc)
-        return proc, f"http://127.0.0.1:{port}"
-
-    yield start
-    for p in started:
-        p.stop()
+    yield from _server_factory(start_alertmanager, "am", tmp_path)
 
 
 # --- the receiver, on both backends -------------------------------------------------------------

@@ -11,7 +11,7 @@ import base64
 import hmac
 import logging
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
@@ -35,7 +35,8 @@ log = logging.getLogger("webhook_receiver.api")
 bp = Blueprint("receiver", __name__)
 
 _MAX_ID = 2**63 - 1  # BIGINT / SQLite INTEGER
-_ALERT_PARAMS = {"since", "until", "severity", "source", "status", "acknowledged", "alertname", "limit", "cursor"}
+_ALERT_PARAMS = {"since", "until", "active", "severity", "source", "status", "acknowledged", "alertname", "limit",
+                 "cursor"}
 
 
 def require_auth() -> None:
@@ -139,7 +140,8 @@ def parse_alert_query(args: MultiDict[str, str], *, max_limit: int | None = None
         raise QueryError("until", "must be later than since")
     cursor = decode_cursor(args["cursor"]) if args.get("cursor") else None
     return AlertQuery(
-        since=since, until=until, severities=tuple(severities), source=_text_param(args, "source"),
+        since=since, until=until, active=bool(_bool_param(args, "active")), severities=tuple(severities),
+        source=_text_param(args, "source"),
         status=status, acknowledged=_bool_param(args, "acknowledged"),
         alertname=_text_param(args, "alertname"), limit=min(limit, max_limit), cursor=cursor,
     )
@@ -289,15 +291,12 @@ def stats() -> Any:
     unknown = sorted(set(request.args.keys()) - {"since", "until"})
     if unknown:
         raise QueryError(unknown[0], "unknown parameter; known: since, until")
-    until = _time_param(request.args, "until") or datetime.now(UTC)
-    try:
-        since = _time_param(request.args, "since") or until - timedelta(hours=24)
-    except OverflowError:
-        raise QueryError("until", "too early to look back 24 hours; give since as well") from None
-    if since >= until:
+    # the alerts active in the window (an alert firing for two days counts today); no window: everything stored
+    since, until = _time_param(request.args, "since"), _time_param(request.args, "until")
+    if since is not None and until is not None and since >= until:
         raise QueryError("until", "must be later than since")
     out = runtime().store.stats(since, until)
-    return jsonify({"since": iso(since), "until": iso(until), **out})
+    return jsonify({"since": iso(since) if since else None, "until": iso(until) if until else None, **out})
 
 
 @bp.get("/healthz")

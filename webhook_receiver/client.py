@@ -56,13 +56,15 @@ def _rfc3339(dt: datetime) -> str:
 
 def _alert_params(since: datetime | None = None, until: datetime | None = None, severity: Any = None,
                   source: str | None = None, status: str | None = None, acknowledged: bool | None = None,
-                  alertname: str | None = None) -> dict[str, Any]:
+                  alertname: str | None = None, active: bool = False) -> dict[str, Any]:
     """The filters of `GET /api/alerts` and `/api/alerts.csv` as query parameters (unset ones left out)."""
     params: dict[str, Any] = {}
     if since is not None:
         params["since"] = _rfc3339(since)
     if until is not None:
         params["until"] = _rfc3339(until)
+    if active:
+        params["active"] = "true"
     if severity is not None:
         sevs: Iterable[Any] = severity if isinstance(severity, (list, tuple, set, frozenset)) else [severity]
         params["severity"] = [_sev(s) for s in sevs]
@@ -129,16 +131,19 @@ class HistoryClient:
     def get_recent_alerts(self, minutes: float = 60, severity: Any = None, *, source: str | None = None,
                           status: str | None = None, acknowledged: bool | None = None,
                           alertname: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
-        """Alerts that started in the last `minutes`, newest first (every page, up to `limit`).
+        """Alerts active in the last `minutes` (started before now and not ended before then: an alert
+        that started two hours ago and still fires is one), newest first (every page, up to `limit`).
         `severity`: "P0", a list of them, or an enum member."""
         since = datetime.now(UTC) - timedelta(minutes=minutes)
         return list(self.iter_alerts(since=since, severity=severity, source=source, status=status,
-                                     acknowledged=acknowledged, alertname=alertname, limit=limit))
+                                     acknowledged=acknowledged, alertname=alertname, limit=limit, active=True))
 
     def iter_alerts(self, *, since: datetime | None = None, until: datetime | None = None, severity: Any = None,
                     source: str | None = None, status: str | None = None, acknowledged: bool | None = None,
-                    alertname: str | None = None, limit: int = 1000, page_size: int = 500) -> Iterator[dict[str, Any]]:
-        params = _alert_params(since, until, severity, source, status, acknowledged, alertname)
+                    alertname: str | None = None, limit: int = 1000, page_size: int = 500,
+                    active: bool = False) -> Iterator[dict[str, Any]]:
+        """Alerts that started in [since, until) (`active`: that were active in it), newest first."""
+        params = _alert_params(since, until, severity, source, status, acknowledged, alertname, active)
         left = limit
         while left > 0:
             body = self._get("/api/alerts", {**params, "limit": min(page_size, left)})
@@ -148,13 +153,15 @@ class HistoryClient:
                 return
             params["cursor"] = body["next_cursor"]
 
-    def get_alert_stats(self, hours: float = 24, *, since: datetime | None = None,
+    def get_alert_stats(self, hours: float | None = None, *, since: datetime | None = None,
                         until: datetime | None = None) -> dict[str, Any]:
-        """Counts by severity, source and status and mean times to acknowledge and resolve, over
-        the last `hours` (or [since, until))."""
-        until = until or datetime.now(UTC)
-        since = since or until - timedelta(hours=hours)
-        return self._get("/api/stats", {"since": _rfc3339(since), "until": _rfc3339(until)})
+        """Counts by severity, source and status and mean times to acknowledge and resolve of the
+        alerts active in the window: everything stored (the seed's `get_alert_stats()`), the last
+        `hours`, or [since, until). `by_status["firing"]` is what fires now (when the window ends now)."""
+        if hours is not None and since is None:
+            since = (until or datetime.now(UTC)) - timedelta(hours=hours)
+        params = {k: _rfc3339(v) for k, v in (("since", since), ("until", until)) if v is not None}
+        return self._get("/api/stats", params)
 
     def get_alert(self, alert_id: int) -> dict[str, Any]:
         return self._get(f"/api/alerts/{int(alert_id)}")["alert"]

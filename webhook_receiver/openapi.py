@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["spec", "PUBLIC_PATHS"]
 
 # paths answered without a token
-PUBLIC_PATHS = ("/healthz", "/readyz", "/metrics", "/openapi.json", "/runbooks/", "/runbooks/{slug}",
+PUBLIC_PATHS = ("/", "/healthz", "/readyz", "/metrics", "/openapi.json", "/runbooks/", "/runbooks/{slug}",
                 "/telegram/webhook")
 
 _ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"},
@@ -25,6 +25,8 @@ _ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"typ
 _TIME = {"type": "string", "format": "date-time"}
 _HTML = {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}
 _HTML_ERR = {**_HTML, "description": "HTML page saying what is wrong"}
+_R429 = {**_HTML, "description": "too many wrong tokens from this client within a minute",
+         "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}}}
 _OPT_TIME = {"type": "string", "format": "date-time", "nullable": True}
 _AM_DOWN = {**_HTML_ERR, "description": "Alertmanager refused the silence or cannot be reached"}
 
@@ -53,8 +55,10 @@ def _q(name: str, schema: dict[str, Any], description: str = "", **extra: Any) -
 
 
 _FILTERS: list[dict[str, Any]] = [
-    _q("since", _TIME, "alerts that started at or after (RFC 3339)"),
+    _q("since", _TIME, "alerts that started at or after (RFC 3339); with active: not ended before"),
     _q("until", _TIME, "alerts that started before (RFC 3339)"),
+    _q("active", {"type": "string", "pattern": _BOOLEAN}, "true: since/until select the alerts active in the "
+       "window (started before until, not ended before since) instead of those that started in it"),
     _q("severity", {"type": "array", "items": {"type": "string", "pattern": _SEVERITIES}},
        "P0..P3; repeatable, or comma separated", style="form", explode=True),
     _q("source", {"type": "string", "maxLength": 200}),
@@ -241,14 +245,16 @@ def spec(settings: Settings | None = None, server_url: str | None = None) -> dic
         },
         "/api/stats": {
             "get": {
-                "summary": "Counts by severity, source and status; mean time to acknowledge and to resolve",
+                "summary": "Counts by severity, source and status of the alerts active in the window (started "
+                           "before until, not ended before since; by_status.firing: what fires now); mean time "
+                           "to acknowledge and to resolve",
                 "security": bearer,
                 "parameters": [
-                    _q("since", _TIME, "default: 24 hours before until"),
-                    _q("until", _TIME, "default: now"),
+                    _q("since", _TIME, "default: no lower bound (without since and until: everything stored)"),
+                    _q("until", _TIME, "default: no upper bound"),
                 ],
                 "responses": {
-                    "200": _ok(since=_TIME, until=_TIME, total=_INT, acknowledged=_INT, by_severity=_COUNTS,
+                    "200": _ok(since=_OPT_TIME, until=_OPT_TIME, total=_INT, acknowledged=_INT, by_severity=_COUNTS,
                                by_source=_COUNTS, by_status=_COUNTS,
                                mean_time_to_acknowledge_seconds={"type": "number", "nullable": True},
                                mean_time_to_resolve_seconds={"type": "number", "nullable": True}),
@@ -301,15 +307,18 @@ def spec(settings: Settings | None = None, server_url: str | None = None) -> dic
         "/runbooks/": {
             "get": {"summary": "Runbook index", "responses": {"200": _HTML, "404": _err("runbooks not available")}}
         },
+        "/": {"get": {"summary": "The receiver's root: redirects to the list of alerts",
+                      "responses": {"302": {"description": "to alerts"}}}},
         "/alerts": {
             "get": {
                 "summary": 'Human-readable list of alerts (what a packed message\'s "+N more" link opens): '
-                "the API's filters; a sign-in form when RECEIVER_TOKEN is set and no cookie",
+                "the API's filters, `refresh=SECONDS` (10 to 3600: the page reloads itself), `watchdog=show` "
+                "(the heartbeat is hidden otherwise); a sign-in form when RECEIVER_TOKEN is set and no cookie",
                 "responses": {"200": _HTML, "400": _HTML_ERR},
             },
             "post": {
                 "summary": "Sign in to the pages with the receiver token (sets a cookie)",
-                "responses": {"200": _HTML, "303": {"description": "signed in"}, "401": _HTML_ERR},
+                "responses": {"200": _HTML, "303": {"description": "signed in"}, "401": _HTML_ERR, "429": _R429},
             },
         },
         "/alerts/{alert_id}": {
@@ -321,7 +330,7 @@ def spec(settings: Settings | None = None, server_url: str | None = None) -> dic
             "post": {
                 "summary": "Sign in to the pages with the receiver token (sets a cookie)",
                 "parameters": [_PAGE_ID],
-                "responses": {"200": _HTML, "303": {"description": "signed in"}, "401": _HTML_ERR},
+                "responses": {"200": _HTML, "303": {"description": "signed in"}, "401": _HTML_ERR, "429": _R429},
             },
         },
         **{f"/alerts/{{alert_id}}/{what}": {
@@ -344,9 +353,14 @@ def spec(settings: Settings | None = None, server_url: str | None = None) -> dic
             ("silence", "Silence in Alertmanager", {"duration": {"type": "string", "enum": ["1h", "4h", "24h"]}}))},
         "/runbooks/{slug}": {
             "get": {
-                "summary": "One runbook page",
-                "parameters": [{"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}],
-                "responses": {"200": _HTML, "404": _err("no such runbook")},
+                "summary": "One runbook page (HTML; `<slug>.md`: its Markdown); `alert=ID` fills in that alert's "
+                "values when the pages let the request in",
+                "parameters": [{"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}},
+                               {"name": "alert", "in": "query", "required": False, "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "HTML, or Markdown for `<slug>.md`",
+                                      "content": {"text/html": {"schema": {"type": "string"}},
+                                                  "text/markdown": {"schema": {"type": "string"}}}},
+                              "404": _err("no such runbook")},
             }
         },
     }

@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -90,6 +91,8 @@ def _detail(ev: dict[str, Any]) -> str:
         v = ev.get(k)
         if v is None or v == "" or isinstance(v, (list, dict)):
             continue
+        if k == "silence_id":
+            v = str(v)[:8]  # as the state line names it; the whole id is in `d76 history --id`
         bits.append(f"{k}: {_fmt(v) if isinstance(v, datetime) else v}")
     return " · ".join(bits)
 
@@ -134,50 +137,44 @@ def _done(alert_id: int, name: str) -> AnyResponse:
     return resp
 
 
-@bp.post("/alerts/<alert_id>/ack")
-def ack(alert_id: str) -> Any:
+def _act(alert_id: str, do: Callable[[int, str, str | None], Any]) -> Any:
+    """A POSTed action: the form checked, then `do(id, who, comment)`; a Response it returns refuses, anything
+    else sends the browser back to the alert's page."""
     form = _form(alert_id)
     if isinstance(form, Response):
         return form
     ident, name, comment = form
     try:
-        runtime().actions.acknowledge(ident, f"page:{name}", comment)
+        answer = do(ident, f"page:{name}", comment)
     except NotFoundError:
         return _page(_MISSING, 404, title="No such alert", what=f"no alert #{ident} in the history", home="../alerts")
-    return _done(ident, name)
+    return answer if isinstance(answer, Response) else _done(ident, name)
+
+
+@bp.post("/alerts/<alert_id>/ack")
+def ack(alert_id: str) -> Any:
+    return _act(alert_id, lambda ident, who, comment: runtime().actions.acknowledge(ident, who, comment))
 
 
 @bp.post("/alerts/<alert_id>/unack")
 def unack(alert_id: str) -> Any:
-    form = _form(alert_id)
-    if isinstance(form, Response):
-        return form
-    ident, name, comment = form
-    try:
-        runtime().actions.unacknowledge(ident, f"page:{name}", comment)
-    except NotFoundError:
-        return _page(_MISSING, 404, title="No such alert", what=f"no alert #{ident} in the history", home="../alerts")
-    return _done(ident, name)
+    return _act(alert_id, lambda ident, who, comment: runtime().actions.unacknowledge(ident, who, comment))
 
 
 @bp.post("/alerts/<alert_id>/silence")
 def silence(alert_id: str) -> Any:
-    form = _form(alert_id)
-    if isinstance(form, Response):
-        return form
-    ident, name, comment = form
-    duration = SILENCE_CHOICES.get(request.form.get("duration", ""))
-    if duration is None:
-        return _refuse(400, f"Pick a duration: {', '.join(SILENCE_CHOICES)}.", str(ident))
-    from .notify.actions import ActionError
+    def do(ident: int, who: str, comment: str | None) -> Response | None:
+        duration = SILENCE_CHOICES.get(request.form.get("duration", ""))
+        if duration is None:
+            return _refuse(400, f"Pick a duration: {', '.join(SILENCE_CHOICES)}.", str(ident))
+        from .notify.actions import ActionError
 
-    try:
-        runtime().actions.silence(ident, duration, f"page:{name}", comment)
-    except NotFoundError:
-        return _page(_MISSING, 404, title="No such alert", what=f"no alert #{ident} in the history", home="../alerts")
-    except ActionError as exc:
-        return _refuse(503, f"Alertmanager did not take the silence: {exc}", str(ident))
-    return _done(ident, name)
+        try:
+            runtime().actions.silence(ident, duration, who, comment)
+        except ActionError as exc:
+            return _refuse(503, f"Alertmanager did not take the silence: {exc}", str(ident))
+        return None
+    return _act(alert_id, do)
 
 
 _MISSING = """<h1>{{ title }}</h1><p>{{ what }}</p><p><a href="{{ home }}">back</a></p>"""
@@ -196,5 +193,5 @@ _ACTIONS = """<h2>Act</h2>
 </form>
 {% else %}<p class="muted">Resolved: nothing to act on.</p>{% endif %}
 <h2>Timeline</h2>
-<table id="timeline">{% for e in events %}<tr><td>{{ e.at }}</td><td><b>{{ e.event }}</b>
+<table id="timeline">{% for e in events %}<tr><td><span class="muted">{{ e.at }}</span><br><b>{{ e.event }}</b>
 {% if e.detail %}<br><span class="muted">{{ e.detail }}</span>{% endif %}</td></tr>{% endfor %}</table>"""

@@ -20,6 +20,7 @@ import yaml
 from vocabulary import DEFAULT_ALERTMANAGER_URL, HOST, RECEIVER_PORT
 
 from .setting_parsers import SettingRow, SettingsError, flag, integer, load, number, parse_list, setting, text
+from .timefmt import TZ_VARIABLE, zone
 
 __all__ = ["Settings", "SettingsError", "load_settings", "parse_alertmanager_urls", "DEFAULT_SQLITE_PATH",
            "DEFAULT_ALERTMANAGER_URL"]
@@ -46,6 +47,15 @@ def _listen(raw: Mapping[str, str], key: str, default: str) -> str:
     if ":" not in listen:
         raise SettingsError(f"{key}: expected HOST:PORT")
     return listen
+
+
+def _timezone(raw: Mapping[str, str], key: str, default: str) -> str:
+    value = (raw.get(key) or "").strip() or default
+    try:
+        zone(value)
+    except ValueError as exc:
+        raise SettingsError(f"{key}: {exc}") from None
+    return value
 
 
 def _alertmanager_urls(raw: Mapping[str, str], key: str, default: tuple[str, ...]) -> tuple[str, ...]:
@@ -97,6 +107,12 @@ class Settings:
         "ALERTMANAGER_URL", (DEFAULT_ALERTMANAGER_URL,), "Alertmanager API v2 URLs, comma separated (every "
         "replica of an HA cluster): silences, and the history's reconciliation", _alertmanager_urls)
     alertmanager_url_set: bool = False
+    # the pages (and the commands) write times in UTC unless the operator names their zone
+    timezone: str = setting(TZ_VARIABLE, "UTC", "the time zone the pages and the commands write times in (an "
+                            "IANA name such as Asia/Seoul)", _timezone)
+    signin_tries_per_minute: int = setting("RECEIVER_SIGNIN_TRIES_PER_MINUTE", 5, "wrong tokens one client may "
+                                           "paste into the pages' sign-in form a minute before it is answered 429",
+                                           integer(1, 1000))
     runbooks_dir: str | None = setting("RUNBOOKS_DIR", None, "serve /runbooks from this folder instead of the "
                                        "packaged pages", text)
     # everything, as strings (environment and config file); secrets inside, so never printed

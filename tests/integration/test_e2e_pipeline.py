@@ -19,8 +19,10 @@ import pytest
 import requests
 import yaml
 
-from local_stack.runner import Stack, StackConfig
+from local_stack.runner import Stack
 from tests.support.fakes import FakeTelegram
+from tests.support.stacks import telegram_stack
+from tests.support.waiting import until
 
 CHAT = "-1001234"
 WAIT = 40.0
@@ -41,15 +43,13 @@ class E2E:
     def messages_containing(self, text: str, after: int = 0) -> list:
         return [m for m in self.tg.messages[after:] if text in m.visible_text]
 
+    def heads(self, after: int) -> str:
+        """The first lines of the messages since `after`, for a failure's message."""
+        return f"got {[m.visible_text.splitlines()[0] for m in self.tg.messages[after:]]}"
+
     def wait_message(self, text: str, after: int = 0, timeout: float = WAIT):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            hits = self.messages_containing(text, after)
-            if hits:
-                return hits[0]
-            time.sleep(0.2)
-        seen = [m.visible_text.splitlines()[0] for m in self.tg.messages[after:]]
-        raise AssertionError(f"no Telegram message containing {text!r} within {timeout}s; got {seen}")
+        return until(lambda: self.messages_containing(text, after), timeout, 0.2,
+                     f"a Telegram message containing {text!r}", explain=lambda: self.heads(after))[0]
 
     def wait_told(self, summary: str, severity: str, label_value: str, after: int = 0, timeout: float = WAIT):
         """The alert told alone (its summary as the title) or packed with others that fired with it
@@ -60,14 +60,8 @@ class E2E:
                 return True
             head = text.splitlines()[0]
             return " firing" in head and "alert" in head and f"[{severity}]" in text and label_value in text
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            hits = [m for m in self.tg.messages[after:] if told(m)]
-            if hits:
-                return hits[0]
-            time.sleep(0.2)
-        seen = [m.visible_text.splitlines()[0] for m in self.tg.messages[after:]]
-        raise AssertionError(f"{summary!r} not told within {timeout}s; got {seen}")
+        return until(lambda: [m for m in self.tg.messages[after:] if told(m)], timeout, 0.2, f"{summary!r} told",
+                     explain=lambda: self.heads(after))[0]
 
     def history(self, **params) -> list[dict]:
         r = self.stack.api("GET", "/api/alerts", params={"since": self.started, "limit": 500, **params})
@@ -80,22 +74,12 @@ class E2E:
 
 @pytest.fixture(scope="module")
 def e2e(tmp_path_factory) -> Iterator[E2E]:
-    tmp = tmp_path_factory.mktemp("e2e")
-    ov = tmp / "overrides.yml"
-    ov.write_text(yaml.safe_dump(OVERRIDES))
-    with FakeTelegram() as tg:
-        cfg = StackConfig.with_free_ports(
-            tmp / "stack", catalog_override=ov, simulator_args=["--tick", "0.1"],
-            receiver_env={"TELEGRAM_API_URL": tg.api_url, "TELEGRAM_BOT_TOKEN": tg.token,
-                          "TELEGRAM_CHAT_ID": CHAT, "TELEGRAM_POLLING": "false",
-                          # the fake enforces no limit here: a chat's 20 a minute would only slow the test
-                          "TELEGRAM_CHAT_PER_MINUTE": "600", "TELEGRAM_CHAT_MIN_INTERVAL_SECONDS": "0.3",
-                          "DEADMAN_TIMEOUT_SECONDS": "600"})
-        stack = Stack(cfg).up()
-        try:
-            yield E2E(stack, tg)
-        finally:
-            stack.down()
+    env = {"TELEGRAM_CHAT_ID": CHAT,
+           # the fake enforces no limit here: a chat's 20 a minute would only slow the test
+           "TELEGRAM_CHAT_PER_MINUTE": "600", "TELEGRAM_CHAT_MIN_INTERVAL_SECONDS": "0.3"}
+    with telegram_stack(tmp_path_factory.mktemp("e2e"), env, overrides=OVERRIDES,
+                        simulator_args=["--tick", "0.1"]) as (stack, tg):
+        yield E2E(stack, tg)
 
 
 # (source, scenario, text of the Telegram message, severity, identifying label line)

@@ -18,12 +18,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
-import yaml
 
-from local_stack.runner import Stack, StackConfig
+from local_stack.runner import Stack
 from tests.support.fakes import FakeTelegram, SentMessage
 from tests.support.paths import REPO
 from tests.support.schedules import oncall_from_now, open_window
+from tests.support.stacks import telegram_stack
+from tests.support.waiting import until
 
 CHAT = "-1001234"
 ALICE, BOB, STRANGER = 4242, 77, 99
@@ -58,34 +59,18 @@ class E2E:
 
 
 def _wait(fn, timeout: float = WAIT, what: str = "condition"):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = fn()
-        if v:
-            return v
-        time.sleep(0.25)
-    raise AssertionError(f"{what} not met within {timeout}s")
+    return until(fn, timeout, 0.25, what)
 
 
 @pytest.fixture(scope="module")
 def e2e(tmp_path_factory) -> Iterator[E2E]:
     tmp = tmp_path_factory.mktemp("oncall-e2e")
-    ov = tmp / "overrides.yml"
-    ov.write_text(yaml.safe_dump(overrides()))
-    with FakeTelegram() as tg:
-        cfg = StackConfig.with_free_ports(
-            tmp / "stack", catalog_override=ov, simulator_args=["--tick", "0.1"],
-            receiver_env={"TELEGRAM_API_URL": tg.api_url, "TELEGRAM_BOT_TOKEN": tg.token, "TELEGRAM_CHAT_ID": CHAT,
-                          "TELEGRAM_POLLING": "true", "TELEGRAM_POLL_TIMEOUT": "1",
-                          "TELEGRAM_ALLOWED_USER_IDS": f"{ALICE},{BOB}",
-                          "TELEGRAM_CHAT_PER_MINUTE": "600", "TELEGRAM_CHAT_MIN_INTERVAL_SECONDS": "0.3",
-                          "HISTORY_RECONCILE_INTERVAL_SECONDS": "1", "MUTE_EXPIRY_CHECK_SECONDS": "1",
-                          "DEADMAN_TIMEOUT_SECONDS": "600"})
-        stack = Stack(cfg).up()
-        try:
-            yield E2E(stack, tg, str(tmp / "stack"))
-        finally:
-            stack.down()
+    env = {"TELEGRAM_CHAT_ID": CHAT, "TELEGRAM_POLLING": "true", "TELEGRAM_POLL_TIMEOUT": "1",
+           "TELEGRAM_ALLOWED_USER_IDS": f"{ALICE},{BOB}",
+           "TELEGRAM_CHAT_PER_MINUTE": "600", "TELEGRAM_CHAT_MIN_INTERVAL_SECONDS": "0.3",
+           "HISTORY_RECONCILE_INTERVAL_SECONDS": "1", "MUTE_EXPIRY_CHECK_SECONDS": "1"}
+    with telegram_stack(tmp, env, overrides=overrides(), simulator_args=["--tick", "0.1"]) as (stack, tg):
+        yield E2E(stack, tg, str(tmp / "stack"))
 
 
 def test_upbit_frozen_in_its_window_is_muted_and_recorded_as_such(e2e: E2E) -> None:

@@ -14,11 +14,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
-import yaml
 from psycopg.rows import dict_row
 
-from local_stack.runner import Stack, StackConfig
+from local_stack.runner import Stack
 from tests.support.fakes import FakeTelegram
+from tests.support.stacks import telegram_stack
+from tests.support.waiting import until
 
 CHAT, ESC = "-1003001", "-1003002"
 REMIND, ESCALATE = 10.0, 15.0
@@ -31,29 +32,13 @@ OVERRIDES = {"policy": {"severities": {"P0": {"remind_every": "10s"}},
 def ha(session_tmp: Path) -> Iterator[tuple[Stack, FakeTelegram]]:
     tmp = session_tmp / f"ownership-ha-{os.getpid()}"  # reachable by the postgres user
     tmp.mkdir()
-    ov = tmp / "overrides.yml"
-    ov.write_text(yaml.safe_dump(OVERRIDES))
-    with FakeTelegram() as tg:
-        tg.enforce_limits()
-        cfg = StackConfig.with_free_ports(
-            tmp / "stack", ha=True, catalog_override=ov, simulator_args=["--tick", "0.1"],
-            receiver_env={"TELEGRAM_API_URL": tg.api_url, "TELEGRAM_BOT_TOKEN": tg.token, "TELEGRAM_CHAT_ID": CHAT,
-                          "TELEGRAM_POLLING": "false", "DEADMAN_TIMEOUT_SECONDS": "600", "GRAPHS_ENABLED": "false"})
-        stack = Stack(cfg).up()
-        try:
-            yield stack, tg
-        finally:
-            stack.down()
+    with telegram_stack(tmp, {"TELEGRAM_CHAT_ID": CHAT, "GRAPHS_ENABLED": "false"}, overrides=OVERRIDES,
+                        enforce_limits=True, ha=True, simulator_args=["--tick", "0.1"]) as (stack, tg):
+        yield stack, tg
 
 
 def _wait(what: str, find, timeout: float):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = find()
-        if got:
-            return got
-        time.sleep(0.1)
-    raise AssertionError(f"{what} not within {timeout:.0f}s")
+    return until(find, timeout, 0.1, what)
 
 
 def test_each_reminder_and_escalation_step_is_told_once_across_two_receivers(ha) -> None:

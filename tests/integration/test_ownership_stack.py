@@ -21,11 +21,12 @@ from typing import Any
 
 import pytest
 import requests
-import yaml
 
-from local_stack.runner import Stack, StackConfig
+from local_stack.runner import Stack
 from tests.support import paths
 from tests.support.fakes import FakeTelegram, SentMessage
+from tests.support.stacks import telegram_stack
+from tests.support.waiting import until
 
 CHAT, ESC = "-1001234", "-1005678"
 USER = 4242
@@ -44,14 +45,8 @@ class Night:
         self.stack, self.tg = stack, tg
 
     def wait(self, what: str, find: Any, timeout: float = 40.0) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            got = find()
-            if got:
-                return got
-            time.sleep(0.05)
-        seen = [(m.chat_id, m.visible_text.splitlines()[0]) for m in self.tg.messages[-10:]]
-        raise AssertionError(f"{what} not within {timeout:.0f}s; last messages: {seen}")
+        return until(find, timeout, 0.05, what, explain=lambda: "last messages: "
+                     f"{[(m.chat_id, m.visible_text.splitlines()[0]) for m in self.tg.messages[-10:]]}")
 
     def about(self, text: str, chat: str | None = None, after: int = 0) -> list[SentMessage]:
         return [m for m in self.tg.messages[after:]
@@ -97,22 +92,11 @@ class Night:
 
 @pytest.fixture(scope="module")
 def night(tmp_path_factory) -> Iterator[Night]:
-    tmp = tmp_path_factory.mktemp("ownership")
-    ov = tmp / "overrides.yml"
-    ov.write_text(yaml.safe_dump(OVERRIDES))
-    with FakeTelegram() as tg:
-        tg.enforce_limits()  # Telegram's limits: ~1 message a second per chat, 20 a minute, 30 a second in all
-        cfg = StackConfig.with_free_ports(
-            tmp / "stack", catalog_override=ov, simulator_args=["--tick", "0.1"],
-            receiver_env={"TELEGRAM_API_URL": tg.api_url, "TELEGRAM_BOT_TOKEN": tg.token, "TELEGRAM_CHAT_ID": CHAT,
-                          "TELEGRAM_POLLING": "false", "TELEGRAM_WEBHOOK_SECRET": SECRET,
-                          "TELEGRAM_ALLOWED_USER_IDS": str(USER), "DEADMAN_TIMEOUT_SECONDS": "600",
-                          "GRAPHS_ENABLED": "false"})
-        stack = Stack(cfg).up()
-        try:
-            yield Night(stack, tg)
-        finally:
-            stack.down()
+    env = {"TELEGRAM_CHAT_ID": CHAT, "TELEGRAM_WEBHOOK_SECRET": SECRET, "TELEGRAM_ALLOWED_USER_IDS": str(USER),
+           "GRAPHS_ENABLED": "false"}
+    with telegram_stack(tmp_path_factory.mktemp("ownership"), env, overrides=OVERRIDES, enforce_limits=True,
+                        simulator_args=["--tick", "0.1"]) as (stack, tg):
+        yield Night(stack, tg)
 
 
 def test_page_reminder_escalation_then_the_ack_button_stops_both(night: Night) -> None:

@@ -10,13 +10,14 @@ __all__ = ["until"]
 T = TypeVar("T")
 
 
-def until(predicate: Callable[[], T], timeout: float = 10.0, every: float = 0.02, what: str = "condition") -> T:
+def until(predicate: Callable[[], T], timeout: float = 10.0, every: float = 0.02, what: str = "condition",
+          explain: Callable[[], object] | None = None) -> T:
     """The first truthy value of `predicate()`, asked every `every` seconds; fails the test after
-    `timeout` seconds."""
+    `timeout` seconds (the message ends with `explain()`, what was seen instead, when given)."""
     deadline = time.monotonic() + timeout
     while True:
         v = predicate()
         if v:
             return v
-        assert time.monotonic() < deadline, f"{what} not met in {timeout} s"
+        assert time.monotonic() < deadline, f"{what} not met in {timeout} s" + (f"; {explain()}" if explain else "")
         time.sleep(every)

@@ -7,6 +7,8 @@ export.
     reconcile.py  the reconciler (and why an Alertmanager restart cannot resolve everything)
     retention.py  the pruner (small batches) and its background thread
     timeline.py   one alert's story: fired, told, acknowledged, silenced, suppressed, resolved
+    alert_state.py  an alert's state now (firing, silenced, muted, inhibited, acked, resolved) and
+                  where it is: the one answer of the pages, `d76 history` and `/alerts`
     export.py     CSV / JSON export of the history (and reading the CSV back)
     service.py    the reconciler's and the pruner's threads, started and stopped with the runtime
 

@@ -9,12 +9,13 @@ suppressed).
 """
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from ..store.base import AlertStore
 from ..store.episodes import HistoryTables
 from ..store.ownership import DONE, REMINDER, OwnershipTables
+from ..timefmt import fmt_time
 
 __all__ = ["build_timeline", "render_text", "EVENT_ORDER"]
 
@@ -129,9 +130,10 @@ def build_timeline(store: AlertStore, alert_id: int) -> dict[str, Any] | None:
             "episodes": episodes, "notifications": notes}
 
 
-def _fmt(dt: Any) -> str:
+def _fmt(dt: Any, tz: tzinfo | None = None) -> str:
+    """Times as every screen writes them (`timefmt`), to the millisecond: a timeline compares them."""
     if isinstance(dt, datetime):
-        return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+        return fmt_time(dt, tz, ms=True)
     return str(dt)
 
 
@@ -145,14 +147,14 @@ def _dur(s: float | None) -> str:
     return (f"{h}h " if h else "") + f"{m}m {sec}s"
 
 
-def render_text(t: dict[str, Any]) -> str:
+def render_text(t: dict[str, Any], tz: tzinfo | None = None) -> str:
     a = t["alert"]
     lines = [f"alert {a['id']}: [{a['severity'] or '-'}] {a['alertname']} ({_labels_text(a['labels']) or '-'})",
              f"  {a['title']}", f"  status {a['status']}" + (" (reconciled)" if a.get("reconciled_at") else ""), ""]
     for ev in t["events"]:
         detail = {k: v for k, v in ev.items() if k not in ("at", "event")}
-        text = ", ".join(f"{k}={_fmt(v)}" for k, v in detail.items() if not isinstance(v, (list, dict)))
-        lines.append(f"  {_fmt(ev['at'])}  {ev['event']:<17} {text}")
+        text = ", ".join(f"{k}={_fmt(v, tz)}" for k, v in detail.items() if not isinstance(v, (list, dict)))
+        lines.append(f"  {_fmt(ev['at'], tz)}  {ev['event']:<17} {text}")
     d = t["durations"]
     lines += ["", f"  time to notify {_dur(d['time_to_notify_seconds'])} · to acknowledge "
                   f"{_dur(d['time_to_acknowledge_seconds'])} · to resolve {_dur(d['time_to_resolve_seconds'])}"

@@ -42,6 +42,7 @@ import yaml
 from vocabulary import SEVERITIES, Severity
 
 from .channels.base import Destination
+from .config_checks import mapping_entries, unknown_keys
 from .escalation import (
     DEFAULT_REMIND_EVERY,
     EscalationPolicy,
@@ -155,13 +156,8 @@ def route_errors(routes: Any, key: str = "telegram.routes") -> list[str]:
     if not isinstance(routes, list):
         return [f"{key}: expected a list of routes, got {type(routes).__name__}"]
     errors: list[str] = []
-    for n, r in enumerate(routes):
-        k = f"{key}[{n}]"
-        if not isinstance(r, dict):
-            errors.append(f"{k}: expected a mapping, got {type(r).__name__}")
-            continue
-        errors += [f"{k}.{extra}: unknown key (allowed here: {', '.join(ROUTE_KEYS)})"
-                   for extra in sorted(set(map(str, r)) - set(ROUTE_KEYS))]
+    for k, r in mapping_entries(routes, key, "expected a mapping", errors):
+        errors += unknown_keys(r, ROUTE_KEYS, k)
         for check in (_severity_errors, _match_errors, _chat_errors, _topic_errors):
             errors += check(k, r)
         errors += [f"{k}.{flag}: true or false, got {r[flag]!r}"

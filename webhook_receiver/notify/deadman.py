@@ -60,6 +60,9 @@ class DeadmanSwitch:
     def last_seen(self) -> datetime | None:
         return watchdog_last_seen(self.store, self.watchdog)
 
+    def status(self) -> WatchdogStatus:
+        return watchdog_status(self.store, self.watchdog)
+
     def _restore(self) -> None:
         """After a restart during an outage, pick the state up from the last deadman row so the
         recovery message still goes out (and the down message is not repeated)."""
@@ -77,27 +80,32 @@ class DeadmanSwitch:
         if not self._restored:
             self._restore()
         now = self.now()
-        seen = self.last_seen()
+        status = self.status()
+        seen = status.last_seen
         reference = seen or self.started_at  # never seen: count from our own start
         silent = (now - reference).total_seconds()
-        if not self.down and silent > self.timeout:
-            self._queue(True, silent, reference)
+        # a resolved Watchdog is no sign of life: Alertmanager resolves it when Prometheus stops
+        # renewing it (gone for longer than its endsAt), so the pipeline is down now, not in a timeout
+        if not self.down and (silent > self.timeout or status.resolved):
+            self._queue(True, silent, reference, resolved=status.resolved)
             self.down = True
             return "down"
-        if self.down and seen is not None and silent <= self.timeout:
+        if self.down and seen is not None and silent <= self.timeout and not status.resolved:
             self._queue(False, (seen - self._down_since).total_seconds() if self._down_since else 0.0, seen)
             self.down = False
             return "recovered"
         return None
 
-    def _queue(self, down: bool, silent_for: float, at: datetime) -> None:
+    def _queue(self, down: bool, silent_for: float, at: datetime, resolved: bool = False) -> None:
         if down:
             self._down_since = at
         key = f"deadman:{'down' if down else 'up'}:{at.isoformat()}"
+        payload: dict[str, object] = {"down": down, "silent_for": silent_for, "at": at.isoformat()}
+        if resolved:
+            payload["resolved"] = True
         n = self.outbox.enqueue_now([{
             "channel": self.lane.channel, "destination": self.lane.destination, "kind": NotificationKind.DEADMAN,
-            "severity": Severity.P0,
-            "dedupe_key": key, "payload": {"down": down, "silent_for": silent_for, "at": at.isoformat()}}])
+            "severity": Severity.P0, "dedupe_key": key, "payload": payload}])
         log.warning("dead man's switch", extra={"fields": {
             "state": "down" if down else "recovered", "silent_for_s": round(silent_for), "queued": bool(n)}})
         if self.on_queued:

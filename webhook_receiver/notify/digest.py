@@ -1,9 +1,9 @@
 """The daily email digest: what goes in it, when it is sent, and sending it now.
 
-`collect_digest(store, since, until)` summarises every severity of the window (P0-P2 counted with
-their mean times to acknowledge and to resolve, silenced and inhibited episodes counted), lists the
-P3 alerts that started in the window plus those still open in full, and attaches the window's
-history (every severity) as CSV (`history.export`, the columns of `GET /api/alerts.csv`);
+`collect_digest(store, since, until)` summarises every severity of the alerts active in the window
+(P0-P2 counted with their mean times to acknowledge and to resolve, silenced and inhibited episodes
+counted), lists the P3 alerts active in the window in full, and attaches the window's history (every
+severity) as CSV (`history.export`, the columns of `GET /api/alerts.csv`);
 `send_digest(store, settings, ...)` renders and sends it now (the CLI). `DigestScheduler`
 queues a `digest` row on the lane of the channel that takes the digest (the email channel's; dedupe
 key `digest:<date>`) at DIGEST_HOUR_UTC each day; the dispatcher sends it through that channel, so
@@ -37,8 +37,10 @@ Row = dict[str, Any]
 
 
 def _window(store: AlertStore, since: datetime, until: datetime, limit: int) -> list[Row]:
-    """Every alert that started in [since, until), all severities, oldest first (paged reads)."""
-    rows = [r for page in store.iter_alert_pages(AlertQuery(since=since, until=until), limit) for r in page]
+    """Every alert active in [since, until) (started before its end, not ended before its start: an
+    alert firing for two days is in today's digest), all severities, oldest first (paged reads)."""
+    rows = [r for page in store.iter_alert_pages(AlertQuery(since=since, until=until, active=True), limit)
+            for r in page]
     return sorted(rows, key=lambda r: (r["starts_at"], r["id"]))
 
 

@@ -142,8 +142,13 @@ class LaneRunner:
         if not rows:
             return "idle", 0.0
         items = self._items(rows)
+        # told in full while the lane could send every firing alert waiting within the horizon (0: never
+        # more than one in full)
+        horizon = self.d.settings.full_within_seconds
         plan, settled = plan_slot(items, can_edit=self.channel.can_edit, shares=self.shares,
-                                  name_bound=self.d.settings.name_bound)
+                                  name_bound=self.d.settings.name_bound,
+                                  full_slots=self.pacer.slots_within(horizon, urgent=False) if horizon > 0 else 1,
+                                  full_slots_p0=self.pacer.slots_within(horizon, urgent=True) if horizon > 0 else 1)
         for s in settled:
             self.d.outbox.complete([int(r["id"]) for r in s.rows], NotificationStatus.FOLDED, note=s.note)
         if plan is None:

@@ -30,6 +30,8 @@ from typing import Any
 
 from vocabulary import SEVERITIES, Severity
 
+from .config_checks import mapping_entries, unknown_keys
+
 __all__ = ["EscalationPolicy", "Chain", "Step", "TelegramTarget", "escalation_errors", "parse_escalation",
            "parse_prometheus_duration", "remind_every_errors", "parse_remind_every", "DEFAULT_REMIND_EVERY",
            "webhook_key", "ONCALL", "STEP_KEYS", "NEVER"]
@@ -176,13 +178,8 @@ def escalation_errors(data: Any, key: str = "escalation", channels: Iterable[str
         return [f"{key}: at most {MAX_CHAINS} chains, got {len(data)}"]
     others = tuple(c for c in channels if c not in ("telegram", "webhook"))
     errors: list[str] = []
-    for n, chain in enumerate(data):
-        k = f"{key}[{n}]"
-        if not isinstance(chain, dict):
-            errors.append(f"{k}: expected a mapping with steps, got {type(chain).__name__}")
-            continue
-        errors += [f"{k}.{extra}: unknown key (allowed here: {', '.join(CHAIN_KEYS)})"
-                   for extra in sorted(set(map(str, chain)) - set(CHAIN_KEYS))]
+    for k, chain in mapping_entries(data, key, "expected a mapping with steps", errors):
+        errors += unknown_keys(chain, CHAIN_KEYS, k)
         errors += _severities(chain.get("severities"), f"{k}.severities")
         errors += _match(chain.get("match"), f"{k}.match")
         steps = chain.get("steps")

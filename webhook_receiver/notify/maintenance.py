@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from vocabulary import WATCHDOG
 
+from .config_checks import mapping_entries, unknown_keys
 from .wallclock import wall
 
 __all__ = ["Window", "MaintenanceSchedule", "parse_maintenance", "maintenance_errors", "WEEKDAYS",
@@ -292,14 +293,9 @@ def _parse(raw: Any, key: str, errors: list[str]) -> tuple[Window, ...]:
         errors.append(f"{key}: at most {MAX_WINDOWS} windows")
     out: list[Window] = []
     names: set[str] = set()
-    for n, w in enumerate(raw):
-        k = f"{key}[{n}]"
-        if not isinstance(w, dict):
-            errors.append(f"{k}: expected a mapping (name, match, weekdays, times, timezone), got {type(w).__name__}")
-            continue
+    for k, w in mapping_entries(raw, key, "expected a mapping (name, match, weekdays, times, timezone)", errors):
         before = len(errors)
-        errors.extend(f"{k}.{extra}: unknown key (allowed here: {', '.join(sorted(WINDOW_KEYS))})"
-                      for extra in sorted(set(map(str, w)) - set(WINDOW_KEYS)))
+        errors += unknown_keys(w, sorted(WINDOW_KEYS), k)
         name = w.get("name")
         if not isinstance(name, str) or not _NAME.match(name):
             errors.append(f"{k}.name: a name of letters, digits, '_', '.' or '-' (at most 63), got {name!r}")

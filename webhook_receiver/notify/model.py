@@ -18,9 +18,13 @@ from vocabulary import (
     severity_rank,
 )
 
-__all__ = ["AlertView", "Notice", "SEVERITY_ORDER", "IDENTIFYING_LABELS", "severity_rank", "format_duration"]
+__all__ = ["AlertView", "Notice", "SEVERITY_ORDER", "IDENTIFYING_LABELS", "severity_rank", "format_duration",
+           "MACHINE_ANNOTATIONS"]
 
 SEVERITY_ORDER = SEVERITIES
+# annotations written for the receiver, not for a person: `graph` (the series that explain the alert, JSON
+# for the graph renderer) and `threshold` (a bare number for the graph's line; the texts say it in words)
+MACHINE_ANNOTATIONS = frozenset({"graph", "threshold"})
 
 
 def _as_dict(value: Any) -> dict[str, Any]:
@@ -103,6 +107,15 @@ class AlertView:
         first = [(k, self.labels[k]) for k in IDENTIFYING_LABELS if k in self.labels]
         rest = sorted((k, v) for k, v in self.labels.items() if k not in skip and k not in IDENTIFYING_LABELS)
         return first + rest
+
+    def page_labels(self) -> list[tuple[str, str]]:
+        """The labels a page shows: `identifying_labels` without the plumbing ones (`instance`, `job`,
+        ...), which tell an operator nothing when the alert names its exchange, route or symbol. An
+        alert that has nothing else (ExporterDown, a bot's total daily loss: `instance`, `job`) keeps
+        its `instance`: which bot it is about is what tells two such alerts apart."""
+        labels = self.identifying_labels()
+        telling = [(k, v) for k, v in labels if k not in PLUMBING_LABELS]
+        return telling or [(k, v) for k, v in labels if k == "instance"] or labels
 
     def silence_matchers(self) -> list[dict[str, Any]]:
         """Alertmanager v2 matchers: alertname plus the identifying labels present."""

@@ -35,6 +35,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from .commands import parse_duration
+from .config_checks import mapping_entries, unknown_keys
 from .maintenance import WEEKDAYS, valid_timezone
 from .wallclock import local_instant, wall
 
@@ -286,8 +287,7 @@ def parse_oncall(raw: Any, key: str = "oncall") -> OncallPolicy:
 
 
 def _unknown(d: Mapping[Any, Any], allowed: Sequence[str], key: str) -> list[str]:
-    return [f"{key}.{extra}: unknown key (allowed here: {', '.join(sorted(allowed))})"
-            for extra in sorted(set(map(str, d)) - set(allowed))]
+    return unknown_keys(d, sorted(allowed), key)
 
 
 def _parse(raw: Any, key: str, errors: list[str]) -> OncallPolicy:
@@ -423,13 +423,9 @@ def _overrides(raw: Any, key: str, people: Mapping[str, Person], zone: ZoneInfo,
         errors.append(f"{key}: expected a list of {{who, from, until}}")
         return ()
     out = []
-    for n, o in enumerate(raw):
-        k = f"{key}[{n}]"
-        if not isinstance(o, dict):
-            errors.append(f"{k}: expected a mapping {{who, from, until}}")
-            continue
+    for k, o in mapping_entries(raw, key, "expected a mapping {who, from, until}", errors, name_type=False):
         before = len(errors)
-        errors += _unknown(o, OVERRIDE_KEYS, k)
+        errors += unknown_keys(o, sorted(OVERRIDE_KEYS), k)
         who = o.get("who")
         if not isinstance(who, str) or (people and who not in people):
             errors.append(f"{k}.who: one of the people ({', '.join(people)}), got {who!r}")

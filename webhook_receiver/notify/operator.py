@@ -22,9 +22,10 @@ from vocabulary import SEVERITIES, AlertStatus, Severity
 
 from ..alertmanager_api import AlertmanagerClient, AlertmanagerError
 from ..errors import NotFoundError
+from ..history.alert_state import AlertState, alert_states
 from ..store.base import AlertQuery, AlertStore
 from . import schedules_text as schedules
-from .actions import ActionError, AlertActions, Mute
+from .actions import AckResult, ActionError, AlertActions, Mute
 from .channels.telegram.format import SEVERITY_EMOJI, _e  # the same escaping and cut as the alert messages
 from .commands import COMMANDS, Command, Matcher
 from .maintenance import MaintenanceSchedule
@@ -44,14 +45,23 @@ EMOJI = SEVERITY_EMOJI  # the alert messages' emoji
 
 
 def _age(seconds: float) -> str:
+    """As `schedules.span`, but in seconds under a minute."""
     s = max(0, int(seconds))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m"
-    if s < 86400:
-        return f"{s // 3600}h {s % 3600 // 60}m"
-    return f"{s // 86400}d {s % 86400 // 3600}h"
+    return f"{s}s" if s < 60 else schedules.span(s)
+
+
+def _state_names(state: AlertState | None) -> list[str]:
+    """An alert's suppressions as /alerts names them (`mute #3`, `silence 0b6c1b2e`, `window nightly`,
+    `inhibited by ExchangeFrozen`)."""
+    out = []
+    for s in state.suppressions if state else ():
+        if s.kind == "inhibited":
+            out.append(f"inhibited by {s.inhibiting_alertname or 'a more severe alert'}")
+        elif s.window:
+            out.append(f"window {s.window}")
+        else:
+            out.append(f"mute #{s.mute_id}" if s.mute_id else f"silence {s.cause[:8]}")
+    return out
 
 
 def _hm(dt: datetime) -> str:
@@ -286,6 +296,9 @@ class OperatorConsole:
         now = datetime.now(UTC)
         out: list[_Listed] = []
         seen_fp: set[str] = set()
+        # what the history knows (the reconciler's episodes, the receiver's own silences): the same
+        # answer as the pages and `d76 history`, and still there when Alertmanager does not answer
+        states = alert_states(self.store, rows, now=now)
         for raw in rows:
             a = AlertView.from_row(raw)
             if a.alertname in HEARTBEAT_ALERTNAMES:
@@ -295,9 +308,11 @@ class OperatorConsole:
             labels = {**a.labels, "alertname": a.alertname}
             if not all(m.matches(labels) for m in matchers):
                 continue
+            held_by = muted_names(silenced.get(fp, [])) + self._windows(labels, now)
+            held_by += [n for n in _state_names(states.get(int(raw["id"]))) if n not in held_by]
             out.append(_Listed(a.severity, a.alertname, a.identity(60), a.starts_at, a.id, a.acknowledged_by,
                                a.silenced_until if a.silenced_until and a.silenced_until > now else None,
-                               muted_names(silenced.get(fp, [])) + self._windows(labels, now), labels))
+                               held_by, labels))
         for h in held:  # muted in Alertmanager, so never sent here: shown all the same
             if str(h.get("fingerprint")) in seen_fp:
                 continue
@@ -373,14 +388,24 @@ class OperatorConsole:
         return self.alerts_page(query, 1)
 
     # /ack -------------------------------------------------------------------------------------------------
-    def _cmd_ack(self, cmd: Command, who: str) -> Answer:
+    @staticmethod
+    def _own(cmd: Command, who: str, do: Callable[[int, str, str | None], AckResult],
+             ) -> tuple[AckResult, AlertView, str] | Answer:
+        """/ack's or /unack's action on the command's alert: (its result, the alert, the alert as the answer
+        names it), or the answer that there is no such alert."""
         assert cmd.alert_id is not None
         try:
-            result = self.actions.acknowledge(cmd.alert_id, who, cmd.text)
+            result = do(cmd.alert_id, who, cmd.text)
         except NotFoundError:
             return Answer(f"❓ No alert #{cmd.alert_id} in the history. /alerts lists the firing ones.")
         a = AlertView.from_row(result.alert)
-        name = f"#{a.id} <code>{_e(a.alertname, 80)}</code> {_e(a.identity(60))}"
+        return result, a, f"#{a.id} <code>{_e(a.alertname, 80)}</code> {_e(a.identity(60))}"
+
+    def _cmd_ack(self, cmd: Command, who: str) -> Answer:
+        done = self._own(cmd, who, self.actions.acknowledge)
+        if isinstance(done, Answer):
+            return done
+        result, a, name = done
         if result.comment_added:
             return Answer(f"💬 Comment added to {name} (acknowledged by {_e(a.acknowledged_by or '?', 64)}): "
                           f"{_e(cmd.text or '', 200)}")
@@ -391,13 +416,10 @@ class OperatorConsole:
         return Answer(f"✅ Acknowledged {name}{state}{note}")
 
     def _cmd_unack(self, cmd: Command, who: str) -> Answer:
-        assert cmd.alert_id is not None
-        try:
-            result = self.actions.unacknowledge(cmd.alert_id, who, cmd.text)
-        except NotFoundError:
-            return Answer(f"❓ No alert #{cmd.alert_id} in the history. /alerts lists the firing ones.")
-        a = AlertView.from_row(result.alert)
-        name = f"#{a.id} <code>{_e(a.alertname, 80)}</code> {_e(a.identity(60))}"
+        done = self._own(cmd, who, self.actions.unacknowledge)
+        if isinstance(done, Answer):
+            return done
+        result, a, name = done
         if not result.changed:
             return Answer(f"❓ {name} is not acknowledged: nothing to give back.")
         again = "" if a.resolved else " Reminders and escalation start again."

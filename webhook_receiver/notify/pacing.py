@@ -58,6 +58,34 @@ class LanePacer:
             t = max(t, self._sent[len(self._sent) - cap] + WINDOW_SECONDS)
         return t
 
+    def slots_within(self, seconds: float, urgent: bool, at_most: int = 100) -> int:
+        """How many calls this lane could make from now until `seconds` from now, one after the other
+        as fast as its limits allow (the minimum interval, the per-minute budget less the P0 reserve
+        unless `urgent`, a 429's hold): the scheduler tells alerts in full while the newest waiting
+        would go within that horizon (`scheduling.plan_slot`, NOTIFY_FULL_WITHIN_SECONDS)."""
+        now = self.clock()
+        self._trim(now)
+        sent = list(self._sent)
+        last = self._last
+        cap = self.limits.per_minute if urgent else self.limits.per_minute - self.p0_reserve
+        horizon = now + max(0.0, seconds)
+        t = max(now, self._hold_until)
+        n = 0
+        while n < at_most:
+            if last is not None:
+                t = max(t, last + self.limits.min_interval)
+            in_window = len(sent) - bisect.bisect_right(sent, t - WINDOW_SECONDS)
+            if cap <= 0:
+                break
+            if in_window >= cap:
+                t = max(t, sent[len(sent) - cap] + WINDOW_SECONDS)
+            if t > horizon:
+                break
+            n += 1
+            sent.append(t)
+            last = t
+        return n
+
     def record(self, at: float | None = None) -> None:
         at = self.clock() if at is None else at
         bisect.insort(self._sent, at)

@@ -17,7 +17,7 @@ from .oncall_board import OncallBoard
 if TYPE_CHECKING:
     from .actions import Mute
 
-__all__ = ["window_lines", "mute_list", "oncall_line", "oncall_answer"]
+__all__ = ["window_lines", "mute_list", "oncall_line", "oncall_answer", "span"]
 
 
 def _e(value: object, limit: int = 200) -> str:
@@ -25,7 +25,8 @@ def _e(value: object, limit: int = 200) -> str:
     return html.escape(s if len(s) <= limit else s[: limit - 1] + "…", quote=True)
 
 
-def _span(seconds: float) -> str:
+def span(seconds: float) -> str:
+    """`5m`, `2h 5m`, `3d 4h` (a minute at least)."""
     s = max(0, int(seconds))
     if s < 3600:
         return f"{max(1, s // 60)}m"
@@ -37,7 +38,7 @@ def _span(seconds: float) -> str:
 def _at(dt: datetime, zone: ZoneInfo, now: datetime) -> str:
     """`Thu 10:00 Asia/Seoul (in 2h 5m)`."""
     local = dt.astimezone(zone)
-    rel = f"in {_span((dt - now).total_seconds())}" if dt > now else f"{_span((now - dt).total_seconds())} ago"
+    rel = f"in {span((dt - now).total_seconds())}" if dt > now else f"{span((now - dt).total_seconds())} ago"
     return f"{local.strftime('%a %d %b %H:%M')} {zone.key} ({rel})"
 
 

@@ -4,14 +4,18 @@ Pure: given the lane's waiting rows (with their alerts and the rows that first t
 The rules, in order:
 
 1. A dead man's switch notice goes alone, first.
-2. Firing alerts before anything else, P0 first. One P0 waiting: it goes alone, in full, with its
-   buttons. Several: they are packed into one message (then filled with lower severities, then
-   resolves, while room remains).
-3. Otherwise one firing alert waiting goes alone, in full; several are packed: the severity
-   furthest below its share leads, the others follow most severe first; the channel takes as many as
-   fit, the rest waits for the next slot. When more than `name_bound` of one alertname wait at once
-   (a storm of thousands), the ones beyond are only counted, in that message ("+1800 more ...",
-   with the first names and a pointer to the full list); below the bound every alert is named.
+2. Firing alerts before anything else, P0 first. P0s go alone, in full, with their buttons, one per
+   slot, while the lane could send every P0 waiting within the horizon (`full_slots_p0`: the slots
+   its pacer has in the next NOTIFY_FULL_WITHIN_SECONDS, `LanePacer.slots_within`): two P0s firing
+   together are two full pages a second apart. More than that: they are packed into one message
+   (then filled with lower severities, then resolves, while room remains).
+3. Otherwise firing alerts go alone, in full, most severe and oldest first, while the lane could send
+   them all within the horizon (`full_slots`); more are packed: the severity furthest below its
+   share leads, the others follow most severe first; the channel takes as many as fit, the rest
+   waits for the next slot. When more than `name_bound` of one alertname wait at once (a storm of
+   thousands), the ones beyond are only counted, in that message ("+1800 more ...", with the first
+   names and a pointer to the full list); below the bound every alert is named. One alert waiting
+   always goes alone, in full.
 4. Then resolves: a few (`EDIT_AT_MOST`) whose message went out edit that message, one per slot;
    more than that, or resolves whose alert was only told packed or counted, are packed into one
    "resolved" message, and the original messages are refreshed later, when the lane is quiet.
@@ -148,7 +152,13 @@ def _bound(items: list[Item], name_bound: int) -> tuple[list[Item], list[Item]]:
 
 
 def plan_slot(items: Sequence[Item], *, can_edit: bool, shares: Shares, name_bound: int = 200,
-              allow_pack: bool = True) -> tuple[SlotPlan | None, list[Settled]]:
+              allow_pack: bool = True, full_slots: int = 1,
+              full_slots_p0: int | None = None) -> tuple[SlotPlan | None, list[Settled]]:
+    """The next slot's plan and the rows settled without one. `full_slots` (`full_slots_p0` for P0s,
+    default the same): how many messages the lane could send within the horizon; while no more firing
+    alerts wait than that, they are told in full one per slot (1, the default: packed as soon as two
+    wait)."""
+    p0_full = full_slots if full_slots_p0 is None else full_slots_p0
     settled: list[Settled] = []
     new: list[Item] = []
     resolve_edits: list[Item] = []
@@ -212,8 +222,8 @@ def plan_slot(items: Sequence[Item], *, can_edit: bool, shares: Shares, name_bou
     p0 = [i for i in firing if i.severity == P0]
     if p0:
         p0_lone = [i for i in p0 if i.no_pack]
-        if len(p0) == 1 or p0_lone or not allow_pack:
-            return SlotPlan(SINGLE, [(p0_lone or p0)[0]], urgent=True, lead=P0), settled
+        if len(p0) == 1 or p0_lone or not allow_pack or len(p0) <= p0_full:
+            return SlotPlan(SINGLE, [sorted(p0_lone or p0, key=_rank)[0]], urgent=True, lead=P0), settled
         rest = [i for i in firing if i.severity != P0 and not i.no_pack]
         ordered = _order(p0, P0) + _order(rest, None) + _order(later + resolve_edits, None)
         named, counted = _bound(ordered, name_bound)
@@ -232,7 +242,7 @@ def plan_slot(items: Sequence[Item], *, can_edit: bool, shares: Shares, name_bou
         return SlotPlan(SINGLE, [min(replies, key=lambda i: i.id)], urgent=True, lead=None), settled
 
     # 3. other firing alerts
-    if len(firing) == 1 or lone or (firing and not allow_pack):
+    if len(firing) == 1 or lone or (firing and (not allow_pack or len(firing) <= full_slots)):
         pick = sorted(lone or firing, key=_rank)[0]
         return SlotPlan(SINGLE, [pick], lead=pick.severity), settled
     if firing:

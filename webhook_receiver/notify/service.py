@@ -30,13 +30,14 @@ from .metrics import NotifyMetrics, OldestDueCollector, OutboxDepthCollector
 from .oncall_board import OncallBoard
 from .outbox import Lane, Outbox
 from .planner import NotifyPlanner
+from .routing_check import routing_warnings
 from .settings import NotifySettings, SettingsError
 from .silence_watch import SilenceWatch
 
 if TYPE_CHECKING:
     from flask import Blueprint
 
-__all__ = ["NotifyService", "build_channels"]
+__all__ = ["NotifyService", "build_channels", "load_service_channel_map"]
 
 log = logging.getLogger("d76.notify")
 
@@ -51,6 +52,14 @@ def build_channels(settings: NotifySettings, overrides: Mapping[str, Channel] | 
             out[name] = ch
     out.update(overrides or {})
     return out
+
+
+def load_service_channel_map(settings: NotifySettings) -> ChannelMap:
+    """CHANNEL_MAP_FILE, else the packaged map; a bad one is a `SettingsError` naming its key."""
+    try:
+        return load_channel_map(settings.channel_map_path)
+    except (ValueError, OSError, yaml.YAMLError) as exc:  # checked at start-up: say which key is wrong
+        raise SettingsError(f"channel map (CHANNEL_MAP_FILE): {exc}") from None
 
 
 def _pager(channels: Mapping[str, Channel]) -> Lane | None:
@@ -78,10 +87,7 @@ class NotifyService:
         `oncall`); None: the channel map's rotation and the overrides taken (`OncallBoard`)."""
         self.store = store
         self.settings = settings
-        try:
-            self.channel_map = channel_map or load_channel_map(settings.channel_map_path)
-        except (ValueError, OSError, yaml.YAMLError) as exc:  # checked at start-up: say which key is wrong
-            raise SettingsError(f"channel map (CHANNEL_MAP_FILE): {exc}") from None
+        self.channel_map = channel_map or load_service_channel_map(settings)
         self.channels = build_channels(settings, channels)
         # who is on call: the channel map's policy plus the overrides taken (oncall_board)
         self.oncall = OncallBoard(store, self.channel_map.oncall)
@@ -92,6 +98,8 @@ class NotifyService:
                 ch.use_oncall(self.oncall.oncall_person)
             if isinstance(ch, UsesStore):
                 ch.use_store(store)
+        # channels configured and never routed, routes to channels not configured: told at start
+        self.routing_warnings = routing_warnings(self.channel_map, self.channels, settings.raw)
         self.started_at = time.monotonic()
         self.outbox = outbox or Outbox(store)
         self.metrics = NotifyMetrics(registry, channels=tuple(self.channels))
@@ -161,6 +169,8 @@ class NotifyService:
                             self.followups) if w is not None]
 
     def start(self) -> NotifyService:
+        for w in self.routing_warnings:
+            log.warning(f"channel routing: {w.message}", extra={"fields": w.fields()})
         self.dispatcher.start()
         for worker in self._workers():
             worker.start()

@@ -93,6 +93,10 @@ class NotifySettings:
                                           "failure (doubling)", number(0.01, 600.0))
     backoff_cap_seconds: float = setting("NOTIFY_BACKOFF_CAP_SECONDS", 30.0, "longest back-off of a lane",
                                          number(0.01, 3600.0))
+    full_within_seconds: float = setting(
+        "NOTIFY_FULL_WITHIN_SECONDS", 5.0, "firing alerts are told in full, one message each, while a lane could "
+        "send every one waiting within this many seconds; more are packed into one message (0: packed as soon as "
+        "two wait)", number(0.0, 600.0))
     name_bound: int = setting("NOTIFY_NAME_BOUND", 200, "alerts of one name a packed message names; beyond, "
                               "they are counted", integer(1, 100_000))
     # read by the receiver's settings (ALERTMANAGER_URL is parsed in one place)

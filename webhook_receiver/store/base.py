@@ -146,12 +146,23 @@ class Transaction:
         return dict(row) if row is not None else None
 
 
+# an alert active in a window [since, until): started before its end and not ended before its start
+# (firing alerts have no end); the firing ones and the ones ended since the window's start each have an index
+ACTIVE_UNTIL = "starts_at < %s"
+ACTIVE_SINCE = "(status = 'firing' OR ends_at >= %s)"
+
+
 @dataclass(frozen=True)
 class AlertQuery:
-    """Filters for `list_alerts`; `cursor` is (starts_at, id) of the last row of the previous page."""
+    """Filters for `list_alerts`; `cursor` is (starts_at, id) of the last row of the previous page.
+
+    `since`/`until` select alerts that started in [since, until); with `active`, alerts active in it
+    (started before `until` and not ended before `since`: an alert firing for two days is in the last
+    hour)."""
 
     since: datetime | None = None
     until: datetime | None = None
+    active: bool = False
     severities: tuple[str, ...] = ()
     source: str | None = None
     status: str | None = None
@@ -407,8 +418,10 @@ class AlertStore(ABC):
         where: list[str] = []
         params: list[Any] = []
         # (condition, its parameter) of each filter given
-        given = [("starts_at >= %s", d.time_in(q.since) if q.since is not None else None),
-                 ("starts_at < %s", d.time_in(q.until) if q.until is not None else None),
+        given = [("starts_at >= %s" if not q.active else ACTIVE_SINCE,
+                  d.time_in(q.since) if q.since is not None else None),
+                 ("starts_at < %s" if not q.active else ACTIVE_UNTIL,
+                  d.time_in(q.until) if q.until is not None else None),
                  ("source = %s", q.source), ("status = %s", q.status), ("alertname = %s", q.alertname),
                  ("acknowledged = %s", q.acknowledged)]
         for condition, value in given:
@@ -522,32 +535,49 @@ class AlertStore(ABC):
         return bool(cur.fetchall())
 
     # ---- statistics ----
-    def stats(self, since: datetime, until: datetime) -> dict[str, Any]:
-        """Counts by severity, source and status of alerts that started in [since, until); mean
-        seconds from start to acknowledgement and from start to resolve."""
+    def stats(self, since: datetime | None = None, until: datetime | None = None) -> dict[str, Any]:
+        """Counts by severity, source and status of the alerts active in [since, until) (started before
+        `until`, not ended before `since`; either bound absent: open on that side, both: everything
+        stored), so `by_status.firing` counts what fires now when the window ends now; mean seconds from
+        start to acknowledgement and from start to resolve."""
         d = self.dialect
-        rng = (d.time_in(since), d.time_in(until))
-        w = "starts_at >= %s AND starts_at < %s"
-        out: dict[str, Any] = {}
+        conds: list[str] = []
+        params: list[Any] = []
+        if until is not None:
+            conds.append(ACTIVE_UNTIL)
+            params.append(d.time_in(until))
+        if since is not None:
+            conds.append(ACTIVE_SINCE)
+            params.append(d.time_in(since))
+        w = " WHERE " + " AND ".join(conds) if conds else ""
+        ack = d.seconds_between("acknowledged_at", "starts_at")
+        res = d.seconds_between("ends_at", "starts_at")
+        resolved = "status = 'resolved' AND ends_at IS NOT NULL"
+        # one pass over the window (a few dozen groups), summed up here: a window by activity holds every
+        # alert still firing, so four queries would read them four times
         with self.transaction(write=False) as tx:
-            for col in ("severity", "source", "status"):
-                rows = tx.fetchall(f"SELECT {col} AS k, count(*) AS n FROM alerts WHERE {w} GROUP BY {col}", rng)
-                out[f"by_{col}"] = {r["k"]: int(r["n"]) for r in rows}
-            ack = d.seconds_between("acknowledged_at", "starts_at")
-            res = d.seconds_between("ends_at", "starts_at")
-            row = tx.fetchone(
-                f"SELECT count(*) AS total, "
+            rows = tx.fetchall(
+                f"SELECT severity, source, status, count(*) AS n, "
                 f"sum(CASE WHEN acknowledged = %s THEN 1 ELSE 0 END) AS acked, "
-                f"avg(CASE WHEN acknowledged_at IS NOT NULL THEN {ack} END) AS mtta, "
-                f"avg(CASE WHEN status = 'resolved' AND ends_at IS NOT NULL THEN {res} END) AS mttr "
-                f"FROM alerts WHERE {w}",
-                (True, *rng),
+                f"sum(CASE WHEN acknowledged_at IS NOT NULL THEN {ack} END) AS ack_sum, "
+                f"count(acknowledged_at) AS ack_n, "
+                f"sum(CASE WHEN {resolved} THEN {res} END) AS res_sum, "
+                f"sum(CASE WHEN {resolved} THEN 1 ELSE 0 END) AS res_n "
+                f"FROM alerts{w} GROUP BY severity, source, status",
+                (True, *params),
             )
-        assert row is not None
-        out["total"] = int(row["total"] or 0)
-        out["acknowledged"] = int(row["acked"] or 0)
-        out["mean_time_to_acknowledge_seconds"] = float(row["mtta"]) if row["mtta"] is not None else None
-        out["mean_time_to_resolve_seconds"] = float(row["mttr"]) if row["mttr"] is not None else None
+        out: dict[str, Any] = {"by_severity": {}, "by_source": {}, "by_status": {}}
+        sums = {"n": 0, "acked": 0, "ack_sum": 0.0, "ack_n": 0, "res_sum": 0.0, "res_n": 0}
+        for r in rows:
+            for col in ("severity", "source", "status"):
+                counts = out[f"by_{col}"]
+                counts[r[col]] = counts.get(r[col], 0) + int(r["n"])
+            for k in sums:
+                sums[k] += float(r[k] or 0) if k.endswith("_sum") else int(r[k] or 0)
+        out["total"] = int(sums["n"])
+        out["acknowledged"] = int(sums["acked"])
+        out["mean_time_to_acknowledge_seconds"] = sums["ack_sum"] / sums["ack_n"] if sums["ack_n"] else None
+        out["mean_time_to_resolve_seconds"] = sums["res_sum"] / sums["res_n"] if sums["res_n"] else None
         return out
 
     @staticmethod

@@ -569,6 +569,12 @@ CREATE UNIQUE INDEX alert_followups_key ON alert_followups (alert_id, kind, chai
 CREATE INDEX alert_followups_due_idx ON alert_followups (due_at) WHERE status = 'due';
 """
 
+# history by activity: alerts that ended at or after a window's start (the firing ones have their own
+# partial index); an index on (status, ends_at) would not help the OR the queries use
+_0009 = """
+CREATE INDEX alerts_ends_at_idx ON alerts (ends_at);
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "alerts, webhook_payloads, notifications", _PG_0001, _SQLITE_0001),
     Migration(2, "notifications sent_at index", _0002, _0002),
@@ -578,6 +584,7 @@ MIGRATIONS: list[Migration] = [
     Migration(6, "on-call overrides, watched silences, muted episodes", _PG_0006, _SQLITE_0006),
     Migration(7, "telegram chat migrations and poll offsets, channel health", _PG_0007, _SQLITE_0007),
     Migration(8, "ownership: ack events, reminders and escalation steps due", _PG_0008, _SQLITE_0008),
+    Migration(9, "alerts by end time (history by activity)", _0009, _0009),
 ]
 
 

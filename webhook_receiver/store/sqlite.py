@@ -10,7 +10,9 @@ backends agree) is `UnstorableInput` (400)."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import stat
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -89,6 +91,26 @@ def path_from_url(url: str) -> Path:
     return Path(rest)
 
 
+def private_files(path: Path) -> bool:
+    """Make the history file and its -wal/-shm readable by their owner only (0600), like the database
+    URL file of a stack: the history holds who acknowledged what and the chat ids. The file is created
+    0600 when missing (SQLite then creates its -wal and -shm with the same mode); group and other
+    bits are removed from existing ones. True once done (an unwritable folder is left to connect()
+    to report)."""
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    except OSError:
+        return False
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            mode = stat.S_IMODE(os.stat(p).st_mode)
+            if mode & 0o077:
+                os.chmod(p, mode & 0o700)
+        except OSError:  # not there (yet), or not ours to change
+            continue
+    return True
+
+
 class SQLiteStore(AlertStore):
     def __init__(self, url: str, busy_timeout_ms: int = 5000) -> None:
         self.dialect = SQLiteDialect()
@@ -99,6 +121,7 @@ class SQLiteStore(AlertStore):
         self._all: list[tuple[sqlite3.Connection, threading.Lock]] = []
         self._closed = False
         self._all_lock = threading.Lock()
+        self._private = False
 
     def __repr__(self) -> str:
         return f"SQLiteStore({str(self.path)!r})"
@@ -112,6 +135,8 @@ class SQLiteStore(AlertStore):
         if entry is None:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
+                if not self._private:
+                    self._private = private_files(self.path)
                 conn = sqlite3.connect(
                     str(self.path), timeout=self.busy_timeout_ms / 1000, isolation_level=None,
                     check_same_thread=False,

@@ -33,7 +33,7 @@ def test_ack_with_a_comment_from_the_page_edits_the_message_and_shows_in_the_tim
         driver.get(f"{url}/alerts/{alert_id}")
         driver.find_element(By.NAME, "token").send_keys(TOKEN)
         driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-        text_of(driver, "h1", "[P0]")
+        text_of(driver, "h1", "upbit is FROZEN")
         assert driver.get_cookie(CSRF_COOKIE) is not None  # the form session
         driver.find_element(By.NAME, "by").send_keys("kim")
         driver.find_element(By.NAME, "comment").send_keys("checking the feed")

@@ -14,8 +14,10 @@ import requests
 
 from catalog import load_catalog
 from catalog.render_alertmanager import DIRECT_RECEIVER
-from local_stack.runner import Stack, StackConfig
+from local_stack.runner import Stack
 from tests.support.fakes.telegram import FakeTelegram, SentMessage
+from tests.support.stacks import telegram_stack
+from tests.support.waiting import until
 from vocabulary import PIPELINE_SOURCE
 
 CHAT = "-1002003004"
@@ -36,36 +38,23 @@ class Road:
         return [m for m in self.tg.messages[after:] if DIRECT_FOOTER in m.visible_text and words in m.visible_text]
 
     def wait_direct(self, words: str, after: int, timeout: float) -> SentMessage:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            hits = self.direct(words, after)
-            if hits:
-                return hits[0]
-            time.sleep(0.1)
-        seen = [(round(m.at, 1), m.visible_text) for m in self.tg.messages[after:]]
-        raise AssertionError(f"{words!r} not told by the direct road within {timeout}s; got {seen}")
+        hits = until(lambda: self.direct(words, after), timeout, 0.1, f"{words!r} told by the direct road",
+                     explain=lambda: f"got {[(round(m.at, 1), m.visible_text) for m in self.tg.messages[after:]]}")
+        return hits[0]
 
 
 @pytest.fixture(scope="module")
 def road(tmp_path_factory) -> Iterator[Road]:
     tmp = tmp_path_factory.mktemp("road")
-    with FakeTelegram() as tg:
-        cfg = StackConfig.with_free_ports(
-            tmp / "stack", receiver_env={"TELEGRAM_API_URL": tg.api_url, "TELEGRAM_BOT_TOKEN": tg.token,
-                                         "TELEGRAM_CHAT_ID": CHAT, "TELEGRAM_POLLING": "false",
-                                         "DEADMAN_TIMEOUT_SECONDS": "600"})
-        stack = Stack(cfg).up()
-        try:
-            # every job (the bot, Prometheus, Alertmanager, the receiver) up and scraped twice, and a
-            # rule evaluation since: the rules see them all
-            deadline = time.monotonic() + 60
-            r = Road(stack, tg)
-            while time.monotonic() < deadline and not r.query("count(count_over_time(up[1m]) >= 2 and up == 1) >= 4"):
-                time.sleep(0.5)
-            time.sleep(1)
-            yield r
-        finally:
-            stack.down()
+    with telegram_stack(tmp, {"TELEGRAM_CHAT_ID": CHAT}) as (stack, tg):
+        # every job (the bot, Prometheus, Alertmanager, the receiver) up and scraped twice, and a
+        # rule evaluation since: the rules see them all
+        deadline = time.monotonic() + 60
+        r = Road(stack, tg)
+        while time.monotonic() < deadline and not r.query("count(count_over_time(up[1m]) >= 2 and up == 1) >= 4"):
+            time.sleep(0.5)
+        time.sleep(1)
+        yield r
 
 
 def test_the_stack_renders_the_direct_road(road):

@@ -12,11 +12,12 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-import yaml
 
-from catalog import load_catalog, render_prometheus_config, render_rule_files
+from catalog import load_catalog
 from local_stack.processes import ManagedProcess, free_port, start_prometheus, wait_http_ok
 from tests.support import paths
+from tests.support.stacks import write_overrides, write_prometheus_config
+from tests.support.waiting import until
 
 REPO = paths.REPO
 DEADLINE = 45.0
@@ -42,14 +43,14 @@ class Pipeline:
         return out
 
     def wait_for(self, predicate, what: str) -> set:
-        deadline = time.monotonic() + DEADLINE
-        seen: set = set()
-        while time.monotonic() < deadline:
-            seen = self.firing()
-            if predicate(seen):
-                return seen
-            time.sleep(0.25)
-        raise AssertionError(f"{what}: not seen within {DEADLINE}s; firing: {sorted(seen)}")
+        seen: list[set] = [set()]
+
+        def check() -> bool:
+            seen[0] = self.firing()
+            return predicate(seen[0])
+
+        until(check, DEADLINE, 0.25, what, explain=lambda: f"firing: {sorted(seen[0])}")
+        return seen[0]
 
 
 @pytest.fixture(scope="module")
@@ -65,18 +66,12 @@ def pipeline(tmp_path_factory) -> Iterator[Pipeline]:
         # shortened `for`, through the catalog's override file, so the `for` path is covered quickly;
         # this Prometheus scrapes only the simulator (no receiver, no Alertmanager answers): the
         # pipeline's own alerts would say exactly that, so they are off here (test_pipeline_road.py)
-        ov = tmp / "ov.yml"
         pipeline_off = {a.name: {"enabled": False} for a in load_catalog().alerts if a.source == "pipeline"}
-        ov.write_text(yaml.safe_dump({"alerts": {"ExchangeDownSustained": {"for": "3s"},
-                                                 "ServiceDown": {"for": "2s"}, **pipeline_off}}))
-        catalog = load_catalog(ov)
-        (tmp / "rules").mkdir()
-        for name, text in render_rule_files(catalog).items():
-            (tmp / "rules" / name).write_text(text)
-        (tmp / "prometheus.yml").write_text(render_prometheus_config(
-            catalog, exporter_target=f"127.0.0.1:{sim_port}", alertmanager_target=f"127.0.0.1:{free_port()}",
-            rule_files=["rules/*.yml"]))
-        prom = start_prometheus(tmp / "prometheus.yml", prom_port, tmp / "data", tmp / "prom.log")
+        catalog = load_catalog(write_overrides(tmp, {"alerts": {"ExchangeDownSustained": {"for": "3s"},
+                                                                "ServiceDown": {"for": "2s"}, **pipeline_off}},
+                                               "ov.yml"))
+        cfg = write_prometheus_config(tmp, catalog, f"127.0.0.1:{sim_port}")
+        prom = start_prometheus(cfg, prom_port, tmp / "data", tmp / "prom.log")
         yield Pipeline(f"http://127.0.0.1:{sim_port}", f"http://127.0.0.1:{prom_port}")
     finally:
         if prom:

@@ -1,6 +1,7 @@
 """The README's first command ends in `d76 demo`: it must run the whole pipeline and finish by itself."""
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -21,6 +22,12 @@ def test_demo_walks_through_incidents_and_stops_the_stack(tmp_path):
     for text in ("HTTP 429 from upbit (order)", "upbit is FROZEN", "Total daily loss over 50,000 USD"):
         assert text in out, text
     assert "demo-operator" in out
+    # the dry run shows what the phone would: the buttons under each message and the links' targets (and
+    # the edits: who acknowledged); the pages' URL is printed
+    assert "buttons: [✅ Ack] [🔕 Silence 1h] [🔕 Silence 24h]" in out
+    assert re.search(r"📖 Runbook \(http://127\.0\.0\.1:\d+/runbooks/[a-z0-9-]+\)", out)
+    assert re.search(r"Acked by demo-operator at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", out)
+    assert re.search(r"pages +http://127\.0\.0\.1:\d+/alerts \(sign in once with the token in ", out)
     # resolves edit their message: a single one reads "RESOLVED [P0] ...", a packed one (two P0s that
     # fired within one slot, e.g. the global loss and the global BLOCK) lists "Resolved [P0] name"
     assert out.count("RESOLVED") + out.count("✅ Resolved [") >= 3

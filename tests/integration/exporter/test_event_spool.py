@@ -19,6 +19,7 @@ import requests
 from local_stack.runner import Stack, StackConfig
 from tests.support import paths
 from tests.support.fakes.telegram import FakeTelegram
+from tests.support.waiting import until
 
 CHAT = "-1005006007"
 N, FIRST_PROCESS = 100, 60
@@ -99,13 +100,7 @@ def _history(stack: Stack) -> list[dict]:
 
 
 def _wait(pred, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while True:
-        got = pred()
-        if got:
-            return got
-        assert time.monotonic() < deadline, f"{what}: not within {timeout}s"
-        time.sleep(0.5)
+    return until(pred, timeout, 0.5, what)
 
 
 def test_a_hundred_events_survive_alertmanager_down_and_a_killed_bot(stack, tmp_path):

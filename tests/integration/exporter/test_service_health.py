@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 import requests
-import yaml
 from prometheus_client import CollectorRegistry
 
-from catalog import load_catalog, render_prometheus_config, render_rule_files
+from catalog import load_catalog
 from exporter import D75Metrics, ServiceHooks, make_metrics_app, serve_in_thread
 from local_stack.processes import free_port, start_prometheus
+from tests.support.stacks import write_overrides, write_prometheus_config
+from tests.support.waiting import until
 
 DEADLINE = 30.0
 
@@ -53,13 +54,7 @@ class Bot:
                 and a["labels"].get("service") == service and a["state"] == "firing"]
 
     def wait(self, predicate: Callable[[], object], what: str) -> object:
-        deadline = time.monotonic() + DEADLINE
-        while time.monotonic() < deadline:
-            got = predicate()
-            if got:
-                return got
-            time.sleep(0.2)
-        raise AssertionError(f"{what}: not within {DEADLINE}s")
+        return until(predicate, DEADLINE, 0.2, what)
 
 
 @pytest.fixture(scope="module")
@@ -81,16 +76,9 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
     services.register("feed", hangs, every=0.5, timeout=0.4)
     services.http("exchange_api", f"http://127.0.0.1:{health.server_address[1]}/health", every=0.5, timeout=1)
     server = serve_in_thread(make_metrics_app(metrics.registry), "127.0.0.1", 0)
-    ov = tmp / "overrides.yml"
-    ov.write_text(yaml.safe_dump({"alerts": {"ServiceDown": {"for": "1s"}}}))   # the default 1m, shortened
-    catalog = load_catalog(ov)
-    (tmp / "rules").mkdir()
-    for name, text in render_rule_files(catalog).items():
-        (tmp / "rules" / name).write_text(text)
-    cfg = tmp / "prometheus.yml"
-    cfg.write_text(render_prometheus_config(catalog, exporter_target=f"127.0.0.1:{server.port}",
-                                            alertmanager_target=f"127.0.0.1:{free_port()}",
-                                            rule_files=["rules/*.yml"]))
+    # ServiceDown's default `for` (1m), shortened
+    catalog = load_catalog(write_overrides(tmp, {"alerts": {"ServiceDown": {"for": "1s"}}}))
+    cfg = write_prometheus_config(tmp, catalog, f"127.0.0.1:{server.port}")
     port = free_port()
     prom = start_prometheus(cfg, port, tmp / "data", tmp / "prom.log")
     try:

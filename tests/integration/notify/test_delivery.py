@@ -268,7 +268,7 @@ def test_a_dead_holders_lane_is_taken_over_after_its_lease(store, tg) -> None:
 
 
 def test_ack_of_a_packed_alert_edits_the_packed_message(store, tg) -> None:
-    s = settings_for(tg)
+    s = settings_for(tg, NOTIFY_FULL_WITHIN_SECONDS="0")  # packed as soon as two wait
     d = make_dispatcher(store, s)
     ids = ingest(store, s, *[am_alert("ExchangeDown", "P1", labels={"exchange": f"ex{i}"}) for i in range(3)])
     run_until(d, lambda: len(tg.messages) == 1)
@@ -288,8 +288,11 @@ def test_slack_and_discord_rate_limits_are_honoured_and_storms_packed(store, tg)
     from tests.support.fakes import FakeDiscord
 
     with FakeSlack() as slack, FakeDiscord() as discord:
+        # no minimum interval (a quick test): every lane could send all twelve at once, so they are
+        # packed only when packing starts as soon as two wait
         s = settings_for(tg, SLACK_WEBHOOK_URL=slack.hook_url("default"), DISCORD_WEBHOOK_URL=discord.hook_url(),
-                         NOTIFY_MAX_FAILURES="2", SLACK_MIN_INTERVAL_SECONDS="0", DISCORD_MIN_INTERVAL_SECONDS="0")
+                         NOTIFY_MAX_FAILURES="2", SLACK_MIN_INTERVAL_SECONDS="0", DISCORD_MIN_INTERVAL_SECONDS="0",
+                         NOTIFY_FULL_WITHIN_SECONDS="0")
         d = make_dispatcher(store, s)
         slack.rate_limit(retry_after=1, times=3)  # Slack: Retry-After header
         discord.rate_limit(retry_after=0.4, times=3)  # Discord: retry_after in the JSON body

@@ -45,7 +45,7 @@ class HA:
 
 @pytest.fixture(scope="module")
 def ha(session_tmp: Path) -> Iterator[HA]:
-    base = session_tmp / f"failover-{os.getpid()}"
+    base = session_tmp / f"tg-failover-{os.getpid()}"
     base.mkdir()
     with FakeTelegram() as tg, FakeHeartbeat() as hb:
         check = hb.hc_check()

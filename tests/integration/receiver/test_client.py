@@ -66,16 +66,25 @@ def test_client_against_a_live_receiver(receiver: str, database_url: str) -> Non
     ids = seed(database_url)
     h = HistoryClient(receiver, token=TOKEN)
     assert TOKEN not in repr(h)
+    # by start: the three of today; "recent" is by activity: the P2 that started three days ago still fires
+    started = h.iter_alerts(since=datetime.now(UTC) - timedelta(minutes=60))
+    assert {a["alertname"] for a in started} == {"ExchangeFrozen", "RateLimitHttp429", "DiskFreeLowEarly"}
     recent = h.get_recent_alerts(minutes=60)
-    assert {a["alertname"] for a in recent} == {"ExchangeFrozen", "RateLimitHttp429", "DiskFreeLowEarly"}
+    assert {a["alertname"] for a in recent} == {"ExchangeFrozen", "RateLimitHttp429", "DiskFreeLowEarly",
+                                                "RouteScoreLow"}
     [p0] = h.get_recent_alerts(minutes=60, severity=AlertSeverity.P0)
     assert p0["id"] == ids["ExchangeFrozen"] and p0["acknowledged_by"] == "kim"
     assert [a["alertname"] for a in h.get_recent_alerts(minutes=60 * 24 * 7, severity=["P1", "P2"])] == [
         "RateLimitHttp429", "RouteScoreLow"]
     assert len(h.get_recent_alerts(minutes=60, limit=2)) == 2
-    stats = h.get_alert_stats()
-    assert stats["total"] == 3 and stats["by_severity"] == {"P0": 1, "P1": 1, "P3": 1}
+    stats = h.get_alert_stats(since=datetime.now(UTC) - timedelta(hours=24))  # active today: the old P2 too
+    assert stats["total"] == 4 and stats["by_severity"] == {"P0": 1, "P1": 1, "P2": 1, "P3": 1}
+    assert stats["by_status"] == {"firing": 3, "resolved": 1}
     assert stats["mean_time_to_acknowledge_seconds"] == pytest.approx(120, abs=1)
+    assert h.get_alert_stats() == stats | {"since": None, "until": None}  # no window: everything stored
+    last_15 = h.get_alert_stats(hours=0.25)  # the P0 ended 10 minutes ago: active in the last 15
+    assert last_15["total"] == 4 and last_15["by_status"]["firing"] == 3
+    assert h.get_alert_stats(hours=0.1)["by_severity"] == {"P1": 1, "P2": 1, "P3": 1}
     out = h.ack(ids["RateLimitHttp429"], by="park", comment="muted for the migration")
     assert out["changed"] is True and out["alert"]["acknowledged_by"] == "park"
     assert h.ack(ids["RateLimitHttp429"], by="lee")["changed"] is False  # the first acknowledgement wins
@@ -129,7 +138,7 @@ def test_export_round_trips_between_cli_and_api(database_url: str, make_app, tmp
     r = run(cli, ["history", "--id", str(ids["ExchangeFrozen"])], env=env)
     assert r.exit_code == 0, r.output
     lines = r.output.splitlines()
-    events = [ln.split()[2] for ln in lines if ln.startswith("  20")]
+    events = [ln.split()[3] for ln in lines if ln.startswith("  20")]  # "  2026-11-23 01:00:00.000 UTC  fired"
     assert events == ["fired", "acknowledged", "resolved", "stored"], r.output
     assert "by=kim" in r.output and "to acknowledge 2m 0s" in r.output
     r = run(cli, ["history", "--id", "999999"], env=env)
@@ -152,15 +161,17 @@ def test_daily_digest_carries_the_days_history_as_csv(database_url: str) -> None
         [mail] = smtp.wait_messages(1)
     msg = mail.message
     plain = msg.get_body(("plain",)).get_content()
-    # every severity counted, P3 listed in full
+    # every severity counted (the alerts active in the day: the P2 that started three days ago still
+    # fires), P3 listed in full
     assert "  P0        1     0      1" in plain and "  P1        1     1      0" in plain, plain
-    assert "  P2        0" in plain and "DiskFreeLowEarly" in plain and "RateLimitHttp429" not in plain
+    assert "  P2        1     1      0" in plain and "DiskFreeLowEarly" in plain and "RateLimitHttp429" not in plain
     assert "Suppressed episodes (silenced / inhibited): silenced 1, inhibited 0" in plain
     p0 = next(ln for ln in plain.splitlines() if ln.startswith("  P0"))
     assert "2m" in p0 and "20m" in p0  # MTTA 2 minutes, MTTR 20 minutes
     [att] = list(msg.iter_attachments())
     assert att.get_filename().startswith("d76-history-") and att.get_content_type() == "text/csv"
     rows = read_csv(att.get_content() if isinstance(att.get_content(), str) else att.get_content().decode())
-    assert sorted(r["alertname"] for r in rows) == ["DiskFreeLowEarly", "ExchangeFrozen", "RateLimitHttp429"]
-    assert "(3 alerts, every severity)" in plain
+    assert sorted(r["alertname"] for r in rows) == ["DiskFreeLowEarly", "ExchangeFrozen", "RateLimitHttp429",
+                                                     "RouteScoreLow"]
+    assert "(4 alerts, every severity)" in plain
     assert msg["Subject"].startswith("[D76] daily digest")

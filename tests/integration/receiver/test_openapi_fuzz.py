@@ -50,7 +50,7 @@ def test_no_input_gets_a_server_error(receiver: str, mode: GenerationMode) -> No
     """Hypothesis drives each operation's strategy (the schemathesis pytest plugin does the same;
     called directly here so the test does not depend on pytest internals)."""
     operations = _operations(receiver)
-    assert len(operations) == 23  # every route of the API (tests/unit/receiver/test_openapi.py: routes = description)
+    assert len(operations) == 24  # every route of the API (tests/unit/receiver/test_openapi.py: routes = description)
     checks = [not_a_server_error] + ([negative_data_rejection] if mode is GenerationMode.NEGATIVE else [])
     session = requests.Session()
     tested = 0
@@ -69,7 +69,7 @@ def test_no_input_gets_a_server_error(receiver: str, mode: GenerationMode) -> No
         except Exception as exc:
             raise AssertionError(f"{op.label} ({mode.value}): {exc}") from exc
         tested += 1
-    # negative: every operation with a parameter or body but /runbooks/{slug} and the /alerts pages (any
-    # string is a valid slug or page id: those answer 404/400 pages); the pages' action forms count (their
-    # body can be malformed)
-    assert tested == (23 if mode is GenerationMode.POSITIVE else 14), tested
+    # negative: every operation with a parameter or body but the /alerts pages (any string is a valid page
+    # id: those answer 404/400 pages) and the root (no parameter); /runbooks/{slug} has its `alert`; the
+    # pages' action forms count (their body can be malformed)
+    assert tested == (24 if mode is GenerationMode.POSITIVE else 15), tested

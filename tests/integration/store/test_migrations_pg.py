@@ -1,14 +1,12 @@
-"""Schema version 4 (history) upgrades a version-3 PostgreSQL database holding rows."""
+"""Schema version 4 (history) upgrades a version-3 PostgreSQL database holding rows, and version 6
+(on call, watched silences, muted episodes) a version-5 one."""
 from __future__ import annotations
 
-from tests.support.history_migration import check_upgraded, make_v3
-from webhook_receiver.store import open_store
+import pytest
+
+from tests.support.upgrades import UPGRADES, upgrade_with_rows
 
 
-def test_version_3_database_with_rows_upgrades(pg_url) -> None:
-    store = open_store(pg_url)
-    try:
-        make_v3(store)
-        check_upgraded(store)
-    finally:
-        store.close()
+@pytest.mark.parametrize(("make_old", "check"), UPGRADES)
+def test_an_old_database_with_rows_upgrades(pg_url, make_old, check) -> None:
+    upgrade_with_rows(pg_url, make_old, check)

@@ -455,6 +455,14 @@ class FakeTelegram(FakeHTTPServer):
             return self._error(400, "Bad Request: message text is empty")
         return text, mode
 
+    def _check_message(self, params: dict) -> tuple[str, str | None] | Response:
+        """A sent or edited message's (text, parse mode), or Telegram's 400 for its text or its keyboard."""
+        checked = self._check_text(params)
+        if isinstance(checked, Response):
+            return checked
+        bad = self._check_markup(params.get("reply_markup"))
+        return checked if bad is None else bad
+
     def _check_markup(self, markup: Any) -> Response | None:
         if markup is None:
             return None
@@ -480,12 +488,9 @@ class FakeTelegram(FakeHTTPServer):
         chat_id = str(chat_id)
         if chat_id in self.blocked_chats:
             return self._error(403, "Forbidden: bot was blocked by the user")
-        checked = self._check_text(params)
+        checked = self._check_message(params)
         if isinstance(checked, Response):
             return checked
-        bad = self._check_markup(params.get("reply_markup"))
-        if bad is not None:
-            return bad
         bad = self._check_thread(chat_id, params)
         if bad is not None:
             return bad
@@ -565,12 +570,9 @@ class FakeTelegram(FakeHTTPServer):
             return self._error(400, "Bad Request: message to edit not found")
         if (chat_id, message_id) in self.uneditable:
             return self._error(400, "Bad Request: message can't be edited")
-        checked = self._check_text(params)
+        checked = self._check_message(params)
         if isinstance(checked, Response):
             return checked
-        bad = self._check_markup(params.get("reply_markup"))
-        if bad is not None:
-            return bad
         text, mode = checked
         if text == msg.text and params.get("reply_markup") == msg.reply_markup:
             return self._error(400, "Bad Request: message is not modified: specified new message content "

@@ -127,3 +127,12 @@ def test_the_database_is_shown_without_its_password(tmp_path):
     lines = list(stack.iter_status_lines())
     assert lines == ["database      " + " " * 9 + "postgresql://d76:***@db.internal:5432/d76"]
     assert "hunter2" not in stack.manifest_path.read_text()
+
+
+def test_the_console_dry_run_saves_graphs_in_the_stacks_state_folder(tmp_path, monkeypatch, no_bot):
+    monkeypatch.delenv("TELEGRAM_DRY_RUN_DIR", raising=False)
+    stack = _rendered(tmp_path)
+    env = receiver_env(stack.config, stack.rendered, 0, "")
+    assert env["TELEGRAM_DRY_RUN_DIR"] == str((stack.rendered.state / "graphs").resolve())
+    monkeypatch.setenv("TELEGRAM_DRY_RUN_DIR", str(tmp_path / "mine"))  # the operator's own folder wins
+    assert receiver_env(stack.config, stack.rendered, 0, "")["TELEGRAM_DRY_RUN_DIR"] == str(tmp_path / "mine")

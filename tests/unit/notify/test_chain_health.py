@@ -4,12 +4,8 @@ not counted), channels' calls failing on every receiver (a success anywhere ends
 of dead processes do not count), storage down."""
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from tests.support.fakes.payloads import am_alert, am_payload
 from webhook_receiver.errors import StorageUnavailable
@@ -17,17 +13,9 @@ from webhook_receiver.notify.chain_health import ChainHealth, ChannelHealthRepor
 from webhook_receiver.notify.channels.health import HealthSnapshot
 from webhook_receiver.notify.outbox import Outbox
 from webhook_receiver.payload import parse_alertmanager_payload
-from webhook_receiver.store import AlertStore, open_store
+from webhook_receiver.store import AlertStore
 
 T0 = datetime.now(UTC)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[AlertStore]:
-    s = open_store(f"sqlite:///{tmp_path / 'history.sqlite3'}")
-    s.migrate()
-    yield s
-    s.close()
 
 
 class Clock:

@@ -10,6 +10,7 @@ import yaml
 from catalog import CatalogError
 from catalog.build import build_catalog
 from catalog.render_alertmanager import render_channel_map
+from tests.support.notify_doubles import RecordingOutbox
 from webhook_receiver.notify.channel_map import DEFAULT_CHANNEL_MAP, Destination, parse_channel_map
 from webhook_receiver.notify.channels.base import ChannelLimits
 from webhook_receiver.notify.channels.telegram import ConsoleTelegram, TelegramChannel
@@ -114,19 +115,10 @@ def test_catalog_route_errors_name_the_key_and_the_label() -> None:
         in str(info.value)
 
 
-class _Outbox:
-    def __init__(self) -> None:
-        self.rows: list[dict] = []
-
-    def enqueue(self, tx, rows) -> int:
-        self.rows.extend(rows)
-        return len(rows)
-
-
 def test_planner_rows_carry_chat_topic_and_quietness() -> None:
     tg = TelegramChannel(ConsoleTelegram(), MAIN, ChannelLimits())
     tg.use_channel_map(cmap())
-    out = _Outbox()
+    out = RecordingOutbox()
     planner = NotifyPlanner(out, {"telegram": tg}, cmap())
     now = datetime.now(UTC)
     changes = [AlertChange(alert_id=i, kind="new", fingerprint=f"f{i}", starts_at=now, status="firing", alertname=n,

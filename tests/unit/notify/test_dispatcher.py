@@ -5,12 +5,9 @@ reserve from its limits, graphs only from a channel that sends photos, answers o
 renders them)."""
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar
-
-import pytest
 
 from tests.support.fakes.payloads import am_alert, am_payload
 from webhook_receiver.notify.channel_map import DEFAULT_CHANNEL_MAP
@@ -28,7 +25,7 @@ from webhook_receiver.notify.model import Notice
 from webhook_receiver.notify.outbox import Lane, Outbox
 from webhook_receiver.notify.settings import NotifySettings
 from webhook_receiver.payload import parse_alertmanager_payload
-from webhook_receiver.store import AlertStore, open_store
+from webhook_receiver.store import AlertStore
 
 ROOM = "room"
 LANE = Lane("fake", ROOM)
@@ -102,14 +99,6 @@ class PhotoChannel(FakeChannel):
         return "photo"
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[AlertStore]:
-    s = open_store(f"sqlite:///{tmp_path / 'history.sqlite3'}")
-    s.migrate()
-    yield s
-    s.close()
-
-
 def dispatcher(store: AlertStore, channel: Channel, clock: Clock, **settings: Any) -> Dispatcher:
     s = NotifySettings(**{"backoff_base_seconds": 1.0, "backoff_cap_seconds": 30.0, **settings})
     return Dispatcher(store, Outbox(store), {"fake": channel}, s, DEFAULT_CHANNEL_MAP, clock=clock, worker_id="w1")
@@ -150,13 +139,31 @@ def test_one_alert_goes_alone_and_is_recorded_sent(store: AlertStore) -> None:
 
 
 def test_several_waiting_are_packed_into_one_message(store: AlertStore) -> None:
+    """More waiting than the lane could send within the horizon (0 s here: any two): one message."""
     ch = FakeChannel()
     queue(store, "upbit", "okx", "kraken")
-    r = runner(dispatcher(store, ch, Clock()))
+    r = runner(dispatcher(store, ch, Clock(), full_within_seconds=0.0))
     assert r.step() == ("sent", 3.0)
     assert len(ch.sent) == 1 and ch.sent[0][1].text.startswith("packed ")
     assert sorted(ch.sent[0][1].text.split()[1:]) == ["kraken", "okx", "upbit"]
     assert {row["status"] for row in rows(store)} == {"sent"}
+
+
+def test_as_many_as_the_lane_sends_within_the_horizon_are_told_in_full(store: AlertStore) -> None:
+    """Telegram's 1.05 s a chat: three waiting go within 5 s, one full message each; six do not."""
+    ch, clock = FakeChannel(ChannelLimits(min_interval=1.05, per_minute=20)), Clock()
+    r = runner(dispatcher(store, ch, clock, full_within_seconds=5.0))
+    queue(store, "upbit", "okx", "kraken")
+    for _ in range(3):
+        what, at = r.step()
+        if what == "wait":
+            clock.t = at
+            what, at = r.step()
+        assert (what, at) == ("sent", 1.0) and not ch.sent[-1][1].text.startswith("packed ")
+    assert len(ch.sent) == 3
+    queue(store, "a", "b", "c", "d", "e", "f")
+    clock.t += 1.05
+    assert r.step() == ("sent", 6.0) and ch.sent[-1][1].text.startswith("packed ")
 
 
 def test_the_channel_limits_pace_the_lane_on_its_clock(store: AlertStore) -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -19,17 +17,9 @@ from prometheus_client import CollectorRegistry
 from webhook_receiver.notify.chain_health import ChainHealth, Verdict
 from webhook_receiver.notify.heartbeat import Heartbeat, HeartbeatSettings, build_heartbeat, fail_url_of, with_message
 from webhook_receiver.setting_parsers import SettingsError, load
-from webhook_receiver.store import AlertStore, open_store
+from webhook_receiver.store import AlertStore
 
 URL = "https://hc-ping.com/5f0c1d8e-2b7a-4c1e-9f3a-6d2b8e7c4a10"
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[AlertStore]:
-    s = open_store(f"sqlite:///{tmp_path / 'history.sqlite3'}")
-    s.migrate()
-    yield s
-    s.close()
 
 
 def test_settings_and_the_urls_it_calls():

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.support.config_docs import documents, parses_or_names_its_errors
 from webhook_receiver.notify.maintenance import (
     WEEKDAYS,
     MaintenanceSchedule,
@@ -178,14 +179,7 @@ def test_every_problem_is_named_by_its_key() -> None:
     assert not MaintenanceSchedule() and parse_maintenance(None) == MaintenanceSchedule()
 
 
-@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=12),
-                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
-                        st.sampled_from(["name", "match", "weekdays", "times", "timezone", "exchange"]), inner,
-                        max_size=4), max_leaves=12))
+@given(documents(["name", "match", "weekdays", "times", "timezone", "exchange"]))
 @settings(max_examples=300, deadline=None, derandomize=True)
 def test_any_document_is_a_schedule_or_a_list_of_errors(doc: object) -> None:
-    errors = maintenance_errors(doc, "maintenance")
-    if errors:
-        assert all(e.startswith("maintenance") for e in errors)
-    else:
-        parse_maintenance(doc)
+    parses_or_names_its_errors(doc, "maintenance", maintenance_errors, parse_maintenance)

@@ -107,3 +107,17 @@ def test_channel_map_parsing(tmp_path) -> None:
     p.write_text("severities: {P2: {channels: [slack], share_per_minute: 2}}\n")
     assert load_channel_map(p).channels_for("P2") == ("slack",)
     assert load_channel_map().source == "package:channel_map.yml"  # the generated map ships in the package
+
+
+def test_slots_within_a_horizon_follow_the_limits() -> None:
+    t = [1000.0]
+    pacer = LanePacer(ChannelLimits(min_interval=1.05, per_minute=20, p0_reserve_per_minute=3), clock=lambda: t[0])
+    assert pacer.slots_within(5.0, urgent=False) == 5  # at 0, 1.05, 2.1, 3.15, 4.2
+    assert pacer.slots_within(0.5, urgent=False) == 1 and pacer.slots_within(1.05, urgent=True) == 2
+    for _ in range(17):  # the minute's budget for lower severities spent
+        pacer.record()
+        t[0] += 1.05
+    assert pacer.slots_within(5.0, urgent=False) == 0
+    assert pacer.slots_within(5.0, urgent=True) == 3  # the P0 reserve
+    pacer.hold(10.0)
+    assert pacer.slots_within(5.0, urgent=True) == 0 and pacer.slots_within(12.0, urgent=True) >= 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from tests.support.notify_doubles import RecordingOutbox
 from webhook_receiver.notify.channel_map import parse_channel_map
 from webhook_receiver.notify.channels.base import ChannelLimits
 from webhook_receiver.notify.channels.telegram import ConsoleTelegram, TelegramChannel
@@ -13,21 +14,12 @@ from webhook_receiver.store.changes import AlertChange
 CHAT = "-1001"
 
 
-class _Outbox:
-    def __init__(self) -> None:
-        self.rows: list[dict] = []
-
-    def enqueue(self, tx, rows) -> int:
-        self.rows.extend(rows)
-        return len(rows)
-
-
-def _planner() -> tuple[NotifyPlanner, _Outbox]:
+def _planner() -> tuple[NotifyPlanner, RecordingOutbox]:
     cmap = parse_channel_map({"severities": {s: {"channels": ["telegram"], "share_per_minute": 5}
                                              for s in ("P0", "P1", "P2", "P3")}}, "test")
     tg = TelegramChannel(ConsoleTelegram(), CHAT, ChannelLimits())
     tg.use_channel_map(cmap)
-    out = _Outbox()
+    out = RecordingOutbox()
     return NotifyPlanner(out, {"telegram": tg}, cmap), out
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 
+from tests.support.lane_sim import send_slot
 from webhook_receiver.notify.channels.base import ChannelLimits
-from webhook_receiver.notify.channels.telegram.format import render_packed
-from webhook_receiver.notify.model import AlertView, Notice
+from webhook_receiver.notify.model import AlertView
 from webhook_receiver.notify.pacing import LanePacer, Shares
 from webhook_receiver.notify.scheduling import Item, plan_slot
 
@@ -107,9 +107,12 @@ def test_no_pack_rows_go_one_by_one() -> None:
 
 
 def _simulate(arrivals: list[tuple[float, Item]], limits: ChannelLimits, reserve: int = 3,
-              until: float = 600.0) -> tuple[dict[int, float], list[float]]:
-    """A lane driven by plan_slot + LanePacer + the real Telegram packer, on a fake clock.
-    Returns when each alert was named and when each message went out."""
+              until: float = 600.0, horizon: float = 0.0,
+              shapes: list[str] | None = None) -> tuple[dict[int, float], list[float]]:
+    """A lane driven by plan_slot + LanePacer + the real Telegram packer, on a fake clock, telling
+    alerts in full while the lane could send them all within `horizon` seconds (0: one at most).
+    Returns when each alert was named and when each message went out (`shapes`: appended each
+    message's shape)."""
     t = [0.0]
     clock = lambda: t[0]  # noqa: E731
     pacer = LanePacer(replace(limits, p0_reserve_per_minute=reserve), clock=clock)
@@ -123,7 +126,8 @@ def _simulate(arrivals: list[tuple[float, Item]], limits: ChannelLimits, reserve
         while k < len(arrivals) and arrivals[k][0] <= t[0]:
             waiting.append(arrivals[k][1])
             k += 1
-        p, _ = plan_slot(list(waiting), can_edit=True, shares=shares)
+        full = {u: pacer.slots_within(horizon, u) if horizon > 0 else 1 for u in (True, False)}
+        p, _ = plan_slot(list(waiting), can_edit=True, shares=shares, full_slots=full[False], full_slots_p0=full[True])
         if p is None:
             t[0] = arrivals[k][0]
             continue
@@ -132,18 +136,32 @@ def _simulate(arrivals: list[tuple[float, Item]], limits: ChannelLimits, reserve
         if at > t[0]:
             t[0] = min(at, nxt)  # a new arrival re-plans before the slot
             continue
-        if p.shape == "packed":
-            _, n = render_packed([Notice(i.kind, i.alert) for i in p.items])
-            told = p.items[:n] + p.tail
-        else:
-            told = p.items
-        pacer.record()
-        shares.record(p.lead)
+        told = send_slot(p, pacer, shares)
         sends.append(t[0])
+        if shapes is not None:
+            shapes.append(p.shape)
         for i in told:
             named[i.row["alert_id"]] = t[0]
             waiting.remove(i)
     return named, sends
+
+
+def _storm_of_300() -> list[tuple[float, Item]]:
+    """300 alerts within 10 s, one in ten a P0 (seeded)."""
+    rng = random.Random(3)
+    sev_names = [("P0", "ExchangeFrozen"), ("P1", "ExchangeDown"), ("P2", "RouteScoreLow"), ("P2", "RateLimitLow")]
+    arrivals = []
+    for n in range(300):
+        sev, name = sev_names[0] if n % 10 == 0 else rng.choice(sev_names[1:])
+        arrivals.append((rng.uniform(0, 10), item(sev=sev, name=name)))
+    return arrivals
+
+
+def _assert_telegram_limits_held(sends: list[float]) -> None:
+    """Telegram's limits: 1/s and 20 in any minute."""
+    for j, s in enumerate(sends):
+        assert sum(1 for u in sends[: j + 1] if u > s - 60) <= 20
+    assert all(b - a >= 1.05 - 1e-9 for a, b in zip(sends, sends[1:]))
 
 
 def test_twenty_p0_one_point_two_seconds_apart_each_goes_at_once() -> None:
@@ -154,19 +172,46 @@ def test_twenty_p0_one_point_two_seconds_apart_each_goes_at_once() -> None:
 
 
 def test_storm_of_300_every_alert_named_p0_within_30s_all_within_3_minutes() -> None:
-    rng = random.Random(3)
-    sev_names = [("P0", "ExchangeFrozen"), ("P1", "ExchangeDown"), ("P2", "RouteScoreLow"), ("P2", "RateLimitLow")]
-    arrivals = []
-    for n in range(300):
-        sev, name = sev_names[0] if n % 10 == 0 else rng.choice(sev_names[1:])
-        arrivals.append((rng.uniform(0, 10), item(sev=sev, name=name)))
+    arrivals = _storm_of_300()
     named, sends = _simulate(arrivals, ChannelLimits(min_interval=1.05, per_minute=20))
     assert len(named) == 300  # nothing lost, nothing only counted (no alertname over the bound at once)
     p0 = [named[i.row["alert_id"]] for _, i in arrivals if i.severity == "P0"]
     assert max(p0) <= 30 and max(named.values()) <= 180
-    for j, s in enumerate(sends):  # Telegram's limits held: 1/s and 20 in any minute
-        assert sum(1 for u in sends[: j + 1] if u > s - 60) <= 20
-    assert all(b - a >= 1.05 - 1e-9 for a, b in zip(sends, sends[1:]))
+    _assert_telegram_limits_held(sends)
+
+
+def test_p0s_the_lane_sends_within_the_horizon_go_in_full_one_per_slot() -> None:
+    p0 = [item(sev="P0", name="ExchangeFrozen") for _ in range(2)]
+    p, _ = plan_slot(p0, can_edit=True, shares=Shares(SHARES), full_slots=1, full_slots_p0=2)
+    assert p.shape == "single" and p.items == [p0[0]] and p.urgent
+    p, _ = plan_slot(p0, can_edit=True, shares=Shares(SHARES), full_slots=1, full_slots_p0=1)
+    assert p.shape == "packed"  # beyond the horizon: one message names them all
+
+
+def test_firing_alerts_the_lane_sends_within_the_horizon_go_in_full_most_severe_first() -> None:
+    waiting = [item(sev="P2"), item(sev="P1", name="ExchangeDown"), item(sev="P2")]
+    p, _ = plan_slot(waiting, can_edit=True, shares=Shares(SHARES), full_slots=3)
+    assert p.shape == "single" and p.items == [waiting[1]]
+    p, _ = plan_slot(waiting, can_edit=True, shares=Shares(SHARES), full_slots=2)
+    assert p.shape == "packed" and len(p.items) == 3
+
+
+def test_two_p0_firing_together_are_two_full_pages_a_second_apart() -> None:
+    arrivals = [(0.0, item(sev="P0", name="ExchangeFrozen")), (0.0, item(sev="P0", name="GlobalGuardBlock"))]
+    shapes: list[str] = []
+    named, sends = _simulate(arrivals, ChannelLimits(min_interval=1.05, per_minute=20), horizon=5.0, shapes=shapes)
+    assert shapes == ["single", "single"] and sends == [0.0, 1.05]
+    assert sorted(named.values()) == [0.0, 1.05]
+
+
+def test_storm_told_in_full_while_it_pays_then_packed_within_the_same_bounds() -> None:
+    arrivals = _storm_of_300()
+    shapes: list[str] = []
+    named, sends = _simulate(arrivals, ChannelLimits(min_interval=1.05, per_minute=20), horizon=5.0, shapes=shapes)
+    assert len(named) == 300 and "single" in shapes and "packed" in shapes
+    p0 = [named[i.row["alert_id"]] - at for at, i in arrivals if i.severity == "P0"]
+    assert max(p0) <= 30 and max(named.values()) <= 180
+    _assert_telegram_limits_held(sends)
 
 
 def test_a_lone_firing_alert_goes_alone_in_full_while_resolves_wait() -> None:

@@ -105,13 +105,14 @@ def test_one_alert_page_shows_labels_annotations_state_escaped(client):
     assert r.status_code == 200 and r.mimetype == "text/html"
     assert r.headers["Cache-Control"] == "no-store" and "default-src 'none'" in r.headers["Content-Security-Policy"]
     page = r.text
-    for text in ("[P0]", "upbit FROZEN", "firing", "exchange=upbit", "exchange_health",
-                 "by kim &lt;b&gt;", "failing over", "none recorded"):
+    for text in ('<span class="sev sev-P0">P0</span>', "upbit FROZEN", "firing", "exchange=upbit", "exchange_health",
+                 "by kim &lt;b&gt;", "failing over", "not silenced"):
         assert text in page, text
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;&amp;&#34;&#39;" in page  # the description, escaped
     parsed = _parse(page)
     assert "script" not in parsed.tags
-    assert "http://127.0.0.1:9099/runbooks/exchange-frozen" in parsed.hrefs
+    # the runbook served here, opened with this alert's values (a wiki's runbook_url is linked as it is)
+    assert "../runbooks/exchange-frozen?alert=1" in parsed.hrefs
     assert "../alerts?alertname=ExchangeFrozen&status=firing" in parsed.hrefs
 
     hostile = _parse(client.get("/alerts/2", headers=auth).text)
@@ -150,3 +151,99 @@ def test_without_a_receiver_token_the_pages_are_open_like_the_api(tmp_path):
         assert c.get("/alerts").status_code == 200 and c.get("/alerts/1").status_code == 404
     finally:
         app.extensions["d76_receiver"].close()
+
+
+def test_the_root_redirects_to_the_list(client):
+    r = client.get("/")
+    assert r.status_code == 302 and r.headers["Location"] == "alerts"
+
+
+def _tr_texts(page: str) -> list[str]:
+    """The text of each list row (`<tr class="alert ...">`), tags dropped."""
+    rows = re.findall(r'<tr class="alert[^"]*">(.*?)</tr>', page, re.S)
+    return [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", r)).strip() for r in rows]
+
+
+def test_a_list_row_has_age_severity_summary_where_and_state(client):
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    page = client.get("/alerts?severity=P0", headers=auth).text
+    rows = _tr_texts(page)
+    frozen = next(r for r in rows if "upbit FROZEN" in r)
+    row = r"^\d+[smhd]( \d+[smhd])? P0 upbit FROZEN ExchangeFrozen · #1 exchange=upbit firing$"  # age first
+    assert re.match(row, frozen), frozen
+    assert 'class="alert edge-P0"' in page and 'class="sev sev-P0"' in page  # the severity's colour
+    assert "updated 20" in page and " UTC" in page  # when the page was made
+
+
+def test_watchdog_is_hidden_unless_asked_for(client):
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    r = client.post("/webhook/alertmanager", headers=auth, json=am_payload(
+        am_alert("Watchdog", "none", labels={}, source="pipeline", annotations={"summary": "alive"})))
+    assert r.status_code == 200
+    page = client.get("/alerts", headers=auth).text
+    assert "Watchdog hidden" in page and not any("Watchdog" in row for row in _tr_texts(page))
+    assert any("Watchdog" in row for row in _tr_texts(client.get("/alerts?watchdog=show", headers=auth).text))
+    assert any("Watchdog" in row for row in _tr_texts(client.get("/alerts?alertname=Watchdog", headers=auth).text))
+
+
+def test_auto_refresh_is_a_meta_refresh_no_script(client):
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    page = client.get("/alerts?status=firing&refresh=30", headers=auth).text
+    assert '<meta http-equiv="refresh" content="30">' in page and "reloads every 30 s" in page
+    assert "script" not in _parse(page).tags
+    assert 'href="alerts?status=firing"' in page  # stop: the same filters without refresh
+    assert '<meta http-equiv="refresh"' not in client.get("/alerts", headers=auth).text
+    r = client.get("/alerts?refresh=1", headers=auth)
+    assert r.status_code == 400 and "refresh: expected seconds between 10 and 3600" in r.text
+
+
+def test_a_silence_alertmanager_reports_is_shown_with_its_author_and_end(client, tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    from webhook_receiver.store.episodes import EpisodeCause, HistoryTables
+
+    store = client.application.extensions["d76_receiver"].store
+    ends = datetime(2031, 1, 2, 3, 4, 5, tzinfo=UTC)
+    with store.transaction() as tx:  # what the reconciler records from Alertmanager's API
+        HistoryTables(store).open_episode(tx, 1, EpisodeCause("silenced", "0b6c1b2e-1234", "kim@cli", "upbit work",
+                                                              datetime.now(UTC) - timedelta(minutes=1), ends))
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    page = client.get("/alerts/1", headers=auth).text
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", page))
+    assert "silenced by kim@cli until 2031-01-02 03:04:05 UTC: upbit work (silence 0b6c1b2e)" in text
+    assert "not silenced" not in text and 'class="state st-silenced"' in page
+    row = next(r for r in _tr_texts(client.get("/alerts", headers=auth).text) if "upbit FROZEN" in r)
+    assert "silenced by kim@cli until 2031-01-02 03:04:05 UTC" in row
+    assert store.get_alert(1)["silence_id"] is None  # the row's own record stays empty: the episode is the truth
+
+
+def test_times_in_the_operators_zone(tmp_path):
+    app = create_app(load_settings(env={"DATABASE_URL": f"sqlite:///{tmp_path}/h.db", "D76_TZ": "Asia/Seoul"}))
+    try:
+        c = app.test_client()
+        c.post("/webhook/alertmanager", json=am_payload(am_alert("ExchangeFrozen", "P0", labels={"exchange": "upbit"},
+                                                                 starts_at="2026-11-23T01:00:00Z")))
+        assert "2026-11-23 10:00:00 KST" in re.sub(r"<[^>]+>", "", c.get("/alerts/1").text)
+    finally:
+        app.extensions["d76_receiver"].close()
+
+
+def test_hyphenated_words_are_kept_on_one_line_and_escaped():
+    from webhook_receiver.screens import keep_words
+
+    out = str(keep_words("route upbit-binance-BTC until 2026-12-05 <b>"))
+    assert out == ('route <span class="nw">upbit-binance-BTC</span> until <span class="nw">2026-12-05</span> '
+                   "&lt;b&gt;")
+    long_url = "https://example.com/" + "a-" * 40
+    assert "nw" not in str(keep_words(long_url))  # a long word may wrap rather than stick out of the screen
+    assert str(keep_words('a-<script>')) == '<span class="nw">a-&lt;script&gt;</span>'
+
+
+def test_a_module_extending_the_pages_renders_in_their_layout(client):
+    from webhook_receiver.pages import _page
+
+    with client.application.test_request_context("/alerts/1"):
+        r = _page("<h1>{{ title }}</h1><p>{{ what }}</p>", 409, title="Not done", what="<b>", home="../alerts")
+    page = r.get_data(as_text=True)
+    assert r.status_code == 409 and "<h1>Not done</h1><p>&lt;b&gt;</p>" in page and "<style>" in page
+    assert r.headers["Cache-Control"] == "no-store" and "default-src 'none'" in r.headers["Content-Security-Policy"]

@@ -1,15 +1,13 @@
-"""Schema version 4 (history) upgrades a version-3 SQLite database holding rows (PostgreSQL:
+"""Schema version 4 (history) upgrades a version-3 SQLite database holding rows, and version 6 (on
+call, watched silences, muted episodes) a version-5 one (PostgreSQL:
 tests/integration/store/test_migrations_pg.py)."""
 from __future__ import annotations
 
-from tests.support.history_migration import check_upgraded, make_v3
-from webhook_receiver.store import open_store
+import pytest
+
+from tests.support.upgrades import UPGRADES, upgrade_with_rows
 
 
-def test_version_3_database_with_rows_upgrades(tmp_path) -> None:
-    store = open_store(f"sqlite:///{tmp_path / 'v3.db'}")
-    try:
-        make_v3(store)
-        check_upgraded(store)
-    finally:
-        store.close()
+@pytest.mark.parametrize(("make_old", "check"), UPGRADES)
+def test_an_old_database_with_rows_upgrades(tmp_path, make_old, check) -> None:
+    upgrade_with_rows(f"sqlite:///{tmp_path / 'old.db'}", make_old, check)

@@ -10,12 +10,12 @@ from typing import Any, ClassVar
 from vocabulary import NotificationKind, Severity
 
 from ...setting_parsers import integer, load, number, setting, url
-from ..model import AlertView, Notice
+from ..model import MACHINE_ANNOTATIONS, AlertView, Notice
 from ..settings import NotifySettings
 from . import register
 from .base import ChannelLimits, Destination, Part, SettingsClass, TailCount
 from .http_webhook import WebhookPoster, single_part
-from .packing import fit_count, group_notices, line_parts, severity_counts
+from .packing import fit_count, group_notices, line_parts, plain_headline, severity_counts
 
 __all__ = ["DiscordChannel", "DiscordSettings", "discord_payload"]
 
@@ -29,21 +29,19 @@ _NO_MENTIONS: dict[str, list[str]] = {"parse": []}
 
 def discord_payload(alert: AlertView, kind: NotificationKind = K.FIRING) -> dict[str, Any]:
     resolved = kind == K.RESOLVED or alert.resolved
-    if kind == K.ACK and alert.acknowledged_by:
-        title = f"👤 {alert.acknowledged_by} acknowledged [{alert.severity}] {alert.title}"
-    elif kind in (K.REMINDER, K.ESCALATION) and not resolved:
-        title = (f"{'🔁 Reminder' if kind == K.REMINDER else '⏫ Escalation'}: [{alert.severity}] {alert.title} "
-                 "— nobody has acknowledged it")
-    else:
-        title = ("✅ RESOLVED " if resolved else "") + f"[{alert.severity}] {alert.title}"
+    title = plain_headline(alert, kind)
     extra = sorted((k, v) for k, v in alert.annotations.items()
-                   if k not in ("summary", "description", "runbook_url") and v)
+                   if k not in ("summary", "description", "runbook_url", "action")
+                   and k not in MACHINE_ANNOTATIONS and v)
     fields = [{"name": k[:256], "value": (v or "-")[:1024], "inline": True}
-              for k, v in [("alertname", alert.alertname), *alert.identifying_labels()]]
+              for k, v in [("alertname", alert.alertname), *alert.page_labels()]]
     fields += [{"name": k[:256], "value": v[:1024], "inline": False} for k, v in extra]
+    action = alert.annotations.get("action")
+    # what to do first, right under the title; then the description (with its `Now:` line)
+    text = (f"👉 **Action**: {action}\n\n" if action and not resolved else "") + (alert.message or "")
     embed: dict[str, Any] = {
         "title": title[:256],
-        "description": (alert.message or "")[:DESCRIPTION_CHARS],
+        "description": text[:DESCRIPTION_CHARS],
         "color": 0x388E3C if resolved else _SEV_COLOR.get(alert.severity, 0x757575),
         "fields": fields[:25],
     }

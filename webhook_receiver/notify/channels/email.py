@@ -23,6 +23,7 @@ from typing import ClassVar
 from vocabulary import AlertStatus, NotificationKind
 
 from ...setting_parsers import flag, integer, items, load, setting, text
+from ...timefmt import fmt_time
 from ..model import AlertView, Notice, format_duration
 from ..settings import NotifySettings
 from . import register
@@ -36,7 +37,7 @@ DIGEST_DESTINATION = "default"  # the one lane of the email channel
 
 @dataclass(frozen=True)
 class SeverityLine:
-    """One severity's day: alerts that started in the window, how many are still open, acknowledged,
+    """One severity's day: alerts active in the window, how many are still open, acknowledged,
     mean seconds to acknowledge and to resolve, and how many were silenced or inhibited."""
 
     severity: str
@@ -86,17 +87,19 @@ def _secs(v: float | None) -> str:
 
 
 def _fmt(dt: datetime | None) -> str:
-    return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if dt else "-"
+    return fmt_time(dt) if dt else "-"
 
 
 def _labels(a: AlertView) -> str:
-    return ", ".join(f"{k}={v}" for k, v in a.identifying_labels()) or "-"
+    return ", ".join(f"{k}={v}" for k, v in a.page_labels()) or "-"
 
 
-def _summary_text(d: DigestContent) -> list[str]:
+def _summary_text(d: DigestContent, csv_note: str | None = None) -> list[str]:
+    """Every severity counted, the suppressed episodes, and where the CSV is (`csv_note`: attached,
+    or the file it was written to)."""
     if not d.summary:
         return []
-    lines = ["Every severity (alerts that started in the window):",
+    lines = ["Every severity (alerts active in the window):",
              f"  {'sev':<4} {'alerts':>6} {'open':>5} {'acked':>6} {'MTTA':>10} {'MTTR':>10} {'suppressed':>10}"]
     for s in d.summary:
         lines.append(f"  {s.severity:<4} {s.alerts:>6} {s.open:>5} {s.acknowledged:>6} {_secs(s.mtta_seconds):>10} "
@@ -104,17 +107,23 @@ def _summary_text(d: DigestContent) -> list[str]:
     eps = ", ".join(f"{kind} {n}" for kind, n in d.episodes) or "none"
     lines += [f"Suppressed episodes (silenced / inhibited): {eps}"]
     if d.csv_text is not None:
-        lines.append(f"Attached: {csv_filename(d)} ({d.csv_rows} alerts, every severity)")
+        lines.append(csv_note or f"Attached: {csv_filename(d)} ({d.csv_rows} alerts, every severity)")
     return lines + [""]
 
 
-def render_text(d: DigestContent) -> str:
-    lines = [f"D76 daily digest {_fmt(d.since)} .. {_fmt(d.until)}", "", *_summary_text(d),
-             "P3 alerts, in full:",
-             f"Total: {len(d.alerts)}  open: {len(d.open)}  resolved: {len(d.resolved)}", "",
-             "Top alertnames:"]
-    lines += [f"  {name}: {n}" for name, n in d.top_alertnames()] or ["  (none)"]
+def render_text(d: DigestContent, csv_note: str | None = None) -> str:
+    """The digest as plain text (the email's text part, and `d76 digest`'s print mode, which writes
+    the CSV to a file and says where in `csv_note`). Empty sections are left out."""
+    lines = [f"D76 daily digest {_fmt(d.since)} .. {_fmt(d.until)}", "", *_summary_text(d, csv_note)]
+    if not d.alerts:
+        return "\n".join([*lines, "P3 alerts: none."]) + "\n"
+    lines += ["P3 alerts, in full:",
+              f"Total: {len(d.alerts)}  open: {len(d.open)}  resolved: {len(d.resolved)}", "",
+              "Top alertnames:"]
+    lines += [f"  {name}: {n}" for name, n in d.top_alertnames()]
     for title, group in (("Open", d.open), ("Resolved", d.resolved)):
+        if not group:
+            continue
         lines += ["", f"{title} ({len(group)}):"]
         for a in group[:200]:
             dur = a.duration_seconds()
@@ -189,12 +198,8 @@ def render_escalation_email(alerts: Sequence[AlertView], *, step: int, sender: s
         fired = a.firing_seconds()
         lines += [f"[{a.severity}] {a.title}  (#{a.id})", f"  {a.alertname}: {_labels(a)}",
                   f"  firing since {_fmt(a.starts_at)}" + (f" ({format_duration(fired)})" if fired is not None else "")]
-        if a.value:
-            lines.append(f"  value: {a.value}")
-        if a.message:
-            lines.append(f"  {a.message}")
-        if a.runbook_url:
-            lines.append(f"  runbook: {a.runbook_url}")
+        lines += [f"  {label}{v}" for label, v in (("value: ", a.value), ("", a.message), ("runbook: ", a.runbook_url))
+                  if v]
         lines.append("")
     lines.append("Acknowledge with the Ack button in Telegram, /ack ID, or `d76 ack ID`.")
     msg.set_content("\n".join(lines) + "\n")

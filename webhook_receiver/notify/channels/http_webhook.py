@@ -6,7 +6,7 @@ retryable; other 4xx are permanent (bad payload, webhook deleted).
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import requests
@@ -16,7 +16,7 @@ from vocabulary import NotificationKind
 from ..model import AlertView, Notice
 from .base import DeliveryError, Part
 
-__all__ = ["WebhookPoster", "single_part"]
+__all__ = ["WebhookPoster", "single_part", "post_part"]
 
 
 def single_part(service: str, notice: Notice,
@@ -70,3 +70,12 @@ class WebhookPoster:
         if resp.status_code >= 500:
             raise DeliveryError(f"{self.service}: {resp.status_code} {text}", status=resp.status_code)
         raise DeliveryError(f"{self.service}: {resp.status_code} {text}", permanent=True, status=resp.status_code)
+
+
+def post_part(posters: Mapping[str, WebhookPoster], destination: str, part: Part, missing: str) -> None:
+    """POST a rendered part's payload to the destination's webhook; a destination without one is a
+    permanent failure saying `missing`."""
+    poster = posters.get(destination)
+    if poster is None:
+        raise DeliveryError(missing, permanent=True)
+    poster.post(part.extras["payload"])

@@ -2,7 +2,8 @@
 
 A packed message names several alerts, grouped by (firing before resolved, severity, alertname).
 Each channel renders the groups in its own markup; `fit_count` finds the largest prefix of the
-notices (in the dispatcher's priority order) whose rendering a channel accepts.
+notices (in the dispatcher's priority order) whose rendering a channel accepts. `plain_headline` is
+the one-alert title the plain-text channels (Slack, Discord) share.
 """
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ from typing import TypeVar
 
 from vocabulary import NotificationKind
 
-from ..model import Notice, severity_rank
+from ..model import AlertView, Notice, severity_rank
 
-__all__ = ["group_notices", "fit_count", "severity_counts", "LineParts", "line_parts"]
+__all__ = ["group_notices", "fit_count", "severity_counts", "LineParts", "line_parts", "plain_headline"]
 
 T = TypeVar("T")
 
@@ -78,3 +79,16 @@ def line_parts(n: Notice) -> LineParts:
         state = None
     return LineParts(a.identity(), a.value[:60] if a.value else None, state, a.id, a.runbook_url)
 
+
+
+def plain_headline(alert: AlertView, kind: NotificationKind, firing_mark: str = "") -> str:
+    """The one-line title of one alert's message in plain text (Slack's header, Discord's embed title):
+    who acknowledged it, a reminder or escalation nobody acknowledged, else the alert itself (`firing_mark`
+    before a firing one's severity, "✅ RESOLVED " before a resolved one's)."""
+    resolved = kind == NotificationKind.RESOLVED or alert.resolved
+    if kind == NotificationKind.ACK and alert.acknowledged_by:
+        return f"👤 {alert.acknowledged_by} acknowledged [{alert.severity}] {alert.title}"
+    if kind in (NotificationKind.REMINDER, NotificationKind.ESCALATION) and not resolved:
+        what = "🔁 Reminder" if kind == NotificationKind.REMINDER else "⏫ Escalation"
+        return f"{what}: [{alert.severity}] {alert.title} — nobody has acknowledged it"
+    return ("✅ RESOLVED " if resolved else firing_mark) + f"[{alert.severity}] {alert.title}"

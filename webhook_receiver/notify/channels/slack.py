@@ -11,12 +11,12 @@ from typing import Any, ClassVar
 from vocabulary import SEVERITIES, NotificationKind, Severity
 
 from ...setting_parsers import load, number, setting, setting_per, url
-from ..model import AlertView, Notice, format_duration
+from ..model import MACHINE_ANNOTATIONS, AlertView, Notice, format_duration
 from ..settings import NotifySettings
 from . import register
-from .base import ChannelLimits, DeliveryError, Destination, Part, SettingsClass, TailCount
-from .http_webhook import WebhookPoster, single_part
-from .packing import fit_count, group_notices, line_parts, severity_counts
+from .base import ChannelLimits, Destination, Part, SettingsClass, TailCount
+from .http_webhook import WebhookPoster, post_part, single_part
+from .packing import fit_count, group_notices, line_parts, plain_headline, severity_counts
 
 __all__ = ["SlackChannel", "SlackSettings", "slack_payload", "slack_escape"]
 
@@ -42,20 +42,16 @@ def _link(url: str | None, label: str) -> str | None:
 
 def slack_payload(alert: AlertView, kind: NotificationKind = K.FIRING) -> dict[str, Any]:
     resolved = kind == K.RESOLVED or alert.resolved
-    if kind == K.ACK and alert.acknowledged_by:
-        head = f"👤 {alert.acknowledged_by} acknowledged [{alert.severity}] {alert.title}"
-    elif kind in (K.REMINDER, K.ESCALATION) and not resolved:
-        head = (f"{'🔁 Reminder' if kind == K.REMINDER else '⏫ Escalation'}: [{alert.severity}] {alert.title} "
-                "— nobody has acknowledged it")
-    else:
-        head = ("✅ RESOLVED " if resolved else _SEV_EMOJI.get(alert.severity, "") + " ") + \
-            f"[{alert.severity}] {alert.title}"
+    head = plain_headline(alert, kind, firing_mark=_SEV_EMOJI.get(alert.severity, "") + " ")
     fields = [{"type": "mrkdwn", "text": f"*{slack_escape(k, 50)}*\n`{slack_escape(v, 200)}`"}
-              for k, v in [("alertname", alert.alertname), *alert.identifying_labels()]][:10]
+              for k, v in [("alertname", alert.alertname), *alert.page_labels()]][:10]
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": head[:150], "emoji": True}},
-        {"type": "section", "fields": fields},
     ]
+    action = alert.annotations.get("action")
+    if action and not resolved:  # what to do, right under the title
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"👉 *Action*: {slack_escape(action)}"}})
+    blocks.append({"type": "section", "fields": fields})
     if alert.value:
         blocks.append(
             {"type": "section", "text": {"type": "mrkdwn", "text": f"*value*: `{slack_escape(alert.value, 200)}`"}}
@@ -63,7 +59,8 @@ def slack_payload(alert: AlertView, kind: NotificationKind = K.FIRING) -> dict[s
     if alert.message:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": slack_escape(alert.message)}})
     extra = sorted((k, v) for k, v in alert.annotations.items()
-                   if k not in ("summary", "description", "runbook_url", "value") and v)
+                   if k not in ("summary", "description", "runbook_url", "value", "action")
+                   and k not in MACHINE_ANNOTATIONS and v)
     for k, v in extra[:10]:
         blocks.append(
             {"type": "section", "text": {"type": "mrkdwn", "text": f"*{slack_escape(k, 50)}*: {slack_escape(v)}"}}
@@ -177,10 +174,7 @@ class SlackChannel:
         return Part(payload["text"], {"payload": payload}), n
 
     def send(self, destination: str, part: Part, *, reply_to: str | None = None) -> str | None:
-        poster = self._posters.get(destination)
-        if poster is None:
-            raise DeliveryError(f"slack: no webhook configured for {destination!r}", permanent=True)
-        poster.post(part.extras["payload"])
+        post_part(self._posters, destination, part, f"slack: no webhook configured for {destination!r}")
         return None
 
     def edit(self, destination: str, remote_id: str, part: Part) -> None:

@@ -32,7 +32,7 @@ from ..model import AlertView, Notice
 from ..settings import NotifySettings
 from . import register
 from .base import ChannelLimits, DeliveryError, Destination, Part, SettingsClass, TailCount
-from .http_webhook import WebhookPoster
+from .http_webhook import WebhookPoster, post_part
 
 __all__ = ["WebhookChannel", "WebhookSettings", "escalation_body", "BODY_VERSION"]
 
@@ -119,10 +119,8 @@ class WebhookChannel:
         return self._part(take), len(take)
 
     def send(self, destination: str, part: Part, *, reply_to: str | None = None) -> str | None:
-        poster = self._posters.get(destination)
-        if poster is None:
-            raise DeliveryError(f"webhook: no escalation webhook {destination!r} in the channel map", permanent=True)
-        poster.post(part.extras["payload"])
+        post_part(self._posters, destination, part,
+                  f"webhook: no escalation webhook {destination!r} in the channel map")
         return None
 
     def edit(self, destination: str, remote_id: str, part: Part) -> None:

@@ -5,8 +5,6 @@ answers (and what counts against the service's health), and long polling by leas
 in the database (two pollers on one database: one polls; the other takes over where it stopped)."""
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,22 +12,15 @@ import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.support.notify_doubles import RecordingReplies
 from webhook_receiver.notify.channels.base import ChannelLimits, DeliveryError, Part
 from webhook_receiver.notify.channels.telegram import TelegramChannel
 from webhook_receiver.notify.channels.telegram.client import ChatMigrated, MessageGone, TelegramClient
 from webhook_receiver.notify.channels.telegram.state import ChatMoves, TelegramState
 from webhook_receiver.notify.channels.telegram.updates import CallbackHandler, LongPoller
-from webhook_receiver.store import AlertStore, open_store
+from webhook_receiver.store import AlertStore
 
 OLD, NEW = "-4001", "-1004001"
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[AlertStore]:
-    s = open_store(f"sqlite:///{tmp_path / 'history.sqlite3'}")
-    s.migrate()
-    yield s
-    s.close()
 
 
 class Bot:
@@ -156,17 +147,6 @@ class Console:
         raise AssertionError
 
 
-class Replies:
-    def __init__(self) -> None:
-        self.queued: list[tuple[str, dict, str]] = []
-
-    def queue(self, chat_id: str, payload: dict, dedupe_key: str) -> None:
-        self.queued.append((chat_id, payload, dedupe_key))
-
-    def query_of(self, chat_id: str, message_id: int) -> dict | None:
-        return None
-
-
 def _command(chat: str, text: str = "/status", **extra: Any) -> dict:
     return {"message": {"message_id": 9, "chat": {"id": int(chat), "type": "supergroup"},
                         "from": {"id": 42, "username": "kim"}, "text": text, **extra}}
@@ -175,7 +155,7 @@ def _command(chat: str, text: str = "/status", **extra: Any) -> dict:
 def test_the_service_message_teaches_the_move_and_the_new_chat_may_use_commands():
     bot = Bot()
     ch = channel(bot)
-    replies = Replies()
+    replies = RecordingReplies()
     h = CallbackHandler(object(), bot, chat_id=OLD, console=Console(), replies=replies,  # type: ignore[arg-type]
                         moved_from=ch.moves.original, on_chat_moved=ch.chat_moved)
     assert h.handle_update(_command(NEW)).startswith("Sorry")  # a chat we do not serve, so far

@@ -7,6 +7,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.support.notify_doubles import RecordingReplies
 from webhook_receiver.notify.channels.telegram.state import ChatMoves
 from webhook_receiver.notify.channels.telegram.updates import CallbackHandler
 from webhook_receiver.notify.operator import Answer
@@ -26,24 +27,13 @@ class Console:
         return Answer(f"page {page}")
 
 
-class Replies:
-    def __init__(self) -> None:
-        self.queued: list[tuple[str, dict, str]] = []
-
-    def queue(self, chat_id: str, payload: dict, dedupe_key: str) -> None:
-        self.queued.append((chat_id, payload, dedupe_key))
-
-    def query_of(self, chat_id: str, message_id: int) -> dict | None:
-        return None
-
-
 class Telegram:
     def answer_callback_query(self, *a: Any, **k: Any) -> None:
         return None
 
 
-def handler(clock=lambda: 0.0) -> tuple[CallbackHandler, Console, Replies]:
-    c, r = Console(), Replies()
+def handler(clock=lambda: 0.0) -> tuple[CallbackHandler, Console, RecordingReplies]:
+    c, r = Console(), RecordingReplies()
     moves = ChatMoves()  # chats that became supergroups (service messages teach them)
     h = CallbackHandler(object(), Telegram(), chat_id=CHAT, allowed_user_ids=frozenset({OPERATOR}), chats=["-1002"],
                         console=c, replies=r, clock=clock, moved_from=moves.original, on_chat_moved=moves.learn)

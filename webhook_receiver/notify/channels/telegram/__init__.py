@@ -154,7 +154,8 @@ class TelegramChannel:
         if notice.kind == NotificationKind.DEADMAN:
             p = notice.payload
             at = datetime.fromisoformat(p["at"]) if p.get("at") else datetime.now(UTC)
-            return [Part(render_deadman(bool(p.get("down", True)), float(p.get("silent_for", 0)), at))]
+            return [Part(render_deadman(bool(p.get("down", True)), float(p.get("silent_for", 0)), at,
+                                        resolved=bool(p.get("resolved", False))))]
         alert = notice.alert
         if alert is None:
             raise ValueError(f"telegram: a {notice.kind!r} notice needs an alert")

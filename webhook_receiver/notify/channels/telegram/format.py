@@ -4,9 +4,11 @@ Every label and annotation value goes through `html.escape` (Telegram's HTML mod
 `<`, `>`, `&`, `"` entities). Lengths are measured *after* entity parsing, in UTF-16 code units,
 as Telegram counts them (4096 per message).
 
-- `render_alert` shows everything an alert carries: the known annotations in their place (summary
-  as the title, description, action, value, runbook link) and every other annotation as a labelled
-  line. Nothing is dropped: a message longer than 4096 is split by `split_html` into consecutive
+- `render_alert` shows what an alert says to a person: the known annotations in their place (summary
+  as the title, the action right under it, value, description, runbook link) and every other
+  annotation as a labelled line, except the ones written for the receiver (`graph`, `threshold`);
+  identifying labels only (no `instance`/`job` unless nothing else tells two alerts apart). Nothing
+  else is dropped: a message longer than 4096 is split by `split_html` into consecutive
   parts at line boundaries (or, inside an over-long line, between characters, never inside a tag or
   an entity; open tags are closed and reopened across the cut). The first part carries the buttons.
 - `render_packed` names many alerts in one message: most severe first, grouped by alertname, one
@@ -25,7 +27,7 @@ from typing import Any
 
 from vocabulary import NotificationKind, Severity
 
-from ...model import AlertView, Notice, format_duration
+from ...model import MACHINE_ANNOTATIONS, AlertView, Notice, format_duration
 from ..base import TailCount
 from ..packing import fit_count, group_notices, severity_counts
 
@@ -252,21 +254,32 @@ def _links(alert: AlertView, links: LinkBuilder) -> str:
     return " | ".join(out)
 
 
-def _body(alert: AlertView, links: LinkBuilder) -> list[str]:
-    lines: list[str] = []
-    lines.append(f"<b>alert</b>: <code>{_e(alert.alertname, MAX_LABEL_VALUE)}</code>"
-                 + (f" · <b>source</b>: <code>{_e(alert.source, 64)}</code>" if alert.source else "")
-                 + (f" · <b>id</b>: <code>{int(alert.id)}</code>" if alert.id is not None else ""))
-    lines.extend(f"<b>{_e(k, 64)}</b>: <code>{_e(v, MAX_LABEL_VALUE)}</code>" for k, v in alert.identifying_labels())
+def _action_lines(alert: AlertView) -> list[str]:
+    """`👉 Action: ...` right under the title: what to do is the first thing read."""
+    action = alert.annotations.get("action")
+    if not action:
+        return []
+    first, *more = str(action).splitlines() or [""]
+    return [f"👉 <b>Action</b>: {_e(first)}", *(_e(x) for x in more)]
+
+
+def _label_line(alert: AlertView) -> list[str]:
+    """The labels that say what is on fire (`exchange: upbit`), then the alert's own value in words."""
+    bits = [f"<b>{_e(k, 64)}</b>: <code>{_e(v, MAX_LABEL_VALUE)}</code>" for k, v in alert.page_labels()]
     if alert.value:
-        lines.append(f"<b>value</b>: <code>{_e(alert.value, MAX_LABEL_VALUE)}</code>")
+        bits.append(f"<b>value</b>: <code>{_e(alert.value, MAX_LABEL_VALUE)}</code>")
+    return [" · ".join(bits)] if bits else []
+
+
+def _body(alert: AlertView, links: LinkBuilder) -> list[str]:
+    """Under the title (and action): the labels and value, the description (with the catalog's `Now:`
+    line of context), every other annotation a person wrote, the links."""
+    lines = _label_line(alert)
     if alert.message:
         lines.append("")
         lines.extend(_e(line) for line in alert.message.splitlines() or [""])
-    action = alert.annotations.get("action")
-    if action:
-        lines.append(f"<b>Action</b>: {_e(action)}")
-    extra = sorted((k, v) for k, v in alert.annotations.items() if k not in KNOWN_ANNOTATIONS and v)
+    extra = sorted((k, v) for k, v in alert.annotations.items()
+                   if k not in KNOWN_ANNOTATIONS and k not in MACHINE_ANNOTATIONS and v)
     if extra:
         lines.append("")
         for k, v in extra:
@@ -278,6 +291,16 @@ def _body(alert: AlertView, links: LinkBuilder) -> list[str]:
         lines.append("")
         lines.append(link_line)
     return lines
+
+
+def _footer(alert: AlertView, when: str) -> str:
+    """Which rule, from which source, its history id (for /ack and the API), and when."""
+    bits = [f"alert: {_e(alert.alertname, MAX_LABEL_VALUE)}"]
+    if alert.source:
+        bits.append(f"source: {_e(alert.source, 64)}")
+    if alert.id is not None:
+        bits.append(f"id: {int(alert.id)}")
+    return f"<i>{' · '.join(bits)}</i>\n<i>{when}</i>"
 
 
 def _state_lines(alert: AlertView) -> list[str]:
@@ -298,28 +321,46 @@ def _state_lines(alert: AlertView) -> list[str]:
 
 
 def render_alert(alert: AlertView, links: LinkBuilder = LinkBuilder(), oncall: str | None = None) -> str:
-    """The firing message (`🚨 [P0] title`, labels, value, description, action, every other
-    annotation, links, state), unsplit: `split_html` makes parts of it. `oncall`: the mention of
-    who is on call (Telegram HTML, `Person.mention_html`), a line under the title so their phone rings."""
+    """The firing message, unsplit (`split_html` makes parts of it), laid out as the seeds' pages are:
+
+        🚨 [P0] upbit is FROZEN
+        👉 Action: The bot halted trading on upbit. Check its websocket feed ...
+        📟 on call: ...
+        exchange: upbit · value: FROZEN
+
+        The health monitor froze upbit: ...
+        Now: status FROZEN · REST latency 2.5s · error ratio 12% · orderbook age 3m 20s
+
+        📖 Runbook | 📈 Graph | 🗂 History #12
+        alert: ExchangeFrozen · source: exchange_health · id: 12
+        since 2026-12-04 23:00:00 UTC
+
+    Labels: identifying ones only (`AlertView.page_labels`); annotations: every one a person wrote
+    (`graph` and `threshold` are for the graph renderer). `oncall`: the mention of who is on call
+    (Telegram HTML, `Person.mention_html`), so their phone rings."""
     if alert.resolved:
         return render_resolved(alert, links)
     emoji = SEVERITY_EMOJI.get(alert.severity, "🔔")
     head = f"{emoji} <b>[{_e(alert.severity or '?', 8)}] {_e(alert.title, 300)}</b>"
     mention = [f"📟 on call: {oncall}"] if oncall else []
-    return "\n".join([head, *mention, *_body(alert, links), "", f"<i>since {_ts(alert.starts_at)}</i>",
-                      *_state_lines(alert)])
+    return "\n".join([head, *_action_lines(alert), *mention, *_body(alert, links), "",
+                      _footer(alert, f"since {_ts(alert.starts_at)}"), *_state_lines(alert)])
 
 
 def render_resolved(alert: AlertView, links: LinkBuilder = LinkBuilder()) -> str:
     """The message once the alert resolved, with how long it lasted."""
     head = f"✅ <b>RESOLVED [{_e(alert.severity or '?', 8)}] {_e(alert.title, 300)}</b>"
     duration = alert.duration_seconds()
-    tail = (f"<i>resolved at {_ts(alert.ends_at)}"
-            + (f" after {format_duration(duration)}" if duration is not None else "") + "</i>")
-    return "\n".join([head, *_body(alert, links), "", tail, *_state_lines(alert)])
+    when = f"resolved at {_ts(alert.ends_at)}" + (f" after {format_duration(duration)}" if duration is not None else "")
+    return "\n".join([head, *_body(alert, links), "", _footer(alert, when), *_state_lines(alert)])
 
 
-def render_deadman(down: bool, silent_for: float, at: datetime) -> str:
+def render_deadman(down: bool, silent_for: float, at: datetime, resolved: bool = False) -> str:
+    if down and resolved:
+        return (f"🚨 <b>[P0] Alerting pipeline is down</b>\n"
+                f"Alertmanager resolved the Watchdog at {_ts(at)}: Prometheus stopped sending it (it is down, or "
+                f"lost its rules).\n"
+                f"<b>Action</b>: check Prometheus; until it is back no alert of the bot can fire.")
     if down:
         return (f"🚨 <b>[P0] Alerting pipeline is down</b>\n"
                 f"No Watchdog alert received for {format_duration(silent_for)} (since {_ts(at)}).\n"
@@ -334,24 +375,16 @@ def render_text(text: str) -> str:
 
 
 # --- packed messages ------------------------------------------------------------------------------------
-def _packed_line(n: Notice, links: LinkBuilder) -> str:
-    a = n.alert
-    assert a is not None
+def packed_line(a: AlertView, status: Sequence[str], links: LinkBuilder) -> str:
+    """One alert of a packed message (alerts and nudges alike): its identity linked to its runbook, its
+    value, the `status` marks, its history number; cut to PACKED_LINE_CHARS visible characters."""
     ident = _e(a.identity(), 160)
     url = _safe_url(a.runbook_url)
     name = f'<a href="{_e(url)}">{ident}</a>' if url else ident
     bits = [f"• {name}"]
     if a.value:
         bits.append(f"— {_e(a.value, 60)}")
-    if n.kind == K.RESOLVED or a.resolved:
-        dur = a.duration_seconds()
-        bits.append("✅" + (f" after {format_duration(dur)}" if dur is not None else ""))
-    elif a.acknowledged_by:
-        bits.append(f"👤 {_e(a.acknowledged_by, 40)}")
-    elif a.silenced_until:
-        bits.append("🔕")
-    elif a.reminders_sent:
-        bits.append(f"🔁{a.reminders_sent}")
+    bits += status
     history = _safe_url(links.alert(a.id))
     if a.id is not None:
         bits.append(f'<a href="{_e(history)}">#{int(a.id)}</a>' if history else f"#{int(a.id)}")
@@ -359,6 +392,22 @@ def _packed_line(n: Notice, links: LinkBuilder) -> str:
     if visible_length(line) > PACKED_LINE_CHARS:
         line = truncate_html(line, PACKED_LINE_CHARS)
     return line
+
+
+def _packed_line(n: Notice, links: LinkBuilder) -> str:
+    a = n.alert
+    assert a is not None
+    status: list[str] = []
+    if n.kind == K.RESOLVED or a.resolved:
+        dur = a.duration_seconds()
+        status.append("✅" + (f" after {format_duration(dur)}" if dur is not None else ""))
+    elif a.acknowledged_by:
+        status.append(f"👤 {_e(a.acknowledged_by, 40)}")
+    elif a.silenced_until:
+        status.append("🔕")
+    elif a.reminders_sent:
+        status.append(f"🔁{a.reminders_sent}")
+    return packed_line(a, status, links)
 
 
 def _group_head(n: Notice, count: int) -> str:

@@ -21,7 +21,6 @@ from ..base import TailCount
 from ..packing import fit_count, group_notices, severity_counts
 from .format import (
     MAX_ENTITIES,
-    PACKED_LINE_CHARS,
     SEVERITY_EMOJI,
     TELEGRAM_MAX_CHARS,
     LinkBuilder,
@@ -30,6 +29,7 @@ from .format import (
     _entity_count,
     _safe_url,
     _ts,
+    packed_line,
     truncate_html,
     visible_length,
 )
@@ -100,22 +100,12 @@ def render_nudge(notice: Notice, links: LinkBuilder = NO_LINKS) -> str:
 def _line(n: Notice, links: LinkBuilder) -> str:
     a = n.alert
     assert a is not None
-    ident = _e(a.identity(), 160)
-    url = _safe_url(a.runbook_url)
-    name = f'<a href="{_e(url)}">{ident}</a>' if url else ident
-    bits = [f"• {name}"]
-    if a.value:
-        bits.append(f"— {_e(a.value, 60)}")
-    bits.append(f"· {_age(a, n.payload)}")
+    status = [f"· {_age(a, n.payload)}"]
     if n.kind == K.REMINDER:
-        bits.append(f"🔁{int(n.payload.get('reminder') or a.reminders_sent or 1)}")
+        status.append(f"🔁{int(n.payload.get('reminder') or a.reminders_sent or 1)}")
     else:
-        bits.append(f"⏫{int(n.payload.get('step') or 1)}")
-    history = _safe_url(links.alert(a.id))
-    if a.id is not None:
-        bits.append(f'<a href="{_e(history)}">#{int(a.id)}</a>' if history else f"#{int(a.id)}")
-    line = " ".join(bits)
-    return truncate_html(line, PACKED_LINE_CHARS) if visible_length(line) > PACKED_LINE_CHARS else line
+        status.append(f"⏫{int(n.payload.get('step') or 1)}")
+    return packed_line(a, status, links)
 
 
 def _packed_text(notices: Sequence[Notice], tail: Sequence[TailCount], links: LinkBuilder) -> str:

@@ -156,7 +156,7 @@ class CallbackHandler:
             self.on_chat_moved(str(old), str(new))
         return True
 
-    def handle_update(self, update: dict[str, Any]) -> str | None:
+    def handle_update(self, update: object) -> str | None:
         """Act on one update; returns the text shown to the user (None for updates not for us)."""
         if not isinstance(update, dict):
             return None

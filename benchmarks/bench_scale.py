@@ -44,6 +44,7 @@ from typing import Any
 import requests
 
 from benchmarks.common import percentile, postgres_cluster, scratch_dir
+from tests.support.history import am_fingerprint  # what Alertmanager lists, so the stored rows match
 
 PARTS = ("exporter", "ingest", "e2e", "reconcile", "api", "digest")
 E2E_ALERTS = 10_000
@@ -294,17 +295,6 @@ def bench_e2e() -> None:
 
 
 # ---- 3b. reconcile CPU per poll -------------------------------------------------------------------
-def _am_fingerprint(labels: dict[str, str]) -> str:
-    """Alertmanager's fingerprint of a label set (FNV-1a 64 over sorted names and values, 0xff
-    separated), so the stored alerts are the ones Alertmanager lists."""
-    h = 14695981039346656037
-    for name in sorted(labels):
-        for part in (name, labels[name]):
-            for b in part.encode() + b"\xff":
-                h = ((h ^ b) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
-    return f"{h:016x}"
-
-
 def bench_reconcile(sizes: tuple[int, ...] = (100, 1_000, 10_000), polls: int = 10) -> None:
     """`Reconciler.poll()`'s CPU (its thread's) with N alerts firing in a real Alertmanager and the
     same N stored firing (PostgreSQL): at rest, and the polls after one new alert."""
@@ -324,7 +314,7 @@ def bench_reconcile(sizes: tuple[int, ...] = (100, 1_000, 10_000), polls: int = 
         for k in range(0, len(am_alerts), 1000):
             requests.post(f"{am_url}/api/v2/alerts", json=am_alerts[k:k + 1000], timeout=30).raise_for_status()
         hook = [{"status": "firing", "labels": lab, "annotations": {"summary": "score fell"}, "startsAt": iso(st),
-                 "endsAt": "0001-01-01T00:00:00Z", "fingerprint": _am_fingerprint(lab)}
+                 "endsAt": "0001-01-01T00:00:00Z", "fingerprint": am_fingerprint(lab)}
                 for lab, st in zip(labels_list, starts)]
         for k in range(0, len(hook), 100):
             store.ingest(parse_alertmanager_payload({"version": "4", "status": "firing", "receiver": "d76-p1",

@@ -55,6 +55,38 @@ class PostgresDialect(Dialect):
         return Jsonb(obj)
 
 
+def _upsert_alerts(now: str) -> str:
+    """The CTE body that inserts the alerts `given`, or merges each into the row of the same
+    (fingerprint, starts_at): a resolved row stays resolved and keeps its texts. `now` is the SQL of the
+    time received (a parameter, or a column of `given`)."""
+    return _UPSERT_ALERTS.replace("{now}", now)
+
+
+_UPSERT_ALERTS = """
+    INSERT INTO alerts AS a (fingerprint, starts_at, alertname, status, severity, source, title, message,
+                             labels, annotations, metadata, "timestamp", last_received_at, ends_at,
+                             receive_count, acknowledged)
+    SELECT fingerprint, starts_at, alertname, status, severity, source, title, message, labels,
+           annotations, metadata, {now}, {now},
+           CASE WHEN status = 'resolved' THEN coalesce(ends_at, {now}) END, 1, FALSE
+    FROM given
+    ON CONFLICT (fingerprint, starts_at) DO UPDATE SET
+        receive_count = a.receive_count + 1,
+        last_received_at = EXCLUDED.last_received_at,
+        status = CASE WHEN a.status = 'resolved' THEN 'resolved' ELSE EXCLUDED.status END,
+        ends_at = CASE WHEN a.status = 'resolved' THEN a.ends_at ELSE EXCLUDED.ends_at END,
+        annotations = CASE WHEN a.status = 'resolved' AND EXCLUDED.status = 'firing'
+                           THEN a.annotations ELSE EXCLUDED.annotations END,
+        title = CASE WHEN a.status = 'resolved' AND EXCLUDED.status = 'firing'
+                     THEN a.title ELSE EXCLUDED.title END,
+        message = CASE WHEN a.status = 'resolved' AND EXCLUDED.status = 'firing'
+                       THEN a.message ELSE EXCLUDED.message END,
+        metadata = CASE WHEN a.status = 'resolved' AND EXCLUDED.status = 'firing'
+                        THEN a.metadata ELSE EXCLUDED.metadata END
+    RETURNING a.id, a.fingerprint, a.starts_at, a.status, a.ends_at
+"""
+
+
 _INGEST_SQL = """
 WITH p AS (
     INSERT INTO webhook_payloads (received_at, group_key, receiver, status, body, alert_count)
@@ -71,28 +103,7 @@ WITH p AS (
     SELECT a.id, a.status, a.annotations, a.receive_count
     FROM alerts a JOIN given g ON a.fingerprint = g.fingerprint AND a.starts_at = g.starts_at
 ), up AS (
-    INSERT INTO alerts AS a (fingerprint, starts_at, alertname, status, severity, source, title, message,
-                             labels, annotations, metadata, "timestamp", last_received_at, ends_at,
-                             receive_count, acknowledged)
-    SELECT fingerprint, starts_at, alertname, status, severity, source, title, message, labels,
-           annotations, metadata, %(now)s, %(now)s,
-           CASE WHEN status = 'resolved' THEN coalesce(ends_at, %(now)s) END, 1, FALSE
-    FROM given
-    ON CONFLICT (fingerprint, starts_at) DO UPDATE SET
-        receive_count = a.receive_count + 1,
-        last_received_at = EXCLUDED.last_received_at,
-        status = CASE WHEN a.status = 'resolved' THEN 'resolved' ELSE EXCLUDED.status END,
-        ends_at = CASE WHEN a.status = 'resolved' THEN a.ends_at ELSE EXCLUDED.ends_at END,
-        annotations = CASE WHEN a.status = 'resolved' AND EXCLUDED.status = 'firing'
-                           THEN a.annotations ELSE EXCLUDED.annotations END,
-        title = CASE WHEN a.status = 'resolved' AND EXCLUDED.status = 'firing'
-                     THEN a.title ELSE EXCLUDED.title END,
-        message = CASE WHEN a.status = 'resolved' AND EXCLUDED.status = 'firing'
-                       THEN a.message ELSE EXCLUDED.message END,
-        metadata = CASE WHEN a.status = 'resolved' AND EXCLUDED.status = 'firing'
-                        THEN a.metadata ELSE EXCLUDED.metadata END
-    RETURNING a.id, a.fingerprint, a.starts_at, a.status, a.ends_at
-)
+""" + _upsert_alerts("%(now)s") + """)
 SELECT (SELECT id FROM p) AS payload_id, up.id, up.fingerprint, up.starts_at, up.status, up.ends_at,
        old.status AS old_status, old.annotations AS old_annotations, old.receive_count AS old_receive_count
 FROM up LEFT JOIN old ON old.id = up.id
@@ -124,28 +135,7 @@ WITH pin AS MATERIALIZED (
         SELECT a.id, a.status, a.annotations, a.receive_count FROM alerts a
         WHERE a.fingerprint = g.fingerprint AND a.starts_at = g.starts_at LIMIT 1) o
 ), up AS (
-    INSERT INTO alerts AS a (fingerprint, starts_at, alertname, status, severity, source, title, message,
-                             labels, annotations, metadata, "timestamp", last_received_at, ends_at,
-                             receive_count, acknowledged)
-    SELECT fingerprint, starts_at, alertname, status, severity, source, title, message, labels,
-           annotations, metadata, now, now,
-           CASE WHEN status = 'resolved' THEN coalesce(ends_at, now) END, 1, FALSE
-    FROM given
-    ON CONFLICT (fingerprint, starts_at) DO UPDATE SET
-        receive_count = a.receive_count + 1,
-        last_received_at = EXCLUDED.last_received_at,
-        status = CASE WHEN a.status = 'resolved' THEN 'resolved' ELSE EXCLUDED.status END,
-        ends_at = CASE WHEN a.status = 'resolved' THEN a.ends_at ELSE EXCLUDED.ends_at END,
-        annotations = CASE WHEN a.status = 'resolved' AND EXCLUDED.status = 'firing'
-                           THEN a.annotations ELSE EXCLUDED.annotations END,
-        title = CASE WHEN a.status = 'resolved' AND EXCLUDED.status = 'firing'
-                     THEN a.title ELSE EXCLUDED.title END,
-        message = CASE WHEN a.status = 'resolved' AND EXCLUDED.status = 'firing'
-                       THEN a.message ELSE EXCLUDED.message END,
-        metadata = CASE WHEN a.status = 'resolved' AND EXCLUDED.status = 'firing'
-                        THEN a.metadata ELSE EXCLUDED.metadata END
-    RETURNING a.id, a.fingerprint, a.starts_at, a.status, a.ends_at
-)
+""" + _upsert_alerts("now") + """)
 SELECT pin.ord, pin.id AS payload_id, up.id, up.fingerprint, up.starts_at, up.status, up.ends_at,
        old.status AS old_status, old.annotations AS old_annotations, old.receive_count AS old_receive_count
 FROM pin

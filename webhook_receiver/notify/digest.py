@@ -33,15 +33,20 @@ __all__ = ["DigestScheduler", "collect_digest", "next_run", "send_digest", "dige
 log = logging.getLogger("d76.notify.digest")
 
 SUMMARY_SEVERITIES = SEVERITIES
+# the most alerts one digest counts and attaches (a day of 100,000 fits: about 8 s and a 32 MB CSV,
+# `benchmarks.run scale`); a window holding more says so in the digest
+DIGEST_MAX_ALERTS = 200_000
 Row = dict[str, Any]
 
 
-def _window(store: AlertStore, since: datetime, until: datetime, limit: int) -> list[Row]:
+def _window(store: AlertStore, since: datetime, until: datetime, limit: int) -> tuple[list[Row], bool]:
     """Every alert active in [since, until) (started before its end, not ended before its start: an
-    alert firing for two days is in today's digest), all severities, oldest first (paged reads)."""
-    rows = [r for page in store.iter_alert_pages(AlertQuery(since=since, until=until, active=True), limit)
+    alert firing for two days is in today's digest), all severities, oldest first (paged reads); at
+    most the newest `limit`, and whether the window held more."""
+    rows = [r for page in store.iter_alert_pages(AlertQuery(since=since, until=until, active=True), limit + 1)
             for r in page]
-    return sorted(rows, key=lambda r: (r["starts_at"], r["id"]))
+    capped = len(rows) > limit
+    return sorted(rows[:limit], key=lambda r: (r["starts_at"], r["id"])), capped
 
 
 def _mean(xs: list[float]) -> float | None:
@@ -62,8 +67,8 @@ def summarise(rows: list[Row], episodes: Mapping[int, Iterable[object]]) -> list
 
 
 def collect_digest(store: AlertStore, since: datetime, until: datetime, severity: str = Severity.P3,
-                   limit: int = 50_000) -> DigestContent:
-    window = _window(store, since, until, limit)
+                   limit: int = DIGEST_MAX_ALERTS) -> DigestContent:
+    window, capped = _window(store, since, until, limit)
     tables = HistoryTables(store)
     episodes = tables.episodes_for(r["id"] for r in window)
     listed = [r for r in window if r["severity"] == severity]
@@ -75,7 +80,8 @@ def collect_digest(store: AlertStore, since: datetime, until: datetime, severity
     for e in tables.episodes_between(since, until):
         kinds[e["kind"]] = kinds.get(e["kind"], 0) + 1
     return build_digest(alerts, since, until, summary=summarise(window, episodes), episodes=tuple(kinds.items()),
-                        csv_text=to_csv(export_rows(window, episodes)), csv_rows=len(window))
+                        csv_text=to_csv(export_rows(window, episodes)), csv_rows=len(window),
+                        capped_at=limit if capped else None)
 
 
 def send_digest(store: AlertStore, settings: NotifySettings, *, until: datetime | None = None,

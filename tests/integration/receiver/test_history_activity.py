@@ -13,6 +13,7 @@ import requests
 from tests.support.fakes.payloads import am_alert, am_payload
 from tests.support.history import iso
 from webhook_receiver.client import HistoryClient
+from webhook_receiver.notify.channels.email import render_html, render_text
 from webhook_receiver.notify.digest import collect_digest
 from webhook_receiver.payload import parse_alertmanager_payload
 from webhook_receiver.store import AlertStore, open_store
@@ -70,6 +71,11 @@ def test_store_lists_and_counts_by_activity(store: AlertStore) -> None:
     p1 = next(line for line in digest.summary if line.severity == "P1")
     assert p1.alerts == 4 and p1.open == 2  # the one firing for two days is in today's digest
     assert digest.csv_rows == 4
+    assert digest.capped_at is None and "more than" not in render_text(digest)
+    # a window holding more than the digest takes: the newest are counted and attached, and it says so
+    capped = collect_digest(store, now - 24 * H, now, limit=3)
+    assert capped.capped_at == 3 and capped.csv_rows == 3 and sum(x.alerts for x in capped.summary) == 3
+    assert "held more than 3 alerts" in render_text(capped) and "held more than 3 alerts" in render_html(capped)
 
 
 def test_live_receiver_recent_and_stats_by_activity(database_url: str, receiver_process,

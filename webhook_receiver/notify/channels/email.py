@@ -58,6 +58,12 @@ class DigestContent:
     episodes: tuple[tuple[str, int], ...] = ()  # (kind, count) of suppressed episodes in the window
     csv_text: str | None = None  # the window's history (every severity), attached
     csv_rows: int = 0
+    capped_at: int | None = None  # the window held more alerts: the newest this many are counted and attached
+
+    @property
+    def cap_note(self) -> str | None:
+        return (f"The window held more than {self.capped_at:,} alerts: the counts and the CSV cover the newest "
+                f"{self.capped_at:,} (GET /api/alerts has them all)." if self.capped_at else None)
 
     @property
     def open(self) -> list[AlertView]:
@@ -73,9 +79,9 @@ class DigestContent:
 
 def build_digest(alerts: Sequence[AlertView], since: datetime, until: datetime, *,
                  summary: Sequence[SeverityLine] = (), episodes: Sequence[tuple[str, int]] = (),
-                 csv_text: str | None = None, csv_rows: int = 0) -> DigestContent:
+                 csv_text: str | None = None, csv_rows: int = 0, capped_at: int | None = None) -> DigestContent:
     return DigestContent(since=since, until=until, alerts=tuple(alerts), summary=tuple(summary),
-                         episodes=tuple(episodes), csv_text=csv_text, csv_rows=csv_rows)
+                         episodes=tuple(episodes), csv_text=csv_text, csv_rows=csv_rows, capped_at=capped_at)
 
 
 def csv_filename(d: DigestContent) -> str:
@@ -108,6 +114,8 @@ def _summary_text(d: DigestContent, csv_note: str | None = None) -> list[str]:
     lines += [f"Suppressed episodes (silenced / inhibited): {eps}"]
     if d.csv_text is not None:
         lines.append(csv_note or f"Attached: {csv_filename(d)} ({d.csv_rows} alerts, every severity)")
+    if d.cap_note:
+        lines.append(d.cap_note)
     return lines + [""]
 
 
@@ -152,7 +160,7 @@ def render_html(d: DigestContent) -> str:
                        for x in d.summary)
         eps = ", ".join(f"{kind} {n}" for kind, n in d.episodes) or "none"
         attached = (f"<p>Attached: {e(csv_filename(d))} ({d.csv_rows} alerts, every severity)</p>"
-                    if d.csv_text is not None else "")
+                    if d.csv_text is not None else "") + (f"<p><b>{e(d.cap_note)}</b></p>" if d.cap_note else "")
         summary = ("<h3>Every severity</h3><table border=1 cellpadding=4><tr><th>sev</th><th>alerts</th><th>open</th>"
                    f"<th>acked</th><th>MTTA</th><th>MTTR</th><th>suppressed</th></tr>{rows}</table>"
                    f"<p>Suppressed episodes (silenced / inhibited): {e(eps)}</p>{attached}<h3>P3 alerts, in full</h3>")

@@ -8,12 +8,15 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from local_stack.processes import free_port
+
+if TYPE_CHECKING:
+    from webhook_receiver.notify.maintenance import MaintenanceSchedule
 
 __all__ = ["AM", "ServedApp", "am_config", "am_fingerprint", "wait_for", "iso", "now"]
 
@@ -139,3 +142,16 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "c
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} not met within {timeout}s")
         time.sleep(0.05)
+
+
+def upbit_window_from(t0: datetime) -> MaintenanceSchedule:
+    """A maintenance window `upbit-weekly` muting exchange=upbit from `t0`'s minute for five minutes (in
+    the windows' default time zone; cut at midnight)."""
+    from webhook_receiver.notify.maintenance import parse_maintenance
+
+    local = t0.astimezone(parse_maintenance([{"name": "x", "match": {"exchange": "upbit"}}]).windows[0].zone)
+    minute = local.hour * 60 + local.minute
+    end = min(1440, minute + 5)
+    times = f"{minute // 60:02d}:{minute % 60:02d}-{end // 60:02d}:{end % 60:02d}"
+    return parse_maintenance([{"name": "upbit-weekly", "match": {"exchange": "upbit"}, "times": [times]}])
+

@@ -8,12 +8,11 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from tests.support.history import AM, am_config, now
+from tests.support.history import AM, am_config, now, upbit_window_from
 from webhook_receiver.alertmanager_api import AlertmanagerClient
 from webhook_receiver.history.reconcile import Reconciler
 from webhook_receiver.history.settings import HistorySettings
 from webhook_receiver.history.timeline import build_timeline
-from webhook_receiver.notify.maintenance import parse_maintenance
 from webhook_receiver.store.episodes import HistoryTables
 
 from .test_reconcile_guards import stored
@@ -32,11 +31,7 @@ class Clock:
 def test_muted_episodes_open_and_close_with_the_window(store, alertmanager_factory, tmp_path: Path) -> None:
     _, url = alertmanager_factory(am_config(tmp_path / "am.yml", None))
     t0 = now()
-    local = t0.astimezone(parse_maintenance([{"name": "x", "match": {"exchange": "upbit"}}]).windows[0].zone)
-    minute = local.hour * 60 + local.minute
-    end = min(1440, minute + 5)
-    times = f"{minute // 60:02d}:{minute % 60:02d}-{end // 60:02d}:{end % 60:02d}"
-    schedule = parse_maintenance([{"name": "upbit-weekly", "match": {"exchange": "upbit"}, "times": [times]}])
+    schedule = upbit_window_from(t0)
     clock = Clock(t0)
 
     def windows(labels: Mapping[str, str], at: datetime) -> list[str]:

@@ -126,12 +126,22 @@ class StackConfig:
         n_prom, n_am, n_rcv = (len(base.prometheus_ports()), len(base.alertmanager_ports()),
                                len(base.receiver_ports()))
 
+        taken: set[int] = set()
+
+        def one() -> int:
+            # the kernel may hand the same free port out twice in a row (each probe socket is closed at
+            # once), and two pieces given one port fail the stack's own check: draw until distinct
+            while (port := free_port()) in taken:
+                pass
+            taken.add(port)
+            return port
+
         def free(n: int) -> tuple[int, ...]:
-            return tuple(free_port() for _ in range(n))
+            return tuple(one() for _ in range(n))
 
         n_pg = len(base.ha_postgres_ports) + 1
-        return replace(base, exporter_port=free_port(), prometheus_port=free_port(),
-                       alertmanager_port=free_port(), receiver_port=free_port(), postgres_port=free_port(),
+        return replace(base, exporter_port=one(), prometheus_port=one(),
+                       alertmanager_port=one(), receiver_port=one(), postgres_port=one(),
                        ha_prometheus_ports=free(n_prom - 1) if ha else base.ha_prometheus_ports,
                        ha_alertmanager_ports=free(n_am - 1) if ha else base.ha_alertmanager_ports,
                        ha_receiver_ports=free(n_rcv - 1) if ha else base.ha_receiver_ports,

@@ -21,7 +21,7 @@ import hmac
 import logging
 import secrets
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, g, redirect, render_template_string, request
@@ -33,6 +33,7 @@ from .history.timeline import build_timeline
 from .pages import COOKIE, _allowed, _page, _secure_cookie
 from .state import runtime
 from .storable import clean_text
+from .timefmt import fmt_time
 
 __all__ = ["bp", "actions_html", "csrf_token", "CSRF_COOKIE", "NAME_COOKIE", "SILENCE_CHOICES"]
 
@@ -80,7 +81,7 @@ def _set_session_cookie(resp: Response) -> Response:
 
 
 def _fmt(dt: Any) -> str:
-    return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if isinstance(dt, datetime) else ""
+    return fmt_time(dt) if isinstance(dt, datetime) else ""
 
 
 def _detail(ev: dict[str, Any]) -> str:

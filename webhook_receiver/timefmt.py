@@ -8,6 +8,7 @@ ages are written one way too (`fmt_age`: `45s`, `3m`, `2h 5m`, `4d 3h`).
 from __future__ import annotations
 
 from datetime import UTC, datetime, tzinfo
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = ["TZ_VARIABLE", "zone", "fmt_time", "fmt_age", "age_seconds"]
@@ -66,3 +67,16 @@ def fmt_age(seconds: float | None) -> str:
     if m:
         return f"{m}m"
     return f"{sec}s"
+
+
+def as_utc(value: Any) -> datetime | None:
+    """A stored or sent time as an aware datetime: ISO text parsed (`Z` too), a naive time taken as UTC
+    (the stores keep UTC); None for nothing or text that is not a time."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, datetime):
+        try:
+            value = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -29,6 +29,7 @@ from ..alertmanager_api import AlertmanagerClient, AlertmanagerError
 from ..errors import NotFoundError
 from ..store.base import AlertStore, Transaction
 from ..store.ownership import ACK, COMMENT, UNACK, OwnershipTables
+from ..timefmt import as_utc
 from .channels.base import Channel
 from .commands import Matcher
 from .followups import FollowupPlanner, nudge_refreshes
@@ -366,11 +367,10 @@ def _can_edit(channel: Channel | None) -> bool:
 
 
 def _aware(v: datetime | str | None) -> datetime:
-    if isinstance(v, str):
-        v = datetime.fromisoformat(v.replace("Z", "+00:00"))
-    if v is None:
+    t = as_utc(v)
+    if t is None:
         raise ValueError("a maintenance window without its times")
-    return v if v.tzinfo else v.replace(tzinfo=UTC)
+    return t
 
 
 def _human(d: timedelta) -> str:

@@ -17,6 +17,7 @@ from vocabulary import WATCHDOG, AlertStatus, NotificationKind, Severity
 
 from ..background import Periodic
 from ..store.base import AlertStore
+from ..timefmt import as_utc
 from .outbox import Lane, Outbox
 
 __all__ = ["DeadmanSwitch", "watchdog_last_seen", "watchdog_status", "WatchdogStatus"]
@@ -24,19 +25,11 @@ __all__ = ["DeadmanSwitch", "watchdog_last_seen", "watchdog_status", "WatchdogSt
 log = logging.getLogger("d76.notify.deadman")
 
 
-def _aware(v: datetime | str | None) -> datetime | None:
-    if v is None:
-        return None
-    if isinstance(v, str):
-        v = datetime.fromisoformat(v.replace("Z", "+00:00"))
-    return v if v.tzinfo else v.replace(tzinfo=UTC)
-
-
 def watchdog_last_seen(store: AlertStore, watchdog: str = WATCHDOG) -> datetime | None:
     """When the Watchdog alert last arrived (any receiver on this database), or None."""
     with store.transaction(write=False) as tx:
         row = tx.fetchone("SELECT max(last_received_at) AS t FROM alerts WHERE alertname = %s", (watchdog,))
-    return _aware(store.dialect.time_out(row["t"])) if row and row["t"] is not None else None
+    return as_utc(store.dialect.time_out(row["t"])) if row and row["t"] is not None else None
 
 
 class DeadmanSwitch:
@@ -73,7 +66,7 @@ class DeadmanSwitch:
         payload = self.store.dialect.json_out(row["payload"]) if row else None
         if isinstance(payload, dict) and payload.get("down"):
             self.down = True
-            self._down_since = _aware(payload.get("at"))
+            self._down_since = as_utc(payload.get("at"))
 
     def check(self) -> str | None:
         """Returns "down"/"recovered" when it queued a message, else None."""

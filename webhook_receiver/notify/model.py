@@ -18,6 +18,8 @@ from vocabulary import (
     severity_rank,
 )
 
+from ..timefmt import as_utc
+
 __all__ = ["AlertView", "Notice", "SEVERITY_ORDER", "IDENTIFYING_LABELS", "severity_rank", "format_duration",
            "MACHINE_ANNOTATIONS"]
 
@@ -34,18 +36,6 @@ def _as_dict(value: Any) -> dict[str, Any]:
         except ValueError:
             return {}
     return dict(value) if isinstance(value, Mapping) else {}
-
-
-def _as_dt(value: Any) -> datetime | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    try:
-        dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -89,11 +79,11 @@ class AlertView:
             labels=labels,
             annotations=annotations,
             metadata=_as_dict(row.get("metadata")),
-            starts_at=_as_dt(row.get("starts_at")),
-            ends_at=_as_dt(row.get("ends_at")),
+            starts_at=as_utc(row.get("starts_at")),
+            ends_at=as_utc(row.get("ends_at")),
             acknowledged_by=row.get("acknowledged_by"),
-            acknowledged_at=_as_dt(row.get("acknowledged_at")),
-            silenced_until=_as_dt(row.get("silenced_until")),
+            acknowledged_at=as_utc(row.get("acknowledged_at")),
+            silenced_until=as_utc(row.get("silenced_until")),
             ack_comment=row.get("ack_comment") or None,
             last_comment=row.get("last_comment") or None,
             last_comment_by=row.get("last_comment_by") or None,

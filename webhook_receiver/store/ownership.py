@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ..timefmt import as_utc
 from .base import AlertStore, Transaction, in_lists
 
 __all__ = ["AckEvent", "Followup", "OwnershipTables", "ACK", "UNACK", "COMMENT", "REMINDER", "ESCALATION",
@@ -189,8 +190,7 @@ class OwnershipTables:
 
 
 def _aware(v: datetime | None) -> datetime:
-    from datetime import UTC
-
-    if v is None:
+    t = as_utc(v)
+    if t is None:
         raise ValueError("a follow-up or event without its time")
-    return v if v.tzinfo else v.replace(tzinfo=UTC)
+    return t

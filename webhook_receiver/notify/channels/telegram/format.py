@@ -22,11 +22,12 @@ import html
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from vocabulary import NotificationKind, Severity
 
+from ....timefmt import fmt_time
 from ...model import MACHINE_ANNOTATIONS, AlertView, Notice, format_duration
 from ..base import TailCount
 from ..packing import fit_count, group_notices, severity_counts
@@ -215,7 +216,7 @@ def _safe_url(url: str | None) -> str | None:
 
 
 def _ts(dt: datetime | None) -> str:
-    return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if dt else "?"
+    return fmt_time(dt) if dt else "?"
 
 
 @dataclass(frozen=True)

@@ -61,7 +61,7 @@ from urllib3.util.retry import Retry
 from vocabulary import DEFAULT_ALERTMANAGER_URL, IDENTIFYING_LABELS, SEVERITIES, SOURCES
 
 from .event_names import AlertSeverity, AlertSource, EventError, parse_severity, parse_source
-from .spool import DEFAULT_MAX_EVENTS, DEFAULT_SPOOL_NAME, EventSpool, PostOutcome, SpoolSender, sender_for
+from .spool import DEFAULT_MAX_EVENTS, DEFAULT_SPOOL_NAME, EventSpool, PostOutcome, SpoolSender, am_time, sender_for
 
 __all__ = ["AlertClient", "send_alert", "build_alert", "EventError", "IDENTIFYING_LABELS", "SEVERITIES",
            "SOURCES", "camel_case", "AlertSeverity", "AlertSource", "EventSender", "EventMetrics", "configure",
@@ -83,10 +83,6 @@ def camel_case(title: str) -> str:
     if not name:
         raise EventError(f"title {title!r} has no letters or digits to name the alert")
     return name if name[0].isalpha() else "Event" + name
-
-
-def _iso(dt: datetime) -> str:
-    return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def build_alert(severity: object, source: object, title: str, message: str,
@@ -115,7 +111,7 @@ def build_alert(severity: object, source: object, title: str, message: str,
     if runbook_url:
         annotations["runbook_url"] = runbook_url
     now = now or datetime.now(UTC)
-    alert = {"labels": labels, "annotations": annotations, "startsAt": _iso(now), "endsAt": _iso(now + ttl)}
+    alert = {"labels": labels, "annotations": annotations, "startsAt": am_time(now), "endsAt": am_time(now + ttl)}
     if generator_url:
         alert["generatorURL"] = generator_url
     return alert

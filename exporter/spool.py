@@ -154,7 +154,8 @@ class PostOutcome:
 Poster = Callable[[str, list[dict[str, Any]]], str]
 
 
-def _iso(dt: datetime) -> str:
+def am_time(dt: datetime) -> str:
+    """A time as Alertmanager's API writes it (UTC, milliseconds, `Z`)."""
     return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -164,7 +165,7 @@ def ready_to_post(event: SpooledEvent, now: datetime) -> dict[str, Any]:
     alert = dict(event.alert)
     starts = datetime.fromisoformat(alert["startsAt"].replace("Z", "+00:00"))
     ttl = timedelta(seconds=event.ttl)
-    alert["endsAt"] = _iso(max(starts + ttl, now + min(ttl, LATE_VISIBILITY)))
+    alert["endsAt"] = am_time(max(starts + ttl, now + min(ttl, LATE_VISIBILITY)))
     return alert
 
 
